@@ -1,0 +1,6 @@
+/** Runs every benchmark in turn. Not part of `npm test`: numbers, not pass/fail on a noisy machine. */
+import { main as daemon } from './daemon.js';
+import { compare } from './compare.js';
+
+const missed = compare('daemon', await daemon());
+process.exitCode = missed ? 1 : 0;

@@ -1,0 +1,35 @@
+import { ControlError } from '../src/cli/protocol.js';
+import type { ControlHandler } from './control-server.js';
+import type { Daemon } from './daemon.js';
+
+function str(params: Record<string, unknown>, key: string): string | undefined {
+  const v = params[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new ControlError(`parameter '${key}' must be a string`, 'bad_params');
+  return v;
+}
+
+/** The daemon's control methods. Listings are read straight from SQLite by the CLI; these need the live process. */
+export function controlHandlers(d: Daemon, requestStop: (reason: string) => void): Record<string, ControlHandler> {
+  return {
+    status: () => d.status(),
+    poke: (p) => ({ events: d.poke(str(p, 'repo'), str(p, 'note'), str(p, 'trigger')).map((e) => e.id) }),
+    reload: () => d.reload(),
+    add_repo: async (p) => {
+      const repo = str(p, 'repo');
+      if (!repo) throw new ControlError("add_repo needs 'repo'", 'bad_params');
+      await d.addRepo(repo);
+      return { watching: repo };
+    },
+    remove_repo: async (p) => {
+      const repo = str(p, 'repo');
+      if (!repo) throw new ControlError("remove_repo needs 'repo'", 'bad_params');
+      return { removed: await d.removeRepo(repo) };
+    },
+    stop: () => {
+      // Answer first, then stop: the caller waits for the pid to go away.
+      setImmediate(() => requestStop('stop requested over the control socket'));
+      return { stopping: true, pid: process.pid };
+    },
+  };
+}

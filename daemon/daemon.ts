@@ -1,0 +1,370 @@
+import fs from 'node:fs';
+import { EventDraft, type StoredEvent } from '../src/events/event.js';
+import { startCron } from '../src/events/cron.js';
+import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
+import { TaskRunner } from '../src/pipeline/runner.js';
+import { executeTask } from '../src/pipeline/execute.js';
+import { parseDuration } from '../src/policy/duration.js';
+import type { Policy, Trigger } from '../src/policy/schema.js';
+import { openDb, storePath, type Db } from '../src/store/db.js';
+import { EventStore } from '../src/store/event-store.js';
+import { RepoStore } from '../src/store/repo-store.js';
+import { TaskStore, type TaskRow } from '../src/store/task-store.js';
+import { appendDailyLog } from '../src/report/daily-log.js';
+import { createNotifier } from '../src/report/notify.js';
+import { reportTask } from '../src/report/task-report.js';
+import type { Logger } from '../src/report/logger.js';
+import { isAlive, processStartTime } from '../src/cli/process-alive.js';
+import { acquireLock, type InstanceLock } from './lock.js';
+import { OwnWrites } from './own-writes.js';
+import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from './policy-state.js';
+import { watchRepo, type RepoWatch } from './repo-watch.js';
+
+export const DEFAULT_SETTLE_MS = 1500;
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_OUTPUT_LIMIT = 64_000;
+
+export interface DaemonOptions {
+  home: string;
+  /** Absolute, real paths. Added to those the daemon already watched. */
+  repos: string[];
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  maxConcurrentTasks?: number;
+}
+
+interface WatchedRepo {
+  path: string;
+  policy: RepoPolicy;
+  watch: RepoWatch;
+  gitOperation: string | null;
+  cron: { stop(): void } | undefined;
+}
+
+/** The long-running process's engine: sources → store → settle → tasks → report. */
+export class Daemon {
+  readonly startedAt = new Date();
+  readonly db: Db;
+  readonly events: EventStore;
+  readonly tasks: TaskStore;
+  readonly repoStore: RepoStore;
+  private readonly settler: Settler;
+  private readonly runner: TaskRunner;
+  private readonly repos = new Map<string, WatchedRepo>();
+  private readonly ownWrites = new OwnWrites();
+  private readonly notifier;
+  private readonly childPids = new Set<number>();
+  private userPolicy: Policy;
+  private stopping: Promise<void> | undefined;
+  readonly modelSteps: { enabled: boolean; reason: string };
+
+  private constructor(
+    private readonly opts: DaemonOptions,
+    private readonly lock: InstanceLock,
+  ) {
+    this.log.info({ home: opts.home }, 'starting');
+    this.userPolicy = loadUserPolicy(opts.home);
+    this.db = openDb(storePath(opts.home));
+    this.events = new EventStore(this.db);
+    this.tasks = new TaskStore(this.db);
+    this.repoStore = new RepoStore(this.db);
+    this.notifier = createNotifier({
+      enabled: opts.env.KAIROS_NOTIFY !== 'off',
+      home: opts.home,
+      log: opts.logger,
+    });
+    this.modelSteps = opts.env.ANTHROPIC_API_KEY
+      ? { enabled: true, reason: 'ANTHROPIC_API_KEY is set' }
+      : { enabled: false, reason: 'model steps are off: ANTHROPIC_API_KEY is not set (rules and commands still run)' };
+    this.settler = new Settler({
+      defaultSettleMs: this.userPolicy.defaults?.settle_ms ?? DEFAULT_SETTLE_MS,
+      triggersFor: (repo) => {
+        const r = this.repos.get(repo);
+        return r ? enabledTriggers(r.policy) : [];
+      },
+      notBefore: (repo, t) => this.cooldownUntil(repo, t),
+      alreadyBatched: (id, trigger) => this.tasks.triggersHolding(id).has(trigger),
+      onBatch: (batch, settled) => this.onBatch(batch, settled),
+      onSettled: (ids) => this.events.markSettled(ids, new Date().toISOString()),
+    });
+    this.runner = new TaskRunner({
+      tasks: this.tasks,
+      maxConcurrent: opts.maxConcurrentTasks ?? 2,
+      execute: (task) => this.execute(task),
+      onFinished: (task) => void this.report(task),
+      onError: (err, task) => this.log.error({ err: err.message, task: task.id }, 'task bookkeeping failed'),
+    });
+  }
+
+  private get log(): Logger {
+    return this.opts.logger;
+  }
+
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const lock = acquireLock(opts.home);
+    let d: Daemon;
+    try {
+      d = new Daemon(opts, lock);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+    try {
+      await d.recoverAndWatch();
+    } catch (e) {
+      await d.stop('start failed');
+      throw e;
+    }
+    return d;
+  }
+
+  private async recoverAndWatch(): Promise<void> {
+    const now = new Date().toISOString();
+    for (const t of this.tasks.interruptRunning(now)) {
+      this.stopOrphanedCommand(t);
+      this.log.warn({ task: t.id, trigger: t.trigger }, 'task was running when the daemon stopped; marked interrupted, not re-run');
+      appendDailyLog(this.opts.home, { at: new Date(), repo: t.repo, text: `task ${t.id} (${t.trigger}) was interrupted by a daemon stop; not re-run` });
+    }
+    for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
+    for (const r of this.repoStore.watched()) {
+      if (!fs.existsSync(r)) {
+        this.log.warn({ repo: r }, 'watched repository no longer exists; skipping');
+        continue;
+      }
+      await this.addRepo(r);
+    }
+    // Settled batches whose task never started run now; events stored but never settled are replayed.
+    for (const t of this.tasks.queued()) this.runner.enqueue(t.id);
+    const unsettled = this.events.unsettled().filter((e) => this.repos.has(e.repo));
+    if (unsettled.length) {
+      this.log.info({ count: unsettled.length }, 'replaying events stored before the last stop');
+      this.settler.add(unsettled);
+    }
+    if (!this.modelSteps.enabled) this.log.warn(this.modelSteps.reason);
+    this.log.info({ repos: [...this.repos.keys()] }, 'ready');
+  }
+
+  async addRepo(repo: string): Promise<void> {
+    if (this.repos.has(repo)) return;
+    this.repoStore.setWatched(repo, true, new Date().toISOString());
+    const policy = resolveRepoPolicy(this.db, this.userPolicy, repo);
+    this.reportPolicyProblems(repo, policy);
+    const entry: WatchedRepo = { path: repo, policy, gitOperation: null, cron: undefined, watch: undefined as unknown as RepoWatch };
+    this.repos.set(repo, entry);
+    entry.watch = watchRepo({
+      repo,
+      ignore: policy.policy.ignore ?? [],
+      lastGitState: this.repoStore.gitState(repo),
+      onEvents: (drafts) => this.ingest(drafts),
+      onGitEvents: (drafts, snapshot) => this.ingest(drafts, () => this.repoStore.saveGitState(repo, snapshot)),
+      onGitOperation: (op) => {
+        entry.gitOperation = op;
+        if (op) this.settler.hold(repo, op);
+        else this.settler.release(repo);
+      },
+      isOwnBranch: (branch) => branch.startsWith('kairos/'),
+      onError: (err, source) => this.log.error({ repo, source, err: err.message }, 'watcher error'),
+      isOwnWrite: (rel) => this.ownWrites.has(repo, rel),
+    });
+    await entry.watch.ready;
+    // The baseline for the next start, even when nothing changed this time.
+    this.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
+    entry.cron = this.startCronFor(entry);
+    this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name) }, 'watching');
+  }
+
+  async removeRepo(repo: string): Promise<boolean> {
+    const r = this.repos.get(repo);
+    if (!r) return false;
+    this.repos.delete(repo);
+    r.cron?.stop();
+    this.settler.dropRepo(repo);
+    await r.watch.close();
+    this.repoStore.setWatched(repo, false, new Date().toISOString());
+    return true;
+  }
+
+  /** Re-reads the user's and every repository's policy; an invalid user policy keeps the old one. */
+  reload(): { ok: boolean; error?: string } {
+    try {
+      this.userPolicy = loadUserPolicy(this.opts.home);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'policy reload failed; keeping the previous policy');
+      return { ok: false, error: (e as Error).message };
+    }
+    for (const r of this.repos.values()) {
+      r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
+      this.reportPolicyProblems(r.path, r.policy);
+      r.cron?.stop();
+      r.cron = this.startCronFor(r);
+    }
+    return { ok: true };
+  }
+
+  /**
+   * Every event is stored before the pipeline sees it. `alsoInTransaction` commits with the events
+   * (the git state they lead to), so a crash cannot store one without the other.
+   */
+  ingest(drafts: readonly unknown[], alsoInTransaction?: () => void): StoredEvent[] {
+    const valid: EventDraft[] = [];
+    for (const d of drafts) {
+      const parsed = EventDraft.safeParse(d);
+      if (parsed.success) valid.push(parsed.data);
+      else this.log.error({ event: d, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid event dropped');
+    }
+    const stored = this.db.transaction(() => {
+      const rows = valid.length ? this.events.appendMany(valid) : [];
+      alsoInTransaction?.();
+      return rows;
+    })();
+    if (stored.length) this.settler.add(stored);
+    return stored;
+  }
+
+  poke(repo: string | undefined, note: string | undefined, trigger: string | undefined): StoredEvent[] {
+    const targets = repo ? [repo] : [...this.repos.keys()];
+    for (const t of targets) if (!this.repos.has(t)) throw new Error(`${t} is not watched; add it with 'kairos start --repo ${t}'`);
+    const at = new Date().toISOString();
+    return this.ingest(targets.map((r) => ({ type: 'manual', repo: r, at, origin: 'user', data: { ...(note ? { note } : {}), ...(trigger ? { trigger } : {}) } })));
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      pid: process.pid,
+      home: this.opts.home,
+      started_at: this.startedAt.toISOString(),
+      model_steps: this.modelSteps,
+      repos: [...this.repos.values()].map((r) => ({
+        path: r.path,
+        trust: r.policy.trust,
+        triggers: enabledTriggers(r.policy).map((t) => t.name),
+        refused: r.policy.refused,
+        policy_error: r.policy.error ?? null,
+        git_operation: r.gitOperation,
+      })),
+      pending: this.settler.pending(),
+      running: this.runner.runningTaskIds(),
+      queued: this.tasks.queued().map((t) => t.id),
+      events: this.events.count(),
+    };
+  }
+
+  stop(reason: string): Promise<void> {
+    this.stopping ??= this.shutdown(reason);
+    return this.stopping;
+  }
+
+  private async shutdown(reason: string): Promise<void> {
+    this.log.info({ reason }, 'stopping');
+    this.settler.stop();
+    for (const r of this.repos.values()) r.cron?.stop();
+    await Promise.allSettled([...this.repos.values()].map((r) => r.watch?.close()));
+    // Give running commands a moment, then stop them; they are recorded as interrupted, not lost.
+    await this.runner.stop(3000);
+    for (const pid of this.childPids) {
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+    this.tasks.interruptRunning(new Date().toISOString());
+    this.db.close();
+    this.lock.release();
+    this.log.info('stopped');
+  }
+
+  /** A command whose daemon was killed keeps running in its own process group; stop it if it is still that process. */
+  private stopOrphanedCommand(t: TaskRow): void {
+    const { pid, pid_start } = JSON.parse(t.data) as { pid?: number; pid_start?: string | null };
+    if (!pid || !isAlive(pid) || processStartTime(pid) !== pid_start) return;
+    try {
+      process.kill(-pid, 'SIGTERM');
+      this.log.warn({ task: t.id, pid }, 'stopped the command an interrupted task left running');
+    } catch {
+      // already gone
+    }
+  }
+
+  private startCronFor(r: WatchedRepo): { stop(): void } | undefined {
+    const schedules = enabledTriggers(r.policy)
+      .filter((t) => t.on.cron)
+      .map((t) => ({ repo: r.path, trigger: t.name, expr: t.on.cron! }));
+    if (!schedules.length) return undefined;
+    try {
+      return startCron({ schedules, db: this.db, log: this.log, onFire: (draft) => void this.ingest([draft]) });
+    } catch (e) {
+      // One bad schedule must not stop the repository from being watched; the policy check names it.
+      this.log.error({ repo: r.path, err: (e as Error).message }, 'cron schedules not started');
+      return undefined;
+    }
+  }
+
+  private reportPolicyProblems(repo: string, p: RepoPolicy): void {
+    if (p.error) {
+      this.log.error({ repo, error: p.error }, 'repository policy is invalid; its triggers are off until it is fixed');
+      void this.notifier.notify({ title: 'Kairos: invalid repository policy', body: p.error, urgency: 'normal' });
+    }
+    for (const r of p.refused) this.log.warn({ repo, what: r.what, why: r.why }, 'repository policy entry refused');
+    if (p.refused.length && p.trust !== 'trusted') {
+      appendDailyLog(this.opts.home, {
+        at: new Date(),
+        repo,
+        text: `refused ${p.refused.length} entr${p.refused.length === 1 ? 'y' : 'ies'} of ${repo}/.kairos/policy.yaml until you run 'kairos trust ${repo}'`,
+      });
+    }
+  }
+
+  private cooldownUntil(repo: string, t: Trigger): number {
+    if (!t.cooldown) return 0;
+    const last = this.tasks.lastStarted(repo, t.name);
+    return last?.started_at ? Date.parse(last.started_at) + parseDuration(t.cooldown) : 0;
+  }
+
+  private onBatch(batch: SettledBatch, settledIds: number[]): void {
+    const t = batch.trigger;
+    const kind = t.run ? 'command' : t.ask ? 'agent' : 'notify';
+    const at = new Date().toISOString();
+    const { taskId, joined } = this.db.transaction(() => {
+      const r = this.tasks.createBatchTask({ repo: batch.repo, trigger: t.name, kind, command: t.run, eventIds: batch.eventIds, paths: batch.paths, at });
+      this.events.markSettled(settledIds, at);
+      return r;
+    })();
+    this.log.info({ repo: batch.repo, trigger: t.name, task: taskId, events: batch.eventIds.length, joined }, 'batch settled');
+    this.runner.enqueue(taskId);
+  }
+
+  private execute(task: TaskRow): Promise<import('../src/pipeline/runner.js').Execution> {
+    const r = this.repos.get(task.repo);
+    const trigger = r && enabledTriggers(r.policy).find((t) => t.name === task.trigger);
+    if (!trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
+    if (task.kind === 'agent') return Promise.resolve({ state: 'done', reason: this.modelSteps.enabled ? 'agent tasks are not available in this version' : this.modelSteps.reason });
+    const defaults = r.policy.policy.defaults;
+    let childPid: number | undefined;
+    return executeTask(task, {
+      trigger,
+      paths: task.batch_id ? this.tasks.batchPaths(task.batch_id) : [],
+      timeoutMs: parseDuration(trigger.timeout ?? defaults?.timeout ?? DEFAULT_TIMEOUT_MS),
+      outputLimit: defaults?.output_limit_bytes ?? DEFAULT_OUTPUT_LIMIT,
+      env: this.opts.env,
+      onStart: (pid) => {
+        childPid = pid;
+        this.childPids.add(pid);
+        this.tasks.patchData(task.id, { pid, pid_start: processStartTime(pid) });
+      },
+    }).finally(() => childPid !== undefined && this.childPids.delete(childPid));
+  }
+
+  private async report(task: TaskRow): Promise<void> {
+    const r = this.repos.get(task.repo);
+    const trigger = r?.policy.policy.triggers.find((t) => t.name === task.trigger);
+    const rep = reportTask(task, trigger, this.tasks.lastFinished(task.repo, task.trigger, task.id));
+    this.log.info({ task: task.id, trigger: task.trigger, state: task.state, exit_code: task.exit_code, duration_ms: task.duration_ms }, 'task finished');
+    try {
+      appendDailyLog(this.opts.home, { at: new Date(), repo: task.repo, text: rep.log });
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, 'could not write the daily log');
+    }
+    if (rep.notification) await this.notifier.notify(rep.notification);
+  }
+}

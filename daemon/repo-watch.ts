@@ -1,0 +1,57 @@
+import type { EventDraft } from '../src/events/event.js';
+import { watchFiles, type FsSource } from '../src/events/fs-source.js';
+import type { GitOperation } from '../src/events/git-diff.js';
+import { watchGit } from '../src/events/git-source.js';
+
+export interface RepoWatchOptions {
+  repo: string;
+  ignore: readonly string[];
+  /** The git state saved when the daemon last ran, to report what changed while it was down. */
+  lastGitState: string | null;
+  onEvents(drafts: EventDraft[]): void;
+  /** Git events and the state snapshot they lead to: store both in one transaction. */
+  onGitEvents(drafts: EventDraft[], snapshot: string): void;
+  onGitOperation(op: GitOperation | null): void;
+  isOwnBranch(branch: string): boolean;
+  onError(err: Error, source: 'fs' | 'git'): void;
+  isOwnWrite(rel: string): boolean;
+}
+
+export interface RepoWatch {
+  ready: Promise<void>;
+  close(): Promise<void>;
+  /** The git state now, serialized: saved on start so the next start has a baseline. */
+  gitSnapshot(): string;
+}
+
+/** The sources of one repository: its files and its git state. */
+export function watchRepo(o: RepoWatchOptions): RepoWatch {
+  const files: FsSource = watchFiles({
+    repo: o.repo,
+    ignore: o.ignore,
+    onEvents: o.onEvents,
+    onError: (e) => o.onError(e, 'fs'),
+    isOwnWrite: o.isOwnWrite,
+  });
+  const git = watchGit({
+    repoDir: o.repo,
+    previous: o.lastGitState,
+    onEvents: (drafts, snapshot) => {
+      const at = new Date().toISOString();
+      o.onGitEvents(
+        drafts.map((d) => ({ ...d, repo: o.repo, at, origin: d.origin ?? 'user' })),
+        snapshot,
+      );
+    },
+    onOperation: o.onGitOperation,
+    onError: (e) => o.onError(e, 'git'),
+    isOwnBranch: o.isOwnBranch,
+  });
+  return {
+    ready: Promise.all([files.ready, git.ready]).then(() => undefined),
+    gitSnapshot: () => git.snapshot(),
+    close: async () => {
+      await Promise.all([files.close(), git.close()]);
+    },
+  };
+}

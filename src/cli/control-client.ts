@@ -1,0 +1,42 @@
+import net from 'node:net';
+import { ControlError, ControlResponse, socketPath } from './protocol.js';
+
+export class DaemonNotRunningError extends Error {
+  override name = 'DaemonNotRunningError';
+  constructor(home: string) {
+    super(`no Kairos daemon is running for ${home}. Start one with 'kairos start --repo DIR'.`);
+  }
+}
+
+/** Sends one request to the daemon and waits for its answer. */
+export function callDaemon(home: string, method: string, params: Record<string, unknown> = {}, timeoutMs = 30_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(socketPath(home));
+    let buf = '';
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new ControlError(`the daemon did not answer '${method}' within ${timeoutMs} ms`, 'timeout'));
+    }, timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => sock.write(JSON.stringify({ id: 1, method, params }) + '\n'));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(new DaemonNotRunningError(home));
+      else reject(e);
+    });
+    sock.on('data', (d: string) => {
+      buf += d;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      clearTimeout(timer);
+      sock.end();
+      try {
+        const res = ControlResponse.parse(JSON.parse(buf.slice(0, nl)));
+        if ('error' in res) reject(new ControlError(res.error.message, res.error.code ?? 'error'));
+        else resolve(res.result);
+      } catch {
+        reject(new ControlError('the daemon sent a malformed answer', 'bad_response'));
+      }
+    });
+  });
+}

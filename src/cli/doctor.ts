@@ -1,0 +1,256 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { z } from 'zod';
+import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
+
+export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
+export const DoctorCheck = z.object({
+  name: z.string(),
+  status: DoctorStatus,
+  detail: z.string(),
+  /** What to run or change, when the status is not ok. */
+  fix: z.string().optional(),
+});
+export type DoctorStatus = z.infer<typeof DoctorStatus>;
+export type DoctorCheck = z.infer<typeof DoctorCheck>;
+
+export interface DoctorOptions {
+  home: string;
+  /** The environment the daemon would run with (PATH finds git, bwrap, notify-send). */
+  env: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  /** Where `sys/fs/inotify` is read from; tests point it at a fake tree. Default `/proc`. */
+  procDir?: string;
+  nodeVersion?: string;
+  /** Per external program. Default 10 s. */
+  timeoutMs?: number;
+}
+
+export const MIN_NODE = '20.19.0';
+export const MIN_GIT = '2.25.0';
+export const MIN_INOTIFY_WATCHES = 65536;
+export const MIN_INOTIFY_INSTANCES = 128;
+const SANDBOX_FALLBACK = 'commands that would be sandboxed will need approval';
+
+/** Runs every check (concurrently) and returns them in a fixed order. The caller decides the exit status. */
+export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> {
+  const o = {
+    platform: process.platform,
+    procDir: '/proc',
+    nodeVersion: process.versions.node,
+    timeoutMs: 10_000,
+    ...options,
+  };
+  const guarded = async (name: string, check: () => Promise<DoctorCheck> | DoctorCheck): Promise<DoctorCheck> => {
+    try {
+      return await check();
+    } catch (e) {
+      return { name, status: 'fail', detail: `the check itself failed: ${(e as Error).message}` };
+    }
+  };
+  return Promise.all([
+    guarded('node', () => checkNode(o.nodeVersion)),
+    guarded('sqlite', () => checkSqlite(o.home)),
+    guarded('git', () => checkGit(o.env, o.timeoutMs)),
+    guarded('inotify', () => checkInotify(o.platform, o.procDir)),
+    guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
+    guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
+    guarded('api-key', () => checkApiKey(o.env)),
+  ]);
+}
+
+/** One line per check, with the fix indented under anything not ok, and a summary line. */
+export function formatDoctor(checks: readonly DoctorCheck[]): string {
+  const mark: Record<DoctorStatus, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' };
+  const width = Math.max(...checks.map((c) => c.name.length), 4);
+  const lines: string[] = [];
+  for (const c of checks) {
+    lines.push(`${mark[c.status]}  ${c.name.padEnd(width)}  ${c.detail}`);
+    if (c.fix && c.status !== 'ok') lines.push(`${' '.repeat(width + 8)}fix: ${c.fix}`);
+  }
+  const count = (s: DoctorStatus): number => checks.filter((c) => c.status === s).length;
+  lines.push('');
+  lines.push(`${count('ok')} ok, ${count('warn')} warning${count('warn') === 1 ? '' : 's'}, ${count('fail')} failed`);
+  return lines.join('\n');
+}
+
+function checkNode(version: string): DoctorCheck {
+  const ok = compareVersions(version, MIN_NODE) >= 0;
+  return ok
+    ? { name: 'node', status: 'ok', detail: `v${version}` }
+    : { name: 'node', status: 'fail', detail: `v${version} is older than v${MIN_NODE}`, fix: `install Node.js ${MIN_NODE} or newer (20 LTS, 22 or 24)` };
+}
+
+async function checkSqlite(home: string): Promise<DoctorCheck> {
+  const name = 'sqlite';
+  let Database: typeof import('better-sqlite3');
+  try {
+    Database = (await import('better-sqlite3')).default;
+  } catch (e) {
+    return { name, status: 'fail', detail: `better-sqlite3 does not load: ${firstLine(e)}`, fix: 'run `npm rebuild better-sqlite3` (needs python3, make and a C++ compiler)' };
+  }
+  // A scratch file next to the real store: same filesystem, so WAL support and permissions are what the daemon gets.
+  const file = path.join(home, `.doctor-${process.pid}-${Date.now()}.db`);
+  try {
+    fs.mkdirSync(home, { recursive: true });
+    const db = new Database(file);
+    try {
+      const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+      db.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);');
+      const version = db.prepare('SELECT sqlite_version() AS v').get() as { v: string };
+      if (mode !== 'wal') {
+        return { name, status: 'fail', detail: `SQLite ${version.v} opened ${home} in '${mode}' mode, not WAL`, fix: `put KAIROS_HOME on a local filesystem (network filesystems cannot use WAL)` };
+      }
+      return { name, status: 'ok', detail: `better-sqlite3 loads; SQLite ${version.v}, WAL works in ${home}` };
+    } finally {
+      db.close();
+    }
+  } catch (e) {
+    return { name, status: 'fail', detail: `cannot open a database in ${home}: ${firstLine(e)}`, fix: `make ${home} a writable directory on a local filesystem, or set KAIROS_HOME` };
+  } finally {
+    for (const suffix of ['', '-wal', '-shm', '-journal']) {
+      try {
+        fs.rmSync(file + suffix, { force: true });
+      } catch {
+        // nothing was created there
+      }
+    }
+  }
+}
+
+async function checkGit(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<DoctorCheck> {
+  const r = await run('git', ['--version'], env, timeoutMs);
+  if (r.missing) return { name: 'git', status: 'fail', detail: 'git is not on PATH', fix: 'install git (e.g. `sudo apt install git`, `xcode-select --install`)' };
+  const version = /git version (\d+\.\d+(?:\.\d+)?)/.exec(r.stdout)?.[1];
+  if (r.code !== 0 || !version) return { name: 'git', status: 'fail', detail: `\`git --version\` failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}` };
+  if (compareVersions(version, MIN_GIT) < 0) {
+    return { name: 'git', status: 'warn', detail: `git ${version} is older than ${MIN_GIT}; worktree handling may misbehave`, fix: `upgrade git to ${MIN_GIT} or newer` };
+  }
+  return { name: 'git', status: 'ok', detail: `git ${version}` };
+}
+
+function checkInotify(platform: NodeJS.Platform, procDir: string): DoctorCheck {
+  const name = 'inotify';
+  if (platform === 'darwin') return { name, status: 'ok', detail: 'not used on macOS (FSEvents has no per-file watch limit)' };
+  if (platform !== 'linux') return { name, status: 'ok', detail: `not used on ${platform}` };
+  const read = (key: string): number | null => {
+    try {
+      const n = Number.parseInt(fs.readFileSync(path.join(procDir, 'sys/fs/inotify', key), 'utf8').trim(), 10);
+      return Number.isFinite(n) ? n : null;
+    } catch {
+      return null;
+    }
+  };
+  const watches = read('max_user_watches');
+  const instances = read('max_user_instances');
+  if (watches === null || instances === null) {
+    return { name, status: 'warn', detail: `cannot read ${path.join(procDir, 'sys/fs/inotify')}; file watching may hit limits unnoticed` };
+  }
+  const detail = `max_user_watches ${watches}, max_user_instances ${instances}`;
+  const fixes: string[] = [];
+  if (watches < MIN_INOTIFY_WATCHES) fixes.push(`fs.inotify.max_user_watches=524288`);
+  if (instances < MIN_INOTIFY_INSTANCES) fixes.push(`fs.inotify.max_user_instances=512`);
+  if (!fixes.length) return { name, status: 'ok', detail };
+  return {
+    name,
+    status: 'warn',
+    detail: `${detail}: too low for large repositories (want watches >= ${MIN_INOTIFY_WATCHES}, instances >= ${MIN_INOTIFY_INSTANCES})`,
+    fix: `printf '${fixes.join('\\n')}\\n' | sudo tee /etc/sysctl.d/60-kairos-inotify.conf && sudo sysctl --system`,
+  };
+}
+
+function checkNotifications(home: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): DoctorCheck {
+  const name = 'notifications';
+  const record = notificationsPath(home);
+  if (env.KAIROS_NOTIFY === 'off') return { name, status: 'ok', detail: `off (KAIROS_NOTIFY=off); still recorded in ${record}` };
+  const backend = detectNotifyBackend(env, platform);
+  if (!backend) {
+    const fix =
+      platform === 'darwin'
+        ? 'reinstall node-notifier (`npm ci`); its terminal-notifier app is missing'
+        : 'install notify-send: `sudo apt install libnotify-bin` (Debian/Ubuntu) or `sudo dnf install libnotify` (Fedora)';
+    return { name, status: 'warn', detail: `no desktop notification program found; notifications are only recorded in ${record}`, fix };
+  }
+  const where = backend.path ? `${backend.name} (${backend.path})` : backend.name;
+  if (platform === 'linux' && !env.DBUS_SESSION_BUS_ADDRESS && !env.DISPLAY && !env.WAYLAND_DISPLAY) {
+    return {
+      name,
+      status: 'warn',
+      detail: `${where} found, but no desktop session is visible (DISPLAY, WAYLAND_DISPLAY and DBUS_SESSION_BUS_ADDRESS are unset); notifications are recorded in ${record}`,
+      fix: 'run the daemon inside your desktop session (the systemd user service imports it), or ignore on a headless machine',
+    };
+  }
+  return { name, status: 'ok', detail: where };
+}
+
+async function checkSandbox(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, timeoutMs: number): Promise<DoctorCheck> {
+  const name = 'sandbox';
+  if (platform !== 'linux') {
+    return { name, status: 'warn', detail: `no command sandbox on ${platform}; ${SANDBOX_FALLBACK}` };
+  }
+  const r = await run('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--unshare-all', 'true'], env, timeoutMs);
+  if (r.missing) {
+    return { name, status: 'warn', detail: `bubblewrap (bwrap) is not installed; ${SANDBOX_FALLBACK}`, fix: '`sudo apt install bubblewrap` (Debian/Ubuntu) or `sudo dnf install bubblewrap` (Fedora)' };
+  }
+  if (r.code !== 0) {
+    const why = r.timedOut ? `timed out after ${timeoutMs} ms` : r.stderr.trim().split('\n')[0] || `exit ${r.code}`;
+    return {
+      name,
+      status: 'warn',
+      detail: `bwrap is installed but cannot create a sandbox (${why}); ${SANDBOX_FALLBACK}`,
+      fix: 'allow unprivileged user namespaces (e.g. `sudo sysctl kernel.unprivileged_userns_clone=1`, or an AppArmor profile for bwrap on Ubuntu 24.04+)',
+    };
+  }
+  return { name, status: 'ok', detail: 'bubblewrap works (no network, read-only root)' };
+}
+
+function checkApiKey(env: NodeJS.ProcessEnv): DoctorCheck {
+  const name = 'api-key';
+  if (env.ANTHROPIC_API_KEY?.trim()) return { name, status: 'ok', detail: 'ANTHROPIC_API_KEY is set; model steps are on' };
+  return {
+    name,
+    status: 'warn',
+    detail: 'ANTHROPIC_API_KEY is not set: model steps are off; rules and commands still run',
+    fix: "set ANTHROPIC_API_KEY in the daemon's environment (shell profile or service file)",
+  };
+}
+
+interface RunResult {
+  missing: boolean;
+  code: number | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env, timeout: timeoutMs, maxBuffer: 1 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
+      const e = err as (NodeJS.ErrnoException & { code?: string | number; killed?: boolean }) | null;
+      resolve({
+        missing: e?.code === 'ENOENT',
+        code: e ? (typeof e.code === 'number' ? e.code : null) : 0,
+        timedOut: !!e?.killed,
+        stdout: String(stdout),
+        stderr: String(stderr),
+      });
+    });
+  });
+}
+
+/** Compares dotted numeric versions (a leading 'v' is ignored). */
+export function compareVersions(a: string, b: string): number {
+  const parts = (v: string): number[] => v.replace(/^v/, '').split('.').map((p) => Number.parseInt(p, 10) || 0);
+  const pa = parts(a);
+  const pb = parts(b);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function firstLine(e: unknown): string {
+  return (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '';
+}

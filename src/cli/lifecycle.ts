@@ -1,0 +1,125 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { callDaemon, DaemonNotRunningError } from './control-client.js';
+import { printJson } from './output.js';
+import { isAlive } from './process-alive.js';
+
+export interface LifecycleContext {
+  home: string;
+  env: NodeJS.ProcessEnv;
+}
+
+const READY_TIMEOUT_MS = 30_000;
+
+export async function daemonStatus(home: string): Promise<Record<string, unknown> | null> {
+  try {
+    return (await callDaemon(home, 'status', {}, 5000)) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof DaemonNotRunningError) return null;
+    throw e;
+  }
+}
+
+/** Foreground: this process becomes the daemon (for systemd/launchd and debugging). */
+export async function runForeground(ctx: LifecycleContext, repos: string[]): Promise<number> {
+  // The daemon is the process entry, not part of the library: loaded only when this process becomes it.
+  const entry = new URL('../../daemon/main.js', import.meta.url).href;
+  const { runDaemon } = (await import(entry)) as typeof import('../../daemon/main.js');
+  return runDaemon({ home: ctx.home, repos, env: ctx.env, verbose: true });
+}
+
+/**
+ * Background: starts `kairos run` detached and returns once it answers on its socket. If a daemon
+ * already runs, the repositories are added to it instead (one daemon watches many repositories).
+ */
+export async function startBackground(ctx: LifecycleContext, repos: string[]): Promise<number> {
+  const running = await daemonStatus(ctx.home);
+  if (running) {
+    for (const repo of repos) await callDaemon(ctx.home, 'add_repo', { repo });
+    process.stdout.write(`kairos: daemon already running (pid ${running.pid}); watching ${repos.join(', ') || 'the same repositories'}\n`);
+    return 0;
+  }
+  fs.mkdirSync(path.join(ctx.home, 'logs'), { recursive: true, mode: 0o700 });
+  const outFile = path.join(ctx.home, 'logs', 'daemon.out');
+  const out = fs.openSync(outFile, 'a');
+  const startOffset = fs.fstatSync(out).size;
+  const script = process.argv[1];
+  if (!script) throw new Error('cannot tell which script is running; start with `kairos run` instead');
+  const args = [...process.execArgv, script, 'run', '--home', ctx.home, ...repos.flatMap((r) => ['--repo', r])];
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: ctx.env });
+  fs.closeSync(out);
+  let exited: number | null = null;
+  child.on('exit', (code) => (exited = code ?? 1));
+  child.unref();
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    if (exited !== null) {
+      process.stderr.write(`kairos: the daemon exited during start (code ${exited}). It said (${outFile}):\n${tail(outFile, startOffset, 15)}\n`);
+      return exited || 1;
+    }
+    const s = await daemonStatus(ctx.home).catch(() => null);
+    if (s) {
+      process.stdout.write(`kairos: daemon started (pid ${s.pid}), watching ${(s.repos as Array<{ path: string }>).map((r) => r.path).join(', ')}\n`);
+      process.stdout.write(`kairos: state in ${ctx.home}; 'kairos status' to check, 'kairos stop' to stop\n`);
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stderr.write(`kairos: the daemon did not become ready within ${READY_TIMEOUT_MS / 1000} s; see ${outFile}\n`);
+  return 1;
+}
+
+export async function stopDaemon(ctx: LifecycleContext, timeoutMs = 20_000): Promise<number> {
+  let pid: number;
+  try {
+    pid = ((await callDaemon(ctx.home, 'stop')) as { pid: number }).pid;
+  } catch (e) {
+    if (e instanceof DaemonNotRunningError) {
+      process.stdout.write('kairos: no daemon running\n');
+      return 0;
+    }
+    throw e;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) {
+      process.stdout.write(`kairos: daemon (pid ${pid}) stopped\n`);
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stderr.write(`kairos: daemon (pid ${pid}) did not stop within ${timeoutMs / 1000} s; 'kill ${pid}' stops it\n`);
+  return 1;
+}
+
+export async function printStatus(ctx: LifecycleContext, json: boolean): Promise<number> {
+  const s = await daemonStatus(ctx.home);
+  if (json) {
+    printJson(s ?? { running: false, home: ctx.home });
+    return s ? 0 : 1;
+  }
+  if (!s) {
+    process.stdout.write(`kairos: not running (home ${ctx.home})\n`);
+    return 1;
+  }
+  const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null }>;
+  const model = s.model_steps as { enabled: boolean; reason: string };
+  process.stdout.write(`kairos: running, pid ${s.pid}, since ${s.started_at}\n`);
+  process.stdout.write(`  model steps: ${model.enabled ? 'on' : model.reason}\n`);
+  for (const r of repos) {
+    process.stdout.write(`  ${r.path}  [${r.trust}]  triggers: ${r.triggers.join(', ') || '(none)'}${r.git_operation ? `  (git ${r.git_operation} in progress)` : ''}\n`);
+    if (r.policy_error) process.stdout.write(`    policy error: ${r.policy_error}\n`);
+  }
+  process.stdout.write(`  events stored: ${s.events}; running tasks: ${(s.running as number[]).length}; queued: ${(s.queued as number[]).length}\n`);
+  return 0;
+}
+
+/** The last lines written since `from`, so an old run's output is not mistaken for this one's. */
+function tail(file: string, from: number, n: number): string {
+  try {
+    return fs.readFileSync(file).subarray(from).toString('utf8').trimEnd().split('\n').slice(-n).join('\n');
+  } catch {
+    return '(no output)';
+  }
+}

@@ -1,0 +1,66 @@
+import fs from 'node:fs';
+import { openDb, storePath, type Db } from '../store/db.js';
+import { EventStore } from '../store/event-store.js';
+import { TaskStore, type TaskRow } from '../store/task-store.js';
+import { printJson, printTable } from './output.js';
+
+/** Listings read the store directly (SQLite WAL allows it while the daemon writes), so they work with the daemon down. */
+export function withStore<T>(home: string, fn: (db: Db) => T): T {
+  if (!fs.existsSync(storePath(home))) throw new Error(`no Kairos store in ${home} yet; start the daemon with 'kairos start --repo DIR'`);
+  const db = openDb(storePath(home));
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+export function listEvents(home: string, o: { json: boolean; repo?: string; limit: number; type?: string[] }): void {
+  const rows = withStore(home, (db) => new EventStore(db).list({ repo: o.repo, limit: o.limit, types: o.type }));
+  if (o.json) return printJson(rows);
+  printTable(
+    rows.map((e) => ({ id: e.id, at: e.at, type: e.type, repo: e.repo, path: e.path ?? summariseData(e.data) })),
+    ['id', 'at', 'type', 'path', 'repo'],
+  );
+}
+
+export function taskJson(t: TaskRow, paths: string[]): Record<string, unknown> {
+  return {
+    id: t.id,
+    repo: t.repo,
+    trigger: t.trigger,
+    kind: t.kind,
+    state: t.state,
+    command: t.command,
+    exit_code: t.exit_code,
+    signal: t.signal,
+    duration_ms: t.duration_ms,
+    created_at: t.created_at,
+    started_at: t.started_at,
+    finished_at: t.finished_at,
+    reason: t.reason,
+    output: t.output,
+    batch_id: t.batch_id,
+    paths,
+    ...(JSON.parse(t.data) as Record<string, unknown>),
+  };
+}
+
+export function listTasks(home: string, o: { json: boolean; repo?: string; limit: number; state?: string }): void {
+  const rows = withStore(home, (db) => {
+    const store = new TaskStore(db);
+    return store.list({ repo: o.repo, limit: o.limit, state: o.state }).map((t) => taskJson(t, t.batch_id ? store.batchPaths(t.batch_id) : []));
+  });
+  if (o.json) return printJson(rows);
+  printTable(
+    rows.map((t) => ({ ...t, paths: (t.paths as string[]).length, result: t.reason ?? (t.exit_code ?? '') })),
+    ['id', 'trigger', 'state', 'result', 'duration_ms', 'paths', 'created_at', 'command'],
+  );
+}
+
+function summariseData(data: unknown): string {
+  if (!data || typeof data !== 'object') return '';
+  return Object.entries(data as Record<string, unknown>)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(' ');
+}

@@ -1,0 +1,161 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { resolveHome, resolveRepo, UsageError } from './context.js';
+import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';
+import { listEvents, listTasks } from './listings.js';
+import { showLogs } from './logs.js';
+import { checkPolicy, trustCommand } from './policy-commands.js';
+import { callDaemon } from './control-client.js';
+import { parseLimit, printJson } from './output.js';
+import { formatDoctor, runDoctor } from './doctor.js';
+import { EventType } from '../events/event.js';
+
+const program = new Command();
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+const limit = (v: string): number => {
+  try {
+    return parseLimit(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+const home = (): string => resolveHome(program.opts<{ home?: string }>().home);
+const ctx = () => ({ home: home(), env: process.env });
+let exitCode = 0;
+
+program
+  .name('kairos')
+  .description(
+    'An ambient coding daemon: watches your repositories and git, runs the triggers in your policy when changes settle,\n' +
+      'and reports through notifications and a daily log. Nothing changes your working tree without your approval.',
+  )
+  .option('--home <dir>', 'state folder (store, socket, logs, policy); default $KAIROS_HOME or ~/.kairos')
+  .showHelpAfterError('(run with --help for usage)')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  kairos start --repo ~/src/app        start the daemon in the background, watching one repository
+  kairos start --repo ~/src/lib        add a second repository to the running daemon
+  kairos status                        what is watched, trust, triggers, model steps
+  kairos tasks                         what ran and how it went (add --json for scripts)
+  kairos logs -f                       follow today's log
+  kairos policy check                  validate $KAIROS_HOME/policy.yaml and this repository's .kairos/policy.yaml
+
+Policy: $KAIROS_HOME/policy.yaml (see policies/default.yaml for the shipped default and examples).`,
+  );
+
+program
+  .command('start')
+  .description('start the daemon in the background (or add repositories to the running one) and return once it is ready')
+  .option('-r, --repo <dir>', 'repository to watch (repeatable); default: the repositories watched before, or the current one', collect, [])
+  .action(async (o: { repo: string[] }) => {
+    exitCode = await startBackground(ctx(), o.repo.map(resolveRepo));
+  });
+
+program
+  .command('run')
+  .description('run the daemon in the foreground (for systemd, launchd and debugging); Ctrl-C or SIGTERM stops it, SIGHUP reloads the policy')
+  .option('-r, --repo <dir>', 'repository to watch (repeatable); default: the repositories watched before', collect, [])
+  .action(async (o: { repo: string[] }) => {
+    exitCode = await runForeground(ctx(), o.repo.map(resolveRepo));
+  });
+
+program
+  .command('stop')
+  .description('stop the daemon cleanly (running tasks get 3 s, then are recorded as interrupted)')
+  .action(async () => {
+    exitCode = await stopDaemon(ctx());
+  });
+
+program
+  .command('status')
+  .description('show whether the daemon runs, what it watches, and its triggers')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }) => {
+    exitCode = await printStatus(ctx(), !!o.json);
+  });
+
+program
+  .command('poke')
+  .description('send a manual event: fires triggers with `on: {manual: true}` (or the one named with --trigger)')
+  .option('-r, --repo <dir>', 'repository (default: every watched repository)')
+  .option('-n, --note <text>', 'a note stored with the event')
+  .option('-t, --trigger <name>', 'fire only this trigger')
+  .action(async (o: { repo?: string; note?: string; trigger?: string }) => {
+    const r = (await callDaemon(home(), 'poke', {
+      repo: o.repo ? resolveRepo(o.repo) : undefined,
+      note: o.note,
+      trigger: o.trigger,
+    })) as { events: number[] };
+    process.stdout.write(`kairos: poked (event ${r.events.join(', ')})\n`);
+  });
+
+program
+  .command('events')
+  .description('list stored events, newest first')
+  .option('--json', 'print a JSON array of {id, type, repo, at, path?, origin, data}')
+  .option('-r, --repo <dir>', 'only this repository')
+  .option('-l, --limit <n>', 'at most this many (default 100)', limit, 100)
+  .option('--type <type>', `only this event type (repeatable): ${EventType.options.join(', ')}`, collect, [])
+  .action((o: { json?: boolean; repo?: string; limit: number; type: string[] }) => {
+    for (const t of o.type) if (!EventType.safeParse(t).success) throw new UsageError(`--type ${t}: expected one of ${EventType.options.join(', ')}`);
+    listEvents(home(), { json: !!o.json, limit: o.limit, ...(o.repo ? { repo: resolveRepo(o.repo) } : {}), ...(o.type.length ? { type: o.type } : {}) });
+  });
+
+program
+  .command('tasks')
+  .description('list tasks (fired triggers) with their state and bounded output, newest first')
+  .option('--json', 'print a JSON array of {id, trigger, state, exit_code, output, ...}')
+  .option('-r, --repo <dir>', 'only this repository')
+  .option('-s, --state <state>', 'only tasks in this state (queued, running, done, failed, interrupted, ...)')
+  .option('-l, --limit <n>', 'at most this many (default 50)', limit, 50)
+  .action((o: { json?: boolean; repo?: string; limit: number; state?: string }) => {
+    listTasks(home(), { json: !!o.json, limit: o.limit, ...(o.repo ? { repo: resolveRepo(o.repo) } : {}), ...(o.state ? { state: o.state } : {}) });
+  });
+
+program
+  .command('logs')
+  .description("print today's daily log ($KAIROS_HOME/logs/YYYY/MM/YYYY-MM-DD.md)")
+  .option('-f, --follow', 'keep printing new entries')
+  .option('-d, --date <YYYY-MM-DD>', 'another day')
+  .action(async (o: { follow?: boolean; date?: string }) => {
+    exitCode = await showLogs(home(), { follow: !!o.follow, ...(o.date ? { date: o.date } : {}) });
+  });
+
+const policy = program.command('policy').description('check and explain policy files');
+policy
+  .command('check [file]')
+  .description('validate a policy file; without FILE, the user policy and the current repository policy')
+  .action((file: string | undefined) => {
+    exitCode = checkPolicy(home(), file);
+  });
+
+program
+  .command('trust <dir>')
+  .description("trust a repository's own .kairos/policy.yaml so it may add commands; pinned by hash, so a later change needs trust again")
+  .option('--revoke', 'withdraw trust')
+  .action(async (dir: string, o: { revoke?: boolean }) => {
+    exitCode = await trustCommand(home(), resolveRepo(dir), !!o.revoke);
+  });
+
+program
+  .command('doctor')
+  .description('check this machine: node, SQLite, git, inotify limits, notifications, sandbox, API key')
+  .option('--json', 'print JSON')
+  .action(async (o: { json?: boolean }) => {
+    const checks = await runDoctor({ home: home(), env: process.env });
+    if (o.json) printJson(checks);
+    else process.stdout.write(formatDoctor(checks) + '\n');
+    exitCode = checks.some((c) => c.status === 'fail') ? 1 : 0;
+  });
+
+try {
+  await program.parseAsync(process.argv);
+  process.exitCode = exitCode;
+} catch (e) {
+  const err = e as Error;
+  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'Error'].includes(err.name);
+  process.stderr.write(`kairos: ${known ? err.message : err.stack}\n`);
+  process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
+}

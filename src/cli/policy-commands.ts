@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadPolicyFile, PolicyError, shippedPolicyPath, userPolicyPath } from '../policy/load.js';
+import { trustRepo, trustStatus, untrustRepo } from '../policy/trust.js';
+import type { Policy } from '../policy/schema.js';
+import { openDb, storePath } from '../store/db.js';
+import { callDaemon, DaemonNotRunningError } from './control-client.js';
+import { resolveRepo } from './context.js';
+
+function describe(p: Policy): string {
+  const runs = p.triggers.filter((t) => t.run || t.ask).length;
+  return `${p.triggers.length} trigger${p.triggers.length === 1 ? '' : 's'} (${runs} that run commands or ask the model)`;
+}
+
+/** `kairos policy check [FILE]`: 0 when every checked file is valid, 1 otherwise; errors name file, line, field and fix. */
+export function checkPolicy(home: string, file: string | undefined): number {
+  const files: string[] = [];
+  if (file) files.push(path.resolve(file));
+  else {
+    const user = userPolicyPath(home);
+    if (fs.existsSync(user)) files.push(user);
+    else process.stdout.write(`no user policy at ${user}; the shipped default applies (${shippedPolicyPath('default')})\n`);
+    try {
+      const repoFile = path.join(resolveRepo(process.cwd()), '.kairos', 'policy.yaml');
+      if (fs.existsSync(repoFile)) files.push(repoFile);
+    } catch {
+      // not inside a repository: only the user policy is checked
+    }
+  }
+  let failed = 0;
+  for (const f of files) {
+    try {
+      process.stdout.write(`ok: ${f}: ${describe(loadPolicyFile(f))}\n`);
+    } catch (e) {
+      failed++;
+      process.stderr.write(`${e instanceof PolicyError ? e.message : `${f}: ${(e as Error).message}`}\n`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+/** `kairos trust DIR`: pins the repository's policy and hook files by hash, then asks a running daemon to reload. */
+export async function trustCommand(home: string, repo: string, revoke: boolean): Promise<number> {
+  const db = openDb(storePath(home));
+  try {
+    if (revoke) {
+      untrustRepo(db, repo);
+      process.stdout.write(`kairos: ${repo} is no longer trusted; its own policy may only tighten yours\n`);
+    } else {
+      const repoFile = path.join(repo, '.kairos', 'policy.yaml');
+      if (fs.existsSync(repoFile)) {
+        const p = loadPolicyFile(repoFile, { within: repo }); // refuse to trust a file that does not even parse
+        const commands = p.triggers.filter((t) => t.run).map((t) => `  ${t.name}: ${t.run}`);
+        if (commands.length) process.stdout.write(`Trusting ${repoFile} lets it run:\n${commands.join('\n')}\n`);
+      }
+      const pinned = trustRepo(db, repo, new Date());
+      process.stdout.write(`kairos: trusted ${repo} (${trustStatus(db, repo)}); pinned by sha256 ${pinned.digest.slice(0, 12)}:\n`);
+      for (const f of pinned.files) process.stdout.write(`  ${f}\n`);
+      process.stdout.write(`a change to any of these (say, from a git pull) needs 'kairos trust' again\n`);
+    }
+  } finally {
+    db.close();
+  }
+  try {
+    await callDaemon(home, 'reload');
+  } catch (e) {
+    if (!(e instanceof DaemonNotRunningError)) throw e;
+  }
+  return 0;
+}

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+
+/** Never watched file by file, whatever the ignore files say: git internals and dependency trees. */
+export const BUILTIN_IGNORES = ['.git/', 'node_modules/'];
+
+/**
+ * Decides whether a path in a repository is ignored, honouring the root and nested `.gitignore`
+ * files, `.git/info/exclude`, `.kairosignore` and the policy's `ignore` list. Nested files are read
+ * lazily, the first time a path below their folder is asked about, so start-up reads only what it walks.
+ */
+export class IgnoreRules {
+  private readonly perDir = new Map<string, Ignore | null>();
+  private readonly root: Ignore;
+
+  constructor(
+    private readonly repo: string,
+    extra: readonly string[] = [],
+  ) {
+    this.root = ignore().add(BUILTIN_IGNORES).add(extra as string[]);
+    for (const f of ['.gitignore', '.kairosignore', '.git/info/exclude']) {
+      const text = readIfFile(path.join(repo, f));
+      if (text) this.root.add(text);
+    }
+  }
+
+  /** `rel` is repo-relative with forward slashes; `isDir` matters for patterns ending in '/'. */
+  ignores(rel: string, isDir: boolean): boolean {
+    if (!rel || rel === '.') return false;
+    const probe = isDir ? rel + '/' : rel;
+    if (this.root.ignores(probe)) return true;
+    // Nested .gitignore files: each applies to paths relative to its own folder.
+    const parts = rel.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const dir = parts.slice(0, i).join('/');
+      const rules = this.nested(dir);
+      if (!rules) continue;
+      const sub = parts.slice(i).join('/');
+      if (rules.ignores(isDir ? sub + '/' : sub)) return true;
+    }
+    return false;
+  }
+
+  private nested(dir: string): Ignore | null {
+    let r = this.perDir.get(dir);
+    if (r === undefined) {
+      const text = readIfFile(path.join(this.repo, dir, '.gitignore'));
+      r = text ? ignore().add(text) : null;
+      this.perDir.set(dir, r);
+    }
+    return r;
+  }
+}
+
+function readIfFile(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,156 @@
+import type { StoredEvent } from '../events/event.js';
+import type { Trigger } from '../policy/schema.js';
+import { triggerMatches } from './match.js';
+
+/** One trigger's coalesced burst, released after a quiet window. */
+export interface SettledBatch {
+  repo: string;
+  trigger: Trigger;
+  eventIds: number[];
+  /** Repo-relative paths of the fs events in the batch, deduplicated. */
+  paths: string[];
+}
+
+export interface SettleClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface SettleOptions {
+  triggersFor(repo: string): readonly Trigger[];
+  defaultSettleMs: number;
+  /** Earliest time a trigger may fire again (its cool-down); 0 when it may fire now. */
+  notBefore?(repo: string, trigger: Trigger): number;
+  /** True when a replayed event already sits in a stored batch of this trigger. */
+  alreadyBatched?(eventId: number, trigger: string): boolean;
+  /** Must store the batch durably before returning. `settledIds` are events no other trigger still holds. */
+  onBatch(batch: SettledBatch, settledIds: number[]): void;
+  /** Events that matched no trigger at all are settled at once. */
+  onSettled(ids: number[]): void;
+  clock?: SettleClock;
+}
+
+interface Bucket {
+  repo: string;
+  trigger: Trigger;
+  eventIds: number[];
+  paths: Set<string>;
+  firstAt: number;
+  timer: unknown;
+}
+
+const realClock: SettleClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/**
+ * Coalesces bursts into one batch per trigger after a quiet window (Watchman's "settle"), and holds
+ * everything for a repository while a git operation is under way, releasing one batch when it ends.
+ */
+export class Settler {
+  private readonly buckets = new Map<string, Bucket>();
+  /** How many buckets still hold each event; it is settled when this reaches zero. */
+  private readonly holders = new Map<number, number>();
+  private readonly held = new Map<string, string>();
+  private readonly clock: SettleClock;
+
+  constructor(private readonly opts: SettleOptions) {
+    this.clock = opts.clock ?? realClock;
+  }
+
+  add(events: readonly StoredEvent[]): void {
+    const unmatched: number[] = [];
+    const touched = new Set<Bucket>();
+    for (const e of events) {
+      let matched = 0;
+      for (const t of this.opts.triggersFor(e.repo)) {
+        if (!triggerMatches(t, e)) continue;
+        if (this.opts.alreadyBatched?.(e.id, t.name)) continue;
+        const b = this.bucket(e.repo, t);
+        b.eventIds.push(e.id);
+        if (e.path) b.paths.add(e.path);
+        this.holders.set(e.id, (this.holders.get(e.id) ?? 0) + 1);
+        touched.add(b);
+        matched++;
+      }
+      if (matched === 0) unmatched.push(e.id);
+    }
+    for (const b of touched) this.schedule(b);
+    if (unmatched.length) this.opts.onSettled(unmatched);
+  }
+
+  /** A git operation started in this repo: nothing is released until `release`. */
+  hold(repo: string, why: string): void {
+    this.held.set(repo, why);
+  }
+
+  release(repo: string): void {
+    if (!this.held.delete(repo)) return;
+    for (const b of this.buckets.values()) if (b.repo === repo) this.schedule(b);
+  }
+
+  heldRepos(): Record<string, string> {
+    return Object.fromEntries(this.held);
+  }
+
+  pending(): Array<{ repo: string; trigger: string; events: number }> {
+    return [...this.buckets.values()].map((b) => ({ repo: b.repo, trigger: b.trigger.name, events: b.eventIds.length }));
+  }
+
+  /** Forget a repository's pending buckets (it is no longer watched); its events stay unsettled and replay later. */
+  dropRepo(repo: string): void {
+    for (const [k, b] of this.buckets) {
+      if (b.repo !== repo) continue;
+      this.clock.clearTimeout(b.timer);
+      this.buckets.delete(k);
+    }
+    this.held.delete(repo);
+  }
+
+  stop(): void {
+    for (const b of this.buckets.values()) this.clock.clearTimeout(b.timer);
+    this.buckets.clear();
+  }
+
+  private bucket(repo: string, trigger: Trigger): Bucket {
+    const key = `${repo}\0${trigger.name}`;
+    let b = this.buckets.get(key);
+    if (!b) {
+      b = { repo, trigger, eventIds: [], paths: new Set(), firstAt: this.clock.now(), timer: undefined };
+      this.buckets.set(key, b);
+    } else {
+      b.trigger = trigger;
+    }
+    return b;
+  }
+
+  private schedule(b: Bucket): void {
+    this.clock.clearTimeout(b.timer);
+    const quiet = b.trigger.settle_ms ?? this.opts.defaultSettleMs;
+    const now = this.clock.now();
+    // A burst that never goes quiet (a log file written every 100 ms) still fires, at most this late.
+    const maxWait = Math.max(30_000, quiet * 10);
+    let due = Math.min(now + quiet, b.firstAt + maxWait);
+    due = Math.max(due, this.opts.notBefore?.(b.repo, b.trigger) ?? 0);
+    b.timer = this.clock.setTimeout(() => this.fire(b), Math.max(0, due - now));
+  }
+
+  private fire(b: Bucket): void {
+    if (this.held.has(b.repo)) return; // release() reschedules it
+    const notBefore = this.opts.notBefore?.(b.repo, b.trigger) ?? 0;
+    if (notBefore > this.clock.now()) return this.schedule(b);
+    this.buckets.delete(`${b.repo}\0${b.trigger.name}`);
+    const settled: number[] = [];
+    for (const id of b.eventIds) {
+      const left = (this.holders.get(id) ?? 1) - 1;
+      if (left <= 0) {
+        this.holders.delete(id);
+        settled.push(id);
+      } else this.holders.set(id, left);
+    }
+    this.opts.onBatch({ repo: b.repo, trigger: b.trigger, eventIds: b.eventIds, paths: [...b.paths].sort() }, settled);
+  }
+}

@@ -1,0 +1,221 @@
+import { parseDuration } from './duration.js';
+import { ENGINE_DEFAULTS, type Budget, type Policy, type Trigger, type TriggerOverride } from './schema.js';
+
+/**
+ * Policy layering. The effective policy of one repository is
+ *
+ *   shipped default  ⊕  user ($KAIROS_HOME/policy.yaml)  ⊕  repository (<repo>/.kairos/policy.yaml)
+ *
+ * default ⊕ user (mergeUserPolicy): the user is the authority, so the user file wins. Its
+ * triggers replace the default's; its scalars (budget, models, defaults) override the default's
+ * key by key; permission rules and ignore patterns are added to the default's (so the shipped
+ * denies on secret files always apply — deny wins over ask over allow, so a user takes away a
+ * default allow by listing the rule under ask or deny).
+ *
+ * user ⊕ repository (mergeRepoPolicy): a repository file is written by whoever controls the
+ * repository, not by the user, so it may only tighten. Every entry it asks for and does not get
+ * is returned in `refused` with the reason, for the daemon to log and show.
+ */
+
+export interface Refusal {
+  /** The entry of the repository policy, e.g. `triggers: 'tests' (run: npm test)`. */
+  what: string;
+  /** Why it was refused and what would change that. */
+  why: string;
+}
+
+export interface RepoPolicyMerge {
+  policy: Policy;
+  refused: Refusal[];
+  /** Names of the triggers in `policy` that came from the repository file. */
+  fromRepo: string[];
+}
+
+const UNTRUSTED =
+  "the repository is not trusted: its policy cannot add commands, agent work or allow rules until you review .kairos/policy.yaml and run 'kairos trust <repo>'";
+
+/** The shipped default with the user's file over it (see the module comment). */
+export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
+  const triggers = user.triggers.map(cloneTrigger);
+  for (const [name, o] of Object.entries(user.overrides ?? {})) {
+    const t = triggers.find((x) => x.name === name);
+    if (t) Object.assign(t, definedOnly(o));
+  }
+  return definedOnly({
+    version: 1 as const,
+    triggers,
+    budget: mergeObjects(shipped.budget, user.budget),
+    models: mergeObjects(shipped.models, user.models),
+    defaults: mergeObjects(shipped.defaults, user.defaults),
+    permissions:
+      shipped.permissions || user.permissions
+        ? {
+            allow: union(shipped.permissions?.allow, user.permissions?.allow),
+            ask: union(shipped.permissions?.ask, user.permissions?.ask),
+            deny: union(shipped.permissions?.deny, user.permissions?.deny),
+          }
+        : undefined,
+    ignore: shipped.ignore || user.ignore ? union(shipped.ignore, user.ignore) : undefined,
+  }) as Policy;
+}
+
+/**
+ * The user's policy tightened by a repository's policy. What a repository file may do:
+ *
+ * always (tightening):
+ *  - `overrides: {<user trigger>: {...}}`: disable it (enabled: false), raise settle_ms or
+ *    cooldown, lower timeout, change notify;
+ *  - add triggers with neither run nor ask (notification-only);
+ *  - add deny and ask rules (a rule it moves to ask or deny is also taken out of allow);
+ *  - lower budget caps (or set one the user left unset), lower defaults.timeout and
+ *    defaults.output_limit_bytes, raise defaults.settle_ms;
+ *  - add ignore patterns (fewer events).
+ * only when `trusted` (the user ran `kairos trust` and the pinned files are unchanged):
+ *  - add triggers with run or ask; a name the user already uses stays the user's;
+ *  - add allow rules;
+ *  - choose models.
+ * never, trusted or not: re-enable a trigger the user disabled, loosen a user trigger's
+ * settle/cooldown/timeout, raise a budget cap (money is the user's to give: caps are raised in
+ * $KAIROS_HOME/policy.yaml only), or change a user trigger's on/run/ask.
+ */
+export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boolean }): RepoPolicyMerge {
+  const refused: Refusal[] = [];
+  const refuse = (what: string, why: string) => refused.push({ what, why });
+  const fromRepo: string[] = [];
+  const triggers = user.triggers.map(cloneTrigger);
+  const userDefaults = user.defaults ?? {};
+
+  for (const [name, o] of Object.entries(repo.overrides ?? {})) {
+    const t = triggers.find((x) => x.name === name);
+    if (!t) {
+      refuse(`overrides.${name}`, `the user policy has no trigger named '${name}' — overrides change the user's triggers; check the name`);
+      continue;
+    }
+    applyOverride(t, o, userDefaults, (field, why) => refuse(`overrides.${name}.${field}`, why));
+  }
+
+  for (const t of repo.triggers) {
+    const what = `triggers: '${t.name}'${t.run ? ` (run: ${clip(t.run)})` : t.ask ? ' (ask)' : ''}`;
+    if (user.triggers.some((u) => u.name === t.name)) {
+      refuse(what, `the user policy has a trigger with this name and the user's wins — rename it, or use overrides: {${t.name}: {...}} to tighten the user's`);
+      continue;
+    }
+    if ((t.run || t.ask) && !opts.trusted) {
+      refuse(what, UNTRUSTED);
+      continue;
+    }
+    triggers.push(cloneTrigger(t));
+    fromRepo.push(t.name);
+  }
+
+  const up = user.permissions;
+  const rp = repo.permissions;
+  let permissions = up;
+  if (rp) {
+    const deny = union(up?.deny, rp.deny);
+    const ask = union(up?.ask, rp.ask);
+    const tightened = new Set([...rp.deny, ...rp.ask]);
+    const allow = (up?.allow ?? []).filter((r) => !tightened.has(r));
+    for (const r of rp.allow) {
+      if (allow.includes(r) || tightened.has(r)) continue;
+      if (opts.trusted) allow.push(r);
+      else refuse(`permissions.allow: '${clip(r)}'`, UNTRUSTED);
+    }
+    permissions = { allow, ask, deny };
+  }
+
+  let budget = user.budget ? { ...user.budget } : undefined;
+  for (const [k, v] of Object.entries(repo.budget ?? {}) as Array<[keyof Budget, number | undefined]>) {
+    if (v === undefined) continue;
+    const cap = user.budget?.[k];
+    if (cap === undefined || v <= cap) budget = { ...budget, [k]: v };
+    else refuse(`budget.${k}: ${v}`, `higher than the user's cap of ${cap} — a repository may only lower budget caps; raise them in $KAIROS_HOME/policy.yaml`);
+  }
+
+  let models = user.models;
+  const modelChanges = Object.entries(definedOnly(repo.models ?? {})).filter(([k, v]) => user.models?.[k as keyof typeof user.models] !== v);
+  if (modelChanges.length) {
+    if (opts.trusted) models = { ...user.models, ...Object.fromEntries(modelChanges) };
+    else for (const [k, v] of modelChanges) refuse(`models.${k}: ${clip(String(v))}`, UNTRUSTED);
+  }
+
+  const defaults = { ...userDefaults };
+  const rd = repo.defaults ?? {};
+  if (rd.settle_ms !== undefined) {
+    const cur = userDefaults.settle_ms ?? ENGINE_DEFAULTS.settle_ms;
+    if (rd.settle_ms >= cur) defaults.settle_ms = rd.settle_ms;
+    else refuse(`defaults.settle_ms: ${rd.settle_ms}`, `lower than the user's ${cur} ms — a repository may only raise settle_ms`);
+  }
+  if (rd.timeout !== undefined) {
+    const cur = userDefaults.timeout ?? ENGINE_DEFAULTS.timeout_ms;
+    if (parseDuration(rd.timeout) <= parseDuration(cur)) defaults.timeout = rd.timeout;
+    else refuse(`defaults.timeout: ${rd.timeout}`, `longer than the user's ${cur} — a repository may only shorten the time limit`);
+  }
+  if (rd.output_limit_bytes !== undefined) {
+    const cur = userDefaults.output_limit_bytes ?? ENGINE_DEFAULTS.output_limit_bytes;
+    if (rd.output_limit_bytes <= cur) defaults.output_limit_bytes = rd.output_limit_bytes;
+    else refuse(`defaults.output_limit_bytes: ${rd.output_limit_bytes}`, `larger than the user's ${cur} — a repository may only lower it`);
+  }
+
+  const ignore = user.ignore || repo.ignore ? union(user.ignore, repo.ignore) : undefined;
+
+  const policy = definedOnly({
+    version: 1 as const,
+    triggers,
+    budget,
+    models,
+    permissions,
+    ignore,
+    defaults: Object.keys(defaults).length ? defaults : undefined,
+  }) as Policy;
+  return { policy, refused, fromRepo };
+}
+
+function applyOverride(
+  t: Trigger,
+  o: TriggerOverride,
+  userDefaults: NonNullable<Policy['defaults']>,
+  refuse: (field: string, why: string) => void,
+): void {
+  if (o.enabled === false) t.enabled = false;
+  else if (o.enabled === true && !t.enabled) refuse('enabled', 'the user disabled this trigger — a repository policy cannot turn it back on');
+
+  if (o.settle_ms !== undefined) {
+    const cur = t.settle_ms ?? userDefaults.settle_ms ?? ENGINE_DEFAULTS.settle_ms;
+    if (o.settle_ms >= cur) t.settle_ms = o.settle_ms;
+    else refuse('settle_ms', `${o.settle_ms} is lower than the user's ${cur} ms — a repository may only raise settle_ms`);
+  }
+  if (o.cooldown !== undefined) {
+    if (parseDuration(o.cooldown) >= parseDuration(t.cooldown)) t.cooldown = o.cooldown;
+    else refuse('cooldown', `${o.cooldown} is shorter than the user's ${t.cooldown} — a repository may only lengthen a cool-down`);
+  }
+  if (o.timeout !== undefined) {
+    const cur = t.timeout ?? userDefaults.timeout ?? ENGINE_DEFAULTS.timeout_ms;
+    if (parseDuration(o.timeout) <= parseDuration(cur)) t.timeout = o.timeout;
+    else refuse('timeout', `${o.timeout} is longer than the user's ${cur} — a repository may only shorten the time limit`);
+  }
+  // Notifications grant nothing, so a repository may choose them.
+  if (o.notify !== undefined) t.notify = o.notify;
+}
+
+function cloneTrigger(t: Trigger): Trigger {
+  return structuredClone(t);
+}
+
+function union(a: readonly string[] | undefined, b: readonly string[] | undefined): string[] {
+  return [...new Set([...(a ?? []), ...(b ?? [])])];
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function mergeObjects<T extends object>(a: T | undefined, b: T | undefined): T | undefined {
+  if (!a && !b) return undefined;
+  return { ...a, ...definedOnly(b ?? {}) } as T;
+}
+
+function clip(s: string): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > 60 ? `${one.slice(0, 57)}...` : one;
+}

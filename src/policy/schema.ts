@@ -1,0 +1,264 @@
+import { z } from 'zod';
+import picomatch from 'picomatch';
+import cron from 'node-cron';
+import { CronExpressionParser } from 'cron-parser';
+import { GIT_EVENT_TYPES } from '../events/event.js';
+import { parseRule } from './rules.js';
+
+/**
+ * The policy file's shape. This schema is the single source of truth: the TypeScript types
+ * are inferred from it and policies/policy.schema.json is generated from it
+ * (scripts/gen-policy-schema.ts). Every object is strict so a misspelt key is an error,
+ * not silently ignored.
+ *
+ * Custom messages are written "<what is wrong> — <how to fix>"; src/policy/load.ts adds the
+ * file, line and field, and a fix for zod's built-in messages.
+ */
+
+/** What the engine uses when a policy leaves a value out (the merge compares against these). */
+export const ENGINE_DEFAULTS = {
+  settle_ms: 1500,
+  timeout_ms: 10 * 60_000,
+  output_limit_bytes: 64_000,
+} as const;
+
+export const NotifyMode = z
+  .enum(['always', 'on_failure', 'on_change', 'never'])
+  .describe('When to show a desktop notification for a finished task.');
+export type NotifyMode = z.infer<typeof NotifyMode>;
+
+/** "30s", "5m", "2h", or a number of milliseconds. */
+export const Duration = z
+  .union([
+    z.number().int().nonnegative(),
+    z.string().regex(/^\d+(ms|s|m|h|d)$/, 'is not a duration — write e.g. "500ms", "30s", "5m", "2h" or "1d", or a whole number of milliseconds'),
+  ])
+  .describe('A duration: "500ms", "30s", "5m", "2h", "1d", or a whole number of milliseconds.');
+export type Duration = z.infer<typeof Duration>;
+
+export const GIT_TRIGGER_TYPES = GIT_EVENT_TYPES.map((t) => t.slice(4)) as [string, ...string[]];
+
+/**
+ * A glob is matched against paths relative to the repository root, so an absolute glob or one
+ * that climbs out of the repository can never match: say so instead of silently never firing.
+ */
+function checkGlob(glob: string, ctx: z.core.$RefinementCtx<string>): void {
+  const fail = (message: string) => ctx.addIssue({ code: 'custom', message, input: glob });
+  if (glob.startsWith('/') || /^[A-Za-z]:[\\/]/.test(glob) || glob.startsWith('~')) {
+    return fail(`'${clip(glob)}' is an absolute path — globs are relative to the repository root: write e.g. "src/**/*.ts"`);
+  }
+  if (glob.split('/').includes('..')) {
+    return fail(`'${clip(glob)}' leaves the repository — globs are relative to the repository root and cannot contain ".."`);
+  }
+  let re: RegExp;
+  try {
+    re = picomatch.makeRe(glob, { dot: true, strictBrackets: true });
+  } catch (e) {
+    const open = /Missing closing: "(.)"/.exec((e as Error).message)?.[1];
+    return fail(
+      open
+        ? `'${clip(glob)}' is not a valid glob: missing closing "${open}" — add it, or write "\\${OPENERS[open] ?? open}" to match the character itself`
+        : `'${clip(glob)}' is not a valid glob (${(e as Error).message.split('\n')[0]}) — check its brackets and braces`,
+    );
+  }
+  // picomatch turns an unbalanced brace into a pattern that matches nothing.
+  if (re.source === '$^') {
+    return fail(`'${clip(glob)}' can never match anything — check that every "{" has a matching "}"`);
+  }
+}
+
+/** Cron in local time, five fields ("m h dom mon dow"): node-cron runs it, cron-parser explains errors. */
+function checkCron(expr: string, ctx: z.core.$RefinementCtx<string>): void {
+  const fail = (message: string) => ctx.addIssue({ code: 'custom', message, input: expr });
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5) {
+    return fail(
+      `'${clip(expr)}' has ${fields.length} field${fields.length === 1 ? '' : 's'}, a cron expression has 5 — write "minute hour day-of-month month day-of-week", e.g. "0 9 * * 1-5"`,
+    );
+  }
+  let detail: string | undefined;
+  try {
+    CronExpressionParser.parse(expr);
+  } catch (e) {
+    detail = (e as Error).message.split('\n')[0];
+  }
+  if (detail !== undefined || !cron.validate(expr)) {
+    return fail(
+      `'${clip(expr)}' is not a valid cron expression${detail ? ` (${detail})` : ''} — write "minute hour day-of-month month day-of-week", e.g. "*/15 * * * *"`,
+    );
+  }
+}
+
+const OPENERS: Record<string, string> = { ']': '[', ')': '(', '}': '{' };
+
+function clip(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
+}
+
+const Glob = z.string().min(1).superRefine(checkGlob);
+const CronExpr = z.string().min(1).superRefine(checkCron);
+const SettleMs = z.number().int().min(0).max(600_000).describe('Quiet window in milliseconds before a burst of events settles.');
+
+export const TriggerName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+$/, 'is not a valid trigger name — use letters, digits, ".", "_" and "-" only, e.g. unit-tests');
+
+export const TriggerOn = z
+  .object({
+    fs: z.array(Glob).min(1).optional().describe('Globs relative to the repository root, e.g. ["src/**/*.ts"].'),
+    git: z.array(z.enum(GIT_TRIGGER_TYPES)).min(1).optional().describe('Git event types, e.g. ["commit", "checkout"].'),
+    cron: CronExpr.optional().describe('A five-field cron expression in local time, e.g. "0 9 * * 1-5".'),
+    manual: z.boolean().optional().describe('Fire on `kairos poke`.'),
+  })
+  .strict()
+  .refine((o) => o.fs || o.git || o.cron || o.manual, {
+    message: 'this trigger listens to nothing — add at least one of fs, git, cron or manual: true under "on"',
+  });
+export type TriggerOn = z.infer<typeof TriggerOn>;
+
+/**
+ * A trigger with neither `run` nor `ask` is a notification-only trigger ("tell me when a
+ * migration file changes"): it is valid only with `notify: always`, because with nothing run
+ * there is no failure or change of result to notify on. It is also the only kind of trigger an
+ * untrusted repository may add.
+ */
+export const Trigger = z
+  .object({
+    name: TriggerName.describe('Unique name of the trigger.'),
+    on: TriggerOn,
+    settle_ms: SettleMs.optional(),
+    run: z.string().min(1).optional().describe('A shell command run in the repository when matching events settle.'),
+    /** Instruction for the agent (model issue); `ask_on` says when. */
+    ask: z.string().min(1).optional().describe('An instruction for the agent.'),
+    ask_on: z.enum(['failure', 'always']).optional().describe('When to ask the agent: after `run` fails, or always.'),
+    cooldown: Duration.optional().describe('Minimum time between two runs of this trigger.'),
+    timeout: Duration.optional().describe('Time limit for `run`.'),
+    notify: NotifyMode.default('on_failure'),
+    enabled: z.boolean().default(true),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (!t.run && !t.ask && t.notify !== 'always') {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: `trigger '${t.name}' does nothing: it has neither run nor ask — add run: <command>, ask: <instruction>, or notify: always for a notification-only trigger`,
+      });
+    }
+    if (t.ask_on && !t.ask) {
+      ctx.addIssue({ code: 'custom', path: ['ask_on'], message: 'ask_on without ask — add ask: <instruction for the agent>, or remove ask_on' });
+    } else if (t.ask_on === 'failure' && !t.run) {
+      ctx.addIssue({ code: 'custom', path: ['ask_on'], message: 'ask_on: failure needs a run command that can fail — add run: <command>, or use ask_on: always' });
+    }
+  });
+export type Trigger = z.infer<typeof Trigger>;
+
+/**
+ * Changes to a trigger defined by the policy below this one, by name. In a repository file these
+ * may only tighten (see src/policy/merge.ts), so they are the way a repository disables or slows
+ * down one of the user's triggers.
+ */
+export const TriggerOverride = z
+  .object({
+    enabled: z.boolean().optional(),
+    settle_ms: SettleMs.optional(),
+    cooldown: Duration.optional(),
+    timeout: Duration.optional(),
+    notify: NotifyMode.optional(),
+  })
+  .strict();
+export type TriggerOverride = z.infer<typeof TriggerOverride>;
+
+const Usd = z.number().nonnegative().describe('US dollars.');
+export const Budget = z
+  .object({
+    task_usd: Usd.optional(),
+    hour_usd: Usd.optional(),
+    day_usd: Usd.optional(),
+    month_usd: Usd.optional(),
+  })
+  .strict()
+  .describe('Spend caps: a model call whose worst-case cost does not fit under every cap is not made.');
+export type Budget = z.infer<typeof Budget>;
+
+export const Models = z
+  .object({
+    triage: z.string().min(1).optional().describe('Cheap model that decides whether to act.'),
+    act: z.string().min(1).optional().describe('Model that does the work.'),
+  })
+  .strict();
+export type Models = z.infer<typeof Models>;
+
+/**
+ * `Tool` or `Tool(specifier)`, e.g. `Bash(npm test:*)`, `Read(src/**)`, `mcp__server__tool`.
+ * The syntax is defined once, by the permission layer's parser; checking it here puts a bad rule's
+ * file and line in the PolicyError instead of failing later, at the first tool call.
+ */
+const Rule = z
+  .string()
+  .min(1)
+  .superRefine((text, ctx) => {
+    try {
+      parseRule(text);
+    } catch (e) {
+      const message = (e as Error).message;
+      ctx.addIssue({ code: 'custom', input: text, message: message.includes(' — ') ? message : `${message} — write Tool or Tool(specifier), e.g. "Bash(npm test)"` });
+    }
+  });
+
+export const Permissions = z
+  .object({
+    allow: z.array(Rule).default([]),
+    ask: z.array(Rule).default([]),
+    deny: z.array(Rule).default([]),
+  })
+  .strict()
+  .describe('Tool-call rules; deny wins over ask, ask over allow; an unmatched call is ask.');
+export type Permissions = z.infer<typeof Permissions>;
+
+export const Policy = z
+  .object({
+    version: z.literal(1).default(1),
+    triggers: z.array(Trigger).default([]),
+    overrides: z.record(TriggerName, TriggerOverride).optional(),
+    budget: Budget.optional(),
+    models: Models.optional(),
+    permissions: Permissions.optional(),
+    /** Extra paths to ignore, in .gitignore syntax, on top of .gitignore and .kairosignore. */
+    ignore: z.array(z.string()).optional().describe('Extra paths to ignore, in .gitignore syntax.'),
+    defaults: z
+      .object({
+        settle_ms: SettleMs.optional(),
+        timeout: Duration.optional(),
+        output_limit_bytes: z.number().int().min(1024).max(10_000_000).optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine(
+    (p, ctx) => {
+      // Runs even when other fields failed (so all problems are reported at once), hence the
+      // value may be the raw input: look only at what is certainly there.
+      const triggers: unknown = (p as { triggers?: unknown }).triggers;
+      if (!Array.isArray(triggers)) return;
+      const first = new Map<string, number>();
+      triggers.forEach((t: unknown, i) => {
+        const name = (t as { name?: unknown } | null)?.name;
+        if (typeof name !== 'string') return;
+        const j = first.get(name);
+        if (j === undefined) first.set(name, i);
+        else {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['triggers', i, 'name'],
+            message: `duplicate trigger name '${name}' (already used by triggers[${j}]) — trigger names must be unique: rename one`,
+          });
+        }
+      });
+    },
+    { when: () => true },
+  )
+  .describe('Kairos policy file (policies/default.yaml, $KAIROS_HOME/policy.yaml, <repo>/.kairos/policy.yaml).');
+export type Policy = z.infer<typeof Policy>;
+export type PolicyInput = z.input<typeof Policy>;

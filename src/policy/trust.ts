@@ -1,0 +1,145 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Db } from '../store/db.js';
+
+/**
+ * Trust and provenance (policy layer 2). A repository is untrusted until the user runs
+ * `kairos trust DIR`. Trusting pins one sha256 digest over every file in the repository that
+ * changes what the daemon or its agent may do; when any of them changes afterwards (a `git pull`,
+ * a checkout of another branch, an edit), the repository is 'changed': its run/ask triggers and
+ * allow rules are refused again and model work there pauses until the user re-trusts.
+ */
+
+export type TrustStatus = 'untrusted' | 'trusted' | 'changed';
+
+/**
+ * Files and directories (relative to the repository root) whose content is pinned. Directories are
+ * hashed recursively. A missing entry counts too: adding one later changes the digest.
+ */
+export const PINNED_PATHS = [
+  '.kairos/policy.yaml',
+  '.kairos/hooks',
+  '.claude/settings.json',
+  '.claude/settings.local.json',
+  '.claude/hooks',
+  '.mcp.json',
+] as const;
+
+/** A repository that cannot be trusted as asked (it does not exist, or is not a directory). */
+export class TrustError extends Error {
+  override readonly name = 'TrustError';
+}
+
+export interface PinnedDigest {
+  /** The realpath of the repository. */
+  repo: string;
+  /** Hex sha256 over the pinned files, as stored in repos.trusted_policy_sha. */
+  digest: string;
+  /** The pinned files that exist, relative to the repository, sorted. */
+  files: string[];
+}
+
+/** The combined digest of the pinned files of a repository, as it is on disk now. */
+export function pinnedDigest(repoDir: string): PinnedDigest {
+  const repo = realRepo(repoDir);
+  const lines: string[] = [];
+  const files: string[] = [];
+  for (const rel of [...PINNED_PATHS].sort()) hashEntry(repo, rel, lines, files, 0);
+  // Format version first, so a future change of what is hashed cannot collide with this one.
+  const digest = crypto.createHash('sha256').update(`kairos-trust-v1\n${lines.join('\n')}`).digest('hex');
+  return { repo, digest, files };
+}
+
+/** Marks a repository trusted as it is now, pinning its policy and hook files. */
+export function trustRepo(db: Db, repoDir: string, now: Date = new Date()): PinnedDigest {
+  const pinned = pinnedDigest(repoDir);
+  if (!fs.statSync(pinned.repo).isDirectory()) throw new TrustError(`${pinned.repo} is not a directory — pass the repository's root directory`);
+  const at = now.toISOString();
+  db.transaction(() => {
+    db.prepare('INSERT OR IGNORE INTO repos (path, added_at) VALUES (?, ?)').run(pinned.repo, at);
+    db.prepare('UPDATE repos SET trusted_at = ?, trusted_policy_sha = ? WHERE path = ?').run(at, pinned.digest, pinned.repo);
+  })();
+  return pinned;
+}
+
+/** Forgets the trust of a repository; returns whether it was trusted. */
+export function untrustRepo(db: Db, repoDir: string): boolean {
+  const repo = realRepoOrResolved(repoDir);
+  const r = db.prepare('UPDATE repos SET trusted_at = NULL, trusted_policy_sha = NULL WHERE path = ? AND trusted_at IS NOT NULL').run(repo);
+  return r.changes > 0;
+}
+
+/** 'changed' means trusted once, but a pinned file differs from what the user trusted. */
+export function trustStatus(db: Db, repoDir: string): TrustStatus {
+  const repo = realRepoOrResolved(repoDir);
+  const row = db.prepare('SELECT trusted_at, trusted_policy_sha FROM repos WHERE path = ?').get(repo) as
+    | { trusted_at: string | null; trusted_policy_sha: string | null }
+    | undefined;
+  if (!row?.trusted_at || !row.trusted_policy_sha) return 'untrusted';
+  let now: string;
+  try {
+    now = pinnedDigest(repo).digest;
+  } catch {
+    return 'changed';
+  }
+  return now === row.trusted_policy_sha ? 'trusted' : 'changed';
+}
+
+function realRepo(repoDir: string): string {
+  try {
+    return fs.realpathSync(repoDir);
+  } catch (e) {
+    throw new TrustError(`cannot trust ${repoDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} — pass an existing repository directory`);
+  }
+}
+
+/** A repository that has gone away is still looked up by the path it had. */
+function realRepoOrResolved(repoDir: string): string {
+  try {
+    return fs.realpathSync(repoDir);
+  } catch {
+    return path.resolve(repoDir);
+  }
+}
+
+const MAX_DEPTH = 16;
+
+/**
+ * One line per entry, in a fixed order. Symlinks are hashed by their target text and, when they
+ * point at a file, by that file's content too (a hook may be a link to a script elsewhere);
+ * linked directories are not followed, so a link loop cannot hang the daemon.
+ */
+function hashEntry(repo: string, rel: string, lines: string[], files: string[], depth: number): void {
+  const abs = path.join(repo, rel);
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(abs);
+  } catch {
+    lines.push(`absent ${rel}`);
+    return;
+  }
+  if (st.isSymbolicLink()) {
+    lines.push(`link ${rel} -> ${fs.readlinkSync(abs)}`);
+    files.push(rel);
+    try {
+      const target = fs.statSync(abs);
+      if (target.isFile()) lines.push(`target ${rel} ${sha256File(abs)} ${target.mode & 0o111 ? 'x' : '-'}`);
+    } catch {
+      lines.push(`dangling ${rel}`);
+    }
+  } else if (st.isFile()) {
+    lines.push(`file ${rel} ${sha256File(abs)} ${st.mode & 0o111 ? 'x' : '-'}`);
+    files.push(rel);
+  } else if (st.isDirectory()) {
+    lines.push(`dir ${rel}`);
+    if (depth >= MAX_DEPTH) return;
+    for (const name of fs.readdirSync(abs).sort()) hashEntry(repo, `${rel}/${name}`, lines, files, depth + 1);
+  } else {
+    lines.push(`other ${rel}`);
+  }
+}
+
+function sha256File(file: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}

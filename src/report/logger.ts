@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { pino } from 'pino';
+
+export type Logger = pino.Logger;
+export type LogLevel = pino.LevelWithSilent;
+
+/**
+ * The slice of a logger the report stage needs. A pino Logger satisfies it; tests can pass a recorder.
+ * Kept structural so modules that only log need not depend on pino.
+ */
+export interface LogSink {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface LoggerOptions {
+  level?: LogLevel | string;
+  /** Also write every line to stderr (foreground runs). */
+  alsoStderr?: boolean;
+  /**
+   * Applied to every string that goes into a log line (the message and string values in the merge object).
+   * The policy output filter plugs in here so secrets never reach the log file.
+   */
+  redact?: (text: string) => string;
+  /** Overrides `$KAIROS_HOME/logs/kairos.log`. */
+  file?: string;
+}
+
+/** The daemon's JSON log file inside a Kairos home. */
+export function logFilePath(home: string): string {
+  return path.join(home, 'logs', 'kairos.log');
+}
+
+/**
+ * A pino logger writing JSON lines to `$KAIROS_HOME/logs/kairos.log`.
+ *
+ * Writes are synchronous (`sync: true`). The daemon logs lifecycle and per-task lines, not per-event lines
+ * (events live in SQLite), so the cost is a few microseconds per line, and in exchange a SIGTERM — or a
+ * SIGKILL, which no exit hook can flush — never loses a line that was logged before it.
+ */
+export function createLogger(home: string, options: LoggerOptions = {}): Logger {
+  const file = options.file ?? logFilePath(home);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const level = options.level ?? 'info';
+  const fileStream = pino.destination({ dest: file, sync: true, append: true, mkdir: true });
+  const stream = options.alsoStderr
+    ? pino.multistream([
+        { stream: fileStream, level: level as pino.Level },
+        { stream: pino.destination({ fd: 2, sync: true }), level: level as pino.Level },
+      ])
+    : fileStream;
+  const redact = options.redact;
+  return pino(
+    {
+      level,
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      hooks: redact
+        ? {
+            logMethod(args, method) {
+              const cleaned = (args as unknown[]).map((a) => redactValue(a, redact, 0));
+              return method.apply(this, cleaned as Parameters<pino.LogFn>);
+            },
+          }
+        : {},
+    },
+    stream,
+  );
+}
+
+const MAX_DEPTH = 5;
+
+/** Redacts strings inside plain values; errors become plain objects so their message and stack are redacted too. */
+function redactValue(value: unknown, redact: (s: string) => string, depth: number): unknown {
+  if (typeof value === 'string') return redact(value);
+  if (depth >= MAX_DEPTH || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    return {
+      type: value.name,
+      message: redact(value.message),
+      ...(value.stack ? { stack: redact(value.stack) } : {}),
+    };
+  }
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, redact, depth + 1));
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, redact, depth + 1);
+  return out;
+}

@@ -1,0 +1,235 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import nodeNotifier from 'node-notifier';
+import type { LogSink } from './logger.js';
+import { stripTerminalEscapes, truncateText } from './terminal-text.js';
+
+export type Urgency = 'low' | 'normal' | 'critical';
+
+export interface Notification {
+  title: string;
+  body: string;
+  urgency?: Urgency;
+  /** Labels for buttons. Recorded; desktop backends do not show them yet (an answer needs a reply channel). */
+  actions?: string[];
+}
+
+/** What is handed to a backend: cleaned, bounded, urgency filled in. */
+export interface ShownNotification {
+  title: string;
+  body: string;
+  urgency: Urgency;
+  actions: string[];
+}
+
+/**
+ * shown: the backend accepted it. disabled: notifications are off. unavailable: no backend on this machine.
+ * failed: the backend ran and reported an error. timeout: the backend did not answer in time.
+ */
+export type NotifyStatus = 'shown' | 'disabled' | 'unavailable' | 'failed' | 'timeout';
+export interface NotifyResult {
+  status: NotifyStatus;
+  detail?: string;
+}
+
+export type NotifyBackend = (n: ShownNotification) => Promise<void>;
+
+export interface NotifierOptions {
+  /** False when the user turned notifications off (the daemon reads KAIROS_NOTIFY). Still recorded. */
+  enabled: boolean;
+  /** Replaces the desktop backend (node-notifier); e.g. a tray. */
+  backend?: NotifyBackend;
+  log: LogSink;
+  /** Where the JSONL record goes; defaults to `notificationsPath(home)` when `home` is given, else no record. */
+  recordFile?: string;
+  home?: string;
+  /** How long a backend may take before the call gives up (the notification may still appear). Default 5 s. */
+  timeoutMs?: number;
+  now?: () => Date;
+}
+
+export interface Notifier {
+  /** Never throws and never waits longer than the timeout. */
+  notify(n: Notification): Promise<NotifyResult>;
+}
+
+export const TITLE_MAX = 80;
+export const BODY_MAX = 200;
+const DEFAULT_TIMEOUT_MS = 5000;
+
+/** The append-only record of every notification inside a Kairos home. */
+export function notificationsPath(home: string): string {
+  return path.join(home, 'notifications.jsonl');
+}
+
+/** Bounds and cleans a notification: escapes stripped, title one line, body at most BODY_MAX characters. */
+export function prepareNotification(n: Notification): ShownNotification {
+  const title = truncateText(oneLine(stripTerminalEscapes(n.title)) || 'Kairos', TITLE_MAX);
+  const body = truncateText(
+    stripTerminalEscapes(n.body)
+      .split('\n')
+      .map((l) => l.replace(/[ \t]+/g, ' ').trim())
+      .filter(Boolean)
+      .join('\n'),
+    BODY_MAX,
+  );
+  const actions = (n.actions ?? []).map((a) => truncateText(oneLine(stripTerminalEscapes(a)), 40)).filter(Boolean);
+  return { title, body, urgency: n.urgency ?? 'normal', actions };
+}
+
+export class NotifyBackendUnavailableError extends Error {
+  override readonly name = 'NotifyBackendUnavailableError';
+}
+
+export function createNotifier(options: NotifierOptions): Notifier {
+  const { log } = options;
+  const now = options.now ?? (() => new Date());
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const recordFile = options.recordFile ?? (options.home ? notificationsPath(options.home) : undefined);
+  const backend = options.backend ?? desktopBackend();
+  // A headless box fails the same way every time: say so once, then stay quiet.
+  const warned = new Set<NotifyStatus>();
+
+  const record = (n: ShownNotification, result: NotifyResult): void => {
+    if (!recordFile) return;
+    try {
+      fs.mkdirSync(path.dirname(recordFile), { recursive: true });
+      // One appendFileSync per line: a single O_APPEND write, so concurrent writers never interleave.
+      fs.appendFileSync(recordFile, JSON.stringify({ at: now().toISOString(), ...n, ...result }) + '\n');
+    } catch (e) {
+      log.warn({ file: recordFile, err: (e as Error).message }, 'could not record notification');
+    }
+  };
+
+  return {
+    async notify(input) {
+      const n = prepareNotification(input);
+      let result: NotifyResult;
+      if (!options.enabled) {
+        result = { status: 'disabled' };
+      } else {
+        result = await callWithTimeout(backend, n, timeoutMs);
+        if (result.status !== 'shown') {
+          const first = !warned.has(result.status);
+          warned.add(result.status);
+          const msg =
+            result.status === 'unavailable'
+              ? 'desktop notifications unavailable; they are still recorded in notifications.jsonl'
+              : `desktop notification ${result.status}`;
+          if (first) log.warn({ status: result.status, detail: result.detail }, msg);
+          else log.debug({ status: result.status, detail: result.detail }, msg);
+        }
+      }
+      record(n, result);
+      return result;
+    },
+  };
+}
+
+async function callWithTimeout(backend: NotifyBackend, n: ShownNotification, timeoutMs: number): Promise<NotifyResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<NotifyResult>((resolve) => {
+    // Not unref'd: the caller awaits this promise, so the timer must be able to settle it.
+    timer = setTimeout(() => resolve({ status: 'timeout', detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
+  });
+  const call = (async (): Promise<NotifyResult> => {
+    try {
+      await backend(n);
+      return { status: 'shown' };
+    } catch (e) {
+      if (e instanceof NotifyBackendUnavailableError) return { status: 'unavailable', detail: e.message };
+      return { status: 'failed', detail: e instanceof Error ? e.message : String(e) };
+    }
+  })();
+  try {
+    return await Promise.race([call, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export interface DetectedBackend {
+  name: 'notify-send' | 'terminal-notifier' | 'windows-toaster' | 'growl';
+  /** The executable, when one is needed and was found. */
+  path?: string;
+}
+
+/**
+ * The desktop backend node-notifier would use here, or null if its program is missing.
+ * Looked up on `env.PATH` each time, so installing notify-send while the daemon runs starts working.
+ */
+export function detectNotifyBackend(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: NodeJS.Platform = process.platform,
+): DetectedBackend | null {
+  if (platform === 'linux' || platform.endsWith('bsd')) {
+    const found = findOnPath('notify-send', env.PATH ?? '');
+    return found ? { name: 'notify-send', path: found } : null;
+  }
+  if (platform === 'darwin') {
+    // node-notifier ships its own terminal-notifier app.
+    const dir = path.dirname(createRequire(import.meta.url).resolve('node-notifier/package.json'));
+    const bin = path.join(dir, 'vendor/mac.noindex/terminal-notifier.app/Contents/MacOS/terminal-notifier');
+    return fs.existsSync(bin) ? { name: 'terminal-notifier', path: bin } : null;
+  }
+  if (platform === 'win32') return { name: 'windows-toaster' };
+  return { name: 'growl' };
+}
+
+function findOnPath(name: string, pathVar: string): string | undefined {
+  for (const dir of pathVar.split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+type Callback = (err: Error | string | null, response?: string) => void;
+interface RawNotifier {
+  notify(options: Record<string, unknown>, cb: Callback): unknown;
+}
+
+/** node-notifier, with the Linux program check done here so a missing notify-send is 'unavailable', not 'failed'. */
+function desktopBackend(): NotifyBackend {
+  const linuxLike = process.platform === 'linux' || process.platform.endsWith('bsd');
+  // suppressOsdCheck: node-notifier's own check caches "missing" for the life of the process.
+  const raw: RawNotifier = linuxLike
+    ? (new nodeNotifier.NotifySend({ suppressOsdCheck: true } as nodeNotifier.Option) as unknown as RawNotifier)
+    : (nodeNotifier as unknown as RawNotifier);
+  return (n) => {
+    if (!detectNotifyBackend(process.env, process.platform)) {
+      return Promise.reject(new NotifyBackendUnavailableError(linuxLike ? 'notify-send is not on PATH' : 'no notification program found'));
+    }
+    const options: Record<string, unknown> = linuxLike
+      ? {
+          title: n.title,
+          // node-notifier flattens newlines for notify-send; and notification servers read the body as markup.
+          message: escapeMarkup(n.body.replace(/\n/g, ' · ')) || ' ',
+          urgency: n.urgency,
+          timeout: n.urgency === 'critical' ? 30 : 10,
+        }
+      : { title: n.title, message: n.body || ' ', sound: n.urgency === 'critical', wait: false, timeout: false };
+    return new Promise<void>((resolve, reject) => {
+      raw.notify(options, (err) => {
+        // node-notifier passes a non-empty stderr as `err` even when the program succeeded: only an Error is a failure.
+        if (err instanceof Error) reject(err);
+        else resolve();
+      });
+    });
+  };
+}
+
+function escapeMarkup(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}

@@ -1,0 +1,4 @@
+// Every area's migrations, imported for their registration side effect so openDb() applies all of them.
+import './core-schema.js';
+import './spend-schema.js';
+import './audit-schema.js';

@@ -1,0 +1,62 @@
+import { registerMigration } from './migrations.js';
+
+// Migrations 10-19: spend ledger (src/model/ledger.ts). Money columns are integer micro-dollars.
+registerMigration({
+  id: 10,
+  name: 'spend-ledger',
+  sql: `
+    CREATE TABLE spend_reservations (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      created_at INTEGER NOT NULL,          -- epoch ms of the reservation
+      model TEXT NOT NULL,
+      priced_as TEXT NOT NULL,              -- price-table entry used (the fallback for unknown models)
+      purpose TEXT NOT NULL,                -- 'user' | 'ambient'
+      task_id TEXT,
+      trigger TEXT,
+      repo TEXT,
+      -- local-time windows the charge belongs to, fixed at reservation time
+      hour_key TEXT NOT NULL,
+      day_key TEXT NOT NULL,
+      month_key TEXT NOT NULL,
+      reserved_micro INTEGER NOT NULL CHECK (reserved_micro >= 0),
+      -- open: counts reserved_micro; settled: real cost; reconciled: left open by a crash, counted at
+      -- reserved_micro; released: the call failed without being billed, counts nothing
+      state TEXT NOT NULL CHECK (state IN ('open', 'settled', 'released', 'reconciled')),
+      cost_micro INTEGER,
+      closed_at INTEGER,
+      input_tokens INTEGER,
+      output_tokens INTEGER,
+      cache_creation_tokens INTEGER,
+      cache_read_tokens INTEGER,
+      note TEXT
+    );
+    CREATE INDEX spend_hour ON spend_reservations (hour_key) WHERE state != 'released';
+    CREATE INDEX spend_day ON spend_reservations (day_key) WHERE state != 'released';
+    CREATE INDEX spend_month ON spend_reservations (month_key) WHERE state != 'released';
+    CREATE INDEX spend_task ON spend_reservations (task_id) WHERE state != 'released';
+    CREATE INDEX spend_open ON spend_reservations (id) WHERE state = 'open';
+
+    -- one row per (cap, window, percent) crossed, so each warning is given once per window
+    CREATE TABLE spend_thresholds (
+      cap TEXT NOT NULL,
+      window_key TEXT NOT NULL,
+      percent INTEGER NOT NULL,
+      at INTEGER NOT NULL,
+      spent_micro INTEGER NOT NULL,
+      cap_micro INTEGER NOT NULL,
+      PRIMARY KEY (cap, window_key, percent)
+    );
+
+    -- every step down the model ladder, with its reason
+    CREATE TABLE spend_ladder_steps (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      from_model TEXT NOT NULL,
+      to_model TEXT,                        -- NULL: no model (rules only)
+      reason TEXT NOT NULL,
+      task_id TEXT,
+      trigger TEXT,
+      repo TEXT
+    );
+  `,
+});

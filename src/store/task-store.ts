@@ -1,0 +1,194 @@
+import type { Db } from './db.js';
+import { canMove, type TaskState } from '../pipeline/task-states.js';
+
+export interface TaskRow {
+  id: number;
+  repo: string;
+  trigger: string;
+  kind: string;
+  batch_id: number | null;
+  state: TaskState;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  command: string | null;
+  exit_code: number | null;
+  signal: string | null;
+  duration_ms: number | null;
+  output: string | null;
+  reason: string | null;
+  data: string;
+}
+
+export class TaskStateError extends Error {
+  override name = 'TaskStateError';
+}
+
+export interface NewBatch {
+  repo: string;
+  trigger: string;
+  kind: 'command' | 'notify' | 'agent';
+  command?: string | undefined;
+  eventIds: readonly number[];
+  paths: readonly string[];
+  at: string;
+}
+
+export interface TaskFinish {
+  exit_code?: number | null;
+  signal?: string | null;
+  duration_ms?: number;
+  output?: string;
+  reason?: string;
+}
+
+/** Tasks and the batches that caused them. Every state change is one transaction, checked against task-states.ts. */
+export class TaskStore {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Records a settled batch and the task it fires, in one transaction. When a task of the same trigger
+   * is still queued (not started), the batch joins it instead: the pending run will see every path.
+   */
+  createBatchTask(b: NewBatch): { taskId: number; batchId: number; joined: boolean } {
+    return this.db.transaction(() => {
+      const queued = this.db
+        .prepare("SELECT id, batch_id FROM tasks WHERE repo = ? AND trigger = ? AND state = 'queued' ORDER BY id LIMIT 1")
+        .get(b.repo, b.trigger) as { id: number; batch_id: number | null } | undefined;
+      const insEv = this.db.prepare('INSERT OR IGNORE INTO batch_events (batch_id, event_id, trigger) VALUES (?, ?, ?)');
+      if (queued?.batch_id != null) {
+        const batch = this.db.prepare('SELECT paths FROM batches WHERE id = ?').get(queued.batch_id) as { paths: string };
+        const paths = new Set<string>(JSON.parse(batch.paths) as string[]);
+        for (const p of b.paths) paths.add(p);
+        for (const id of b.eventIds) insEv.run(queued.batch_id, id, b.trigger);
+        this.db
+          .prepare('UPDATE batches SET paths = ?, event_count = (SELECT count(*) FROM batch_events WHERE batch_id = ?) WHERE id = ?')
+          .run(JSON.stringify([...paths].sort()), queued.batch_id, queued.batch_id);
+        return { taskId: queued.id, batchId: queued.batch_id, joined: true };
+      }
+      const batchId = Number(
+        this.db
+          .prepare('INSERT INTO batches (repo, trigger, created_at, event_count, paths) VALUES (?, ?, ?, ?, ?)')
+          .run(b.repo, b.trigger, b.at, b.eventIds.length, JSON.stringify([...new Set(b.paths)].sort())).lastInsertRowid,
+      );
+      for (const id of b.eventIds) insEv.run(batchId, id, b.trigger);
+      const taskId = Number(
+        this.db
+          .prepare(
+            "INSERT INTO tasks (repo, trigger, kind, batch_id, state, created_at, command) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+          )
+          .run(b.repo, b.trigger, b.kind, batchId, b.at, b.command ?? null).lastInsertRowid,
+      );
+      this.logTransition(taskId, null, 'queued', b.at, null);
+      return { taskId, batchId, joined: false };
+    })();
+  }
+
+  /** Triggers that already hold this event in a batch (so a replay does not batch it twice). */
+  triggersHolding(eventId: number): Set<string> {
+    const rows = this.db.prepare('SELECT trigger FROM batch_events WHERE event_id = ?').all(eventId) as { trigger: string }[];
+    return new Set(rows.map((r) => r.trigger));
+  }
+
+  /** Moves a task from exactly `from` to `to`; throws if another actor moved it first. */
+  move(id: number, from: TaskState, to: TaskState, at: string, finish: TaskFinish = {}): void {
+    if (!canMove(from, to)) throw new TaskStateError(`task ${id}: ${from} → ${to} is not a legal move`);
+    this.db.transaction(() => {
+      const sets = ['state = @to'];
+      if (to === 'running') sets.push('started_at = @at');
+      if (to !== 'running') sets.push('finished_at = CASE WHEN @final THEN @at ELSE finished_at END');
+      for (const k of ['exit_code', 'signal', 'duration_ms', 'output', 'reason'] as const) {
+        if (finish[k] !== undefined) sets.push(`${k} = @${k}`);
+      }
+      const res = this.db.prepare(`UPDATE tasks SET ${sets.join(', ')} WHERE id = @id AND state = @from`).run({
+        id,
+        from,
+        to,
+        at,
+        final: to === 'running' || to === 'proposed' || to === 'approved' ? 0 : 1,
+        exit_code: finish.exit_code ?? null,
+        signal: finish.signal ?? null,
+        duration_ms: finish.duration_ms ?? null,
+        output: finish.output ?? null,
+        reason: finish.reason ?? null,
+      });
+      if (res.changes !== 1) {
+        const now = this.get(id);
+        throw new TaskStateError(`task ${id}: expected state '${from}', found '${now?.state ?? 'missing'}'`);
+      }
+      this.logTransition(id, from, to, at, finish.reason ?? null);
+    })();
+  }
+
+  /** After a crash: a task caught running was interrupted; it is recorded, never silently re-run. */
+  interruptRunning(at: string): TaskRow[] {
+    return this.db.transaction(() => {
+      const running = this.db.prepare("SELECT * FROM tasks WHERE state = 'running'").all() as TaskRow[];
+      for (const t of running) {
+        this.move(t.id, 'running', 'interrupted', at, { reason: 'the daemon stopped while this task was running' });
+      }
+      return running;
+    })();
+  }
+
+  /** Merges keys into the task's JSON `data` (e.g. the pid of its command, for crash recovery). */
+  patchData(id: number, patch: Record<string, unknown>): void {
+    this.db.transaction(() => {
+      const row = this.db.prepare('SELECT data FROM tasks WHERE id = ?').get(id) as { data: string } | undefined;
+      if (!row) return;
+      const data = { ...(JSON.parse(row.data) as Record<string, unknown>), ...patch };
+      this.db.prepare('UPDATE tasks SET data = ? WHERE id = ?').run(JSON.stringify(data), id);
+    })();
+  }
+
+  queued(): TaskRow[] {
+    return this.db.prepare("SELECT * FROM tasks WHERE state = 'queued' ORDER BY id").all() as TaskRow[];
+  }
+
+  get(id: number): TaskRow | undefined {
+    return this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+  }
+
+  batchPaths(batchId: number): string[] {
+    const row = this.db.prepare('SELECT paths FROM batches WHERE id = ?').get(batchId) as { paths: string } | undefined;
+    return row ? (JSON.parse(row.paths) as string[]) : [];
+  }
+
+  /** The last finished run of a trigger, for cool-downs and `notify: on_change`. */
+  lastFinished(repo: string, trigger: string, beforeId?: number): TaskRow | undefined {
+    return this.db
+      .prepare(
+        `SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND state IN ('done','failed') AND id < ? ORDER BY id DESC LIMIT 1`,
+      )
+      .get(repo, trigger, beforeId ?? Number.MAX_SAFE_INTEGER) as TaskRow | undefined;
+  }
+
+  lastStarted(repo: string, trigger: string): TaskRow | undefined {
+    return this.db
+      .prepare('SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1')
+      .get(repo, trigger) as TaskRow | undefined;
+  }
+
+  list(q: { limit?: number | undefined; repo?: string | undefined; state?: string | undefined } = {}): TaskRow[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.repo) {
+      where.push('repo = ?');
+      args.push(q.repo);
+    }
+    if (q.state) {
+      where.push('state = ?');
+      args.push(q.state);
+    }
+    args.push(q.limit ?? 50);
+    return this.db
+      .prepare(`SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
+      .all(...args) as TaskRow[];
+  }
+
+  private logTransition(id: number, from: TaskState | null, to: TaskState, at: string, reason: string | null): void {
+    this.db
+      .prepare('INSERT INTO task_transitions (task_id, from_state, to_state, at, reason) VALUES (?, ?, ?, ?, ?)')
+      .run(id, from, to, at, reason);
+  }
+}

@@ -1,0 +1,149 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Settler, type SettledBatch } from '../../src/pipeline/settle.js';
+import { Trigger } from '../../src/policy/schema.js';
+import type { StoredEvent } from '../../src/events/event.js';
+import { FakeClock } from '../support/fake-clock.js';
+
+const REPO = '/r';
+let nextId = 1;
+const fsEvent = (path: string, origin: 'user' | 'daemon' = 'user'): StoredEvent =>
+  ({ id: nextId++, type: 'file.changed', repo: REPO, path, at: new Date().toISOString(), origin, data: {} }) as StoredEvent;
+const gitEvent = (type: string): StoredEvent =>
+  ({ id: nextId++, type, repo: REPO, at: new Date().toISOString(), origin: 'user', data: {} }) as StoredEvent;
+
+function setup(triggers: unknown[], extra: { notBefore?: (r: string, t: Trigger) => number; alreadyBatched?: (id: number, t: string) => boolean } = {}) {
+  const clock = new FakeClock();
+  const batches: SettledBatch[] = [];
+  const settled: number[] = [];
+  const parsed = triggers.map((t) => Trigger.parse(t));
+  const s = new Settler({
+    clock,
+    defaultSettleMs: 1500,
+    triggersFor: () => parsed,
+    onBatch: (b, ids) => {
+      batches.push(b);
+      settled.push(...ids);
+    },
+    onSettled: (ids) => settled.push(...ids),
+    ...extra,
+  });
+  return { clock, batches, settled, s };
+}
+
+describe('Settler', () => {
+  test('a burst becomes one batch after the quiet window, with every path', () => {
+    const { clock, batches, s } = setup([{ name: 'test', on: { fs: ['src/**'] }, run: 'true' }]);
+    for (let i = 0; i < 100; i++) {
+      s.add([fsEvent(`src/f${i}.ts`)]);
+      clock.advance(100); // keeps resetting the window
+    }
+    assert.equal(batches.length, 0);
+    // the last event came 100 ms ago: 1,399 ms more is still inside the 1,500 ms window
+    clock.advance(1399);
+    assert.equal(batches.length, 0, 'still inside the quiet window');
+    clock.advance(1);
+    assert.equal(batches.length, 1);
+    assert.equal(batches[0]!.paths.length, 100);
+    assert.equal(batches[0]!.eventIds.length, 100);
+  });
+
+  test('settle_ms per trigger overrides the default', () => {
+    const { clock, batches, s } = setup([{ name: 'fast', on: { fs: ['**'] }, run: 'true', settle_ms: 200 }]);
+    s.add([fsEvent('a')]);
+    clock.advance(199);
+    assert.equal(batches.length, 0);
+    clock.advance(1);
+    assert.equal(batches.length, 1);
+  });
+
+  test('a burst that never goes quiet still fires at the max wait', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'true', settle_ms: 1000 }]);
+    for (let i = 0; i < 400 && batches.length === 0; i++) {
+      s.add([fsEvent(`log${i}`)]);
+      clock.advance(100);
+    }
+    assert.equal(batches.length, 1, 'fired despite continuous writes');
+    assert.ok(batches[0]!.paths.length <= 301);
+  });
+
+  test('held while a git operation runs; one batch after release', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'true' }]);
+    s.hold(REPO, 'rebase');
+    s.add(Array.from({ length: 10_000 }, (_, i) => fsEvent(`f/${i}`)));
+    clock.advance(60_000);
+    assert.equal(batches.length, 0, 'nothing released during the operation');
+    s.add([fsEvent('late')]);
+    s.release(REPO);
+    clock.advance(1500);
+    assert.equal(batches.length, 1);
+    assert.equal(batches[0]!.paths.length, 10_001, 'zero lost paths');
+  });
+
+  test('each trigger gets its own batch; an event is settled only when every trigger has it', () => {
+    const { clock, batches, settled, s } = setup([
+      { name: 'quick', on: { fs: ['**'] }, run: 'a', settle_ms: 100 },
+      { name: 'slow', on: { fs: ['**'] }, run: 'b', settle_ms: 5000 },
+    ]);
+    const e = fsEvent('x');
+    s.add([e]);
+    clock.advance(100);
+    assert.deepEqual(batches.map((b) => b.trigger.name), ['quick']);
+    assert.ok(!settled.includes(e.id), 'slow still holds it');
+    clock.advance(5000);
+    assert.deepEqual(batches.map((b) => b.trigger.name), ['quick', 'slow']);
+    assert.ok(settled.includes(e.id));
+  });
+
+  test('events that match nothing are settled at once; the daemon’s own writes match nothing', () => {
+    const { batches, settled, s } = setup([{ name: 't', on: { fs: ['src/**'] }, run: 'true' }]);
+    const a = fsEvent('docs/readme.md');
+    const b = fsEvent('src/own.ts', 'daemon');
+    s.add([a, b]);
+    assert.deepEqual(settled.sort(), [a.id, b.id].sort());
+    assert.equal(s.pending().length, 0);
+    assert.equal(batches.length, 0);
+  });
+
+  test('git event types select triggers; cron events fire only their own trigger', () => {
+    const { clock, batches, s } = setup([
+      { name: 'on-commit', on: { git: ['commit', 'merge'] }, run: 'x' },
+      { name: 'nightly', on: { cron: '0 3 * * *' }, run: 'y' },
+      { name: 'other-cron', on: { cron: '0 4 * * *' }, run: 'z' },
+    ]);
+    s.add([gitEvent('git.checkout')]);
+    s.add([gitEvent('git.commit')]);
+    s.add([{ id: nextId++, type: 'cron', repo: REPO, at: '', origin: 'user', data: { trigger: 'nightly', slot: 's', catchUp: false } } as StoredEvent]);
+    clock.advance(2000);
+    assert.deepEqual(batches.map((b) => b.trigger.name).sort(), ['nightly', 'on-commit']);
+  });
+
+  test('cool-down delays the batch rather than dropping it', () => {
+    let until = 0;
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'x', cooldown: '1m' }], { notBefore: () => until });
+    until = clock.now() + 60_000;
+    s.add([fsEvent('a')]);
+    clock.advance(30_000);
+    assert.equal(batches.length, 0);
+    s.add([fsEvent('b')]);
+    clock.advance(30_000);
+    assert.equal(batches.length, 1);
+    assert.deepEqual(batches[0]!.paths, ['a', 'b']);
+  });
+
+  test('replayed events already in a batch of a trigger are not batched again', () => {
+    const e = fsEvent('a');
+    const { clock, batches, settled, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'x' }], { alreadyBatched: (id) => id === e.id });
+    s.add([e]);
+    clock.advance(5000);
+    assert.equal(batches.length, 0);
+    assert.deepEqual(settled, [e.id]);
+  });
+
+  test('a disabled trigger never fires', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'x', enabled: false }]);
+    s.add([fsEvent('a')]);
+    clock.advance(5000);
+    assert.equal(batches.length, 0);
+  });
+});

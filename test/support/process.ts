@@ -1,0 +1,1 @@
+export { isAlive } from '../../src/cli/process-alive.js';
