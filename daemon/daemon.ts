@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { EventDraft, type StoredEvent } from '../src/events/event.js';
 import { startCron } from '../src/events/cron.js';
 import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
@@ -15,6 +16,9 @@ import { createNotifier } from '../src/report/notify.js';
 import { reportTask } from '../src/report/task-report.js';
 import type { Logger } from '../src/report/logger.js';
 import { isAlive, processStartTime } from '../src/cli/process-alive.js';
+import { createModelClient, type ModelClient } from '../src/model/client.js';
+import { formatUsd, loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
+import type { ThresholdCrossing } from '../src/model/ledger.js';
 import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
 import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from './policy-state.js';
@@ -56,7 +60,7 @@ export class Daemon {
   private readonly childPids = new Set<number>();
   private userPolicy: Policy;
   private stopping: Promise<void> | undefined;
-  readonly modelSteps: { enabled: boolean; reason: string };
+  readonly model: ModelClient;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -73,9 +77,18 @@ export class Daemon {
       home: opts.home,
       log: opts.logger,
     });
-    this.modelSteps = opts.env.ANTHROPIC_API_KEY
-      ? { enabled: true, reason: 'ANTHROPIC_API_KEY is set' }
-      : { enabled: false, reason: 'model steps are off: ANTHROPIC_API_KEY is not set (rules and commands still run)' };
+    // The user's budget and models are global: one ledger for every repository. Getters, so a
+    // reloaded policy (a raised cap) applies to the next call.
+    this.model = createModelClient({
+      db: this.db,
+      budget: () => this.userPolicy.budget,
+      models: () => this.userPolicy.models,
+      apiKey: opts.env.ANTHROPIC_API_KEY,
+      baseURL: opts.env.ANTHROPIC_BASE_URL,
+      prices: loadPriceTable({ overrides: readPriceOverrides(path.join(opts.home, 'prices.yaml')) }),
+      onThreshold: (c) => this.onBudgetThreshold(c),
+      onLadderStep: (step) => this.log.warn({ step }, 'model ladder step'),
+    });
     this.settler = new Settler({
       defaultSettleMs: this.userPolicy.defaults?.settle_ms ?? DEFAULT_SETTLE_MS,
       triggersFor: (repo) => {
@@ -120,6 +133,9 @@ export class Daemon {
 
   private async recoverAndWatch(): Promise<void> {
     const now = new Date().toISOString();
+    // Reservations a crash left open may have been billed: count them as spent before any new call.
+    const reconciled = this.model.ledger.reconcileOpenReservations(Date.now());
+    if (reconciled.count) this.log.warn({ count: reconciled.count, usd: formatUsd(reconciled.micro) }, 'open spend reservations from before the last stop counted as spent');
     for (const t of this.tasks.interruptRunning(now)) {
       this.stopOrphanedCommand(t);
       this.log.warn({ task: t.id, trigger: t.trigger }, 'task was running when the daemon stopped; marked interrupted, not re-run');
@@ -140,7 +156,7 @@ export class Daemon {
       this.log.info({ count: unsettled.length }, 'replaying events stored before the last stop');
       this.settler.add(unsettled);
     }
-    if (!this.modelSteps.enabled) this.log.warn(this.modelSteps.reason);
+    if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
     this.log.info({ repos: [...this.repos.keys()] }, 'ready');
   }
 
@@ -233,7 +249,11 @@ export class Daemon {
       pid: process.pid,
       home: this.opts.home,
       started_at: this.startedAt.toISOString(),
-      model_steps: this.modelSteps,
+      model_steps: {
+        enabled: this.model.modelStepsEnabled,
+        reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
+        paused: this.model.paused() ?? null,
+      },
       repos: [...this.repos.values()].map((r) => ({
         path: r.path,
         trust: r.policy.trust,
@@ -315,6 +335,13 @@ export class Daemon {
     }
   }
 
+  private onBudgetThreshold(c: ThresholdCrossing): void {
+    const text = `spend reached ${c.percent} % of the ${c.cap} cap (${formatUsd(c.spentMicro)} of ${formatUsd(c.capMicro)}, window ${c.windowKey})${c.percent >= 100 ? '; model steps pause until the window rolls over or you raise the cap, rules and commands keep running' : ''}`;
+    this.log.warn({ crossing: c }, text);
+    appendDailyLog(this.opts.home, { at: new Date(), text });
+    void this.notifier.notify({ title: `Kairos: ${c.percent} % of ${c.cap} budget`, body: text, urgency: c.percent >= 100 ? 'critical' : 'normal' });
+  }
+
   private cooldownUntil(repo: string, t: Trigger): number {
     if (!t.cooldown) return 0;
     const last = this.tasks.lastStarted(repo, t.name);
@@ -338,7 +365,9 @@ export class Daemon {
     const r = this.repos.get(task.repo);
     const trigger = r && enabledTriggers(r.policy).find((t) => t.name === task.trigger);
     if (!trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
-    if (task.kind === 'agent') return Promise.resolve({ state: 'done', reason: this.modelSteps.enabled ? 'agent tasks are not available in this version' : this.modelSteps.reason });
+    if (task.kind === 'agent') {
+      return Promise.resolve({ state: 'done', reason: this.model.modelStepsEnabled ? 'agent tasks are not available in this version' : (this.model.disabledReason ?? 'model steps are off') });
+    }
     const defaults = r.policy.policy.defaults;
     let childPid: number | undefined;
     return executeTask(task, {

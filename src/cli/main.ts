@@ -8,6 +8,7 @@ import { checkPolicy, trustCommand } from './policy-commands.js';
 import { callDaemon } from './control-client.js';
 import { parseLimit, printJson } from './output.js';
 import { formatDoctor, runDoctor } from './doctor.js';
+import { showSpend } from './spend-command.js';
 import { EventType } from '../events/event.js';
 
 const program = new Command();
@@ -112,6 +113,14 @@ program
   .option('-l, --limit <n>', 'at most this many (default 50)', limit, 50)
   .action((o: { json?: boolean; repo?: string; limit: number; state?: string }) => {
     listTasks(home(), { json: !!o.json, limit: o.limit, ...(o.repo ? { repo: resolveRepo(o.repo) } : {}), ...(o.state ? { state: o.state } : {}) });
+  });
+
+program
+  .command('spend')
+  .description('model spend per hour/day/month window against the budget caps, per model and trigger, and the prompt-cache share')
+  .option('--json', 'print {task?, hour?, day?, month?: {spent_usd, reserved_usd, cap_usd}, by_model, by_trigger, cache_read_share}')
+  .action((o: { json?: boolean }) => {
+    exitCode = showSpend(home(), !!o.json);
   });
 
 program

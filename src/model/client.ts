@@ -1,0 +1,310 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type { z } from 'zod';
+import type { Db } from '../store/db.js';
+import type { Models as ModelsSchema } from '../policy/schema.js';
+import {
+  SpendLedger,
+  windowEnd,
+  windowKeys,
+  type Budget,
+  type CapName,
+  type Purpose,
+  type ThresholdCrossing,
+} from './ledger.js';
+import { formatUsd, loadPriceTable, type PriceTable } from './prices.js';
+import { runWithRecovery, type AttemptRecord, type ClassifiedError, type LadderStep } from './recovery.js';
+
+/**
+ * The one way Kairos calls a model. Every attempt is reserved in the spend ledger first, retried
+ * through recovery (the SDK's own retries are off), and settled with the real usage. This module
+ * reads nothing from process.env: the daemon passes ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL in.
+ */
+
+export type Models = z.infer<typeof ModelsSchema>;
+
+export interface ModelClientOptions {
+  db: Db;
+  /** The policy's budget, or a getter read on every call (raising a cap takes effect at once). */
+  budget: Budget | undefined | (() => Budget | undefined);
+  /** The policy's models (act, triage): the ladder a call steps down when money runs low. */
+  models?: Models | undefined | (() => Models | undefined);
+  apiKey?: string | undefined;
+  baseURL?: string | undefined;
+  /** Defaults to the shipped policies/prices.yaml. */
+  prices?: PriceTable | undefined;
+  clock?: (() => number) | undefined;
+  sleep?: ((ms: number) => Promise<void>) | undefined;
+  random?: (() => number) | undefined;
+  /** Per-request HTTP timeout (default 10 minutes). */
+  timeoutMs?: number | undefined;
+  onThreshold?: ((crossing: ThresholdCrossing) => void) | undefined;
+  onLadderStep?: ((step: LadderStep) => void) | undefined;
+}
+
+export interface ModelCallRequest {
+  model: string;
+  system?: string | Anthropic.TextBlockParam[] | undefined;
+  messages: Anthropic.MessageParam[];
+  tools?: Anthropic.Tool[] | undefined;
+  max_tokens: number;
+  stream?: boolean | undefined;
+  purpose: Purpose;
+  taskId?: string | undefined;
+  trigger?: string | undefined;
+  repo?: string | undefined;
+  /** Step down models.act → models.triage when the budget says so (default true). */
+  ladder?: boolean | undefined;
+}
+
+export type ModelCallOutcome =
+  | {
+      status: 'ok';
+      message: Anthropic.Message;
+      /** The model that answered (a cheaper one if the ladder stepped down). */
+      model: string;
+      costMicro: number;
+      reservedMicro: number;
+      attempts: AttemptRecord[];
+      steps: LadderStep[];
+      crossings: ThresholdCrossing[];
+    }
+  | {
+      status: 'skipped';
+      /**
+       * no-api-key: model steps are off. budget: no model on the ladder fits what is left (the
+       * no-model outcome; tell the human with `noModelNotice`). paused: a cap is exhausted and
+       * model work waits for the window to roll over or the cap to be raised.
+       */
+      skipped: 'no-api-key' | 'budget' | 'paused';
+      reason: string;
+      leftMicro?: number | undefined;
+      steps: LadderStep[];
+      crossings: ThresholdCrossing[];
+    }
+  | {
+      status: 'failed';
+      model: string;
+      error: ClassifiedError;
+      reason: string;
+      attempts: AttemptRecord[];
+      steps: LadderStep[];
+      crossings: ThresholdCrossing[];
+    };
+
+export interface PauseState {
+  cap: CapName;
+  windowKey: string;
+  capMicro: number;
+  since: number;
+  /** When the window rolls over (undefined for a task cap). */
+  resumesAt?: number | undefined;
+  reason: string;
+}
+
+export interface TokenCount {
+  tokens: number;
+  source: 'count_tokens' | 'estimate';
+}
+
+export interface ModelClient {
+  readonly modelStepsEnabled: boolean;
+  /** One line saying why model steps are off; undefined when they are on. */
+  readonly disabledReason: string | undefined;
+  readonly ledger: SpendLedger;
+  call(req: ModelCallRequest): Promise<ModelCallOutcome>;
+  /** Why model work is paused now, or undefined. Re-checks the caps, so raising one unpauses. */
+  paused(): PauseState | undefined;
+  countInputTokens(req: Pick<ModelCallRequest, 'model' | 'system' | 'messages' | 'tools'>): Promise<TokenCount>;
+}
+
+export const NO_KEY_REASON = 'model steps are off: ANTHROPIC_API_KEY is not set (rules and commands still run)';
+
+/** Above this the SDK refuses a non-streaming call (it could outlast its 10-minute timeout). */
+const MAX_NON_STREAMING_TOKENS = 21_000;
+
+/** A small reference call: a refusal that leaves less than this pauses model work. */
+const PAUSE_PROBE = { inputTokens: 1_000, maxTokens: 1_000 };
+
+/** The models a call may use, dearest first: the requested one, then the cheaper policy rungs below it. */
+export function modelLadder(model: string, models: Models | undefined, enabled = true): string[] {
+  if (!enabled) return [model];
+  const rungs = [models?.act, models?.triage].filter((m): m is string => Boolean(m));
+  const at = rungs.indexOf(model);
+  const below = at >= 0 ? rungs.slice(at + 1) : models?.triage ? [models.triage] : [];
+  return [...new Set([model, ...below])];
+}
+
+/** Conservative token estimate without the API: ~3 characters per token (real text is nearer 4). */
+export function estimateInputTokens(req: Pick<ModelCallRequest, 'system' | 'messages' | 'tools'>): number {
+  const chars = JSON.stringify([req.system ?? '', req.messages, req.tools ?? []]).length;
+  return Math.ceil(chars / 3);
+}
+
+export function createModelClient(opts: ModelClientOptions): ModelClient {
+  const clock = opts.clock ?? Date.now;
+  const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const readModels = typeof opts.models === 'function' ? opts.models : () => opts.models as Models | undefined;
+  const ledger = new SpendLedger(opts.db, { prices: opts.prices ?? loadPriceTable(), budget: opts.budget });
+  const apiKey = opts.apiKey?.trim() || undefined;
+
+  if (!apiKey) {
+    return {
+      modelStepsEnabled: false,
+      disabledReason: NO_KEY_REASON,
+      ledger,
+      call: async () => ({ status: 'skipped', skipped: 'no-api-key', reason: NO_KEY_REASON, steps: [], crossings: [] }),
+      paused: () => undefined,
+      countInputTokens: async (req) => ({ tokens: estimateInputTokens(req), source: 'estimate' }),
+    };
+  }
+
+  const sdk = new Anthropic({
+    apiKey,
+    ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
+    // Every retry must go through the ledger, so the SDK never retries on its own.
+    maxRetries: 0,
+    timeout: opts.timeoutMs ?? 600_000,
+    // Failures reach the caller as classified values with their reason; the SDK's console logging
+    // would only duplicate them into the daemon's stderr.
+    logLevel: 'off',
+  });
+
+  let pause: PauseState | undefined;
+
+  const currentPause = (): PauseState | undefined => {
+    if (!pause) return undefined;
+    const caps = ledger.caps();
+    const now = clock();
+    const keys = windowKeys(now);
+    const rolled = pause.cap !== 'task' && keys[pause.cap] !== pause.windowKey;
+    if (rolled || caps[pause.cap] !== pause.capMicro) pause = undefined;
+    return pause;
+  };
+
+  const countInputTokens = async (req: Pick<ModelCallRequest, 'model' | 'system' | 'messages' | 'tools'>): Promise<TokenCount> => {
+    try {
+      const r = await sdk.messages.countTokens(
+        {
+          model: req.model,
+          messages: req.messages,
+          ...(req.system !== undefined ? { system: req.system } : {}),
+          ...(req.tools ? { tools: req.tools } : {}),
+        } as Anthropic.MessageCountTokensParams,
+        { timeout: 15_000 },
+      );
+      if (Number.isInteger(r.input_tokens) && r.input_tokens >= 0) return { tokens: r.input_tokens, source: 'count_tokens' };
+    } catch {
+      // count_tokens is an optimisation; the estimate below is conservative.
+    }
+    return { tokens: estimateInputTokens(req), source: 'estimate' };
+  };
+
+  const call = async (req: ModelCallRequest): Promise<ModelCallOutcome> => {
+    const crossings: ThresholdCrossing[] = [];
+    const noteCrossings = (cs: ThresholdCrossing[]): void => {
+      for (const c of cs) {
+        crossings.push(c);
+        opts.onThreshold?.(c);
+      }
+    };
+    const p = currentPause();
+    if (p) return { status: 'skipped', skipped: 'paused', reason: p.reason, leftMicro: 0, steps: [], crossings };
+
+    const ladder = modelLadder(req.model, readModels(), req.ladder ?? true);
+    const counts = new Map<string, number>();
+    const stream = req.stream === true || req.max_tokens > MAX_NON_STREAMING_TOKENS;
+    let lastRefusal: { cap: CapName; windowKey: string; capMicro: number; leftMicro: number; reason: string } | undefined;
+
+    const outcome = await runWithRecovery<Anthropic.Message>(
+      ladder,
+      req.purpose,
+      {
+        reserve: async (model) => {
+          let tokens = counts.get(model);
+          if (tokens === undefined) {
+            tokens = (await countInputTokens({ ...req, model })).tokens;
+            counts.set(model, tokens);
+          }
+          const r = ledger.reserve(
+            { model, inputTokens: tokens, maxTokens: req.max_tokens, purpose: req.purpose, taskId: req.taskId, trigger: req.trigger, repo: req.repo },
+            clock(),
+          );
+          if (r.ok) return { ok: true, id: r.id, reservedMicro: r.reservedMicro };
+          noteCrossings(r.crossings);
+          lastRefusal = r;
+          return { ok: false, reason: r.reason, leftMicro: r.leftMicro };
+        },
+        send: async (model) => {
+          const params: Anthropic.MessageCreateParamsNonStreaming = {
+            model,
+            max_tokens: req.max_tokens,
+            messages: req.messages,
+            ...(req.system !== undefined ? { system: req.system } : {}),
+            ...(req.tools ? { tools: req.tools } : {}),
+          };
+          return stream ? await sdk.messages.stream(params).finalMessage() : await sdk.messages.create(params);
+        },
+        settle: (id, message) => {
+          const s = ledger.settle(id, message.usage, clock());
+          noteCrossings(s.crossings);
+          return s.costMicro;
+        },
+        release: (id, err) => ledger.release(id, clock(), `${err.kind}${err.status ? ` ${err.status}` : ''}: not billed`),
+        chargeUnknown: (id, err) => {
+          const s = ledger.chargeWorstCase(id, clock(), `${err.kind}: outcome unknown, charged at reservation`);
+          noteCrossings(s.crossings);
+          return s.costMicro;
+        },
+        onStep: (step) => {
+          ledger.recordLadderStep({ fromModel: step.fromModel, toModel: step.toModel, reason: step.reason, taskId: req.taskId, trigger: req.trigger, repo: req.repo }, step.at);
+          opts.onLadderStep?.(step);
+        },
+      },
+      { clock, sleep, ...(opts.random ? { random: opts.random } : {}) },
+    );
+
+    if (outcome.status === 'ok') {
+      return {
+        status: 'ok',
+        message: outcome.value,
+        model: outcome.model,
+        costMicro: outcome.costMicro,
+        reservedMicro: outcome.reservedMicro,
+        attempts: outcome.attempts,
+        steps: outcome.steps,
+        crossings,
+      };
+    }
+    if (outcome.status === 'failed') {
+      return { status: 'failed', model: outcome.model, error: outcome.error, reason: outcome.reason, attempts: outcome.attempts, steps: outcome.steps, crossings };
+    }
+    // No model fits. If what is left would not pay even for a small call of the cheapest rung, the
+    // cap is exhausted for practical purposes: pause model work until the window rolls or the cap rises.
+    const r = lastRefusal;
+    const cheapest = ladder[ladder.length - 1]!;
+    if (r && r.cap !== 'task' && r.leftMicro < ledger.quote(cheapest, PAUSE_PROBE.inputTokens, PAUSE_PROBE.maxTokens)) {
+      const now = clock();
+      const resumesAt = windowEnd(r.cap, now);
+      pause = {
+        cap: r.cap,
+        windowKey: r.windowKey,
+        capMicro: r.capMicro,
+        since: now,
+        resumesAt,
+        reason:
+          `model work paused: ${r.cap} cap ${formatUsd(r.capMicro)} reached (${formatUsd(r.leftMicro)} left); ` +
+          `resumes ${resumesAt ? `at ${new Date(resumesAt).toLocaleString()}` : 'with a new task'} or when the cap is raised`,
+      };
+    }
+    return { status: 'skipped', skipped: 'budget', reason: outcome.reason, leftMicro: outcome.leftMicro, steps: outcome.steps, crossings };
+  };
+
+  return {
+    modelStepsEnabled: true,
+    disabledReason: undefined,
+    ledger,
+    call,
+    paused: currentPause,
+    countInputTokens,
+  };
+}

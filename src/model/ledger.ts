@@ -1,0 +1,418 @@
+import type { z } from 'zod';
+import type { Db } from '../store/db.js';
+import type { Budget as BudgetSchema } from '../policy/schema.js';
+import { LedgerError } from './errors.js';
+import { formatUsd, priceFor, costMicro, usdToMicro, worstCaseMicro, type PriceTable, type Usage } from './prices.js';
+
+/**
+ * The spend ledger: money is reserved before it is spent.
+ *
+ * Before a call, `reserve` prices the worst case (every input token at the dearest input rate plus
+ * all of max_tokens as output) and, in ONE immediate SQLite transaction, checks it against every
+ * configured cap and inserts it. An immediate transaction takes the write lock before reading, so
+ * two connections or processes on the same file cannot both read "room left" and both insert.
+ * Open reservations count as spent; after the call `settle` replaces the reservation with the real
+ * cost (never more than reserved, since the output is bounded by max_tokens and input is priced at
+ * the dearest rate); a call that failed without being billed is `release`d.
+ *
+ * Crash choice: a reservation still open when the daemon starts may belong to a request the API
+ * received and billed before we died, and we cannot ask the API. `reconcileOpenReservations` counts
+ * it as spent at its worst case: over-counting can only pause model work early, under-counting
+ * could break the cap, and the cap is the promise.
+ */
+
+export type Budget = z.infer<typeof BudgetSchema>;
+export type CapName = 'task' | 'hour' | 'day' | 'month';
+export const CAP_NAMES: readonly CapName[] = ['task', 'hour', 'day', 'month'];
+export type Purpose = 'user' | 'ambient';
+export const THRESHOLD_PERCENTS = [50, 80, 100] as const;
+export type ThresholdPercent = (typeof THRESHOLD_PERCENTS)[number];
+
+export interface ReserveRequest {
+  model: string;
+  inputTokens: number;
+  maxTokens: number;
+  purpose: Purpose;
+  taskId?: string | undefined;
+  trigger?: string | undefined;
+  repo?: string | undefined;
+}
+
+export interface ThresholdCrossing {
+  cap: CapName;
+  /** The window the cap applies to: '2026-11-24T09' (hour), '2026-11-24' (day), '2026-11' (month), or the task id. */
+  windowKey: string;
+  percent: ThresholdPercent;
+  /** Committed spend (settled + reconciled) when crossed. */
+  spentMicro: number;
+  capMicro: number;
+}
+
+export interface Reservation {
+  ok: true;
+  id: number;
+  reservedMicro: number;
+  /** Price-table entry used; differs from the model for unknown models (priced as the dearest). */
+  pricedAs: string;
+  knownModel: boolean;
+}
+
+export interface Refusal {
+  ok: false;
+  /** The first cap (task, hour, day, month order) the reservation would exceed. */
+  cap: CapName;
+  windowKey: string;
+  capMicro: number;
+  /** Committed plus open reservations in that window. */
+  countedMicro: number;
+  neededMicro: number;
+  leftMicro: number;
+  reason: string;
+  crossings: ThresholdCrossing[];
+}
+
+export interface SettleResult {
+  costMicro: number;
+  crossings: ThresholdCrossing[];
+}
+
+export interface CapState {
+  cap: CapName;
+  windowKey: string;
+  capMicro: number;
+  /** Settled and reconciled cost. */
+  committedMicro: number;
+  /** Open reservations. */
+  openMicro: number;
+  /** cap - committed - open, never below 0. */
+  leftMicro: number;
+}
+
+export interface LadderStepRecord {
+  fromModel: string;
+  /** null: no model, rules only. */
+  toModel: string | null;
+  reason: string;
+  taskId?: string | undefined;
+  trigger?: string | undefined;
+  repo?: string | undefined;
+}
+
+export interface WindowKeys {
+  hour: string;
+  day: string;
+  month: string;
+}
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** Local-time window keys for an instant. */
+export function windowKeys(now: number): WindowKeys {
+  const d = new Date(now);
+  const month = `${d.getFullYear()}-${pad(d.getMonth() + 1)}`;
+  const day = `${month}-${pad(d.getDate())}`;
+  return { month, day, hour: `${day}T${pad(d.getHours())}` };
+}
+
+/** When the window containing `now` ends (local time); undefined for the task cap. */
+export function windowEnd(cap: CapName, now: number): number | undefined {
+  const d = new Date(now);
+  if (cap === 'hour') return new Date(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours() + 1).getTime();
+  if (cap === 'day') return new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
+  if (cap === 'month') return new Date(d.getFullYear(), d.getMonth() + 1, 1).getTime();
+  return undefined;
+}
+
+/** The configured caps in µ$ (omitted caps are absent). */
+export function capsMicro(budget: Budget | undefined): Partial<Record<CapName, number>> {
+  const out: Partial<Record<CapName, number>> = {};
+  if (!budget) return out;
+  if (budget.task_usd !== undefined) out.task = usdToMicro(budget.task_usd);
+  if (budget.hour_usd !== undefined) out.hour = usdToMicro(budget.hour_usd);
+  if (budget.day_usd !== undefined) out.day = usdToMicro(budget.day_usd);
+  if (budget.month_usd !== undefined) out.month = usdToMicro(budget.month_usd);
+  return out;
+}
+
+// Column names come from this fixed map only, never from input.
+const COLUMN: Record<CapName, string> = { task: 'task_id', hour: 'hour_key', day: 'day_key', month: 'month_key' };
+
+interface Row {
+  id: number;
+  state: string;
+  reserved_micro: number;
+  task_id: string | null;
+  hour_key: string;
+  day_key: string;
+  month_key: string;
+}
+
+export interface LedgerOptions {
+  prices: PriceTable;
+  /** Read on every operation, so raising a cap in the policy takes effect on the next call. */
+  budget: Budget | undefined | (() => Budget | undefined);
+}
+
+export class SpendLedger {
+  private readonly readBudget: () => Budget | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: LedgerOptions,
+  ) {
+    const b = opts.budget;
+    this.readBudget = typeof b === 'function' ? b : () => b;
+  }
+
+  get prices(): PriceTable {
+    return this.opts.prices;
+  }
+
+  caps(): Partial<Record<CapName, number>> {
+    return capsMicro(this.readBudget());
+  }
+
+  /** What a reservation for this call would be, without making one. */
+  quote(model: string, inputTokens: number, maxTokens: number): number {
+    return worstCaseMicro(priceFor(this.opts.prices, model).rates, inputTokens, maxTokens);
+  }
+
+  private sums(cap: CapName, key: string): { committed: number; open: number } {
+    const r = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 0 ELSE cost_micro END), 0) AS committed,
+                COALESCE(SUM(CASE WHEN state = 'open' THEN reserved_micro ELSE 0 END), 0) AS open
+         FROM spend_reservations WHERE ${COLUMN[cap]} = ? AND state != 'released'`,
+      )
+      .get(key) as { committed: number; open: number };
+    return r;
+  }
+
+  private keyFor(cap: CapName, keys: WindowKeys, taskId: string | null | undefined): string | undefined {
+    if (cap === 'task') return taskId ?? undefined;
+    return keys[cap];
+  }
+
+  /** Reserves the worst case of a call, or refuses naming the first cap it would exceed. */
+  reserve(req: ReserveRequest, now: number): Reservation | Refusal {
+    const price = priceFor(this.opts.prices, req.model);
+    const needed = worstCaseMicro(price.rates, req.inputTokens, req.maxTokens);
+    const keys = windowKeys(now);
+    const run = this.db.transaction((): Reservation | Refusal => {
+      const caps = this.caps();
+      for (const cap of CAP_NAMES) {
+        const capMicro = caps[cap];
+        if (capMicro === undefined) continue;
+        // A call without a task id is a task of its own: the task cap bounds that one call.
+        const key = this.keyFor(cap, keys, req.taskId);
+        const { committed, open } = key === undefined ? { committed: 0, open: 0 } : this.sums(cap, key);
+        const counted = committed + open;
+        if (counted + needed > capMicro) {
+          const windowKey = key ?? '(this call)';
+          // A one-call "task" (no task id) has no window to warn about once.
+          const crossings = key === undefined ? [] : this.recordCrossing(cap, windowKey, 100, committed, capMicro, now);
+          const left = Math.max(0, capMicro - counted);
+          return {
+            ok: false,
+            cap,
+            windowKey,
+            capMicro,
+            countedMicro: counted,
+            neededMicro: needed,
+            leftMicro: left,
+            reason:
+              `${cap} cap ${formatUsd(capMicro)} (${windowKey}): ${formatUsd(counted)} spent or reserved, ` +
+              `${formatUsd(left)} left, ${req.model} needs up to ${formatUsd(needed)}`,
+            crossings,
+          };
+        }
+      }
+      const info = this.db
+        .prepare(
+          `INSERT INTO spend_reservations
+             (created_at, model, priced_as, purpose, task_id, trigger, repo, hour_key, day_key, month_key, reserved_micro, state)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')`,
+        )
+        .run(
+          now,
+          req.model,
+          price.pricedAs,
+          req.purpose,
+          req.taskId ?? null,
+          req.trigger ?? null,
+          req.repo ?? null,
+          keys.hour,
+          keys.day,
+          keys.month,
+          needed,
+        );
+      return { ok: true, id: Number(info.lastInsertRowid), reservedMicro: needed, pricedAs: price.pricedAs, knownModel: price.known };
+    });
+    return run.immediate();
+  }
+
+  private row(id: number): Row & { priced_as: string } {
+    const r = this.db.prepare('SELECT * FROM spend_reservations WHERE id = ?').get(id) as (Row & { priced_as: string }) | undefined;
+    if (!r) throw new LedgerError(`reservation ${id} does not exist; settle/release only ids returned by reserve()`);
+    return r;
+  }
+
+  /**
+   * Replaces a reservation with the real cost. Allowed on an open reservation and on one that
+   * reconcile already counted at worst case (the real number is better), never twice.
+   */
+  settle(id: number, usage: Usage, now: number): SettleResult {
+    const run = this.db.transaction((): SettleResult => {
+      const r = this.row(id);
+      if (r.state !== 'open' && r.state !== 'reconciled') {
+        throw new LedgerError(`reservation ${id} is already ${r.state}; a reservation is settled or released once`);
+      }
+      const cost = costMicro(priceFor(this.opts.prices, r.priced_as).rates, usage);
+      // If the input estimate was low the real cost can exceed the reservation: record the truth.
+      const note = cost > r.reserved_micro ? `overrun: cost ${cost} > reserved ${r.reserved_micro}` : null;
+      this.db
+        .prepare(
+          `UPDATE spend_reservations SET state = 'settled', cost_micro = ?, closed_at = ?, input_tokens = ?, output_tokens = ?,
+             cache_creation_tokens = ?, cache_read_tokens = ?, note = COALESCE(?, note) WHERE id = ?`,
+        )
+        .run(
+          cost,
+          now,
+          usage.input_tokens,
+          usage.output_tokens,
+          usage.cache_creation_input_tokens ?? 0,
+          usage.cache_read_input_tokens ?? 0,
+          note,
+          id,
+        );
+      return { costMicro: cost, crossings: this.checkThresholds(r, now) };
+    });
+    return run.immediate();
+  }
+
+  /** The call failed and was not billed (the API answered with an error status): the reservation counts nothing. */
+  release(id: number, now: number, note?: string): void {
+    this.db.transaction(() => {
+      const r = this.row(id);
+      if (r.state !== 'open') throw new LedgerError(`reservation ${id} is ${r.state}; only an open reservation can be released`);
+      this.db
+        .prepare(`UPDATE spend_reservations SET state = 'released', cost_micro = 0, closed_at = ?, note = ? WHERE id = ?`)
+        .run(now, note ?? null, id);
+    }).immediate();
+  }
+
+  /**
+   * The call's outcome is unknown (connection dropped after the request was sent, or the answer
+   * could not be read): the API may have billed it, so it is charged at its reservation.
+   */
+  chargeWorstCase(id: number, now: number, note: string): SettleResult {
+    return this.db
+      .transaction((): SettleResult => {
+        const r = this.row(id);
+        if (r.state !== 'open') throw new LedgerError(`reservation ${id} is ${r.state}; only an open reservation can be charged`);
+        this.db
+          .prepare(`UPDATE spend_reservations SET state = 'settled', cost_micro = reserved_micro, closed_at = ?, note = ? WHERE id = ?`)
+          .run(now, note, id);
+        return { costMicro: r.reserved_micro, crossings: this.checkThresholds(r, now) };
+      })
+      .immediate();
+  }
+
+  /**
+   * Run once on daemon start, before any call: reservations still open were left by a crash and
+   * are counted as spent at their worst case (see the module comment).
+   */
+  reconcileOpenReservations(now: number): { count: number; micro: number; crossings: ThresholdCrossing[] } {
+    return this.db
+      .transaction(() => {
+        const open = this.db.prepare(`SELECT * FROM spend_reservations WHERE state = 'open'`).all() as Row[];
+        this.db
+          .prepare(
+            `UPDATE spend_reservations SET state = 'reconciled', cost_micro = reserved_micro, closed_at = ?,
+               note = 'left open by a crash: counted at worst case' WHERE state = 'open'`,
+          )
+          .run(now);
+        const crossings: ThresholdCrossing[] = [];
+        for (const r of open) crossings.push(...this.checkThresholds(r, now));
+        return { count: open.length, micro: open.reduce((a, r) => a + r.reserved_micro, 0), crossings };
+      })
+      .immediate();
+  }
+
+  private recordCrossing(
+    cap: CapName,
+    windowKey: string,
+    percent: ThresholdPercent,
+    spent: number,
+    capMicro: number,
+    now: number,
+  ): ThresholdCrossing[] {
+    const info = this.db
+      .prepare(
+        `INSERT OR IGNORE INTO spend_thresholds (cap, window_key, percent, at, spent_micro, cap_micro) VALUES (?, ?, ?, ?, ?, ?)`,
+      )
+      .run(cap, windowKey, percent, now, spent, capMicro);
+    return info.changes === 1 ? [{ cap, windowKey, percent, spentMicro: spent, capMicro }] : [];
+  }
+
+  /**
+   * Warnings are about money actually gone (settled + reconciled), not about reservations that may
+   * still be mostly returned. 100 % is also recorded when a reservation is refused by a cap.
+   */
+  private checkThresholds(r: Row, now: number): ThresholdCrossing[] {
+    const caps = this.caps();
+    const keys: WindowKeys = { hour: r.hour_key, day: r.day_key, month: r.month_key };
+    const out: ThresholdCrossing[] = [];
+    for (const cap of CAP_NAMES) {
+      const capMicro = caps[cap];
+      const key = this.keyFor(cap, keys, r.task_id);
+      if (capMicro === undefined || key === undefined) continue;
+      const { committed } = this.sums(cap, key);
+      if (committed <= 0) continue;
+      for (const p of THRESHOLD_PERCENTS) {
+        if (committed * 100 >= capMicro * p) out.push(...this.recordCrossing(cap, key, p, committed, capMicro, now));
+      }
+    }
+    return out;
+  }
+
+  /** Every configured cap's state in the windows containing `now` (the task cap only with a task id). */
+  capStates(now: number, taskId?: string): CapState[] {
+    const caps = this.caps();
+    const keys = windowKeys(now);
+    const out: CapState[] = [];
+    for (const cap of CAP_NAMES) {
+      const capMicro = caps[cap];
+      const key = this.keyFor(cap, keys, taskId);
+      if (capMicro === undefined || key === undefined) continue;
+      const { committed, open } = this.sums(cap, key);
+      out.push({
+        cap,
+        windowKey: key,
+        capMicro,
+        committedMicro: committed,
+        openMicro: open,
+        leftMicro: Math.max(0, capMicro - committed - open),
+      });
+    }
+    return out;
+  }
+
+  /** The least left under any configured cap now; undefined when no cap is configured. */
+  leftMicro(now: number, taskId?: string): number | undefined {
+    const states = this.capStates(now, taskId);
+    const caps = this.caps();
+    let left = states.length ? Math.min(...states.map((s) => s.leftMicro)) : undefined;
+    // Without a task id the task cap still bounds one call.
+    if (taskId === undefined && caps.task !== undefined) left = Math.min(left ?? Infinity, caps.task);
+    return left;
+  }
+
+  recordLadderStep(step: LadderStepRecord, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO spend_ladder_steps (at, from_model, to_model, reason, task_id, trigger, repo) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(now, step.fromModel, step.toModel, step.reason, step.taskId ?? null, step.trigger ?? null, step.repo ?? null);
+  }
+}
