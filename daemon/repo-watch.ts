@@ -2,6 +2,7 @@ import type { EventDraft } from '../src/events/event.js';
 import { watchFiles, type FsSource } from '../src/events/fs-source.js';
 import type { GitOperation } from '../src/events/git-diff.js';
 import { watchGit } from '../src/events/git-source.js';
+import { withChangedPaths } from '../src/events/git-changed-paths.js';
 
 export interface RepoWatchOptions {
   repo: string;
@@ -38,10 +39,8 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
     previous: o.lastGitState,
     onEvents: (drafts, snapshot) => {
       const at = new Date().toISOString();
-      o.onGitEvents(
-        drafts.map((d) => ({ ...d, repo: o.repo, at, origin: d.origin ?? 'user' })),
-        snapshot,
-      );
+      const full = drafts.map((d) => ({ ...d, repo: o.repo, at, origin: d.origin ?? 'user' }) as EventDraft);
+      o.onGitEvents(withChangedPaths(o.repo, full), snapshot);
     },
     onOperation: o.onGitOperation,
     onError: (e) => o.onError(e, 'git'),

@@ -6,11 +6,13 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { Policy } from '../src/policy/schema.js';
+import { shippedPolicyPath } from '../src/policy/load.js';
 
-export const SCHEMA_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'policies', 'policy.schema.json');
+/** Beside the shipped policies: found by the loader's walk to the package root, so it works from dist/ too. */
+export const SCHEMA_FILE = path.join(path.dirname(shippedPolicyPath('default')), 'policy.schema.json');
 
 /** The JSON Schema text: of what may be written in the file (input), so defaulted keys are optional. */
 export function renderPolicySchema(): string {

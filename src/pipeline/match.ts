@@ -14,16 +14,32 @@ function globMatcher(globs: readonly string[]): (p: string) => boolean {
   return m;
 }
 
-/** Does this stored event fire this trigger? The daemon's own changes never do. */
-export function triggerMatches(trigger: Trigger, event: StoredEvent): boolean {
-  if (!trigger.enabled || event.origin === 'daemon') return false;
+/** Which paths of an event a trigger takes: null when the event does not fire it. */
+export interface Match {
+  paths: readonly string[];
+}
+
+const NO_PATHS: Match = { paths: [] };
+
+/**
+ * Does this stored event fire this trigger, and with which paths? The daemon's own changes never
+ * fire anything. A git event that rewrote the work tree carries git's list of changed files
+ * (`data.paths`), which fires fs triggers whose globs match, whatever the file watcher saw.
+ */
+export function matchTrigger(trigger: Trigger, event: StoredEvent): Match | null {
+  if (!trigger.enabled || event.origin === 'daemon') return null;
   const on = trigger.on;
-  if (event.type.startsWith('file.')) return !!on.fs && !!event.path && globMatcher(on.fs)(event.path);
-  if (event.type.startsWith('git.')) return !!on.git && on.git.includes(event.type.slice(4));
-  if (event.type === 'cron') return (event.data as { trigger?: string }).trigger === trigger.name;
+  if (event.type.startsWith('file.')) return on.fs && event.path && globMatcher(on.fs)(event.path) ? { paths: [event.path] } : null;
+  if (event.type.startsWith('git.')) {
+    const gitPaths = (event.data as { paths?: unknown }).paths;
+    const fsPaths = on.fs && Array.isArray(gitPaths) ? (gitPaths as string[]).filter(globMatcher(on.fs)) : [];
+    if (on.git?.includes(event.type.slice(4))) return { paths: fsPaths };
+    return fsPaths.length ? { paths: fsPaths } : null;
+  }
+  if (event.type === 'cron') return (event.data as { trigger?: string }).trigger === trigger.name ? NO_PATHS : null;
   if (event.type === 'manual') {
     const only = (event.data as { trigger?: string }).trigger;
-    return only ? only === trigger.name : !!on.manual;
+    return (only ? only === trigger.name : !!on.manual) ? NO_PATHS : null;
   }
-  return false;
+  return null;
 }

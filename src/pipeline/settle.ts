@@ -1,13 +1,13 @@
 import type { StoredEvent } from '../events/event.js';
 import type { Trigger } from '../policy/schema.js';
-import { triggerMatches } from './match.js';
+import { matchTrigger } from './match.js';
 
 /** One trigger's coalesced burst, released after a quiet window. */
 export interface SettledBatch {
   repo: string;
   trigger: Trigger;
   eventIds: number[];
-  /** Repo-relative paths of the fs events in the batch, deduplicated. */
+  /** Repo-relative paths the batch touched (fs events, and git's own list for checkouts and merges), deduplicated. */
   paths: string[];
 }
 
@@ -67,11 +67,12 @@ export class Settler {
     for (const e of events) {
       let matched = 0;
       for (const t of this.opts.triggersFor(e.repo)) {
-        if (!triggerMatches(t, e)) continue;
+        const m = matchTrigger(t, e);
+        if (!m) continue;
         if (this.opts.alreadyBatched?.(e.id, t.name)) continue;
         const b = this.bucket(e.repo, t);
         b.eventIds.push(e.id);
-        if (e.path) b.paths.add(e.path);
+        for (const p of m.paths) b.paths.add(p);
         this.holders.set(e.id, (this.holders.get(e.id) ?? 0) + 1);
         touched.add(b);
         matched++;

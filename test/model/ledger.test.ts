@@ -9,6 +9,7 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { LedgerError } from '../../src/model/errors.js';
 import { SpendLedger, windowKeys, type Budget } from '../../src/model/ledger.js';
 import { loadPriceTable } from '../../src/model/prices.js';
+import { nodeArgsFor, REPO_ROOT } from '../support/paths.js';
 
 const prices = loadPriceTable();
 const HAIKU = 'claude-haiku-4-5';
@@ -115,10 +116,10 @@ test('separate processes racing on one file never pass a cap together', async ()
   const { file, db } = fresh(budget);
   db.close();
   const run = promisify(execFile);
-  const worker = path.join(import.meta.dirname, 'ledger-race-worker.ts');
+  const worker = nodeArgsFor(import.meta.url, './ledger-race-worker.ts');
   const startAt = String(Date.now() + 2500);
   const outs = await Promise.all(
-    [1, 2, 3, 4].map(() => run(process.execPath, ['--import', 'tsx', worker, file, JSON.stringify(budget), '600', startAt], { cwd: path.join(import.meta.dirname, '../..') })),
+    [1, 2, 3, 4].map(() => run(process.execPath, [...worker, file, JSON.stringify(budget), '600', startAt], { cwd: REPO_ROOT })),
   );
   const results = outs.map((o) => JSON.parse(o.stdout) as { ok: number; refused: number });
   assert.ok(results.reduce((a, r) => a + r.refused, 0) > 0, 'the cap was reached');

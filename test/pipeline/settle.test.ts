@@ -118,6 +118,23 @@ describe('Settler', () => {
     assert.deepEqual(batches.map((b) => b.trigger.name).sort(), ['nightly', 'on-commit']);
   });
 
+  test('a git event carrying git’s changed paths fires fs triggers with the matching paths', () => {
+    const { clock, batches, s } = setup([
+      { name: 'src', on: { fs: ['src/**'] }, run: 'x' },
+      { name: 'docs', on: { fs: ['docs/**'] }, run: 'y' },
+      { name: 'on-checkout', on: { git: ['checkout'] }, run: 'z' },
+    ]);
+    const e = gitEvent('git.checkout');
+    (e.data as Record<string, unknown>).paths = ['src/a.ts', 'src/b.ts', 'README.md'];
+    s.add([e]);
+    s.add([fsEvent('src/a.ts')]);
+    clock.advance(2000);
+    const byName = Object.fromEntries(batches.map((b) => [b.trigger.name, b.paths]));
+    assert.deepEqual(byName.src, ['src/a.ts', 'src/b.ts']);
+    assert.deepEqual(byName['on-checkout'], []);
+    assert.equal(byName.docs, undefined, 'no docs path changed');
+  });
+
   test('cool-down delays the batch rather than dropping it', () => {
     let until = 0;
     const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'x', cooldown: '1m' }], { notBefore: () => until });

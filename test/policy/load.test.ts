@@ -4,11 +4,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadPolicyFile, loadPolicyOrDefault, parsePolicyText, PolicyError, shippedPolicyPath, type PolicyProblem } from '../../src/policy/load.js';
 import { parseDuration } from '../../src/policy/duration.js';
+import { REPO_ROOT } from '../support/paths.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = REPO_ROOT;
 const FIX = path.join(ROOT, 'test', 'fixtures', 'policies');
 
 /** Loads a fixture that must fail; returns its problems as [line, col, field] and the error. */
