@@ -213,10 +213,10 @@ function compilePathPattern(spec: string, ruleText = spec): PathMatcher {
   let anchored = true;
   if (p.startsWith('//')) {
     kind = 'abs';
-    p = p.slice(1);
+    p = p.slice(2);
   } else if (p === '~' || p.startsWith('~/')) {
     kind = 'home';
-    p = p.slice(1);
+    p = p.slice(2);
   } else {
     kind = 'rel';
     if (p.startsWith('./')) p = p.slice(2);
