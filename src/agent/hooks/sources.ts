@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { readHooksFile } from './claude-import.js';
+import type { HookSource } from './registry.js';
+
+/**
+ * Where a session's hooks are read from, in configuration order:
+ *
+ *   1. $KAIROS_HOME/hooks.json                      the user's own (always trusted)
+ *   2. `extra` sources the caller passes            e.g. hooks from the user's policy, plugins
+ *   3. <repo>/.claude/settings.json                 only when the repository is trusted
+ *      <repo>/.claude/settings.local.json
+ *      <repo>/.kairos/hooks/*.json (sorted)
+ *
+ * Read once, when the session starts: the result is a snapshot, so a hook (or anything else)
+ * that edits a settings file during the session changes nothing until the next session. Trust is
+ * decided by the caller (src/policy/trust.ts `trustStatus(db, repo) === 'trusted'`); the trust
+ * digest pins exactly these repository files, so a `git pull` that changes them makes the
+ * repository 'changed' and its hooks stop running until the user re-trusts.
+ */
+export interface HookSourcesInput {
+  kairosHome?: string;
+  repoDir?: string;
+  repoTrusted: boolean;
+  extra?: readonly HookSource[];
+}
+
+export const REPO_HOOK_FILES = ['.claude/settings.json', '.claude/settings.local.json'] as const;
+export const REPO_HOOK_DIR = '.kairos/hooks';
+
+export function loadHookSources(input: HookSourcesInput): HookSource[] {
+  const sources: HookSource[] = [];
+  if (input.kairosHome) {
+    const file = path.join(input.kairosHome, 'hooks.json');
+    sources.push({ label: file, trusted: true, hooks: readHooksFile(file) });
+  }
+  sources.push(...(input.extra ?? []));
+  if (input.repoDir) {
+    const files = [...REPO_HOOK_FILES.map((f) => path.join(input.repoDir!, f)), ...listJson(path.join(input.repoDir, REPO_HOOK_DIR))];
+    for (const file of files) {
+      if (input.repoTrusted) sources.push({ label: file, trusted: true, hooks: readHooksFile(file) });
+      else if (fs.existsSync(file)) sources.push({ label: file, trusted: false, hooks: peekHooks(file) });
+    }
+  }
+  return sources;
+}
+
+function listJson(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+/** An untrusted file is never run, only reported; a broken one must not stop the session. */
+function peekHooks(file: string): unknown {
+  try {
+    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { hooks?: unknown } | null;
+    return json?.hooks;
+  } catch {
+    return undefined;
+  }
+}

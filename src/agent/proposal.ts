@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+import type { Db } from '../store/db.js';
+import { ProposalStore, randomProposalId, type Proposal } from '../store/proposal-store.js';
+import { repoTopLevel, runGit } from './worktree.js';
+
+export type { Proposal } from '../store/proposal-store.js';
+
+export class ProposalError extends Error {
+  override name = 'ProposalError';
+  constructor(
+    readonly code: 'empty' | 'too_large',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The diff format every proposal uses, fixed here so the user's git config (diff.noprefix,
+ * diff.external, color.diff=always, diff.renames, textconv drivers) cannot change the bytes that are
+ * hashed, shown and later applied. Renames are spelt as delete + create so every touched path is
+ * named on its own; full blob ids let `git apply --3way` find the preimages.
+ */
+export const DIFF_ARGS = [
+  '--binary',
+  '--full-index',
+  '--no-renames',
+  '--no-color',
+  '--no-ext-diff',
+  '--no-textconv',
+  '--ignore-submodules=all',
+  '--src-prefix=a/',
+  '--dst-prefix=b/',
+] as const;
+
+export function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export interface MakeProposalOptions {
+  db: Db;
+  /** The user's repository (the diff will apply there). */
+  repo: string;
+  worktreeDir: string;
+  /** The worktree's base commit (TaskWorktree.base). */
+  base: string;
+  taskId: string | number;
+  summary: string;
+  costMicros: number;
+  now?: () => Date;
+  makeId?: () => string;
+  /** Refuse diffs larger than this many bytes (default 5 MiB): nobody reviews more, and it is stored in SQLite. */
+  maxDiffBytes?: number;
+}
+
+/**
+ * Turns the worktree's state into a stored proposal: `git add -A` in the worktree (its own index, so
+ * new files are included and .gitignore'd build output is not), then `git diff --cached` against the
+ * base. Whatever the agent did in between (edits, commits, resets) the diff is base → what is on disk.
+ */
+export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal> {
+  const repo = await repoTopLevel(opts.repo);
+  await runGit(opts.worktreeDir, ['add', '-A', '--', '.']);
+  const diff = (await runGit(opts.worktreeDir, ['diff', '--cached', ...DIFF_ARGS, opts.base, '--'])).stdout;
+  if (diff.length === 0) {
+    throw new ProposalError('empty', `task ${opts.taskId}: the worktree ${opts.worktreeDir} has no changes against ${opts.base}; there is nothing to propose`);
+  }
+  const max = opts.maxDiffBytes ?? 5 * 1024 * 1024;
+  if (diff.length > max) {
+    throw new ProposalError(
+      'too_large',
+      `task ${opts.taskId}: the proposed diff is ${diff.length} bytes, over the ${max}-byte limit; propose a smaller change`,
+    );
+  }
+  const names = (await runGit(opts.worktreeDir, ['diff', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', opts.base, '--'])).stdout
+    .toString('utf8')
+    .split('\0')
+    .filter((n) => n.length > 0);
+  const store = new ProposalStore(opts.db);
+  return store.insert(
+    {
+      taskId: String(opts.taskId),
+      repo,
+      base: opts.base,
+      diff,
+      hash: sha256Hex(diff),
+      summary: opts.summary,
+      files: names,
+      costMicros: opts.costMicros,
+      createdAt: (opts.now ?? (() => new Date()))().toISOString(),
+    },
+    opts.makeId ?? randomProposalId,
+  );
+}
