@@ -26,6 +26,19 @@ export function controlHandlers(d: Daemon, requestStop: (reason: string) => void
       if (!repo) throw new ControlError("remove_repo needs 'repo'", 'bad_params');
       return { removed: await d.removeRepo(repo) };
     },
+    apply: async (p) => {
+      const repo = str(p, 'repo');
+      const id = str(p, 'id');
+      const hash = str(p, 'hash');
+      if (!repo || !id || !hash) throw new ControlError("apply needs 'repo', 'id' and 'hash'", 'bad_params');
+      return d.agents.apply(repo, id, hash);
+    },
+    undo: async (p) => {
+      const repo = str(p, 'repo');
+      const id = str(p, 'id');
+      if (!repo || !id) throw new ControlError("undo needs 'repo' and 'id'", 'bad_params');
+      return d.agents.undo(repo, id, p.force === true);
+    },
     stop: () => {
       // Answer first, then stop: the caller waits for the pid to go away.
       setImmediate(() => requestStop('stop requested over the control socket'));

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import net from 'node:net';
-import { ControlError, ControlRequest, socketPath } from '../src/cli/protocol.js';
+import { ControlRequest, socketPath } from '../src/cli/protocol.js';
 
 export type ControlHandler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
 
@@ -53,7 +53,8 @@ export async function startControlServer(home: string, handlers: Record<string, 
     try {
       return JSON.stringify({ id: req.id, result: (await handler(req.params)) ?? null });
     } catch (e) {
-      const code = e instanceof ControlError ? e.code : 'error';
+      // Named errors with a code (ControlError, ApplyError) keep it, so the CLI can act on it.
+      const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'error';
       return JSON.stringify({ id: req.id, error: { message: (e as Error).message, code } });
     }
   }

@@ -19,6 +19,10 @@ import { isAlive, processStartTime } from '../src/cli/process-alive.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { formatUsd, loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
 import type { ThresholdCrossing } from '../src/model/ledger.js';
+import { detectSandbox } from '../src/policy/sandbox.js';
+import { recoverInterruptedApplies } from '../src/agent/apply.js';
+import { reconcileWorktrees } from '../src/agent/worktree.js';
+import { AgentTasks } from './agent-tasks.js';
 import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
 import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from './policy-state.js';
@@ -61,6 +65,7 @@ export class Daemon {
   private userPolicy: Policy;
   private stopping: Promise<void> | undefined;
   readonly model: ModelClient;
+  readonly agents: AgentTasks;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -88,6 +93,18 @@ export class Daemon {
       prices: loadPriceTable({ overrides: readPriceOverrides(path.join(opts.home, 'prices.yaml')) }),
       onThreshold: (c) => this.onBudgetThreshold(c),
       onLadderStep: (step) => this.log.warn({ step }, 'model ladder step'),
+    });
+    this.agents = new AgentTasks({
+      db: this.db,
+      home: opts.home,
+      tasks: this.tasks,
+      model: this.model,
+      sandbox: detectSandbox(),
+      log: opts.logger,
+      notify: (title, body) => void this.notifier.notify({ title, body, urgency: 'normal' }),
+      markOwnWrites: (repo, paths) => {
+        for (const p of paths) this.ownWrites.mark(repo, p);
+      },
     });
     this.settler = new Settler({
       defaultSettleMs: this.userPolicy.defaults?.settle_ms ?? DEFAULT_SETTLE_MS,
@@ -141,6 +158,10 @@ export class Daemon {
       this.log.warn({ task: t.id, trigger: t.trigger }, 'task was running when the daemon stopped; marked interrupted, not re-run');
       appendDailyLog(this.opts.home, { at: new Date(), repo: t.repo, text: `task ${t.id} (${t.trigger}) was interrupted by a daemon stop; not re-run` });
     }
+    // An apply or undo cut short by the crash is rolled back (or finished) before anything else writes.
+    for (const p of await recoverInterruptedApplies({ db: this.db, onBeforeWrite: () => undefined })) {
+      this.log.warn({ proposal: p.id, state: p.state, kept: p.kept }, 'finished an apply/undo the last stop interrupted');
+    }
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
     for (const r of this.repoStore.watched()) {
       if (!fs.existsSync(r)) {
@@ -149,6 +170,12 @@ export class Daemon {
       }
       await this.addRepo(r);
     }
+    // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
+    const leaked = await reconcileWorktrees({ home: this.opts.home, repos: [...this.repos.keys()], liveTaskIds: [] }).catch((e: Error) => {
+      this.log.warn({ err: e.message }, 'could not reconcile agent worktrees');
+      return [];
+    });
+    if (leaked.length) this.log.warn({ count: leaked.length }, 'removed agent worktrees left by the last stop');
     // Settled batches whose task never started run now; events stored but never settled are replayed.
     for (const t of this.tasks.queued()) this.runner.enqueue(t.id);
     const unsettled = this.events.unsettled().filter((e) => this.repos.has(e.repo));
@@ -365,14 +392,13 @@ export class Daemon {
     const r = this.repos.get(task.repo);
     const trigger = r && enabledTriggers(r.policy).find((t) => t.name === task.trigger);
     if (!trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
-    if (task.kind === 'agent') {
-      return Promise.resolve({ state: 'done', reason: this.model.modelStepsEnabled ? 'agent tasks are not available in this version' : (this.model.disabledReason ?? 'model steps are off') });
-    }
+    const paths = task.batch_id ? this.tasks.batchPaths(task.batch_id) : [];
+    if (task.kind === 'agent') return this.agents.run(task, trigger, r.policy.policy, paths);
     const defaults = r.policy.policy.defaults;
     let childPid: number | undefined;
     return executeTask(task, {
       trigger,
-      paths: task.batch_id ? this.tasks.batchPaths(task.batch_id) : [],
+      paths,
       timeoutMs: parseDuration(trigger.timeout ?? defaults?.timeout ?? DEFAULT_TIMEOUT_MS),
       outputLimit: defaults?.output_limit_bytes ?? DEFAULT_OUTPUT_LIMIT,
       env: this.opts.env,
@@ -395,5 +421,10 @@ export class Daemon {
       this.log.error({ err: (e as Error).message }, 'could not write the daily log');
     }
     if (rep.notification) await this.notifier.notify(rep.notification);
+    const next = trigger && task.kind === 'command' ? this.agents.followUp(task, trigger) : undefined;
+    if (next !== undefined) {
+      this.log.info({ task: next, after: task.id, trigger: task.trigger }, 'agent task queued to look at the result');
+      this.runner.enqueue(next);
+    }
   }
 }

@@ -2,14 +2,29 @@ import fs from 'node:fs';
 import { openDb, storePath, type Db } from '../store/db.js';
 import { EventStore } from '../store/event-store.js';
 import { TaskStore, type TaskRow } from '../store/task-store.js';
+import { ProposalStore, proposalListing } from '../store/proposal-store.js';
 import { printJson, printTable } from './output.js';
 
 /** Listings read the store directly (SQLite WAL allows it while the daemon writes), so they work with the daemon down. */
-export function withStore<T>(home: string, fn: (db: Db) => T): T {
+function openExistingStore(home: string): Db {
   if (!fs.existsSync(storePath(home))) throw new Error(`no Kairos store in ${home} yet; start the daemon with 'kairos start --repo DIR'`);
-  const db = openDb(storePath(home));
+  return openDb(storePath(home));
+}
+
+export function withStore<T>(home: string, fn: (db: Db) => T): T {
+  const db = openExistingStore(home);
   try {
     return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** As withStore, for work that finishes later: the store stays open until it has. */
+export async function withStoreAsync<T>(home: string, fn: (db: Db) => Promise<T>): Promise<T> {
+  const db = openExistingStore(home);
+  try {
+    return await fn(db);
   } finally {
     db.close();
   }
@@ -24,8 +39,9 @@ export function listEvents(home: string, o: { json: boolean; repo?: string; limi
   );
 }
 
-export function taskJson(t: TaskRow, paths: string[]): Record<string, unknown> {
+export function taskJson(t: TaskRow, paths: string[], proposal?: ReturnType<typeof proposalListing>): Record<string, unknown> {
   return {
+    ...(JSON.parse(t.data) as Record<string, unknown>),
     id: t.id,
     repo: t.repo,
     trigger: t.trigger,
@@ -42,14 +58,18 @@ export function taskJson(t: TaskRow, paths: string[]): Record<string, unknown> {
     output: t.output,
     batch_id: t.batch_id,
     paths,
-    ...(JSON.parse(t.data) as Record<string, unknown>),
+    ...(proposal ? { proposal } : {}),
   };
 }
 
 export function listTasks(home: string, o: { json: boolean; repo?: string; limit: number; state?: string }): void {
   const rows = withStore(home, (db) => {
     const store = new TaskStore(db);
-    return store.list({ repo: o.repo, limit: o.limit, state: o.state }).map((t) => taskJson(t, t.batch_id ? store.batchPaths(t.batch_id) : []));
+    const proposals = new ProposalStore(db);
+    return store.list({ repo: o.repo, limit: o.limit, state: o.state }).map((t) => {
+      const p = t.kind === 'agent' ? proposals.forTask(t.id)[0] : undefined;
+      return taskJson(t, t.batch_id ? store.batchPaths(t.batch_id) : [], p ? proposalListing(p) : undefined);
+    });
   });
   if (o.json) return printJson(rows);
   printTable(

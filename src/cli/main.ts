@@ -9,6 +9,7 @@ import { callDaemon } from './control-client.js';
 import { parseLimit, printJson } from './output.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { showSpend } from './spend-command.js';
+import { applyCommand, undoCommand } from './proposal-commands.js';
 import { EventType } from '../events/event.js';
 
 const program = new Command();
@@ -116,6 +117,22 @@ program
   });
 
 program
+  .command('apply <id>')
+  .description("apply a proposal to your working tree: exactly the diff whose sha256 you pass (see 'kairos tasks --json' → proposal.hash)")
+  .requiredOption('--hash <sha256>', 'the hash of the diff you reviewed; a different diff is refused')
+  .action(async (id: string, o: { hash: string }) => {
+    exitCode = await applyCommand(home(), id, o.hash);
+  });
+
+program
+  .command('undo <id>')
+  .description('restore the files an applied proposal changed, byte for byte')
+  .option('--force', 'restore even files you changed after the apply')
+  .action(async (id: string, o: { force?: boolean }) => {
+    exitCode = await undoCommand(home(), id, !!o.force);
+  });
+
+program
   .command('spend')
   .description('model spend per hour/day/month window against the budget caps, per model and trigger, and the prompt-cache share')
   .option('--json', 'print {task?, hour?, day?, month?: {spent_usd, reserved_usd, cap_usd}, by_model, by_trigger, cache_read_share}')
@@ -164,7 +181,7 @@ try {
   process.exitCode = exitCode;
 } catch (e) {
   const err = e as Error;
-  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'Error'].includes(err.name);
+  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'Error'].includes(err.name);
   process.stderr.write(`kairos: ${known ? err.message : err.stack}\n`);
   process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
 }

@@ -53,7 +53,8 @@ const CronEvent = z.object({
 const ManualEvent = z.object({
   ...base,
   type: z.literal('manual'),
-  data: z.object({ note: z.string().optional() }).default({}),
+  /** `trigger` names the one trigger a poke fires; without it, triggers with `on: {manual: true}` fire. */
+  data: z.object({ note: z.string().max(2000).optional(), trigger: z.string().optional() }).default({}),
 });
 
 /** An event as a source produces it, before the store gives it an id. */

@@ -1,7 +1,8 @@
 import type { TaskRow, TaskStore } from '../store/task-store.js';
 
 export interface Execution {
-  state: 'done' | 'failed';
+  /** 'proposed': an agent task that ended with a proposal waiting for a human. */
+  state: 'done' | 'failed' | 'proposed';
   exit_code?: number | null;
   signal?: string | null;
   duration_ms?: number;

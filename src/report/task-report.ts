@@ -19,9 +19,17 @@ export function reportTask(task: TaskRow, trigger: Pick<Trigger, 'notify'> | und
       ? `failed (${task.reason})`
       : `failed with exit code ${task.exit_code ?? 'none'}${task.signal ? ` (${task.signal})` : ''}`;
   const secs = task.duration_ms != null ? ` in ${(task.duration_ms / 1000).toFixed(1)} s` : '';
-  const what = task.kind === 'notify' ? 'changes settled' : task.command ? `\`${task.command}\` ${outcome}${secs}` : outcome;
+  const what =
+    task.kind === 'notify' ? 'changes settled'
+    : task.kind === 'agent' ? (task.state === 'proposed' ? `proposed: ${task.reason ?? ''}` : `agent ${task.state === 'done' ? 'finished' : 'failed'}${task.reason ? `: ${task.reason}` : ''}`)
+    : task.command ? `\`${task.command}\` ${outcome}${secs}` : outcome;
   const log = `${repoName} · ${task.trigger} (task ${task.id}): ${what}`;
 
+  if (task.state === 'proposed') {
+    // A proposal waits for a human: worth a notification in every mode but 'never'.
+    const body = `${task.reason ?? 'a proposal is ready'}\nreview: kairos tasks · apply: kairos apply <id> --hash <hash>`;
+    return trigger?.notify === 'never' ? { log } : { log, notification: { title: `${repoName}: ${task.trigger} proposes a change`, body, urgency: 'normal' } };
+  }
   const mode = trigger?.notify ?? 'on_failure';
   const changed = !previous || previous.state !== task.state;
   const wanted = mode === 'always' || (mode === 'on_failure' && !ok) || (mode === 'on_change' && changed);

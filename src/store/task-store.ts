@@ -84,6 +84,19 @@ export class TaskStore {
     })();
   }
 
+  /** A task that follows another of the same batch (an agent asked to look at a failed command). */
+  createFollowUp(f: { repo: string; trigger: string; kind: 'agent'; batchId: number | null; at: string; data: Record<string, unknown> }): number {
+    return this.db.transaction(() => {
+      const id = Number(
+        this.db
+          .prepare("INSERT INTO tasks (repo, trigger, kind, batch_id, state, created_at, data) VALUES (?, ?, ?, ?, 'queued', ?, ?)")
+          .run(f.repo, f.trigger, f.kind, f.batchId, f.at, JSON.stringify(f.data)).lastInsertRowid,
+      );
+      this.logTransition(id, null, 'queued', f.at, null);
+      return id;
+    })();
+  }
+
   /** Triggers that already hold this event in a batch (so a replay does not batch it twice). */
   triggersHolding(eventId: number): Set<string> {
     const rows = this.db.prepare('SELECT trigger FROM batch_events WHERE event_id = ?').all(eventId) as { trigger: string }[];

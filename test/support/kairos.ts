@@ -29,6 +29,9 @@ export function makeHome(policyYaml?: string): { home: string; env: NodeJS.Proce
     GIT_CONFIG_NOSYSTEM: '1',
   };
   delete env.ANTHROPIC_API_KEY;
+  delete env.ANTHROPIC_BASE_URL;
+  // Set by node's test runner: a repository's own `node --test` run by the daemon would skip itself.
+  delete env.NODE_TEST_CONTEXT;
   return { home, env, cleanup: () => fs.rmSync(home, { recursive: true, force: true }) };
 }
 
@@ -86,4 +89,9 @@ export async function waitFor<T>(fn: () => T | Promise<T>, o: { timeoutMs?: numb
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${o.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, o.intervalMs ?? 150));
   }
+}
+
+/** The node arguments that start the real CLI (before its own arguments), for tests that spawn it their own way, e.g. as an MCP server. */
+export function kairosCliArgs(): string[] {
+  return [...cliArgs];
 }

@@ -1,0 +1,80 @@
+import type { Db } from '../src/store/db.js';
+import type { ModelClient } from '../src/model/client.js';
+import type { Policy, Trigger } from '../src/policy/schema.js';
+import type { SandboxStatus } from '../src/policy/sandbox.js';
+import { fenceUntrusted } from '../src/policy/filter.js';
+import type { Logger } from '../src/report/logger.js';
+import type { TaskRow, TaskStore } from '../src/store/task-store.js';
+import type { Execution } from '../src/pipeline/runner.js';
+import { runAgentTask } from '../src/agent/task.js';
+import { applyProposal, undoProposal } from '../src/agent/apply.js';
+import { formatUsd } from '../src/model/prices.js';
+
+export interface AgentTasksDeps {
+  db: Db;
+  home: string;
+  tasks: TaskStore;
+  model: ModelClient;
+  sandbox: SandboxStatus;
+  log: Logger;
+  notify(title: string, body: string): void;
+  /** Tags paths the daemon is about to write in a repository, so its watcher does not trigger on them. */
+  markOwnWrites(repo: string, paths: readonly string[]): void;
+}
+
+/** Agent tasks as the daemon runs them: started by `ask` triggers, or after a `run` that failed. */
+export class AgentTasks {
+  constructor(private readonly d: AgentTasksDeps) {}
+
+  /** After a command task finished: does its trigger ask the agent to look? Returns the new task id. */
+  followUp(task: TaskRow, trigger: Trigger): number | undefined {
+    if (!trigger.ask || !trigger.run) return undefined;
+    const when = trigger.ask_on ?? 'failure';
+    if (when === 'failure' && task.state !== 'failed') return undefined;
+    return this.d.tasks.createFollowUp({ repo: task.repo, trigger: task.trigger, kind: 'agent', batchId: task.batch_id, at: new Date().toISOString(), data: { after_task: task.id } });
+  }
+
+  async run(task: TaskRow, trigger: Trigger, policy: Policy, paths: readonly string[]): Promise<Execution> {
+    const r = await runAgentTask(
+      { taskId: task.id, repo: task.repo, trigger: trigger.name, instruction: trigger.ask!, context: this.context(task, paths), policy },
+      {
+        db: this.d.db,
+        home: this.d.home,
+        model: this.d.model,
+        sandbox: this.d.sandbox,
+        log: this.d.log,
+        notify: (message) => this.d.notify(`Kairos: ${trigger.name}`, message),
+      },
+    );
+    this.d.tasks.patchData(task.id, { cost_micro: r.costMicro, ...(r.state === 'proposed' ? { proposal_id: r.proposal.id } : {}) });
+    if (r.state === 'proposed') {
+      const p = r.proposal;
+      this.d.log.info({ task: task.id, proposal: p.id, files: p.files, cost: formatUsd(r.costMicro) }, 'proposal ready');
+      return { state: 'proposed', reason: `proposal ${p.id}: ${p.summary}`, output: `proposal ${p.id} (${p.files.length} files, ${formatUsd(r.costMicro)})\nhash ${p.hash}\n${p.files.join('\n')}` };
+    }
+    return { state: r.state, reason: r.reason };
+  }
+
+  /** Applies exactly the diff whose hash the human saw; its writes are tagged as the daemon's own. */
+  apply(repo: string, id: string, hash: string): Promise<{ applied: true; files: string[] }> {
+    return applyProposal({ db: this.d.db, proposalId: id, hash, repo, onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
+  }
+
+  undo(repo: string, id: string, force: boolean): Promise<{ restored: string[] }> {
+    return undoProposal({ db: this.d.db, proposalId: id, repo, force, onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
+  }
+
+  private context(task: TaskRow, paths: readonly string[]): string {
+    const data = JSON.parse(task.data) as { after_task?: number };
+    const parts: string[] = [];
+    if (data.after_task) {
+      const before = this.d.tasks.get(data.after_task);
+      if (before) {
+        parts.push(`The command \`${before.command}\` ${before.state === 'failed' ? `failed (exit code ${before.exit_code ?? 'none'}${before.reason ? `, ${before.reason}` : ''})` : 'finished'}. Its output:`);
+        parts.push(fenceUntrusted(`output of ${before.command}`, before.output ?? ''));
+      }
+    }
+    if (paths.length) parts.push(`Changed paths:\n${paths.slice(0, 200).join('\n')}${paths.length > 200 ? `\n… and ${paths.length - 200} more` : ''}`);
+    return parts.join('\n\n') || 'No further context.';
+  }
+}

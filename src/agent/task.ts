@@ -1,0 +1,125 @@
+import os from 'node:os';
+import path from 'node:path';
+import fs from 'node:fs';
+import type { Db } from '../store/db.js';
+import type { ModelClient } from '../model/client.js';
+import type { Policy } from '../policy/schema.js';
+import type { LogSink } from '../report/logger.js';
+import { allow } from '../policy/decision.js';
+import { GateConfig } from '../policy/gate.js';
+import { evaluateStep } from '../policy/layers.js';
+import { compileRules } from '../policy/permission.js';
+import type { SandboxStatus } from '../policy/sandbox.js';
+import { AuditLog } from '../policy/audit.js';
+import { trustStatus } from '../policy/trust.js';
+import { trustLayer } from '../policy/trust-layer.js';
+import { createHooks, loadHookSources } from './hooks.js';
+import { createTaskWorktree, removeTaskWorktree } from './worktree.js';
+import { makeProposal, ProposalError, type Proposal } from './proposal.js';
+import { ProposalStore } from '../store/proposal-store.js';
+import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
+import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
+import { gitRead } from './tools/git-read.js';
+import { runAgentCommand } from './tools/command.js';
+import type { ToolName } from './tools/schemas.js';
+
+export interface AgentTaskInput {
+  taskId: number;
+  repo: string;
+  trigger: string;
+  instruction: string;
+  context: string;
+  policy: Policy;
+}
+
+export interface AgentTaskDeps {
+  db: Db;
+  home: string;
+  model: ModelClient;
+  sandbox: SandboxStatus;
+  log: LogSink;
+  notify(message: string): void;
+  limits?: Partial<AgentLimits>;
+}
+
+export type AgentTaskResult =
+  | { state: 'proposed'; proposal: Proposal; reason: string; costMicro: number }
+  | { state: 'done'; reason: string; costMicro: number }
+  | { state: 'failed'; reason: string; costMicro: number };
+
+const MAX_NOTIFICATIONS = 3;
+
+/**
+ * An acting task from start to end: a worktree of its own, the developer's hooks (snapshotted),
+ * the policy layers bound to this repository, the loop, then a proposal bound to its diff hash.
+ * The worktree is removed at the end whatever happened; the diff lives in the store.
+ */
+export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise<AgentTaskResult> {
+  if (!d.model.modelStepsEnabled) return { state: 'done', reason: d.model.disabledReason ?? 'model steps are off', costMicro: 0 };
+  const actModel = t.policy.models?.act;
+  if (!actModel) return { state: 'failed', reason: "no models.act in the policy: name the model that does the work", costMicro: 0 };
+  const trust = trustStatus(d.db, t.repo);
+  if (trust === 'changed') {
+    return { state: 'failed', reason: `model work is paused in ${t.repo}: its policy or hook files changed since you trusted it; run 'kairos trust ${t.repo}'`, costMicro: 0 };
+  }
+  const wt = await createTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home, includeUncommitted: true });
+  const spillDir = path.join(d.home, 'spill', String(t.taskId));
+  fs.mkdirSync(spillDir, { recursive: true });
+  try {
+    const hooks = createHooks({
+      sources: loadHookSources({ kairosHome: d.home, repoDir: t.repo, repoTrusted: trust === 'trusted' }),
+      projectDir: t.repo,
+      workDir: wt.dir,
+      sessionId: `kairos-task-${t.taskId}`,
+    });
+    const audit = new AuditLog(d.db);
+    const rules = compileRules(t.policy.permissions);
+    const gate = { config: GateConfig.parse({}), state: { recentStarts: [], paused: false } };
+    const evaluate = (step: Parameters<typeof evaluateStep>[0]) =>
+      evaluateStep(step, { now: new Date(), home: os.homedir(), kairosHome: d.home, rules, gate, sandbox: d.sandbox, attended: false }, { trust: trustLayer(trust), spend: () => allow(), audit });
+    const files = { root: wt.dir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+    let notified = 0;
+    const execute = async (name: ToolName, input: Record<string, unknown>): Promise<{ text: string; failed?: boolean }> => {
+      switch (name) {
+        case 'read_file': return { text: readFile(files, input as never) };
+        case 'list_files': return { text: listFiles(files, input as never) };
+        case 'grep': return { text: grep(files, input as never) };
+        case 'write_file': return { text: writeFile(files, input as never) };
+        case 'edit_file': return { text: editFile(files, input as never) };
+        case 'git': return { text: await gitRead(wt.dir, input as never, 30_000) };
+        case 'run_command':
+          return runAgentCommand({ root: wt.dir, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, timeoutMs: 5 * 60_000, outputLimit: 64_000, maxProcesses: 256 }, input as never);
+        case 'notify':
+          if (++notified > MAX_NOTIFICATIONS) return { text: `not sent: at most ${MAX_NOTIFICATIONS} notifications per task`, failed: true };
+          d.notify(String(input.message));
+          return { text: 'sent' };
+        default:
+          return { text: `tool ${name} is handled by the loop`, failed: true };
+      }
+    };
+    const outcome = await runAgent(
+      { taskId: t.taskId, repo: t.repo, trigger: t.trigger, instruction: t.instruction, context: t.context, worktree: wt.dir },
+      { model: d.model, actModel, triageModel: t.policy.models?.triage, tools: { evaluate, execute }, hooks, spillDir, limits: { ...DEFAULT_AGENT_LIMITS, ...d.limits }, log: d.log },
+    );
+    if (outcome.kind === 'failed') return { state: 'failed', reason: outcome.reason, costMicro: outcome.costMicro };
+    if (outcome.kind === 'sleep') return { state: 'done', reason: `slept: ${outcome.reason}`, costMicro: outcome.costMicro };
+    let proposal: Proposal;
+    try {
+      proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: outcome.costMicro });
+    } catch (e) {
+      if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: outcome.costMicro };
+      throw e;
+    }
+    if (hooks.has('TaskProposed')) {
+      const h = await hooks.fire('TaskProposed', { task_id: String(t.taskId), trigger: t.trigger, proposal: { id: proposal.id, hash: proposal.hash, summary: proposal.summary, files: proposal.files } });
+      if (h.decision === 'block') {
+        new ProposalStore(d.db).discard(proposal.id);
+        return { state: 'failed', reason: `proposal withheld by a TaskProposed hook: ${h.reason ?? ''}`, costMicro: outcome.costMicro };
+      }
+    }
+    return { state: 'proposed', proposal, reason: outcome.summary, costMicro: outcome.costMicro };
+  } finally {
+    await removeTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home }).catch((e: Error) => d.log.warn({ task: t.taskId, err: e.message }, 'worktree not removed'));
+    fs.rmSync(spillDir, { recursive: true, force: true });
+  }
+}

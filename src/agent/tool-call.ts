@@ -1,0 +1,96 @@
+import type { Hooks } from './hooks.js';
+import type { Evaluation } from '../policy/layers.js';
+import type { Step } from '../policy/decision.js';
+import { toolCallFor } from '../policy/rules.js';
+import { redact } from '../policy/filter.js';
+import { BoundedOutput } from '../pipeline/bounded-output.js';
+import { isToolName, ToolInputs, type ToolName } from './tools/schemas.js';
+import { ToolError } from './tools/tool-error.js';
+
+/** What one tool call came to, for the model and for the loop. */
+export interface ToolCallResult {
+  content: string;
+  isError: boolean;
+  /** propose / sleep end the task with this. */
+  finish?: { kind: 'propose' | 'sleep'; text: string };
+  /** A hook answered `continue: false`. */
+  stop?: string;
+}
+
+export interface ToolCallContext {
+  repo: string;
+  worktree: string;
+  taskId: number;
+  trigger: string;
+  maxToolOutput: number;
+  hooks: Hooks | undefined;
+  evaluate(step: Step): Evaluation;
+  execute(name: ToolName, input: Record<string, unknown>): Promise<{ text: string; failed?: boolean }>;
+}
+
+function bound(text: string, limit: number): string {
+  const out = new BoundedOutput(Math.floor(limit / 2));
+  out.push(text);
+  return out.toString();
+}
+
+/** Policy asks only from the permission layer may be settled by a hook's `allow`; nothing else may. */
+function hookMayAllow(ev: Evaluation): boolean {
+  return ev.trail.every((t) => t.verdict.decision === 'allow' || (t.verdict.decision === 'ask' && t.layer === 'permission'));
+}
+
+/**
+ * One tool call through every boundary: PreToolUse hooks, input validation, the eight policy
+ * layers, the tool itself, PostToolUse (or PostToolUseFailure) hooks, and the output filter.
+ * Every failure is a value the model sees, never an exception.
+ */
+export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: unknown, toolUseId: string): Promise<ToolCallResult> {
+  let input = (rawInput && typeof rawInput === 'object' ? rawInput : {}) as Record<string, unknown>;
+  if (!isToolName(name)) return { content: `unknown tool '${name}'`, isError: true };
+  const pre = ctx.hooks?.has('PreToolUse') ? await ctx.hooks.fire('PreToolUse', { tool_name: name, tool_input: input, tool_use_id: toolUseId }) : undefined;
+  const stop = pre?.stop?.reason;
+  if (pre?.decision === 'block') return { content: `blocked by a PreToolUse hook: ${pre.reason ?? 'no reason given'}`, isError: true, ...(stop ? { stop } : {}) };
+  if (pre?.updatedInput) input = pre.updatedInput;
+  const parsed = ToolInputs[name].safeParse(input);
+  if (!parsed.success) {
+    return { content: `invalid input for ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`, isError: true };
+  }
+  input = parsed.data as Record<string, unknown>;
+  if (name === 'propose') return { content: 'proposal recorded', isError: false, finish: { kind: 'propose', text: String(input.summary) } };
+  if (name === 'sleep') return { content: 'ok', isError: false, finish: { kind: 'sleep', text: String(input.reason) } };
+
+  if (name !== 'notify') {
+    const ev = ctx.evaluate({
+      repo: ctx.repo,
+      root: ctx.worktree,
+      taskId: ctx.taskId,
+      trigger: ctx.trigger,
+      origin: 'agent',
+      action: { type: 'tool', call: toolCallFor(name, input) },
+    });
+    if (ev.verdict.decision === 'deny') return { content: `denied by the ${ev.decidedBy} layer: ${ev.verdict.reason}`, isError: true };
+    if (ev.verdict.decision === 'ask' && !(pre?.decision === 'allow' && hookMayAllow(ev))) {
+      return { content: `not run: needs a human's approval (${ev.decidedBy}: ${ev.verdict.reason}). Work without it or propose what you have.`, isError: true };
+    }
+  }
+
+  let text: string;
+  let failed = false;
+  try {
+    const r = await ctx.execute(name, input);
+    text = r.text;
+    failed = !!r.failed;
+  } catch (e) {
+    const message = e instanceof ToolError ? e.message : `internal error: ${(e as Error).message}`;
+    if (ctx.hooks?.has('PostToolUseFailure')) await ctx.hooks.fire('PostToolUseFailure', { tool_name: name, tool_input: input, error: message, tool_use_id: toolUseId });
+    return { content: redact(message).text, isError: true };
+  }
+  const post = ctx.hooks?.has('PostToolUse') ? await ctx.hooks.fire('PostToolUse', { tool_name: name, tool_input: input, tool_response: text, tool_use_id: toolUseId }) : undefined;
+  let content = bound(redact(text).text, ctx.maxToolOutput);
+  if (post?.decision === 'block' && post.reason) content += `\n[PostToolUse hook: ${post.reason}]`;
+  if (post?.additionalContext) content += `\n[hook context: ${post.additionalContext}]`;
+  const stopped = stop ?? post?.stop?.reason;
+  return { content, isError: failed, ...(stopped ? { stop: stopped } : {}) };
+}
+
+export { ToolError };
