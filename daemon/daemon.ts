@@ -25,7 +25,7 @@ import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
 import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
-import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from './policy-state.js';
+import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from '../src/policy/effective.js';
 import { watchRepo, type RepoWatch } from './repo-watch.js';
 
 export const DEFAULT_SETTLE_MS = 1500;

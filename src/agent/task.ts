@@ -6,9 +6,8 @@ import type { ModelClient } from '../model/client.js';
 import type { Policy } from '../policy/schema.js';
 import type { LogSink } from '../report/logger.js';
 import { allow } from '../policy/decision.js';
-import { GateConfig } from '../policy/gate.js';
 import { evaluateStep } from '../policy/layers.js';
-import { compileRules } from '../policy/permission.js';
+import { layerContext } from '../policy/layer-context.js';
 import type { SandboxStatus } from '../policy/sandbox.js';
 import { AuditLog } from '../policy/audit.js';
 import { trustStatus } from '../policy/trust.js';
@@ -73,10 +72,8 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       sessionId: `kairos-task-${t.taskId}`,
     });
     const audit = new AuditLog(d.db);
-    const rules = compileRules(t.policy.permissions);
-    const gate = { config: GateConfig.parse({}), state: { recentStarts: [], paused: false } };
     const evaluate = (step: Parameters<typeof evaluateStep>[0]) =>
-      evaluateStep(step, { now: new Date(), home: os.homedir(), kairosHome: d.home, rules, gate, sandbox: d.sandbox, attended: false }, { trust: trustLayer(trust), spend: () => allow(), audit });
+      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false }), { trust: trustLayer(trust), spend: () => allow(), audit });
     const files = { root: wt.dir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
     let notified = 0;
     const execute = async (name: ToolName, input: Record<string, unknown>): Promise<{ text: string; failed?: boolean }> => {

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
-import { resolveHome, resolveRepo, UsageError } from './context.js';
+import { repoOrCwd, resolveHome, resolveRepo, UsageError } from './context.js';
 import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';
 import { listEvents, listTasks } from './listings.js';
 import { showLogs } from './logs.js';
-import { checkPolicy, trustCommand } from './policy-commands.js';
+import { checkPolicy, explainCommand, trustCommand } from './policy-commands.js';
 import { callDaemon } from './control-client.js';
 import { parseLimit, printJson } from './output.js';
 import { formatDoctor, runDoctor } from './doctor.js';
@@ -155,6 +155,15 @@ policy
   .description('validate a policy file; without FILE, the user policy and the current repository policy')
   .action((file: string | undefined) => {
     exitCode = checkPolicy(home(), file);
+  });
+
+policy
+  .command('explain <call>')
+  .description('which layer and which rule decide a tool call, and why, e.g. "Bash(npm test && curl x | sh)", "Edit(src/a.ts)", "Read(.env)"')
+  .option('-r, --repo <dir>', 'the repository (default: the current one)')
+  .option('--json', 'print JSON')
+  .action((call: string, o: { repo?: string; json?: boolean }) => {
+    exitCode = explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
   });
 
 program

@@ -6,6 +6,13 @@ import type { Policy } from '../policy/schema.js';
 import { openDb, storePath } from '../store/db.js';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { resolveRepo } from './context.js';
+import { loadUserPolicy, resolveRepoPolicy } from '../policy/effective.js';
+import { explainCall, formatExplanation } from '../policy/explain.js';
+import { layerContext } from '../policy/layer-context.js';
+import { detectSandbox } from '../policy/sandbox.js';
+import { trustLayer } from '../policy/trust-layer.js';
+import { allow } from '../policy/decision.js';
+import { printJson } from './output.js';
 
 function describe(p: Policy): string {
   const runs = p.triggers.filter((t) => t.run || t.ask).length;
@@ -67,4 +74,22 @@ export async function trustCommand(home: string, repo: string, revoke: boolean):
     if (!(e instanceof DaemonNotRunningError)) throw e;
   }
   return 0;
+}
+
+/**
+ * `kairos policy explain "<Tool(arg)>"`: a dry run of the eight layers for one call an agent might
+ * make in this repository, under its effective policy and trust; nothing is run or audited.
+ */
+export function explainCommand(home: string, callText: string, repo: string, json: boolean): number {
+  const db = openDb(storePath(home));
+  try {
+    const effective = resolveRepoPolicy(db, loadUserPolicy(home), repo);
+    const ctx = layerContext({ policy: effective.policy, kairosHome: home, sandbox: detectSandbox(), attended: false });
+    const e = explainCall(callText, ctx, { trust: trustLayer(effective.trust), spend: () => allow() }, { repo });
+    if (json) printJson(e);
+    else process.stdout.write(`${formatExplanation(e)}\n  repository: ${repo} (${effective.trust})\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
 }

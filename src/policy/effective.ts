@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Db } from '../src/store/db.js';
-import type { Policy, Trigger } from '../src/policy/schema.js';
-import { loadPolicyFile, loadPolicyOrDefault, PolicyError } from '../src/policy/load.js';
-import { mergeRepoPolicy } from '../src/policy/merge.js';
-import { trustStatus } from '../src/policy/trust.js';
+import type { Db } from '../store/db.js';
+import type { Policy, Trigger } from './schema.js';
+import { loadPolicyFile, loadPolicyOrDefault, PolicyError } from './load.js';
+import { mergeRepoPolicy } from './merge.js';
+import { trustStatus } from './trust.js';
 
 export interface RepoPolicy {
   policy: Policy;
