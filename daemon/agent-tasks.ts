@@ -9,9 +9,12 @@ import type { Execution } from '../src/pipeline/runner.js';
 import { runAgentTask } from '../src/agent/task.js';
 import { applyProposal, undoProposal } from '../src/agent/apply.js';
 import { formatUsd } from '../src/model/prices.js';
+import type { ApprovalQueue } from '../src/pipeline/approvals.js';
+import { ApprovalStore } from '../src/store/approval-store.js';
 
 export interface AgentTasksDeps {
   db: Db;
+  approvals: ApprovalQueue;
   home: string;
   tasks: TaskStore;
   model: ModelClient;
@@ -49,14 +52,29 @@ export class AgentTasks {
     this.d.tasks.patchData(task.id, { cost_micro: r.costMicro, ...(r.state === 'proposed' ? { proposal_id: r.proposal.id } : {}) });
     if (r.state === 'proposed') {
       const p = r.proposal;
-      this.d.log.info({ task: task.id, proposal: p.id, files: p.files, cost: formatUsd(r.costMicro) }, 'proposal ready');
-      return { state: 'proposed', reason: `proposal ${p.id}: ${p.summary}`, output: `proposal ${p.id} (${p.files.length} files, ${formatUsd(r.costMicro)})\nhash ${p.hash}\n${p.files.join('\n')}` };
+      // Nothing reaches the user's tree until a human approves exactly this diff (or it expires: denied).
+      const { approval } = this.d.approvals.enqueueProposal({ proposal: p, trigger: trigger.name, taskId: task.id, costMicros: r.costMicro });
+      this.d.tasks.patchData(task.id, { approval_id: approval.id });
+      this.d.log.info({ task: task.id, proposal: p.id, approval: approval.id, files: p.files, cost: formatUsd(r.costMicro) }, 'proposal waiting for approval');
+      return {
+        state: 'proposed',
+        reason: `approval ${approval.id}: ${p.summary}`,
+        output: `proposal ${p.id}, approval ${approval.id} (${p.files.length} files, ${formatUsd(r.costMicro)})\nhash ${p.hash}\n${p.files.join('\n')}\nreview: kairos show ${approval.id} · approve: kairos approve ${approval.id} · deny: kairos deny ${approval.id}`,
+      };
     }
     return { state: r.state, reason: r.reason };
   }
 
-  /** Applies exactly the diff whose hash the human saw; its writes are tagged as the daemon's own. */
-  apply(repo: string, id: string, hash: string): Promise<{ applied: true; files: string[] }> {
+  /**
+   * Applies exactly the diff whose hash the human saw; its writes are tagged as the daemon's own.
+   * A proposal waiting in the approval queue is approved through it, so one decision cannot be made twice.
+   */
+  async apply(repo: string, id: string, hash: string): Promise<{ applied: true; files: string[] }> {
+    const open = new ApprovalStore(this.d.db).openForProposal(id)[0];
+    if (open) {
+      const r = await this.d.approvals.approve(open.id, { channel: 'cli', hash });
+      return { applied: true, files: r.files };
+    }
     return applyProposal({ db: this.d.db, proposalId: id, hash, repo, onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
   }
 

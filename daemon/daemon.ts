@@ -3,34 +3,33 @@ import path from 'node:path';
 import { EventDraft, type StoredEvent } from '../src/events/event.js';
 import { startCron } from '../src/events/cron.js';
 import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
-import { TaskRunner } from '../src/pipeline/runner.js';
-import { executeTask } from '../src/pipeline/execute.js';
+import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
+import { checkGate } from '../src/policy/gate.js';
+import { gateConfig } from '../src/policy/layer-context.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import { openDb, storePath, type Db } from '../src/store/db.js';
 import { EventStore } from '../src/store/event-store.js';
 import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
-import { appendDailyLog } from '../src/report/daily-log.js';
 import { createNotifier } from '../src/report/notify.js';
-import { reportTask } from '../src/report/task-report.js';
 import type { Logger } from '../src/report/logger.js';
 import { isAlive, processStartTime } from '../src/cli/process-alive.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { formatUsd, loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
-import type { ThresholdCrossing } from '../src/model/ledger.js';
 import { detectSandbox } from '../src/policy/sandbox.js';
 import { recoverInterruptedApplies } from '../src/agent/apply.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
+import { ApprovalQueue, isPaused, proposalActions } from '../src/pipeline/approvals.js';
+import { CommandTasks } from './command-tasks.js';
+import { Reporter } from './reporter.js';
 import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
 import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from '../src/policy/effective.js';
 import { watchRepo, type RepoWatch } from './repo-watch.js';
 
 export const DEFAULT_SETTLE_MS = 1500;
-const DEFAULT_TIMEOUT_MS = 10 * 60_000;
-const DEFAULT_OUTPUT_LIMIT = 64_000;
 
 export interface DaemonOptions {
   home: string;
@@ -60,12 +59,16 @@ export class Daemon {
   private readonly runner: TaskRunner;
   private readonly repos = new Map<string, WatchedRepo>();
   private readonly ownWrites = new OwnWrites();
-  private readonly notifier;
-  private readonly childPids = new Set<number>();
+  private readonly reporter: Reporter;
+  private readonly commands: CommandTasks;
+  /** The last change the user made in each repository, for the gate's edit back-off. */
+  private readonly lastUserEdit = new Map<string, Date>();
   private userPolicy: Policy;
   private stopping: Promise<void> | undefined;
   readonly model: ModelClient;
   readonly agents: AgentTasks;
+  readonly approvals: ApprovalQueue;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -77,11 +80,9 @@ export class Daemon {
     this.events = new EventStore(this.db);
     this.tasks = new TaskStore(this.db);
     this.repoStore = new RepoStore(this.db);
-    this.notifier = createNotifier({
-      enabled: opts.env.KAIROS_NOTIFY !== 'off',
-      home: opts.home,
-      log: opts.logger,
-    });
+    const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
+    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
+    this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger });
     // The user's budget and models are global: one ledger for every repository. Getters, so a
     // reloaded policy (a raised cap) applies to the next call.
     this.model = createModelClient({
@@ -91,20 +92,24 @@ export class Daemon {
       apiKey: opts.env.ANTHROPIC_API_KEY,
       baseURL: opts.env.ANTHROPIC_BASE_URL,
       prices: loadPriceTable({ overrides: readPriceOverrides(path.join(opts.home, 'prices.yaml')) }),
-      onThreshold: (c) => this.onBudgetThreshold(c),
+      onThreshold: (c) => this.reporter.budgetThreshold(c),
       onLadderStep: (step) => this.log.warn({ step }, 'model ladder step'),
     });
+    // Approving applies exactly the stored diff under its stored hash; the writes are tagged as the daemon's own.
+    this.approvals = new ApprovalQueue(
+      this.db,
+      proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
+    );
     this.agents = new AgentTasks({
+      approvals: this.approvals,
       db: this.db,
       home: opts.home,
       tasks: this.tasks,
       model: this.model,
       sandbox: detectSandbox(),
       log: opts.logger,
-      notify: (title, body) => void this.notifier.notify({ title, body, urgency: 'normal' }),
-      markOwnWrites: (repo, paths) => {
-        for (const p of paths) this.ownWrites.mark(repo, p);
-      },
+      notify: (title, body) => this.reporter.notify(title, body),
+      markOwnWrites: (repo, paths) => this.markOwnWrites(repo, paths),
     });
     this.settler = new Settler({
       defaultSettleMs: this.userPolicy.defaults?.settle_ms ?? DEFAULT_SETTLE_MS,
@@ -121,6 +126,9 @@ export class Daemon {
       tasks: this.tasks,
       maxConcurrent: opts.maxConcurrentTasks ?? 2,
       execute: (task) => this.execute(task),
+      gate: (task) => this.gate(task),
+      onDeferred: (task, reason, retryAt) =>
+        this.log.info({ task: task.id, trigger: task.trigger, reason, retry_at: retryAt ? new Date(retryAt).toISOString() : null }, 'task held by the gate'),
       onFinished: (task) => void this.report(task),
       onError: (err, task) => this.log.error({ err: err.message, task: task.id }, 'task bookkeeping failed'),
     });
@@ -154,14 +162,25 @@ export class Daemon {
     const reconciled = this.model.ledger.reconcileOpenReservations(Date.now());
     if (reconciled.count) this.log.warn({ count: reconciled.count, usd: formatUsd(reconciled.micro) }, 'open spend reservations from before the last stop counted as spent');
     for (const t of this.tasks.interruptRunning(now)) {
-      this.stopOrphanedCommand(t);
-      this.log.warn({ task: t.id, trigger: t.trigger }, 'task was running when the daemon stopped; marked interrupted, not re-run');
-      appendDailyLog(this.opts.home, { at: new Date(), repo: t.repo, text: `task ${t.id} (${t.trigger}) was interrupted by a daemon stop; not re-run` });
+      this.commands.stopOrphaned(t);
+      this.reporter.interrupted(t);
     }
     // An apply or undo cut short by the crash is rolled back (or finished) before anything else writes.
     for (const p of await recoverInterruptedApplies({ db: this.db, onBeforeWrite: () => undefined })) {
       this.log.warn({ proposal: p.id, state: p.state, kept: p.kept }, 'finished an apply/undo the last stop interrupted');
     }
+    for (const a of this.approvals.recoverInterrupted()) this.log.warn({ approval: a.id, state: a.state }, 'settled an approval the last stop interrupted');
+    const expire = (): void => {
+      void this.approvals.expireDue().then(
+        (rs) => {
+          for (const r of rs) this.log.info({ approval: r.approval.id, discard_error: r.discardError }, 'approval expired (denied: nobody answered in time)');
+        },
+        (e: Error) => this.log.error({ err: e.message }, 'expiring approvals failed'),
+      );
+    };
+    expire();
+    this.expiryTimer = setInterval(expire, 60_000);
+    this.expiryTimer.unref();
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
     for (const r of this.repoStore.watched()) {
       if (!fs.existsSync(r)) {
@@ -191,7 +210,7 @@ export class Daemon {
     if (this.repos.has(repo)) return;
     this.repoStore.setWatched(repo, true, new Date().toISOString());
     const policy = resolveRepoPolicy(this.db, this.userPolicy, repo);
-    this.reportPolicyProblems(repo, policy);
+    this.reporter.policyProblems(repo, policy);
     const entry: WatchedRepo = { path: repo, policy, gitOperation: null, cron: undefined, watch: undefined as unknown as RepoWatch };
     this.repos.set(repo, entry);
     entry.watch = watchRepo({
@@ -237,7 +256,7 @@ export class Daemon {
     }
     for (const r of this.repos.values()) {
       r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
-      this.reportPolicyProblems(r.path, r.policy);
+      this.reporter.policyProblems(r.path, r.policy);
       r.cron?.stop();
       r.cron = this.startCronFor(r);
     }
@@ -260,6 +279,7 @@ export class Daemon {
       alsoInTransaction?.();
       return rows;
     })();
+    for (const e of stored) if (e.type.startsWith('file.') && e.origin === 'user') this.lastUserEdit.set(e.repo, new Date(e.at));
     if (stored.length) this.settler.add(stored);
     return stored;
   }
@@ -304,33 +324,16 @@ export class Daemon {
   private async shutdown(reason: string): Promise<void> {
     this.log.info({ reason }, 'stopping');
     this.settler.stop();
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
     for (const r of this.repos.values()) r.cron?.stop();
     await Promise.allSettled([...this.repos.values()].map((r) => r.watch?.close()));
     // Give running commands a moment, then stop them; they are recorded as interrupted, not lost.
     await this.runner.stop(3000);
-    for (const pid of this.childPids) {
-      try {
-        process.kill(-pid, 'SIGTERM');
-      } catch {
-        // gone
-      }
-    }
+    this.commands.stopAll();
     this.tasks.interruptRunning(new Date().toISOString());
     this.db.close();
     this.lock.release();
     this.log.info('stopped');
-  }
-
-  /** A command whose daemon was killed keeps running in its own process group; stop it if it is still that process. */
-  private stopOrphanedCommand(t: TaskRow): void {
-    const { pid, pid_start } = JSON.parse(t.data) as { pid?: number; pid_start?: string | null };
-    if (!pid || !isAlive(pid) || processStartTime(pid) !== pid_start) return;
-    try {
-      process.kill(-pid, 'SIGTERM');
-      this.log.warn({ task: t.id, pid }, 'stopped the command an interrupted task left running');
-    } catch {
-      // already gone
-    }
   }
 
   private startCronFor(r: WatchedRepo): { stop(): void } | undefined {
@@ -347,26 +350,30 @@ export class Daemon {
     }
   }
 
-  private reportPolicyProblems(repo: string, p: RepoPolicy): void {
-    if (p.error) {
-      this.log.error({ repo, error: p.error }, 'repository policy is invalid; its triggers are off until it is fixed');
-      void this.notifier.notify({ title: 'Kairos: invalid repository policy', body: p.error, urgency: 'normal' });
-    }
-    for (const r of p.refused) this.log.warn({ repo, what: r.what, why: r.why }, 'repository policy entry refused');
-    if (p.refused.length && p.trust !== 'trusted') {
-      appendDailyLog(this.opts.home, {
-        at: new Date(),
-        repo,
-        text: `refused ${p.refused.length} entr${p.refused.length === 1 ? 'y' : 'ies'} of ${repo}/.kairos/policy.yaml until you run 'kairos trust ${repo}'`,
-      });
-    }
+  /** After `kairos resume` (or an approval change): held tasks get another look. */
+  onApprovalsChanged(change: string): void {
+    if (change === 'resumed') this.runner.retryDeferred();
   }
 
-  private onBudgetThreshold(c: ThresholdCrossing): void {
-    const text = `spend reached ${c.percent} % of the ${c.cap} cap (${formatUsd(c.spentMicro)} of ${formatUsd(c.capMicro)}, window ${c.windowKey})${c.percent >= 100 ? '; model steps pause until the window rolls over or you raise the cap, rules and commands keep running' : ''}`;
-    this.log.warn({ crossing: c }, text);
-    appendDailyLog(this.opts.home, { at: new Date(), text });
-    void this.notifier.notify({ title: `Kairos: ${c.percent} % of ${c.cap} budget`, body: text, urgency: c.percent >= 100 ? 'critical' : 'normal' });
+  private markOwnWrites(repo: string, paths: readonly string[]): void {
+    for (const p of paths) this.ownWrites.mark(repo, p);
+  }
+
+  /** Pause, quiet hours, rate limits and edit back-off hold automatic work; what the user asked for runs now. */
+  private gate(task: TaskRow): StartGate {
+    const r = this.repos.get(task.repo);
+    if (!r) return { go: true };
+    if (task.batch_id !== null && this.tasks.batchIsManual(task.batch_id)) return { go: true };
+    const now = new Date();
+    const lastEdit = this.lastUserEdit.get(task.repo);
+    const verdict = checkGate(task.trigger, gateConfig(r.policy.policy), {
+      recentStarts: this.tasks.startsSince(task.repo, new Date(now.getTime() - 3_600_000).toISOString()),
+      ...(lastEdit ? { lastUserEditAt: lastEdit } : {}),
+      paused: isPaused(this.db),
+    }, now);
+    if (verdict.decision === 'allow') return { go: true };
+    const retryAt = 'retryAt' in verdict && verdict.retryAt ? Date.parse(verdict.retryAt) : undefined;
+    return { go: false, reason: verdict.reason ?? 'held', ...(retryAt !== undefined ? { retryAt } : {}) };
   }
 
   private cooldownUntil(repo: string, t: Trigger): number {
@@ -394,33 +401,13 @@ export class Daemon {
     if (!trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
     const paths = task.batch_id ? this.tasks.batchPaths(task.batch_id) : [];
     if (task.kind === 'agent') return this.agents.run(task, trigger, r.policy.policy, paths);
-    const defaults = r.policy.policy.defaults;
-    let childPid: number | undefined;
-    return executeTask(task, {
-      trigger,
-      paths,
-      timeoutMs: parseDuration(trigger.timeout ?? defaults?.timeout ?? DEFAULT_TIMEOUT_MS),
-      outputLimit: defaults?.output_limit_bytes ?? DEFAULT_OUTPUT_LIMIT,
-      env: this.opts.env,
-      onStart: (pid) => {
-        childPid = pid;
-        this.childPids.add(pid);
-        this.tasks.patchData(task.id, { pid, pid_start: processStartTime(pid) });
-      },
-    }).finally(() => childPid !== undefined && this.childPids.delete(childPid));
+    return this.commands.run(task, trigger, r.policy.policy, paths);
   }
 
   private async report(task: TaskRow): Promise<void> {
     const r = this.repos.get(task.repo);
     const trigger = r?.policy.policy.triggers.find((t) => t.name === task.trigger);
-    const rep = reportTask(task, trigger, this.tasks.lastFinished(task.repo, task.trigger, task.id));
-    this.log.info({ task: task.id, trigger: task.trigger, state: task.state, exit_code: task.exit_code, duration_ms: task.duration_ms }, 'task finished');
-    try {
-      appendDailyLog(this.opts.home, { at: new Date(), repo: task.repo, text: rep.log });
-    } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'could not write the daily log');
-    }
-    if (rep.notification) await this.notifier.notify(rep.notification);
+    await this.reporter.taskFinished(task, trigger, this.tasks.lastFinished(task.repo, task.trigger, task.id));
     const next = trigger && task.kind === 'command' ? this.agents.followUp(task, trigger) : undefined;
     if (next !== undefined) {
       this.log.info({ task: next, after: task.id, trigger: task.trigger }, 'agent task queued to look at the result');

@@ -1,6 +1,7 @@
 import { Daemon } from './daemon.js';
 import { startControlServer, type ControlServer } from './control-server.js';
 import { controlHandlers } from './control-handlers.js';
+import { approvalHandlers, enforceOwnerOnly, OwnerOnlyError, type ApprovalChange } from './approval-handlers.js';
 import { LockError } from './lock.js';
 import { createLogger } from '../src/report/logger.js';
 import { PolicyError } from '../src/policy/load.js';
@@ -37,7 +38,20 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
       done(0);
     })();
   };
-  control = await startControlServer(o.home, controlHandlers(daemon, stop));
+  const onChange = (change: ApprovalChange): void => {
+    logger.info({ change: change.type }, 'approvals changed');
+    daemon.onApprovalsChanged(change.type);
+  };
+  control = await startControlServer(o.home, { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) });
+  try {
+    enforceOwnerOnly(o.home);
+  } catch (e) {
+    if (!(e instanceof OwnerOnlyError)) throw e;
+    process.stderr.write(`kairos: ${e.message}\n`);
+    stop('state folder not private');
+    await finished;
+    return 1;
+  }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => daemon.reload());

@@ -33,6 +33,8 @@ export interface AgentDeps {
   actModel: string;
   triageModel: string | undefined;
   tools: Omit<ToolCallContext, 'repo' | 'worktree' | 'taskId' | 'trigger' | 'maxToolOutput' | 'hooks'>;
+  /** Definitions of the external (MCP) tools in `tools.external`, sent to the model after the built-in ones. */
+  externalSpecs?: Anthropic.Tool[];
   hooks: Hooks | undefined;
   spillDir: string;
   limits: AgentLimits;
@@ -76,7 +78,7 @@ export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOut
     { role: 'user', content: `${run.instruction}\n\nWhat happened (trigger '${run.trigger}'):\n${run.context}${sessionContext}` },
   ];
   const system = cachedSystem({ system: SYSTEM });
-  const tools = cachedTools(toolSpecs());
+  const tools = cachedTools([...toolSpecs(), ...(deps.externalSpecs ?? [])]);
   let nudged = false;
 
   while (turns < deps.limits.maxTurns) {

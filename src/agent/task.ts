@@ -17,6 +17,7 @@ import { createTaskWorktree, removeTaskWorktree } from './worktree.js';
 import { makeProposal, ProposalError, type Proposal } from './proposal.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
+import { connectMcpServers } from './mcp-client.js';
 import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
 import { runAgentCommand } from './tools/command.js';
@@ -94,10 +95,26 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           return { text: `tool ${name} is handled by the loop`, failed: true };
       }
     };
-    const outcome = await runAgent(
-      { taskId: t.taskId, repo: t.repo, trigger: t.trigger, instruction: t.instruction, context: t.context, worktree: wt.dir },
-      { model: d.model, actModel, triageModel: t.policy.models?.triage, tools: { evaluate, execute }, hooks, spillDir, limits: { ...DEFAULT_AGENT_LIMITS, ...d.limits }, log: d.log },
-    );
+    const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: wt.dir, env: process.env, log: d.log });
+    let outcome: Awaited<ReturnType<typeof runAgent>>;
+    try {
+      outcome = await runAgent(
+        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, instruction: t.instruction, context: t.context, worktree: wt.dir },
+        {
+          model: d.model,
+          actModel,
+          triageModel: t.policy.models?.triage,
+          tools: { evaluate, execute, external: mcp },
+          externalSpecs: mcp.tools(),
+          hooks,
+          spillDir,
+          limits: { ...DEFAULT_AGENT_LIMITS, ...d.limits },
+          log: d.log,
+        },
+      );
+    } finally {
+      await mcp.close();
+    }
     if (outcome.kind === 'failed') return { state: 'failed', reason: outcome.reason, costMicro: outcome.costMicro };
     if (outcome.kind === 'sleep') return { state: 'done', reason: `slept: ${outcome.reason}`, costMicro: outcome.costMicro };
     let proposal: Proposal;

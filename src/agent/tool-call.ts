@@ -2,7 +2,7 @@ import type { Hooks } from './hooks.js';
 import type { Evaluation } from '../policy/layers.js';
 import type { Step } from '../policy/decision.js';
 import { toolCallFor } from '../policy/rules.js';
-import { redact } from '../policy/filter.js';
+import { fenceUntrusted, redact } from '../policy/filter.js';
 import { BoundedOutput } from '../pipeline/bounded-output.js';
 import { isToolName, ToolInputs, type ToolName } from './tools/schemas.js';
 import { ToolError } from './tools/tool-error.js';
@@ -26,6 +26,8 @@ export interface ToolCallContext {
   hooks: Hooks | undefined;
   evaluate(step: Step): Evaluation;
   execute(name: ToolName, input: Record<string, unknown>): Promise<{ text: string; failed?: boolean }>;
+  /** Tools from MCP servers (`mcp__<server>__<tool>`): their input is checked by the server, not by zod here. */
+  external?: { has(name: string): boolean; call(name: string, input: Record<string, unknown>): Promise<{ ok: boolean; output: string }> };
 }
 
 function bound(text: string, limit: number): string {
@@ -46,16 +48,19 @@ function hookMayAllow(ev: Evaluation): boolean {
  */
 export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: unknown, toolUseId: string): Promise<ToolCallResult> {
   let input = (rawInput && typeof rawInput === 'object' ? rawInput : {}) as Record<string, unknown>;
-  if (!isToolName(name)) return { content: `unknown tool '${name}'`, isError: true };
+  const external = !isToolName(name) && ctx.external?.has(name);
+  if (!isToolName(name) && !external) return { content: `unknown tool '${name}'`, isError: true };
   const pre = ctx.hooks?.has('PreToolUse') ? await ctx.hooks.fire('PreToolUse', { tool_name: name, tool_input: input, tool_use_id: toolUseId }) : undefined;
   const stop = pre?.stop?.reason;
   if (pre?.decision === 'block') return { content: `blocked by a PreToolUse hook: ${pre.reason ?? 'no reason given'}`, isError: true, ...(stop ? { stop } : {}) };
   if (pre?.updatedInput) input = pre.updatedInput;
-  const parsed = ToolInputs[name].safeParse(input);
-  if (!parsed.success) {
-    return { content: `invalid input for ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`, isError: true };
+  if (isToolName(name)) {
+    const parsed = ToolInputs[name].safeParse(input);
+    if (!parsed.success) {
+      return { content: `invalid input for ${name}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`, isError: true };
+    }
+    input = parsed.data as Record<string, unknown>;
   }
-  input = parsed.data as Record<string, unknown>;
   if (name === 'propose') return { content: 'proposal recorded', isError: false, finish: { kind: 'propose', text: String(input.summary) } };
   if (name === 'sleep') return { content: 'ok', isError: false, finish: { kind: 'sleep', text: String(input.reason) } };
 
@@ -77,9 +82,16 @@ export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: 
   let text: string;
   let failed = false;
   try {
-    const r = await ctx.execute(name, input);
-    text = r.text;
-    failed = !!r.failed;
+    if (isToolName(name)) {
+      const r = await ctx.execute(name, input);
+      text = r.text;
+      failed = !!r.failed;
+    } else {
+      const r = await ctx.external!.call(name, input);
+      // What an MCP server returns is as untrusted as a file's content.
+      text = fenceUntrusted(`output of ${name}`, r.output);
+      failed = !r.ok;
+    }
   } catch (e) {
     const message = e instanceof ToolError ? e.message : `internal error: ${(e as Error).message}`;
     if (ctx.hooks?.has('PostToolUseFailure')) await ctx.hooks.fire('PostToolUseFailure', { tool_name: name, tool_input: input, error: message, tool_use_id: toolUseId });

@@ -10,6 +10,8 @@ import { parseLimit, printJson } from './output.js';
 import { formatDoctor, runDoctor } from './doctor.js';
 import { showSpend } from './spend-command.js';
 import { applyCommand, undoCommand } from './proposal-commands.js';
+import { registerMcpCommand } from './mcp-command.js';
+import { registerApprovalCommands } from './approval-commands.js';
 import { EventType } from '../events/event.js';
 
 const program = new Command();
@@ -185,12 +187,15 @@ program
     exitCode = checks.some((c) => c.status === 'fail') ? 1 : 0;
   });
 
+registerApprovalCommands(program, { home });
+registerMcpCommand(program, { home });
+
 try {
   await program.parseAsync(process.argv);
   process.exitCode = exitCode;
 } catch (e) {
   const err = e as Error;
-  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'Error'].includes(err.name);
+  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'ApprovalError', 'Error'].includes(err.name);
   process.stderr.write(`kairos: ${known ? err.message : err.stack}\n`);
   process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
 }

@@ -10,9 +10,15 @@ export interface Execution {
   reason?: string;
 }
 
+/** The gate's answer for starting a task now: go, or wait (until `retryAt`, or until `resume()`). */
+export type StartGate = { go: true } | { go: false; reason: string; retryAt?: number };
+
 export interface RunnerOptions {
   tasks: TaskStore;
   maxConcurrent: number;
+  /** Rate limits, quiet hours, edit back-off, pause: a task that may not start yet stays queued. */
+  gate?(task: TaskRow): StartGate;
+  onDeferred?(task: TaskRow, reason: string, retryAt: number | undefined): void;
   execute(task: TaskRow): Promise<Execution>;
   onFinished(task: TaskRow): void;
   onError(err: Error, task: TaskRow): void;
@@ -27,6 +33,8 @@ export interface RunnerOptions {
 export class TaskRunner {
   private readonly waiting: number[] = [];
   private readonly active = new Map<number, { key: string; done: Promise<void> }>();
+  /** Tasks the gate held back, with the timer that retries them. */
+  private readonly deferred = new Map<number, NodeJS.Timeout | undefined>();
   private stopped = false;
   private readonly now: () => string;
 
@@ -36,6 +44,8 @@ export class TaskRunner {
 
   enqueue(taskId: number): void {
     if (this.stopped || this.waiting.includes(taskId) || this.active.has(taskId)) return;
+    clearTimeout(this.deferred.get(taskId));
+    this.deferred.delete(taskId);
     this.waiting.push(taskId);
     this.pump();
   }
@@ -44,9 +54,20 @@ export class TaskRunner {
     return [...this.active.keys()];
   }
 
+  deferredTaskIds(): number[] {
+    return [...this.deferred.keys()];
+  }
+
+  /** Try every held-back task again now (after `kairos resume`, or a policy reload). */
+  retryDeferred(): void {
+    for (const id of [...this.deferred.keys()]) this.enqueue(id);
+  }
+
   /** Stops starting new tasks and waits (bounded) for the running ones. */
   async stop(waitMs: number): Promise<void> {
     this.stopped = true;
+    for (const t of this.deferred.values()) clearTimeout(t);
+    this.deferred.clear();
     const all = Promise.all([...this.active.values()].map((a) => a.done));
     await Promise.race([all, new Promise((r) => setTimeout(r, waitMs))]);
   }
@@ -67,9 +88,21 @@ export class TaskRunner {
         continue;
       }
       this.waiting.splice(i, 1);
+      const gate = this.opts.gate?.(task) ?? { go: true };
+      if (!gate.go) {
+        this.defer(task, gate.reason, gate.retryAt);
+        continue;
+      }
       busy.add(key);
       this.active.set(id, { key, done: this.run(task) });
     }
+  }
+
+  private defer(task: TaskRow, reason: string, retryAt: number | undefined): void {
+    const timer = retryAt !== undefined ? setTimeout(() => this.enqueue(task.id), Math.max(0, retryAt - Date.now())) : undefined;
+    timer?.unref();
+    this.deferred.set(task.id, timer);
+    this.opts.onDeferred?.(task, reason, retryAt);
   }
 
   private async run(task: TaskRow): Promise<void> {

@@ -33,6 +33,9 @@ export interface RepoPolicyMerge {
 
 const UNTRUSTED =
   "the repository is not trusted: its policy cannot add commands, agent work or allow rules until you review .kairos/policy.yaml and run 'kairos trust <repo>'";
+const UNTRUSTED_TAIL = "an untrusted repository may only make Kairos do less; review .kairos/policy.yaml and run 'kairos trust <repo>'";
+/** presence.away_after when no policy sets it (src/pipeline/presence.ts DEFAULT_AWAY_AFTER_MS). */
+const DEFAULT_AWAY_AFTER = '15m';
 
 /** The shipped default with the user's file over it (see the module comment). */
 export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
@@ -56,6 +59,10 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
           }
         : undefined,
     ignore: shipped.ignore || user.ignore ? union(shipped.ignore, user.ignore) : undefined,
+    mcp_servers: mergeObjects(shipped.mcp_servers, user.mcp_servers),
+    dream: mergeObjects(shipped.dream, user.dream),
+    presence: mergeObjects(shipped.presence, user.presence),
+    triage: mergeObjects(shipped.triage, user.triage),
   }) as Policy;
 }
 
@@ -73,7 +80,13 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
  * only when `trusted` (the user ran `kairos trust` and the pinned files are unchanged):
  *  - add triggers with run or ask; a name the user already uses stays the user's;
  *  - add allow rules;
- *  - choose models.
+ *  - add MCP servers (a stdio server is a command; an HTTP one reaches the network); a name the
+ *    user already uses stays the user's;
+ *  - choose models;
+ *  - turn on the dream job or triage the user turned off, change the dream schedule, shorten
+ *    presence.away_after (Kairos would count the user away, and do more, sooner).
+ * always, for the ambient parts: turn the dream job or triage off, raise triage.reserve_usd
+ * (ambient work spends less), lengthen presence.away_after, set presence.batch_every.
  * never, trusted or not: re-enable a trigger the user disabled, loosen a user trigger's
  * settle/cooldown/timeout, raise a budget cap (money is the user's to give: caps are raised in
  * $KAIROS_HOME/policy.yaml only), or change a user trigger's on/run/ask.
@@ -159,6 +172,19 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
 
   const ignore = user.ignore || repo.ignore ? union(user.ignore, repo.ignore) : undefined;
 
+  let mcpServers = user.mcp_servers;
+  for (const [name, server] of Object.entries(repo.mcp_servers ?? {})) {
+    const mine = user.mcp_servers?.[name];
+    if (mine && JSON.stringify(mine) === JSON.stringify(server)) continue;
+    const what = `mcp_servers.${name} (${'command' in server ? `command: ${clip([server.command, ...(server.args ?? [])].join(' '))}` : `url: ${clip(server.url)}`})`;
+    if (mine) refuse(what, "the user policy has an MCP server with this name and the user's wins — rename it in .kairos/policy.yaml");
+    else if (!opts.trusted) refuse(what, UNTRUSTED);
+    else mcpServers = { ...mcpServers, [name]: structuredClone(server) };
+  }
+
+  const ambient = mergeAmbient(user, repo, opts.trusted, refuse);
+  const gate = mergeGate(user.gate, repo.gate, refuse);
+
   const policy = definedOnly({
     version: 1 as const,
     triggers,
@@ -167,8 +193,83 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     permissions,
     ignore,
     defaults: Object.keys(defaults).length ? defaults : undefined,
+    mcp_servers: mcpServers,
+    gate,
+    ...ambient,
   }) as Policy;
   return { policy, refused, fromRepo };
+}
+
+/**
+ * The gate only ever gets stricter from a repository: a lower hourly limit, a longer edit back-off,
+ * quiet hours where the user set none. Anything looser is refused, trusted or not.
+ */
+function mergeGate(user: Policy['gate'], repo: Policy['gate'], refuse: (what: string, why: string) => void): Policy['gate'] {
+  if (!repo) return user ? { ...user } : undefined;
+  const out = { ...user };
+  if (repo.max_actions_per_hour !== undefined) {
+    if (user?.max_actions_per_hour === undefined || repo.max_actions_per_hour <= user.max_actions_per_hour) out.max_actions_per_hour = repo.max_actions_per_hour;
+    else refuse(`gate.max_actions_per_hour: ${repo.max_actions_per_hour}`, `higher than the user's ${user.max_actions_per_hour} — a repository may only lower it`);
+  }
+  if (repo.edit_backoff !== undefined) {
+    if (user?.edit_backoff === undefined || parseDuration(repo.edit_backoff) >= parseDuration(user.edit_backoff)) out.edit_backoff = repo.edit_backoff;
+    else refuse(`gate.edit_backoff: ${repo.edit_backoff}`, `shorter than the user's ${user.edit_backoff} — a repository may only lengthen it`);
+  }
+  if (repo.quiet_hours !== undefined) {
+    if (!user?.quiet_hours) out.quiet_hours = { ...repo.quiet_hours };
+    else if (JSON.stringify(user.quiet_hours) !== JSON.stringify(repo.quiet_hours)) {
+      refuse(`gate.quiet_hours: ${repo.quiet_hours.start}–${repo.quiet_hours.end}`, "the user's quiet hours win — change them in $KAIROS_HOME/policy.yaml");
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/**
+ * The repository's say over the ambient parts (dream, triage, presence). Turning model work off is
+ * always the repository's to choose (it spends less and sends less of the repository to a model);
+ * turning it back on, or making Kairos busier, needs trust.
+ */
+function mergeAmbient(
+  user: Policy,
+  repo: Policy,
+  trusted: boolean,
+  refuse: (what: string, why: string) => void,
+): Pick<Policy, 'dream' | 'triage' | 'presence'> {
+  const out: Pick<Policy, 'dream' | 'triage' | 'presence'> = {
+    dream: user.dream ? { ...user.dream } : undefined,
+    triage: user.triage ? { ...user.triage } : undefined,
+    presence: user.presence ? { ...user.presence } : undefined,
+  };
+
+  for (const key of ['dream', 'triage'] as const) {
+    const want = repo[key]?.enabled;
+    if (want === undefined || want === (user[key]?.enabled ?? true)) continue;
+    if (want === false || trusted) out[key] = { ...out[key], enabled: want };
+    else refuse(`${key}.enabled: true`, `the user turned ${key} off — ${UNTRUSTED_TAIL}`);
+  }
+
+  const cron = repo.dream?.cron;
+  if (cron !== undefined && cron !== user.dream?.cron) {
+    if (trusted) out.dream = { ...out.dream, cron };
+    else refuse(`dream.cron: ${clip(cron)}`, UNTRUSTED_TAIL);
+  }
+
+  const reserve = repo.triage?.reserve_usd;
+  if (reserve !== undefined) {
+    const cur = user.triage?.reserve_usd ?? 0;
+    if (reserve >= cur) out.triage = { ...out.triage, reserve_usd: reserve };
+    else refuse(`triage.reserve_usd: ${reserve}`, `lower than the user's ${cur} — a repository may only raise the reserve; lower it in $KAIROS_HOME/policy.yaml`);
+  }
+
+  const away = repo.presence?.away_after;
+  if (away !== undefined) {
+    const cur = user.presence?.away_after ?? DEFAULT_AWAY_AFTER;
+    if (parseDuration(away) >= parseDuration(cur) || trusted) out.presence = { ...out.presence, away_after: away };
+    else refuse(`presence.away_after: ${away}`, `shorter than the user's ${cur} — ${UNTRUSTED_TAIL}`);
+  }
+  // How notifications are grouped grants nothing, like a trigger's notify.
+  if (repo.presence?.batch_every !== undefined) out.presence = { ...out.presence, batch_every: repo.presence.batch_every };
+  return out;
 }
 
 function applyOverride(

@@ -132,6 +132,7 @@ export const Trigger = z
     ask: z.string().min(1).optional().describe('An instruction for the agent.'),
     ask_on: z.enum(['failure', 'always']).optional().describe('When to ask the agent: after `run` fails, or always.'),
     cooldown: Duration.optional().describe('Minimum time between two runs of this trigger.'),
+    max_per_hour: z.number().int().positive().optional().describe('At most this many starts in any rolling hour; later ones wait.'),
     timeout: Duration.optional().describe('Time limit for `run`.'),
     notify: NotifyMode.default('on_failure'),
     enabled: z.boolean().default(true),
@@ -216,6 +217,83 @@ export const Permissions = z
   .describe('Tool-call rules; deny wins over ask, ask over allow; an unmatched call is ask.');
 export type Permissions = z.infer<typeof Permissions>;
 
+/**
+ * An MCP server name becomes part of tool names, `mcp__<server>__<tool>`, which the permission
+ * rules split at the first "__": a name with "__" in it, or ending in "_", would be split wrongly.
+ */
+export const McpServerName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+$/, 'an MCP server name has only letters, digits, "_" and "-" — rename it, e.g. "docs"')
+  .refine((n) => !n.includes('__') && !n.endsWith('_'), {
+    message: 'an MCP server name may not contain "__" or end with "_" (it would make mcp__<server>__<tool> ambiguous) — use single "_" or "-" inside the name',
+  });
+
+/** An MCP server the agent may use: a command speaking MCP over stdio, or a streamable HTTP endpoint. */
+export const McpServerConfig = z.union(
+  [
+    z
+      .object({
+        command: z.string().min(1).describe('The program to run; it speaks MCP over stdin/stdout.'),
+        args: z.array(z.string()).optional().describe('Arguments for the command.'),
+        env: z.record(z.string(), z.string()).optional().describe('Extra environment variables; the server otherwise gets only PATH and HOME.'),
+      })
+      .strict(),
+    z
+      .object({
+        url: z.url({ protocol: /^https?$/, message: 'is not an http(s) URL — write e.g. "https://mcp.example.com/mcp"' }).describe('A streamable HTTP MCP endpoint, e.g. "http://127.0.0.1:8931/mcp".'),
+        headers: z.record(z.string(), z.string()).optional().describe('HTTP headers sent with every request.'),
+      })
+      .strict(),
+  ],
+  { message: 'is not an MCP server — write {command: "...", args: [...], env: {...}} for a stdio server or {url: "https://..."} for a streamable HTTP one' },
+);
+export type McpServerConfig = z.infer<typeof McpServerConfig>;
+
+const ClockTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected a 24-hour time like "22:00"');
+
+/** When Kairos may start work on its own (src/policy/gate.ts). A user's own poke is never held. */
+export const GateSettings = z
+  .object({
+    quiet_hours: z
+      .object({ start: ClockTime, end: ClockTime })
+      .strict()
+      .optional()
+      .describe('Local time window with no automatic work; may wrap midnight, e.g. {start: "22:00", end: "07:00"}. Work waits until it ends.'),
+    max_actions_per_hour: z.number().int().positive().optional().describe('At most this many tasks started in any rolling hour, all triggers together.'),
+    edit_backoff: Duration.optional().describe('Hold automatic work while you changed files within this long (e.g. "20s").'),
+  })
+  .strict();
+export type GateSettings = z.infer<typeof GateSettings>;
+
+/** The nightly memory job (src/pipeline/dream.ts); see DREAM_DEFAULTS for what an absent key means. */
+export const DreamSettings = z
+  .object({
+    enabled: z.boolean().optional().describe('Rewrite each repository\'s MEMORY.md nightly from the daily logs (default true).'),
+    cron: CronExpr.optional().describe('When, in local time (default "0 3 * * *").'),
+  })
+  .strict()
+  .describe('The nightly "dream" job: the cheap model rewrites $KAIROS_HOME/memory/<repo>/MEMORY.md from the recent daily logs.');
+export type DreamSettings = z.infer<typeof DreamSettings>;
+export const DREAM_DEFAULTS = { enabled: true, cron: '0 3 * * *' } as const;
+
+/** When the user counts as away, and how notifications are batched while they are not. */
+export const PresenceSettings = z
+  .object({
+    away_after: Duration.optional().describe('No file change and no kairos command for this long means away (default "15m").'),
+    batch_every: Duration.optional().describe('While you are active, non-urgent notifications are shown together at most this often (default "30m").'),
+  })
+  .strict();
+export type PresenceSettings = z.infer<typeof PresenceSettings>;
+
+/** The ambient triage step (src/pipeline/decide.ts). */
+export const TriageSettings = z
+  .object({
+    enabled: z.boolean().optional().describe('Ask the triage model about changes no trigger handles (default true); false leaves only the rules.'),
+    reserve_usd: Usd.optional().describe('Ambient triage sleeps when less than this is left under any cap, keeping it for your own requests (default 0).'),
+  })
+  .strict();
+export type TriageSettings = z.infer<typeof TriageSettings>;
+
 export const Policy = z
   .object({
     version: z.literal(1).default(1),
@@ -224,6 +302,14 @@ export const Policy = z
     budget: Budget.optional(),
     models: Models.optional(),
     permissions: Permissions.optional(),
+    gate: GateSettings.optional(),
+    mcp_servers: z
+      .record(McpServerName, McpServerConfig)
+      .optional()
+      .describe('MCP servers whose tools the agent may use, as mcp__<server>__<tool>, under the permission rules.'),
+    dream: DreamSettings.optional(),
+    presence: PresenceSettings.optional(),
+    triage: TriageSettings.optional(),
     /** Extra paths to ignore, in .gitignore syntax, on top of .gitignore and .kairosignore. */
     ignore: z.array(z.string()).optional().describe('Extra paths to ignore, in .gitignore syntax.'),
     defaults: z

@@ -27,7 +27,8 @@ export function reportTask(task: TaskRow, trigger: Pick<Trigger, 'notify'> | und
 
   if (task.state === 'proposed') {
     // A proposal waits for a human: worth a notification in every mode but 'never'.
-    const body = `${task.reason ?? 'a proposal is ready'}\nreview: kairos tasks · apply: kairos apply <id> --hash <hash>`;
+    const approval = (JSON.parse(task.data) as { approval_id?: string }).approval_id;
+    const body = `${task.reason ?? 'a proposal is ready'}${approval ? `\nreview: kairos show ${approval} · approve: kairos approve ${approval}` : ''}`;
     return trigger?.notify === 'never' ? { log } : { log, notification: { title: `${repoName}: ${task.trigger} proposes a change`, body, urgency: 'normal' } };
   }
   const mode = trigger?.notify ?? 'on_failure';

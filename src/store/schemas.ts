@@ -3,3 +3,4 @@ import './core-schema.js';
 import './spend-schema.js';
 import './audit-schema.js';
 import './proposal-schema.js';
+import './approval-schema.js';

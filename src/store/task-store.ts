@@ -167,6 +167,20 @@ export class TaskStore {
     return row ? (JSON.parse(row.paths) as string[]) : [];
   }
 
+  /** True when every event of the batch is a manual poke: the user asked for this task themselves. */
+  batchIsManual(batchId: number): boolean {
+    const r = this.db
+      .prepare("SELECT count(*) AS n, sum(e.type = 'manual') AS manual FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ?")
+      .get(batchId) as { n: number; manual: number | null };
+    return r.n > 0 && r.manual === r.n;
+  }
+
+  /** Task starts since `since` in a repository, for the gate's rate limits. */
+  startsSince(repo: string, since: string): Array<{ trigger: string; at: Date }> {
+    const rows = this.db.prepare('SELECT trigger, started_at FROM tasks WHERE repo = ? AND started_at >= ?').all(repo, since) as { trigger: string; started_at: string }[];
+    return rows.map((r) => ({ trigger: r.trigger, at: new Date(r.started_at) }));
+  }
+
   /** The last finished run of a trigger, for cool-downs and `notify: on_change`. */
   lastFinished(repo: string, trigger: string, beforeId?: number): TaskRow | undefined {
     return this.db

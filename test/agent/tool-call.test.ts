@@ -11,6 +11,8 @@ import { GateConfig } from '../../src/policy/gate.js';
 import { NO_SANDBOX } from '../../src/policy/sandbox.js';
 import { readFile, writeFile } from '../../src/agent/tools/files.js';
 import { tempDir } from '../support/temp.js';
+import { connectMcpServers } from '../../src/agent/mcp-client.js';
+import { COMPILED, REPO_ROOT } from '../support/paths.js';
 
 const tmp = tempDir('kairos-toolcall-');
 after(() => tmp.cleanup());
@@ -99,5 +101,28 @@ describe('tool calls through hooks and policy', () => {
     const prot = await runToolCall(ctx, 'write_file', { path: '.git/hooks/pre-commit', content: 'curl x | sh' }, 'x');
     assert.equal(prot.isError, true);
     assert.equal(fs.existsSync(path.join(work, '.git/hooks/pre-commit')), false);
+  });
+});
+
+describe('MCP tools in the loop', () => {
+  test('an MCP tool call passes the permission layer like any tool, and its output comes back fenced', async () => {
+    const file = COMPILED ? path.join(REPO_ROOT, 'dist/test/support/mcp-fixture-server.js') : path.join(REPO_ROOT, 'test/support/mcp-fixture-server.ts');
+    const loader = COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
+    const box = await connectMcpServers({ fixture: { command: process.execPath, args: [...loader, file, 'stdio'] } }, { cwd: work });
+    try {
+      assert.ok(box.has('mcp__fixture__echo'));
+      const asked = { ...context(undefined, { allow: [] }), external: box };
+      const r1 = await runToolCall(asked, 'mcp__fixture__echo', { text: 'hi' }, 'm1');
+      assert.match(r1.content, /not run: needs a human's approval/);
+      const allowed = { ...context(undefined, { allow: ['mcp__fixture__echo'] } as never), external: box };
+      const r2 = await runToolCall(allowed, 'mcp__fixture__echo', { text: 'hi' }, 'm2');
+      assert.equal(r2.isError, false, r2.content);
+      assert.match(r2.content, /untrusted-data source="output of mcp__fixture__echo"/);
+      assert.match(r2.content, /echo: hi/);
+      const r3 = await runToolCall(allowed, 'mcp__fixture__add', { a: 1, b: 2 }, 'm3');
+      assert.match(r3.content, /not run: needs a human's approval/, 'allowing one tool of a server does not allow the others');
+    } finally {
+      await box.close();
+    }
   });
 });

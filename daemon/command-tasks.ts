@@ -1,0 +1,60 @@
+import { executeTask } from '../src/pipeline/execute.js';
+import type { Execution } from '../src/pipeline/runner.js';
+import { parseDuration } from '../src/policy/duration.js';
+import type { Policy, Trigger } from '../src/policy/schema.js';
+import type { Logger } from '../src/report/logger.js';
+import type { TaskRow, TaskStore } from '../src/store/task-store.js';
+import { isAlive, processStartTime } from '../src/cli/process-alive.js';
+
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_OUTPUT_LIMIT = 64_000;
+
+/**
+ * Rule commands as the daemon runs them: each in its own process group, its pid recorded so that
+ * after a crash the restarted daemon can stop a command its predecessor left running.
+ */
+export class CommandTasks {
+  private readonly running = new Set<number>();
+
+  constructor(private readonly d: { tasks: TaskStore; env: NodeJS.ProcessEnv; log: Logger }) {}
+
+  run(task: TaskRow, trigger: Trigger, policy: Policy, paths: readonly string[]): Promise<Execution> {
+    const defaults = policy.defaults;
+    let pid: number | undefined;
+    return executeTask(task, {
+      trigger,
+      paths,
+      timeoutMs: parseDuration(trigger.timeout ?? defaults?.timeout ?? DEFAULT_TIMEOUT_MS),
+      outputLimit: defaults?.output_limit_bytes ?? DEFAULT_OUTPUT_LIMIT,
+      env: this.d.env,
+      onStart: (p) => {
+        pid = p;
+        this.running.add(p);
+        this.d.tasks.patchData(task.id, { pid: p, pid_start: processStartTime(p) });
+      },
+    }).finally(() => pid !== undefined && this.running.delete(pid));
+  }
+
+  /** At shutdown, after the grace period: what is still running is stopped (and recorded as interrupted). */
+  stopAll(): void {
+    for (const pid of this.running) {
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        // gone
+      }
+    }
+  }
+
+  /** A command whose daemon was killed keeps running in its own process group; stop it if it is still that process. */
+  stopOrphaned(t: TaskRow): void {
+    const { pid, pid_start } = JSON.parse(t.data) as { pid?: number; pid_start?: string | null };
+    if (!pid || !isAlive(pid) || processStartTime(pid) !== pid_start) return;
+    try {
+      process.kill(-pid, 'SIGTERM');
+      this.d.log.warn({ task: t.id, pid }, 'stopped the command an interrupted task left running');
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,57 @@
+import type { ThresholdCrossing } from '../src/model/ledger.js';
+import { formatUsd } from '../src/model/prices.js';
+import type { RepoPolicy } from '../src/policy/effective.js';
+import type { Trigger } from '../src/policy/schema.js';
+import { appendDailyLog } from '../src/report/daily-log.js';
+import type { Logger } from '../src/report/logger.js';
+import type { Notifier } from '../src/report/notify.js';
+import { reportTask } from '../src/report/task-report.js';
+import type { TaskRow } from '../src/store/task-store.js';
+
+/** The report stage as the daemon uses it: the daily log, notifications and the log file, never failing the caller. */
+export class Reporter {
+  constructor(private readonly d: { home: string; log: Logger; notifier: Notifier }) {}
+
+  notify(title: string, body: string, urgency: 'low' | 'normal' | 'critical' = 'normal'): void {
+    void this.d.notifier.notify({ title, body, urgency });
+  }
+
+  daily(text: string, repo?: string): void {
+    try {
+      appendDailyLog(this.d.home, { at: new Date(), ...(repo ? { repo } : {}), text });
+    } catch (e) {
+      this.d.log.error({ err: (e as Error).message }, 'could not write the daily log');
+    }
+  }
+
+  async taskFinished(task: TaskRow, trigger: Trigger | undefined, previous: TaskRow | undefined): Promise<void> {
+    const rep = reportTask(task, trigger, previous);
+    this.d.log.info({ task: task.id, trigger: task.trigger, state: task.state, exit_code: task.exit_code, duration_ms: task.duration_ms }, 'task finished');
+    this.daily(rep.log, task.repo);
+    if (rep.notification) await this.d.notifier.notify(rep.notification);
+  }
+
+  interrupted(t: TaskRow): void {
+    this.d.log.warn({ task: t.id, trigger: t.trigger }, 'task was running when the daemon stopped; marked interrupted, not re-run');
+    this.daily(`task ${t.id} (${t.trigger}) was interrupted by a daemon stop; not re-run`, t.repo);
+  }
+
+  policyProblems(repo: string, p: RepoPolicy): void {
+    if (p.error) {
+      this.d.log.error({ repo, error: p.error }, 'repository policy is invalid; its triggers are off until it is fixed');
+      this.notify('Kairos: invalid repository policy', p.error);
+    }
+    for (const r of p.refused) this.d.log.warn({ repo, what: r.what, why: r.why }, 'repository policy entry refused');
+    if (p.refused.length && p.trust !== 'trusted') {
+      const n = p.refused.length;
+      this.daily(`refused ${n} entr${n === 1 ? 'y' : 'ies'} of ${repo}/.kairos/policy.yaml until you run 'kairos trust ${repo}'`, repo);
+    }
+  }
+
+  budgetThreshold(c: ThresholdCrossing): void {
+    const text = `spend reached ${c.percent} % of the ${c.cap} cap (${formatUsd(c.spentMicro)} of ${formatUsd(c.capMicro)}, window ${c.windowKey})${c.percent >= 100 ? '; model steps pause until the window rolls over or you raise the cap, rules and commands keep running' : ''}`;
+    this.d.log.warn({ crossing: c }, text);
+    this.daily(text);
+    this.notify(`Kairos: ${c.percent} % of ${c.cap} budget`, text, c.percent >= 100 ? 'critical' : 'normal');
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * An MCP tool result as the text the agent sees. Text blocks are joined; other blocks are named
+ * (the agent loop hands tool results to the model as text); structured content is shown as JSON
+ * when there is no text. Long output is cut in the middle, keeping its head and tail.
+ */
+
+interface Block {
+  type: string;
+  text?: unknown;
+  mimeType?: unknown;
+  uri?: unknown;
+  name?: unknown;
+  resource?: { uri?: unknown; text?: unknown; mimeType?: unknown };
+}
+
+export function resultText(result: { content?: unknown; structuredContent?: unknown; toolResult?: unknown }, limit: number): string {
+  const parts: string[] = [];
+  const blocks = Array.isArray(result.content) ? (result.content as Block[]) : [];
+  for (const b of blocks) parts.push(blockText(b));
+  if (parts.length === 0 && result.structuredContent !== undefined) parts.push(JSON.stringify(result.structuredContent));
+  // Servers speaking the 2024-10-07 protocol answer {toolResult} instead of {content}.
+  if (parts.length === 0 && result.toolResult !== undefined) parts.push(typeof result.toolResult === 'string' ? result.toolResult : JSON.stringify(result.toolResult));
+  return clip(parts.join('\n'), limit);
+}
+
+function blockText(b: Block): string {
+  switch (b.type) {
+    case 'text':
+      return String(b.text ?? '');
+    case 'image':
+    case 'audio':
+      return `[${b.type} ${String(b.mimeType ?? '')} omitted]`;
+    case 'resource':
+      return typeof b.resource?.text === 'string' ? b.resource.text : `[resource ${String(b.resource?.uri ?? '')} (${String(b.resource?.mimeType ?? 'binary')}) omitted]`;
+    case 'resource_link':
+      return `[resource link: ${String(b.name ?? '')} ${String(b.uri ?? '')}]`;
+    default:
+      return `[${String(b.type)} content omitted]`;
+  }
+}
+
+function clip(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const half = Math.floor(limit / 2);
+  return `${text.slice(0, half)}\n[... ${text.length - 2 * half} characters cut ...]\n${text.slice(text.length - half)}`;
+}

@@ -1,0 +1,254 @@
+import { z } from 'zod';
+import type { Db } from './db.js';
+import { randomProposalId } from './proposal-store.js';
+
+export const ApprovalKind = z.enum(['proposal', 'command']);
+export type ApprovalKind = z.infer<typeof ApprovalKind>;
+
+/** pending → applying → approved | failed, pending → denied | expired. Only `pending` can be decided. */
+export const ApprovalState = z.enum(['pending', 'applying', 'approved', 'denied', 'expired', 'failed']);
+export type ApprovalState = z.infer<typeof ApprovalState>;
+
+/** Who decided: the human's channel, or the clock. */
+export const ApprovalChannel = z.enum(['cli', 'notification', 'tray', 'mcp', 'expiry']);
+export type ApprovalChannel = z.infer<typeof ApprovalChannel>;
+
+/** The channels a human decides through (the clock is not one). */
+export const HumanChannel = ApprovalChannel.exclude(['expiry']);
+export type HumanChannel = z.infer<typeof HumanChannel>;
+
+export const TokenAction = z.enum(['approve', 'deny', 'show']);
+export type TokenAction = z.infer<typeof TokenAction>;
+
+export const Approval = z.object({
+  id: z.string().min(1),
+  kind: ApprovalKind,
+  proposalId: z.string().nullable(),
+  /** sha256 (hex) of the diff as shown; null for a command approval. */
+  hash: z.string().nullable(),
+  summary: z.string(),
+  command: z.string().nullable(),
+  files: z.array(z.string()),
+  trigger: z.string().nullable(),
+  repo: z.string(),
+  taskId: z.string().nullable(),
+  costMicros: z.number().int().nonnegative(),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+  state: ApprovalState,
+  decidedAt: z.string().nullable(),
+  decidedBy: ApprovalChannel.nullable(),
+  reason: z.string().nullable(),
+  /** The files the apply actually wrote (approved only). */
+  appliedFiles: z.array(z.string()).nullable(),
+});
+export type Approval = z.infer<typeof Approval>;
+
+export interface NewApproval {
+  kind: ApprovalKind;
+  proposalId: string | null;
+  hash: string | null;
+  summary: string;
+  command: string | null;
+  files: string[];
+  trigger: string | null;
+  repo: string;
+  taskId: string | null;
+  costMicros: number;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface TokenRow {
+  token_hash: string;
+  approval_id: string;
+  action: TokenAction;
+  created_at: string;
+  used_at: string | null;
+}
+
+export class ApprovalStoreError extends Error {
+  override name = 'ApprovalStoreError';
+}
+
+interface ApprovalRow {
+  id: string;
+  kind: string;
+  proposal_id: string | null;
+  hash: string | null;
+  summary: string;
+  command: string | null;
+  files: string;
+  trigger: string | null;
+  repo: string;
+  task_id: string | null;
+  cost_micros: number;
+  created_at: string;
+  expires_at: string;
+  state: string;
+  decided_at: string | null;
+  decided_by: string | null;
+  reason: string | null;
+  applied_files: string | null;
+}
+
+function fromRow(r: ApprovalRow): Approval {
+  return Approval.parse({
+    id: r.id,
+    kind: r.kind,
+    proposalId: r.proposal_id,
+    hash: r.hash,
+    summary: r.summary,
+    command: r.command,
+    files: JSON.parse(r.files),
+    trigger: r.trigger,
+    repo: r.repo,
+    taskId: r.task_id,
+    costMicros: r.cost_micros,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    state: r.state,
+    decidedAt: r.decided_at,
+    decidedBy: r.decided_by,
+    reason: r.reason,
+    appliedFiles: r.applied_files === null ? null : JSON.parse(r.applied_files),
+  });
+}
+
+/** Same alphabet and length as proposal ids: short to type, ~39 random bits. */
+export const randomApprovalId = randomProposalId;
+
+export interface MoveSet {
+  decidedAt?: string | null;
+  decidedBy?: ApprovalChannel | null;
+  reason?: string | null;
+  appliedFiles?: string[] | null;
+}
+
+/**
+ * Rows of the approval queue and their action tokens. Every state change is one conditional UPDATE
+ * (`WHERE state IN (...)`), so of two racing deciders — threads or processes — exactly one wins.
+ */
+export class ApprovalStore {
+  constructor(readonly db: Db) {}
+
+  insert(a: NewApproval, makeId: () => string = randomApprovalId): Approval {
+    const ins = this.db.prepare(
+      `INSERT INTO approvals (id, kind, proposal_id, hash, summary, command, files, trigger, repo, task_id, cost_micros, created_at, expires_at, state)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+    );
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const id = makeId();
+      try {
+        ins.run(id, a.kind, a.proposalId, a.hash, a.summary, a.command, JSON.stringify(a.files), a.trigger, a.repo, a.taskId, a.costMicros, a.createdAt, a.expiresAt);
+        return this.get(id)!;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') continue;
+        throw err;
+      }
+    }
+    throw new ApprovalStoreError('could not find a free approval id after 8 tries; the id generator is not random');
+  }
+
+  get(id: string): Approval | null {
+    const row = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as ApprovalRow | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  /** Pending and not yet expired at `nowIso`, oldest first. */
+  pending(nowIso: string): Approval[] {
+    const rows = this.db
+      .prepare("SELECT * FROM approvals WHERE state = 'pending' AND expires_at > ? ORDER BY created_at, rowid")
+      .all(nowIso) as ApprovalRow[];
+    return rows.map(fromRow);
+  }
+
+  /** Pending but past their expiry at `nowIso`. */
+  due(nowIso: string): Approval[] {
+    const rows = this.db
+      .prepare("SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ? ORDER BY expires_at, rowid")
+      .all(nowIso) as ApprovalRow[];
+    return rows.map(fromRow);
+  }
+
+  inState(state: ApprovalState): Approval[] {
+    return (this.db.prepare('SELECT * FROM approvals WHERE state = ? ORDER BY rowid').all(state) as ApprovalRow[]).map(fromRow);
+  }
+
+  /** Approvals for one proposal that are not finally decided (pending or applying). */
+  openForProposal(proposalId: string): Approval[] {
+    const rows = this.db
+      .prepare("SELECT * FROM approvals WHERE proposal_id = ? AND state IN ('pending', 'applying') ORDER BY rowid")
+      .all(proposalId) as ApprovalRow[];
+    return rows.map(fromRow);
+  }
+
+  /**
+   * Moves the row from one of `from` to `to`; with `liveAt`, only if it has not expired by then.
+   * False when the row was not in one of `from` (someone else decided it) or had expired.
+   */
+  move(id: string, from: readonly ApprovalState[], to: ApprovalState, set: MoveSet = {}, liveAt?: string): boolean {
+    const cols = ['state = ?'];
+    const vals: unknown[] = [to];
+    if (set.decidedAt !== undefined) {
+      cols.push('decided_at = ?');
+      vals.push(set.decidedAt);
+    }
+    if (set.decidedBy !== undefined) {
+      cols.push('decided_by = ?');
+      vals.push(set.decidedBy);
+    }
+    if (set.reason !== undefined) {
+      cols.push('reason = ?');
+      vals.push(set.reason);
+    }
+    if (set.appliedFiles !== undefined) {
+      cols.push('applied_files = ?');
+      vals.push(set.appliedFiles === null ? null : JSON.stringify(set.appliedFiles));
+    }
+    let where = `id = ? AND state IN (${from.map(() => '?').join(', ')})`;
+    const whereVals: unknown[] = [id, ...from];
+    if (liveAt !== undefined) {
+      where += ' AND expires_at > ?';
+      whereVals.push(liveAt);
+    }
+    return this.db.prepare(`UPDATE approvals SET ${cols.join(', ')} WHERE ${where}`).run(...vals, ...whereVals).changes === 1;
+  }
+
+  addToken(tokenHash: string, approvalId: string, action: TokenAction, createdAt: string): void {
+    this.db
+      .prepare('INSERT INTO approval_tokens (token_hash, approval_id, action, created_at) VALUES (?, ?, ?, ?)')
+      .run(tokenHash, approvalId, action, createdAt);
+  }
+
+  token(tokenHash: string): TokenRow | null {
+    return (this.db.prepare('SELECT * FROM approval_tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined) ?? null;
+  }
+
+  /**
+   * Marks the token used, only if it is the given approval's token for the given action, unused,
+   * and the approval has not expired at `nowIso`: one conditional UPDATE, so a token is spent once.
+   */
+  useToken(tokenHash: string, approvalId: string, action: TokenAction, nowIso: string): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE approval_tokens SET used_at = ?
+           WHERE token_hash = ? AND approval_id = ? AND action = ? AND used_at IS NULL
+             AND EXISTS (SELECT 1 FROM approvals WHERE id = ? AND expires_at > ?)`,
+        )
+        .run(nowIso, tokenHash, approvalId, action, approvalId, nowIso).changes === 1
+    );
+  }
+
+  setting(key: string): { value: string; updatedAt: string } | null {
+    const row = this.db.prepare('SELECT value, updated_at FROM daemon_settings WHERE key = ?').get(key) as { value: string; updated_at: string } | undefined;
+    return row ? { value: row.value, updatedAt: row.updated_at } : null;
+  }
+
+  setSetting(key: string, value: string, at: string): void {
+    this.db
+      .prepare('INSERT INTO daemon_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
+      .run(key, value, at);
+  }
+}
