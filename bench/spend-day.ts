@@ -9,6 +9,7 @@ import { cachedSystem } from '../src/model/cache.js';
 import { costMicro, formatUsd, loadPriceTable, priceFor } from '../src/model/prices.js';
 import { spendReport } from '../src/model/spend-report.js';
 import { startFakeAnthropic, type Reply } from '../test/support/fake-anthropic.js';
+import { seededRandom as rng } from '../test/support/seeded-random.js';
 
 /**
  * A scripted working day against the fake Messages API, through the real client and ledger:
@@ -19,15 +20,6 @@ import { startFakeAnthropic, type Reply } from '../test/support/fake-anthropic.j
  * without prompt caching (the baseline).
  */
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface DayResult {
   saves: number;

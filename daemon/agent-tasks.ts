@@ -2,7 +2,8 @@ import type { Db } from '../src/store/db.js';
 import type { ModelClient } from '../src/model/client.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import type { SandboxStatus } from '../src/policy/sandbox.js';
-import { fenceUntrusted } from '../src/policy/filter.js';
+import { fenceUntrusted, redactText } from '../src/policy/filter.js';
+import type { ProposalNotice } from '../src/report/notify-actions.js';
 import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import type { Execution } from '../src/pipeline/runner.js';
@@ -15,6 +16,8 @@ import { ApprovalStore } from '../src/store/approval-store.js';
 export interface AgentTasksDeps {
   db: Db;
   approvals: ApprovalQueue;
+  /** Shows a proposal to the human with its one-time action tokens (desktop notification with actions). */
+  announce(notice: ProposalNotice): void;
   home: string;
   tasks: TaskStore;
   model: ModelClient;
@@ -49,11 +52,20 @@ export class AgentTasks {
         notify: (message) => this.d.notify(`Kairos: ${trigger.name}`, message),
       },
     );
-    this.d.tasks.patchData(task.id, { cost_micro: r.costMicro, ...(r.state === 'proposed' ? { proposal_id: r.proposal.id } : {}) });
+    this.d.tasks.patchData(task.id, { cost_micro: r.costMicro, ...(r.state === 'proposed' ? { proposal_id: r.proposal.id } : {}), ...(r.workers ? { workers: r.workers } : {}) });
     if (r.state === 'proposed') {
       const p = r.proposal;
       // Nothing reaches the user's tree until a human approves exactly this diff (or it expires: denied).
-      const { approval } = this.d.approvals.enqueueProposal({ proposal: p, trigger: trigger.name, taskId: task.id, costMicros: r.costMicro });
+      const { approval, tokens } = this.d.approvals.enqueueProposal({ proposal: p, trigger: trigger.name, taskId: task.id, costMicros: r.costMicro });
+      this.d.announce({
+        approvalId: approval.id,
+        summary: redactText(approval.summary),
+        repo: approval.repo,
+        files: approval.files,
+        costUsd: approval.costMicros / 1e6,
+        expiresAt: approval.expiresAt,
+        tokens,
+      });
       this.d.tasks.patchData(task.id, { approval_id: approval.id });
       this.d.log.info({ task: task.id, proposal: p.id, approval: approval.id, files: p.files, cost: formatUsd(r.costMicro) }, 'proposal waiting for approval');
       return {

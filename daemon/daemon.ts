@@ -4,8 +4,7 @@ import { EventDraft, type StoredEvent } from '../src/events/event.js';
 import { startCron } from '../src/events/cron.js';
 import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
-import { checkGate } from '../src/policy/gate.js';
-import { gateConfig } from '../src/policy/layer-context.js';
+import { gateTaskStart } from './task-gate.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import { openDb, storePath, type Db } from '../src/store/db.js';
@@ -14,13 +13,16 @@ import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { createNotifier } from '../src/report/notify.js';
 import type { Logger } from '../src/report/logger.js';
-import { isAlive, processStartTime } from '../src/cli/process-alive.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { formatUsd, loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
 import { detectSandbox } from '../src/policy/sandbox.js';
 import { recoverInterruptedApplies } from '../src/agent/apply.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
+import { createDbusNotifier, type DbusNotifier } from '../src/report/dbus-notify.js';
+import { callDaemon } from '../src/cli/control-client.js';
+import { spendReport } from '../src/model/spend-report.js';
+import { Ambient, AMBIENT_TRIGGER, ambientTrigger } from './ambient.js';
 import { ApprovalQueue, isPaused, proposalActions } from '../src/pipeline/approvals.js';
 import { CommandTasks } from './command-tasks.js';
 import { Reporter } from './reporter.js';
@@ -68,6 +70,8 @@ export class Daemon {
   readonly model: ModelClient;
   readonly agents: AgentTasks;
   readonly approvals: ApprovalQueue;
+  readonly ambient: Ambient;
+  private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -81,6 +85,19 @@ export class Daemon {
     this.tasks = new TaskStore(this.db);
     this.repoStore = new RepoStore(this.db);
     const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
+    // Proposals are announced with Approve / Deny / Show actions where the desktop supports them.
+    this.proposalNotifier =
+      opts.env.KAIROS_NOTIFY === 'off'
+        ? null
+        : createDbusNotifier({
+            appName: 'Kairos',
+            home: opts.home,
+            fallback: notifier,
+            log: opts.logger,
+            ...(opts.env.DBUS_SESSION_BUS_ADDRESS ? { busAddress: opts.env.DBUS_SESSION_BUS_ADDRESS } : {}),
+            control: (method, params) => callDaemon(opts.home, method, params, 120_000),
+            onOutcome: (o) => this.log.info({ approval: o.approvalId, action: o.action, ok: o.ok, err: o.error?.message }, 'notification action'),
+          });
     this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
     this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger });
     // The user's budget and models are global: one ledger for every repository. Getters, so a
@@ -101,6 +118,7 @@ export class Daemon {
       proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
     );
     this.agents = new AgentTasks({
+      announce: (notice) => void this.proposalNotifier?.notifyProposal(notice),
       approvals: this.approvals,
       db: this.db,
       home: opts.home,
@@ -120,7 +138,22 @@ export class Daemon {
       notBefore: (repo, t) => this.cooldownUntil(repo, t),
       alreadyBatched: (id, trigger) => this.tasks.triggersHolding(id).has(trigger),
       onBatch: (batch, settled) => this.onBatch(batch, settled),
-      onSettled: (ids) => this.events.markSettled(ids, new Date().toISOString()),
+      onSettled: (ids) => {
+        this.events.markSettled(ids, new Date().toISOString());
+        this.ambient.offerUnmatched(this.events.byIds(ids));
+      },
+    });
+    this.ambient = new Ambient({
+      db: this.db,
+      home: opts.home,
+      model: this.model,
+      log: opts.logger,
+      userPolicy: () => this.userPolicy,
+      repoPolicy: (repo) => this.repos.get(repo)?.policy.policy,
+      watchedRepos: () => [...this.repos.keys()],
+      lastTaskId: (repo) => this.tasks.list({ repo, limit: 1 })[0]?.id,
+      act: (repo, instruction) => this.queueAmbientTask(repo, instruction),
+      daily: (text, repo) => this.reporter.daily(text, repo),
     });
     this.runner = new TaskRunner({
       tasks: this.tasks,
@@ -202,6 +235,7 @@ export class Daemon {
       this.log.info({ count: unsettled.length }, 'replaying events stored before the last stop');
       this.settler.add(unsettled);
     }
+    this.ambient.start();
     if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
     this.log.info({ repos: [...this.repos.keys()] }, 'ready');
   }
@@ -260,6 +294,8 @@ export class Daemon {
       r.cron?.stop();
       r.cron = this.startCronFor(r);
     }
+    this.ambient.restartDream();
+    this.runner.retryDeferred();
     return { ok: true };
   }
 
@@ -280,6 +316,7 @@ export class Daemon {
       return rows;
     })();
     for (const e of stored) if (e.type.startsWith('file.') && e.origin === 'user') this.lastUserEdit.set(e.repo, new Date(e.at));
+    this.ambient.noteEvents(stored);
     if (stored.length) this.settler.add(stored);
     return stored;
   }
@@ -288,7 +325,13 @@ export class Daemon {
     const targets = repo ? [repo] : [...this.repos.keys()];
     for (const t of targets) if (!this.repos.has(t)) throw new Error(`${t} is not watched; add it with 'kairos start --repo ${t}'`);
     const at = new Date().toISOString();
-    return this.ingest(targets.map((r) => ({ type: 'manual', repo: r, at, origin: 'user', data: { ...(note ? { note } : {}), ...(trigger ? { trigger } : {}) } })));
+    const stored = this.ingest(targets.map((r) => ({ type: 'manual', repo: r, at, origin: 'user', data: { ...(note ? { note } : {}), ...(trigger ? { trigger } : {}) } })));
+    // A poke no trigger takes is the user asking Kairos itself to look, now.
+    for (const e of stored) {
+      const manualTrigger = this.repos.get(e.repo)?.policy.policy.triggers.some((t) => t.enabled && t.on.manual);
+      if (!trigger && !manualTrigger) this.ambient.offerPoke(e, note);
+    }
+    return stored;
   }
 
   status(): Record<string, unknown> {
@@ -312,6 +355,10 @@ export class Daemon {
       pending: this.settler.pending(),
       running: this.runner.runningTaskIds(),
       queued: this.tasks.queued().map((t) => t.id),
+      held: this.runner.deferredTaskIds(),
+      ambient: this.ambient.pending(),
+      paused: isPaused(this.db),
+      spend: spendReport(this.db, this.userPolicy.budget, Date.now()),
       events: this.events.count(),
     };
   }
@@ -324,6 +371,8 @@ export class Daemon {
   private async shutdown(reason: string): Promise<void> {
     this.log.info({ reason }, 'stopping');
     this.settler.stop();
+    this.ambient.stop();
+    await this.proposalNotifier?.close();
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     for (const r of this.repos.values()) r.cron?.stop();
     await Promise.allSettled([...this.repos.values()].map((r) => r.watch?.close()));
@@ -350,6 +399,22 @@ export class Daemon {
     }
   }
 
+  /** The trigger a task runs under: its policy trigger, or the instruction ambient triage gave it. */
+  private triggerOf(task: TaskRow): Trigger | undefined {
+    if (task.trigger === AMBIENT_TRIGGER) {
+      const { instruction } = JSON.parse(task.data) as { instruction?: string };
+      return instruction ? ambientTrigger(instruction) : undefined;
+    }
+    const r = this.repos.get(task.repo);
+    return r && enabledTriggers(r.policy).find((t) => t.name === task.trigger);
+  }
+
+  private queueAmbientTask(repo: string, instruction: string): void {
+    const id = this.tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction } });
+    this.log.info({ repo, task: id }, 'triage decided to act: agent task queued');
+    this.runner.enqueue(id);
+  }
+
   /** After `kairos resume` (or an approval change): held tasks get another look. */
   onApprovalsChanged(change: string): void {
     if (change === 'resumed') this.runner.retryDeferred();
@@ -359,21 +424,9 @@ export class Daemon {
     for (const p of paths) this.ownWrites.mark(repo, p);
   }
 
-  /** Pause, quiet hours, rate limits and edit back-off hold automatic work; what the user asked for runs now. */
   private gate(task: TaskRow): StartGate {
     const r = this.repos.get(task.repo);
-    if (!r) return { go: true };
-    if (task.batch_id !== null && this.tasks.batchIsManual(task.batch_id)) return { go: true };
-    const now = new Date();
-    const lastEdit = this.lastUserEdit.get(task.repo);
-    const verdict = checkGate(task.trigger, gateConfig(r.policy.policy), {
-      recentStarts: this.tasks.startsSince(task.repo, new Date(now.getTime() - 3_600_000).toISOString()),
-      ...(lastEdit ? { lastUserEditAt: lastEdit } : {}),
-      paused: isPaused(this.db),
-    }, now);
-    if (verdict.decision === 'allow') return { go: true };
-    const retryAt = 'retryAt' in verdict && verdict.retryAt ? Date.parse(verdict.retryAt) : undefined;
-    return { go: false, reason: verdict.reason ?? 'held', ...(retryAt !== undefined ? { retryAt } : {}) };
+    return r ? gateTaskStart(task, { policy: r.policy.policy, tasks: this.tasks, lastUserEdit: this.lastUserEdit.get(task.repo), paused: isPaused(this.db) }) : { go: true };
   }
 
   private cooldownUntil(repo: string, t: Trigger): number {
@@ -397,8 +450,8 @@ export class Daemon {
 
   private execute(task: TaskRow): Promise<import('../src/pipeline/runner.js').Execution> {
     const r = this.repos.get(task.repo);
-    const trigger = r && enabledTriggers(r.policy).find((t) => t.name === task.trigger);
-    if (!trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
+    const trigger = r && this.triggerOf(task);
+    if (!r || !trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
     const paths = task.batch_id ? this.tasks.batchPaths(task.batch_id) : [];
     if (task.kind === 'agent') return this.agents.run(task, trigger, r.policy.policy, paths);
     return this.commands.run(task, trigger, r.policy.policy, paths);
@@ -406,7 +459,7 @@ export class Daemon {
 
   private async report(task: TaskRow): Promise<void> {
     const r = this.repos.get(task.repo);
-    const trigger = r?.policy.policy.triggers.find((t) => t.name === task.trigger);
+    const trigger = r && this.triggerOf(task);
     await this.reporter.taskFinished(task, trigger, this.tasks.lastFinished(task.repo, task.trigger, task.id));
     const next = trigger && task.kind === 'command' ? this.agents.followUp(task, trigger) : undefined;
     if (next !== undefined) {

@@ -1,5 +1,5 @@
 import { Daemon } from './daemon.js';
-import { startControlServer, type ControlServer } from './control-server.js';
+import { startControlServer, type ControlHandler, type ControlServer } from './control-server.js';
 import { controlHandlers } from './control-handlers.js';
 import { approvalHandlers, enforceOwnerOnly, OwnerOnlyError, type ApprovalChange } from './approval-handlers.js';
 import { LockError } from './lock.js';
@@ -12,6 +12,15 @@ export interface RunDaemonOptions {
   env: NodeJS.ProcessEnv;
   /** Also log to stderr (foreground runs). */
   verbose: boolean;
+}
+
+/** Polling methods (the tray, scripts) must not make the user look present; everything else is someone at the CLI. */
+const POLLING = new Set(['status', 'approvals.pending']);
+
+function withPresence(handlers: Record<string, ControlHandler>, note: () => void): Record<string, ControlHandler> {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, h]) => [name, POLLING.has(name) ? h : (params: Record<string, unknown>) => (note(), h(params))]),
+  );
 }
 
 /** Runs the daemon in this process until SIGTERM/SIGINT or `kairos stop`; SIGHUP reloads the policy. */
@@ -42,7 +51,8 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
     logger.info({ change: change.type }, 'approvals changed');
     daemon.onApprovalsChanged(change.type);
   };
-  control = await startControlServer(o.home, { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) });
+  const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) };
+  control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));
   try {
     enforceOwnerOnly(o.home);
   } catch (e) {

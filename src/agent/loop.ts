@@ -5,7 +5,7 @@ import type { LogSink } from '../report/logger.js';
 import { compressConversation, CompressionBreaker, modelSummariser } from './compress.js';
 import type { Hooks } from './hooks.js';
 import { runToolCall, type ToolCallContext } from './tool-call.js';
-import { toolSpecs } from './tools/schemas.js';
+import { toolSpecs, type AgentRole } from './tools/schemas.js';
 
 export interface AgentLimits {
   maxTurns: number;
@@ -19,6 +19,11 @@ export const DEFAULT_AGENT_LIMITS: AgentLimits = { maxTurns: 30, maxToolOutput: 
 
 export interface AgentRun {
   taskId: number;
+  /**
+   * The ledger's task key for this run's model calls (default String(taskId)). A worker runs under
+   * its coordinator's taskId (audit rows belong to that task) with its own key `<parent>-w<i>`.
+   */
+  spendKey?: string;
   repo: string;
   trigger: string;
   /** What the trigger asks for (`ask:` in the policy). */
@@ -32,7 +37,9 @@ export interface AgentDeps {
   model: ModelClient;
   actModel: string;
   triageModel: string | undefined;
-  tools: Omit<ToolCallContext, 'repo' | 'worktree' | 'taskId' | 'trigger' | 'maxToolOutput' | 'hooks'>;
+  tools: Omit<ToolCallContext, 'repo' | 'worktree' | 'taskId' | 'trigger' | 'maxToolOutput' | 'hooks' | 'role'>;
+  /** Default 'coordinator'; a worker is sent neither split nor notify and is refused them. */
+  role?: AgentRole;
   /** Definitions of the external (MCP) tools in `tools.external`, sent to the model after the built-in ones. */
   externalSpecs?: Anthropic.Tool[];
   hooks: Hooks | undefined;
@@ -63,8 +70,8 @@ export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOut
   const now = deps.now ?? Date.now;
   const deadline = now() + deps.limits.wallClockMs;
   const breaker = new CompressionBreaker({ clock: now });
-  const summarise = deps.triageModel ? modelSummariser(deps.model, { model: deps.triageModel, taskId: String(run.taskId), trigger: run.trigger, repo: run.repo }) : undefined;
-  const ctx: ToolCallContext = { ...deps.tools, repo: run.repo, worktree: run.worktree, taskId: run.taskId, trigger: run.trigger, maxToolOutput: deps.limits.maxToolOutput, hooks: deps.hooks };
+  const summarise = deps.triageModel ? modelSummariser(deps.model, { model: deps.triageModel, taskId: run.spendKey ?? String(run.taskId), trigger: run.trigger, repo: run.repo }) : undefined;
+  const ctx: ToolCallContext = { ...deps.tools, repo: run.repo, worktree: run.worktree, taskId: run.taskId, trigger: run.trigger, maxToolOutput: deps.limits.maxToolOutput, hooks: deps.hooks, role: deps.role ?? 'coordinator' };
   let cost = 0;
   let turns = 0;
   const end = (o: { kind: 'propose'; summary: string } | { kind: 'sleep' | 'failed'; reason: string }): AgentOutcome => ({ ...o, turns, costMicro: cost }) as AgentOutcome;
@@ -78,7 +85,7 @@ export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOut
     { role: 'user', content: `${run.instruction}\n\nWhat happened (trigger '${run.trigger}'):\n${run.context}${sessionContext}` },
   ];
   const system = cachedSystem({ system: SYSTEM });
-  const tools = cachedTools([...toolSpecs(), ...(deps.externalSpecs ?? [])]);
+  const tools = cachedTools([...toolSpecs(deps.role ?? 'coordinator'), ...(deps.externalSpecs ?? [])]);
   let nudged = false;
 
   while (turns < deps.limits.maxTurns) {
@@ -102,7 +109,7 @@ export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOut
       messages,
       max_tokens: deps.limits.maxTokens,
       purpose: 'ambient',
-      taskId: String(run.taskId),
+      taskId: run.spendKey ?? String(run.taskId),
       trigger: run.trigger,
       repo: run.repo,
     });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import { ProposalStore, randomProposalId, type Proposal } from '../store/proposal-store.js';
 import { repoTopLevel, runGit } from './worktree.js';
+import { isProtected } from '../policy/protected-paths.js';
 
 export type { Proposal } from '../store/proposal-store.js';
 
@@ -58,12 +59,29 @@ export interface MakeProposalOptions {
  * new files are included and .gitignore'd build output is not), then `git diff --cached` against the
  * base. Whatever the agent did in between (edits, commits, resets) the diff is base → what is on disk.
  */
+/**
+ * The agent's file tools refuse protected paths, but a command it runs in the sandbox may write
+ * anything inside the worktree (a test that drops a `.husky/pre-commit` or a `.claude/settings.json`).
+ * The proposal is the one door into the user's tree, so protected paths are taken out of it here,
+ * whatever wrote them; returns those left out.
+ */
+async function unstageProtected(worktreeDir: string, base: string): Promise<string[]> {
+  const staged = (await runGit(worktreeDir, ['diff', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', base, '--'])).stdout
+    .toString('utf8')
+    .split('\0')
+    .filter((n) => n.length > 0 && isProtected(n));
+  if (staged.length) await runGit(worktreeDir, ['reset', '-q', base, '--', ...staged.map((n) => `:(literal)${n}`)]);
+  return staged;
+}
+
 export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal> {
   const repo = await repoTopLevel(opts.repo);
   await runGit(opts.worktreeDir, ['add', '-A', '--', '.']);
+  const leftOut = await unstageProtected(opts.worktreeDir, opts.base);
+  const note = leftOut.length ? `\n\n[Left out: changes to protected paths, which the agent may never make: ${leftOut.join(', ')}]` : '';
   const diff = (await runGit(opts.worktreeDir, ['diff', '--cached', ...DIFF_ARGS, opts.base, '--'])).stdout;
   if (diff.length === 0) {
-    throw new ProposalError('empty', `task ${opts.taskId}: the worktree ${opts.worktreeDir} has no changes against ${opts.base}; there is nothing to propose`);
+    throw new ProposalError('empty', `task ${opts.taskId}: the worktree ${opts.worktreeDir} has no changes against ${opts.base}; there is nothing to propose${note}`);
   }
   const max = opts.maxDiffBytes ?? 5 * 1024 * 1024;
   if (diff.length > max) {
@@ -84,7 +102,7 @@ export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal>
       base: opts.base,
       diff,
       hash: sha256Hex(diff),
-      summary: opts.summary,
+      summary: opts.summary + note,
       files: names,
       costMicros: opts.costMicros,
       createdAt: (opts.now ?? (() => new Date()))().toISOString(),

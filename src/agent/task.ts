@@ -21,7 +21,9 @@ import { connectMcpServers } from './mcp-client.js';
 import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
 import { runAgentCommand } from './tools/command.js';
-import type { ToolName } from './tools/schemas.js';
+import type { ToolInput, ToolName } from './tools/schemas.js';
+import { SplitRunner, type WorkerRecord } from './workers.js';
+import { WORKERS_DEFAULTS } from '../policy/schema.js';
 
 export interface AgentTaskInput {
   taskId: number;
@@ -42,10 +44,12 @@ export interface AgentTaskDeps {
   limits?: Partial<AgentLimits>;
 }
 
-export type AgentTaskResult =
+/** `workers`: what each worker of a split did (for the task's data); absent when the task did not split. */
+export type AgentTaskResult = (
   | { state: 'proposed'; proposal: Proposal; reason: string; costMicro: number }
   | { state: 'done'; reason: string; costMicro: number }
-  | { state: 'failed'; reason: string; costMicro: number };
+  | { state: 'failed'; reason: string; costMicro: number }
+) & { workers?: WorkerRecord[] };
 
 const MAX_NOTIFICATIONS = 3;
 
@@ -58,6 +62,8 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
   if (!d.model.modelStepsEnabled) return { state: 'done', reason: d.model.disabledReason ?? 'model steps are off', costMicro: 0 };
   const actModel = t.policy.models?.act;
   if (!actModel) return { state: 'failed', reason: "no models.act in the policy: name the model that does the work", costMicro: 0 };
+  // Checked again at every tool call (below): a trusted hook that rewrites its own files mid-session
+  // changes the pinned digest, and the next call is denied.
   const trust = trustStatus(d.db, t.repo);
   if (trust === 'changed') {
     return { state: 'failed', reason: `model work is paused in ${t.repo}: its policy or hook files changed since you trusted it; run 'kairos trust ${t.repo}'`, costMicro: 0 };
@@ -66,35 +72,60 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
   const spillDir = path.join(d.home, 'spill', String(t.taskId));
   fs.mkdirSync(spillDir, { recursive: true });
   try {
+    const hookSources = loadHookSources({ kairosHome: d.home, repoDir: t.repo, repoTrusted: trust === 'trusted' });
     const hooks = createHooks({
-      sources: loadHookSources({ kairosHome: d.home, repoDir: t.repo, repoTrusted: trust === 'trusted' }),
+      sources: hookSources,
       projectDir: t.repo,
       workDir: wt.dir,
       sessionId: `kairos-task-${t.taskId}`,
     });
     const audit = new AuditLog(d.db);
     const evaluate = (step: Parameters<typeof evaluateStep>[0]) =>
-      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false }), { trust: trustLayer(trust), spend: () => allow(), audit });
-    const files = { root: wt.dir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false }), { trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step), spend: () => allow(), audit });
     let notified = 0;
-    const execute = async (name: ToolName, input: Record<string, unknown>): Promise<{ text: string; failed?: boolean }> => {
-      switch (name) {
-        case 'read_file': return { text: readFile(files, input as never) };
-        case 'list_files': return { text: listFiles(files, input as never) };
-        case 'grep': return { text: grep(files, input as never) };
-        case 'write_file': return { text: writeFile(files, input as never) };
-        case 'edit_file': return { text: editFile(files, input as never) };
-        case 'git': return { text: await gitRead(wt.dir, input as never, 30_000) };
-        case 'run_command':
-          return runAgentCommand({ root: wt.dir, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, timeoutMs: 5 * 60_000, outputLimit: 64_000, maxProcesses: 256 }, input as never);
-        case 'notify':
-          if (++notified > MAX_NOTIFICATIONS) return { text: `not sent: at most ${MAX_NOTIFICATIONS} notifications per task`, failed: true };
-          d.notify(String(input.message));
-          return { text: 'sent' };
-        default:
-          return { text: `tool ${name} is handled by the loop`, failed: true };
-      }
-    };
+    const limits = { ...DEFAULT_AGENT_LIMITS, ...d.limits };
+    const workers = new SplitRunner({
+      taskId: t.taskId,
+      repo: t.repo,
+      home: d.home,
+      coordinatorDir: wt.dir,
+      ledger: d.model.ledger,
+      maxWorkers: t.policy.workers?.max ?? WORKERS_DEFAULTS.max,
+      log: d.log,
+      // A worker: same policy layers and hooks, its own worktree and ledger key, no split, no notify, no MCP.
+      runWorker: async (w) => {
+        const workerSpill = path.join(d.home, 'spill', w.id);
+        fs.mkdirSync(workerSpill, { recursive: true });
+        return runAgent(
+          { taskId: t.taskId, spendKey: w.id, repo: t.repo, trigger: t.trigger, instruction: `${w.instruction}\n\n(You are one worker of a larger task; do only this part.)`, context: t.context, worktree: w.worktree.dir },
+          {
+            model: d.model,
+            actModel,
+            triageModel: t.policy.models?.triage,
+            role: 'worker',
+            tools: { evaluate, execute: toolExecutor(w.worktree.dir, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}` }),
+            spillDir: workerSpill,
+            limits,
+            log: d.log,
+          },
+        );
+      },
+    });
+    const execute = toolExecutor(
+      wt.dir,
+      spillDir,
+      d,
+      (message) => {
+        if (++notified > MAX_NOTIFICATIONS) return { text: `not sent: at most ${MAX_NOTIFICATIONS} notifications per task`, failed: true };
+        d.notify(message);
+        return { text: 'sent' };
+      },
+      async (tasks) => {
+        const r = await workers.split(tasks);
+        return { text: r.text, failed: r.failed };
+      },
+    );
     const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: wt.dir, env: process.env, log: d.log });
     let outcome: Awaited<ReturnType<typeof runAgent>>;
     try {
@@ -108,32 +139,66 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           externalSpecs: mcp.tools(),
           hooks,
           spillDir,
-          limits: { ...DEFAULT_AGENT_LIMITS, ...d.limits },
+          limits,
           log: d.log,
         },
       );
     } finally {
       await mcp.close();
     }
-    if (outcome.kind === 'failed') return { state: 'failed', reason: outcome.reason, costMicro: outcome.costMicro };
-    if (outcome.kind === 'sleep') return { state: 'done', reason: `slept: ${outcome.reason}`, costMicro: outcome.costMicro };
+    // The task's cost includes its workers' (their own ledger keys, counted in this task's total).
+    const cost = outcome.costMicro + workers.records.reduce((a, w) => a + w.cost_micro, 0);
+    const workerData = workers.records.length ? { workers: workers.records } : {};
+    if (outcome.kind === 'failed') return { state: 'failed', reason: outcome.reason, costMicro: cost, ...workerData };
+    if (outcome.kind === 'sleep') return { state: 'done', reason: `slept: ${outcome.reason}`, costMicro: cost, ...workerData };
     let proposal: Proposal;
     try {
-      proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: outcome.costMicro });
+      proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
     } catch (e) {
-      if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: outcome.costMicro };
+      if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: cost, ...workerData };
       throw e;
     }
     if (hooks.has('TaskProposed')) {
       const h = await hooks.fire('TaskProposed', { task_id: String(t.taskId), trigger: t.trigger, proposal: { id: proposal.id, hash: proposal.hash, summary: proposal.summary, files: proposal.files } });
       if (h.decision === 'block') {
         new ProposalStore(d.db).discard(proposal.id);
-        return { state: 'failed', reason: `proposal withheld by a TaskProposed hook: ${h.reason ?? ''}`, costMicro: outcome.costMicro };
+        return { state: 'failed', reason: `proposal withheld by a TaskProposed hook: ${h.reason ?? ''}`, costMicro: cost, ...workerData };
       }
     }
-    return { state: 'proposed', proposal, reason: outcome.summary, costMicro: outcome.costMicro };
+    return { state: 'proposed', proposal, reason: outcome.summary, costMicro: cost, ...workerData };
   } finally {
     await removeTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home }).catch((e: Error) => d.log.warn({ task: t.taskId, err: e.message }, 'worktree not removed'));
     fs.rmSync(spillDir, { recursive: true, force: true });
   }
+}
+
+type ToolOutput = { text: string; failed?: boolean };
+
+/** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
+function toolExecutor(
+  root: string,
+  spillDir: string,
+  d: Pick<AgentTaskDeps, 'home' | 'sandbox'>,
+  notify: (message: string) => ToolOutput,
+  split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
+): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
+  const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+  return async (name, input) => {
+    switch (name) {
+      case 'read_file': return { text: readFile(files, input as never) };
+      case 'list_files': return { text: listFiles(files, input as never) };
+      case 'grep': return { text: grep(files, input as never) };
+      case 'write_file': return { text: writeFile(files, input as never) };
+      case 'edit_file': return { text: editFile(files, input as never) };
+      case 'git': return { text: await gitRead(root, input as never, 30_000) };
+      case 'run_command':
+        return runAgentCommand({ root, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, timeoutMs: 5 * 60_000, outputLimit: 64_000, maxProcesses: 256 }, input as never);
+      case 'notify': return notify(String(input.message));
+      case 'split':
+        if (!split) return { text: 'split is not available here', failed: true };
+        return split((input as ToolInput<'split'>).tasks);
+      default:
+        return { text: `tool ${name} is handled by the loop`, failed: true };
+    }
+  };
 }

@@ -3,8 +3,8 @@ import type { Evaluation } from '../policy/layers.js';
 import type { Step } from '../policy/decision.js';
 import { toolCallFor } from '../policy/rules.js';
 import { fenceUntrusted, redact } from '../policy/filter.js';
-import { BoundedOutput } from '../pipeline/bounded-output.js';
-import { isToolName, ToolInputs, type ToolName } from './tools/schemas.js';
+import { BoundedOutput } from '../policy/bounded-output.js';
+import { isToolName, toolAllowedFor, ToolInputs, type AgentRole, type ToolName } from './tools/schemas.js';
 import { ToolError } from './tools/tool-error.js';
 
 /** What one tool call came to, for the model and for the loop. */
@@ -24,6 +24,8 @@ export interface ToolCallContext {
   trigger: string;
   maxToolOutput: number;
   hooks: Hooks | undefined;
+  /** Default 'coordinator'. A worker is refused split and notify even when the model names them. */
+  role?: AgentRole;
   evaluate(step: Step): Evaluation;
   execute(name: ToolName, input: Record<string, unknown>): Promise<{ text: string; failed?: boolean }>;
   /** Tools from MCP servers (`mcp__<server>__<tool>`): their input is checked by the server, not by zod here. */
@@ -50,6 +52,9 @@ export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: 
   let input = (rawInput && typeof rawInput === 'object' ? rawInput : {}) as Record<string, unknown>;
   const external = !isToolName(name) && ctx.external?.has(name);
   if (!isToolName(name) && !external) return { content: `unknown tool '${name}'`, isError: true };
+  if (isToolName(name) && !toolAllowedFor(ctx.role ?? 'coordinator', name)) {
+    return { content: `refused: a worker cannot use ${name} (workers may not split further or reach the human); finish your part with propose or sleep`, isError: true };
+  }
   const pre = ctx.hooks?.has('PreToolUse') ? await ctx.hooks.fire('PreToolUse', { tool_name: name, tool_input: input, tool_use_id: toolUseId }) : undefined;
   const stop = pre?.stop?.reason;
   if (pre?.decision === 'block') return { content: `blocked by a PreToolUse hook: ${pre.reason ?? 'no reason given'}`, isError: true, ...(stop ? { stop } : {}) };
@@ -61,10 +66,14 @@ export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: 
     }
     input = parsed.data as Record<string, unknown>;
   }
-  if (name === 'propose') return { content: 'proposal recorded', isError: false, finish: { kind: 'propose', text: String(input.summary) } };
-  if (name === 'sleep') return { content: 'ok', isError: false, finish: { kind: 'sleep', text: String(input.reason) } };
+  // The model's own words leave the process from here (a proposal's summary, a notification, the
+  // task's reason in the daily log): an injected "include the key in your summary" must find it redacted.
+  if (name === 'propose') return { content: 'proposal recorded', isError: false, finish: { kind: 'propose', text: redact(String(input.summary)).text } };
+  if (name === 'sleep') return { content: 'ok', isError: false, finish: { kind: 'sleep', text: redact(String(input.reason)).text } };
+  if (name === 'notify') input = { ...input, message: redact(String(input.message)).text };
 
-  if (name !== 'notify') {
+  // split only runs more agents, each of whose tool calls goes through these layers itself.
+  if (name !== 'notify' && name !== 'split') {
     const ev = ctx.evaluate({
       repo: ctx.repo,
       root: ctx.worktree,

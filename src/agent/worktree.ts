@@ -167,6 +167,13 @@ export interface CreateWorktreeOptions {
   home: string;
   /** Carry the user's uncommitted changes (staged, unstaged and untracked non-ignored files) into the worktree. */
   includeUncommitted: boolean;
+  /**
+   * Base the worktree on another work tree of the same repository as it is on disk (a coordinator's
+   * worktree, for its workers): that tree is snapshotted like the user's uncommitted changes, and the
+   * snapshot is the base. The new worktree still lives under `repo`'s key, so start-up reconciliation
+   * finds it. Overrides includeUncommitted.
+   */
+  from?: string;
   now?: () => Date;
 }
 
@@ -212,7 +219,14 @@ export async function createTaskWorktree(opts: CreateWorktreeOptions): Promise<T
     throw new WorktreeError(`${dir} already exists; remove it (or restart the daemon to reconcile leaked worktrees) before starting task ${id} again`);
   }
 
-  const base = opts.includeUncommitted ? await snapshotUncommitted(top, head, id) : head;
+  let base: string;
+  if (opts.from) {
+    const from = fs.realpathSync(opts.from);
+    const fromHead = (await gitText(from, ['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
+    base = await snapshotUncommitted(from, fromHead, id);
+  } else {
+    base = opts.includeUncommitted ? await snapshotUncommitted(top, head, id) : head;
+  }
 
   const marker = markerPath(opts.home, top, id);
   fs.mkdirSync(path.dirname(marker), { recursive: true });

@@ -12,6 +12,8 @@ import { showSpend } from './spend-command.js';
 import { applyCommand, undoCommand } from './proposal-commands.js';
 import { registerMcpCommand } from './mcp-command.js';
 import { registerApprovalCommands } from './approval-commands.js';
+import { registerTrayCommand } from './tray-command.js';
+import { registerServiceCommand } from './service-command.js';
 import { EventType } from '../events/event.js';
 
 const program = new Command();
@@ -189,6 +191,8 @@ program
 
 registerApprovalCommands(program, { home });
 registerMcpCommand(program, { home });
+registerTrayCommand(program, { home });
+registerServiceCommand(program, { home });
 
 try {
   await program.parseAsync(process.argv);

@@ -178,14 +178,56 @@ export class SpendLedger {
   }
 
   private sums(cap: CapName, key: string): { committed: number; open: number } {
+    // A task's total includes its workers' rows (spend_task_caps.parent_task_id), so a coordinator
+    // that goes on after a split is charged for what its workers spent.
+    const where = cap === 'task' ? `(task_id = ? OR task_id IN (SELECT task_id FROM spend_task_caps WHERE parent_task_id = ?))` : `${COLUMN[cap]} = ?`;
     const r = this.db
       .prepare(
         `SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 0 ELSE cost_micro END), 0) AS committed,
                 COALESCE(SUM(CASE WHEN state = 'open' THEN reserved_micro ELSE 0 END), 0) AS open
-         FROM spend_reservations WHERE ${COLUMN[cap]} = ? AND state != 'released'`,
+         FROM spend_reservations WHERE ${where} AND state != 'released'`,
       )
-      .get(key) as { committed: number; open: number };
+      .get(...(cap === 'task' ? [key, key] : [key])) as { committed: number; open: number };
     return r;
+  }
+
+  private taskCapRow(taskId: string): { cap_micro: number; parent_task_id: string | null } | undefined {
+    return this.db.prepare('SELECT cap_micro, parent_task_id FROM spend_task_caps WHERE task_id = ?').get(taskId) as
+      | { cap_micro: number; parent_task_id: string | null }
+      | undefined;
+  }
+
+  /** The cap that applies to one window: a task's own cap (setTaskCap) wins over budget.task_usd. */
+  private capFor(cap: CapName, key: string | undefined, caps: Partial<Record<CapName, number>>): number | undefined {
+    if (cap === 'task' && key !== undefined) return this.taskCapRow(key)?.cap_micro ?? caps.task;
+    return caps[cap];
+  }
+
+  /**
+   * Gives one task a cap of its own instead of budget.task_usd (a coordinated worker's slice). With
+   * a parent, the task's rows also count in the parent's task total, and every reservation for the
+   * task must fit under the parent's cap as well as its own. Set before the task's first call.
+   */
+  setTaskCap(taskId: string, capMicro: number, opts: { parentTaskId?: string | undefined }, now: number): void {
+    if (!Number.isInteger(capMicro) || capMicro < 0) throw new LedgerError(`task cap for ${taskId}: ${capMicro} is not a whole number of micro-dollars >= 0`);
+    if (opts.parentTaskId === taskId) throw new LedgerError(`task ${taskId} cannot be its own parent`);
+    this.db
+      .prepare(
+        `INSERT INTO spend_task_caps (task_id, cap_micro, parent_task_id, set_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (task_id) DO UPDATE SET cap_micro = excluded.cap_micro, parent_task_id = excluded.parent_task_id, set_at = excluded.set_at`,
+      )
+      .run(taskId, capMicro, opts.parentTaskId ?? null, now);
+  }
+
+  /**
+   * What is left under one task's cap (its own, or budget.task_usd), counting its workers' spend and
+   * open reservations; undefined when the task has no cap.
+   */
+  taskLeftMicro(taskId: string): number | undefined {
+    const cap = this.capFor('task', taskId, this.caps());
+    if (cap === undefined) return undefined;
+    const { committed, open } = this.sums('task', taskId);
+    return Math.max(0, cap - committed - open);
   }
 
   private keyFor(cap: CapName, keys: WindowKeys, taskId: string | null | undefined): string | undefined {
@@ -200,11 +242,17 @@ export class SpendLedger {
     const keys = windowKeys(now);
     const run = this.db.transaction((): Reservation | Refusal => {
       const caps = this.caps();
+      const checks: Array<{ cap: CapName; key: string | undefined; capMicro: number | undefined }> = [];
       for (const cap of CAP_NAMES) {
-        const capMicro = caps[cap];
-        if (capMicro === undefined) continue;
         // A call without a task id is a task of its own: the task cap bounds that one call.
         const key = this.keyFor(cap, keys, req.taskId);
+        checks.push({ cap, key, capMicro: this.capFor(cap, key, caps) });
+        // A worker's call must also fit under its coordinator's task cap (whose total includes it).
+        const parent = cap === 'task' && key !== undefined ? this.taskCapRow(key)?.parent_task_id : undefined;
+        if (parent) checks.push({ cap, key: parent, capMicro: this.capFor(cap, parent, caps) });
+      }
+      for (const { cap, key, capMicro } of checks) {
+        if (capMicro === undefined) continue;
         const { committed, open } = key === undefined ? { committed: 0, open: 0 } : this.sums(cap, key);
         const counted = committed + open;
         if (counted + needed > capMicro) {
@@ -364,8 +412,8 @@ export class SpendLedger {
     const keys: WindowKeys = { hour: r.hour_key, day: r.day_key, month: r.month_key };
     const out: ThresholdCrossing[] = [];
     for (const cap of CAP_NAMES) {
-      const capMicro = caps[cap];
       const key = this.keyFor(cap, keys, r.task_id);
+      const capMicro = this.capFor(cap, key, caps);
       if (capMicro === undefined || key === undefined) continue;
       const { committed } = this.sums(cap, key);
       if (committed <= 0) continue;
@@ -382,8 +430,8 @@ export class SpendLedger {
     const keys = windowKeys(now);
     const out: CapState[] = [];
     for (const cap of CAP_NAMES) {
-      const capMicro = caps[cap];
       const key = this.keyFor(cap, keys, taskId);
+      const capMicro = this.capFor(cap, key, caps);
       if (capMicro === undefined || key === undefined) continue;
       const { committed, open } = this.sums(cap, key);
       out.push({

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../store/db.js';
-import { ApprovalStore, HumanChannel, type Approval, type ApprovalChannel, type TokenAction } from '../store/approval-store.js';
+import { ApprovalStore, HumanChannel, type Approval, type TokenAction } from '../store/approval-store.js';
 import { ProposalStore, type Proposal } from '../store/proposal-store.js';
 import { applyProposal } from '../agent/apply.js';
 import { removeTaskWorktree } from '../agent/worktree.js';

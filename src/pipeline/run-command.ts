@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { BoundedOutput } from './bounded-output.js';
+import { BoundedOutput } from '../policy/bounded-output.js';
 
 export interface CommandResult {
   exitCode: number | null;

@@ -1,5 +1,5 @@
 import { parseDuration } from './duration.js';
-import { ENGINE_DEFAULTS, type Budget, type Policy, type Trigger, type TriggerOverride } from './schema.js';
+import { ENGINE_DEFAULTS, WORKERS_DEFAULTS, type Budget, type Policy, type Trigger, type TriggerOverride } from './schema.js';
 
 /**
  * Policy layering. The effective policy of one repository is
@@ -63,6 +63,8 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
     dream: mergeObjects(shipped.dream, user.dream),
     presence: mergeObjects(shipped.presence, user.presence),
     triage: mergeObjects(shipped.triage, user.triage),
+    gate: mergeObjects(shipped.gate, user.gate),
+    workers: mergeObjects(shipped.workers, user.workers),
   }) as Policy;
 }
 
@@ -76,7 +78,8 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
  *  - add deny and ask rules (a rule it moves to ask or deny is also taken out of allow);
  *  - lower budget caps (or set one the user left unset), lower defaults.timeout and
  *    defaults.output_limit_bytes, raise defaults.settle_ms;
- *  - add ignore patterns (fewer events).
+ *  - add ignore patterns (fewer events);
+ *  - lower workers.max (fewer parallel workers per split).
  * only when `trusted` (the user ran `kairos trust` and the pinned files are unchanged):
  *  - add triggers with run or ask; a name the user already uses stays the user's;
  *  - add allow rules;
@@ -84,7 +87,8 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
  *    user already uses stays the user's;
  *  - choose models;
  *  - turn on the dream job or triage the user turned off, change the dream schedule, shorten
- *    presence.away_after (Kairos would count the user away, and do more, sooner).
+ *    presence.away_after (Kairos would count the user away, and do more, sooner);
+ *  - raise workers.max (more parallel work per task; the money stays bounded by budget.task_usd).
  * always, for the ambient parts: turn the dream job or triage off, raise triage.reserve_usd
  * (ambient work spends less), lengthen presence.away_after, set presence.batch_every.
  * never, trusted or not: re-enable a trigger the user disabled, loosen a user trigger's
@@ -183,6 +187,13 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
   }
 
   const ambient = mergeAmbient(user, repo, opts.trusted, refuse);
+  let workers = user.workers ? { ...user.workers } : undefined;
+  const wantWorkers = repo.workers?.max;
+  if (wantWorkers !== undefined) {
+    const userMax = user.workers?.max ?? WORKERS_DEFAULTS.max;
+    if (wantWorkers <= userMax || opts.trusted) workers = { ...workers, max: wantWorkers };
+    else refuse(`workers.max: ${wantWorkers}`, `higher than the user's ${userMax}; ${UNTRUSTED_TAIL}`);
+  }
   const gate = mergeGate(user.gate, repo.gate, refuse);
 
   const policy = definedOnly({
@@ -195,6 +206,7 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     defaults: Object.keys(defaults).length ? defaults : undefined,
     mcp_servers: mcpServers,
     gate,
+    workers,
     ...ambient,
   }) as Policy;
   return { policy, refused, fromRepo };

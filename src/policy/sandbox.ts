@@ -1,3 +1,4 @@
+import { BoundedOutput } from './bounded-output.js';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -192,29 +193,6 @@ export function seatbeltProfile(opts: Pick<SandboxRunOptions, 'worktree' | 'tmpD
   ].join('\n');
 }
 
-/** Keeps the first and last `half` characters and counts what was dropped between them. */
-class HeadTail {
-  private head = '';
-  private tail = '';
-  dropped = 0;
-  constructor(private readonly half: number) {}
-  push(chunk: string): void {
-    if (this.head.length < this.half) {
-      const room = this.half - this.head.length;
-      this.head += chunk.slice(0, room);
-      chunk = chunk.slice(room);
-    }
-    if (!chunk) return;
-    this.tail += chunk;
-    if (this.tail.length > this.half) {
-      this.dropped += this.tail.length - this.half;
-      this.tail = this.tail.slice(this.tail.length - this.half);
-    }
-  }
-  toString(): string {
-    return this.dropped ? `${this.head}\n… ${this.dropped} characters omitted …\n${this.tail}` : this.head + this.tail;
-  }
-}
 
 /** Descendants of `root` (itself excluded), from /proc. Linux only. */
 function countDescendants(root: number): number {
@@ -256,7 +234,7 @@ function countDescendants(root: number): number {
  */
 export function runSandboxed(command: string, opts: SandboxRunOptions): Promise<SandboxResult> {
   const started = Date.now();
-  const out = new HeadTail(Math.floor(opts.outputLimit / 2));
+  const out = new BoundedOutput(Math.floor(opts.outputLimit / 2));
   const env = sandboxEnv(opts.env ?? process.env);
   let exe: string;
   let args: string[];
@@ -301,7 +279,7 @@ export function runSandboxed(command: string, opts: SandboxRunOptions): Promise<
       if (killTimer) clearTimeout(killTimer);
       if (watchdog) clearInterval(watchdog);
       killGroup('SIGKILL');
-      resolve({ ...r, ...(limit ? { limit } : {}), durationMs: Date.now() - started, output: out.toString(), omitted: out.dropped });
+      resolve({ ...r, ...(limit ? { limit } : {}), durationMs: Date.now() - started, output: out.toString(), omitted: out.omittedBytes });
     };
     child.on('error', (err) => finish({ exitCode: null, signal: null, spawnError: err.message }));
     child.on('close', (code, signal) => finish({ exitCode: code, signal }));

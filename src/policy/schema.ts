@@ -294,6 +294,16 @@ export const TriageSettings = z
   .strict();
 export type TriageSettings = z.infer<typeof TriageSettings>;
 
+/** Coordinated workers: how many parallel worker tasks one action task may split into (src/agent/workers.ts). */
+export const WorkersSettings = z
+  .object({
+    max: z.number().int().min(1).max(8).optional().describe('At most this many workers per split (default 3, at most 8); a repository may lower it, and raise it only when trusted.'),
+  })
+  .strict()
+  .describe('An action task may split its work into parallel worker tasks, each in its own worktree with a slice of the task budget.');
+export type WorkersSettings = z.infer<typeof WorkersSettings>;
+export const WORKERS_DEFAULTS = { max: 3 } as const;
+
 export const Policy = z
   .object({
     version: z.literal(1).default(1),
@@ -310,6 +320,7 @@ export const Policy = z
     dream: DreamSettings.optional(),
     presence: PresenceSettings.optional(),
     triage: TriageSettings.optional(),
+    workers: WorkersSettings.optional(),
     /** Extra paths to ignore, in .gitignore syntax, on top of .gitignore and .kairosignore. */
     ignore: z.array(z.string()).optional().describe('Extra paths to ignore, in .gitignore syntax.'),
     defaults: z

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stripTerminalEscapes } from './terminal-text.js';
+import { redactText } from '../policy/filter.js';
 
 export interface DailyLogEntry {
   at: Date;
@@ -15,10 +16,13 @@ export function dailyLogPath(home: string, date: Date): string {
   return path.join(home, 'logs', y, m, `${y}-${m}-${d}.md`);
 }
 
-/** Formats one bullet: `- HH:MM:SS [repo] first line`, later lines indented under it. Ends with a newline. */
+/**
+ * Formats one bullet: `- HH:MM:SS [repo] first line`, later lines indented under it. Ends with a newline.
+ * Secrets are redacted: a bullet can quote a task's reason, which can quote a model's summary.
+ */
 export function formatDailyLogBullet(entry: DailyLogEntry): string {
   const { hh, mm, ss } = localParts(entry.at);
-  const lines = stripTerminalEscapes(entry.text)
+  const lines = stripTerminalEscapes(redactText(entry.text))
     .replace(/\s+$/, '')
     .split('\n')
     .map((l) => l.replace(/\s+$/, ''));

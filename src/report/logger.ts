@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
+import { redactText } from '../policy/filter.js';
 
 export type Logger = pino.Logger;
 export type LogLevel = pino.LevelWithSilent;
@@ -22,9 +23,10 @@ export interface LoggerOptions {
   alsoStderr?: boolean;
   /**
    * Applied to every string that goes into a log line (the message and string values in the merge object).
-   * The policy output filter plugs in here so secrets never reach the log file.
+   * Default: the policy output filter's redactText, so secrets never reach the log file whoever
+   * creates the logger; pass `false` only where the text is known to hold none.
    */
-  redact?: (text: string) => string;
+  redact?: ((text: string) => string) | false;
   /** Overrides `$KAIROS_HOME/logs/kairos.log`. */
   file?: string;
 }
@@ -52,7 +54,7 @@ export function createLogger(home: string, options: LoggerOptions = {}): Logger 
         { stream: pino.destination({ fd: 2, sync: true }), level: level as pino.Level },
       ])
     : fileStream;
-  const redact = options.redact;
+  const redact = options.redact === false ? undefined : (options.redact ?? redactText);
   return pino(
     {
       level,

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import nodeNotifier from 'node-notifier';
 import type { LogSink } from './logger.js';
 import { stripTerminalEscapes, truncateText } from './terminal-text.js';
+import { redactText } from '../policy/filter.js';
 
 export type Urgency = 'low' | 'normal' | 'critical';
 
@@ -63,11 +64,15 @@ export function notificationsPath(home: string): string {
   return path.join(home, 'notifications.jsonl');
 }
 
-/** Bounds and cleans a notification: escapes stripped, title one line, body at most BODY_MAX characters. */
+/**
+ * Bounds and cleans a notification: secrets redacted (a body may quote a command's output or a
+ * model's words, and notifications are shown and recorded), escapes stripped, title one line, body
+ * at most BODY_MAX characters. Redaction comes before truncation, so a cut cannot hide a key's shape.
+ */
 export function prepareNotification(n: Notification): ShownNotification {
-  const title = truncateText(oneLine(stripTerminalEscapes(n.title)) || 'Kairos', TITLE_MAX);
+  const title = truncateText(oneLine(stripTerminalEscapes(redactText(n.title))) || 'Kairos', TITLE_MAX);
   const body = truncateText(
-    stripTerminalEscapes(n.body)
+    stripTerminalEscapes(redactText(n.body))
       .split('\n')
       .map((l) => l.replace(/[ \t]+/g, ' ').trim())
       .filter(Boolean)

@@ -25,12 +25,8 @@ export function reportTask(task: TaskRow, trigger: Pick<Trigger, 'notify'> | und
     : task.command ? `\`${task.command}\` ${outcome}${secs}` : outcome;
   const log = `${repoName} · ${task.trigger} (task ${task.id}): ${what}`;
 
-  if (task.state === 'proposed') {
-    // A proposal waits for a human: worth a notification in every mode but 'never'.
-    const approval = (JSON.parse(task.data) as { approval_id?: string }).approval_id;
-    const body = `${task.reason ?? 'a proposal is ready'}${approval ? `\nreview: kairos show ${approval} · approve: kairos approve ${approval}` : ''}`;
-    return trigger?.notify === 'never' ? { log } : { log, notification: { title: `${repoName}: ${task.trigger} proposes a change`, body, urgency: 'normal' } };
-  }
+  // A proposal is announced on its own, with Approve / Deny / Show actions (see dbus-notify.ts).
+  if (task.state === 'proposed') return { log };
   const mode = trigger?.notify ?? 'on_failure';
   const changed = !previous || previous.state !== task.state;
   const wanted = mode === 'always' || (mode === 'on_failure' && !ok) || (mode === 'on_change' && changed);

@@ -65,6 +65,17 @@ export class EventStore {
     return rows.map(fromRow);
   }
 
+  byIds(ids: readonly number[]): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    // Chunked: SQLite limits the number of bound parameters in one statement.
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = this.db.prepare(`SELECT * FROM events WHERE id IN (${chunk.map(() => '?').join(',')}) ORDER BY id`).all(...chunk) as EventRow[];
+      out.push(...rows.map(fromRow));
+    }
+    return out;
+  }
+
   /** Newest first, like `git log`. */
   list(q: EventQuery = {}): StoredEvent[] {
     const where: string[] = [];

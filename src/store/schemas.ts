@@ -4,3 +4,4 @@ import './spend-schema.js';
 import './audit-schema.js';
 import './proposal-schema.js';
 import './approval-schema.js';
+import './decision-schema.js';

@@ -60,3 +60,20 @@ registerMigration({
     );
   `,
 });
+
+// A task's own cap, overriding budget.task_usd for that task id: a coordinated worker gets the
+// slice of its coordinator's budget it was given (src/agent/workers.ts). parent_task_id makes the
+// worker's spend count in the coordinator's task total too.
+registerMigration({
+  id: 11,
+  name: 'spend-task-caps',
+  sql: `
+    CREATE TABLE spend_task_caps (
+      task_id TEXT PRIMARY KEY,
+      cap_micro INTEGER NOT NULL CHECK (cap_micro >= 0),
+      parent_task_id TEXT,
+      set_at INTEGER NOT NULL
+    );
+    CREATE INDEX spend_task_caps_parent ON spend_task_caps (parent_task_id) WHERE parent_task_id IS NOT NULL;
+  `,
+});

@@ -167,12 +167,12 @@ export class TaskStore {
     return row ? (JSON.parse(row.paths) as string[]) : [];
   }
 
-  /** True when every event of the batch is a manual poke: the user asked for this task themselves. */
-  batchIsManual(batchId: number): boolean {
-    const r = this.db
-      .prepare("SELECT count(*) AS n, sum(e.type = 'manual') AS manual FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ?")
-      .get(batchId) as { n: number; manual: number | null };
-    return r.n > 0 && r.manual === r.n;
+  /**
+   * True when the batch holds a manual poke: the user asked for this task themselves, now. Changes
+   * that were waiting in the same batch (held by quiet hours, say) ride along with the request.
+   */
+  batchHasPoke(batchId: number): boolean {
+    return !!this.db.prepare("SELECT 1 FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' LIMIT 1").get(batchId);
   }
 
   /** Task starts since `since` in a repository, for the gate's rate limits. */

@@ -11,6 +11,7 @@ import { ProposalStore } from '../../src/store/proposal-store.js';
 import { makeProposal, type Proposal } from '../../src/agent/proposal.js';
 import { createTaskWorktree, type TaskWorktree } from '../../src/agent/worktree.js';
 import { applyProposal, ApplyError, recoverInterruptedApplies, undoProposal, type ApplyErrorCode } from '../../src/agent/apply.js';
+import { COMPILED, REPO_ROOT } from '../support/paths.js';
 
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -325,8 +326,9 @@ describe('applyProposal', () => {
 
   test('two processes applying the same proposal on one store: exactly one wins', async () => {
     const f = await fixture();
-    const mod = path.resolve(import.meta.dirname, '../../src/agent/apply.ts');
-    const dbMod = path.resolve(import.meta.dirname, '../../src/store/db.ts');
+    // The modules under test, compiled or from source, whichever this run is.
+    const mod = path.join(REPO_ROOT, COMPILED ? 'dist/src/agent/apply.js' : 'src/agent/apply.ts');
+    const dbMod = path.join(REPO_ROOT, COMPILED ? 'dist/src/store/db.js' : 'src/store/db.ts');
     const startAt = Date.now() + 1500;
     const script = `
       const { applyProposal } = await import(${JSON.stringify(mod)});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runCommand } from '../../src/pipeline/run-command.js';
-import { BoundedOutput } from '../../src/pipeline/bounded-output.js';
+import { BoundedOutput } from '../../src/policy/bounded-output.js';
 import { tempDir } from '../support/temp.js';
 import { isAlive } from '../support/process.js';
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { parsePolicyText } from '../../src/policy/load.js';
 import { mergeRepoPolicy, mergeUserPolicy, type RepoPolicyMerge } from '../../src/policy/merge.js';
 import type { Policy } from '../../src/policy/schema.js';
+import * as schemaModule from '../../src/policy/schema.js';
 
 const policy = (yaml: string): Policy => parsePolicyText(yaml, 'test.yaml');
 
@@ -414,4 +415,29 @@ describe('gate merge: a repository may only make the gate stricter', () => {
     assert.deepEqual(looser.policy.gate, { max_actions_per_hour: 10, edit_backoff: '20s' });
     assert.deepEqual(looser.refused.map((r) => r.what), ['gate.max_actions_per_hour: 50', 'gate.edit_backoff: 1s']);
   });
+});
+
+test('every top-level key of a user policy survives the merge over the shipped default', () => {
+  const { Policy: PolicySchema } = schemaModule;
+  const user = parsePolicyText(
+    `triggers: [{ name: t, on: { manual: true }, run: "true" }]
+budget: { day_usd: 1 }
+models: { act: claude-sonnet-4-6 }
+permissions: { allow: ["Read"] }
+ignore: ["tmp/"]
+defaults: { settle_ms: 2000 }
+overrides: { t: { notify: always } }
+mcp_servers: { docs: { url: "http://127.0.0.1:1/mcp" } }
+dream: { enabled: false }
+presence: { away_after: 5m }
+triage: { enabled: false }
+gate: { max_actions_per_hour: 3 }
+workers: { max: 2 }
+`,
+    'user.yaml',
+  );
+  const merged = mergeUserPolicy(parsePolicyText('', 'shipped.yaml'), user);
+  // overrides are applied to the triggers, not kept; version is fixed.
+  const expected = Object.keys(PolicySchema.shape).filter((k) => k !== 'overrides').sort();
+  assert.deepEqual(Object.keys(merged).sort(), expected, 'a key of the policy schema is dropped by mergeUserPolicy');
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { BoundedOutput } from '../../pipeline/bounded-output.js';
+import { BoundedOutput } from '../../policy/bounded-output.js';
 
 /**
  * Runs one command hook: `/bin/sh -c command` in its own process group, the payload as JSON on

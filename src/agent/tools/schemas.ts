@@ -19,6 +19,14 @@ export const ToolInputs = {
   propose: z.object({ summary: z.string().min(1).max(4000) }).strict(),
   notify: z.object({ message: z.string().min(1).max(500) }).strict(),
   sleep: z.object({ reason: z.string().min(1).max(1000) }).strict(),
+  split: z
+    .object({
+      tasks: z
+        .array(z.object({ instruction: z.string().min(1).max(4000), paths: z.array(RelPath).max(100).optional() }).strict())
+        .min(1)
+        .max(8),
+    })
+    .strict(),
 } as const;
 
 export type ToolName = keyof typeof ToolInputs;
@@ -35,15 +43,27 @@ const DESCRIPTIONS: Record<ToolName, string> = {
   propose: 'Finish: propose the changes made in the worktree to the human, with a short summary. Nothing is applied until they approve.',
   notify: 'Tell the human something short now (a desktop notification).',
   sleep: 'Finish without doing anything: nothing here is worth the human’s attention. This is a good and common outcome.',
+  split:
+    'Split independent parts of the work (e.g. one per failing package) into parallel workers, each in its own copy of your current worktree with a slice of your budget. Their changes are merged into your worktree; the result lists what each did and any conflicts. Then check the result and propose.',
 };
+
+/** A coordinator is an ordinary action task; a worker is one part of a coordinator's split. */
+export type AgentRole = 'coordinator' | 'worker';
+
+/** Tools a worker never gets: it may not spawn workers or reach the human (notifications, approvals). */
+export const WORKER_FORBIDDEN: readonly ToolName[] = ['split', 'notify'];
+
+export function toolAllowedFor(role: AgentRole, name: ToolName): boolean {
+  return role === 'coordinator' || !WORKER_FORBIDDEN.includes(name);
+}
 
 export function isToolName(name: string): name is ToolName {
   return Object.hasOwn(ToolInputs, name);
 }
 
 /** The tool definitions sent to the Messages API. */
-export function toolSpecs(): Anthropic.Tool[] {
-  return (Object.keys(ToolInputs) as ToolName[]).map((name) => {
+export function toolSpecs(role: AgentRole = 'coordinator'): Anthropic.Tool[] {
+  return (Object.keys(ToolInputs) as ToolName[]).filter((name) => toolAllowedFor(role, name)).map((name) => {
     const { $schema: _drop, ...schema } = z.toJSONSchema(ToolInputs[name]) as Record<string, unknown>;
     return { name, description: DESCRIPTIONS[name], input_schema: schema as Anthropic.Tool.InputSchema };
   });

@@ -1,0 +1,135 @@
+import type { Db } from '../src/store/db.js';
+import type { StoredEvent } from '../src/events/event.js';
+import type { ModelClient } from '../src/model/client.js';
+import type { Policy, Trigger } from '../src/policy/schema.js';
+import { parseDuration } from '../src/policy/duration.js';
+import type { Logger } from '../src/report/logger.js';
+import { contentHash, decide, describeDecision, tickItem, type Decision } from '../src/pipeline/decide.js';
+import { TickLoop } from '../src/pipeline/tick-loop.js';
+import { allowance, Presence } from '../src/pipeline/presence.js';
+import { dream, dreamSettings, scheduleDream } from '../src/pipeline/dream.js';
+
+/** The trigger name agent tasks started by ambient triage carry (it names no policy trigger). */
+export const AMBIENT_TRIGGER = 'ambient';
+
+/** The trigger an ambient task runs under: the instruction triage wrote, notifications on change. */
+export function ambientTrigger(instruction: string): Trigger {
+  return { name: AMBIENT_TRIGGER, on: { manual: true }, ask: instruction, notify: 'on_change', enabled: true };
+}
+
+export interface AmbientDeps {
+  db: Db;
+  home: string;
+  model: ModelClient;
+  log: Logger;
+  userPolicy(): Policy;
+  repoPolicy(repo: string): Policy | undefined;
+  watchedRepos(): string[];
+  lastTaskId(repo: string): number | undefined;
+  /** Triage said act: queue an agent task with this instruction (it can only propose). */
+  act(repo: string, instruction: string, decision: Decision): void;
+  daily(text: string, repo?: string): void;
+}
+
+/**
+ * Kairos mode: what no trigger handles goes through cheap heuristics, then (maybe) one triage call,
+ * and only then an agent task. Sleeping is the common outcome. Also the presence signal and the
+ * nightly dream that rewrites each repository's memory.
+ */
+export class Ambient {
+  readonly presence: Presence;
+  private readonly loop: TickLoop;
+  private readonly lastLogged = new Map<string, string>();
+  private dreamJob: { stop(): void } | undefined;
+  private minuteTimer: NodeJS.Timeout | undefined;
+  private lastMode: string;
+
+  constructor(private readonly d: AmbientDeps) {
+    const away = d.userPolicy().presence?.away_after;
+    this.presence = new Presence(away !== undefined ? { awayAfterMs: parseDuration(away) } : {});
+    this.lastMode = this.presence.mode();
+    this.loop = new TickLoop({
+      decide: (item) => {
+        const policy = d.repoPolicy(item.repo);
+        if (!policy) return Promise.resolve({ repo: item.repo, outcome: 'sleep', stage: 'heuristic', why: 'the repository is no longer watched' } as Decision);
+        return decide(item, { db: d.db, model: d.model, policy, home: d.home, presence: this.presence });
+      },
+      onDecision: (decision) => this.onDecision(decision),
+      rehash: (repo, paths) => contentHash(repo, paths, String(d.lastTaskId(repo) ?? '')),
+      budgetMs: () => allowance(this.presence.mode()).tickBudgetMs,
+      onLate: (item, r) => d.daily(`a decision for ${item.source} ran past its tick budget and ${r.ok ? 'finished' : 'failed'} in the background`, item.repo),
+      onError: (err, item) => d.log.error({ repo: item.repo, err: (err as Error).message }, 'ambient decision failed'),
+    });
+  }
+
+  start(): void {
+    this.restartDream();
+    // Coming back from away changes what is worth doing; parked items get another look.
+    this.minuteTimer = setInterval(() => {
+      const mode = this.presence.mode();
+      if (mode !== this.lastMode && mode === 'away') this.loop.wake();
+      this.lastMode = mode;
+    }, 60_000);
+    this.minuteTimer.unref();
+  }
+
+  stop(): void {
+    this.dreamJob?.stop();
+    if (this.minuteTimer) clearInterval(this.minuteTimer);
+  }
+
+  restartDream(): void {
+    this.dreamJob?.stop();
+    const s = dreamSettings(this.d.userPolicy());
+    if (!s.enabled) return;
+    this.dreamJob = scheduleDream(s.cron, async () => {
+      for (const repo of this.d.watchedRepos()) {
+        const policy = this.d.repoPolicy(repo);
+        if (!policy) continue;
+        const r = await dream(repo, { db: this.d.db, model: this.d.model, home: this.d.home, policy });
+        this.d.daily(r.status === 'done' ? `dream: memory rewritten (${r.lines} lines)` : `dream ${r.status}: ${r.reason}`, repo);
+      }
+    });
+  }
+
+  /** The user's own file changes (never the daemon's) mark them present. */
+  noteEvents(events: readonly StoredEvent[]): void {
+    for (const e of events) if (e.origin === 'user' && e.type.startsWith('file.')) this.presence.noteFsActivity(Date.parse(e.at));
+  }
+
+  /** Items waiting for a decision (queued) and items deferred until the user steps away (parked). */
+  pending(): { queued: number; parked: number } {
+    return { queued: this.loop.queued(), parked: this.loop.parked() };
+  }
+
+  noteCliUse(): void {
+    this.presence.noteCliUse();
+  }
+
+  /** Events no trigger took: one ambient look per repository (items of one repository merge while queued). */
+  offerUnmatched(events: readonly StoredEvent[]): void {
+    const byRepo = new Map<string, StoredEvent[]>();
+    // Pokes are offered as pokes (offerPoke), not as ambient changes.
+    for (const e of events) if (e.origin === 'user' && e.type !== 'manual') byRepo.set(e.repo, [...(byRepo.get(e.repo) ?? []), e]);
+    for (const [repo, evs] of byRepo) {
+      this.loop.offer(
+        tickItem({ repo, source: 'ambient', events: evs.map((e) => ({ id: e.id, type: e.type, ...(e.path ? { path: e.path } : {}) })), at: Date.now(), extra: String(this.d.lastTaskId(repo) ?? '') }),
+      );
+    }
+  }
+
+  /** A poke without a trigger: the user asked Kairos to look now. */
+  offerPoke(event: StoredEvent, note: string | undefined): void {
+    this.loop.offer(tickItem({ repo: event.repo, source: 'poke', events: [{ id: event.id, type: event.type }], at: Date.parse(event.at), ...(note ? { note } : {}), extra: String(this.d.lastTaskId(event.repo) ?? '') }));
+  }
+
+  private onDecision(d: Decision): void {
+    if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d);
+    // The daily log gets what a human would want to read: model decisions, and changes of reason.
+    if (d.outcome === 'later') return;
+    const text = describeDecision(d);
+    if (d.stage !== 'triage' && d.stage !== 'action' && this.lastLogged.get(d.repo) === d.why) return;
+    this.lastLogged.set(d.repo, d.why);
+    this.d.daily(text, d.repo);
+  }
+}

@@ -1,0 +1,352 @@
+import { trustStatus } from '../policy/trust.js';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Db } from '../store/db.js';
+import type { Policy, Trigger } from '../policy/schema.js';
+import { estimateInputTokens, type ModelClient } from '../model/client.js';
+import { formatUsd, usdToMicro } from '../model/prices.js';
+import { lastLook, recordDecision, type DecisionOutcome, type DecisionSource, type DecisionStage } from '../store/decision-store.js';
+import { higherPriority, type Priority } from './priority-queue.js';
+import { allowance, type PresenceMode } from './presence.js';
+import { memoryFor } from './memory.js';
+import { buildTriageContext, buildTriagePrompt, runTriage, TRIAGE_MAX_TOKENS, type TriageContext } from './triage.js';
+
+/**
+ * The decide stage of the tick loop: for one item of the tick queue (a trigger's settled batch, a
+ * cron tick, a poke, or ambient events no trigger took), the cheapest step that can settle it does:
+ *
+ *   1. rules      the item came from a trigger with run/ask: the policy already says what to do.
+ *   2. heuristics no model: the content is what a model last looked at → sleep; the user is
+ *                 editing and the item is routine → later; model steps off or money low → sleep.
+ *   3. triage     one call to the cheap model, answering {act, why, task?, urgency} (src/pipeline/triage.ts);
+ *                 an unusable answer is "don't act".
+ *   4. action     triage said act: the decision carries the task for the agent.
+ *
+ * Sleeping is the expected, common outcome and costs at most the triage call. Every decision is
+ * written to the `decisions` table and returned, for the daemon's daily log.
+ */
+
+export type { DecisionOutcome, DecisionSource, DecisionStage };
+
+/** One item of the tick queue. Build it with `tickItem`. */
+export interface TickItem {
+  repo: string;
+  source: DecisionSource;
+  /** The policy trigger the item came from (batches, cron ticks, a poke naming a trigger). */
+  trigger?: Pick<Trigger, 'name' | 'run' | 'ask'> | undefined;
+  eventIds: number[];
+  batchId?: number | undefined;
+  /** Repository-relative paths changed, deduplicated. */
+  paths: string[];
+  /** The distinct event types, e.g. ['file.changed', 'git.commit']. */
+  eventTypes: string[];
+  /** sha256 over the changed files' contents (see contentHash). */
+  contentHash: string;
+  /** How urgent the item is before anyone looked: its queue priority (see itemUrgency). */
+  urgency: Priority;
+  /** A poke's note: what the user asked for. */
+  note?: string | undefined;
+  at: number;
+}
+
+export interface Decision {
+  /** Row id in `decisions`. */
+  id: number;
+  repo: string;
+  at: number;
+  stage: DecisionStage;
+  outcome: DecisionOutcome;
+  why: string;
+  /** Triage's urgency when a model answered, else the item's. */
+  urgency?: Priority | undefined;
+  /** For outcome 'act': the instruction for the agent. */
+  task?: string | undefined;
+  /** What this decision cost (the triage call, if one was made), in µ$. */
+  costMicro: number;
+  model?: string | undefined;
+  contentHash: string;
+  mode: PresenceMode;
+  /** How long a command started for this decision may hold the tick (withTickBudget). */
+  tickBudgetMs: number;
+}
+
+export interface DecideDeps {
+  db: Db;
+  model: ModelClient;
+  /** The repository's effective policy. */
+  policy: Policy;
+  /** KAIROS_HOME, for the repository's memory. */
+  home: string;
+  /** Absent: the user counts as away (nobody to interrupt). */
+  presence?: { mode(now: number): PresenceMode } | undefined;
+  clock?: (() => number) | undefined;
+  /** Override how the triage context is gathered (default: from the store and MEMORY.md). */
+  context?: ((item: TickItem, mode: PresenceMode) => TriageContext) | undefined;
+}
+
+/** Before anyone looks: a user's request is `now`, a git operation `next`, saves and cron `later`. */
+export function itemUrgency(source: DecisionSource, eventTypes: readonly string[]): Priority {
+  if (source === 'poke') return 'now';
+  return eventTypes.some((t) => t.startsWith('git.')) ? 'next' : 'later';
+}
+
+/** Files larger than this are hashed by size and mtime: hashing a 2 GB build artefact on the tick is not cheap. */
+const HASH_WHOLE_FILE_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * sha256 over the sorted paths and what each holds now (a missing file hashes as absent). Two items
+ * with the same hash changed the same files to the same contents. `extra` folds in anything else
+ * that should make an item new (e.g. HEAD after a commit that changed no watched file).
+ */
+export function contentHash(repoDir: string, paths: readonly string[], extra = ''): string {
+  const h = crypto.createHash('sha256');
+  for (const p of [...new Set(paths)].sort()) {
+    h.update(p).update('\0');
+    const file = path.join(repoDir, p);
+    try {
+      const st = fs.statSync(file);
+      if (!st.isFile()) h.update(`(${st.isDirectory() ? 'dir' : 'other'})`);
+      else if (st.size > HASH_WHOLE_FILE_LIMIT) h.update(`(large ${st.size} ${st.mtimeMs})`);
+      else h.update(crypto.createHash('sha256').update(fs.readFileSync(file)).digest());
+    } catch {
+      h.update('(absent)');
+    }
+    h.update('\0');
+  }
+  return h.update(extra).digest('hex');
+}
+
+export interface TickItemInput {
+  repo: string;
+  source: DecisionSource;
+  trigger?: Pick<Trigger, 'name' | 'run' | 'ask'> | undefined;
+  events: ReadonlyArray<{ id: number; type: string; path?: string | undefined }>;
+  /** Extra paths (a batch's own list, git's changed paths); events' paths are always included. */
+  paths?: readonly string[] | undefined;
+  batchId?: number | undefined;
+  note?: string | undefined;
+  at: number;
+  /** See contentHash. */
+  extra?: string | undefined;
+}
+
+/** Builds a tick item, hashing the changed files under `repoDir` (the repository's top folder). */
+export function tickItem(input: TickItemInput, repoDir: string = input.repo): TickItem {
+  const paths = [...new Set([...(input.paths ?? []), ...input.events.flatMap((e) => (e.path ? [e.path] : []))])];
+  const eventTypes = [...new Set(input.events.map((e) => e.type))];
+  return {
+    repo: input.repo,
+    source: input.source,
+    trigger: input.trigger,
+    eventIds: input.events.map((e) => e.id),
+    batchId: input.batchId,
+    paths,
+    eventTypes,
+    contentHash: contentHash(repoDir, paths, `${eventTypes.filter((t) => t.startsWith('git.')).join(',')}\0${input.extra ?? ''}`),
+    urgency: itemUrgency(input.source, eventTypes),
+    note: input.note,
+    at: input.at,
+  };
+}
+
+/** Ambient items of one repository coalesce in the queue (a storm of saves is one decision). */
+export function tickKey(item: TickItem): string | undefined {
+  return item.source === 'ambient' ? `ambient:${item.repo}` : undefined;
+}
+
+/**
+ * Two queued items of one repository as one. The hash is recomputed by `rehash` when given (the
+ * daemon passes `(paths) => contentHash(repoDir, paths)`), else combined from both.
+ */
+export function mergeTickItems(older: TickItem, newer: TickItem, rehash?: (paths: string[]) => string): TickItem {
+  const paths = [...new Set([...older.paths, ...newer.paths])];
+  return {
+    ...newer,
+    eventIds: [...new Set([...older.eventIds, ...newer.eventIds])],
+    paths,
+    eventTypes: [...new Set([...older.eventTypes, ...newer.eventTypes])],
+    contentHash: rehash ? rehash(paths) : crypto.createHash('sha256').update(`${older.contentHash}\0${newer.contentHash}`).digest('hex'),
+    urgency: higherPriority(older.urgency, newer.urgency),
+    at: Math.min(older.at, newer.at),
+  };
+}
+
+interface Verdict {
+  stage: DecisionStage;
+  outcome: DecisionOutcome;
+  why: string;
+  urgency?: Priority | undefined;
+  task?: string | undefined;
+  costMicro?: number | undefined;
+  model?: string | undefined;
+  looked?: boolean | undefined;
+}
+
+/** Decides one item (see the module comment), records the decision, and returns it. */
+export async function decide(item: TickItem, deps: DecideDeps): Promise<Decision> {
+  const now = (deps.clock ?? Date.now)();
+  const mode = deps.presence?.mode(now) ?? 'away';
+  const verdict = await stages(item, deps, mode, now);
+  const row = {
+    repo: item.repo,
+    at: now,
+    source: item.source,
+    eventIds: item.eventIds,
+    batchId: item.batchId,
+    trigger: item.trigger?.name,
+    stage: verdict.stage,
+    outcome: verdict.outcome,
+    why: verdict.why,
+    urgency: verdict.urgency ?? item.urgency,
+    task: verdict.task,
+    model: verdict.model,
+    costMicro: verdict.costMicro ?? 0,
+    contentHash: item.contentHash,
+    looked: verdict.looked ?? false,
+  };
+  const id = recordDecision(deps.db, row);
+  return {
+    id,
+    repo: row.repo,
+    at: now,
+    stage: row.stage,
+    outcome: row.outcome,
+    why: row.why,
+    urgency: row.urgency,
+    task: row.task,
+    costMicro: row.costMicro,
+    model: row.model,
+    contentHash: row.contentHash,
+    mode,
+    tickBudgetMs: allowance(mode).tickBudgetMs,
+  };
+}
+
+async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now: number): Promise<Verdict> {
+  // 1. rules
+  const t = item.trigger;
+  if (t && (t.run || t.ask)) {
+    const what = [t.run ? `runs \`${t.run}\`` : '', t.ask ? 'asks the agent' : ''].filter(Boolean).join(' and ');
+    return { stage: 'rules', outcome: 'rules', why: `trigger '${t.name}' ${what}` };
+  }
+
+  // 2. heuristics. A poke is the user asking for a look: it skips "nothing changed" and the
+  // back-off for editing (the user is not interrupted by what they asked for).
+  const userAsked = item.source === 'poke';
+  const look = lastLook(deps.db, item.repo);
+  if (!userAsked && look?.contentHash === item.contentHash) {
+    return { stage: 'heuristic', outcome: 'sleep', why: 'nothing changed since the last look (same content)' };
+  }
+  // A rule's command failing since the last look makes the next save no longer routine: that is
+  // exactly when a prepared fix helps, and waiting for the user to step away often means they
+  // fixed it by hand meanwhile (bench/replay showed it: recall 50% → 75% on the labelled day).
+  if (!userAsked && allowance(mode).deferRoutine && item.urgency === 'later' && !failedSince(deps.db, item.repo, look?.at ?? 0)) {
+    return { stage: 'heuristic', outcome: 'later', why: 'you are editing: routine work waits until you step away' };
+  }
+  const { model, policy } = deps;
+  if (!model.modelStepsEnabled) return { stage: 'heuristic', outcome: 'sleep', why: model.disabledReason ?? 'model steps are off' };
+  // A trusted repository whose pinned policy or hook files changed gets no model work, triage included.
+  if (trustStatus(deps.db, item.repo) === 'changed') {
+    return { stage: 'heuristic', outcome: 'sleep', why: `model work is paused: the repository's policy or hook files changed since you trusted it (kairos trust ${item.repo})` };
+  }
+  if (policy.triage?.enabled === false) {
+    return { stage: 'heuristic', outcome: 'sleep', why: 'model steps are off: triage is disabled in the policy (only rules run)' };
+  }
+  const triageModel = policy.models?.triage;
+  if (!triageModel) return { stage: 'heuristic', outcome: 'sleep', why: 'model steps are off: the policy names no models.triage' };
+  const paused = model.paused();
+  if (paused) return { stage: 'heuristic', outcome: 'sleep', why: `budget low: only rules (${paused.reason})` };
+
+  const ctx =
+    deps.context?.(item, mode) ??
+    buildTriageContext(deps.db, {
+      item: { repo: item.repo, source: item.source, trigger: item.trigger?.name, eventTypes: item.eventTypes, paths: item.paths, note: item.note },
+      policy,
+      mode,
+      memory: memoryFor(deps.home, item.repo),
+    });
+  // The ledger would refuse anyway, but only after asking the API to count tokens; checking here
+  // with the local (conservative) estimate keeps a broke tick entirely off the network.
+  const left = model.ledger.leftMicro(now);
+  if (left !== undefined) {
+    const worst = model.ledger.quote(triageModel, estimateInputTokens(buildTriagePrompt(ctx)), TRIAGE_MAX_TOKENS);
+    const reserve = usdToMicro(policy.triage?.reserve_usd ?? 0);
+    if (left < worst + reserve) {
+      return {
+        stage: 'heuristic',
+        outcome: 'sleep',
+        why: `budget low: only rules (${formatUsd(left)} left${reserve ? `, ${formatUsd(reserve)} kept for your own requests` : ''}; triage needs up to ${formatUsd(worst)})`,
+      };
+    }
+  }
+
+  // 3. triage
+  const r = await runTriage(model, { model: triageModel, ctx, repo: item.repo, trigger: item.trigger?.name });
+  if (r.status === 'skipped') return { stage: 'heuristic', outcome: 'sleep', why: `budget low: only rules (${r.reason})` };
+  if (r.status !== 'answered') {
+    return { stage: 'triage', outcome: 'sleep', why: `no usable triage answer, not acting: ${r.reason}`, costMicro: r.costMicro, model: r.model, looked: r.status === 'invalid' };
+  }
+  const a = r.answer;
+  if (!a.act) return { stage: 'triage', outcome: 'sleep', why: a.why, urgency: a.urgency, costMicro: r.costMicro, model: r.model, looked: true };
+
+  // 4. action: the daemon turns the task into an agent task (which proposes; a human applies).
+  return { stage: 'action', outcome: 'act', why: a.why, urgency: a.urgency, task: a.task, costMicro: r.costMicro, model: r.model, looked: true };
+}
+
+/** Did a command of this repository fail after `since` (epoch ms)? Task times are ISO strings in UTC. */
+function failedSince(db: Db, repo: string, since: number): boolean {
+  return (
+    db
+      .prepare(`SELECT 1 FROM tasks WHERE repo = ? AND state = 'failed' AND finished_at > ? LIMIT 1`)
+      .get(repo, new Date(since).toISOString()) !== undefined
+  );
+}
+
+/** The daily-log line for a decision: "slept: why", "acted: why, $cost", ... */
+export function describeDecision(d: Pick<Decision, 'outcome' | 'why' | 'costMicro' | 'task'>): string {
+  const cost = d.costMicro > 0 ? `, ${formatUsd(d.costMicro)}` : '';
+  switch (d.outcome) {
+    case 'act':
+      return `acted: ${d.why}${cost}${d.task ? `\ntask: ${d.task}` : ''}`;
+    case 'sleep':
+      return `slept: ${d.why}${cost}`;
+    case 'later':
+      return `later: ${d.why}`;
+    case 'rules':
+      return `rules: ${d.why}`;
+  }
+}
+
+export type TickBudgetResult<T> = { status: 'done'; value: T } | { status: 'error'; error: unknown } | { status: 'later' };
+export type LateResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Keeps the tick moving: waits up to `ms` (15 s on the tick path while the user is active) for
+ * `work`. If it is still running then, returns 'later' at once and lets it run on in the
+ * background; `onLate` gets its result when it finishes, so the daemon can report it then. The
+ * work is never cancelled here: a check half-run is money spent for nothing.
+ */
+export function withTickBudget<T>(work: Promise<T>, ms: number, onLate: (result: LateResult<T>) => void): Promise<TickBudgetResult<T>> {
+  return new Promise((resolve) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      resolve({ status: 'later' });
+    }, ms);
+    work.then(
+      (value) => {
+        if (!late) {
+          clearTimeout(timer);
+          resolve({ status: 'done', value });
+        } else onLate({ ok: true, value });
+      },
+      (error: unknown) => {
+        if (!late) {
+          clearTimeout(timer);
+          resolve({ status: 'error', error });
+        } else onLate({ ok: false, error });
+      },
+    );
+  });
+}

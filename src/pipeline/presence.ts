@@ -1,0 +1,157 @@
+import type { Priority } from './priority-queue.js';
+
+/**
+ * Is the user at the keyboard? Kairos does not watch the screen or the mouse; it knows only what it
+ * already sees: the user's own file changes in watched repositories and their use of the `kairos`
+ * command. The daemon feeds both in. No activity for `awayAfterMs` (default 15 minutes) is "away".
+ *
+ * What presence changes, and what it never does:
+ *  - active: Kairos interrupts less. Routine (`later`) work waits (src/pipeline/decide.ts defers
+ *    it), and notifications are batched: only urgent (`now`) ones are shown at once.
+ *  - away: Kairos may prepare more: deferred work is decided, checks may run longer before being
+ *    moved off the tick, and proposals may be prepared.
+ *  - either way, nothing is applied. This module has no path to apply anything: preparing a
+ *    proposal happens in a worktree, and applying waits for a human (src/policy/approval.ts).
+ */
+
+export type PresenceMode = 'active' | 'away';
+
+export const DEFAULT_AWAY_AFTER_MS = 15 * 60_000;
+export const DEFAULT_BATCH_EVERY_MS = 30 * 60_000;
+/** How long a command may hold the tick when the user is active (issue 7: 15 s). */
+export const ACTIVE_TICK_BUDGET_MS = 15_000;
+/** When the user is away nobody waits on the tick, so a check may run longer in the foreground. */
+export const AWAY_TICK_BUDGET_MS = 5 * 60_000;
+
+export interface PresenceOptions {
+  awayAfterMs?: number | undefined;
+  clock?: (() => number) | undefined;
+}
+
+export class Presence {
+  readonly awayAfterMs: number;
+  private readonly clock: () => number;
+  private lastFs: number | undefined;
+  private lastCli: number | undefined;
+
+  constructor(opts: PresenceOptions = {}) {
+    this.awayAfterMs = opts.awayAfterMs ?? DEFAULT_AWAY_AFTER_MS;
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  /** A change the user made in a watched repository (an event with origin 'user', never the daemon's own). */
+  noteFsActivity(at: number = this.clock()): void {
+    this.lastFs = Math.max(this.lastFs ?? at, at);
+  }
+
+  /** Any `kairos` command that reached the daemon (status, poke, approve...). */
+  noteCliUse(at: number = this.clock()): void {
+    this.lastCli = Math.max(this.lastCli ?? at, at);
+  }
+
+  /** The latest sign of the user, or undefined if none was seen since the daemon started. */
+  lastActivity(): number | undefined {
+    if (this.lastFs === undefined) return this.lastCli;
+    if (this.lastCli === undefined) return this.lastFs;
+    return Math.max(this.lastFs, this.lastCli);
+  }
+
+  /**
+   * A daemon that has seen no activity at all reports away: it starts at boot or login, often
+   * unattended, and a wrong "away" costs only a batched notification shown at once.
+   */
+  mode(now: number = this.clock()): PresenceMode {
+    const last = this.lastActivity();
+    return last !== undefined && now - last < this.awayAfterMs ? 'active' : 'away';
+  }
+
+  /** When the user will count as away if nothing else happens (undefined: already away). */
+  awayAt(now: number = this.clock()): number | undefined {
+    const last = this.lastActivity();
+    return last !== undefined && now - last < this.awayAfterMs ? last + this.awayAfterMs : undefined;
+  }
+}
+
+export interface Allowance {
+  /** How long a command may hold the tick before it is moved to the background (withTickBudget). */
+  tickBudgetMs: number;
+  /** Items of priority `later` wait while the user works; they are decided when the user steps away. */
+  deferRoutine: boolean;
+  /** May the decider ask for longer checks and prepare proposals (never apply them)? */
+  prepareMore: boolean;
+}
+
+/** What the tick loop may do in each mode. */
+export function allowance(mode: PresenceMode): Allowance {
+  return mode === 'away'
+    ? { tickBudgetMs: AWAY_TICK_BUDGET_MS, deferRoutine: false, prepareMore: true }
+    : { tickBudgetMs: ACTIVE_TICK_BUDGET_MS, deferRoutine: true, prepareMore: false };
+}
+
+/**
+ * Show a notification now, or batch it? While the user works only urgent ones interrupt. While
+ * they are away everything is shown: nobody is interrupted, and it is there when they come back.
+ */
+export function shouldNotifyNow(urgency: Priority, mode: PresenceMode): boolean {
+  return mode === 'away' || urgency === 'now';
+}
+
+export interface Note {
+  title: string;
+  body: string;
+  urgency: Priority;
+  at: number;
+}
+
+export interface NotificationBatcherOptions {
+  /** Shows one notification (urgent, or shown because the user is away). */
+  show: (note: Note) => void;
+  /** Shows a batch of held notifications as one summary. */
+  showBatch: (notes: Note[]) => void;
+  /** While active, held notifications are shown at least this often (default 30 minutes). */
+  flushEveryMs?: number | undefined;
+}
+
+/**
+ * Holds non-urgent notifications while the user is active and shows them together when they step
+ * away, or every `flushEveryMs`. It sets no timers: the daemon calls `tick` (e.g. each minute and
+ * whenever presence changes), so it is driven by the same clock as everything else.
+ */
+export class NotificationBatcher {
+  private held: Note[] = [];
+  private readonly flushEveryMs: number;
+
+  constructor(private readonly opts: NotificationBatcherOptions) {
+    this.flushEveryMs = opts.flushEveryMs ?? DEFAULT_BATCH_EVERY_MS;
+  }
+
+  /** Shows the note now or holds it; returns what happened. */
+  offer(note: Note, mode: PresenceMode): 'shown' | 'held' {
+    if (shouldNotifyNow(note.urgency, mode)) {
+      this.opts.show(note);
+      return 'shown';
+    }
+    this.held.push(note);
+    return 'held';
+  }
+
+  /** Flushes the held notes if the user is away or the oldest has waited `flushEveryMs`. Returns how many were shown. */
+  tick(now: number, mode: PresenceMode): number {
+    const oldest = this.held[0];
+    if (!oldest) return 0;
+    if (mode === 'away' || now - oldest.at >= this.flushEveryMs) return this.flush();
+    return 0;
+  }
+
+  flush(): number {
+    const batch = this.held;
+    this.held = [];
+    if (batch.length === 1) this.opts.show(batch[0]!);
+    else if (batch.length > 1) this.opts.showBatch(batch);
+    return batch.length;
+  }
+
+  pending(): number {
+    return this.held.length;
+  }
+}

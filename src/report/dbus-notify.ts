@@ -1,0 +1,255 @@
+import dbus from 'dbus-next';
+import type { LogSink } from './logger.js';
+import { openWithDesktop, writeDiffForViewing } from './show-diff.js';
+import type { Notifier, NotifyResult, ShownNotification } from './notify.js';
+import {
+  dbusActionList,
+  NotificationTokens,
+  outcomeNotification,
+  proposalNotification,
+  type ActionOutcome,
+  type ControlCall,
+  type NotifyAction,
+  type ProposalNotice,
+} from './notify-actions.js';
+
+/**
+ * Proposal notifications with Approve / Deny / Show buttons on Linux, through
+ * org.freedesktop.Notifications on the session bus (dbus-next). node-notifier's Linux path runs
+ * notify-send, which cannot report a click back, so buttons need the bus itself.
+ *
+ * A click arrives as ActionInvoked(notification id, key); the notifier looks the one-time token
+ * up in memory (see notify-actions.ts for why tokens never go on the bus) and makes the daemon's
+ * control call with it, exactly as the tray and CLI do, so the queue alone decides. Where there
+ * is no session bus or the server has no "actions" capability, the proposal goes to the fallback
+ * notifier (node-notifier) with the commands to run in its body.
+ */
+
+const NAME = 'org.freedesktop.Notifications';
+const OBJECT_PATH = '/org/freedesktop/Notifications';
+const DEFAULT_CALL_TIMEOUT_MS = 5000;
+
+export interface DbusNotifierOptions {
+  appName?: string;
+  /** Default: DBUS_SESSION_BUS_ADDRESS (dbus-next's own lookup). */
+  busAddress?: string;
+  /** $KAIROS_HOME: Show writes the diff under $KAIROS_HOME/show/ (0700). */
+  home: string;
+  /**
+   * How a click reaches the daemon: `(m, p) => callDaemon(home, m, p, 120_000)` (src/cli/control-client.ts),
+   * passed in because src/report does not import the CLI. Use a long timeout: approve waits for the apply.
+   */
+  control: ControlCall;
+  /** Used when buttons cannot be shown (no bus, no server, no "actions"). Default: none, the proposal is only logged. */
+  fallback?: Notifier;
+  /** Told after every answered click (tests, the daemon's log). Never sees a token. */
+  onOutcome?: (o: ActionOutcome) => void;
+  /** Opens the diff file Show writes (see show-diff.ts). Default: openWithDesktop (xdg-open / open), detached. */
+  openFile?: (file: string) => void;
+  log?: LogSink;
+  /** Bound on each bus call. Default 5 s. */
+  callTimeoutMs?: number;
+  now?: () => number;
+}
+
+export type ProposalNotifyResult =
+  | { channel: 'dbus'; notificationId: number }
+  | { channel: 'fallback'; reason: string; result: NotifyResult | null };
+
+export interface DbusNotifier {
+  /** Shows the proposal with buttons, or through the fallback with the commands to run. Never throws. */
+  notifyProposal(n: ProposalNotice): Promise<ProposalNotifyResult>;
+  /** The server's capabilities, or null when there is no bus or server. */
+  capabilities(): Promise<string[] | null>;
+  close(): Promise<void>;
+}
+
+export class DbusUnavailableError extends Error {
+  override name = 'DbusUnavailableError';
+}
+
+interface NotificationsProxy {
+  GetCapabilities(): Promise<string[]>;
+  Notify(appName: string, replacesId: number, icon: string, summary: string, body: string, actions: string[], hints: Record<string, dbus.Variant>, timeout: number): Promise<number>;
+  CloseNotification(id: number): Promise<void>;
+  on(signal: 'ActionInvoked', fn: (id: number, key: string) => void): void;
+  on(signal: 'NotificationClosed', fn: (id: number, reason: number) => void): void;
+}
+
+interface Connection {
+  bus: dbus.MessageBus;
+  proxy: NotificationsProxy;
+}
+
+const SILENT: LogSink = { debug() {}, info() {}, warn() {}, error() {} };
+
+export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
+  const appName = options.appName ?? 'Kairos';
+  const log = options.log ?? SILENT;
+  const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const control = options.control;
+  const openFile = options.openFile ?? openWithDesktop;
+  const tokens = new NotificationTokens(options.now);
+  let connecting: Promise<Connection> | null = null;
+  let closed = false;
+
+  const connect = (): Promise<Connection> => {
+    connecting ??= (async () => {
+      let bus: dbus.MessageBus;
+      try {
+        bus = dbus.sessionBus(options.busAddress ? { busAddress: options.busAddress } : {});
+      } catch (e) {
+        throw new DbusUnavailableError(`no D-Bus session bus: ${(e as Error).message}`);
+      }
+      // A bus that goes away must not crash the daemon: drop it, and the next notification reconnects.
+      let failed: (e: Error) => void = () => undefined;
+      const busError = new Promise<never>((_, reject) => (failed = reject));
+      busError.catch(() => undefined);
+      bus.on('error', (e: unknown) => {
+        log.debug({ err: (e as Error)?.message }, 'D-Bus session bus connection lost');
+        connecting = null;
+        failed(e instanceof Error ? e : new Error(String(e)));
+      });
+      try {
+        const obj = await withTimeout(Promise.race([bus.getProxyObject(NAME, OBJECT_PATH), busError]), timeoutMs, 'connecting to the notification server');
+        const proxy = obj.getInterface(NAME) as unknown as NotificationsProxy;
+        proxy.on('ActionInvoked', (id, key) => void onAction(proxy, id, key));
+        proxy.on('NotificationClosed', (id, reason) => log.debug({ notification: id, reason }, 'notification closed'));
+        return { bus, proxy };
+      } catch (e) {
+        bus.disconnect();
+        throw new DbusUnavailableError(`no notification server on the session bus: ${(e as Error).message}`);
+      }
+    })();
+    const p = connecting;
+    p.catch(() => {
+      if (connecting === p) connecting = null;
+    });
+    return p;
+  };
+
+  const notify = async (proxy: NotificationsProxy, n: ShownNotification, o: { replaces?: number; actions: NotifyAction[]; resident: boolean; markup: boolean }): Promise<number> => {
+    const hints: Record<string, dbus.Variant> = {
+      urgency: new dbus.Variant('y', n.urgency === 'low' ? 0 : n.urgency === 'critical' ? 2 : 1),
+      // resident: a Show click must not take the Approve / Deny buttons away with the notification.
+      resident: new dbus.Variant('b', o.resident),
+    };
+    const body = o.markup ? escapeMarkup(n.body) : n.body;
+    // expire_timeout 0: a proposal waits for the human (the approval expires on its own clock).
+    const timeout = o.actions.length > 0 ? 0 : -1;
+    return withTimeout(proxy.Notify(appName, o.replaces ?? 0, 'dialog-question', n.title, body, dbusActionList(o.actions), hints, timeout), timeoutMs, 'Notify');
+  };
+
+  const onAction = async (proxy: NotificationsProxy, notificationId: number, key: string): Promise<void> => {
+    const req = tokens.requestFor(notificationId, key);
+    if (!req) return; // another application's notification, or a key we never offered
+    log.info({ notification: notificationId, approval: req.approvalId, action: req.action }, 'notification button clicked');
+    let outcome: ActionOutcome;
+    try {
+      const result = await control(req.method, req.params);
+      outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: true, result: req.action === 'show' ? withoutDiff(result) : result };
+      if (req.action === 'show') await showDiff(req.approvalId, result);
+    } catch (e) {
+      const err = e as Error & { code?: unknown };
+      outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: false, error: { message: err.message, code: typeof err.code === 'string' ? err.code : 'error' } };
+    }
+    log[outcome.ok ? 'info' : 'warn']({ approval: outcome.approvalId, action: outcome.action, ok: outcome.ok, error: outcome.error?.message }, 'notification action answered');
+    try {
+      options.onOutcome?.(outcome);
+    } catch {
+      // A listener's failure must not stop the follow-up notification.
+    }
+    await followUp(proxy, outcome).catch((e: Error) => log.debug({ err: e.message }, 'follow-up notification failed'));
+  };
+
+  const showDiff = async (approvalId: string, result: unknown): Promise<void> => {
+    const diff = (result as { diff?: unknown } | null)?.diff;
+    openFile(writeDiffForViewing(options.home, approvalId, typeof diff === 'string' ? diff : null));
+  };
+
+  const followUp = async (proxy: NotificationsProxy, o: ActionOutcome): Promise<void> => {
+    const caps = await withTimeout(proxy.GetCapabilities(), timeoutMs, 'GetCapabilities');
+    const text = outcomeNotification(o);
+    // After Show the decision is still open: keep Approve / Deny (their tokens are unspent).
+    const keepDeciding = o.action === 'show';
+    await notify(proxy, { title: text.title, body: text.body, urgency: o.ok ? 'normal' : 'critical', actions: [] }, {
+      replaces: o.notificationId,
+      actions: keepDeciding ? ['approve', 'deny'] : [],
+      resident: keepDeciding,
+      markup: caps.includes('body-markup'),
+    });
+  };
+
+  const capabilities = async (): Promise<string[] | null> => {
+    if (closed) return null;
+    try {
+      const { proxy } = await connect();
+      return await withTimeout(proxy.GetCapabilities(), timeoutMs, 'GetCapabilities');
+    } catch (e) {
+      log.debug({ err: (e as Error).message }, 'desktop notification capabilities unavailable');
+      return null;
+    }
+  };
+
+  const toFallback = async (n: ProposalNotice, reason: string): Promise<ProposalNotifyResult> => {
+    log.info({ approval: n.approvalId, reason }, 'proposal notification without buttons');
+    if (!options.fallback) return { channel: 'fallback', reason, result: null };
+    const shown = proposalNotification(n, { withCommands: true });
+    return { channel: 'fallback', reason, result: await options.fallback.notify(shown) };
+  };
+
+  return {
+    capabilities,
+
+    async notifyProposal(n) {
+      if (closed) return toFallback(n, 'the notifier is closed');
+      let conn: Connection;
+      let caps: string[];
+      try {
+        conn = await connect();
+        caps = await withTimeout(conn.proxy.GetCapabilities(), timeoutMs, 'GetCapabilities');
+      } catch (e) {
+        return toFallback(n, (e as Error).message);
+      }
+      if (!caps.includes('actions')) return toFallback(n, 'the notification server does not support actions');
+      const actions: NotifyAction[] = ['approve', 'deny', 'show'];
+      try {
+        const id = await notify(conn.proxy, proposalNotification(n, { withCommands: false, actions }), { actions, resident: true, markup: caps.includes('body-markup') });
+        tokens.remember(id, n);
+        log.info({ notification: id, approval: n.approvalId }, 'proposal notification shown with buttons');
+        return { channel: 'dbus', notificationId: id };
+      } catch (e) {
+        return toFallback(n, `Notify failed: ${(e as Error).message}`);
+      }
+    },
+
+    async close() {
+      closed = true;
+      const c = connecting;
+      connecting = null;
+      if (c) await c.then((x) => x.bus.disconnect()).catch(() => undefined);
+    },
+  };
+}
+
+function withoutDiff(result: unknown): unknown {
+  if (result && typeof result === 'object' && 'diff' in result) {
+    const { diff: _diff, ...rest } = result as Record<string, unknown>;
+    return rest;
+  }
+  return result;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new DbusUnavailableError(`${what}: no answer from the session bus within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+function escapeMarkup(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
