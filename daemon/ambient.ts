@@ -4,6 +4,7 @@ import type { ModelClient } from '../src/model/client.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Logger } from '../src/report/logger.js';
+import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import { contentHash, decide, describeDecision, tickItem, type Decision } from '../src/pipeline/decide.js';
 import { TickLoop } from '../src/pipeline/tick-loop.js';
 import { allowance, Presence } from '../src/pipeline/presence.js';
@@ -15,6 +16,17 @@ export const AMBIENT_TRIGGER = 'ambient';
 /** The trigger an ambient task runs under: the instruction triage wrote, notifications on change. */
 export function ambientTrigger(instruction: string): Trigger {
   return { name: AMBIENT_TRIGGER, on: { manual: true }, ask: instruction, notify: 'on_change', enabled: true };
+}
+
+/** The trigger of a queued ambient task: the instruction stored with it. */
+export function ambientTaskTrigger(task: TaskRow): Trigger | undefined {
+  const { instruction } = JSON.parse(task.data) as { instruction?: string };
+  return instruction ? ambientTrigger(instruction) : undefined;
+}
+
+/** Triage said act: an agent task that can only propose (nothing is applied without approval). */
+export function queueAmbientTask(tasks: TaskStore, repo: string, instruction: string): number {
+  return tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction } });
 }
 
 export interface AmbientDeps {

@@ -14,18 +14,19 @@ import { TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { createNotifier } from '../src/report/notify.js';
 import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
-import { formatUsd, loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
+import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
 import { detectSandbox } from '../src/policy/sandbox.js';
-import { recoverInterruptedApplies } from '../src/agent/apply.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
-import { createDbusNotifier, type DbusNotifier } from '../src/report/dbus-notify.js';
-import { callDaemon } from '../src/cli/control-client.js';
+import { recoverAfterStop, startApprovalExpiry } from './recovery.js';
+import { DaemonHooks } from './daemon-hooks.js';
+import type { DbusNotifier } from '../src/report/dbus-notify.js';
 import { spendReport } from '../src/model/spend-report.js';
-import { Ambient, AMBIENT_TRIGGER, ambientTrigger } from './ambient.js';
+import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from './ambient.js';
 import { ApprovalQueue, isPaused, proposalActions } from '../src/pipeline/approvals.js';
 import { CommandTasks } from './command-tasks.js';
-import { Reporter } from './reporter.js';
+import { proposalAnnouncer, Reporter } from './reporter.js';
+import { repoStatus } from './repo-watch.js';
 import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
 import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from '../src/policy/effective.js';
@@ -71,6 +72,7 @@ export class Daemon {
   readonly agents: AgentTasks;
   readonly approvals: ApprovalQueue;
   readonly ambient: Ambient;
+  private readonly hooks: DaemonHooks;
   private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
 
@@ -84,20 +86,9 @@ export class Daemon {
     this.events = new EventStore(this.db);
     this.tasks = new TaskStore(this.db);
     this.repoStore = new RepoStore(this.db);
+    this.hooks = new DaemonHooks({ db: this.db, home: opts.home, log: opts.logger });
     const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
-    // Proposals are announced with Approve / Deny / Show actions where the desktop supports them.
-    this.proposalNotifier =
-      opts.env.KAIROS_NOTIFY === 'off'
-        ? null
-        : createDbusNotifier({
-            appName: 'Kairos',
-            home: opts.home,
-            fallback: notifier,
-            log: opts.logger,
-            ...(opts.env.DBUS_SESSION_BUS_ADDRESS ? { busAddress: opts.env.DBUS_SESSION_BUS_ADDRESS } : {}),
-            control: (method, params) => callDaemon(opts.home, method, params, 120_000),
-            onOutcome: (o) => this.log.info({ approval: o.approvalId, action: o.action, ok: o.ok, err: o.error?.message }, 'notification action'),
-          });
+    this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
     this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
     this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger });
     // The user's budget and models are global: one ledger for every repository. Getters, so a
@@ -109,7 +100,10 @@ export class Daemon {
       apiKey: opts.env.ANTHROPIC_API_KEY,
       baseURL: opts.env.ANTHROPIC_BASE_URL,
       prices: loadPriceTable({ overrides: readPriceOverrides(path.join(opts.home, 'prices.yaml')) }),
-      onThreshold: (c) => this.reporter.budgetThreshold(c),
+      onThreshold: (c) => {
+        this.reporter.budgetThreshold(c);
+        this.hooks.budgetThreshold([...this.repos.keys()], c);
+      },
       onLadderStep: (step) => this.log.warn({ step }, 'model ladder step'),
     });
     // Approving applies exactly the stored diff under its stored hash; the writes are tagged as the daemon's own.
@@ -152,7 +146,7 @@ export class Daemon {
       repoPolicy: (repo) => this.repos.get(repo)?.policy.policy,
       watchedRepos: () => [...this.repos.keys()],
       lastTaskId: (repo) => this.tasks.list({ repo, limit: 1 })[0]?.id,
-      act: (repo, instruction) => this.queueAmbientTask(repo, instruction),
+      act: (repo, instruction) => this.runner.enqueue(queueAmbientTask(this.tasks, repo, instruction)),
       daily: (text, repo) => this.reporter.daily(text, repo),
     });
     this.runner = new TaskRunner({
@@ -191,29 +185,18 @@ export class Daemon {
 
   private async recoverAndWatch(): Promise<void> {
     const now = new Date().toISOString();
-    // Reservations a crash left open may have been billed: count them as spent before any new call.
-    const reconciled = this.model.ledger.reconcileOpenReservations(Date.now());
-    if (reconciled.count) this.log.warn({ count: reconciled.count, usd: formatUsd(reconciled.micro) }, 'open spend reservations from before the last stop counted as spent');
-    for (const t of this.tasks.interruptRunning(now)) {
-      this.commands.stopOrphaned(t);
-      this.reporter.interrupted(t);
-    }
-    // An apply or undo cut short by the crash is rolled back (or finished) before anything else writes.
-    for (const p of await recoverInterruptedApplies({ db: this.db, onBeforeWrite: () => undefined })) {
-      this.log.warn({ proposal: p.id, state: p.state, kept: p.kept }, 'finished an apply/undo the last stop interrupted');
-    }
-    for (const a of this.approvals.recoverInterrupted()) this.log.warn({ approval: a.id, state: a.state }, 'settled an approval the last stop interrupted');
-    const expire = (): void => {
-      void this.approvals.expireDue().then(
-        (rs) => {
-          for (const r of rs) this.log.info({ approval: r.approval.id, discard_error: r.discardError }, 'approval expired (denied: nobody answered in time)');
-        },
-        (e: Error) => this.log.error({ err: e.message }, 'expiring approvals failed'),
-      );
-    };
-    expire();
-    this.expiryTimer = setInterval(expire, 60_000);
-    this.expiryTimer.unref();
+    await recoverAfterStop({
+      db: this.db,
+      model: this.model,
+      tasks: this.tasks,
+      approvals: this.approvals,
+      log: this.log,
+      onInterrupted: (t) => {
+        this.commands.stopOrphaned(t);
+        this.reporter.interrupted(t);
+      },
+    });
+    this.expiryTimer = startApprovalExpiry(this.approvals, this.log);
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
     for (const r of this.repoStore.watched()) {
       if (!fs.existsSync(r)) {
@@ -295,6 +278,7 @@ export class Daemon {
       r.cron = this.startCronFor(r);
     }
     this.ambient.restartDream();
+    this.hooks.reset();
     this.runner.retryDeferred();
     return { ok: true };
   }
@@ -344,14 +328,7 @@ export class Daemon {
         reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
         paused: this.model.paused() ?? null,
       },
-      repos: [...this.repos.values()].map((r) => ({
-        path: r.path,
-        trust: r.policy.trust,
-        triggers: enabledTriggers(r.policy).map((t) => t.name),
-        refused: r.policy.refused,
-        policy_error: r.policy.error ?? null,
-        git_operation: r.gitOperation,
-      })),
+      repos: [...this.repos.values()].map(repoStatus),
       pending: this.settler.pending(),
       running: this.runner.runningTaskIds(),
       queued: this.tasks.queued().map((t) => t.id),
@@ -401,23 +378,23 @@ export class Daemon {
 
   /** The trigger a task runs under: its policy trigger, or the instruction ambient triage gave it. */
   private triggerOf(task: TaskRow): Trigger | undefined {
-    if (task.trigger === AMBIENT_TRIGGER) {
-      const { instruction } = JSON.parse(task.data) as { instruction?: string };
-      return instruction ? ambientTrigger(instruction) : undefined;
-    }
+    if (task.trigger === AMBIENT_TRIGGER) return ambientTaskTrigger(task);
     const r = this.repos.get(task.repo);
     return r && enabledTriggers(r.policy).find((t) => t.name === task.trigger);
   }
 
-  private queueAmbientTask(repo: string, instruction: string): void {
-    const id = this.tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction } });
-    this.log.info({ repo, task: id }, 'triage decided to act: agent task queued');
-    this.runner.enqueue(id);
-  }
-
-  /** After `kairos resume` (or an approval change): held tasks get another look. */
-  onApprovalsChanged(change: string): void {
-    if (change === 'resumed') this.runner.retryDeferred();
+  /** After `kairos resume`, held tasks get another look; decisions reach TaskApproved / TaskDenied hooks. */
+  onApprovalsChanged(change: { type: string; approval?: Record<string, unknown> }): void {
+    if (change.type === 'resumed') this.runner.retryDeferred();
+    const a = change.approval;
+    if (a && typeof a.repo === 'string' && (change.type === 'approved' || change.type === 'denied' || change.type === 'expired')) {
+      this.hooks.decided(a.repo, change.type === 'approved', {
+        taskId: a.task_id as number | null,
+        trigger: a.trigger as string | null,
+        proposalId: a.proposal_id as string | null,
+        reason: (a.reason as string | null) ?? change.type,
+      });
+    }
   }
 
   private markOwnWrites(repo: string, paths: readonly string[]): void {
@@ -445,7 +422,15 @@ export class Daemon {
       return r;
     })();
     this.log.info({ repo: batch.repo, trigger: t.name, task: taskId, events: batch.eventIds.length, joined }, 'batch settled');
-    this.runner.enqueue(taskId);
+    // Stored first; an EventSettled hook may still drop the run (recorded as skipped, not lost).
+    void this.hooks.eventSettled(batch.repo, t.name, batch.paths).then((go) => {
+      if (go) return this.runner.enqueue(taskId);
+      try {
+        this.tasks.move(taskId, 'queued', 'skipped', new Date().toISOString(), { reason: 'dropped by an EventSettled hook' });
+      } catch {
+        // already started or joined by a later batch: it runs
+      }
+    });
   }
 
   private execute(task: TaskRow): Promise<import('../src/pipeline/runner.js').Execution> {

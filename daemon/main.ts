@@ -49,7 +49,7 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   };
   const onChange = (change: ApprovalChange): void => {
     logger.info({ change: change.type }, 'approvals changed');
-    daemon.onApprovalsChanged(change.type);
+    daemon.onApprovalsChanged(change);
   };
   const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) };
   control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));

@@ -3,6 +3,7 @@ import { watchFiles, type FsSource } from '../src/events/fs-source.js';
 import type { GitOperation } from '../src/events/git-diff.js';
 import { watchGit } from '../src/events/git-source.js';
 import { withChangedPaths } from '../src/events/git-changed-paths.js';
+import { enabledTriggers, type RepoPolicy } from '../src/policy/effective.js';
 
 export interface RepoWatchOptions {
   repo: string;
@@ -52,5 +53,17 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
     close: async () => {
       await Promise.all([files.close(), git.close()]);
     },
+  };
+}
+
+/** How `kairos status` shows one watched repository. */
+export function repoStatus(r: { path: string; policy: RepoPolicy; gitOperation: string | null }): Record<string, unknown> {
+  return {
+    path: r.path,
+    trust: r.policy.trust,
+    triggers: enabledTriggers(r.policy).map((t) => t.name),
+    refused: r.policy.refused,
+    policy_error: r.policy.error ?? null,
+    git_operation: r.gitOperation,
   };
 }

@@ -6,6 +6,8 @@ import { appendDailyLog } from '../src/report/daily-log.js';
 import type { Logger } from '../src/report/logger.js';
 import type { Notifier } from '../src/report/notify.js';
 import { reportTask } from '../src/report/task-report.js';
+import { createDbusNotifier, type DbusNotifier } from '../src/report/dbus-notify.js';
+import { callDaemon } from '../src/cli/control-client.js';
 import type { TaskRow } from '../src/store/task-store.js';
 
 /** The report stage as the daemon uses it: the daily log, notifications and the log file, never failing the caller. */
@@ -54,4 +56,22 @@ export class Reporter {
     this.daily(text);
     this.notify(`Kairos: ${c.percent} % of ${c.cap} budget`, text, c.percent >= 100 ? 'critical' : 'normal');
   }
+}
+
+/**
+ * Proposals are announced with Approve / Deny / Show actions where the desktop supports them (a
+ * click comes back to this daemon over its own control socket, with a one-time token); elsewhere
+ * the plain notifier says the command to run.
+ */
+export function proposalAnnouncer(env: NodeJS.ProcessEnv, home: string, fallback: Notifier, log: Logger): DbusNotifier | null {
+  if (env.KAIROS_NOTIFY === 'off') return null;
+  return createDbusNotifier({
+    appName: 'Kairos',
+    home,
+    fallback,
+    log,
+    ...(env.DBUS_SESSION_BUS_ADDRESS ? { busAddress: env.DBUS_SESSION_BUS_ADDRESS } : {}),
+    control: (method, params) => callDaemon(home, method, params, 120_000),
+    onOutcome: (o) => log.info({ approval: o.approvalId, action: o.action, ok: o.ok, err: o.error?.message }, 'notification action'),
+  });
 }

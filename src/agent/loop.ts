@@ -67,6 +67,15 @@ Rules:
  * until it proposes, sleeps, or a limit ends it. Costs are charged by the model client's ledger.
  */
 export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
+  const outcome = await runLoop(run, deps);
+  if (deps.hooks?.has('SessionEnd')) await deps.hooks.fire('SessionEnd', { reason: outcome.kind === 'failed' ? `failed: ${outcome.reason}` : outcome.kind });
+  return outcome;
+}
+
+/** Stop hooks may send the model back to work this many times per task; then it may stop. */
+const MAX_STOP_BLOCKS = 2;
+
+async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
   const now = deps.now ?? Date.now;
   const deadline = now() + deps.limits.wallClockMs;
   const breaker = new CompressionBreaker({ clock: now });
@@ -87,6 +96,7 @@ export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOut
   const system = cachedSystem({ system: SYSTEM });
   const tools = cachedTools([...toolSpecs(deps.role ?? 'coordinator'), ...(deps.externalSpecs ?? [])]);
   let nudged = false;
+  let stopBlocks = 0;
 
   while (turns < deps.limits.maxTurns) {
     if (now() > deadline) return end({ kind: 'failed', reason: `wall-clock limit of ${deps.limits.wallClockMs} ms reached` });
@@ -102,6 +112,10 @@ export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOut
     cost += compressed.report.reduce((a, r) => a + (r.costMicros ?? 0), 0);
 
     turns++;
+    if (deps.hooks?.has('BeforeModelCall')) {
+      const b = await deps.hooks.fire('BeforeModelCall', { model: deps.actModel, purpose: 'ambient', task_id: String(run.taskId), max_tokens: deps.limits.maxTokens });
+      if (b.decision === 'block') return end({ kind: 'failed', reason: `model call blocked by a BeforeModelCall hook: ${b.reason ?? ''}` });
+    }
     const out = await deps.model.call({
       model: deps.actModel,
       system,
@@ -115,6 +129,17 @@ export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOut
     });
     if (out.status !== 'ok') return end({ kind: 'failed', reason: out.reason });
     cost += out.costMicro;
+    if (deps.hooks?.has('AfterModelCall')) {
+      const u = out.message.usage;
+      await deps.hooks.fire('AfterModelCall', {
+        model: out.model,
+        purpose: 'ambient',
+        task_id: String(run.taskId),
+        usage: { input_tokens: u.input_tokens, output_tokens: u.output_tokens },
+        cost_usd: out.costMicro / 1e6,
+        stop_reason: out.message.stop_reason,
+      });
+    }
     messages.push({ role: 'assistant', content: out.message.content });
 
     const uses = out.message.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
@@ -136,6 +161,16 @@ export async function runAgent(run: AgentRun, deps: AgentDeps): Promise<AgentOut
     }
     messages.push({ role: 'user', content: results });
     if (stop) return end({ kind: 'failed', reason: `stopped by a hook: ${stop}` });
+    if (finish && deps.hooks?.has('Stop')) {
+      const text = out.message.content.map((b) => (b.type === 'text' ? b.text : '')).join('').trim();
+      const h = await deps.hooks.fire('Stop', { stop_hook_active: stopBlocks > 0, ...(text ? { last_assistant_message: text } : {}) });
+      if (h.decision === 'block' && stopBlocks < MAX_STOP_BLOCKS) {
+        // The developer's Stop hook says the work is not done (say, tests still fail): keep going.
+        stopBlocks++;
+        (messages[messages.length - 1]!.content as Anthropic.ContentBlockParam[]).push({ type: 'text', text: `A Stop hook asks you to continue: ${h.reason ?? 'not done yet'}` });
+        continue;
+      }
+    }
     if (finish?.kind === 'propose') return end({ kind: 'propose', summary: finish.text });
     if (finish?.kind === 'sleep') return end({ kind: 'sleep', reason: finish.text });
   }

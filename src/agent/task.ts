@@ -116,8 +116,9 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       wt.dir,
       spillDir,
       d,
-      (message) => {
+      async (message) => {
         if (++notified > MAX_NOTIFICATIONS) return { text: `not sent: at most ${MAX_NOTIFICATIONS} notifications per task`, failed: true };
+        if (hooks.has('Notification')) await hooks.fire('Notification', { message, title: `Kairos: ${t.trigger}`, notification_type: 'agent' });
         d.notify(message);
         return { text: 'sent' };
       },
@@ -179,7 +180,7 @@ function toolExecutor(
   root: string,
   spillDir: string,
   d: Pick<AgentTaskDeps, 'home' | 'sandbox'>,
-  notify: (message: string) => ToolOutput,
+  notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
   const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };

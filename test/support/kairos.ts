@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeRepo, type TestRepo } from './git-repo.js';
 
 const here = fileURLToPath(import.meta.url);
 const fromSource = here.endsWith('.ts');
@@ -94,4 +95,27 @@ export async function waitFor<T>(fn: () => T | Promise<T>, o: { timeoutMs?: numb
 /** The node arguments that start the real CLI (before its own arguments), for tests that spawn it their own way, e.g. as an MCP server. */
 export function kairosCliArgs(): string[] {
   return [...cliArgs];
+}
+
+/** A temp KAIROS_HOME with this policy and a fresh git repository, both removed afterwards. */
+export async function scenario(policyYaml: string | undefined, fn: (s: { h: ReturnType<typeof makeHome>; repo: TestRepo }) => Promise<void>): Promise<void> {
+  const h = makeHome(policyYaml);
+  const repo = makeRepo();
+  try {
+    await fn({ h, repo });
+  } finally {
+    repo.cleanup();
+    h.cleanup();
+  }
+}
+
+/** Runs `fn` against a real daemon on these repositories, stopping it with SIGTERM afterwards. */
+export async function withDaemon<T>(repos: string[], env: NodeJS.ProcessEnv, fn: (d: DaemonProcess) => Promise<T>): Promise<T> {
+  const d = await spawnDaemon(repos, env);
+  try {
+    return await fn(d);
+  } finally {
+    d.kill('SIGTERM');
+    await d.exited;
+  }
 }
