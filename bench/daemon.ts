@@ -16,7 +16,7 @@ const quick = process.argv.includes('--quick');
 const TREE_FILES = quick ? 10_000 : 50_000;
 const IGNORED_FILES = quick ? 10_000 : 50_000;
 const IDLE_SECONDS = quick ? 5 : 30;
-const WARMUP_SECONDS = quick ? 5 : 15;
+const WARMUP_SECONDS = quick ? 5 : 60;
 const LATENCY_SAMPLES = quick ? 15 : 60;
 const STORM_FILES = 10_000;
 

@@ -18,6 +18,7 @@ import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
 import { detectSandbox } from '../src/policy/sandbox.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
+import { withPlugins } from '../src/agent/plugin-policy.js';
 import { recoverAfterStop, startApprovalExpiry } from './recovery.js';
 import { DaemonHooks } from './daemon-hooks.js';
 import type { DbusNotifier } from '../src/report/dbus-notify.js';
@@ -81,7 +82,7 @@ export class Daemon {
     private readonly lock: InstanceLock,
   ) {
     this.log.info({ home: opts.home }, 'starting');
-    this.userPolicy = loadUserPolicy(opts.home);
+    this.userPolicy = withPlugins(loadUserPolicy(opts.home), opts.home, opts.logger);
     this.db = openDb(storePath(opts.home));
     this.events = new EventStore(this.db);
     this.tasks = new TaskStore(this.db);
@@ -266,7 +267,7 @@ export class Daemon {
   /** Re-reads the user's and every repository's policy; an invalid user policy keeps the old one. */
   reload(): { ok: boolean; error?: string } {
     try {
-      this.userPolicy = loadUserPolicy(this.opts.home);
+      this.userPolicy = withPlugins(loadUserPolicy(this.opts.home), this.opts.home, this.log);
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'policy reload failed; keeping the previous policy');
       return { ok: false, error: (e as Error).message };

@@ -18,6 +18,8 @@ import { makeProposal, ProposalError, type Proposal } from './proposal.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
 import { connectMcpServers } from './mcp-client.js';
+import { loadPlugins, pluginDirs, pluginHookSources } from './plugins.js';
+import { pluginToolbox } from './plugin-tools.js';
 import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
 import { runAgentCommand } from './tools/command.js';
@@ -72,7 +74,10 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
   const spillDir = path.join(d.home, 'spill', String(t.taskId));
   fs.mkdirSync(spillDir, { recursive: true });
   try {
-    const hookSources = loadHookSources({ kairosHome: d.home, repoDir: t.repo, repoTrusted: trust === 'trusted' });
+    // Plugins come only from trusted places ($KAIROS_HOME/plugins); their hooks join the session's.
+    const plugins = loadPlugins(pluginDirs(d.home), { kairosHome: d.home });
+    for (const e of plugins.errors) d.log.warn({ err: e.message }, 'plugin not loaded');
+    const hookSources = loadHookSources({ kairosHome: d.home, repoDir: t.repo, repoTrusted: trust === 'trusted', extra: pluginHookSources(plugins.plugins) });
     const hooks = createHooks({
       sources: hookSources,
       projectDir: t.repo,
@@ -128,6 +133,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       },
     );
     const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: wt.dir, env: process.env, log: d.log });
+    const pluginTools = pluginToolbox(plugins.plugins);
     let outcome: Awaited<ReturnType<typeof runAgent>>;
     try {
       outcome = await runAgent(
@@ -136,8 +142,8 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           model: d.model,
           actModel,
           triageModel: t.policy.models?.triage,
-          tools: { evaluate, execute, external: mcp },
-          externalSpecs: mcp.tools(),
+          tools: { evaluate, execute, external: eitherToolbox(mcp, pluginTools) },
+          externalSpecs: [...mcp.tools(), ...pluginTools.tools()],
           hooks,
           spillDir,
           limits,
@@ -201,5 +207,15 @@ function toolExecutor(
       default:
         return { text: `tool ${name} is handled by the loop`, failed: true };
     }
+  };
+}
+
+type Toolbox = { has(name: string): boolean; call(name: string, input: Record<string, unknown>): Promise<{ ok: boolean; output: string }> };
+
+/** MCP tools and plugin command tools behind one lookup (their names cannot clash: mcp__ vs plugin__). */
+function eitherToolbox(a: Toolbox, b: Toolbox): Toolbox {
+  return {
+    has: (n) => a.has(n) || b.has(n),
+    call: (n, input) => (a.has(n) ? a.call(n, input) : b.call(n, input)),
   };
 }

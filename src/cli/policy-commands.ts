@@ -13,6 +13,7 @@ import { detectSandbox } from '../policy/sandbox.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { allow } from '../policy/decision.js';
 import { printJson } from './output.js';
+import { withPlugins } from '../agent/plugin-policy.js';
 
 function describe(p: Policy): string {
   const runs = p.triggers.filter((t) => t.run || t.ask).length;
@@ -83,7 +84,8 @@ export async function trustCommand(home: string, repo: string, revoke: boolean):
 export function explainCommand(home: string, callText: string, repo: string, json: boolean): number {
   const db = openDb(storePath(home));
   try {
-    const effective = resolveRepoPolicy(db, loadUserPolicy(home), repo);
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const effective = resolveRepoPolicy(db, withPlugins(loadUserPolicy(home), home, quiet), repo);
     const ctx = layerContext({ policy: effective.policy, kairosHome: home, sandbox: detectSandbox(), attended: false });
     const e = explainCall(callText, ctx, { trust: trustLayer(effective.trust), spend: () => allow() }, { repo });
     if (json) printJson(e);
