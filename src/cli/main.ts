@@ -4,7 +4,7 @@ import { repoOrCwd, resolveHome, resolveRepo, UsageError } from './context.js';
 import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';
 import { listEvents, listTasks } from './listings.js';
 import { showLogs } from './logs.js';
-import { checkPolicy, explainCommand, trustCommand } from './policy-commands.js';
+import { checkPolicy, explainCommand, importClaudeCommand, trustCommand } from './policy-commands.js';
 import { callDaemon } from './control-client.js';
 import { parseLimit, printJson } from './output.js';
 import { formatDoctor, runDoctor } from './doctor.js';
@@ -168,6 +168,13 @@ policy
   .option('--json', 'print JSON')
   .action((call: string, o: { repo?: string; json?: boolean }) => {
     exitCode = explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
+  });
+
+policy
+  .command('import-claude [file]')
+  .description('print the permissions of a Claude Code settings file as a Kairos policy block (default: .claude/settings.json)')
+  .action((file: string | undefined) => {
+    exitCode = importClaudeCommand(file ?? '.claude/settings.json');
   });
 
 program

@@ -14,6 +14,8 @@ import { trustLayer } from '../policy/trust-layer.js';
 import { allow } from '../policy/decision.js';
 import { printJson } from './output.js';
 import { withPlugins } from '../agent/plugin-policy.js';
+import { importClaudeSettingsFile } from '../policy/claude-settings.js';
+import { stringify as toYaml } from 'yaml';
 
 function describe(p: Policy): string {
   const runs = p.triggers.filter((t) => t.run || t.ask).length;
@@ -94,4 +96,22 @@ export function explainCommand(home: string, callText: string, repo: string, jso
   } finally {
     db.close();
   }
+}
+
+/**
+ * `kairos policy import-claude [FILE]`: the `permissions` of a Claude Code settings file as a
+ * policy `permissions:` block to paste into $KAIROS_HOME/policy.yaml. Nothing is written: the user
+ * reads what they are about to allow. Rules Kairos cannot honour are listed with why.
+ */
+export function importClaudeCommand(file: string): number {
+  if (!fs.existsSync(file)) {
+    process.stderr.write(`kairos: ${file}: no such file — name a Claude Code settings file, e.g. .claude/settings.json\n`);
+    return 1;
+  }
+  const r = importClaudeSettingsFile(file);
+  const lists = Object.fromEntries(Object.entries(r.permissions).filter(([, v]) => v.length));
+  process.stdout.write(`# from ${file}; paste into $KAIROS_HOME/policy.yaml (deny wins over ask, ask over allow)\n`);
+  process.stdout.write(toYaml({ permissions: lists }));
+  for (const s of r.skipped) process.stdout.write(`# skipped ${s.list}: ${s.rule} — ${s.why}\n`);
+  return 0;
 }

@@ -38,3 +38,22 @@ test('kairos policy explain names the deciding layer and rule, before and after 
     h.cleanup();
   }
 });
+
+test('kairos policy import-claude prints the settings’ permissions as a valid policy block, naming what it skips', async () => {
+  const { parsePolicyText } = await import('../../src/policy/load.js');
+  const h = makeHome();
+  const repo = makeRepo();
+  try {
+    repo.write('.claude/settings.json', JSON.stringify({ permissions: { allow: ['Bash(npm test:*)', 'Read(src/**)', 'WebFetch(domain:example.com)'], deny: ['Read(./.env)'] } }));
+    const r = kairos(['policy', 'import-claude', `${repo.dir}/.claude/settings.json`], h.env);
+    assert.equal(r.code, 0, r.stderr);
+    const policy = parsePolicyText(r.stdout, 'imported.yaml');
+    assert.deepEqual(policy.permissions?.allow, ['Bash(npm test:*)', 'Read(src/**)']);
+    assert.deepEqual(policy.permissions?.deny, ['Read(./.env)']);
+    assert.match(r.stdout, /# skipped allow: WebFetch\(domain:example\.com\)/);
+    assert.notEqual(kairos(['policy', 'import-claude', `${repo.dir}/missing.json`], h.env).code, 0);
+  } finally {
+    repo.cleanup();
+    h.cleanup();
+  }
+});
