@@ -31,6 +31,8 @@ export const MIN_NODE = '20.19.0';
 export const MIN_GIT = '2.25.0';
 export const MIN_INOTIFY_WATCHES = 65536;
 export const MIN_INOTIFY_INSTANCES = 128;
+/** Below this a storm (a code generator, a large copy) can overflow the kernel's event queue; Kairos then rescans. */
+export const MIN_INOTIFY_QUEUE = 65536;
 const SANDBOX_FALLBACK = 'commands that would be sandboxed will need approval';
 
 /** Runs every check (concurrently) and returns them in a fixed order. The caller decides the exit status. */
@@ -147,15 +149,17 @@ function checkInotify(platform: NodeJS.Platform, procDir: string): DoctorCheck {
   if (watches === null || instances === null) {
     return { name, status: 'warn', detail: `cannot read ${path.join(procDir, 'sys/fs/inotify')}; file watching may hit limits unnoticed` };
   }
-  const detail = `max_user_watches ${watches}, max_user_instances ${instances}`;
+  const queued = read('max_queued_events');
+  const detail = `max_user_watches ${watches}, max_user_instances ${instances}${queued !== null ? `, max_queued_events ${queued}` : ''}`;
   const fixes: string[] = [];
+  if (queued !== null && queued < MIN_INOTIFY_QUEUE) fixes.push(`fs.inotify.max_queued_events=524288`);
   if (watches < MIN_INOTIFY_WATCHES) fixes.push(`fs.inotify.max_user_watches=524288`);
   if (instances < MIN_INOTIFY_INSTANCES) fixes.push(`fs.inotify.max_user_instances=512`);
   if (!fixes.length) return { name, status: 'ok', detail };
   return {
     name,
     status: 'warn',
-    detail: `${detail}: too low for large repositories (want watches >= ${MIN_INOTIFY_WATCHES}, instances >= ${MIN_INOTIFY_INSTANCES})`,
+    detail: `${detail}: too low for large repositories (want watches >= ${MIN_INOTIFY_WATCHES}, instances >= ${MIN_INOTIFY_INSTANCES}, queued events >= ${MIN_INOTIFY_QUEUE}; after a queue overflow Kairos rescans the folders a storm touched)`,
     fix: `printf '${fixes.join('\\n')}\\n' | sudo tee /etc/sysctl.d/60-kairos-inotify.conf && sudo sysctl --system`,
   };
 }

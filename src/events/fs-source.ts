@@ -3,6 +3,11 @@ import path from 'node:path';
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { EventDraft } from './event.js';
 import { IgnoreRules } from './ignore-rules.js';
+import { missedInStorm } from './storm-recovery.js';
+
+/** A burst at least this large is rescanned once quiet: enough events to have overflowed the kernel queue. */
+const STORM_EVENTS = 1000;
+const STORM_QUIET_MS = 300;
 
 export interface FsSourceOptions {
   repo: string;
@@ -47,6 +52,17 @@ export function watchFiles(opts: FsSourceOptions): FsSource {
   // Emit in small synchronous groups: chokidar reports one path at a time, the store wants batches.
   let pending: EventDraft[] = [];
   let scheduled = false;
+  // The current burst: when it began, which folders it touched, which paths it reported.
+  let storm: { since: number; dirs: Set<string>; seen: Set<string>; count: number; timer?: NodeJS.Timeout } | undefined;
+  const endStorm = (): void => {
+    const s = storm;
+    storm = undefined;
+    if (!s || s.count < STORM_EVENTS) return;
+    const missed = missedInStorm(repo, rules, s.dirs, s.seen, s.since - 1000);
+    if (!missed.length) return;
+    const at = new Date().toISOString();
+    opts.onEvents(missed.map((rel) => ({ type: 'file.added', repo, path: rel, at, origin: opts.isOwnWrite?.(rel) ? 'daemon' : 'user', data: { recovered: true } })));
+  };
   const flush = (): void => {
     scheduled = false;
     const out = pending;
@@ -56,6 +72,18 @@ export function watchFiles(opts: FsSourceOptions): FsSource {
   watcher.on('all', (event, abs) => {
     if (event !== 'add' && event !== 'change' && event !== 'unlink') return;
     const rel = path.relative(repo, abs).split(path.sep).join('/');
+    storm ??= { since: Date.now(), dirs: new Set(), seen: new Set(), count: 0 };
+    storm.count++;
+    storm.seen.add(rel);
+    // The folder and its ancestors: a folder created whole during an overflow shows only as a newer mtime above it.
+    for (let dir = rel; dir.includes('/'); ) {
+      dir = dir.slice(0, dir.lastIndexOf('/'));
+      if (storm.dirs.has(dir)) break;
+      storm.dirs.add(dir);
+    }
+    storm.dirs.add('');
+    clearTimeout(storm.timer);
+    storm.timer = setTimeout(endStorm, STORM_QUIET_MS);
     pending.push({
       type: TYPE[event],
       repo,
@@ -74,6 +102,7 @@ export function watchFiles(opts: FsSourceOptions): FsSource {
   return {
     ready,
     close: async () => {
+      clearTimeout(storm?.timer);
       await watcher.close();
       flush();
     },
