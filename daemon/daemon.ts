@@ -238,10 +238,11 @@ export class Daemon {
       onEvents: (drafts) => this.ingest(drafts),
       onGitEvents: (drafts, snapshot) => this.ingest(drafts, () => this.repoStore.saveGitState(repo, snapshot)),
       onGitOperation: (op) => {
+        if (op) this.settler.hold(repo, 'git');
+        else this.settler.release(repo, 'git');
         entry.gitOperation = op;
-        if (op) this.settler.hold(repo, op);
-        else this.settler.release(repo);
       },
+      onStorm: (active) => (active ? this.settler.hold(repo, 'storm') : this.settler.release(repo, 'storm')),
       isOwnBranch: (branch) => branch.startsWith('kairos/'),
       onError: (err, source) => this.log.error({ repo, source, err: err.message }, 'watcher error'),
       isOwnWrite: (rel) => this.ownWrites.has(repo, rel),

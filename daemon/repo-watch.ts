@@ -14,6 +14,7 @@ export interface RepoWatchOptions {
   /** Git events and the state snapshot they lead to: store both in one transaction. */
   onGitEvents(drafts: EventDraft[], snapshot: string): void;
   onGitOperation(op: GitOperation | null): void;
+  onStorm(active: boolean): void;
   isOwnBranch(branch: string): boolean;
   onError(err: Error, source: 'fs' | 'git'): void;
   isOwnWrite(rel: string): boolean;
@@ -34,6 +35,7 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
     onEvents: o.onEvents,
     onError: (e) => o.onError(e, 'fs'),
     isOwnWrite: o.isOwnWrite,
+    onStorm: o.onStorm,
   });
   const git = watchGit({
     repoDir: o.repo,

@@ -15,6 +15,8 @@ export interface FsSourceOptions {
   ignore?: readonly string[];
   onEvents(drafts: EventDraft[]): void;
   onError(err: Error): void;
+  /** A storm large enough to overflow the kernel queue began (true) or its recovery is done (false). */
+  onStorm?(active: boolean): void;
   /** Paths the daemon itself is writing: their events are tagged `origin: daemon`. */
   isOwnWrite?(rel: string): boolean;
 }
@@ -58,10 +60,11 @@ export function watchFiles(opts: FsSourceOptions): FsSource {
     const s = storm;
     storm = undefined;
     if (!s || s.count < STORM_EVENTS) return;
+    flush(); // what the watcher did report goes first
     const missed = missedInStorm(repo, rules, s.dirs, s.seen, s.since - 1000);
-    if (!missed.length) return;
     const at = new Date().toISOString();
-    opts.onEvents(missed.map((rel) => ({ type: 'file.added', repo, path: rel, at, origin: opts.isOwnWrite?.(rel) ? 'daemon' : 'user', data: { recovered: true } })));
+    if (missed.length) opts.onEvents(missed.map((rel) => ({ type: 'file.added', repo, path: rel, at, origin: opts.isOwnWrite?.(rel) ? 'daemon' : 'user', data: { recovered: true } })));
+    opts.onStorm?.(false);
   };
   const flush = (): void => {
     scheduled = false;
@@ -73,7 +76,8 @@ export function watchFiles(opts: FsSourceOptions): FsSource {
     if (event !== 'add' && event !== 'change' && event !== 'unlink') return;
     const rel = path.relative(repo, abs).split(path.sep).join('/');
     storm ??= { since: Date.now(), dirs: new Set(), seen: new Set(), count: 0 };
-    storm.count++;
+    // Settle waits for the recovery scan, so a storm is one batch with every file in it.
+    if (++storm.count === STORM_EVENTS) opts.onStorm?.(true);
     storm.seen.add(rel);
     // The folder and its ancestors: a folder created whole during an overflow shows only as a newer mtime above it.
     for (let dir = rel; dir.includes('/'); ) {

@@ -54,7 +54,8 @@ export class Settler {
   private readonly buckets = new Map<string, Bucket>();
   /** How many buckets still hold each event; it is settled when this reaches zero. */
   private readonly holders = new Map<number, number>();
-  private readonly held = new Map<string, string>();
+  /** Why each repository is held (a git operation, a storm being recovered); released when none is left. */
+  private readonly held = new Map<string, Set<string>>();
   private readonly clock: SettleClock;
 
   constructor(private readonly opts: SettleOptions) {
@@ -83,18 +84,22 @@ export class Settler {
     if (unmatched.length) this.opts.onSettled(unmatched);
   }
 
-  /** A git operation started in this repo: nothing is released until `release`. */
+  /** Something is under way in this repo (a git operation, a storm): nothing is released until `release(repo, why)`. */
   hold(repo: string, why: string): void {
-    this.held.set(repo, why);
+    const reasons = this.held.get(repo) ?? new Set<string>();
+    reasons.add(why);
+    this.held.set(repo, reasons);
   }
 
-  release(repo: string): void {
-    if (!this.held.delete(repo)) return;
+  release(repo: string, why: string): void {
+    const reasons = this.held.get(repo);
+    if (!reasons?.delete(why) || reasons.size) return;
+    this.held.delete(repo);
     for (const b of this.buckets.values()) if (b.repo === repo) this.schedule(b);
   }
 
-  heldRepos(): Record<string, string> {
-    return Object.fromEntries(this.held);
+  heldRepos(): Record<string, string[]> {
+    return Object.fromEntries([...this.held].map(([repo, why]) => [repo, [...why]]));
   }
 
   pending(): Array<{ repo: string; trigger: string; events: number }> {

@@ -74,10 +74,24 @@ describe('Settler', () => {
     clock.advance(60_000);
     assert.equal(batches.length, 0, 'nothing released during the operation');
     s.add([fsEvent('late')]);
-    s.release(REPO);
+    s.release(REPO, 'rebase');
     clock.advance(1500);
     assert.equal(batches.length, 1);
     assert.equal(batches[0]!.paths.length, 10_001, 'zero lost paths');
+  });
+
+  test('holds for different reasons overlap: the batch waits until the last one is released', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'true' }]);
+    s.hold(REPO, 'git');
+    s.hold(REPO, 'storm');
+    s.add([fsEvent('a')]);
+    s.release(REPO, 'storm');
+    clock.advance(10_000);
+    assert.equal(batches.length, 0, 'the git operation still holds it');
+    assert.deepEqual(s.heldRepos(), { [REPO]: ['git'] });
+    s.release(REPO, 'git');
+    clock.advance(1500);
+    assert.equal(batches.length, 1);
   });
 
   test('each trigger gets its own batch; an event is settled only when every trigger has it', () => {
