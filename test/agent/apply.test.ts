@@ -12,6 +12,7 @@ import { makeProposal, type Proposal } from '../../src/agent/proposal.js';
 import { createTaskWorktree, type TaskWorktree } from '../../src/agent/worktree.js';
 import { applyProposal, ApplyError, recoverInterruptedApplies, undoProposal, type ApplyErrorCode } from '../../src/agent/apply.js';
 import { COMPILED, REPO_ROOT } from '../support/paths.js';
+import { snapshotTree } from '../support/tree-hash.js';
 
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
 process.env.GIT_CONFIG_NOSYSTEM = '1';
@@ -26,25 +27,6 @@ const TEN = Array.from({ length: 10 }, (_, i) => `line ${i + 1}`).join('\n') + '
 const BIN_V1 = Buffer.from([0, 1, 2, 3, 255, 254, 253, 0, 10, 13, 0]);
 const BIN_V2 = Buffer.from([0, 9, 9, 9, 255, 0, 128, 10]);
 
-/** Every file, symlink and folder of the work tree (not .git), with bytes' hash and permission bits. */
-function snapshotTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    for (const name of fs.readdirSync(path.join(dir, rel))) {
-      const r = rel ? `${rel}/${name}` : name;
-      if (r === '.git') continue;
-      const abs = path.join(dir, r);
-      const st = fs.lstatSync(abs);
-      if (st.isSymbolicLink()) out[r] = `link:${fs.readlinkSync(abs)}`;
-      else if (st.isDirectory()) {
-        out[r] = 'dir';
-        walk(r);
-      } else out[r] = `file:${(st.mode & 0o7777).toString(8)}:${sha256(fs.readFileSync(abs))}`;
-    }
-  };
-  walk('');
-  return out;
-}
 
 function indexHash(repo: TestRepo): string {
   return sha256(fs.readFileSync(path.join(repo.dir, '.git', 'index')));

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { makeRepo, makeRepoWithUpstream, type TestRepo } from '../support/git-repo.js';
 import { tempDir } from '../support/temp.js';
+import { snapshotTree } from '../support/tree-hash.js';
 import {
   createTaskWorktree,
   reconcileWorktrees,
@@ -29,25 +30,6 @@ function setup(): { repo: TestRepo; home: string } {
   return { repo, home: home.dir };
 }
 
-/** Every file, symlink and folder of the work tree (not .git), with its bytes' hash and mode. */
-function snapshotTree(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (rel: string): void => {
-    for (const name of fs.readdirSync(path.join(dir, rel))) {
-      const r = rel ? `${rel}/${name}` : name;
-      if (r === '.git') continue;
-      const abs = path.join(dir, r);
-      const st = fs.lstatSync(abs);
-      if (st.isSymbolicLink()) out[r] = `link:${fs.readlinkSync(abs)}`;
-      else if (st.isDirectory()) {
-        out[r] = 'dir';
-        walk(r);
-      } else out[r] = `file:${(st.mode & 0o7777).toString(8)}:${createHash('sha256').update(fs.readFileSync(abs)).digest('hex')}`;
-    }
-  };
-  walk('');
-  return out;
-}
 
 function fileHash(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
