@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EventDraft, type StoredEvent } from '../src/events/event.js';
-import { startCron } from '../src/events/cron.js';
 import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
 import { gateTaskStart } from './task-gate.js';
@@ -27,7 +26,7 @@ import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from '
 import { ApprovalQueue, isPaused, proposalActions } from '../src/pipeline/approvals.js';
 import { CommandTasks } from './command-tasks.js';
 import { proposalAnnouncer, Reporter } from './reporter.js';
-import { repoStatus } from './repo-watch.js';
+import { repoStatus, startRepoCron } from './repo-watch.js';
 import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
 import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from '../src/policy/effective.js';
@@ -250,7 +249,7 @@ export class Daemon {
     await entry.watch.ready;
     // The baseline for the next start, even when nothing changed this time.
     this.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
-    entry.cron = this.startCronFor(entry);
+    entry.cron = startRepoCron(entry.path, entry.policy, this.db, this.log, (d) => void this.ingest([d]));
     this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name) }, 'watching');
   }
 
@@ -277,7 +276,7 @@ export class Daemon {
       r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
       this.reporter.policyProblems(r.path, r.policy);
       r.cron?.stop();
-      r.cron = this.startCronFor(r);
+      r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
     }
     this.ambient.restartDream();
     this.hooks.reset();
@@ -362,20 +361,6 @@ export class Daemon {
     this.db.close();
     this.lock.release();
     this.log.info('stopped');
-  }
-
-  private startCronFor(r: WatchedRepo): { stop(): void } | undefined {
-    const schedules = enabledTriggers(r.policy)
-      .filter((t) => t.on.cron)
-      .map((t) => ({ repo: r.path, trigger: t.name, expr: t.on.cron! }));
-    if (!schedules.length) return undefined;
-    try {
-      return startCron({ schedules, db: this.db, log: this.log, onFire: (draft) => void this.ingest([draft]) });
-    } catch (e) {
-      // One bad schedule must not stop the repository from being watched; the policy check names it.
-      this.log.error({ repo: r.path, err: (e as Error).message }, 'cron schedules not started');
-      return undefined;
-    }
   }
 
   /** The trigger a task runs under: its policy trigger, or the instruction ambient triage gave it. */

@@ -4,6 +4,9 @@ import type { GitOperation } from '../src/events/git-diff.js';
 import { watchGit } from '../src/events/git-source.js';
 import { withChangedPaths } from '../src/events/git-changed-paths.js';
 import { enabledTriggers, type RepoPolicy } from '../src/policy/effective.js';
+import { startCron, type CronDraft } from '../src/events/cron.js';
+import type { Db } from '../src/store/db.js';
+import type { Logger } from '../src/report/logger.js';
 
 export interface RepoWatchOptions {
   repo: string;
@@ -68,4 +71,18 @@ export function repoStatus(r: { path: string; policy: RepoPolicy; gitOperation: 
     policy_error: r.policy.error ?? null,
     git_operation: r.gitOperation,
   };
+}
+
+/** The repository's cron triggers, scheduled. One bad schedule must not stop the repository from being watched (the policy check names it). */
+export function startRepoCron(repo: string, policy: RepoPolicy, db: Db, log: Logger, onFire: (draft: CronDraft) => void): { stop(): void } | undefined {
+  const schedules = enabledTriggers(policy)
+    .filter((t) => t.on.cron)
+    .map((t) => ({ repo, trigger: t.name, expr: t.on.cron! }));
+  if (!schedules.length) return undefined;
+  try {
+    return startCron({ schedules, db, log, onFire });
+  } catch (e) {
+    log.error({ repo, err: (e as Error).message }, 'cron schedules not started');
+    return undefined;
+  }
 }
