@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { SandboxSettings } from '../schema.js';
 import type { SandboxStatus } from './detect.js';
 import { BASE_ENV_ALLOW, envAllowed, fixedEnv } from './env.js';
@@ -72,11 +73,12 @@ export function formatSandboxExplanation(e: SandboxExplanation, repo: string): s
   const box = e.sandbox.available ? `${e.sandbox.backend}: ${e.sandbox.detail}` : `NO SANDBOX: ${e.sandbox.detail} — agent commands need your approval and run unsandboxed`;
   lines.push(`Sandbox for commands the agent runs in ${repo}`, `  ${box}`, '');
   lines.push('mounts (in order; anything not listed does not exist for the command):');
-  const width = Math.min(60, Math.max(...e.mounts.map((m) => m.path.length)));
-  for (const m of e.mounts) {
+  const rows = groupSiblings(e.mounts).map((m) => {
     const from = m.kind === 'symlink' ? ` -> ${m.source}` : m.source && m.source !== m.path ? ` (from ${m.source})` : '';
-    lines.push(`  ${KIND[m.kind].padEnd(5)} ${(m.path + from).padEnd(width)}  ${m.reason}: ${m.why}${m.optional ? ' (if present)' : ''}`);
-  }
+    return { kind: KIND[m.kind], where: m.path + from, why: `${m.reason}: ${m.why}${m.optional && m.reason === 'policy' ? ' (if present)' : ''}` };
+  });
+  const width = Math.min(50, Math.max(...rows.map((r) => r.where.length)));
+  for (const r of rows) lines.push(`  ${r.kind.padEnd(5)} ${r.where.padEnd(width)}  ${r.why}`);
   lines.push('', 'hidden (not mounted):');
   lines.push(`  ${e.hidden.join(' ')}`);
   lines.push('  and: the real $HOME (an empty one instead), $KAIROS_HOME, other repositories, /etc except the files above, every socket, other processes');
@@ -88,4 +90,22 @@ export function formatSandboxExplanation(e: SandboxExplanation, repo: string): s
   lines.push(`  backend: ${e.limitsBackend.backend} — ${e.limitsBackend.detail}`);
   lines.push('network: none (own network namespace, not even 127.0.0.1)');
   return lines.join('\n');
+}
+
+/** Adjacent entries of one kind and reason in one folder, as one row: /etc/{hosts,ssl,...}. */
+function groupSiblings(mounts: readonly MountEntry[]): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (let i = 0; i < mounts.length; ) {
+    const m = mounts[i]!;
+    const dir = path.dirname(m.path);
+    let j = i + 1;
+    const same = (x: MountEntry): boolean => x.kind === m.kind && x.why === m.why && path.dirname(x.path) === dir && (x.source ?? x.path) === x.path;
+    while (j < mounts.length && same(mounts[j]!) && (m.source ?? m.path) === m.path) j++;
+    if (j - i > 2) {
+      const { source: _same, ...rest } = m;
+      out.push({ ...rest, path: `${dir}/{${mounts.slice(i, j).map((x) => path.basename(x.path)).join(',')}}` });
+    } else out.push(...mounts.slice(i, j));
+    i = j;
+  }
+  return out;
 }

@@ -57,7 +57,11 @@ export function detectLimits(o: DetectLimitsOptions = {}): LimitsStatus {
   const want = (b: LimitsBackend): boolean => !wanted || wanted === b || !LIMITS_BACKENDS.includes(wanted as LimitsBackend);
   const prlimit = findExecutable('prlimit', env.PATH ?? '');
   const cpu = prlimit ? 'CPU time by prlimit' : 'no CPU time limit (prlimit, from util-linux, is missing)';
-  const with_ = (s: Omit<LimitsStatus, 'prlimit'>): LimitsStatus => ({ ...s, ...(prlimit ? { prlimit } : {}), detail: [s.detail, ...notes].join('; ') });
+  // Why a stronger backend was not used is worth saying only when a weaker one is.
+  const with_ = (s: Omit<LimitsStatus, 'prlimit'>): LimitsStatus => {
+    const said = s.backend === 'prlimit' ? notes : notes.filter((n) => n.startsWith('KAIROS_SANDBOX_LIMITS'));
+    return { ...s, ...(prlimit ? { prlimit } : {}), detail: [s.detail, ...said].join('; ') };
+  };
 
   if (want('cgroup2')) {
     const v2 = findCgroup2(o.procDir);
