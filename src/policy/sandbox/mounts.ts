@@ -58,14 +58,14 @@ const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx
 /**
  * The /etc files tools need, and nothing else: the dynamic linker's cache and config, name-service
  * switch (passwd and group are made up below), TLS roots, time zone, locale aliases, MIME and magic
- * databases, terminfo, the alternatives links, the OS release, and git's system config (the admin's,
- * not the repository's). No resolv.conf: there is no network.
+ * databases, terminfo, the alternatives links and the OS release. No resolv.conf (there is no
+ * network) and no gitconfig (its credential helpers and settings are the host's business).
  */
 export const ETC_ALLOWED = [
   'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'ld.so.preload', 'nsswitch.conf', 'host.conf', 'hosts', 'gai.conf',
   'ssl', 'ca-certificates', 'ca-certificates.conf', 'pki', 'crypto-policies', 'localtime', 'timezone', 'locale.alias', 'locale.conf',
   'mime.types', 'magic', 'magic.mime', 'terminfo', 'inputrc', 'alternatives', 'os-release', 'lsb-release', 'debian_version',
-  'protocols', 'services', 'shells', 'gitconfig', 'manpath.config',
+  'protocols', 'services', 'shells', 'manpath.config',
 ];
 
 /** The home shown to commands, at the real home's path so paths like ~/.npm keep working. */
