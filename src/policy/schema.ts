@@ -315,9 +315,9 @@ const SandboxPath = z
   .min(1)
   .superRefine((p, ctx) => {
     const fail = (message: string) => ctx.addIssue({ code: 'custom', message, input: p });
+    if (/^(\/+|~\/*)$/.test(p)) return fail(`'${p}' would show the whole ${p.startsWith('~') ? 'home directory, credentials included' : 'machine'} — name the directories a tool needs, e.g. "~/.cargo"`);
     if (!p.startsWith('/') && !p.startsWith('~/')) return fail(`'${clip(p)}' is not an absolute path — write e.g. "/opt/go" or "~/.cargo"`);
     if (p.split('/').includes('..')) return fail(`'${clip(p)}' contains ".." — write the directory itself, e.g. "~/.cargo"`);
-    if (/^(\/+|~\/*)$/.test(p)) return fail(`'${p}' would show the whole ${p.startsWith('~') ? 'home directory, credentials included' : 'machine'} — name the directories a tool needs, e.g. "~/.cargo"`);
   });
 const MemorySize = z
   .union([z.number().int(), z.string().regex(MEMORY_SIZE_RE, 'is not a size — write e.g. "512MiB" or "2GiB", or a whole number of bytes')])

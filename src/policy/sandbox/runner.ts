@@ -148,13 +148,23 @@ function spawnLimited(argv: string[], dataFds: string[], env: NodeJS.ProcessEnv,
     };
     const timer = setTimeout(() => stop('time'), opts.timeoutMs);
     // A command that reaches its process limit is stopped: a fork bomb would otherwise spin at the
-    // limit until the time limit. With a group the kernel counts refused forks; without one, the
-    // sandbox's processes are counted (bwrap, its pid-1 and prlimit's exec allowed for).
+    // limit until the time limit. With a group the kernel counts refused forks; without one (as root
+    // the kernel ignores RLIMIT_NPROC) the host's task count is watched, which costs one read: a
+    // rise the command could explain is checked by counting its processes (bwrap, its pid 1 and
+    // prlimit's exec allowed for), a rise far beyond its limit stops it at once, because counting
+    // thousands of processes would take longer than the bomb needs to make thousands more.
+    const baseline = process.platform === 'linux' ? hostTasks() : undefined;
     const watchdog =
       process.platform === 'linux'
         ? setInterval(() => {
-            if (run.countsForks ? run.hits().processes : child.pid !== undefined && countDescendants(child.pid) > limits.processes + 3) stop('processes');
-          }, 150)
+            if (run.countsForks) {
+              if (run.hits().processes) stop('processes');
+              return;
+            }
+            const rise = (hostTasks() ?? 0) - (baseline ?? 0);
+            if (rise > 16 * limits.processes) stop('processes');
+            else if (rise > limits.processes && child.pid !== undefined && countDescendants(child.pid) > limits.processes + 3) stop('processes');
+          }, 100)
         : undefined;
     child.stdout!.setEncoding('utf8').on('data', (d: string) => out.push(d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => out.push(d));
@@ -187,6 +197,15 @@ function spawnLimited(argv: string[], dataFds: string[], env: NodeJS.ProcessEnv,
     child.on('error', (err) => finish({ exitCode: null, signal: null, spawnError: err.message }));
     child.on('close', (code, signal) => finish({ exitCode: code, signal }));
   });
+}
+
+/** Tasks (threads) on the host, from the 4th field of /proc/loadavg ("running/total"). */
+function hostTasks(): number | undefined {
+  try {
+    return Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[3]?.split('/')[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Descendants of `root` (itself excluded), from /proc. Linux only. */
