@@ -37,7 +37,7 @@ describe('sandbox: in the policy', () => {
       ['sandbox:\n  limits: { memory: "1MiB" }\n', /sandbox\.limits\.memory: .*is below 64 MiB/],
       ['sandbox:\n  limits: { processes: 2 }\n', /sandbox\.limits\.processes: /],
       ['sandbox:\n  limits: { cpu: "forever" }\n', /sandbox\.limits\.cpu: .*is not a duration/],
-      ['sandbox:\n  limits: { wall: 3 }\n', /sandbox\.limits: .*wall/],
+      ['sandbox:\n  limits: { wall: 3 }\n', /sandbox\.limits\.wall: unknown key 'wall' — remove it/],
     ];
     for (const [yaml, re] of cases) {
       const got = problems(yaml);
