@@ -101,7 +101,7 @@ describe('sandbox mount table (bubblewrap)', () => {
     if (!needBwrap(t)) return;
     const out = await probe(
       [
-        'echo "root: $(ls -A / | tr "\\n" " ")"',
+        'echo "top: $(ls -A / | tr "\\n" " ")"',
         'echo "home: [$(ls -A "$HOME" | tr "\\n" " ")] HOME=$HOME"',
         `cat ${home}/.config/x/token ${home}/.cargo/credentials.toml ${home}/.ssh/id_ed25519 2>&1 | sed "s/^/home files: /"`,
         `cat ${other}/secret.txt 2>&1 | sed "s/^/other repo: /"`,
@@ -119,11 +119,14 @@ describe('sandbox mount table (bubblewrap)', () => {
         'echo made > made-in-sandbox.txt && echo "worktree write: ok"',
         `echo x > ${path.join(world, 'allowed', 'nope.txt')} 2>/dev/null && echo "policy read write: ok" || echo "policy read write: refused"`,
         `echo x > /tmp/in-sandbox-${process.pid} && echo "tmp write: ok"`,
+        // The user's repository path exists only as a parent of its bound .git: read-only, not a private copy.
+        `{ echo x > ${repo}/planted; } 2>&1 | sed "s/^/repo parent: /"`,
+        '{ touch /planted; } 2>&1 | sed "s/^/root: /"',
       ].join('\n'),
     );
     const line = (name: string): string => out.split('\n').filter((l) => l.startsWith(`${name}:`)).join('\n');
     assert.doesNotMatch(out, new RegExp(CANARY), `a canary leaked:\n${out}`);
-    const top = line('root').replace(/^root: /, '').trim().split(/\s+/).sort();
+    const top = line('top').replace(/^top: /, '').trim().split(/\s+/).sort();
     for (const name of ['usr', 'etc', 'tmp', 'dev', 'proc']) assert.ok(top.includes(name), `/${name} is there: ${top.join(' ')}`);
     for (const name of ['sys', 'run', 'boot', 'mnt', 'opt', 'srv', 'media']) assert.ok(!top.includes(name), `/${name} is not there: ${top.join(' ')}`);
     assert.match(line('home'), new RegExp(`^home: \\[\\] HOME=${home}$`), 'an empty home at the same path');
@@ -154,6 +157,8 @@ describe('sandbox mount table (bubblewrap)', () => {
     assert.equal(fs.readFileSync(path.join(worktree, 'made-in-sandbox.txt'), 'utf8'), 'made\n');
     assert.match(out, /tmp write: ok/);
     assert.equal(fs.existsSync(`/tmp/in-sandbox-${process.pid}`), false, "the sandbox's /tmp is private");
+    assert.match(line('repo parent'), /Read-only file system/);
+    assert.match(out, /^root: .*Read-only file system/m);
   });
 
   test('git works read-only on the repository data, without its remotes or credentials', async (t) => {

@@ -46,6 +46,11 @@ export function bwrapArgs(entries: readonly MountEntry[], opts: BwrapOptions): B
         break;
     }
   }
+  // The skeleton bwrap made for the mounts (the root, and parents like /home/<user>/src for a bind)
+  // becomes read-only: only the worktree, the private /tmp, the empty home and what the policy
+  // names are writable. Without this a command could "write" into a parent of a bound path, which
+  // looks like the real folder but is a private copy.
+  args.push('--remount-ro', '/');
   for (const name of opts.unsetEnv ?? []) args.push('--unsetenv', name);
   args.push(
     '--unshare-all', // network, pid, ipc, uts, cgroup and user namespaces

@@ -72,8 +72,9 @@ export const ETC_ALLOWED = [
 export function sandboxHome(home: string): string {
   const h = path.resolve(home || '/');
   const top = h.split('/')[1] ?? '';
-  // A home of "/" or inside a system directory (a service user's) would cover the system with a tmpfs.
-  if (h === '/' || ['usr', 'bin', 'sbin', 'lib', 'lib64', 'etc', 'dev', 'proc', 'sys', 'var', 'run'].includes(top)) return '/home/sandbox';
+  // A home of "/" or inside a directory the table mounts would cover the system with a tmpfs. A
+  // service user's /var/lib/<name> is fine: /var is not shown at all.
+  if (h === '/' || ['usr', 'bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32', 'etc', 'dev', 'proc', 'sys'].includes(top)) return '/home/sandbox';
   return h;
 }
 
@@ -162,7 +163,6 @@ export function planMounts(input: MountPlanInput): MountEntry[] {
   out.push({ path: '/proc', kind: 'proc', reason: 'private', why: "this sandbox's own processes only (own pid namespace)" });
   if (input.tmpDir) out.push({ path: '/tmp', kind: 'rw', source: input.tmpDir, reason: 'private', why: 'private /tmp (a host folder kept for inspection)' });
   else out.push({ path: '/tmp', kind: 'tmpfs', reason: 'private', why: "private /tmp: the host's /tmp (and its X11 and agent sockets) is not there" });
-  out.push({ path: '/var/tmp', kind: 'tmpfs', reason: 'private', why: 'private' });
   out.push({ path: home, kind: 'tmpfs', reason: 'private', why: '$HOME: empty; the real home (credentials, other projects) is not there' });
 
   for (const prefix of nodePrefixes(env)) {
