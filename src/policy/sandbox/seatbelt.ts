@@ -21,11 +21,15 @@ export function seatbeltProfile(entries: readonly MountEntry[], opts: SeatbeltOp
   const q = (p: string): string => JSON.stringify(p);
   const readable = new Set<string>(DARWIN_SYSTEM);
   const writable = new Set<string>([opts.privateDir]);
+  // A file the Linux table replaces with a made-up one (the repository's git config, which can hold
+  // credentials) cannot be replaced here: it is unreadable instead, and git may refuse to run.
+  const unreadable: string[] = [];
   for (const e of entries) {
     // Linux system paths and private mounts have their macOS equivalents above.
     if (e.reason === 'system' || e.reason === 'private') continue;
     if (e.kind === 'ro') readable.add(e.source ?? e.path);
     if (e.kind === 'rw') writable.add(e.source ?? e.path);
+    if (e.kind === 'file') unreadable.push(e.path);
   }
   return [
     '(version 1)',
@@ -41,6 +45,7 @@ export function seatbeltProfile(entries: readonly MountEntry[], opts: SeatbeltOp
     `(allow file-read* ${[...readable].map((p) => `(subpath ${q(p)})`).join(' ')} ${DARWIN_SYSTEM_FILES.map((p) => `(literal ${q(p)})`).join(' ')})`,
     `(allow file-read* file-write* ${[...writable].map((p) => `(subpath ${q(p)})`).join(' ')})`,
     '(allow file-write* (literal "/dev/null") (literal "/dev/tty"))',
+    ...(unreadable.length ? [`(deny file-read* ${unreadable.map((p) => `(literal ${q(p)})`).join(' ')})`] : []),
     '(deny network*)',
   ].join('\n');
 }
