@@ -20,7 +20,7 @@ import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
 import { connectMcpServers } from './mcp-client.js';
 import { loadPlugins, pluginDirs, pluginHookSources } from './plugins.js';
 import { pluginToolbox } from './plugin-tools.js';
-import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
+import { editFile, grep, listFiles, readFile, worktreeGitDir, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
 import { AGENT_COMMAND_TIMEOUT_MS, runAgentCommand } from './tools/command.js';
 import type { ToolInput, ToolName } from './tools/schemas.js';
@@ -193,7 +193,8 @@ function toolExecutor(
   notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
-  const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+  const gitDir = worktreeGitDir(root);
+  const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024, ...(gitDir ? { gitDir } : {}) };
   return async (name, input) => {
     switch (name) {
       case 'read_file': return { text: await readFile(files, input as never) };

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { editFile, grep, listFiles, readFile, writeFile, type FileScope } from '../../src/agent/tools/files.js';
+import { editFile, grep, listFiles, readFile, worktreeGitDir, writeFile, type FileScope } from '../../src/agent/tools/files.js';
 import { ToolError } from '../../src/agent/tools/tool-error.js';
 import { tempDir } from '../support/temp.js';
 
@@ -86,5 +86,36 @@ describe('file tools open only regular files, without blocking', { timeout: 30_0
     assert.equal(fs.readFileSync(path.join(root, 'src/a.ts'), 'utf8'), 'export const a = 42;\n');
     await refused(editFile(scope, { path: 'src/missing.ts', old: 'a', new: 'b' }), /no such file \(use write_file to create it\)/);
     await refused(readFile(scope, { path: 'src' }), /src is a folder; use list_files/);
+  });
+
+  test('a .git file planted after the worktree was made cannot point grep and list_files at another repository', async () => {
+    const git = (cwd: string, ...args: string[]): string => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } });
+    const repo = path.join(tmp.dir, 'user-repo');
+    fs.mkdirSync(repo);
+    git(repo, 'init', '-q');
+    fs.writeFileSync(path.join(repo, 'app.js'), 'export const app = 1;\n');
+    git(repo, 'add', '-A');
+    git(repo, '-c', 'user.email=t@e', '-c', 'user.name=T', 'commit', '-qm', 'one');
+    const wt = path.join(tmp.dir, 'task-wt');
+    git(repo, 'worktree', 'add', '-q', wt);
+    const gitDir = worktreeGitDir(wt);
+    assert.ok(gitDir && fs.existsSync(path.join(gitDir, 'commondir')), String(gitDir));
+    // Another repository with a secret, and a git dir made by a sandboxed command that points at it.
+    const other = path.join(tmp.dir, 'other-repo');
+    fs.mkdirSync(other);
+    fs.writeFileSync(path.join(other, 'secret.txt'), 'OTHER-REPO-CANARY\n');
+    const evil = path.join(wt, 'evil-gitdir');
+    git(wt, 'init', '-q', '--bare', evil);
+    git(evil, 'config', 'core.bare', 'false');
+    git(evil, 'config', 'core.worktree', other);
+    fs.writeFileSync(path.join(wt, '.git'), `gitdir: ${evil}\n`);
+    const planted: FileScope = { root: wt, maxReadBytes: 100_000 };
+    assert.match(await listFiles(planted, { pattern: '**' }), /secret\.txt/, 'the control: without the git dir named, git follows the planted .git');
+    const pinned: FileScope = { root: wt, maxReadBytes: 100_000, gitDir };
+    assert.match(await grep(pinned, { pattern: 'OTHER-REPO-CANARY' }), /no match/);
+    assert.match(await grep(pinned, { pattern: 'export const app' }), /app\.js:1:/);
+    const listed = await listFiles(pinned, { pattern: '**' });
+    assert.match(listed, /^app\.js$/m);
+    assert.doesNotMatch(listed, /secret\.txt/);
   });
 });

@@ -13,6 +13,12 @@ export interface FileScope {
   root: string;
   readOnlyRoots?: readonly string[];
   maxReadBytes: number;
+  /**
+   * The worktree's git dir, read when the daemon made the worktree (see worktreeGitDir). list_files
+   * and grep name it explicitly, so a `.git` file a command planted later cannot point git at
+   * another repository's files or config.
+   */
+  gitDir?: string;
 }
 
 const MAX_LISTED = 500;
@@ -117,10 +123,28 @@ export async function readFile(scope: FileScope, input: ToolInput<'read_file'>):
   }
 }
 
+/**
+ * The git dir a worktree's `.git` file names ("gitdir: <dir>"), or the `.git` folder itself. Call it
+ * right after the daemon made the worktree, before anything sandboxed has run there.
+ */
+export function worktreeGitDir(root: string): string | undefined {
+  const dotGit = path.join(root, '.git');
+  try {
+    const st = fs.lstatSync(dotGit);
+    if (st.isDirectory()) return dotGit;
+    if (!st.isFile() || st.size > 4096) return undefined;
+    const m = /^gitdir:\s*(.+?)\s*$/m.exec(fs.readFileSync(dotGit, 'utf8'));
+    return m?.[1] ? path.resolve(root, m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** git in the worktree, off the main thread, bounded in time; planted fsmonitor settings never run. */
-function git(root: string, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function git(scope: FileScope, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const where = scope.gitDir ? [`--git-dir=${scope.gitDir}`, `--work-tree=${scope.root}`] : [];
   return new Promise((resolve) => {
-    execFile('git', ['-c', 'core.fsmonitor=false', ...args], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: GIT_TIMEOUT_MS }, (err, stdout, stderr) => {
+    execFile('git', [...where, '-c', 'core.fsmonitor=false', ...args], { cwd: scope.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: GIT_TIMEOUT_MS }, (err, stdout, stderr) => {
       const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
       resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) });
     });
@@ -128,8 +152,8 @@ function git(root: string, args: readonly string[]): Promise<{ code: number; std
 }
 
 /** Tracked and untracked files that git does not ignore, so node_modules and build output never flood the model. */
-async function repoFiles(root: string): Promise<string[]> {
-  const [all, deleted] = await Promise.all([git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']), git(root, ['ls-files', '-z', '--deleted'])]);
+async function repoFiles(scope: FileScope): Promise<string[]> {
+  const [all, deleted] = await Promise.all([git(scope, ['ls-files', '-z', '--cached', '--others', '--exclude-standard']), git(scope, ['ls-files', '-z', '--deleted'])]);
   if (all.code !== 0) throw new ToolError(`list_files failed: ${all.stderr.trim() || `git exited ${all.code}`}`);
   const gone = new Set(deleted.stdout.split('\0'));
   return [...new Set(all.stdout.split('\0').filter((f) => f && !gone.has(f)))];
@@ -137,7 +161,7 @@ async function repoFiles(root: string): Promise<string[]> {
 
 export async function listFiles(scope: FileScope, input: ToolInput<'list_files'>): Promise<string> {
   const match = picomatch(input.pattern, { dot: true });
-  const hits = (await repoFiles(scope.root)).filter((f) => match(f)).sort();
+  const hits = (await repoFiles(scope)).filter((f) => match(f)).sort();
   if (hits.length === 0) return `no files match ${input.pattern}`;
   const shown = hits.slice(0, MAX_LISTED).join('\n');
   return hits.length > MAX_LISTED ? `${shown}\n[… ${hits.length - MAX_LISTED} more]` : shown;
@@ -145,7 +169,7 @@ export async function listFiles(scope: FileScope, input: ToolInput<'list_files'>
 
 export async function grep(scope: FileScope, input: ToolInput<'grep'>): Promise<string> {
   const where = input.path ? confined(scope, input.path, false).rel : '.';
-  const r = await git(scope.root, ['grep', '--untracked', '-n', '-I', '-E', '-e', input.pattern, '--', where]);
+  const r = await git(scope, ['grep', '--untracked', '-n', '-I', '-E', '-e', input.pattern, '--', where]);
   if (r.code === 1) return `no match for /${input.pattern}/`;
   if (r.code !== 0) throw new ToolError(`grep failed: ${r.stderr.trim() || 'bad pattern'}`);
   const lines = r.stdout.split('\n').filter((l) => l && !isNeverRead(l.slice(0, l.indexOf(':'))));
