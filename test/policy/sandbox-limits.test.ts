@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { detectSandbox, runSandboxed, type SandboxResult, type SandboxRunOptions, type SandboxStatus } from '../../src/policy/sandbox.js';
 import { detectLimits } from '../../src/policy/sandbox/limits.js';
-import type { CgroupLayout } from '../../src/policy/sandbox/cgroup.js';
+import { groupPrefix, type CgroupLayout } from '../../src/policy/sandbox/cgroup.js';
 import { tempDir } from '../support/temp.js';
 
 const FORK_BOMB = 'bomb() { bomb | bomb & }; bomb; sleep 60; echo survived';
@@ -36,7 +36,7 @@ async function peakHostProcesses<T>(run: Promise<T>): Promise<{ result: T; peak:
 function groupDirs(layout: CgroupLayout | undefined): string[] {
   if (!layout) return [];
   const parents = layout.version === 2 ? [layout.parent] : [layout.pidsParent, layout.memoryParent];
-  return parents.flatMap((p) => fs.readdirSync(p).filter((n) => n.startsWith(`kairos-${process.pid}-`)).map((n) => path.join(p, n)));
+  return parents.flatMap((p) => fs.readdirSync(p).filter((n) => n.startsWith(groupPrefix())).map((n) => path.join(p, n)));
 }
 
 describe('sandbox limits', () => {
@@ -101,9 +101,13 @@ describe('sandbox limits', () => {
     // A pid that is certainly gone: a process that has exited.
     const gone = spawn(process.execPath, ['-e', '0']);
     const deadPid = await new Promise<number>((r) => gone.on('exit', () => r(gone.pid!)));
-    const name = `kairos-${deadPid}-1`;
+    const name = `${groupPrefix(deadPid)}1`;
     const dirs = layout.version === 2 ? [path.join(layout.parent, name)] : [path.join(layout.pidsParent, name), path.join(layout.memoryParent, name)];
     for (const d of dirs) fs.mkdirSync(d);
+    // Another container's group (another pid namespace): its pid means nothing here, so it stays.
+    const foreignParent = layout.version === 2 ? layout.parent : layout.pidsParent;
+    const foreign = path.join(foreignParent, `kairos-1-${deadPid}-1`);
+    fs.mkdirSync(foreign);
     // A leftover process inside, as a SIGKILLed daemon would leave one.
     const orphan = spawn('/bin/sh', ['-c', `for f in ${dirs.map((d) => `'${d}/cgroup.procs'`).join(' ')}; do echo $$ > "$f"; done; exec sleep 300`], { stdio: 'ignore' });
     const orphanExit = new Promise<string | number | null>((r) => orphan.on('exit', (code, sig) => r(sig ?? code)));
@@ -121,7 +125,9 @@ describe('sandbox limits', () => {
         detectLimits({ force: status.limits!.backend });
       }
       for (const d of dirs) assert.equal(fs.existsSync(d), false, `${d} was removed`);
+      assert.ok(fs.existsSync(foreign), "another pid namespace's group is left alone");
     } finally {
+      fs.rmdirSync(foreign);
       orphan.kill('SIGKILL');
       for (const d of dirs) fs.rmSync(d, { force: true, recursive: false });
     }

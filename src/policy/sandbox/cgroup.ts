@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { SandboxLimits } from './limits-config.js';
 
 /**
- * Control groups for sandboxed commands: one per command, named `kairos-<daemon pid>-<n>` under the
+ * Control groups for sandboxed commands: one per command, named `kairos-<pid ns>-<daemon pid>-<n>`
+ * (see groupPrefix) under the
  * daemon's own group, with a process limit (pids.max) and a memory limit (memory.max, or
  * memory.limit_in_bytes on cgroup v1) that hold for root too. The command joins it before bwrap
  * starts (see joinArgv), so there is no moment when it runs unlimited; afterwards the group is
@@ -55,7 +56,7 @@ function ownGroups(procDir: string): Map<string, string> {
 
 /** Can a child group be made here and limited? Probed for real: a writable-looking file system may still refuse. */
 function probe(parent: string, limitFiles: readonly string[], value: string): string | undefined {
-  const dir = path.join(parent, `kairos-probe-${process.pid}`);
+  const dir = path.join(parent, `${groupPrefix()}probe`);
   try {
     fs.mkdirSync(dir);
   } catch (e) {
@@ -112,6 +113,20 @@ export function findCgroup1(procDir = '/proc'): { layout?: CgroupLayout; why: st
 
 let seq = 0;
 
+/** The inode of this process's pid namespace: pids are only comparable within one. */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+/** `kairos-<pid ns>-<pid>-`: the start of every group this process makes. */
+export function groupPrefix(pid = process.pid): string {
+  return `kairos-${pidNamespace()}-${pid}-`;
+}
+
 /** One command's group. */
 export class RunGroup {
   private constructor(
@@ -122,7 +137,7 @@ export class RunGroup {
 
   /** Makes the group and sets its limits; throws with the reason when the kernel refuses. */
   static create(layout: CgroupLayout, limits: SandboxLimits): RunGroup {
-    const name = `kairos-${process.pid}-${++seq}`;
+    const name = `${groupPrefix()}${++seq}`;
     if (layout.version === 2) {
       const dir = path.join(layout.parent, name);
       fs.mkdirSync(dir);
@@ -257,8 +272,9 @@ export function sweepStaleGroups(layout: CgroupLayout): number {
       continue;
     }
     for (const n of names) {
-      const m = /^kairos-(?:probe-)?(\d+)(?:-\d+)?$/.exec(n);
-      if (!m || alive(Number(m[1]))) continue;
+      const m = /^kairos-(\d+)-(\d+)-(?:\d+|probe)$/.exec(n);
+      // Only our own pid namespace's: a pid from another container's means nothing here.
+      if (!m || m[1] !== pidNamespace() || alive(Number(m[2]))) continue;
       const dir = path.join(parent, n);
       if (layout.version === 2 && fs.existsSync(path.join(dir, 'cgroup.kill'))) {
         try {
