@@ -333,7 +333,7 @@ export const SandboxSettings = z
       .describe('More environment variables passed to sandboxed commands, by name ("GOPATH") or prefix ("CARGO_*").'),
     limits: z
       .object({
-        processes: z.number().int().min(8).max(65_536).optional().describe('Most processes and threads at once (default 256).'),
+        processes: z.number().int().min(8).max(65_536).optional().describe('Most processes and threads at once (default 1024).'),
         memory: MemorySize.optional().describe('Most memory (default "2GiB").'),
         cpu: Duration.optional().describe("CPU time per process (default: the command's time limit)."),
       })

@@ -22,7 +22,7 @@ describe('sandbox: in the policy', () => {
     const p = parsePolicyText('sandbox:\n  read: ["~/.cargo", "/opt/go"]\n  write: ["~/.cache/kairos-tests"]\n  env: ["GOPATH", "CARGO_*"]\n  limits: { processes: 512, memory: "4GiB", cpu: "90s" }\n', 'p.yaml');
     assert.deepEqual(p.sandbox?.read, ['~/.cargo', '/opt/go']);
     assert.deepEqual(resolveLimits(p.sandbox, 300_000), { processes: 512, memoryBytes: 4 * 1024 ** 3, cpuSeconds: 90 });
-    assert.deepEqual(resolveLimits(undefined, 300_000), { processes: 256, memoryBytes: 2 * 1024 ** 3, cpuSeconds: 300 }, 'defaults: 256 processes, 2 GiB, CPU = the time limit');
+    assert.deepEqual(resolveLimits(undefined, 300_000), { processes: 1024, memoryBytes: 2 * 1024 ** 3, cpuSeconds: 300 }, 'defaults: 1024 processes and threads, 2 GiB, CPU = the time limit');
     assert.equal(resolveLimits(parsePolicyText('sandbox: { limits: { memory: 536870912 } }', 'p.yaml').sandbox, 1000).memoryBytes, 512 * 1024 ** 2);
   });
 
@@ -72,8 +72,8 @@ describe('sandbox: in the policy', () => {
     assert.deepEqual(r.policy.sandbox?.limits, user.sandbox?.limits);
     assert.deepEqual(r.refused.map((x) => x.what).sort(), ['sandbox.limits.cpu: 1h', 'sandbox.limits.memory: 8GiB', 'sandbox.limits.processes: 1000']);
     // Against the defaults when the user set none.
-    const noUser = mergeRepoPolicy(Policy.parse({}), Policy.parse({ sandbox: { limits: { processes: 300, memory: '1GiB' } } }), { trusted: true });
-    assert.deepEqual(noUser.refused.map((x) => x.what), ['sandbox.limits.processes: 300']);
+    const noUser = mergeRepoPolicy(Policy.parse({}), Policy.parse({ sandbox: { limits: { processes: 2000, memory: '1GiB' } } }), { trusted: true });
+    assert.deepEqual(noUser.refused.map((x) => x.what), ['sandbox.limits.processes: 2000']);
     assert.deepEqual(noUser.policy.sandbox?.limits, { memory: '1GiB' });
   });
 });

@@ -2,8 +2,13 @@ import { parseDuration } from '../duration.js';
 import type { SandboxSettings } from '../schema.js';
 import { parseMemorySize } from './size.js';
 
-/** What every sandboxed command gets when the policy says nothing. */
-export const SANDBOX_LIMIT_DEFAULTS = { processes: 256, memoryBytes: 2 * 1024 ** 3 } as const;
+/**
+ * What every sandboxed command gets when the policy says nothing. The process limit counts threads
+ * too (pids.max and RLIMIT_NPROC do): a test runner on a many-core machine starts a node per core
+ * with ~10 threads each, so 1024 leaves room for that while a fork bomb still stops far below the
+ * host's process table (32,768 or more).
+ */
+export const SANDBOX_LIMIT_DEFAULTS = { processes: 1024, memoryBytes: 2 * 1024 ** 3 } as const;
 
 /** The limits one command runs under. */
 export interface SandboxLimits {

@@ -160,7 +160,7 @@ export function prepareLimits(status: LimitsStatus, limits: SandboxLimits): Limi
   }
 }
 
-/** "256 processes, 2 GiB memory, 300 s CPU per process": for explanations. */
+/** "1024 processes, 2 GiB memory, 300 s CPU time per process": for explanations. */
 export function describeLimits(l: SandboxLimits): string {
   return `${l.processes} processes, ${formatBytes(l.memoryBytes)} memory, ${l.cpuSeconds} s CPU time per process`;
 }
