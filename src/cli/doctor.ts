@@ -218,7 +218,12 @@ function withLimits(check: DoctorCheck, env: NodeJS.ProcessEnv, platform: NodeJS
     return { ...check, status: 'warn', detail, fix: 'install util-linux (prlimit), or run the daemon where it may create cgroups (root, or a systemd user session)' };
   }
   if (l.backend === 'prlimit' && process.getuid?.() === 0) {
-    return { ...check, status: 'warn', detail, fix: 'as root, give the daemon a writable cgroup (e.g. a systemd service with Delegate=yes) so the process limit holds' };
+    return {
+      ...check,
+      status: 'warn',
+      detail,
+      fix: "as root the process limit needs a cgroup: a writable /sys/fs/cgroup (v1 pids and memory, or v2 with both enabled in the daemon's group's cgroup.subtree_control)" + (env.KAIROS_SANDBOX_LIMITS ? '; or unset KAIROS_SANDBOX_LIMITS, which forces this backend' : ''),
+    };
   }
   return { ...check, detail };
 }
