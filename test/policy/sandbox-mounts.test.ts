@@ -113,6 +113,9 @@ describe('sandbox mount table (bubblewrap)', () => {
         'echo "proc: $(ls /proc | grep -c "^[0-9]") pids"; echo "proc1: $(tr "\\0" " " < /proc/1/cmdline | cut -c1-40)"',
         `cat ${hostTmpCanary} 2>&1 | sed "s/^/host tmp: /"`,
         'cat /etc/shadow /etc/gshadow /etc/npmrc 2>&1 | sed "s/^/etc secrets: /"',
+        'ls /etc/ssl/private /etc/pki/tls/private 2>&1 | sed "s/^/tls keys: /"',
+        'ls /etc/ssl/certs | head -1 | sed "s/^/tls roots: /"',
+        `echo "global npmrc: $(cat ${path.join(path.dirname(path.dirname(fs.realpathSync(process.execPath))), 'etc', 'npmrc')} 2>/dev/null | wc -c)"`,
         'echo "passwd lines: $(wc -l < /etc/passwd)"',
         `cat ${path.join(world, 'allowed', 'tool.txt')} | sed "s/^/policy read: /"`,
         'env | sed "s/^/env: /"',
@@ -145,6 +148,9 @@ describe('sandbox mount table (bubblewrap)', () => {
     assert.match(line('host tmp'), /No such file/);
     assert.match(line('etc secrets'), /No such file/);
     assert.equal(line('etc secrets').split('\n').length, 3);
+    assert.equal(line('tls keys').split('\n').filter((l) => !/No such file/.test(l)).length, 0, line('tls keys'));
+    assert.match(out, /^global npmrc: 0$/m, "npm's global config (registry tokens) is shown empty");
+    if (fs.existsSync('/etc/ssl/certs')) assert.match(line('tls roots'), /^tls roots: \S/, 'the TLS roots are there');
     assert.ok(Number(/passwd lines: (\d+)/.exec(out)?.[1]) <= 3, 'a made-up passwd: this user, root, nobody');
     assert.match(line('policy read'), /the policy shows this/, 'the control: this folder is reachable when the policy names it');
     assert.match(out, /policy read write: refused/);

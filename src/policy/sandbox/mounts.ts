@@ -63,7 +63,10 @@ const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx
  */
 export const ETC_ALLOWED = [
   'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'ld.so.preload', 'nsswitch.conf', 'host.conf', 'hosts', 'gai.conf',
-  'ssl', 'ca-certificates', 'ca-certificates.conf', 'pki', 'crypto-policies', 'localtime', 'timezone', 'locale.alias', 'locale.conf',
+  // TLS roots only: /etc/ssl/private and /etc/pki/tls/private hold the host's keys, and a sandboxed
+  // root (the daemon's uid) owns them, so the folders are never shown whole.
+  'ssl/certs', 'ssl/openssl.cnf', 'ssl/cert.pem', 'pki/ca-trust', 'pki/tls/certs', 'pki/tls/openssl.cnf', 'pki/tls/cert.pem',
+  'ca-certificates', 'ca-certificates.conf', 'crypto-policies', 'localtime', 'timezone', 'locale.alias', 'locale.conf',
   'mime.types', 'magic', 'magic.mime', 'terminfo', 'inputrc', 'alternatives', 'os-release', 'lsb-release', 'debian_version',
   'protocols', 'services', 'shells', 'manpath.config',
 ];
@@ -167,6 +170,9 @@ export function planMounts(input: MountPlanInput): MountEntry[] {
 
   for (const prefix of nodePrefixes(env)) {
     if (!coveredBy(prefix, out)) out.push({ path: prefix, kind: 'ro', source: prefix, reason: 'toolchain', why: "node's install prefix" });
+    // npm's global config (<prefix>/etc/npmrc) can hold registry tokens: shown empty.
+    const npmrc = path.join(prefix, 'etc', 'npmrc');
+    if (lstat(npmrc)?.isFile()) out.push({ path: npmrc, kind: 'file', content: '', reason: 'toolchain', why: "npm's global config, shown empty (it can hold registry tokens)" });
   }
   const npmCache = path.join(env.npm_config_cache ?? path.join(input.home, '.npm'), '_cacache');
   if (lstat(npmCache)) {
