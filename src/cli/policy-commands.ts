@@ -1,3 +1,4 @@
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadPolicyFile, PolicyError, shippedPolicyPath, userPolicyPath } from '../policy/load.js';
@@ -113,7 +114,7 @@ export function explainSandboxCommand(home: string, repo: string, json: boolean)
     const e = explainSandbox({
       repo,
       worktree: path.join(home, 'worktrees', repoKey(repo), '<task-id>'),
-      home: process.env.HOME ?? '/',
+      home: os.homedir(),
       ...(effective.policy.sandbox ? { settings: effective.policy.sandbox } : {}),
       status: detectSandbox(),
       timeoutMs: AGENT_COMMAND_TIMEOUT_MS,

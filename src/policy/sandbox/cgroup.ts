@@ -214,10 +214,11 @@ export class RunGroup {
 
   /** Empties and removes the group, waiting briefly for the killed processes to be reaped. */
   async remove(): Promise<void> {
-    for (let i = 0; i < 50; i++) {
+    // Exited processes leave the group a moment after their parent saw them exit: short retries.
+    for (let i = 0; i < 200; i++) {
       this.killAll();
       if (this.removeNow()) return;
-      await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 
