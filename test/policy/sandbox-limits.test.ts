@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { detectSandbox, runSandboxed, type SandboxResult, type SandboxRunOptions, type SandboxStatus } from '../../src/policy/sandbox.js';
 import { detectLimits } from '../../src/policy/sandbox/limits.js';
-import { groupPrefix, type CgroupLayout } from '../../src/policy/sandbox/cgroup.js';
+import { groupPrefix, sweepStaleGroups, type CgroupLayout } from '../../src/policy/sandbox/cgroup.js';
 import { tempDir } from '../support/temp.js';
 
 const FORK_BOMB = 'bomb() { bomb | bomb & }; bomb; sleep 60; echo survived';
@@ -95,19 +95,26 @@ describe('sandbox limits', () => {
     assert.ok(bomb.peakProcesses === undefined || bomb.peakProcesses <= 20, `pids.peak ${bomb.peakProcesses}`);
   });
 
-  test("groups left by a killed daemon are emptied and removed at the next start", async (t) => {
+  test('groups left by a killed daemon are emptied and removed at the next start', async (t) => {
     if (!needGroup(t)) return;
-    const layout = status.limits!.cgroup!;
+    const real = status.limits!.cgroup!;
+    // A private parent under the real one, so other test processes' start-up sweeps (every
+    // detectSandbox sweeps) cannot race this one; sweepStaleGroups is what detectLimits runs.
+    const nest = `kairos-test-${process.pid}`;
+    const layout: CgroupLayout =
+      real.version === 2 ? { version: 2, parent: path.join(real.parent, nest) } : { version: 1, pidsParent: path.join(real.pidsParent, nest), memoryParent: path.join(real.memoryParent, nest) };
+    const parents = layout.version === 2 ? [layout.parent] : [layout.pidsParent, layout.memoryParent];
+    for (const p of parents) fs.mkdirSync(p);
     // A pid that is certainly gone: a process that has exited.
     const gone = spawn(process.execPath, ['-e', '0']);
     const deadPid = await new Promise<number>((r) => gone.on('exit', () => r(gone.pid!)));
-    const name = `${groupPrefix(deadPid)}1`;
-    const dirs = layout.version === 2 ? [path.join(layout.parent, name)] : [path.join(layout.pidsParent, name), path.join(layout.memoryParent, name)];
+    const dirs = parents.map((p) => path.join(p, `${groupPrefix(deadPid)}1`));
     for (const d of dirs) fs.mkdirSync(d);
-    // Another container's group (another pid namespace): its pid means nothing here, so it stays.
-    const foreignParent = layout.version === 2 ? layout.parent : layout.pidsParent;
-    const foreign = path.join(foreignParent, `kairos-1-${deadPid}-1`);
+    // Another container's group (another pid namespace), and a live daemon's: both stay.
+    const foreign = path.join(parents[0]!, `kairos-1-${deadPid}-1`);
+    const live = path.join(parents[0]!, `${groupPrefix()}999`);
     fs.mkdirSync(foreign);
+    fs.mkdirSync(live);
     // A leftover process inside, as a SIGKILLed daemon would leave one.
     const orphan = spawn('/bin/sh', ['-c', `for f in ${dirs.map((d) => `'${d}/cgroup.procs'`).join(' ')}; do echo $$ > "$f"; done; exec sleep 300`], { stdio: 'ignore' });
     const orphanExit = new Promise<string | number | null>((r) => orphan.on('exit', (code, sig) => r(sig ?? code)));
@@ -117,19 +124,29 @@ describe('sandbox limits', () => {
         for (let i = 0; i < 100 && procs() === ''; i++) await new Promise((r) => setTimeout(r, 20));
         assert.notEqual(procs(), '', 'the leftover process joined the stale group');
       }
-      detectLimits({ force: status.limits!.backend });
+      sweepStaleGroups(layout);
       assert.equal(await orphanExit, 'SIGKILL', 'the leftover process was killed');
       // The kernel removes a dead process from its group a moment after the exit is reported.
-      for (let i = 0; i < 50 && dirs.some((d) => fs.existsSync(d)); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-        detectLimits({ force: status.limits!.backend });
+      for (let i = 0; i < 100 && dirs.some((d) => fs.existsSync(d)); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        sweepStaleGroups(layout);
       }
       for (const d of dirs) assert.equal(fs.existsSync(d), false, `${d} was removed`);
       assert.ok(fs.existsSync(foreign), "another pid namespace's group is left alone");
+      assert.ok(fs.existsSync(live), "a live daemon's group is left alone");
     } finally {
-      fs.rmdirSync(foreign);
       orphan.kill('SIGKILL');
-      for (const d of dirs) fs.rmSync(d, { force: true, recursive: false });
+      await orphanExit;
+      for (const d of [...dirs, foreign, live]) {
+        for (let i = 0; i < 50 && fs.existsSync(d); i++) {
+          try {
+            fs.rmdirSync(d);
+          } catch {
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        }
+      }
+      for (const p of parents) fs.rmdirSync(p);
     }
   });
 
