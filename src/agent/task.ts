@@ -3,7 +3,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Db } from '../store/db.js';
 import type { ModelClient } from '../model/client.js';
-import type { Policy } from '../policy/schema.js';
+import type { Policy, SandboxSettings } from '../policy/schema.js';
 import type { LogSink } from '../report/logger.js';
 import { allow } from '../policy/decision.js';
 import { evaluateStep } from '../policy/layers.js';
@@ -20,9 +20,9 @@ import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
 import { connectMcpServers } from './mcp-client.js';
 import { loadPlugins, pluginDirs, pluginHookSources } from './plugins.js';
 import { pluginToolbox } from './plugin-tools.js';
-import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
+import { editFile, grep, listFiles, readFile, worktreeGitDir, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
-import { runAgentCommand } from './tools/command.js';
+import { AGENT_COMMAND_TIMEOUT_MS, runAgentCommand } from './tools/command.js';
 import type { ToolInput, ToolName } from './tools/schemas.js';
 import { SplitRunner, type WorkerRecord } from './workers.js';
 import { WORKERS_DEFAULTS } from '../policy/schema.js';
@@ -108,7 +108,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, execute: toolExecutor(w.worktree.dir, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, execute: toolExecutor(w.worktree.dir, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}` }),
             spillDir: workerSpill,
             limits,
@@ -119,6 +119,8 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     });
     const execute = toolExecutor(
       wt.dir,
+      t.repo,
+      t.policy.sandbox,
       spillDir,
       d,
       async (message) => {
@@ -184,22 +186,28 @@ type ToolOutput = { text: string; failed?: boolean };
 /** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
 function toolExecutor(
   root: string,
+  repo: string,
+  sandboxSettings: SandboxSettings | undefined,
   spillDir: string,
   d: Pick<AgentTaskDeps, 'home' | 'sandbox'>,
   notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
-  const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+  const gitDir = worktreeGitDir(root);
+  const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024, ...(gitDir ? { gitDir } : {}) };
   return async (name, input) => {
     switch (name) {
-      case 'read_file': return { text: readFile(files, input as never) };
-      case 'list_files': return { text: listFiles(files, input as never) };
-      case 'grep': return { text: grep(files, input as never) };
-      case 'write_file': return { text: writeFile(files, input as never) };
-      case 'edit_file': return { text: editFile(files, input as never) };
+      case 'read_file': return { text: await readFile(files, input as never) };
+      case 'list_files': return { text: await listFiles(files, input as never) };
+      case 'grep': return { text: await grep(files, input as never) };
+      case 'write_file': return { text: await writeFile(files, input as never) };
+      case 'edit_file': return { text: await editFile(files, input as never) };
       case 'git': return { text: await gitRead(root, input as never, 30_000) };
       case 'run_command':
-        return runAgentCommand({ root, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, timeoutMs: 5 * 60_000, outputLimit: 64_000, maxProcesses: 256 }, input as never);
+        return runAgentCommand(
+          { root, repo, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), timeoutMs: AGENT_COMMAND_TIMEOUT_MS, outputLimit: 64_000 },
+          input as never,
+        );
       case 'notify': return notify(String(input.message));
       case 'split':
         if (!split) return { text: 'split is not available here', failed: true };

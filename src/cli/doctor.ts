@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
+import { detectLimits } from '../policy/sandbox/limits.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -206,7 +207,25 @@ async function checkSandbox(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, t
       fix: 'allow unprivileged user namespaces (e.g. `sudo sysctl kernel.unprivileged_userns_clone=1`, or an AppArmor profile for bwrap on Ubuntu 24.04+)',
     };
   }
-  return { name, status: 'ok', detail: 'bubblewrap works (no network, read-only root)' };
+  return withLimits({ name, status: 'ok', detail: 'bubblewrap works (no network, default-deny file system)' }, env, platform);
+}
+
+/** The limits backend commands run under (src/policy/sandbox/limits.ts), added to the sandbox line. */
+function withLimits(check: DoctorCheck, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): DoctorCheck {
+  const l = detectLimits({ env, platform });
+  const detail = `${check.detail}; limits: ${l.backend} — ${l.detail}`;
+  if (l.backend === 'none') {
+    return { ...check, status: 'warn', detail, fix: 'install util-linux (prlimit), or run the daemon where it may create cgroups (root, or a systemd user session)' };
+  }
+  if (l.backend === 'prlimit' && process.getuid?.() === 0) {
+    return {
+      ...check,
+      status: 'warn',
+      detail,
+      fix: "as root the process limit needs a cgroup: a writable /sys/fs/cgroup (v1 pids and memory, or v2 with both enabled in the daemon's group's cgroup.subtree_control)" + (env.KAIROS_SANDBOX_LIMITS ? '; or unset KAIROS_SANDBOX_LIMITS, which forces this backend' : ''),
+    };
+  }
+  return { ...check, detail };
 }
 
 function checkApiKey(env: NodeJS.ProcessEnv): DoctorCheck {

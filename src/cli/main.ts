@@ -4,7 +4,7 @@ import { repoOrCwd, resolveHome, resolveRepo, UsageError } from './context.js';
 import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';
 import { listEvents, listTasks } from './listings.js';
 import { showLogs } from './logs.js';
-import { checkPolicy, explainCommand, importClaudeCommand, trustCommand } from './policy-commands.js';
+import { checkPolicy, explainCommand, explainSandboxCommand, importClaudeCommand, trustCommand } from './policy-commands.js';
 import { callDaemon } from './control-client.js';
 import { parseLimit, printJson } from './output.js';
 import { formatDoctor, runDoctor } from './doctor.js';
@@ -162,12 +162,15 @@ policy
   });
 
 policy
-  .command('explain <call>')
-  .description('which layer and which rule decide a tool call, and why, e.g. "Bash(npm test && curl x | sh)", "Edit(src/a.ts)", "Read(.env)"')
+  .command('explain [call]')
+  .description('which layer and which rule decide a tool call, and why, e.g. "Bash(npm test && curl x | sh)", "Edit(src/a.ts)", "Read(.env)"; with --sandbox, what a sandboxed command can see')
   .option('-r, --repo <dir>', 'the repository (default: the current one)')
+  .option('--sandbox', "print the sandbox's mount table, environment allow-list and limits")
   .option('--json', 'print JSON')
-  .action((call: string, o: { repo?: string; json?: boolean }) => {
-    exitCode = explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
+  .action((call: string | undefined, o: { repo?: string; json?: boolean; sandbox?: boolean }) => {
+    if (o.sandbox) exitCode = explainSandboxCommand(home(), repoOrCwd(o.repo), !!o.json);
+    else if (call) exitCode = explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
+    else throw new UsageError('name a tool call to explain, e.g. kairos policy explain "Bash(npm test)", or use --sandbox');
   });
 
 policy

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadPolicyFile, PolicyError, shippedPolicyPath, userPolicyPath } from '../policy/load.js';
@@ -10,6 +11,9 @@ import { loadUserPolicy, resolveRepoPolicy } from '../policy/effective.js';
 import { explainCall, formatExplanation } from '../policy/explain.js';
 import { layerContext } from '../policy/layer-context.js';
 import { detectSandbox } from '../policy/sandbox.js';
+import { explainSandbox, formatSandboxExplanation } from '../policy/sandbox/explain.js';
+import { AGENT_COMMAND_TIMEOUT_MS } from '../agent/tools/command.js';
+import { repoKey } from '../agent/worktree.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { allow } from '../policy/decision.js';
 import { printJson } from './output.js';
@@ -92,6 +96,31 @@ export function explainCommand(home: string, callText: string, repo: string, jso
     const e = explainCall(callText, ctx, { trust: trustLayer(effective.trust), spend: () => allow() }, { repo });
     if (json) printJson(e);
     else process.stdout.write(`${formatExplanation(e)}\n  repository: ${repo} (${effective.trust})\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * `kairos policy explain --sandbox`: the mount table, environment allow-list and limits a command
+ * the agent runs in this repository gets, under its effective policy. Nothing is run.
+ */
+export function explainSandboxCommand(home: string, repo: string, json: boolean): number {
+  const db = openDb(storePath(home));
+  try {
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const effective = resolveRepoPolicy(db, withPlugins(loadUserPolicy(home), home, quiet), repo);
+    const e = explainSandbox({
+      repo,
+      worktree: path.join(home, 'worktrees', repoKey(repo), '<task-id>'),
+      home: os.homedir(),
+      ...(effective.policy.sandbox ? { settings: effective.policy.sandbox } : {}),
+      status: detectSandbox(),
+      timeoutMs: AGENT_COMMAND_TIMEOUT_MS,
+    });
+    if (json) printJson(e);
+    else process.stdout.write(`${formatSandboxExplanation(e, repo)}\n`);
     return 0;
   } finally {
     db.close();
