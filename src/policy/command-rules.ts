@@ -56,6 +56,8 @@ export function commandVerdict(part: SimpleCommand, rules: PermissionRules, name
     const maybe = [...rules.deny, ...rules.ask].find((r) => couldMatchLater(r, part));
     if (maybe) extra.push(ask(`${subject} has words only known at run time, and rule ${maybe.text} may match it once they are`));
   }
+  const environ = [...part.argv.slice(1), ...part.redirects.map((r) => r.target)].find((a) => PROCESS_SECRETS.test(a));
+  if (environ) extra.push(ask(`${subject} reads '${environ}', a process's environment or memory, where secrets live`));
   if (part.mayRunArguments) {
     for (let i = 1; i < part.argv.length; i++) {
       if (part.argv[i]!.startsWith('-')) continue;
@@ -72,7 +74,7 @@ export function commandVerdict(part: SimpleCommand, rules: PermissionRules, name
 
 /** A command run by another is named by the rule that allowed that one when the rule spells it out. */
 function inheritedNaming(part: SimpleCommand, named: readonly number[]): number {
-  if (!part.via) return 0;
+  if (!part.via || !Number.isFinite(part.via.needed)) return 0; // a here-document body: no rule can name it
   const parent = named[part.via.part] ?? 0;
   if (parent < part.via.needed) return 0;
   return part.via.suffix ? parent - part.via.offset : Number.POSITIVE_INFINITY;
@@ -90,6 +92,9 @@ function couldMatchLater(rule: Rule, part: SimpleCommand): boolean {
     (known) => known === '' || literal === known || literal.startsWith(`${known} `) || known.startsWith(literal),
   );
 }
+
+/** `/proc/self/environ`, `/proc/1/mem`: what a process holds, secrets included. */
+const PROCESS_SECRETS = /^\/proc\/[^/]+\/(?:task\/[^/]+\/)?(?:environ|mem)$/;
 
 const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -110,7 +110,14 @@ export function formatToolCall(call: ToolCall): string {
 /** Parses `Bash(npm test)`, `Read(src/a.ts)`, `mcp__s__t` or a bare Kairos tool name into a call. */
 export function parseToolCall(text: string): ToolCall {
   const m = RULE_RE.exec(text.trim());
-  if (!m) throw new RuleSyntaxError(`'${text}' is not a tool call — write e.g. "Bash(npm test)" or "Read(src/index.ts)"`);
+  if (!m) {
+    const open = /^[A-Za-z][A-Za-z0-9_-]*\(/.test(text.trim()) && !text.trim().endsWith(')');
+    throw new RuleSyntaxError(
+      open
+        ? `'${text}' has no closing parenthesis — write the whole call, e.g. "Bash(npm test)" or "Read(src/index.ts)"`
+        : `'${text}' is not a tool call — write e.g. "Bash(npm test)" or "Read(src/index.ts)"`,
+    );
+  }
   const tool = m[1]!;
   const arg = m[2];
   if (tool === 'Bash') return { tool: 'Bash', command: arg ?? '' };

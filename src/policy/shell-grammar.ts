@@ -65,4 +65,4 @@ export function namedChildrenOf(node: Node): Node[] {
   return node.namedChildren.filter((c): c is Node => c !== null);
 }
 
-export type { Node };
+export type { Node, Tree };

@@ -69,7 +69,7 @@ const COMMAND_OPTIONS: Record<string, RegExp> = {
   sftp: /^-S$|^-o\s*ProxyCommand|^ProxyCommand=/i,
   less: /^\+!|^--?(?:lesskey|LESSOPEN)/,
   man: /^-P$|^--pager|^-H/,
-  git: /^$/, // handled in shell-wrappers.ts
+  rg: /^--(?:pre|hostname-bin)(?:=|$)/,
 };
 
 /** Builtins whose arguments are variable names: a name with a subscript (`a[$(id)]`) is evaluated. */

@@ -1,4 +1,5 @@
-import { childrenOf, namedChildrenOf, parseBash, type Node } from './shell-grammar.js';
+import { childrenOf, namedChildrenOf, type Node } from './shell-grammar.js';
+import { readAsBash } from './shell-reread.js';
 import type { CommandAnalysis, Redirect, SimpleCommand } from './shell.js';
 import { arithmeticProblems, clip, evaluateWord, renderTokens, WORD_TYPES, type Nested, type Word } from './shell-words.js';
 import { unwrap, type Origin } from './shell-wrappers.js';
@@ -41,48 +42,18 @@ export function analyseSource(source: string, origin: Origin, depth: number, out
     out.problems.push('the command contains a NUL byte');
     return;
   }
-  const masked = new Set<number>();
-  let text = source;
-  // bash opens a `{ … }` group only when `{` is a word of its own; tree-sitter-bash also reads a `{`
-  // glued to the next word (`{rm,-rf,x}`) as one. Such a `{` is masked with a letter of the same
-  // length and re-parsed, and word evaluation puts it back as the unquoted brace bash sees.
-  for (let round = 0; round < 16; round++) {
-    const parsed = parseBash(text);
-    if (!parsed.ok) {
-      out.problems.push(parsed.error);
-      return;
-    }
-    const glued = gluedBraces(parsed.tree.rootNode, text);
-    if (glued.length && round < 15) {
-      parsed.tree.delete();
-      for (const p of glued) masked.add(p);
-      text = [...text].map((ch, k) => (masked.has(k) ? 'K' : ch)).join('');
-      continue;
-    }
-    try {
-      const root = parsed.tree.rootNode;
-      if (root.hasError) out.problems.push(`it is not valid shell syntax${errorNear(root)}`);
-      walk(root, { out, origin, depth, wrappers, ...(via ? { via } : {}), cd, masked }, 0);
-    } finally {
-      parsed.tree.delete();
-    }
+  const read = readAsBash(source);
+  if (!read.ok) {
+    out.problems.push(read.error);
     return;
   }
-}
-
-function gluedBraces(root: Node, text: string): number[] {
-  const found: number[] = [];
-  if (!/\{[^\s;&|()<>]/.test(text)) return found; // the common case: no tree walk
-  const stack = [root];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (!n.isNamed && n.type === '{' && (n.parent?.type === 'compound_statement' || n.parent?.type === 'ERROR')) {
-      const next = text[n.endIndex];
-      if (next !== undefined && !/[\s;&|()<>]/.test(next)) found.push(n.startIndex);
-    }
-    stack.push(...childrenOf(n));
+  try {
+    const root = read.tree.rootNode;
+    if (root.hasError) out.problems.push(`it is not valid shell syntax${errorNear(root)}`);
+    walk(root, { out, origin, depth, wrappers, ...(via ? { via } : {}), cd, masked: read.masked }, 0);
+  } finally {
+    read.tree.delete();
   }
-  return found;
 }
 
 function errorNear(root: Node): string {
@@ -151,7 +122,12 @@ function walk(node: Node, ctx: Ctx, syntaxDepth: number): void {
       assignments(node.type === 'variable_assignment' ? [node] : namedChildrenOf(node), ctx, true);
       return;
     default:
-      if (CONTAINERS.has(node.type)) return namedChildrenOf(node).forEach((c) => deeper(c));
+      if (CONTAINERS.has(node.type)) {
+        // `ls ;; pwd`: bash refuses a case terminator outside case; the grammar does not
+        const stray = childrenOf(node).find((c) => !c.isNamed && /^;;&?$|^;&$/.test(c.type));
+        if (stray) ctx.out.problems.push(`'${stray.type}' outside a case statement is a syntax error to bash`);
+        return namedChildrenOf(node).forEach((c) => deeper(c));
+      }
       if (WORD_TYPES.has(node.type)) return void words([node], ctx);
       if (node.type === 'command_name') return command(node, [], ctx);
       ctx.out.problems.push(`'${clip(node.text)}' is shell syntax (${node.type}) that cannot be checked`);
@@ -251,15 +227,17 @@ function heredoc(r: Node, part: SimpleCommand, ctx: Ctx): StdinSource {
   const body = namedChildrenOf(r).find((c) => c.type === 'heredoc_body');
   let known = true;
   if (body && !quoted) {
-    // an unquoted delimiter: the body is expanded, so its substitutions run
+    // an unquoted delimiter: the body is expanded, so its substitutions run. What the parser did
+    // not read as an expansion is plain text, and must not hold one (tree-sitter-bash does not
+    // read backticks in here-documents, bash runs them).
+    let plain = body.text;
     for (const c of namedChildrenOf(body)) {
-      if (c.type === 'heredoc_content') {
-        if (/`|\$\(|\$\[/.test(c.text)) ctx.out.problems.push(`the here-document has a substitution the parser did not read: '${clip(c.text)}'`);
-      } else {
-        known = false;
-        words([c], ctx);
-      }
+      if (c.type === 'heredoc_content') continue;
+      known = false;
+      words([c], ctx);
+      plain = plain.replace(c.text, ' ');
     }
+    if (/`|\$\(|\$\[/.test(plain)) ctx.out.problems.push(`the here-document has a substitution the parser did not read: '${clip(plain)}'`);
   }
   for (const c of namedChildrenOf(r)) {
     if (c.type === 'file_redirect') fileRedirect(c, part, ctx);
@@ -277,10 +255,17 @@ function command(node: Node, extraRedirects: Node[], ctx: Ctx): void {
   const later: Nested[] = []; // substitutions in the words, walked after the command itself is recorded
   for (const c of childrenOf(node)) {
     if (c.type === 'variable_assignment') part.assignments.push(...assignments([c], ctx, false));
-    else if (c.type === 'command_name') argWords.push(...words(namedChildrenOf(c), ctx, later));
+    else if (c.type === 'command_name') {
+      // an unquoted `{` or `}` as a command is a reserved word out of place: bash refuses the line
+      if (/^[{}]$/.test(c.text) && !ctx.masked.has(c.startIndex)) part.problems.push(`'${c.text}' out of place is a syntax error to bash`);
+      argWords.push(...words(namedChildrenOf(c), ctx, later));
+    }
     else if (c.type === 'file_redirect' || c.type === 'herestring_redirect' || c.type === 'heredoc_redirect') redirectNodes.push(c);
     else if (WORD_TYPES.has(c.type)) argWords.push(...words([c], ctx, later));
-    else if (c.type !== 'comment') part.problems.push(`'${clip(c.text)}' in a command is shell syntax the checker does not follow`);
+    else if (c.type !== 'comment') {
+      part.problems.push(`'${clip(c.text)}' in a command is shell syntax the checker does not follow`);
+      if (c.isNamed) walk(c, ctx, 1); // still find the commands inside it, so a deny rule holds
+    }
   }
   const stdin = readRedirects([...redirectNodes, ...extraRedirects], part, ctx);
   const argv = argWords.flatMap((w) => w.shown);
@@ -328,6 +313,8 @@ function emit(part: SimpleCommand, argv: string[], literal: boolean[], ctx: Ctx)
   part.knownPrefix = firstRuntime < 0 ? part.text : renderTokens(argv.slice(0, firstRuntime));
   if (ctx.via) part.via = ctx.via;
   if (!literal[0]) part.problems.push(`the program to run ('${argv[0]}') is only known at run time`);
+  // bash looks such a name up as one word; no rule is written for it, and it reads as something else
+  else if (/[\s\p{Cc}\p{Cf}\p{Z}]/u.test(argv[0]!)) part.problems.push(`the program name ${JSON.stringify(argv[0])} has spaces or control characters in it`);
   const u = literal[0] ? unwrap(argv, literal) : { constructs: [], problems: [], mayRunArguments: false };
   part.problems.push(...u.problems);
   part.mayRunArguments = u.mayRunArguments;
@@ -342,10 +329,11 @@ function emit(part: SimpleCommand, argv: string[], literal: boolean[], ctx: Ctx)
       ctx.out.problems.push('commands are nested too deeply to check');
       return index;
     }
-    const innerArgv = argv.slice(inner.start, inner.end).map((t) => (inner.origin === 'find -exec' && t === '{}' ? '…' : t));
-    const innerLiteral = literal.slice(inner.start, inner.end);
+    const prefix = inner.prefix ?? [];
+    const innerArgv = [...prefix, ...argv.slice(inner.start, inner.end).map((t) => (inner.origin === 'find -exec' && t === '{}' ? '…' : t))];
+    const innerLiteral = [...prefix.map(() => true), ...literal.slice(inner.start, inner.end)];
     const child: SimpleCommand = { ...blankPart(ctx), origin: inner.origin, wrappers: [...part.wrappers, inner.wrapper], assignments: inner.assignments, afterCd: ctx.cd.after };
-    const childCtx: Ctx = { ...ctx, origin: inner.origin, depth: ctx.depth + 1, wrappers: child.wrappers, via: { part: index, offset: offsetOf(inner.start), needed: through(inner.start), suffix: inner.end === argv.length && inner.origin !== 'find -exec' } };
+    const childCtx: Ctx = { ...ctx, origin: inner.origin, depth: ctx.depth + 1, wrappers: child.wrappers, via: { part: index, offset: offsetOf(inner.start), needed: through(inner.start), suffix: inner.end === argv.length && inner.origin !== 'find -exec' && !inner.prefix } };
     if (innerArgv.length === 0) innerArgv.push('echo'); // `xargs` alone runs echo
     const at = emit(child, innerArgv, innerLiteral.length ? innerLiteral : [true], childCtx);
     if (inner.fromInput) {

@@ -22,7 +22,7 @@ export type Origin =
 
 export interface Unwrapped {
   /** A command this one runs, as words: for `timeout 5 npm test`, `npm test` from index 2. */
-  inner?: { start: number; end: number; origin: Origin; wrapper: string; assignments: string[]; fromInput?: boolean };
+  inner?: { start: number; end: number; origin: Origin; wrapper: string; assignments: string[]; fromInput?: boolean; prefix?: string[] };
   /** A shell script this one runs, and the index of the word it came from. */
   script?: { source: string; at: number; origin: Origin; wrapper: string };
   /** Code no rule can look into (`python3 -c …`): allowed only by a rule naming the words up to `upTo`. */
@@ -265,6 +265,12 @@ function gitRuns(argv: readonly string[], literal: readonly boolean[], out: Unwr
   }
   const sub = argv[i];
   const rest = argv.slice(i + 1);
+  if (i > 1 && sub !== undefined) {
+    // `git -C dir push`: the same subcommand as `git push`, which is what rules name
+    out.inner = { start: i, end: argv.length, origin: 'wrapper', wrapper: 'git', assignments: [], prefix: [argv[0]!] };
+  }
+  const output = rest.findIndex((r) => r === '--output' || r.startsWith('--output='));
+  if (output >= 0) out.constructs.push({ what: `'git ${sub} --output' writes a file the rules cannot see`, upTo: i + 2 + output });
   if (sub === 'rebase' || sub === 'bisect' || sub === 'submodule' || sub === 'difftool' || sub === 'grep' || sub === 'mergetool') {
     const x = rest.findIndex((r) => r === '-x' || r === '--exec' || r.startsWith('--exec=') || r.startsWith('--extcmd') || r === '-O' || r.startsWith('--open-files-in-pager') || r.startsWith('-O'));
     if ((sub === 'rebase' || sub === 'difftool') && x >= 0) {
