@@ -214,6 +214,7 @@ export function sedExecutes(script: string): boolean {
   while (i < script.length) {
     while (i < script.length && /[\s;{}]/.test(script[i]!)) i++;
     i += ADDRESS.exec(script.slice(i))![0].length;
+    while (i < script.length && /[\s!{]/.test(script[i]!)) i++; // `/re/ { e cmd }`: a block after the address
     const c = script[i];
     if (c === undefined) break;
     if (c === 'e') return true;
