@@ -1,5 +1,6 @@
 import { childrenOf, namedChildrenOf, type Node } from './shell-grammar.js';
 import { readAsBash } from './shell-reread.js';
+import { readRedirects, type Walker } from './shell-redirects.js';
 import type { CommandAnalysis, Redirect, SimpleCommand } from './shell.js';
 import { arithmeticProblems, clip, evaluateWord, renderTokens, WORD_TYPES, type Nested, type Word } from './shell-words.js';
 import { unwrap, type Origin } from './shell-wrappers.js';
@@ -87,7 +88,7 @@ function walk(node: Node, ctx: Ctx, syntaxDepth: number): void {
       return redirected(node, ctx, deeper);
     case 'compound_statement':
       if (childrenOf(node)[0]?.type === '((') {
-        arithmeticProblems(node, ctx.out); // `(( … ))`
+        arithmeticProblems(namedChildrenOf(node), node.text, ctx.out); // `(( … ))`
         for (const n of nestedIn(node)) substitution(n, ctx);
         return;
       }
@@ -107,7 +108,7 @@ function walk(node: Node, ctx: Ctx, syntaxDepth: number): void {
       for (const c of namedChildrenOf(node)) {
         if (c.type === 'do_group' || c.type === 'compound_statement') deeper(c);
         else {
-          arithmeticProblems({ namedChildren: [c], text: c.text } as unknown as Node, ctx.out);
+          arithmeticProblems([c], c.text, ctx.out);
           for (const n of nestedIn(c)) substitution(n, ctx);
         }
       }
@@ -172,80 +173,23 @@ function hasAncestorBetween(n: Node, top: Node, types: string[]): boolean {
   return false;
 }
 
-interface StdinSource {
-  kind: 'heredoc' | 'herestring';
-  /** The text the program reads, when it is known now. */
-  body?: string;
-}
-
 function redirected(node: Node, ctx: Ctx, deeper: (n: Node) => void): void {
   const body = node.childForFieldName('body');
   const redirectNodes = childrenOf(node).filter((c) => c.isNamed && c !== body && c.id !== body?.id);
   if (body?.type === 'command') return command(body, redirectNodes, ctx);
   if (body) deeper(body);
   const part = blankPart(ctx);
-  readRedirects(redirectNodes, part, ctx);
+  readRedirects(redirectNodes, part, walker(ctx));
   if (part.redirects.length || part.problems.length) ctx.out.parts.push(part);
+}
+
+/** What the redirection reader may do: evaluate words (walking their substitutions) and walk statements. */
+function walker(ctx: Ctx): Walker {
+  return { words: (nodes) => words(nodes, ctx), walk: (n) => walk(n, ctx, 1), problem: (p) => ctx.out.problems.push(p) };
 }
 
 function blankPart(ctx: Ctx): SimpleCommand {
   return { text: '', argv: [], wrappers: [...ctx.wrappers], assignments: [], redirects: [], origin: ctx.origin, afterCd: ctx.cd.after, problems: [], constructs: [], runtimeWords: false, knownPrefix: '', mayRunArguments: false };
-}
-
-/** Reads redirections into the part; returns what feeds its standard input, if a here-document or here-string. */
-function readRedirects(nodes: Node[], part: SimpleCommand, ctx: Ctx): StdinSource | undefined {
-  let stdin: StdinSource | undefined;
-  for (const r of nodes) {
-    if (r.type === 'file_redirect') fileRedirect(r, part, ctx);
-    else if (r.type === 'herestring_redirect') {
-      const value = namedChildrenOf(r).find((c) => WORD_TYPES.has(c.type));
-      const w = value ? words([value], ctx)[0] : undefined;
-      stdin = { kind: 'herestring', ...(w?.literal ? { body: w.shown.join(' ') } : {}) };
-    } else if (r.type === 'heredoc_redirect') stdin = heredoc(r, part, ctx);
-    else if (r.type !== 'comment') ctx.out.problems.push(`'${clip(r.text)}' is a redirection (${r.type}) that cannot be checked`);
-  }
-  return stdin;
-}
-
-const DUPLICATE = /^(?:\d+|-)$/;
-
-function fileRedirect(r: Node, part: SimpleCommand, ctx: Ctx): void {
-  const op = childrenOf(r).find((c) => !c.isNamed)?.text ?? '>';
-  const dest = r.childrenForFieldName('destination').filter((c): c is Node => c !== null);
-  if ((op === '>&' || op === '<&') && dest.length === 1 && DUPLICATE.test(dest[0]!.text)) return; // `2>&1`, `>&-`: no file
-  const w = words(dest, ctx);
-  if (dest.length === 1 && dest[0]!.type === 'process_substitution') return; // `> >(cmd)`: walked as a command
-  const shown = w.flatMap((x) => x.shown);
-  const target = shown.join(' ');
-  if (w.some((x) => !x.literal || x.glob) || shown.length !== 1) part.problems.push(`the redirection target '${target}' is only known at run time`);
-  part.redirects.push({ op, target, write: op !== '<' && op !== '<&', read: op === '<' || op === '<>' || op === '<&' });
-}
-
-function heredoc(r: Node, part: SimpleCommand, ctx: Ctx): StdinSource {
-  const start = namedChildrenOf(r).find((c) => c.type === 'heredoc_start')?.text ?? '';
-  const quoted = /['"\\]/.test(start);
-  const body = namedChildrenOf(r).find((c) => c.type === 'heredoc_body');
-  let known = true;
-  if (body && !quoted) {
-    // an unquoted delimiter: the body is expanded, so its substitutions run. What the parser did
-    // not read as an expansion is plain text, and must not hold one (tree-sitter-bash does not
-    // read backticks in here-documents, bash runs them).
-    let plain = body.text;
-    for (const c of namedChildrenOf(body)) {
-      if (c.type === 'heredoc_content') continue;
-      known = false;
-      words([c], ctx);
-      plain = plain.replace(c.text, ' ');
-    }
-    if (/`|\$\(|\$\[/.test(plain)) ctx.out.problems.push(`the here-document has a substitution the parser did not read: '${clip(plain)}'`);
-  }
-  for (const c of namedChildrenOf(r)) {
-    if (c.type === 'file_redirect') fileRedirect(c, part, ctx);
-    else if (!['heredoc_start', 'heredoc_body', 'heredoc_end', 'file_descriptor'].includes(c.type)) walk(c, ctx, 1); // `cat <<EOF | sh`, `<<EOF && x`
-  }
-  const dash = childrenOf(r).some((c) => c.type === '<<-');
-  const text = body ? (dash ? body.text.replace(/^\t+/gm, '') : body.text) : '';
-  return { kind: 'heredoc', ...(known ? { body: text } : {}) };
 }
 
 function command(node: Node, extraRedirects: Node[], ctx: Ctx): void {
@@ -267,7 +211,7 @@ function command(node: Node, extraRedirects: Node[], ctx: Ctx): void {
       if (c.isNamed) walk(c, ctx, 1); // still find the commands inside it, so a deny rule holds
     }
   }
-  const stdin = readRedirects([...redirectNodes, ...extraRedirects], part, ctx);
+  const stdin = readRedirects([...redirectNodes, ...extraRedirects], part, walker(ctx));
   const argv = argWords.flatMap((w) => w.shown);
   const literal = argWords.flatMap((w) => w.shown.map(() => w.literal && !w.glob));
   if (argv.length === 0) {

@@ -92,7 +92,7 @@ function collectAtoms(node: Node, atoms: Atom[], w: Word, masked: ReadonlySet<nu
       w.nested.push({ node, kind: 'process-substitution' });
       return dyn(atoms, w, `${node.text[0]}(…)`);
     case 'arithmetic_expansion':
-      arithmeticProblems(node, w);
+      arithmeticProblems(namedChildrenOf(node), node.text, w);
       findNested(node, w);
       return dyn(atoms, w, '$((…))');
     default:
@@ -195,13 +195,13 @@ function expansionProblems(node: Node, w: Word): void {
 const ARITH_VARIABLES = new Set(['variable_name', 'simple_expansion', 'expansion', 'subscript']);
 
 /** Arithmetic that reads a variable evaluates the variable's value as an expression, subscripts included. */
-export function arithmeticProblems(node: Node, w: { problems: string[] }): void {
-  const stack = [...namedChildrenOf(node)];
+export function arithmeticProblems(nodes: readonly Node[], text: string, w: { problems: string[] }): void {
+  const stack = [...nodes];
   while (stack.length) {
     const n = stack.pop()!;
     if (n.type === 'command_substitution' || n.type === 'process_substitution') continue; // walked as commands
     if (ARITH_VARIABLES.has(n.type)) {
-      w.problems.push(`the arithmetic '${clip(node.text)}' reads a variable, whose value is evaluated and can run commands`);
+      w.problems.push(`the arithmetic '${clip(text)}' reads a variable, whose value is evaluated and can run commands`);
       return;
     }
     stack.push(...namedChildrenOf(n));
