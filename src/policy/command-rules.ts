@@ -1,9 +1,9 @@
 import { allow, ask, combine, deny, type Verdict } from './decision.js';
 import type { PermissionRules } from './permission.js';
 import { ruleLiteralPrefix, ruleMatchesCommand, ruleNamedLength, type Rule } from './rules.js';
-import type { SimpleCommand } from './shell.js';
+import { decomposeCommand, type SimpleCommand } from './shell.js';
 import { renderTokens } from './shell-words.js';
-import { ESCALATE } from './shell-wrappers.js';
+import { ESCALATE, runsCommands } from './shell-wrappers.js';
 
 /**
  * What the Bash rules say about one simple command (shell.ts), in this order:
@@ -59,17 +59,39 @@ export function commandVerdict(part: SimpleCommand, rules: PermissionRules, name
   const environ = [...part.argv.slice(1), ...part.redirects.map((r) => r.target)].find((a) => PROCESS_SECRETS.test(a));
   if (environ) extra.push(ask(`${subject} reads '${environ}', a process's environment or memory, where secrets live`));
   if (part.mayRunArguments) {
-    for (let i = 1; i < part.argv.length; i++) {
-      if (part.argv[i]!.startsWith('-')) continue;
-      const tail = part.argv.slice(i);
-      const hit = [...rules.deny, ...rules.ask].find((r) => withBaseName(tail, renderTokens(tail)).some((t) => ruleMatchesCommand(r, t)));
-      if (hit) {
-        extra.push(ask(`'${part.argv[0]}' is given '${renderTokens(tail)}' as arguments; if it runs them as a command, rule ${hit.text} applies`));
-        break;
-      }
-    }
+    const hit = deniedInArguments(part.argv, rules);
+    if (hit) extra.push(ask(`'${part.argv[0]}' is given '${hit.command}' in its arguments; if it runs that, rule ${hit.rule.text} applies`));
   }
   return { verdict: combine([verdict, ...extra]), named: verdict.decision === 'allow' ? naming : 0 };
+}
+
+/** Arguments looked at as commands an unknown program might run: past this, asking is cheaper than reading. */
+const MAX_ARGUMENT_SCRIPTS = 16;
+
+/**
+ * For a program this module does not know (`docker run img sh -c '…'`, `nix-shell --run '…'`,
+ * `mywrapper git push`): a deny or ask rule matching the words from some argument on, a
+ * command in an argument with spaces, or a command a shell or wrapper among the arguments runs.
+ */
+function deniedInArguments(argv: readonly string[], rules: PermissionRules): { rule: Rule; command: string } | undefined {
+  const guards = [...rules.deny, ...rules.ask];
+  if (guards.length === 0) return undefined;
+  const matching = (words: readonly string[], text: string): Rule | undefined => guards.find((r) => withBaseName(words, text).some((t) => ruleMatchesCommand(r, t)));
+  let scripts = 0;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a.startsWith('-')) continue;
+    const tail = argv.slice(i);
+    const direct = matching(tail, renderTokens(tail));
+    if (direct) return { rule: direct, command: renderTokens(tail) };
+    const source = /\s/.test(a) ? a : runsCommands(a) ? renderTokens(tail) : undefined;
+    if (source === undefined || ++scripts > MAX_ARGUMENT_SCRIPTS) continue;
+    for (const p of decomposeCommand(source).parts) {
+      const r = p.text ? matching(p.argv, p.text) : undefined;
+      if (r) return { rule: r, command: p.text };
+    }
+  }
+  return undefined;
 }
 
 /** A command run by another is named by the rule that allowed that one when the rule spells it out. */

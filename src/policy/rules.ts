@@ -217,12 +217,19 @@ export function ruleNamedLength(rule: Rule, command: string): number {
   return named > 0 && named >= command.length ? Number.POSITIVE_INFINITY : named;
 }
 
+const literalPrefixes = new Map<string, string>();
+
 /** A Bash rule's text before its first wildcard, normalised like commands ('' for `Bash` and `Bash(*)`). */
 export function ruleLiteralPrefix(rule: Rule): string {
   if (rule.tool !== 'Bash' || rule.specifier === undefined) return '';
   const spec = rule.specifier;
-  const literal = spec.endsWith(':*') && !spec.slice(0, -2).includes('*') ? spec.slice(0, -2) : spec.split('*')[0]!;
-  return normaliseLiteral(literal).trimEnd();
+  let prefix = literalPrefixes.get(spec);
+  if (prefix === undefined) {
+    const literal = spec.endsWith(':*') && !spec.slice(0, -2).includes('*') ? spec.slice(0, -2) : spec.split('*')[0]!;
+    prefix = normaliseLiteral(literal).trimEnd();
+    literalPrefixes.set(spec, prefix);
+  }
+  return prefix;
 }
 
 // ---------------------------------------------------------------------------------------------

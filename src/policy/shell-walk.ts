@@ -124,10 +124,12 @@ function walk(node: Node, ctx: Ctx, syntaxDepth: number): void {
       return;
     default:
       if (CONTAINERS.has(node.type)) {
-        // `ls ;; pwd`: bash refuses a case terminator outside case; the grammar does not
-        const stray = childrenOf(node).find((c) => !c.isNamed && /^;;&?$|^;&$/.test(c.type));
-        if (stray) ctx.out.problems.push(`'${stray.type}' outside a case statement is a syntax error to bash`);
-        return namedChildrenOf(node).forEach((c) => deeper(c));
+        for (const c of childrenOf(node)) {
+          if (c.isNamed) deeper(c);
+          // `ls ;; pwd`: bash refuses a case terminator outside case; the grammar does not
+          else if (/^;;&?$|^;&$/.test(c.type)) ctx.out.problems.push(`'${c.type}' outside a case statement is a syntax error to bash`);
+        }
+        return;
       }
       if (WORD_TYPES.has(node.type)) return void words([node], ctx);
       if (node.type === 'command_name') return command(node, [], ctx);
@@ -274,8 +276,15 @@ function emit(part: SimpleCommand, argv: string[], literal: boolean[], ctx: Ctx)
       return index;
     }
     const prefix = inner.prefix ?? [];
-    const innerArgv = [...prefix, ...argv.slice(inner.start, inner.end).map((t) => (inner.origin === 'find -exec' && t === '{}' ? '…' : t))];
+    const innerArgv = [...prefix, ...argv.slice(inner.start, inner.end)];
     const innerLiteral = [...prefix.map(() => true), ...literal.slice(inner.start, inner.end)];
+    if (inner.placeholder !== undefined) {
+      // `find -exec sh -c {} ;` runs each file name: a word holding the placeholder is a run-time word
+      const holder = inner.placeholder;
+      innerArgv.forEach((w, k) => {
+        if (k >= prefix.length && w.includes(holder)) innerLiteral[k] = false;
+      });
+    }
     const child: SimpleCommand = { ...blankPart(ctx), origin: inner.origin, wrappers: [...part.wrappers, inner.wrapper], assignments: inner.assignments, afterCd: ctx.cd.after };
     const childCtx: Ctx = { ...ctx, origin: inner.origin, depth: ctx.depth + 1, wrappers: child.wrappers, via: { part: index, offset: offsetOf(inner.start), needed: through(inner.start), suffix: inner.end === argv.length && inner.origin !== 'find -exec' && !inner.prefix } };
     if (innerArgv.length === 0) innerArgv.push('echo'); // `xargs` alone runs echo

@@ -68,7 +68,7 @@ function collectAtoms(node: Node, atoms: Atom[], w: Word, masked: ReadonlySet<nu
     case 'word':
     case 'number':
     case 'brace_expression':
-      if (namedChildrenOf(node).some((c) => c.type !== 'number')) return collectParts(node, atoms, w, masked);
+      if (node.namedChildCount > 0 && namedChildrenOf(node).some((c) => c.type !== 'number')) return collectParts(node, atoms, w, masked);
       return unquotedWord(node.text, node.startIndex, atoms, masked);
     case 'raw_string':
       return lit(atoms, node.text.slice(1, -1), true);

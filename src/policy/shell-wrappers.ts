@@ -22,7 +22,19 @@ export type Origin =
 
 export interface Unwrapped {
   /** A command this one runs, as words: for `timeout 5 npm test`, `npm test` from index 2. */
-  inner?: { start: number; end: number; origin: Origin; wrapper: string; assignments: string[]; fromInput?: boolean; prefix?: string[] };
+  inner?: {
+    start: number;
+    end: number;
+    origin: Origin;
+    wrapper: string;
+    assignments: string[];
+    /** xargs: words from its input are added at the end. */
+    fromInput?: boolean;
+    /** Words the inner command starts with that are not in the argv (`git -C d push` runs `git push`). */
+    prefix?: string[];
+    /** A placeholder replaced at run time (`find -exec … {}`, `xargs -I X`): words holding it are not known now. */
+    placeholder?: string;
+  };
   /** A shell script this one runs, and the index of the word it came from. */
   script?: { source: string; at: number; origin: Origin; wrapper: string };
   /** Code no rule can look into (`python3 -c …`): allowed only by a rule naming the words up to `upTo`. */
@@ -60,7 +72,7 @@ const WRAPPERS: Record<string, OptionSpec> = {
   noglob: W({}),
   nocorrect: W({}),
   coproc: W({}),
-  xargs: W({ flags: '0prtxo', values: 'aEIdLnPs', long: ['--null', '--interactive', '--no-run-if-empty', '--verbose', '--exit', '--open-tty', '--show-limits'], longValues: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--process-slot-var'] }),
+  xargs: W({ flags: '0prtxoil', values: 'aEIdLnPs', long: ['--null', '--interactive', '--no-run-if-empty', '--verbose', '--exit', '--open-tty', '--show-limits', '--replace', '--max-lines', '--eof'], longValues: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--process-slot-var'] }),
   chroot: W({ lenient: true, positional: 1 }),
   unbuffer: W({ flags: 'p' }),
   taskset: W({ flags: 'acp', long: ['--all-tasks', '--cpu-list', '--pid'], positional: 1 }),
@@ -98,6 +110,12 @@ const INERT = new Set([
 ]);
 
 const baseName = (p: string): string => p.slice(p.lastIndexOf('/') + 1);
+
+/** Whether a program runs the command in its arguments (a wrapper or a shell), as unwrap() reads them. */
+export function runsCommands(program: string): boolean {
+  const name = baseName(program);
+  return WRAPPERS[name] !== undefined || SHELLS.has(name) || ['eval', 'watch', 'su', 'script', 'find', 'busybox', 'trap'].includes(name);
+}
 
 /** What a command runs besides itself. `argv` are the words as rules see them; `literal` marks those known now. */
 export function unwrap(argv: readonly string[], literal: readonly boolean[]): Unwrapped {
@@ -142,7 +160,15 @@ export function unwrap(argv: readonly string[], literal: readonly boolean[]): Un
     }
     if (scan.problems.length) return out;
     if (scan.next < argv.length) {
-      out.inner = { start: scan.next, end: argv.length, origin: name === 'xargs' ? 'xargs' : 'wrapper', wrapper: name, assignments: scan.assignments, ...(name === 'xargs' ? { fromInput: true } : {}) };
+      out.inner = { start: scan.next, end: argv.length, origin: name === 'xargs' ? 'xargs' : 'wrapper', wrapper: name, assignments: scan.assignments };
+      if (name === 'xargs') {
+        out.inner.fromInput = true;
+        // -I R, -i (R is {}), --replace[=R]: R in a word is replaced by each input line
+        const options = argv.slice(1, scan.next);
+        const lower = options.map((a) => /^-[0prtxol]*i$|^--replace(?:=(.*))?$/.exec(a)).find(Boolean);
+        const replace = scan.values.get('-I')?.[0] ?? (lower ? lower[1] || '{}' : undefined);
+        if (replace !== undefined) out.inner.placeholder = replace;
+      }
     } else if (name === 'xargs') {
       out.inner = { start: argv.length, end: argv.length, origin: 'xargs', wrapper: 'xargs', assignments: [], fromInput: true };
     }
@@ -249,7 +275,7 @@ function findExec(argv: readonly string[], out: Unwrapped): Unwrapped {
   let end = k + 1;
   while (end < argv.length && argv[end] !== ';' && argv[end] !== '+') end++;
   if (end === k + 1) out.problems.push(`'find ${argv[k]}' has no command`);
-  else out.inner = { start: k + 1, end, origin: 'find -exec', wrapper: `find ${argv[k]}`, assignments: [] };
+  else out.inner = { start: k + 1, end, origin: 'find -exec', wrapper: `find ${argv[k]}`, assignments: [], placeholder: '{}' };
   return out;
 }
 
