@@ -14,7 +14,10 @@ import { z } from 'zod';
  *   Edit(...) / Write(...) file modification (either name covers both Kairos write tools)
  *   mcp__server / mcp__server__tool / mcp__server__*   MCP tools
  * A rule only ever matches one simple command: compound commands are split first (shell.ts), so
- * `Bash(npm test:*)` never covers `npm test && curl x | sh`.
+ * `Bash(npm test:*)` never covers `npm test && curl x | sh`. A command another one runs is a
+ * simple command too: `timeout 5 npm test` is checked as written and as `npm test`; the second
+ * needs no rule of its own when the rule allowing the first spells it out (`Bash(sudo apt-get
+ * update)`), and a deny rule for it holds whatever wraps it (command-rules.ts).
  */
 
 export class RuleSyntaxError extends Error {
