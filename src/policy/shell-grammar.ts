@@ -14,7 +14,7 @@ import { Language, Parser, type Node, type Tree } from 'web-tree-sitter';
 export type GrammarState = { ok: true; language: Language; parser: Parser } | { ok: false; error: string };
 
 /** Parsing stops (and the command asks) past this, so a hostile command cannot stall a policy check. */
-const PARSE_BUDGET_MS = 500;
+const PARSE_BUDGET_MS = 1000;
 
 export async function loadBashGrammar(wasmPath?: string): Promise<GrammarState> {
   try {

@@ -12,8 +12,12 @@ export interface Opaque {
   /** `upTo`: the index just past the words a rule must name for the construct to be allowed. */
   constructs: { what: string; upTo: number }[];
   problems: string[];
-  /** The program reads the code it runs from standard input (`python3`, `node -`, `perl`). */
-  readsStdin: boolean;
+  /**
+   * The program reads the code it runs from standard input: 'always' (`python3`, `node -`), or
+   * 'options-only' (`python3 -u`: it does, but so do `--version` and the like, so only a
+   * here-document or here-string fed to it counts).
+   */
+  readsStdin: false | 'always' | 'options-only';
   /** The program is one this module knows, so its arguments are not suspected of being a command. */
   known: boolean;
 }
@@ -84,7 +88,7 @@ export function opaqueCode(name: string, argv: readonly string[], literal: reado
     for (; i < argv.length; i++) {
       const a = argv[i]!;
       if (a === '-' || a === '--') {
-        if (a === '-') r.readsStdin = true;
+        if (a === '-') r.readsStdin = 'always';
         break;
       }
       if (!a.startsWith('-') && !a.startsWith('+')) break;
@@ -95,12 +99,12 @@ export function opaqueCode(name: string, argv: readonly string[], literal: reado
       if (interpreter.module?.(a)) return r;
       if (interpreter.values.includes(a)) i++;
     }
-    if (i >= argv.length && STDIN_INTERPRETERS.test(name)) r.readsStdin = true;
+    if (i >= argv.length && STDIN_INTERPRETERS.test(name)) r.readsStdin = argv.length === 1 ? 'always' : 'options-only';
     return r;
   }
   if (STDIN_INTERPRETERS.test(name)) {
     r.known = true;
-    r.readsStdin = argv.length === 1;
+    r.readsStdin = argv.length === 1 ? 'always' : 'options-only';
     return r;
   }
   if (RUNNERS[name] !== undefined) {

@@ -94,7 +94,7 @@ function walk(node: Node, ctx: Ctx, syntaxDepth: number): void {
       }
       return namedChildrenOf(node).forEach((c) => deeper(c));
     case 'function_definition':
-      for (const c of namedChildrenOf(node)) if (c !== node.childForFieldName('name')) deeper(c);
+      for (const c of namedChildrenOf(node)) if (c.id !== node.childForFieldName('name')?.id) deeper(c);
       return;
     case 'for_statement':
     case 'case_statement':
@@ -227,6 +227,7 @@ function command(node: Node, extraRedirects: Node[], ctx: Ctx): void {
   if (!reader?.readsStdin) return;
   const rd = reader.readsStdin;
   const from = stdin?.kind === 'heredoc' ? 'a here-document' : 'a here-string';
+  if (!stdin && !rd.always) return;
   if (!stdin) reader.constructs.push({ what: `'${rd.program}' runs the ${rd.shell ? 'commands' : 'code'} it reads from standard input, which cannot be checked`, needed: reader.text.length });
   else if (!rd.shell) reader.constructs.push({ what: `'${rd.program}' runs code from ${from}, which cannot be checked`, needed: reader.text.length });
   else if (stdin.body === undefined) reader.problems.push(`'${rd.program}' runs ${from} that is only known at run time`);

@@ -40,8 +40,8 @@ export interface Unwrapped {
   /** Code no rule can look into (`python3 -c …`): allowed only by a rule naming the words up to `upTo`. */
   constructs: { what: string; upTo: number }[];
   problems: string[];
-  /** A shell or interpreter with no script: it runs whatever arrives on standard input. */
-  readsStdin?: { program: string; shell: boolean };
+  /** A shell or interpreter with no script: it runs whatever arrives on standard input (see Opaque). */
+  readsStdin?: { program: string; shell: boolean; always: boolean };
   /** An unknown program may run its arguments as a command without anyone seeing it. */
   mayRunArguments: boolean;
 }
@@ -208,7 +208,7 @@ export function unwrap(argv: readonly string[], literal: readonly boolean[]): Un
   const opaque = opaqueCode(name, argv, literal);
   out.constructs.push(...opaque.constructs);
   out.problems.push(...opaque.problems);
-  if (opaque.readsStdin) out.readsStdin = { program: name, shell: false };
+  if (opaque.readsStdin) out.readsStdin = { program: name, shell: false, always: opaque.readsStdin === 'always' };
   out.mayRunArguments = !opaque.known && !INERT.has(name);
   return out;
 }
@@ -250,7 +250,8 @@ function shellRuns(name: string, argv: readonly string[], literal: readonly bool
     scriptFromShell(name, argv, literal, i, out);
     return out;
   }
-  if (i >= argv.length || stdin) out.readsStdin = { program: name, shell: true };
+  const informational = argv.some((a) => a === '--version' || a === '--help');
+  if (i >= argv.length || stdin) out.readsStdin = { program: name, shell: true, always: !informational };
   return out;
 }
 

@@ -52,8 +52,8 @@ export interface SimpleCommand {
   knownPrefix: string;
   /** A program not known to this module: its arguments might be a command it runs. */
   mayRunArguments: boolean;
-  /** A shell or interpreter that runs what arrives on its standard input. */
-  readsStdin?: { program: string; shell: boolean };
+  /** A shell or interpreter that runs what arrives on its standard input (`always`: even with no here-document). */
+  readsStdin?: { program: string; shell: boolean; always: boolean };
 }
 
 export interface CommandAnalysis {
