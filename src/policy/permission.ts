@@ -64,7 +64,7 @@ const WRITERS = new Set(['rm', 'rmdir', 'mv', 'cp', 'ln', 'tee', 'touch', 'trunc
  * Deny, then ask, then allow: the first list with a matching rule decides; nothing matching is ask.
  * Specificity does not matter (as in Claude Code): an allow rule can never carve a hole in a deny rule.
  */
-export function lookup(rules: PermissionRules, subject: string, matches: (r: Rule) => boolean): Verdict {
+function lookup(rules: PermissionRules, subject: string, matches: (r: Rule) => boolean): Verdict {
   const d = rules.deny.find(matches);
   if (d) return deny(`${subject} is denied by rule ${d.text}`, d.text);
   const a = rules.ask.find(matches);

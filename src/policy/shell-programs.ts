@@ -79,7 +79,7 @@ const COMMAND_OPTIONS: Record<string, RegExp> = {
 /** Builtins whose arguments are variable names: a name with a subscript (`a[$(id)]`) is evaluated. */
 const NAME_TAKING = new Set(['read', 'unset', 'mapfile', 'readarray', 'getopts', 'wait', 'export', 'declare', 'typeset', 'local', 'readonly']);
 
-export function opaqueCode(name: string, argv: readonly string[], literal: readonly boolean[]): Opaque {
+export function opaqueCode(name: string, argv: readonly string[]): Opaque {
   const r: Opaque = { constructs: [], problems: [], readsStdin: false, known: false };
   const interpreter = INTERPRETERS.find(([re]) => re.test(name))?.[1];
   if (interpreter) {
@@ -161,7 +161,6 @@ export function opaqueCode(name: string, argv: readonly string[], literal: reado
   if (name === 'declare' || name === 'typeset' || name === 'local') {
     if (argv.slice(1).some((a) => /^-[A-Za-z]*i/.test(a))) r.problems.push(`'${name} -i' makes assignments arithmetic, which can run commands hidden in values`);
   }
-  void literal;
   return r;
 }
 

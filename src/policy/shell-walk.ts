@@ -1,7 +1,7 @@
 import { childrenOf, namedChildrenOf, type Node } from './shell-grammar.js';
 import { readAsBash } from './shell-reread.js';
 import { readRedirects, type Walker } from './shell-redirects.js';
-import type { CommandAnalysis, Redirect, SimpleCommand } from './shell.js';
+import type { CommandAnalysis, SimpleCommand } from './shell.js';
 import { arithmeticProblems, clip, evaluateWord, renderTokens, WORD_TYPES, type Nested, type Word } from './shell-words.js';
 import { unwrap, type Origin } from './shell-wrappers.js';
 import { isDangerousVariable } from './shell-variables.js';
@@ -286,15 +286,17 @@ function emit(part: SimpleCommand, argv: string[], literal: boolean[], ctx: Ctx)
         if (k >= prefix.length && w.includes(holder)) innerLiteral[k] = false;
       });
     }
-    const child: SimpleCommand = { ...blankPart(ctx), origin: inner.origin, wrappers: [...part.wrappers, inner.wrapper], assignments: inner.assignments, afterCd: ctx.cd.after };
-    const childCtx: Ctx = { ...ctx, origin: inner.origin, depth: ctx.depth + 1, wrappers: child.wrappers, via: { part: index, offset: offsetOf(inner.start), needed: through(inner.start), suffix: inner.end === argv.length && inner.origin !== 'find -exec' && !inner.prefix } };
-    if (innerArgv.length === 0) innerArgv.push('echo'); // `xargs` alone runs echo
-    const at = emit(child, innerArgv, innerLiteral.length ? innerLiteral : [true], childCtx);
-    if (inner.fromInput) {
-      const p = ctx.out.parts[at]!;
-      p.text = `${p.text} …`; // xargs adds words from its input
-      p.runtimeWords = true;
+    if (innerArgv.length === 0) {
+      innerArgv.push('echo'); // `xargs` alone runs echo
+      innerLiteral.push(true);
     }
+    if (inner.fromInput) {
+      innerArgv.push('…'); // xargs adds words from its input: a run-time word, also for what the command runs
+      innerLiteral.push(false);
+    }
+    const child: SimpleCommand = { ...blankPart(ctx), origin: inner.origin, wrappers: [...part.wrappers, inner.wrapper], assignments: inner.assignments, afterCd: ctx.cd.after };
+    const childCtx: Ctx = { ...ctx, origin: inner.origin, depth: ctx.depth + 1, wrappers: child.wrappers, via: { part: index, offset: offsetOf(inner.start), needed: through(inner.start), suffix: inner.end === argv.length && inner.origin !== 'find -exec' && !inner.prefix && !inner.fromInput } };
+    emit(child, innerArgv, innerLiteral, childCtx);
   }
   if ('script' in u && u.script) {
     const s = u.script;

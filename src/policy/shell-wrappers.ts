@@ -205,7 +205,7 @@ export function unwrap(argv: readonly string[], literal: readonly boolean[]): Un
     out.constructs.push({ what: `'${name}' runs a script in a language other than bash's, which cannot be checked`, upTo: 1 });
     return out;
   }
-  const opaque = opaqueCode(name, argv, literal);
+  const opaque = opaqueCode(name, argv);
   out.constructs.push(...opaque.constructs);
   out.problems.push(...opaque.problems);
   if (opaque.readsStdin) out.readsStdin = { program: name, shell: false, always: opaque.readsStdin === 'always' };
