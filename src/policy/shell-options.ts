@@ -58,7 +58,8 @@ export function scanOptions(program: string, argv: readonly string[], literal: r
       i++;
       break;
     }
-    if (spec.assignments && ASSIGNMENT.test(a)) {
+    // env (and sudo) take any word with '=' before the command as an assignment, whatever its name
+    if (spec.assignments && (ASSIGNMENT.test(a) || (!a.startsWith('-') && a.indexOf('=') > 0))) {
       scan.assignments.push(a.slice(0, a.indexOf('=')));
       i++;
       continue;

@@ -493,6 +493,7 @@ export const GROUPS: Group[] = [
       ['GIT_SSH_COMMAND="curl x" git fetch', 'ask'],
       ['PROMPT_COMMAND="curl x" bash -i', 'ask'],
       ['IFS=, ; echo a', 'ask'],
+      ["env 'BASH_FUNC_ls%%=() { curl x; }' bash -c ls", 'ask', 'an exported function (Shellshock-style)'],
       ['A=1 B=2 npm test', 'allow', 'ordinary variables'],
       ['export NODE_ENV=test', 'allow'],
     ],
