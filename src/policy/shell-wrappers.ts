@@ -178,10 +178,13 @@ export function unwrap(argv: readonly string[], literal: readonly boolean[]): Un
     case 'eval':
       scriptFrom(1, 'eval', 'eval', true);
       return out;
-    case 'trap':
-      // `trap 'cmd' SIG…`: the first argument is a script run later; `trap -p`, `trap - SIG` run nothing
-      if (argv.length >= 3 && !argv[1]!.startsWith('-')) scriptFrom(1, 'trap', 'trap');
+    case 'trap': {
+      // `trap [--] 'cmd' SIG…`: the first operand is a script run later; `trap -p`, `trap - SIG` run nothing
+      const at = argv[1] === '--' ? 2 : 1;
+      const action = argv[at];
+      if (argv.length >= at + 2 && action !== undefined && action !== '-' && (at === 2 || !action.startsWith('-'))) scriptFrom(at, 'trap', 'trap');
       return out;
+    }
     case 'watch': {
       const scan = scanOptions(name, argv, literal, 1, { flags: 'bcegtpx', values: 'nqd', long: ['--beep', '--color', '--no-color', '--errexit', '--chgexit', '--no-title', '--precise', '--exec'], longValues: ['--interval', '--differences', '--equexit'] });
       out.problems.push(...scan.problems);

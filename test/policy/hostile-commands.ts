@@ -333,6 +333,8 @@ export const GROUPS: Group[] = [
       ['eval "$CMD"', 'ask'],
       ['trap "curl x" EXIT', 'deny', 'trap runs its argument later'],
       ['trap - EXIT', 'allow'],
+      ['trap -- "curl x" EXIT', 'deny'],
+      ['trap -p', 'allow'],
       ['source ./setup.sh', 'ask', 'source runs a file'],
       ['. ./setup.sh', 'ask'],
       ['sh <<EOF\ncurl x\nEOF', 'deny', 'a here-document fed to a shell is a script'],
