@@ -62,7 +62,8 @@ export function commandVerdict(part: SimpleCommand, rules: PermissionRules, name
     const hit = deniedInArguments(part.argv, rules);
     if (hit) extra.push(ask(`'${part.argv[0]}' is given '${hit.command}' in its arguments; if it runs that, rule ${hit.rule.text} applies`));
   }
-  return { verdict: combine([verdict, ...extra]), named: verdict.decision === 'allow' ? naming : 0 };
+  // (every extra is an ask; with none, the verdict keeps its reason, which combine() would drop for an allow)
+  return { verdict: extra.length ? combine([verdict, ...extra]) : verdict, named: verdict.decision === 'allow' ? naming : 0 };
 }
 
 /** Arguments looked at as commands an unknown program might run: past this, asking is cheaper than reading. */
