@@ -41,6 +41,7 @@ const INTERPRETERS: [RegExp, Interpreter][] = [
   [/^php[0-9.]*$/, { language: 'PHP', code: (o) => /^-[A-Za-z]*r/.test(o), values: ['-c', '-d', '-f', '-z'] }],
   [/^(?:lua[0-9.]*|luajit)$/, { language: 'Lua', code: (o) => o === '-e', values: ['-l'] }],
   [/^(?:Rscript|R)$/, { language: 'R', code: (o) => o === '-e', values: [] }],
+  [/^expect$/, { language: 'Tcl', code: (o) => o === '-c', values: ['-f'] }],
   [/^julia$/, { language: 'Julia', code: (o) => /^-(?:e|E)$|^--(?:eval|print)/.test(o), values: [] }],
   [/^osascript$/, { language: 'AppleScript', code: (o) => o === '-e', values: [] }],
   [/^(?:vim|vi|nvim|ex|view|gvim)$/, { language: 'Vim', code: (o) => o === '-c' || o === '--cmd' || o === '-S' || (o.startsWith('+') && o.length > 1), values: ['-u', '-i', '-T', '-w', '-W', '-s', '-t'] }],
@@ -53,15 +54,19 @@ const STDIN_INTERPRETERS = /^(?:python[0-9.]*|pypy[0-9.]*|node|nodejs|perl[0-9.]
 
 /** Runners that fetch a package and run it: `npx x`, `npm exec x`, `pnpm dlx x`. */
 const RUNNERS: Record<string, number> = { npx: 1, bunx: 1, pnpx: 1, uvx: 1, parallel: 1, source: 1, '.': 1 };
+/** Subcommands that fetch and run; a trailing '+' means only when given a package (`npm init x` runs create-x). */
 const RUNNER_SUBCOMMANDS: Record<string, string[]> = {
-  npm: ['exec', 'x'],
-  pnpm: ['dlx', 'exec'],
-  yarn: ['dlx', 'exec'],
-  bun: ['x'],
+  npm: ['exec', 'x', 'init+', 'create+'],
+  pnpm: ['dlx', 'exec', 'create+'],
+  yarn: ['dlx', 'exec', 'create+'],
+  bun: ['x', 'create+'],
   pipx: ['run'],
   uv: ['tool'],
   deno: ['eval'],
 };
+
+/** Programs that read commands from standard input, some of which run shell commands (`!cmd`, `.shell`). */
+const COMMAND_READERS = /^(?:ed|red|dc|sqlite3|mysql|mariadb|psql|ftp|sftp|expect|tclsh|wish)$/;
 
 /** Options of ordinary programs that take a command to run (GTFOBins-style). */
 const COMMAND_OPTIONS: Record<string, RegExp> = {
@@ -72,6 +77,9 @@ const COMMAND_OPTIONS: Record<string, RegExp> = {
   scp: /^-S$|^-o\s*ProxyCommand|^ProxyCommand=/i,
   sftp: /^-S$|^-o\s*ProxyCommand|^ProxyCommand=/i,
   less: /^\+!|^--?(?:lesskey|LESSOPEN)/,
+  make: /^(?:--eval|-E)(?:=|$)|^-f (?:-|\/dev\/stdin)$|^--(?:file|makefile)=(?:-|\/dev\/stdin)$/,
+  sqlite3: /(?:^|[\n;])\s*\.(?:shell|system)\b/,
+  crontab: /^[^-]|^-$/,
   man: /^-P$|^--pager|^-H/,
   rg: /^--(?:pre|hostname-bin)(?:=|$)/,
 };
@@ -81,6 +89,17 @@ const NAME_TAKING = new Set(['read', 'unset', 'mapfile', 'readarray', 'getopts',
 
 export function opaqueCode(name: string, argv: readonly string[]): Opaque {
   const r: Opaque = { constructs: [], problems: [], readsStdin: false, known: false };
+  const subs = RUNNER_SUBCOMMANDS[name];
+  if (subs) {
+    const sub = argv.findIndex((a, k) => k > 0 && !a.startsWith('-'));
+    const word = sub > 0 ? argv[sub]! : '';
+    const hasPackage = argv.slice(sub + 1).some((a) => !a.startsWith('-'));
+    if (sub > 0 && (subs.includes(word) || (subs.includes(`${word}+`) && hasPackage))) {
+      r.known = true;
+      r.constructs.push({ what: `'${name} ${word}' runs a program or code it may first download`, upTo: sub + 1 });
+      return r;
+    }
+  }
   const interpreter = INTERPRETERS.find(([re]) => re.test(name))?.[1];
   if (interpreter) {
     r.known = true;
@@ -97,6 +116,12 @@ export function opaqueCode(name: string, argv: readonly string[]): Opaque {
         return r;
       }
       if (interpreter.module?.(a)) return r;
+      // `node --import data:text/javascript,…`: code in a module URL
+      const value = a.includes('=') ? a.slice(a.indexOf('=') + 1) : interpreter.values.includes(a) ? argv[i + 1] : undefined;
+      if (value?.startsWith('data:')) {
+        r.constructs.push({ what: `'${name} ${a.split('=')[0]}' loads code from a data: URL, which cannot be checked`, upTo: a.includes('=') ? i + 1 : i + 2 });
+        return r;
+      }
       if (interpreter.values.includes(a)) i++;
     }
     if (i >= argv.length && STDIN_INTERPRETERS.test(name)) r.readsStdin = argv.length === 1 ? 'always' : 'options-only';
@@ -113,14 +138,11 @@ export function opaqueCode(name: string, argv: readonly string[]): Opaque {
     r.constructs.push({ what, upTo: RUNNERS[name]! });
     return r;
   }
-  const subs = RUNNER_SUBCOMMANDS[name];
-  if (subs) {
-    const sub = argv.findIndex((a, k) => k > 0 && !a.startsWith('-'));
-    if (sub > 0 && subs.includes(argv[sub]!)) {
-      r.known = true;
-      r.constructs.push({ what: `'${name} ${argv[sub]}' runs a program or code it may first download`, upTo: sub + 1 });
-    }
-    return r;
+  if (subs) return r;
+  if (COMMAND_READERS.test(name)) {
+    // only a here-document or here-string fed to it counts (see shell-walk.ts): arguments are file names
+    r.known = true;
+    r.readsStdin = 'options-only';
   }
   if (/^(?:[gmn]?awk|busybox awk)$/.test(name)) {
     r.known = true;
@@ -137,8 +159,9 @@ export function opaqueCode(name: string, argv: readonly string[]): Opaque {
   const opt = COMMAND_OPTIONS[name];
   if (opt) {
     r.known = true;
+    if (name === 'crontab' && argv.slice(1).some((a) => /^-[lre]$/.test(a))) return r; // list, remove, edit
     argv.forEach((a, k) => {
-      const joined = k + 1 < argv.length && (a === '-o' || a === '-S') ? `${a} ${argv[k + 1]}` : a;
+      const joined = k + 1 < argv.length && (a === '-o' || a === '-S' || a === '-f') ? `${a} ${argv[k + 1]}` : a;
       if (k > 0 && (opt.test(a) || opt.test(joined))) r.constructs.push({ what: `'${name} ${a}' makes ${name} run a command of the caller's choosing`, upTo: k + 1 });
     });
     return r;

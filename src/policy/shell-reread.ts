@@ -13,7 +13,16 @@ import { childrenOf, parseBash, type Node, type Tree } from './shell-grammar.js'
  * Each adjustment keeps to what bash itself does with the text, so nothing is hidden by it.
  */
 
-export type Reread = { ok: true; tree: Tree; text: string; masked: ReadonlySet<number> } | { ok: false; error: string };
+export type Reread =
+  | {
+      ok: true;
+      tree: Tree;
+      text: string;
+      masked: ReadonlySet<number>;
+      /** Text the parse left out of every node (never whitespace): bash would read it, the checker cannot. */
+      skipped?: string;
+    }
+  | { ok: false; error: string };
 
 const MAX_ROUNDS = 16;
 
@@ -47,7 +56,8 @@ export function readAsBash(source: string): Reread {
       text = chars.join('');
       continue;
     }
-    return { ok: true, tree: parsed.tree, text, masked };
+    const skipped = skippedText(parsed.tree, text);
+    return { ok: true, tree: parsed.tree, text, masked, ...(skipped !== undefined ? { skipped } : {}) };
   }
   return { ok: false, error: 'the command could not be read the way bash reads it' };
 }
@@ -110,4 +120,35 @@ function keywordsBeforeGroups(root: Node): [number, number][] {
     if (next && (GROUP_OPENERS.has(next.text) || GROUP_NODES.has(next.type))) found.push([name.startIndex, name.endIndex]);
   }
   return found;
+}
+
+/** Nodes whose whole text is read from the source as one piece (see shell-words.ts, shell-redirects.ts). */
+const READ_WHOLE = new Set(['string', 'raw_string', 'ansi_c_string', 'translated_string', 'heredoc_body', 'comment', 'regex', 'extglob_pattern']);
+
+/**
+ * The first non-blank text no node covers. tree-sitter-bash can leave a word out of the tree
+ * without an error (`make -f - <<EOF` loses the `-`); a word bash passes to a program but the
+ * checker never sees must make the command ask.
+ */
+function skippedText(tree: Tree, text: string): string | undefined {
+  let covered = 0;
+  const cursor = tree.walk();
+  try {
+    for (;;) {
+      const leaf = READ_WHOLE.has(cursor.nodeType) || !cursor.gotoFirstChild();
+      if (leaf) {
+        const gap = text.slice(covered, cursor.startIndex);
+        if (/\S/.test(gap.replace(/\\\n/g, ''))) return gap.trim();
+        covered = Math.max(covered, cursor.endIndex);
+        while (!cursor.gotoNextSibling()) {
+          if (!cursor.gotoParent()) {
+            const tail = text.slice(covered);
+            return /\S/.test(tail) ? tail.trim() : undefined;
+          }
+        }
+      }
+    }
+  } finally {
+    cursor.delete();
+  }
 }

@@ -51,6 +51,7 @@ export function analyseSource(source: string, origin: Origin, depth: number, out
   try {
     const root = read.tree.rootNode;
     if (root.hasError) out.problems.push(`it is not valid shell syntax${errorNear(root)}`);
+    if (read.skipped !== undefined) out.problems.push(`the parser skipped '${clip(read.skipped, 40)}', which bash would read`);
     walk(root, { out, origin, depth, wrappers, ...(via ? { via } : {}), cd, masked: read.masked }, 0);
   } finally {
     read.tree.delete();

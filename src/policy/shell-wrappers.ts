@@ -198,6 +198,11 @@ export function unwrap(argv: readonly string[], literal: readonly boolean[]): Un
       if (opt) scriptFrom(scan.valueAt.get(opt)!, 'shell -c', `${name} ${opt}`);
       return out;
     }
+    case 'at':
+    case 'batch':
+      // `echo cmd | at now`: standard input is a shell script, run later outside this command's sandbox
+      if (!argv.slice(1).some((a) => /^-[A-Za-z]*[flrdc]/.test(a))) out.readsStdin = { program: name, shell: true, always: true };
+      return out;
     case 'find':
       return findExec(argv, out);
     case 'git':
