@@ -15,6 +15,7 @@ import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
 import { detectSandbox } from '../src/policy/sandbox.js';
+import { shellGrammarStatus } from '../src/policy/shell.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
 import { withPlugins } from '../src/agent/plugin-policy.js';
@@ -220,6 +221,8 @@ export class Daemon {
     }
     this.ambient.start();
     if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
+    const grammar = shellGrammarStatus();
+    if (!grammar.ok) this.log.warn(`${grammar.error}: every agent command will wait for approval (reinstall kairos to restore it)`);
     this.log.info({ repos: [...this.repos.keys()] }, 'ready');
   }
 

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
 import { detectLimits } from '../policy/sandbox/limits.js';
+import { shellGrammarStatus } from '../policy/shell.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -59,6 +60,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('inotify', () => checkInotify(o.platform, o.procDir)),
     guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
+    guarded('shell-grammar', checkShellGrammar),
     guarded('api-key', () => checkApiKey(o.env)),
   ]);
 }
@@ -76,6 +78,14 @@ export function formatDoctor(checks: readonly DoctorCheck[]): string {
   lines.push('');
   lines.push(`${count('ok')} ok, ${count('warn')} warning${count('warn') === 1 ? '' : 's'}, ${count('fail')} failed`);
   return lines.join('\n');
+}
+
+/** The bash grammar the policy parses commands with; without it every agent command asks. */
+function checkShellGrammar(): DoctorCheck {
+  const g = shellGrammarStatus();
+  return g.ok
+    ? { name: 'shell-grammar', status: 'ok', detail: 'tree-sitter-bash loaded: commands are checked part by part' }
+    : { name: 'shell-grammar', status: 'fail', detail: `${g.error}; every agent command waits for approval`, fix: 'reinstall kairos (npm install) so tree-sitter-bash and web-tree-sitter are present' };
 }
 
 function checkNode(version: string): DoctorCheck {

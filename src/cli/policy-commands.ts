@@ -6,9 +6,10 @@ import { trustRepo, trustStatus, untrustRepo } from '../policy/trust.js';
 import type { Policy } from '../policy/schema.js';
 import { openDb, storePath } from '../store/db.js';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
-import { resolveRepo } from './context.js';
+import { resolveRepo, UsageError } from './context.js';
 import { loadUserPolicy, resolveRepoPolicy } from '../policy/effective.js';
 import { explainCall, formatExplanation } from '../policy/explain.js';
+import { parseToolCall, RuleSyntaxError } from '../policy/rules.js';
 import { layerContext } from '../policy/layer-context.js';
 import { detectSandbox } from '../policy/sandbox.js';
 import { explainSandbox, formatSandboxExplanation } from '../policy/sandbox/explain.js';
@@ -88,6 +89,12 @@ export async function trustCommand(home: string, repo: string, revoke: boolean):
  * make in this repository, under its effective policy and trust; nothing is run or audited.
  */
 export function explainCommand(home: string, callText: string, repo: string, json: boolean): number {
+  try {
+    parseToolCall(callText); // a malformed call is a usage error, not a crash
+  } catch (e) {
+    if (e instanceof RuleSyntaxError) throw new UsageError(`policy explain: ${e.message}`);
+    throw e;
+  }
   const db = openDb(storePath(home));
   try {
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
