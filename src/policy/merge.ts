@@ -65,6 +65,7 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
     triage: mergeObjects(shipped.triage, user.triage),
     gate: mergeObjects(shipped.gate, user.gate),
     workers: mergeObjects(shipped.workers, user.workers),
+    retention: mergeObjects(shipped.retention, user.retention),
   }) as Policy;
 }
 
@@ -195,6 +196,8 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     else refuse(`workers.max: ${wantWorkers}`, `higher than the user's ${userMax}; ${UNTRUSTED_TAIL}`);
   }
   const gate = mergeGate(user.gate, repo.gate, refuse);
+  // One store serves every repository: how long it keeps history is the user's to say.
+  if (repo.retention) refuse('retention', 'the store is shared by every repository — set retention in $KAIROS_HOME/policy.yaml');
 
   const policy = definedOnly({
     version: 1 as const,
@@ -207,6 +210,7 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     mcp_servers: mcpServers,
     gate,
     workers,
+    retention: user.retention,
     ...ambient,
   }) as Policy;
   return { policy, refused, fromRepo };

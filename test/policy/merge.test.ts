@@ -433,6 +433,7 @@ presence: { away_after: 5m }
 triage: { enabled: false }
 gate: { max_actions_per_hour: 3 }
 workers: { max: 2 }
+retention: { events_days: 7, tasks_days: 0 }
 `,
     'user.yaml',
   );
