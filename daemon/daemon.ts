@@ -35,6 +35,7 @@ import { StoreGuard } from './store-guard.js';
 import { RetentionJob, retentionSettings, type RetentionRun } from './retention-job.js';
 import { watchPolicyFiles, type PolicyWatch } from './policy-watch.js';
 import { ensureIncrementalVacuum } from '../src/store/retention.js';
+import { isDamaged, StoreDamagedError } from '../src/store/store-errors.js';
 
 export const DEFAULT_SETTLE_MS = 1500;
 
@@ -53,6 +54,11 @@ interface WatchedRepo {
   watch: RepoWatch;
   gitOperation: string | null;
   cron: { stop(): void } | undefined;
+}
+
+/** A corrupt page met while starting (not only at open) is the same problem for the user: one line, what to do. */
+function damagedAsOneLine(e: unknown, home: string): unknown {
+  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), (e as Error).message) : e;
 }
 
 /** The long-running process's engine: sources → store → settle → tasks → report. */
@@ -199,13 +205,13 @@ export class Daemon {
       d = new Daemon(opts, lock);
     } catch (e) {
       lock.release();
-      throw e;
+      throw damagedAsOneLine(e, opts.home);
     }
     try {
       await d.recoverAndWatch();
     } catch (e) {
       await d.stop('start failed');
-      throw e;
+      throw damagedAsOneLine(e, opts.home);
     }
     return d;
   }
