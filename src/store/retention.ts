@@ -11,12 +11,19 @@ export const RETENTION_DEFAULTS: RetentionSettings = { events_days: 30, tasks_da
 
 export interface PruneOptions {
   now: Date;
-  /** Rows looked at per transaction. Small, so a write from the watcher waits at most one chunk. */
+  /** At most this many rows are looked at per transaction. */
   chunk?: number;
+  /**
+   * And a transaction ends once it has worked this long (default 5 ms), so a write from the watcher
+   * waits at most about this plus the commit (and a WAL checkpoint, when one falls due).
+   */
+  chunkMs?: number;
   /** Called between chunks: the caller hands the event loop back to the watcher and the control socket. */
   pause(): Promise<void>;
   /** Asked between chunks; true ends the prune early (the daemon is stopping). */
   cancelled?(): boolean;
+  /** Told how long each transaction took (for measurements). */
+  onChunk?(phase: 'tasks' | 'events' | 'vacuum', ms: number): void;
 }
 
 export interface PruneResult {
@@ -36,6 +43,7 @@ const DAY_MS = 86_400_000;
 /** Tasks in these states may still run or wait for a human: they and their events are kept. */
 const LIVE_TASK_STATES = TASK_STATES.filter((s) => !isFinal(s));
 const DEFAULT_CHUNK = 1000;
+const DEFAULT_CHUNK_MS = 5;
 const VACUUM_PAGES_PER_STEP = 512;
 
 /**
@@ -51,13 +59,17 @@ export async function pruneStore(db: Db, settings: RetentionSettings, o: PruneOp
   const started = performance.now();
   const r: PruneResult = { events: 0, tasks: 0, batches: 0, vacuumed_pages: 0, chunks: 0, longest_chunk_ms: 0, ms: 0, cancelled: false };
   const chunk = o.chunk ?? DEFAULT_CHUNK;
+  const budget = o.chunkMs ?? DEFAULT_CHUNK_MS;
+  let phase: 'tasks' | 'events' | 'vacuum' = 'tasks';
   const timed = <T>(fn: () => T): T => {
     const t0 = performance.now();
     try {
       return fn();
     } finally {
+      const ms = performance.now() - t0;
       r.chunks++;
-      r.longest_chunk_ms = Math.max(r.longest_chunk_ms, performance.now() - t0);
+      r.longest_chunk_ms = Math.max(r.longest_chunk_ms, ms);
+      o.onChunk?.(phase, ms);
     }
   };
   const stop = (): boolean => (r.cancelled ||= o.cancelled?.() ?? false);
@@ -67,26 +79,28 @@ export async function pruneStore(db: Db, settings: RetentionSettings, o: PruneOp
     const tasks = new TaskPruner(db);
     let after = 0;
     while (!stop()) {
-      const step = timed(() => db.transaction(() => tasks.step(after, chunk, cutoff))());
+      const step = timed(() => db.transaction(() => tasks.step(after, chunk, cutoff, performance.now() + budget))());
       r.tasks += step.tasks;
       r.batches += step.batches;
-      if (step.last === undefined || !step.sawOld) break;
-      after = step.last;
+      if (!step.more) break;
+      after = step.last!;
       await o.pause();
     }
   }
+  phase = 'events';
   if (settings.events_days > 0 && !stop()) {
     const cutoff = new Date(o.now.getTime() - settings.events_days * DAY_MS).toISOString();
     const events = new EventPruner(db);
     let after = 0;
     while (!stop()) {
-      const step = timed(() => db.transaction(() => events.step(after, chunk, cutoff))());
+      const step = timed(() => db.transaction(() => events.step(after, chunk, cutoff, performance.now() + budget))());
       r.events += step.deleted;
-      if (step.last === undefined || !step.sawOld) break;
-      after = step.last;
+      if (!step.more) break;
+      after = step.last!;
       await o.pause();
     }
   }
+  phase = 'vacuum';
   if (r.events + r.tasks > 0 && !stop()) r.vacuumed_pages = await incrementalVacuum(db, o, timed, stop);
   r.ms = Math.round(performance.now() - started);
   r.longest_chunk_ms = Math.round(r.longest_chunk_ms * 10) / 10;
@@ -130,22 +144,31 @@ class EventPruner {
     this.remove = db.prepare('DELETE FROM events WHERE id = ?');
   }
 
-  step(after: number, limit: number, cutoff: string): { last: number | undefined; sawOld: boolean; deleted: number } {
+  /** One transaction's work: rows after `after`, until `limit` rows or the `deadline` (at least one row). */
+  step(after: number, limit: number, cutoff: string, deadline: number): { last: number | undefined; more: boolean; deleted: number } {
     const rows = this.page.all(after, limit) as { id: number; at: string; settled_at: string | null }[];
     const keep = protectedBatches(this.db);
     let deleted = 0;
     let sawOld = false;
+    let last: number | undefined;
     for (const e of rows) {
-      if (e.at >= cutoff) continue;
-      sawOld = true;
-      if (e.settled_at === null) continue;
-      const batches = this.batchesOf.all(e.id) as number[];
-      if (batches.some((b) => keep.has(b))) continue;
-      // The batch keeps its path list and event count; only the link to the gone event goes.
-      if (batches.length) this.unlink.run(e.id);
-      deleted += this.remove.run(e.id).changes;
+      last = e.id;
+      if (e.at < cutoff) {
+        sawOld = true;
+        deleted += this.prune(e, keep);
+      }
+      if (performance.now() > deadline) return { last, more: true, deleted };
     }
-    return { last: rows.at(-1)?.id, sawOld, deleted };
+    return { last, more: last !== undefined && sawOld, deleted };
+  }
+
+  private prune(e: { id: number; settled_at: string | null }, keep: Set<number>): number {
+    if (e.settled_at === null) return 0;
+    const batches = this.batchesOf.all(e.id) as number[];
+    if (batches.some((b) => keep.has(b))) return 0;
+    // The batch keeps its path list and event count; only the link to the gone event goes.
+    if (batches.length) this.unlink.run(e.id);
+    return this.remove.run(e.id).changes;
   }
 }
 
@@ -165,13 +188,17 @@ class TaskPruner {
     this.batch = db.prepare('DELETE FROM batches WHERE id = ?');
   }
 
-  step(after: number, limit: number, cutoff: string): { last: number | undefined; sawOld: boolean; tasks: number; batches: number } {
+  /** As EventPruner.step. */
+  step(after: number, limit: number, cutoff: string, deadline: number): { last: number | undefined; more: boolean; tasks: number; batches: number } {
     const rows = this.page.all(after, limit) as { id: number; state: string; batch_id: number | null; created_at: string; finished_at: string | null }[];
     const awaited = openApprovalTasks(this.db);
     let tasks = 0;
     let batches = 0;
     let sawOld = false;
+    let last: number | undefined;
     for (const t of rows) {
+      if (last !== undefined && performance.now() > deadline) return { last, more: true, tasks, batches };
+      last = t.id;
       if ((t.finished_at ?? t.created_at) >= cutoff) continue;
       sawOld = true;
       if ((LIVE_TASK_STATES as readonly string[]).includes(t.state) || awaited.has(t.id)) continue;
@@ -183,7 +210,7 @@ class TaskPruner {
         batches += this.batch.run(t.batch_id).changes;
       }
     }
-    return { last: rows.at(-1)?.id, sawOld, tasks, batches };
+    return { last, more: last !== undefined && sawOld, tasks, batches };
   }
 }
 
