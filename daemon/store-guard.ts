@@ -168,6 +168,7 @@ export class StoreGuard {
         return true;
       }
     } catch (e) {
+      this.o.events.recount(); // the chunk's transaction rolled back after appendMany counted its rows
       if (isDiskFull(e)) return false;
       // Not a full disk: this write will never succeed by waiting. Say so and move on.
       this.o.log.error({ err: (e as Error).message }, 'a held store write failed; dropped');

@@ -7,6 +7,7 @@ export interface RetentionSettings {
   tasks_days: number;
 }
 
+/** Also written in policies/default.yaml; these apply when no policy says. */
 export const RETENTION_DEFAULTS: RetentionSettings = { events_days: 30, tasks_days: 90 };
 
 export interface PruneOptions {

@@ -20,6 +20,8 @@ registerMigration({
     CREATE INDEX tasks_trigger_started ON tasks (repo, trigger, started_at);
     -- 'kairos tasks --repo R' (newest first)
     CREATE INDEX tasks_repo_id ON tasks (repo, id);
+    -- the ambient heuristics ask whether a command of the repository failed lately (src/pipeline/decide.ts)
+    CREATE INDEX tasks_repo_state_finished ON tasks (repo, state, finished_at);
     -- retention deletes a task's transitions with it
     CREATE INDEX task_transitions_task ON task_transitions (task_id);
     -- retention finds the tasks of a batch before it deletes the batch

@@ -68,6 +68,12 @@ describe('the policy file reloads live (real daemon, no SIGHUP)', () => {
     assert.equal(d.proc.exitCode, null, 'the daemon keeps running');
   });
 
+  test('an edit of hooks.json reloads too', async () => {
+    const before = status().policy.last_reload!.at;
+    fs.writeFileSync(path.join(h.home, 'hooks.json'), '{ "hooks": {} }\n');
+    await waitFor(() => status().policy.last_reload!.at > before, { what: 'a reload after the hooks edit' });
+  });
+
   test('fixing the file reloads again', async () => {
     saveAtomically(policyFile, `triggers:${trigger('first', 'one')}${trigger('third', 'three')}\n`);
     const s = await waitFor(() => (status().policy.last_reload?.ok ? status() : undefined), { what: 'reload after the fix' });

@@ -6,9 +6,9 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { EventStore } from '../../src/store/event-store.js';
 import { TaskStore } from '../../src/store/task-store.js';
 import { ApprovalStore } from '../../src/store/approval-store.js';
-import { ensureIncrementalVacuum, pruneStore } from '../../src/store/retention.js';
+import { ensureIncrementalVacuum, pruneStore, RETENTION_DEFAULTS } from '../../src/store/retention.js';
 import { mergeRepoPolicy } from '../../src/policy/merge.js';
-import { parsePolicyText } from '../../src/policy/load.js';
+import { loadPolicyFile, parsePolicyText, shippedPolicyPath } from '../../src/policy/load.js';
 import type { EventDraft } from '../../src/events/event.js';
 import { tempDir } from '../support/temp.js';
 
@@ -128,6 +128,10 @@ describe('pruneStore', () => {
     const db = openDb(path.join(tmp.dir, 'new.db'));
     assert.equal(db.pragma('auto_vacuum', { simple: true }), 2);
     db.close();
+  });
+
+  test('the shipped default policy says the defaults', () => {
+    assert.deepEqual(loadPolicyFile(shippedPolicyPath('default')).retention, RETENTION_DEFAULTS);
   });
 
   test("a repository's policy cannot set retention (the store is the user's)", () => {
