@@ -6,7 +6,7 @@
  *    the CLI runs (in-process, the store opened as the CLI opens it) and as the status round trip over the socket;
  *  - with --prune: a retention prune of 1,000,000 old events under the running daemon, with event → trigger
  *    latency sampled while it runs (this build only: main has no retention).
- * Run: node dist/bench/store.js [--quick] [--prune] [--build NAME=/abs/path/to/dist ...]
+ * Run: node dist/bench/store.js [--quick] [--prune | --prune-only] [--build NAME=/abs/path/to/dist ...]
  * Each build's own store code (dist/src/store/*.js) is used for its own numbers.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,7 +19,8 @@ import { makeRepo, type TestRepo } from '../test/support/git-repo.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const withPrune = args.includes('--prune');
+const pruneOnly = args.includes('--prune-only');
+const withPrune = pruneOnly || args.includes('--prune');
 const SAMPLES = quick ? 10 : 40;
 const SIZES = quick ? [1_000, 100_000] : [1_000, 1_000_000];
 const SETTLE = 200;
@@ -160,9 +161,12 @@ async function listingTimings(dist: string, home: string, repo: string): Promise
       events_limit50_ms: timeIt(() => events.list({ limit: 50 })),
       events_type_commit_ms: timeIt(() => events.list({ limit: 50, types: ['git.commit'] })),
       events_type_two_ms: timeIt(() => events.list({ limit: 50, types: ['git.commit', 'manual'] })),
+      // A type with no rows at all: without an index this reads every row.
+      events_type_rare_ms: timeIt(() => events.list({ limit: 50, types: ['manual'] }), 5),
       events_repo_type_ms: timeIt(() => events.list({ limit: 50, repo, types: ['git.commit'] })),
       tasks_limit50_ms: timeIt(() => tasks.list({ limit: 50 }).map((t) => (t.batch_id ? tasks.batchPaths(t.batch_id) : []))),
       tasks_repo_ms: timeIt(() => tasks.list({ limit: 50, repo })),
+      queued_ms: timeIt(() => tasks.queued()),
     };
     const rt: number[] = [];
     for (let i = 0; i < 10; i++) {
@@ -251,14 +255,16 @@ async function measurePrune(dist: string, size: number): Promise<Record<string, 
 
 export async function main(): Promise<void> {
   const rows: Array<{ build: string; size: number; m: Record<string, number> }> = [];
-  for (const size of SIZES) {
+  for (const size of pruneOnly ? [] : SIZES) {
     for (const b of builds) rows.push({ build: b.name, size, m: await measure(b, size) });
   }
-  process.stdout.write(`\nstore at scale: event → trigger start beyond settle_ms (${SETTLE} ms), ${SAMPLES} samples; listings as query time (median of 15)\n`);
-  const keys = [...new Set(rows.flatMap((r) => Object.keys(r.m)))];
-  process.stdout.write(`  ${'build'.padEnd(8)} ${'events'.padStart(10)}  ${keys.map((k) => k.padStart(Math.max(10, k.length))).join(' ')}\n`);
-  for (const r of rows) {
-    process.stdout.write(`  ${r.build.padEnd(8)} ${r.size.toLocaleString('en').padStart(10)}  ${keys.map((k) => String(r.m[k] ?? '').padStart(Math.max(10, k.length))).join(' ')}\n`);
+  if (rows.length) {
+    process.stdout.write(`\nstore at scale: event → trigger start beyond settle_ms (${SETTLE} ms), ${SAMPLES} samples; listings as query time (median of 15)\n`);
+    const keys = [...new Set(rows.flatMap((r) => Object.keys(r.m)))];
+    process.stdout.write(`  ${'build'.padEnd(8)} ${'events'.padStart(10)}  ${keys.map((k) => k.padStart(Math.max(10, k.length))).join(' ')}\n`);
+    for (const r of rows) {
+      process.stdout.write(`  ${r.build.padEnd(8)} ${r.size.toLocaleString('en').padStart(10)}  ${keys.map((k) => String(r.m[k] ?? '').padStart(Math.max(10, k.length))).join(' ')}\n`);
+    }
   }
   if (withPrune) {
     const size = SIZES.at(-1)!;
