@@ -32,6 +32,11 @@ import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
 import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from '../src/policy/effective.js';
 import { watchRepo, type RepoWatch } from './repo-watch.js';
+import { StoreGuard } from './store-guard.js';
+import { RetentionJob, retentionSettings, type RetentionRun } from './retention-job.js';
+import { watchPolicyFiles, type PolicyWatch } from './policy-watch.js';
+import { ensureIncrementalVacuum } from '../src/store/retention.js';
+import { isDamaged, StoreDamagedError } from '../src/store/store-errors.js';
 
 export const DEFAULT_SETTLE_MS = 1500;
 
@@ -52,6 +57,11 @@ interface WatchedRepo {
   cron: { stop(): void } | undefined;
 }
 
+/** A corrupt page met while starting (not only at open) is the same problem for the user: one line, what to do. */
+function damagedAsOneLine(e: unknown, home: string): unknown {
+  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), (e as Error).message) : e;
+}
+
 /** The long-running process's engine: sources → store → settle → tasks → report. */
 export class Daemon {
   readonly startedAt = new Date();
@@ -68,7 +78,7 @@ export class Daemon {
   /** The last change the user made in each repository, for the gate's edit back-off. */
   private readonly lastUserEdit = new Map<string, Date>();
   private userPolicy: Policy;
-  private stopping: Promise<void> | undefined;
+  private stopping: Promise<{ unwritten: number; errors: string[] }> | undefined;
   readonly model: ModelClient;
   readonly agents: AgentTasks;
   readonly approvals: ApprovalQueue;
@@ -76,6 +86,12 @@ export class Daemon {
   private readonly hooks: DaemonHooks;
   private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Holds events in memory while the store's disk is full. */
+  private readonly guard: StoreGuard;
+  private readonly retention: RetentionJob;
+  private policyWatch: PolicyWatch | undefined;
+  private policyLoadedAt = new Date();
+  private lastReload: { ok: boolean; error: string | null; at: string } | null = null;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -91,6 +107,22 @@ export class Daemon {
     const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
     this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
     this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
+    this.guard = new StoreGuard({
+      db: this.db,
+      events: this.events,
+      log: opts.logger,
+      notify: (title, body) => this.reporter.notify(title, body, 'critical'),
+      onStored: (stored) => this.afterStored(stored),
+      // A queued task whose start could not be recorded was dropped by the runner: offer them all again.
+      onRecovered: () => this.tasks.queued().forEach((t) => this.runner.enqueue(t.id)),
+    });
+    this.retention = new RetentionJob({
+      db: this.db,
+      events: this.events,
+      settings: () => retentionSettings(this.userPolicy),
+      log: opts.logger,
+      storeWritable: () => !this.guard.degraded,
+    });
     this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger });
     // The user's budget and models are global: one ledger for every repository. Getters, so a
     // reloaded policy (a raised cap) applies to the next call.
@@ -133,10 +165,11 @@ export class Daemon {
       notBefore: (repo, t) => this.cooldownUntil(repo, t),
       alreadyBatched: (id, trigger) => this.tasks.triggersHolding(id).has(trigger),
       onBatch: (batch, settled) => this.onBatch(batch, settled),
-      onSettled: (ids) => {
-        this.events.markSettled(ids, new Date().toISOString());
-        this.ambient.offerUnmatched(this.events.byIds(ids));
-      },
+      onSettled: (ids) =>
+        this.guard.run('settle unmatched events', () => {
+          this.events.markSettled(ids, new Date().toISOString());
+          this.ambient.offerUnmatched(this.events.byIds(ids));
+        }),
     });
     this.ambient = new Ambient({
       db: this.db,
@@ -173,19 +206,21 @@ export class Daemon {
       d = new Daemon(opts, lock);
     } catch (e) {
       lock.release();
-      throw e;
+      throw damagedAsOneLine(e, opts.home);
     }
     try {
       await d.recoverAndWatch();
     } catch (e) {
       await d.stop('start failed');
-      throw e;
+      throw damagedAsOneLine(e, opts.home);
     }
     return d;
   }
 
   private async recoverAndWatch(): Promise<void> {
     const now = new Date().toISOString();
+    this.convertToIncrementalVacuum();
+    this.events.count(); // counted once here, so status never counts a big table
     await recoverAfterStop({
       db: this.db,
       model: this.model,
@@ -220,6 +255,8 @@ export class Daemon {
       this.settler.add(unsettled);
     }
     this.ambient.start();
+    this.retention.start();
+    this.policyWatch = watchPolicyFiles(this.opts.home, () => this.reload(), this.log);
     if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
     const grammar = shellGrammarStatus();
     if (!grammar.ok) this.log.warn(`${grammar.error}: every agent command will wait for approval (reinstall kairos to restore it)`);
@@ -269,12 +306,20 @@ export class Daemon {
 
   /** Re-reads the user's and every repository's policy; an invalid user policy keeps the old one. */
   reload(): { ok: boolean; error?: string } {
+    const at = new Date();
     try {
       this.userPolicy = withPlugins(loadUserPolicy(this.opts.home), this.opts.home, this.log);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'policy reload failed; keeping the previous policy');
-      return { ok: false, error: (e as Error).message };
+      const error = (e as Error).message;
+      // Said once per distinct error: an editor saving the same broken file twice is not news.
+      if (this.lastReload?.error !== error) this.reporter.policyReloadFailed(error);
+      this.lastReload = { ok: false, error, at: at.toISOString() };
+      return { ok: false, error };
     }
+    if (this.lastReload && !this.lastReload.ok) this.reporter.policyReloadFixed();
+    this.policyLoadedAt = at;
+    this.lastReload = { ok: true, error: null, at: at.toISOString() };
+    this.log.info({ triggers: this.userPolicy.triggers.map((t) => t.name) }, 'policy reloaded');
     for (const r of this.repos.values()) {
       r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
       this.reporter.policyProblems(r.path, r.policy);
@@ -298,15 +343,16 @@ export class Daemon {
       if (parsed.success) valid.push(parsed.data);
       else this.log.error({ event: d, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid event dropped');
     }
-    const stored = this.db.transaction(() => {
-      const rows = valid.length ? this.events.appendMany(valid) : [];
-      alsoInTransaction?.();
-      return rows;
-    })();
+    // Empty while the disk is full: the events are held and reach afterStored once written.
+    const stored = this.guard.write(valid, alsoInTransaction);
+    this.afterStored(stored);
+    return stored;
+  }
+
+  private afterStored(stored: StoredEvent[]): void {
     for (const e of stored) if (e.type.startsWith('file.') && e.origin === 'user') this.lastUserEdit.set(e.repo, new Date(e.at));
     this.ambient.noteEvents(stored);
     if (stored.length) this.settler.add(stored);
-    return stored;
   }
 
   poke(repo: string | undefined, note: string | undefined, trigger: string | undefined): StoredEvent[] {
@@ -341,29 +387,63 @@ export class Daemon {
       paused: isPaused(this.db),
       spend: spendReport(this.db, this.userPolicy.budget, Date.now()),
       events: this.events.count(),
+      store: this.guard.health(),
+      policy: { loaded_at: this.policyLoadedAt.toISOString(), last_reload: this.lastReload },
     };
   }
 
-  stop(reason: string): Promise<void> {
+  /** Runs the retention prune now (the control method `prune`; it also runs on its own schedule). */
+  prune(): Promise<RetentionRun> {
+    return this.retention.run();
+  }
+
+  /** A store made before incremental vacuum is rewritten once, at start, before anything is watched. */
+  private convertToIncrementalVacuum(): void {
+    const t0 = Date.now();
+    try {
+      if (ensureIncrementalVacuum(this.db) === 'converted') this.log.info({ ms: Date.now() - t0 }, 'store converted to incremental vacuum (once)');
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not convert the store to incremental vacuum (needs free disk as large as the store); tried again at the next start');
+    }
+  }
+
+  /** Never rejects. `unwritten`: events held in memory (disk full) that could not be written before exit. */
+  stop(reason: string): Promise<{ unwritten: number; errors: string[] }> {
     this.stopping ??= this.shutdown(reason);
     return this.stopping;
   }
 
-  private async shutdown(reason: string): Promise<void> {
+  /** Every step runs even when one before it failed (a full disk, a watcher that will not close). */
+  private async shutdown(reason: string): Promise<{ unwritten: number; errors: string[] }> {
     this.log.info({ reason }, 'stopping');
-    this.settler.stop();
-    this.ambient.stop();
-    await this.proposalNotifier?.close();
+    const errors: string[] = [];
+    const step = async (what: string, fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        errors.push(`${what}: ${(e as Error).message}`);
+        this.log.error({ err: (e as Error).message }, `stopping: ${what} failed`);
+      }
+    };
+    this.policyWatch?.close();
+    await step('settle', () => this.settler.stop());
+    await step('ambient', () => this.ambient.stop());
+    await step('retention', () => this.retention.stop());
+    await step('notifications', () => this.proposalNotifier?.close());
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    for (const r of this.repos.values()) r.cron?.stop();
+    for (const r of this.repos.values()) await step('cron', () => r.cron?.stop());
     await Promise.allSettled([...this.repos.values()].map((r) => r.watch?.close()));
     // Give running commands a moment, then stop them; they are recorded as interrupted, not lost.
-    await this.runner.stop(3000);
-    this.commands.stopAll();
-    this.tasks.interruptRunning(new Date().toISOString());
-    this.db.close();
+    await step('tasks', () => this.runner.stop(3000));
+    await step('commands', () => this.commands.stopAll());
+    let unwritten = 0;
+    await step('held events', () => (unwritten = this.guard.stop()));
+    if (unwritten) this.log.error({ unwritten }, `${unwritten} events held in memory could not be written (disk still full); they are lost with this process`);
+    await step('interrupted tasks', () => this.tasks.interruptRunning(new Date().toISOString()));
+    await step('store', () => this.db.close());
     this.lock.release();
     this.log.info('stopped');
+    return { unwritten, errors };
   }
 
   /** The trigger a task runs under: its policy trigger, or the instruction ambient triage gave it. */
@@ -402,7 +482,12 @@ export class Daemon {
     return last?.started_at ? Date.parse(last.started_at) + parseDuration(t.cooldown) : 0;
   }
 
+  /** A settled batch is stored before its task runs; with the disk full, it waits behind the held events. */
   private onBatch(batch: SettledBatch, settledIds: number[]): void {
+    this.guard.run(`batch of ${batch.trigger.name}`, () => this.storeBatch(batch, settledIds));
+  }
+
+  private storeBatch(batch: SettledBatch, settledIds: number[]): void {
     const t = batch.trigger;
     const kind = t.run ? 'command' : t.ask ? 'agent' : 'notify';
     const at = new Date().toISOString();

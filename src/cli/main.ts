@@ -209,7 +209,7 @@ try {
   process.exitCode = exitCode;
 } catch (e) {
   const err = e as Error;
-  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'ApprovalError', 'Error'].includes(err.name);
+  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'ApprovalError', 'StoreDamagedError', 'Error'].includes(err.name);
   process.stderr.write(`kairos: ${known ? err.message : err.stack}\n`);
   process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
 }

@@ -67,6 +67,7 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
     gate: mergeObjects(shipped.gate, user.gate),
     workers: mergeObjects(shipped.workers, user.workers),
     sandbox: mergeUserSandbox(shipped.sandbox, user.sandbox),
+    retention: mergeObjects(shipped.retention, user.retention),
   }) as Policy;
 }
 
@@ -200,6 +201,8 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
   }
   const gate = mergeGate(user.gate, repo.gate, refuse);
   const sandbox = mergeRepoSandbox(user.sandbox, repo.sandbox, opts.trusted, refuse);
+  // One store serves every repository: how long it keeps history is the user's to say.
+  if (repo.retention) refuse('retention', 'the store is shared by every repository — set retention in $KAIROS_HOME/policy.yaml');
 
   const policy = definedOnly({
     version: 1 as const,
@@ -213,6 +216,7 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     gate,
     workers,
     sandbox,
+    retention: user.retention,
     ...ambient,
   }) as Policy;
   return { policy, refused, fromRepo };

@@ -343,6 +343,15 @@ export const SandboxSettings = z
   .strict()
   .describe('The command sandbox: extra paths and variables a sandboxed command may see, and its limits.');
 export type SandboxSettings = z.infer<typeof SandboxSettings>;
+/** How long the store keeps history (src/store/retention.ts). */
+export const RetentionSettings = z
+  .object({
+    events_days: z.number().int().min(0).max(36_500).optional().describe('Events older than this many days are removed (default 30; 0 keeps them forever). Unsettled events and those a live task or an open approval points to are kept.'),
+    tasks_days: z.number().int().min(0).max(36_500).optional().describe('Finished tasks older than this many days are removed with their batches (default 90; 0 keeps them forever). Audit rows are never removed.'),
+  })
+  .strict()
+  .describe('History kept in $KAIROS_HOME/kairos.db; old rows are pruned in small steps in the background. Only the user policy sets it.');
+export type RetentionSettings = z.infer<typeof RetentionSettings>;
 
 export const Policy = z
   .object({
@@ -362,6 +371,7 @@ export const Policy = z
     triage: TriageSettings.optional(),
     workers: WorkersSettings.optional(),
     sandbox: SandboxSettings.optional(),
+    retention: RetentionSettings.optional(),
     /** Extra paths to ignore, in .gitignore syntax, on top of .gitignore and .kairosignore. */
     ignore: z.array(z.string()).optional().describe('Extra paths to ignore, in .gitignore syntax.'),
     defaults: z
