@@ -40,7 +40,7 @@ function bound(text: string, limit: number): string {
 
 /** Policy asks only from the permission layer may be settled by a hook's `allow`; nothing else may. */
 function hookMayAllow(ev: Evaluation): boolean {
-  return ev.trail.every((t) => t.verdict.decision === 'allow' || (t.verdict.decision === 'ask' && t.layer === 'permission'));
+  return ev.trail.every((t) => t.verdict.decision === 'allow' || t.verdict.decision === 'n/a' || (t.verdict.decision === 'ask' && t.layer === 'permission'));
 }
 
 /**
