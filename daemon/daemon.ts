@@ -3,7 +3,9 @@ import path from 'node:path';
 import { EventDraft, type StoredEvent } from '../src/events/event.js';
 import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
-import { gateTaskStart } from './task-gate.js';
+import { evaluateRunStep, gateTaskStart } from './task-gate.js';
+import { policyChanged, touchesTrust } from './repo-trust.js';
+import { ALL_REPOS, AuditLog } from '../src/policy/audit.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import { openDb, storePath, type Db } from '../src/store/db.js';
@@ -58,6 +60,7 @@ export class Daemon {
   readonly events: EventStore;
   readonly tasks: TaskStore;
   readonly repoStore: RepoStore;
+  readonly audit: AuditLog;
   private readonly settler: Settler;
   private readonly runner: TaskRunner;
   private readonly repos = new Map<string, WatchedRepo>();
@@ -86,11 +89,12 @@ export class Daemon {
     this.events = new EventStore(this.db);
     this.tasks = new TaskStore(this.db);
     this.repoStore = new RepoStore(this.db);
+    this.audit = new AuditLog(this.db);
     this.hooks = new DaemonHooks({ db: this.db, home: opts.home, log: opts.logger });
     const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
     this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
     this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
-    this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger });
+    this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger, check: (task, command) => this.checkRun(task, command) });
     // The user's budget and models are global: one ledger for every repository. Getters, so a
     // reloaded policy (a raised cap) applies to the next call.
     this.model = createModelClient({
@@ -270,10 +274,13 @@ export class Daemon {
       this.userPolicy = withPlugins(loadUserPolicy(this.opts.home), this.opts.home, this.log);
     } catch (e) {
       this.log.error({ err: (e as Error).message }, 'policy reload failed; keeping the previous policy');
+      this.audit.record({ repo: ALL_REPOS, origin: 'user', action: { type: 'reload', detail: 'user policy' } }, { validate: { decision: 'deny', reason: `invalid, the previous policy stays: ${(e as Error).message}` } });
       return { ok: false, error: (e as Error).message };
     }
+    this.audit.record({ repo: ALL_REPOS, origin: 'user', action: { type: 'reload', detail: 'user policy' } }, { validate: { decision: 'allow', reason: 'the user policy parsed' } });
     for (const r of this.repos.values()) {
       r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
+      this.auditRepoPolicy(r.path, r.policy, 'reload');
       this.reporter.policyProblems(r.path, r.policy);
       r.cron?.stop();
       r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
@@ -301,6 +308,7 @@ export class Daemon {
       return rows;
     })();
     for (const e of stored) if (e.type.startsWith('file.') && e.origin === 'user') this.lastUserEdit.set(e.repo, new Date(e.at));
+    for (const repo of new Set(stored.filter(touchesTrust).map((e) => e.repo))) this.refreshPolicy(repo, 'a git or policy file event');
     this.ambient.noteEvents(stored);
     if (stored.length) this.settler.add(stored);
     return stored;
@@ -329,7 +337,7 @@ export class Daemon {
         reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
         paused: this.model.paused() ?? null,
       },
-      repos: [...this.repos.values()].map(repoStatus),
+      repos: [...this.repos.values()].map((r) => (this.refreshPolicy(r.path, 'status'), repoStatus(r))),
       pending: this.settler.pending(),
       running: this.runner.runningTaskIds(),
       queued: this.tasks.queued().map((t) => t.id),
@@ -390,7 +398,51 @@ export class Daemon {
 
   private gate(task: TaskRow): StartGate {
     const r = this.repos.get(task.repo);
-    return r ? gateTaskStart(task, { policy: r.policy.policy, tasks: this.tasks, lastUserEdit: this.lastUserEdit.get(task.repo), paused: isPaused(this.db) }) : { go: true };
+    if (!r) return { go: true };
+    this.refreshPolicy(task.repo, `task ${task.id} starting`);
+    return gateTaskStart(task, { ...this.startContext(r, task), tasks: this.tasks, lastUserEdit: this.lastUserEdit.get(task.repo), paused: isPaused(this.db) });
+  }
+
+  /** A trigger's command, through the layers right before it runs: trust is read from disk again now. */
+  private checkRun(task: TaskRow, command: string): ReturnType<typeof evaluateRunStep> {
+    const r = this.repos.get(task.repo);
+    if (r) this.refreshPolicy(task.repo, `task ${task.id} running`);
+    const poked = task.batch_id !== null && this.tasks.batchHasPoke(task.batch_id);
+    const policy = r ? this.startContext(r, task) : { policy: this.userPolicy, trust: 'untrusted' as const, fromRepo: true, audit: this.audit, kairosHome: this.opts.home };
+    return evaluateRunStep(task, command, { ...policy, paused: isPaused(this.db) && !poked });
+  }
+
+  private startContext(r: WatchedRepo, task: TaskRow) {
+    // A trigger is the repository's own unless the user's policy (with plugins) has it; ambient tasks are Kairos's.
+    const fromRepo = task.trigger !== AMBIENT_TRIGGER && !this.userPolicy.triggers.some((t) => t.name === task.trigger);
+    return { policy: r.policy.policy, trust: r.policy.trust, fromRepo, audit: this.audit, kairosHome: this.opts.home };
+  }
+
+  /**
+   * Re-reads one repository's policy and trust (after a git event, a policy file event, before a
+   * task, for status). Triggers, cron and status follow a change; a change of trust is logged and
+   * audited. Cheap: one small YAML file and the sha256 of the pinned files.
+   */
+  private refreshPolicy(repo: string, why: string): void {
+    const r = this.repos.get(repo);
+    if (!r) return;
+    const next = resolveRepoPolicy(this.db, this.userPolicy, repo);
+    if (!policyChanged(r.policy, next)) return;
+    const before = r.policy;
+    r.policy = next;
+    if (before.trust !== next.trust) {
+      this.log.warn({ repo, from: before.trust, to: next.trust, why }, 'repository trust changed');
+      this.auditRepoPolicy(repo, next, why);
+    }
+    this.reporter.policyProblems(repo, next);
+    r.cron?.stop();
+    r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
+  }
+
+  private auditRepoPolicy(repo: string, p: RepoPolicy, why: string): void {
+    const trust = p.trust === 'trusted' ? { decision: 'allow' as const, reason: 'trusted as pinned' } : { decision: 'deny' as const, reason: p.trust === 'changed' ? "its policy or hook files changed since the user trusted it: the repository's own triggers, allow rules and model work are off" : 'not trusted: its policy may only tighten the user\'s' };
+    const validate = p.error ? { decision: 'deny' as const, reason: p.error } : { decision: 'allow' as const };
+    this.audit.record({ repo, origin: 'daemon', action: { type: 'reload', detail: `repository policy (${why}): ${p.trust}` } }, { validate, trust });
   }
 
   private cooldownUntil(repo: string, t: Trigger): number {

@@ -45,6 +45,14 @@ export interface AuditStep {
   action: AuditAction;
 }
 
+/**
+ * A developer's hook that blocked a step before the layers ran (PreToolUse, BeforeModelCall): the
+ * user's own rule, so it is recorded where rules decide — the permission layer.
+ */
+export function recordHookBlock(audit: AuditLog, step: AuditStep, hook: string, reason: string): void {
+  audit.record(step, { permission: { decision: 'deny', reason: `blocked by a ${hook} hook: ${reason}`, rule: `${hook} hook` } }, { otherwise: `not reached: blocked by a ${hook} hook` });
+}
+
 /** The repository column of a step that concerns no one repository (the user's policy, an unwatched home). */
 export const ALL_REPOS = '*';
 
@@ -180,9 +188,10 @@ export class AuditLog {
    * Records one step decided outside the layer functions: every layer gets a row, those not given
    * say `n/a`. The final verdict is the strictest given. Returns the evaluation id and that verdict.
    */
-  record(step: AuditStep, verdicts: Partial<Record<LayerName, LayerVerdict>>, at: Date = new Date()): { evalId: string; verdict: Verdict } {
+  record(step: AuditStep, verdicts: Partial<Record<LayerName, LayerVerdict>>, opts: { at?: Date; otherwise?: string } = {}): { evalId: string; verdict: Verdict } {
     const evalId = randomUUID();
-    const given = LAYER_NAMES.map((layer) => ({ layer, verdict: verdicts[layer] ?? notApplicable() }));
+    const at = opts.at ?? new Date();
+    const given = LAYER_NAMES.map((layer) => ({ layer, verdict: verdicts[layer] ?? notApplicable(opts.otherwise) }));
     const verdict = strictest(given.map((g) => g.verdict));
     this.write(given.map((g) => ({ evalId, at, step, layer: g.layer, verdict: g.verdict, final: verdict.decision })));
     return { evalId, verdict };
