@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
+import { verifyAudit } from './audit-command.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -59,6 +60,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
     guarded('api-key', () => checkApiKey(o.env)),
+    guarded('audit', () => checkAudit(o.home)),
   ]);
 }
 
@@ -217,6 +219,18 @@ function checkApiKey(env: NodeJS.ProcessEnv): DoctorCheck {
     status: 'warn',
     detail: 'ANTHROPIC_API_KEY is not set: model steps are off; rules and commands still run',
     fix: "set ANTHROPIC_API_KEY in the daemon's environment (shell profile or service file)",
+  };
+}
+
+function checkAudit(home: string): DoctorCheck {
+  const name = 'audit';
+  const r = verifyAudit(home);
+  if (r.ok) return { name, status: 'ok', detail: r.head ? `hash chain intact (${r.rows} rows)` : 'no audit yet' };
+  return {
+    name,
+    status: 'fail',
+    detail: `hash chain broken: ${r.problem!.message}`,
+    fix: "the audit was changed outside Kairos: keep a copy of kairos.db and see 'kairos audit verify' and 'kairos audit --json'",
   };
 }
 
