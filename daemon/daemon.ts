@@ -4,7 +4,7 @@ import { EventDraft, type StoredEvent } from '../src/events/event.js';
 import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
 import { evaluateRunStep, gateTaskStart } from './task-gate.js';
-import { policyChanged, touchesTrust } from './repo-trust.js';
+import { auditRepoPolicy, policyChanged, touchesTrust } from './repo-trust.js';
 import { ALL_REPOS, AuditLog } from '../src/policy/audit.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
@@ -224,6 +224,7 @@ export class Daemon {
     }
     this.ambient.start();
     if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
+    this.reporter.daily(this.audit.anchor());
     this.log.info({ repos: [...this.repos.keys()] }, 'ready');
   }
 
@@ -280,7 +281,7 @@ export class Daemon {
     this.audit.record({ repo: ALL_REPOS, origin: 'user', action: { type: 'reload', detail: 'user policy' } }, { validate: { decision: 'allow', reason: 'the user policy parsed' } });
     for (const r of this.repos.values()) {
       r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
-      this.auditRepoPolicy(r.path, r.policy, 'reload');
+      auditRepoPolicy(this.audit, r.path, r.policy, 'reload');
       this.reporter.policyProblems(r.path, r.policy);
       r.cron?.stop();
       r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
@@ -366,6 +367,7 @@ export class Daemon {
     await this.runner.stop(3000);
     this.commands.stopAll();
     this.tasks.interruptRunning(new Date().toISOString());
+    this.reporter.daily(this.audit.anchor());
     this.db.close();
     this.lock.release();
     this.log.info('stopped');
@@ -432,17 +434,11 @@ export class Daemon {
     r.policy = next;
     if (before.trust !== next.trust) {
       this.log.warn({ repo, from: before.trust, to: next.trust, why }, 'repository trust changed');
-      this.auditRepoPolicy(repo, next, why);
+      auditRepoPolicy(this.audit, repo, next, why);
     }
     this.reporter.policyProblems(repo, next);
     r.cron?.stop();
     r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
-  }
-
-  private auditRepoPolicy(repo: string, p: RepoPolicy, why: string): void {
-    const trust = p.trust === 'trusted' ? { decision: 'allow' as const, reason: 'trusted as pinned' } : { decision: 'deny' as const, reason: p.trust === 'changed' ? "its policy or hook files changed since the user trusted it: the repository's own triggers, allow rules and model work are off" : 'not trusted: its policy may only tighten the user\'s' };
-    const validate = p.error ? { decision: 'deny' as const, reason: p.error } : { decision: 'allow' as const };
-    this.audit.record({ repo, origin: 'daemon', action: { type: 'reload', detail: `repository policy (${why}): ${p.trust}` } }, { validate, trust });
   }
 
   private cooldownUntil(repo: string, t: Trigger): number {

@@ -4,7 +4,7 @@ import { ApprovalStore, HumanChannel, type Approval, type TokenAction } from '..
 import { ProposalStore, type Proposal } from '../store/proposal-store.js';
 import { applyProposal } from '../agent/apply.js';
 import { removeTaskWorktree } from '../agent/worktree.js';
-import { AuditLog, type AuditStep, type LayerName, type LayerVerdict } from '../policy/audit.js';
+import { ApprovalAudit } from './approval-audit.js';
 
 export type { Approval, ApprovalChannel, ApprovalState, HumanChannel, TokenAction } from '../store/approval-store.js';
 
@@ -124,7 +124,8 @@ function iso(d: Date): string {
 export class ApprovalQueue {
   readonly store: ApprovalStore;
   private readonly clock: () => Date;
-  private readonly audit: AuditLog;
+  /** Every decision on an approval, every apply and undo, into the audit (src/pipeline/approval-audit.ts). */
+  readonly audit: ApprovalAudit;
 
   constructor(
     readonly db: Db,
@@ -132,25 +133,7 @@ export class ApprovalQueue {
   ) {
     this.store = new ApprovalStore(db);
     this.clock = deps.now ?? (() => new Date());
-    this.audit = new AuditLog(db);
-  }
-
-  /**
-   * Every decision on an approval, and every apply, leaves audit rows (written with the state move
-   * where there is one, in the same transaction): the approval layer carries the decision, validate
-   * the hash check or the apply's outcome; the other layers had nothing to decide.
-   */
-  recordDecision(a: Approval, decision: 'approve' | 'deny' | 'expire', channel: string, verdicts: Partial<Record<LayerName, LayerVerdict>>, now: Date = this.clock()): void {
-    this.audit.record(approvalStep(a, { type: 'approval', decision, approval: a.id, channel, proposal: a.proposalId }, channel), verdicts, { at: now });
-  }
-
-  recordApply(a: Pick<Approval, 'repo' | 'taskId' | 'trigger' | 'proposalId'> & { id?: string }, channel: string, verdicts: Partial<Record<LayerName, LayerVerdict>>, now: Date = this.clock()): void {
-    const detail = `proposal ${a.proposalId ?? '?'}${a.id ? ` (approval ${a.id})` : ''}`;
-    this.audit.record(approvalStep(a, { type: 'apply', target: 'user-tree', detail }, channel), verdicts, { at: now });
-  }
-
-  recordUndo(a: Pick<Approval, 'repo' | 'taskId' | 'trigger'> & { proposalId: string }, channel: string, force: boolean, verdicts: Partial<Record<LayerName, LayerVerdict>>, now: Date = this.clock()): void {
-    this.audit.record(approvalStep(a, { type: 'undo', proposal: a.proposalId, force }, channel), verdicts, { at: now });
+    this.audit = new ApprovalAudit(db, this.clock);
   }
 
   /** Queues a stored proposal for a human; the proposal must still be 'proposed'. */
@@ -240,7 +223,7 @@ export class ApprovalQueue {
     if (opts.hash !== undefined) {
       const given = opts.hash.trim().toLowerCase();
       if (before.hash === null || !sameHex(given, before.hash)) {
-        this.recordDecision(before, 'approve', channel, { validate: { decision: 'deny', reason: `the hash given (${given.slice(0, 16) || 'empty'}…) is not the hash of the diff waiting for approval` } }, now);
+        this.audit.decision(before, 'approve', channel, { validate: { decision: 'deny', reason: `the hash given (${given.slice(0, 16) || 'empty'}…) is not the hash of the diff waiting for approval` } }, now);
         throw new ApprovalError(
           'hash_mismatch',
           `approval ${id}: the hash given (${given || 'empty'}) is not the hash of the diff waiting for approval (${before.hash ?? 'none: it is a command'}); review it again with \`kairos show ${id}\``,
@@ -253,14 +236,14 @@ export class ApprovalQueue {
       .transaction(() => {
         if (opts.token !== undefined) this.spendToken(opts.token, before, 'approve', now);
         const won = this.store.move(id, ['pending'], 'applying', { decidedAt: nowIso, decidedBy: channel, reason: null }, nowIso);
-        if (won) this.recordDecision(before, 'approve', channel, { validate: opts.hash !== undefined ? { decision: 'allow', reason: 'the hash given is the diff shown' } : { decision: 'allow' }, approval: { decision: 'allow', reason: `approved via ${channel} before its expiry (${before.expiresAt})` } }, now);
+        if (won) this.audit.decision(before, 'approve', channel, { validate: opts.hash !== undefined ? { decision: 'allow', reason: 'the hash given is the diff shown' } : { decision: 'allow' }, approval: { decision: 'allow', reason: `approved via ${channel} before its expiry (${before.expiresAt})` } }, now);
         return won;
       })
       .immediate();
     if (!claimed) {
       await this.expireIfDue(id, now);
       const refused = this.notPending(this.require(id), now, 'approve');
-      this.recordDecision(before, 'approve', channel, { approval: { decision: 'deny', reason: refused.message } }, now);
+      this.audit.decision(before, 'approve', channel, { approval: { decision: 'deny', reason: refused.message } }, now);
       throw refused;
     }
     const approval = this.require(id);
@@ -271,13 +254,13 @@ export class ApprovalQueue {
       const why = (err as Error).message;
       this.db.transaction(() => {
         this.store.move(id, ['applying'], 'failed', { reason: why });
-        this.recordApply(approval, channel, { validate: { decision: 'deny', reason: `the apply failed: ${why}` }, approval: { decision: 'allow', reason: `approval ${id} via ${channel}` } });
+        this.audit.apply(approval, channel, { validate: { decision: 'deny', reason: `the apply failed: ${why}` }, approval: { decision: 'allow', reason: `approval ${id} via ${channel}` } });
       }).immediate();
       throw new ApprovalError('apply_failed', `approval ${id} was approved via ${channel}, but applying it failed, so nothing is recorded as applied: ${why}`);
     }
     this.db.transaction(() => {
       this.store.move(id, ['applying'], 'approved', { appliedFiles: files });
-      this.recordApply(approval, channel, { validate: { decision: 'allow', reason: `applied exactly the diff under hash ${approval.hash?.slice(0, 12) ?? '(command)'}: ${files.length} file(s)` }, approval: { decision: 'allow', reason: `approval ${id} via ${channel}` } });
+      this.audit.apply(approval, channel, { validate: { decision: 'allow', reason: `applied exactly the diff under hash ${approval.hash?.slice(0, 12) ?? '(command)'}: ${files.length} file(s)` }, approval: { decision: 'allow', reason: `approval ${id} via ${channel}` } });
     }).immediate();
     return { approval: this.require(id), files };
   }
@@ -290,7 +273,7 @@ export class ApprovalQueue {
       .transaction(() => {
         if (opts.token !== undefined) this.spendToken(opts.token, before, 'deny', now);
         const won = this.store.move(id, ['pending'], 'denied', { decidedAt: nowIso, decidedBy: channel, reason: opts.reason ?? null }, nowIso);
-        if (won) this.recordDecision(before, 'deny', channel, { approval: { decision: 'deny', reason: `denied via ${channel}${opts.reason ? `: ${opts.reason}` : ''}` } }, now);
+        if (won) this.audit.decision(before, 'deny', channel, { approval: { decision: 'deny', reason: `denied via ${channel}${opts.reason ? `: ${opts.reason}` : ''}` } }, now);
         return won;
       })
       .immediate();
@@ -379,7 +362,7 @@ export class ApprovalQueue {
     const moved = this.db
       .transaction(() => {
         const won = this.store.move(id, ['pending'], 'expired', { decidedAt: a.expiresAt, decidedBy: 'expiry', reason: 'nobody decided before it expired' });
-        if (won) this.recordDecision(a, 'expire', 'expiry', { approval: { decision: 'deny', reason: `nobody decided before it expired at ${a.expiresAt}` } }, now);
+        if (won) this.audit.decision(a, 'expire', 'expiry', { approval: { decision: 'deny', reason: `nobody decided before it expired at ${a.expiresAt}` } }, now);
         return won;
       })
       .immediate();
@@ -508,8 +491,3 @@ export function approvalJson(a: Approval): Record<string, unknown> {
   };
 }
 
-/** The audit step of a decision or apply on an approval: a human's channel is the user; the clock is the daemon. */
-function approvalStep(a: Pick<Approval, 'repo' | 'taskId' | 'trigger'>, action: AuditStep['action'], channel: string): AuditStep {
-  const taskId = a.taskId !== null ? Number.parseInt(a.taskId, 10) : Number.NaN;
-  return { repo: a.repo, ...(Number.isInteger(taskId) ? { taskId } : {}), ...(a.trigger ? { trigger: a.trigger } : {}), origin: channel === 'expiry' ? 'daemon' : 'user', action };
-}

@@ -28,16 +28,16 @@ export async function applyProposalChecked(
     const code = latest.state === 'expired' ? 'expired' : latest.state === 'applying' ? 'busy' : 'already_decided';
     const why = latest.state === 'expired' ? `expired at ${latest.expiresAt}` : latest.state === 'applying' ? 'is being applied right now' : `was ${latest.state}${latest.reason ? ` (${latest.reason})` : ''}`;
     const err = new ApprovalError(code, `proposal ${o.proposalId} cannot be applied: its approval ${latest.id} ${why}; an approval is decided once — let the task propose again`);
-    queue.recordApply(subject, o.channel, { approval: { decision: 'deny', reason: err.message } });
+    queue.audit.apply(subject, o.channel, { approval: { decision: 'deny', reason: err.message } });
     throw err;
   }
   const approval = latest ? `approved before via approval ${latest.id}` : 'never queued for approval: the hash the user gave is the approval';
   try {
     const r = await applyProposal({ db: queue.db, proposalId: o.proposalId, hash: o.hash, repo: o.repo, ...(o.onBeforeWrite ? { onBeforeWrite: o.onBeforeWrite } : {}) });
-    queue.recordApply(subject, o.channel, { validate: { decision: 'allow', reason: `the hash given is the stored diff's; ${r.files.length} file(s) written` }, approval: { decision: 'allow', reason: approval } });
+    queue.audit.apply(subject, o.channel, { validate: { decision: 'allow', reason: `the hash given is the stored diff's; ${r.files.length} file(s) written` }, approval: { decision: 'allow', reason: approval } });
     return r;
   } catch (e) {
-    queue.recordApply(subject, o.channel, { validate: { decision: 'deny', reason: (e as Error).message }, approval: { decision: 'allow', reason: approval } });
+    queue.audit.apply(subject, o.channel, { validate: { decision: 'deny', reason: (e as Error).message }, approval: { decision: 'allow', reason: approval } });
     throw e;
   }
 }
@@ -51,10 +51,10 @@ export async function undoProposalAudited(
   const step = { repo: p?.repo ?? o.repo, taskId: p?.taskId ?? null, trigger: null, proposalId: o.proposalId };
   try {
     const r = await undoProposal({ db: queue.db, proposalId: o.proposalId, repo: o.repo, force: o.force, ...(o.onBeforeWrite ? { onBeforeWrite: o.onBeforeWrite } : {}) });
-    queue.recordUndo(step, o.channel, o.force, { validate: { decision: 'allow', reason: `restored ${r.restored.length} file(s) to their pre-apply bytes` }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });
+    queue.audit.undo(step, o.channel, o.force, { validate: { decision: 'allow', reason: `restored ${r.restored.length} file(s) to their pre-apply bytes` }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });
     return r;
   } catch (e) {
-    queue.recordUndo(step, o.channel, o.force, { validate: { decision: 'deny', reason: (e as Error).message }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });
+    queue.audit.undo(step, o.channel, o.force, { validate: { decision: 'deny', reason: (e as Error).message }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });
     throw e;
   }
 }

@@ -213,6 +213,15 @@ export class AuditLog {
     return this.db.prepare(sql).all(...args, opts.limit ?? 100) as AuditRow[];
   }
 
+  /**
+   * One line naming the chain's head, for the daily log: a copy of the head outside the database,
+   * so a chain rewritten wholesale (every hash recomputed) no longer ends where the log said it did.
+   */
+  anchor(): string {
+    const h = readHead(this.db);
+    return h ? `audit head: row ${h.last_id} (${h.count} rows from ${h.first_id}), sha256 ${h.hash}` : 'audit head: no rows yet';
+  }
+
   /** Walks the chain: ok, or the first changed, inserted or deleted row. */
   verify(): ChainReport {
     return verifyChain(this.db);

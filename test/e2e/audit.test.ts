@@ -213,6 +213,12 @@ models: { act: claude-sonnet-4-6 }
     const v = kairos(['audit', 'verify'], h.env);
     assert.equal(v.code, 0, v.stdout + v.stderr);
     assert.match(v.stdout, new RegExp(`audit chain intact: ${rows.length} rows`));
+    // The head the daemon wrote to the daily log when it stopped is in the chain: a copy outside the database.
+    const logs = fs.readdirSync(path.join(h.home, 'logs'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md'));
+    const anchors = logs.flatMap((f) => [...fs.readFileSync(path.join(h.home, 'logs', f), 'utf8').matchAll(/audit head: row (\d+) \(\d+ rows from \d+\), sha256 ([0-9a-f]{64})/g)]);
+    assert.ok(anchors.length >= 2, `start and stop anchors: ${anchors.map((a) => a[0]).join(' | ')}`);
+    const hashes = new Map(kairosJson<Array<Row & { hash: string }>>(['audit', '--limit', '100000'], h.env).map((r) => [r.id, r.hash]));
+    for (const a of anchors) assert.equal(hashes.get(Number(a[1])), a[2], a[0]);
     const doc = kairos(['doctor', '--json'], h.env);
     const check = (JSON.parse(doc.stdout) as Array<{ name: string; status: string }>).find((c) => c.name === 'audit');
     assert.equal(check?.status, 'ok');
