@@ -5,7 +5,7 @@ import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
 import { evaluateRunStep, gateTaskStart } from './task-gate.js';
 import { auditRepoPolicy, policyChanged, touchesTrust } from './repo-trust.js';
-import { ALL_REPOS, AuditLog } from '../src/policy/audit.js';
+import { ALL_REPOS, AuditLog, recordHookBlock } from '../src/policy/audit.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import { openDb, storePath, type Db } from '../src/store/db.js';
@@ -460,6 +460,7 @@ export class Daemon {
     // Stored first; an EventSettled hook may still drop the run (recorded as skipped, not lost).
     void this.hooks.eventSettled(batch.repo, t.name, batch.paths).then((go) => {
       if (go) return this.runner.enqueue(taskId);
+      recordHookBlock(this.audit, { repo: batch.repo, taskId, trigger: t.name, origin: 'trigger', action: { type: 'task', kind } }, 'EventSettled', 'the settled batch was dropped');
       try {
         this.tasks.move(taskId, 'queued', 'skipped', new Date().toISOString(), { reason: 'dropped by an EventSettled hook' });
       } catch {
