@@ -33,7 +33,8 @@ export class AgentTasks {
 
   /** After a command task finished: does its trigger ask the agent to look? Returns the new task id. */
   followUp(task: TaskRow, trigger: Trigger): number | undefined {
-    if (!trigger.ask || !trigger.run) return undefined;
+    // A command the layers refused (skipped, or refused as it was about to run) did not run: there is no result to look at.
+    if (!trigger.ask || !trigger.run || task.state === 'skipped' || (JSON.parse(task.data) as { refused_by?: unknown }).refused_by !== undefined) return undefined;
     const when = trigger.ask_on ?? 'failure';
     if (when === 'failure' && task.state !== 'failed') return undefined;
     return this.d.tasks.createFollowUp({ repo: task.repo, trigger: task.trigger, kind: 'agent', batchId: task.batch_id, at: new Date().toISOString(), data: { after_task: task.id } });

@@ -33,6 +33,7 @@ export class CommandTasks {
       if (ev.verdict.decision !== 'allow') {
         const reason = `not run: the ${ev.decidedBy} layer: ${ev.verdict.reason ?? ev.verdict.decision}`;
         this.d.log.warn({ task: task.id, trigger: task.trigger, reason }, 'trigger command refused');
+        this.d.tasks.patchData(task.id, { refused_by: ev.decidedBy ?? null });
         return Promise.resolve({ state: 'failed', reason });
       }
     }
