@@ -35,8 +35,8 @@ export class ApprovalAudit {
   }
 }
 
-/** The audit step of a decision, apply or undo: a human's channel is the user; the clock is the daemon. */
+/** The audit step of a decision, apply or undo: a human's channel is the user; the clock and a start-up recovery are the daemon. */
 function approvalStep(a: Subject, action: AuditStep['action'], channel: string): AuditStep {
   const taskId = a.taskId !== null ? Number.parseInt(a.taskId, 10) : Number.NaN;
-  return { repo: a.repo, ...(Number.isInteger(taskId) ? { taskId } : {}), ...(a.trigger ? { trigger: a.trigger } : {}), origin: channel === 'expiry' ? 'daemon' : 'user', action };
+  return { repo: a.repo, ...(Number.isInteger(taskId) ? { taskId } : {}), ...(a.trigger ? { trigger: a.trigger } : {}), origin: channel === 'expiry' || channel === 'recovery' ? 'daemon' : 'user', action };
 }

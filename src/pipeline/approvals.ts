@@ -309,9 +309,20 @@ export class ApprovalQueue {
     const out: Approval[] = [];
     for (const a of this.store.inState('applying')) {
       const p = a.proposalId ? proposals.get(a.proposalId) : null;
-      if (p?.state === 'applied') this.store.move(a.id, ['applying'], 'approved', { appliedFiles: p.files });
-      else if (p?.state === 'proposed') this.store.move(a.id, ['applying'], 'pending', { decidedAt: null, decidedBy: null });
-      else this.store.move(a.id, ['applying'], 'failed', { reason: `interrupted by a daemon stop while being applied${p ? ` (proposal is ${p.state})` : ''}; check the tree and queue it again` });
+      const approved = `approval ${a.id} via ${a.decidedBy ?? '?'}`;
+      this.db.transaction(() => {
+        if (p?.state === 'applied') {
+          this.store.move(a.id, ['applying'], 'approved', { appliedFiles: p.files });
+          this.audit.apply(a, 'recovery', { validate: { decision: 'allow', reason: 'an apply a daemon stop interrupted was finished on start' }, approval: { decision: 'allow', reason: approved } });
+        } else if (p?.state === 'proposed') {
+          this.store.move(a.id, ['applying'], 'pending', { decidedAt: null, decidedBy: null });
+          this.audit.apply(a, 'recovery', { validate: { decision: 'deny', reason: 'an apply a daemon stop interrupted was rolled back on start; the approval waits again' }, approval: { decision: 'allow', reason: approved } });
+        } else {
+          const reason = `interrupted by a daemon stop while being applied${p ? ` (proposal is ${p.state})` : ''}; check the tree and queue it again`;
+          this.store.move(a.id, ['applying'], 'failed', { reason });
+          this.audit.apply(a, 'recovery', { validate: { decision: 'deny', reason }, approval: { decision: 'allow', reason: approved } });
+        }
+      }).immediate();
       out.push(this.require(a.id));
     }
     return out;

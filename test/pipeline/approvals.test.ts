@@ -1,4 +1,5 @@
 import { describe, test, before, after } from 'node:test';
+import { AuditLog } from '../../src/policy/audit.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -366,6 +367,10 @@ if (WORKER) {
       const recovered: Approval[] = f.queue.recoverInterrupted();
       assert.deepEqual(recovered.map((a) => [a.id, a.state]), [[approval.id, 'pending']]);
       assert.equal(f.queue.get(approval.id)!.decidedBy, null);
+      // The recovery is on the record, as the daemon's own decision.
+      const row = new AuditLog(f.db).recent().find((r) => r.what === `apply to user-tree: proposal ${proposal.id} (approval ${approval.id})` && r.layer === 'validate');
+      assert.deepEqual([row?.verdict, row?.origin], ['deny', 'daemon']);
+      assert.match(row?.reason ?? '', /rolled back on start; the approval waits again/);
       await f.queue.deny(approval.id, { channel: 'cli' });
     });
 
