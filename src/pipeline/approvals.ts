@@ -232,14 +232,20 @@ export class ApprovalQueue {
     }
     const nowIso = iso(now);
     // Spending the token and claiming the row commit together: a refused claim leaves the token unspent.
-    const claimed = this.db
-      .transaction(() => {
-        if (opts.token !== undefined) this.spendToken(opts.token, before, 'approve', now);
-        const won = this.store.move(id, ['pending'], 'applying', { decidedAt: nowIso, decidedBy: channel, reason: null }, nowIso);
-        if (won) this.audit.decision(before, 'approve', channel, { validate: opts.hash !== undefined ? { decision: 'allow', reason: 'the hash given is the diff shown' } : { decision: 'allow' }, approval: { decision: 'allow', reason: `approved via ${channel} before its expiry (${before.expiresAt})` } }, now);
-        return won;
-      })
-      .immediate();
+    let claimed: boolean;
+    try {
+      claimed = this.db
+        .transaction(() => {
+          if (opts.token !== undefined) this.spendToken(opts.token, before, 'approve', now);
+          const won = this.store.move(id, ['pending'], 'applying', { decidedAt: nowIso, decidedBy: channel, reason: null }, nowIso);
+          if (won) this.audit.decision(before, 'approve', channel, { validate: opts.hash !== undefined ? { decision: 'allow', reason: 'the hash given is the diff shown' } : { decision: 'allow' }, approval: { decision: 'allow', reason: `approved via ${channel} before its expiry (${before.expiresAt})` } }, now);
+          return won;
+        })
+        .immediate();
+    } catch (e) {
+      this.auditRefusedToken(e, before, 'approve', channel, now);
+      throw e;
+    }
     if (!claimed) {
       await this.expireIfDue(id, now);
       const refused = this.notPending(this.require(id), now, 'approve');
@@ -269,14 +275,20 @@ export class ApprovalQueue {
     const channel = this.channel(opts.channel);
     const before = this.require(id);
     const nowIso = iso(now);
-    const claimed = this.db
-      .transaction(() => {
-        if (opts.token !== undefined) this.spendToken(opts.token, before, 'deny', now);
-        const won = this.store.move(id, ['pending'], 'denied', { decidedAt: nowIso, decidedBy: channel, reason: opts.reason ?? null }, nowIso);
-        if (won) this.audit.decision(before, 'deny', channel, { approval: { decision: 'deny', reason: `denied via ${channel}${opts.reason ? `: ${opts.reason}` : ''}` } }, now);
-        return won;
-      })
-      .immediate();
+    let claimed: boolean;
+    try {
+      claimed = this.db
+        .transaction(() => {
+          if (opts.token !== undefined) this.spendToken(opts.token, before, 'deny', now);
+          const won = this.store.move(id, ['pending'], 'denied', { decidedAt: nowIso, decidedBy: channel, reason: opts.reason ?? null }, nowIso);
+          if (won) this.audit.decision(before, 'deny', channel, { approval: { decision: 'deny', reason: `denied via ${channel}${opts.reason ? `: ${opts.reason}` : ''}` } }, now);
+          return won;
+        })
+        .immediate();
+    } catch (e) {
+      this.auditRefusedToken(e, before, 'deny', channel, now);
+      throw e;
+    }
     if (!claimed) {
       // Denying something that has just expired is what the human wanted anyway: report it, do not fail.
       const expired = await this.expireIfDue(id, now);
@@ -364,6 +376,11 @@ export class ApprovalQueue {
     else if (row.used_at) why = `it was already used at ${row.used_at}`;
     else why = `it expired with the approval at ${a.expiresAt}`;
     throw new ApprovalError('bad_token', `approval ${a.id}: the ${action} token is refused: ${why}; use \`kairos ${action} ${a.id}\` instead`);
+  }
+
+  /** A refused action token (a forged or replayed notification button) goes on the record; written after the claim rolled back. */
+  private auditRefusedToken(e: unknown, a: Approval, action: 'approve' | 'deny', channel: HumanChannel, now: Date): void {
+    if (e instanceof ApprovalError && e.code === 'bad_token') this.audit.decision(a, action, channel, { validate: { decision: 'deny', reason: e.message } }, now);
   }
 
   /** If the approval is pending but past its expiry, moves it to 'expired' and discards; returns that, else null. */
