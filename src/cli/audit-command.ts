@@ -6,6 +6,7 @@ import type { ChainReport } from '../store/audit-chain.js';
 import { resolveRepo } from './context.js';
 import { visibleControls } from './diff-view.js';
 import { withStore } from './listings.js';
+import { checkAnchors } from './audit-anchors.js';
 import { parseLimit, printJson, printTable } from './output.js';
 
 /**
@@ -26,8 +27,8 @@ export function registerAuditCommand(program: Command, deps: { home(): string; s
     });
   audit
     .command('verify')
-    .description('check the hash chain: exit 0 when intact, 1 naming the first changed, inserted or deleted row')
-    .option('--json', 'print {ok, rows, head, problem?: {kind, id, message}}')
+    .description('check the hash chain, and the heads the daemon anchored in the daily log: exit 0 when intact, 1 naming the first changed, inserted or deleted row')
+    .option('--json', 'print {ok, rows, head, anchors, problem?: {kind, id, message}}')
     .action((o: { json?: boolean }) => {
       const r = verifyAudit(deps.home());
       // `--json` after `verify` is parsed as the parent's option too (commander shares them).
@@ -73,10 +74,13 @@ function listAudit(home: string, o: { json: boolean; limit: number; taskId?: num
 /** The chain check for `audit verify` and `doctor`; a home without a store has nothing to check. */
 export function verifyAudit(home: string): ChainReport {
   if (!fs.existsSync(storePath(home))) return { ok: true, rows: 0, head: null };
-  return withStore(home, (db) => new AuditLog(db).verify());
+  return withStore(home, (db) => checkAnchors(home, db, new AuditLog(db).verify()));
 }
 
 export function formatVerify(r: ChainReport): string {
-  if (r.ok) return `kairos: audit chain intact: ${r.rows} row${r.rows === 1 ? '' : 's'}${r.head && r.rows ? ` (${r.head.first_id}–${r.head.last_id}, head ${r.head.hash.slice(0, 16)})` : ''}`;
+  if (r.ok) {
+    const anchors = r.anchors ? `; ${r.anchors} head${r.anchors === 1 ? '' : 's'} anchored in the daily log match` : '';
+    return `kairos: audit chain intact: ${r.rows} row${r.rows === 1 ? '' : 's'}${r.head && r.rows ? ` (${r.head.first_id}–${r.head.last_id}, head ${r.head.hash.slice(0, 16)})` : ''}${anchors}`;
+  }
   return `kairos: audit chain BROKEN: ${r.problem!.message}\n(checked ${r.rows} intact row${r.rows === 1 ? '' : 's'} before it; the chain shows edits made outside Kairos, but not who made them — keep a copy of kairos.db)`;
 }

@@ -11,8 +11,9 @@ import type Database from 'better-sqlite3';
  * What this guarantees: the audit is tamper-EVIDENT against editing, inserting or deleting rows
  * (middle or tail) with ordinary SQL. It is not tamper-proof: someone with write access to the
  * file who recomputes every hash after the change, and the head, makes a chain that verifies.
- * That is why the head is also written to the daily log (see AuditLog.anchor): a rewritten chain
- * no longer ends where the log said it did.
+ * That is why the head is also written to the daily log at every daemon start and stop
+ * (AuditLog.anchor), and `kairos audit verify` checks those anchors (src/cli/audit-anchors.ts): a
+ * chain rewritten after an anchor no longer holds it — unless the logs were rewritten too.
  */
 
 export const AUDIT_HASH_VERSION = 'kairos-audit-v1';
@@ -74,7 +75,8 @@ export function chainUnlinkedRows(db: Database.Database, now: string): number {
   return rows.length;
 }
 
-export type ChainProblemKind = 'changed' | 'inserted' | 'deleted' | 'head';
+/** 'rewritten': the chain is consistent but does not hold a head anchored outside the database (the daily log). */
+export type ChainProblemKind = 'changed' | 'inserted' | 'deleted' | 'head' | 'rewritten';
 
 export interface ChainProblem {
   kind: ChainProblemKind;
@@ -90,6 +92,8 @@ export interface ChainReport {
   head: AuditHead | null;
   /** The first problem, in id order (a tail problem comes last). */
   problem?: ChainProblem;
+  /** How many heads anchored outside the database were checked against the chain (see checkAnchors). */
+  anchors?: number;
 }
 
 type StoredRow = HashedRow & { id: number; prev_hash: string; hash: string };
