@@ -66,8 +66,9 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
     daemon.onApprovalsChanged(change);
   };
   const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) };
-  control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));
   try {
+    // The home is checked (ours, 0700) before the socket is bound, and both again after.
+    control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));
     enforceOwnerOnly(o.home);
   } catch (e) {
     if (!(e instanceof OwnerOnlyError)) throw e;

@@ -5,11 +5,12 @@ import type { Db } from '../store/db.js';
 import type { ModelClient } from '../model/client.js';
 import type { Policy, SandboxSettings } from '../policy/schema.js';
 import type { LogSink } from '../report/logger.js';
-import { allow } from '../policy/decision.js';
+import { deny } from '../policy/decision.js';
 import { evaluateStep } from '../policy/layers.js';
 import { layerContext } from '../policy/layer-context.js';
 import type { SandboxStatus } from '../policy/sandbox.js';
-import { AuditLog } from '../policy/audit.js';
+import { AuditLog, recordHookBlock } from '../policy/audit.js';
+import { isPaused } from '../pipeline/approvals.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources } from './hooks.js';
@@ -85,8 +86,15 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       sessionId: `kairos-task-${t.taskId}`,
     });
     const audit = new AuditLog(d.db);
+    // Trust is read again at every call, and the pause switch too: the gate's real check for a step
+    // of a running task. A tool call costs nothing, so the spend layer is n/a for it (never called).
     const evaluate = (step: Parameters<typeof evaluateStep>[0]) =>
-      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false }), { trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step), spend: () => allow(), audit });
+      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false, gateState: { recentStarts: [], paused: isPaused(d.db) } }), {
+        trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step),
+        spend: () => deny('the spend layer decides model calls only (a tool call reached it)'),
+        audit,
+      });
+    const recordBlocked = (step: Parameters<typeof evaluateStep>[0], hook: string, reason: string): void => recordHookBlock(audit, step, hook, reason);
     let notified = 0;
     const limits = { ...DEFAULT_AGENT_LIMITS, ...d.limits };
     const workers = new SplitRunner({
@@ -108,7 +116,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, execute: toolExecutor(w.worktree.dir, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree.dir, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}` }),
             spillDir: workerSpill,
             limits,
@@ -144,7 +152,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           model: d.model,
           actModel,
           triageModel: t.policy.models?.triage,
-          tools: { evaluate, execute, external: eitherToolbox(mcp, pluginTools) },
+          tools: { evaluate, recordBlocked, execute, external: eitherToolbox(mcp, pluginTools) },
           externalSpecs: [...mcp.tools(), ...pluginTools.tools()],
           hooks,
           spillDir,

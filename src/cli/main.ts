@@ -14,6 +14,7 @@ import { registerMcpCommand } from './mcp-command.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
+import { registerAuditCommand } from './audit-command.js';
 import { EventType } from '../events/event.js';
 
 const program = new Command();
@@ -203,6 +204,7 @@ registerApprovalCommands(program, { home });
 registerMcpCommand(program, { home });
 registerTrayCommand(program, { home });
 registerServiceCommand(program, { home });
+registerAuditCommand(program, { home, setExitCode: (c) => (exitCode = c) });
 
 try {
   await program.parseAsync(process.argv);
