@@ -8,6 +8,7 @@ import { ControlError } from './protocol.js';
 import { withStore, withStoreAsync } from './listings.js';
 import { printJson, printTable } from './output.js';
 import { renderDiff, useColour, visibleControls } from './diff-view.js';
+import { logDecision, undoCommand } from '../report/decision-text.js';
 
 /**
  * `kairos pending | show | approve | deny | pause | resume`.
@@ -62,9 +63,12 @@ export function registerApprovalCommands(program: Command, deps: ApprovalCommand
     .action(async () => pauseCommand(deps.home(), false));
 }
 
-/** A queue for reading and for deciding without the daemon (applies through the same applyProposal). */
-function directQueue(db: Db, home: string): ApprovalQueue {
-  return new ApprovalQueue(db, proposalActions({ db, home }));
+/**
+ * A queue for reading and for deciding without the daemon (applies through the same applyProposal);
+ * its decisions go to the daily log as the daemon's do.
+ */
+export function directQueue(db: Db, home: string): ApprovalQueue {
+  return new ApprovalQueue(db, { ...proposalActions({ db, home }), onDecided: (r) => logDecision(home, r) });
 }
 
 function storeExists(home: string): boolean {
@@ -123,7 +127,7 @@ function showCommand(home: string, id: string, o: { raw: boolean; json: boolean 
   const colour = useColour(process.stdout);
   const v = visibleControls;
   const lines = [
-    `approval ${a.id}  (${a.kind}${a.proposalId ? ` ${a.proposalId}` : ''}${a.taskId ? `, task ${a.taskId}` : ''}${a.trigger ? `, trigger ${v(a.trigger)}` : ''})`,
+    `approval ${a.id}  (${a.kind}${a.proposalId && a.proposalId !== a.id ? ` ${a.proposalId}` : ''}${a.taskId ? `, task ${a.taskId}` : ''}${a.trigger ? `, trigger ${v(a.trigger)}` : ''})`,
     `state    ${stateLine(a)}`,
     `repo     ${v(a.repo)}`,
     `summary  ${v(a.summary)}`,
@@ -137,6 +141,8 @@ function showCommand(home: string, id: string, o: { raw: boolean; json: boolean 
   if (diff) process.stdout.write(renderDiff(diff.toString('utf8'), { colour }) + (diff.length && diff[diff.length - 1] !== 0x0a ? '\n' : '') + '\n');
   if (a.state === 'pending') {
     process.stdout.write(`approve: kairos approve ${a.id}${a.hash ? ` --hash ${a.hash}` : ''}\ndeny:    kairos deny ${a.id} [--reason TEXT]\n`);
+  } else if (a.state === 'approved' && a.proposalId) {
+    process.stdout.write(`undo:    ${undoCommand(a.id)}\n`);
   }
 }
 
@@ -170,7 +176,7 @@ async function approveCommand(home: string, id: string, hash: string | undefined
   const files = r.files ?? [];
   process.stdout.write(
     `kairos: approved ${r.id}; applied to ${r.repo}:\n${files.map((f) => `  ${visibleControls(f)}`).join('\n')}\n` +
-      (r.proposal_id ? `undo with 'kairos undo ${r.proposal_id}'\n` : ''),
+      (r.proposal_id ? `undo:  ${undoCommand(r.id)}\n` : ''),
   );
 }
 

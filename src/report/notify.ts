@@ -47,6 +47,8 @@ export interface NotifierOptions {
   home?: string;
   /** How long a backend may take before the call gives up (the notification may still appear). Default 5 s. */
   timeoutMs?: number;
+  /** The icon (a PNG path) the default desktop backend shows; see notify-icon.ts. */
+  icon?: string;
   now?: () => Date;
 }
 
@@ -92,7 +94,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const now = options.now ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const recordFile = options.recordFile ?? (options.home ? notificationsPath(options.home) : undefined);
-  const backend = options.backend ?? desktopBackend();
+  const backend = options.backend ?? desktopNotifyBackend(options.icon);
   // A headless box fails the same way every time: say so once, then stay quiet.
   const warned = new Set<NotifyStatus>();
 
@@ -182,7 +184,8 @@ export function detectNotifyBackend(
   return { name: 'growl' };
 }
 
-function findOnPath(name: string, pathVar: string): string | undefined {
+/** The first executable file called `name` in the PATH-style list `pathVar`. */
+export function findOnPath(name: string, pathVar: string): string | undefined {
   for (const dir of pathVar.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);
@@ -201,8 +204,11 @@ interface RawNotifier {
   notify(options: Record<string, unknown>, cb: Callback): unknown;
 }
 
-/** node-notifier, with the Linux program check done here so a missing notify-send is 'unavailable', not 'failed'. */
-function desktopBackend(): NotifyBackend {
+/**
+ * node-notifier, with the Linux program check done here so a missing notify-send is 'unavailable',
+ * not 'failed'. It says it is Kairos (notify-send would otherwise name itself) and shows `icon`.
+ */
+export function desktopNotifyBackend(icon?: string): NotifyBackend {
   const linuxLike = process.platform === 'linux' || process.platform.endsWith('bsd');
   // suppressOsdCheck: node-notifier's own check caches "missing" for the life of the process.
   const raw: RawNotifier = linuxLike
@@ -219,6 +225,8 @@ function desktopBackend(): NotifyBackend {
           message: escapeMarkup(n.body.replace(/\n/g, ' · ')) || ' ',
           urgency: n.urgency,
           timeout: n.urgency === 'critical' ? 30 : 10,
+          'app-name': 'Kairos',
+          ...(icon ? { icon } : {}),
         }
       : { title: n.title, message: n.body || ' ', sound: n.urgency === 'critical', wait: false, timeout: false };
     return new Promise<void>((resolve, reject) => {

@@ -76,7 +76,7 @@ describe('D-Bus notifications with actions, on a private session bus', { skip: r
         outcomes.push(o);
         for (const w of waiters) w();
       },
-      openFile: (f) => opened.push(f),
+      openFile: (f) => (opened.push(f), { opened: true, via: 'the test opener' }),
       log: SILENT,
     });
   });
