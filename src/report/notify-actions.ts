@@ -58,7 +58,8 @@ export function proposalNotification(n: ProposalNotice, opts: { withCommands: bo
   const lines = [n.summary, [files, cost].filter(Boolean).join(' · ')];
   if (opts.withCommands) lines.push(`Run: kairos show ${n.approvalId} · kairos approve ${n.approvalId} · kairos deny ${n.approvalId}`);
   const shown = prepareNotification({
-    title: `Kairos proposes a change${where}`,
+    // The id every command takes is in the title, where a truncated body cannot cut it.
+    title: `Kairos proposes a change${where} (${n.approvalId})`,
     body: lines.filter(Boolean).join('\n'),
     urgency: 'normal',
     actions: (opts.actions ?? []).map((a) => ACTION_LABELS[a]),
@@ -105,7 +106,8 @@ export function outcomeNotification(o: ActionOutcome): { title: string; body: st
   }
   if (o.action === 'deny') return { title: `Kairos discarded ${id}`, body: 'Nothing changed in your tree.', urgent: false };
   if (o.opened && !o.opened.opened) {
-    return { title: `Kairos: diff of ${id}`, body: `Nothing here could open it (${o.opened.why}).\nRun: kairos show ${id} — then Approve or Deny here.`, urgent: false };
+    // The command first: the reason can be long, and a body is cut at BODY_MAX.
+    return { title: `Kairos: diff of ${id}`, body: `Run: kairos show ${id} — then Approve or Deny here.\nNothing here could open it (${o.opened.why}).`, urgent: false };
   }
   const via = o.opened?.opened ? ` with ${o.opened.via}` : '';
   return { title: `Kairos: diff of ${id}`, body: `Opened the diff${via}. Approve or Deny here, or: kairos approve ${id}`, urgent: false };

@@ -99,7 +99,7 @@ describe('D-Bus notifications with actions, on a private session bus', { skip: r
     assert.equal(r.channel, 'dbus');
     const seen = await server.waitForNotification((n) => n.id === (r as { notificationId: number }).notificationId);
     assert.equal(seen.appName, 'Kairos');
-    assert.equal(seen.summary, 'Kairos proposes a change in app');
+    assert.equal(seen.summary, `Kairos proposes a change in app (${approval.id})`);
     assert.match(seen.body, /Fix the failing date test in src\/date\.ts/);
     assert.match(seen.body, /1 file: src\/date\.ts · cost so far \$0\.04/);
     assert.deepEqual(seen.actions, ['approve', 'Approve', 'deny', 'Deny', 'show', 'Show']);
