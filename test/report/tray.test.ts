@@ -63,6 +63,8 @@ describe('tray model (pure)', () => {
     ]);
     const a1 = m.items.find((i) => i.key === 'pending:a1')!;
     assert.deepEqual(a1.items!.map((i) => i.title), ['Approve', 'Deny', 'Show diff']);
+    // The id the item shows is the one to undo with (issue 12).
+    assert.equal(a1.items![0]!.tooltip, 'apply exactly this diff; undo later with: kairos undo a1');
     assert.equal(m.items[0]!.enabled, false);
   });
 
