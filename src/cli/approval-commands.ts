@@ -187,7 +187,7 @@ async function denyCommand(home: string, id: string, reason: string | undefined,
   });
   if (json) return printJson(r);
   if (r.state === 'expired') process.stdout.write(`kairos: ${r.id} had already expired at ${r.expires_at}; it is discarded, nothing was applied\n`);
-  else process.stdout.write(`kairos: denied ${r.id}; nothing was applied${r.proposal_id ? ` and proposal ${r.proposal_id} is discarded` : ''}\n`);
+  else process.stdout.write(`kairos: denied ${r.id}; nothing was applied${r.proposal_id ? ` and the proposal${r.proposal_id !== r.id ? ` ${r.proposal_id}` : ''} is discarded` : ''}\n`);
   if (r.discard_error) process.stderr.write(`kairos: warning: cleaning up after the denial failed: ${r.discard_error}\n`);
 }
 
