@@ -5,7 +5,8 @@ import type { Policy, Trigger } from '../src/policy/schema.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
-import { contentHash, decide, describeDecision, tickItem, type Decision } from '../src/pipeline/decide.js';
+import { contentHash, decide, describeDecision, originOf, tickItem, type Decision, type TickItem } from '../src/pipeline/decide.js';
+import type { Origin } from '../src/model/ledger.js';
 import { TickLoop } from '../src/pipeline/tick-loop.js';
 import { allowance, Presence } from '../src/pipeline/presence.js';
 import { dream, dreamSettings, scheduleDream } from '../src/pipeline/dream.js';
@@ -25,8 +26,8 @@ export function ambientTaskTrigger(task: TaskRow): Trigger | undefined {
 }
 
 /** Triage said act: an agent task that can only propose (nothing is applied without approval). */
-export function queueAmbientTask(tasks: TaskStore, repo: string, instruction: string): number {
-  return tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction } });
+export function queueAmbientTask(tasks: TaskStore, repo: string, instruction: string, origin?: Origin): number {
+  return tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction, ...(origin ? { origin } : {}) } });
 }
 
 export interface AmbientDeps {
@@ -38,8 +39,8 @@ export interface AmbientDeps {
   repoPolicy(repo: string): Policy | undefined;
   watchedRepos(): string[];
   lastTaskId(repo: string): number | undefined;
-  /** Triage said act: queue an agent task with this instruction (it can only propose). */
-  act(repo: string, instruction: string, decision: Decision): void;
+  /** Triage said act: queue an agent task with this instruction (it can only propose); origin 'poke' when the user asked. */
+  act(repo: string, instruction: string, decision: Decision, origin: Origin): void;
   daily(text: string, repo?: string): void;
 }
 
@@ -66,7 +67,7 @@ export class Ambient {
         if (!policy) return Promise.resolve({ repo: item.repo, outcome: 'sleep', stage: 'heuristic', why: 'the repository is no longer watched' } as Decision);
         return decide(item, { db: d.db, model: d.model, policy, home: d.home, presence: this.presence });
       },
-      onDecision: (decision) => this.onDecision(decision),
+      onDecision: (decision, item) => this.onDecision(decision, item),
       rehash: (repo, paths) => contentHash(repo, paths, String(d.lastTaskId(repo) ?? '')),
       budgetMs: () => allowance(this.presence.mode()).tickBudgetMs,
       onLate: (item, r) => d.daily(`a decision for ${item.source} ran past its tick budget and ${r.ok ? 'finished' : 'failed'} in the background`, item.repo),
@@ -135,8 +136,8 @@ export class Ambient {
     this.loop.offer(tickItem({ repo: event.repo, source: 'poke', events: [{ id: event.id, type: event.type }], at: Date.parse(event.at), ...(note ? { note } : {}), extra: String(this.d.lastTaskId(event.repo) ?? '') }));
   }
 
-  private onDecision(d: Decision): void {
-    if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d);
+  private onDecision(d: Decision, item: TickItem): void {
+    if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d, originOf(item));
     // The daily log gets what a human would want to read: model decisions, and changes of reason.
     if (d.outcome === 'later') return;
     const text = describeDecision(d);

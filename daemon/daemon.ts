@@ -104,7 +104,12 @@ export class Daemon {
         this.reporter.budgetThreshold(c);
         this.hooks.budgetThreshold([...this.repos.keys()], c);
       },
-      onLadderStep: (step) => this.log.warn({ step }, 'model ladder step'),
+      fallbackAfter: () => this.userPolicy.models?.fallback_after,
+      onLadderStep: (step, call) => {
+        this.log.warn({ step, origin: call.origin }, 'model ladder step');
+        this.reporter.daily(`model ${step.cause === 'overloaded' ? 'fallback' : 'step down'} (${call.origin}${call.taskId ? `, task ${call.taskId}` : ''}): ${step.fromModel} → ${step.toModel ?? 'no model'}: ${step.reason}`, call.repo);
+      },
+      onGiveUp: (g) => this.reporter.daily(`model call gave up (${g.origin}${g.taskId ? `, task ${g.taskId}` : ''}): ${g.reason}`, g.repo),
     });
     // Approving applies exactly the stored diff under its stored hash; the writes are tagged as the daemon's own.
     this.approvals = new ApprovalQueue(
@@ -146,7 +151,7 @@ export class Daemon {
       repoPolicy: (repo) => this.repos.get(repo)?.policy.policy,
       watchedRepos: () => [...this.repos.keys()],
       lastTaskId: (repo) => this.tasks.list({ repo, limit: 1 })[0]?.id,
-      act: (repo, instruction) => this.runner.enqueue(queueAmbientTask(this.tasks, repo, instruction)),
+      act: (repo, instruction, _decision, origin) => this.runner.enqueue(queueAmbientTask(this.tasks, repo, instruction, origin)),
       daily: (text, repo) => this.reporter.daily(text, repo),
     });
     this.runner = new TaskRunner({

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import type { Db } from '../store/db.js';
 import type { Budget as BudgetSchema } from '../policy/schema.js';
 import { LedgerError } from './errors.js';
-import { formatUsd, priceFor, costMicro, usdToMicro, worstCaseMicro, type PriceTable, type Usage } from './prices.js';
+import { formatUsd, maxOutputTokensWithin, priceFor, costMicro, usdToMicro, worstCaseMicro, type PriceTable, type Usage } from './prices.js';
 
 /**
  * The spend ledger: money is reserved before it is spent.
@@ -25,6 +25,19 @@ export type Budget = z.infer<typeof BudgetSchema>;
 export type CapName = 'task' | 'hour' | 'day' | 'month';
 export const CAP_NAMES: readonly CapName[] = ['task', 'hour', 'day', 'month'];
 export type Purpose = 'user' | 'ambient';
+/**
+ * Who a call is for. Attended origins (a user's poke or request) have someone waiting on the answer;
+ * the others run unattended and are bounded by the time and money they have left (src/model/recovery.ts).
+ */
+export type Origin = 'poke' | 'user' | 'trigger' | 'ambient' | 'dream' | 'worker';
+export const ORIGINS: readonly Origin[] = ['poke', 'user', 'trigger', 'ambient', 'dream', 'worker'];
+export function isAttended(origin: Origin): boolean {
+  return origin === 'poke' || origin === 'user';
+}
+/** The ledger's coarse purpose column for an origin. */
+export function purposeOf(origin: Origin): Purpose {
+  return isAttended(origin) ? 'user' : 'ambient';
+}
 export const THRESHOLD_PERCENTS = [50, 80, 100] as const;
 export type ThresholdPercent = (typeof THRESHOLD_PERCENTS)[number];
 
@@ -32,7 +45,17 @@ export interface ReserveRequest {
   model: string;
   inputTokens: number;
   maxTokens: number;
+  /**
+   * The fewest output tokens that still make the call useful. When the caps do not leave room for
+   * maxTokens, the reservation is made for as many as fit, down to this floor, and refused only
+   * below it. Default: maxTokens (never lowered).
+   */
+  minTokens?: number | undefined;
   purpose: Purpose;
+  /** Default: from the purpose ('user' or 'ambient'). */
+  origin?: Origin | undefined;
+  /** 1 for a call's first attempt, 2 for its first retry... */
+  attempt?: number | undefined;
   taskId?: string | undefined;
   trigger?: string | undefined;
   repo?: string | undefined;
@@ -46,12 +69,19 @@ export interface ThresholdCrossing {
   /** Committed spend (settled + reconciled) when crossed. */
   spentMicro: number;
   capMicro: number;
+  /**
+   * Set on a 100 % line recorded because what is left does not pay for the smallest useful call
+   * (spent may then be below the cap): what that call needed.
+   */
+  neededMicro?: number | undefined;
 }
 
 export interface Reservation {
   ok: true;
   id: number;
   reservedMicro: number;
+  /** The output tokens reserved for: the request's maxTokens, or fewer (not below minTokens) when money is short. */
+  maxTokens: number;
   /** Price-table entry used; differs from the model for unknown models (priced as the dearest). */
   pricedAs: string;
   knownModel: boolean;
@@ -93,6 +123,20 @@ export interface LadderStepRecord {
   /** null: no model, rules only. */
   toModel: string | null;
   reason: string;
+  /** budget: the model did not fit what is left; overloaded: repeated 429/529. Default budget. */
+  cause?: 'budget' | 'overloaded' | undefined;
+  origin?: Origin | undefined;
+  taskId?: string | undefined;
+  trigger?: string | undefined;
+  repo?: string | undefined;
+}
+
+export interface RecoveryRecord {
+  kind: 'retry' | 'gave_up';
+  origin: Origin;
+  model: string;
+  reason: string;
+  waitedMs?: number | undefined;
   taskId?: string | undefined;
   trigger?: string | undefined;
   repo?: string | undefined;
@@ -235,51 +279,97 @@ export class SpendLedger {
     return keys[cap];
   }
 
-  /** Reserves the worst case of a call, or refuses naming the first cap it would exceed. */
-  reserve(req: ReserveRequest, now: number): Reservation | Refusal {
-    const price = priceFor(this.opts.prices, req.model);
-    const needed = worstCaseMicro(price.rates, req.inputTokens, req.maxTokens);
-    const keys = windowKeys(now);
-    const run = this.db.transaction((): Reservation | Refusal => {
-      const caps = this.caps();
-      const checks: Array<{ cap: CapName; key: string | undefined; capMicro: number | undefined }> = [];
-      for (const cap of CAP_NAMES) {
-        // A call without a task id is a task of its own: the task cap bounds that one call.
-        const key = this.keyFor(cap, keys, req.taskId);
-        checks.push({ cap, key, capMicro: this.capFor(cap, key, caps) });
-        // A worker's call must also fit under its coordinator's task cap (whose total includes it).
-        const parent = cap === 'task' && key !== undefined ? this.taskCapRow(key)?.parent_task_id : undefined;
-        if (parent) checks.push({ cap, key: parent, capMicro: this.capFor(cap, parent, caps) });
-      }
-      for (const { cap, key, capMicro } of checks) {
-        if (capMicro === undefined) continue;
-        const { committed, open } = key === undefined ? { committed: 0, open: 0 } : this.sums(cap, key);
-        const counted = committed + open;
-        if (counted + needed > capMicro) {
-          const windowKey = key ?? '(this call)';
-          // A one-call "task" (no task id) has no window to warn about once.
-          const crossings = key === undefined ? [] : this.recordCrossing(cap, windowKey, 100, committed, capMicro, now);
-          const left = Math.max(0, capMicro - counted);
-          return {
+  /** The caps a call of this task must fit under, in task, hour, day, month order. */
+  private capChecks(taskId: string | undefined, keys: WindowKeys): Array<{ cap: CapName; key: string | undefined; capMicro: number | undefined }> {
+    const caps = this.caps();
+    const checks: Array<{ cap: CapName; key: string | undefined; capMicro: number | undefined }> = [];
+    for (const cap of CAP_NAMES) {
+      // A call without a task id is a task of its own: the task cap bounds that one call.
+      const key = this.keyFor(cap, keys, taskId);
+      checks.push({ cap, key, capMicro: this.capFor(cap, key, caps) });
+      // A worker's call must also fit under its coordinator's task cap (whose total includes it).
+      const parent = cap === 'task' && key !== undefined ? this.taskCapRow(key)?.parent_task_id : undefined;
+      if (parent) checks.push({ cap, key: parent, capMicro: this.capFor(cap, parent, caps) });
+    }
+    return checks;
+  }
+
+  /**
+   * How many output tokens the call may reserve under every cap (maxTokens, or fewer down to
+   * minTokens), or the first cap that cannot pay even for the floor. Reads only; run it inside the
+   * transaction that inserts, so the answer still holds when the row is written.
+   */
+  private admit(req: ReserveRequest, keys: WindowKeys): { ok: true; maxTokens: number } | { ok: false; refusal: Omit<Refusal, 'crossings' | 'reason'>; committedMicro: number; floor: number } {
+    const rates = priceFor(this.opts.prices, req.model).rates;
+    const floor = Math.max(0, Math.min(req.minTokens ?? req.maxTokens, req.maxTokens));
+    let grant = req.maxTokens;
+    for (const { cap, key, capMicro } of this.capChecks(req.taskId, keys)) {
+      if (capMicro === undefined) continue;
+      const { committed, open } = key === undefined ? { committed: 0, open: 0 } : this.sums(cap, key);
+      const counted = committed + open;
+      const fits = maxOutputTokensWithin(rates, req.inputTokens, capMicro - counted);
+      if (fits < floor) {
+        return {
+          ok: false,
+          committedMicro: committed,
+          floor,
+          refusal: {
             ok: false,
             cap,
-            windowKey,
+            windowKey: key ?? '(this call)',
             capMicro,
             countedMicro: counted,
-            neededMicro: needed,
-            leftMicro: left,
-            reason:
-              `${cap} cap ${formatUsd(capMicro)} (${windowKey}): ${formatUsd(counted)} spent or reserved, ` +
-              `${formatUsd(left)} left, ${req.model} needs up to ${formatUsd(needed)}`,
-            crossings,
-          };
-        }
+            neededMicro: worstCaseMicro(rates, req.inputTokens, floor),
+            leftMicro: Math.max(0, capMicro - counted),
+          },
+        };
       }
+      grant = Math.min(grant, fits);
+    }
+    return { ok: true, maxTokens: grant };
+  }
+
+  /** Would a reservation for this call be granted now, and for how many output tokens? Reserves nothing. */
+  fit(req: ReserveRequest, now: number): { ok: true; maxTokens: number } | { ok: false; reason: string; leftMicro: number } {
+    const keys = windowKeys(now);
+    const a = this.db.transaction(() => this.admit(req, keys))();
+    if (a.ok) return a;
+    return { ok: false, reason: this.refusalReason(req, a.refusal, a.floor), leftMicro: a.refusal.leftMicro };
+  }
+
+  private refusalReason(req: ReserveRequest, r: Omit<Refusal, 'crossings' | 'reason'>, floor: number): string {
+    const lowered = floor < req.maxTokens ? ` even with max_tokens lowered to ${floor}` : '';
+    return (
+      `${r.cap} cap ${formatUsd(r.capMicro)} (${r.windowKey}): ${formatUsd(r.countedMicro)} spent or reserved, ` +
+      `${formatUsd(r.leftMicro)} left, ${req.model} needs up to ${formatUsd(r.neededMicro)}${lowered}`
+    );
+  }
+
+  /**
+   * Reserves the worst case of a call (max_tokens lowered toward minTokens to fit what the caps
+   * leave), or refuses naming the first cap it would exceed even at the floor.
+   */
+  reserve(req: ReserveRequest, now: number): Reservation | Refusal {
+    const price = priceFor(this.opts.prices, req.model);
+    const keys = windowKeys(now);
+    const run = this.db.transaction((): Reservation | Refusal => {
+      const a = this.admit(req, keys);
+      if (!a.ok) {
+        const r = a.refusal;
+        // The cap is used up when even with every open reservation returned the smallest useful call
+        // would not fit: that is the 100 % line, reported once, after the lower lines the spend crossed.
+        // A refusal caused only by other calls' open reservations is not: they may come back.
+        const exhausted = r.windowKey !== '(this call)' && r.capMicro - a.committedMicro < r.neededMicro;
+        const crossings = exhausted ? this.recordExhausted(r.cap, r.windowKey, a.committedMicro, r.capMicro, r.neededMicro, now) : [];
+        return { ...r, reason: this.refusalReason(req, r, a.floor), crossings };
+      }
+      const needed = worstCaseMicro(price.rates, req.inputTokens, a.maxTokens);
       const info = this.db
         .prepare(
           `INSERT INTO spend_reservations
-             (created_at, model, priced_as, purpose, task_id, trigger, repo, hour_key, day_key, month_key, reserved_micro, state)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')`,
+             (created_at, model, priced_as, purpose, task_id, trigger, repo, hour_key, day_key, month_key, reserved_micro, state,
+              origin, attempt, max_tokens, asked_tokens)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)`,
         )
         .run(
           now,
@@ -293,8 +383,12 @@ export class SpendLedger {
           keys.day,
           keys.month,
           needed,
+          req.origin ?? (req.purpose === 'user' ? 'user' : 'ambient'),
+          req.attempt ?? 1,
+          a.maxTokens,
+          req.maxTokens,
         );
-      return { ok: true, id: Number(info.lastInsertRowid), reservedMicro: needed, pricedAs: price.pricedAs, knownModel: price.known };
+      return { ok: true, id: Number(info.lastInsertRowid), reservedMicro: needed, maxTokens: a.maxTokens, pricedAs: price.pricedAs, knownModel: price.known };
     });
     return run.immediate();
   }
@@ -403,6 +497,16 @@ export class SpendLedger {
     return info.changes === 1 ? [{ cap, windowKey, percent, spentMicro: spent, capMicro }] : [];
   }
 
+  /** The lower lines the committed spend crossed (if not yet reported), then the 100 % "used up" line. */
+  private recordExhausted(cap: CapName, windowKey: string, committed: number, capMicro: number, neededMicro: number, now: number): ThresholdCrossing[] {
+    const out: ThresholdCrossing[] = [];
+    for (const p of THRESHOLD_PERCENTS) {
+      if (p < 100 && committed * 100 >= capMicro * p) out.push(...this.recordCrossing(cap, windowKey, p, committed, capMicro, now));
+    }
+    for (const c of this.recordCrossing(cap, windowKey, 100, committed, capMicro, now)) out.push(committed >= capMicro ? c : { ...c, neededMicro });
+    return out;
+  }
+
   /**
    * Warnings are about money actually gone (settled + reconciled), not about reservations that may
    * still be mostly returned. 100 % is also recorded when a reservation is refused by a cap.
@@ -459,8 +563,30 @@ export class SpendLedger {
   recordLadderStep(step: LadderStepRecord, now: number): void {
     this.db
       .prepare(
-        `INSERT INTO spend_ladder_steps (at, from_model, to_model, reason, task_id, trigger, repo) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO spend_ladder_steps (at, from_model, to_model, reason, task_id, trigger, repo, cause, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(now, step.fromModel, step.toModel, step.reason, step.taskId ?? null, step.trigger ?? null, step.repo ?? null);
+      .run(now, step.fromModel, step.toModel, step.reason, step.taskId ?? null, step.trigger ?? null, step.repo ?? null, step.cause ?? 'budget', step.origin ?? null);
+  }
+
+  /**
+   * The model a task fell back to after repeated overloads (the latest such step), so the task's
+   * next calls start there instead of hammering the overloaded model again; undefined if none.
+   */
+  overloadFallback(taskId: string): string | undefined {
+    const r = this.db
+      .prepare(`SELECT to_model FROM spend_ladder_steps WHERE task_id = ? AND cause = 'overloaded' AND to_model IS NOT NULL ORDER BY id DESC LIMIT 1`)
+      .get(taskId) as { to_model: string } | undefined;
+    return r?.to_model;
+  }
+
+  /** A retry waited for, or a call given up, recorded for `kairos spend` and the daily log. */
+  recordRecovery(e: RecoveryRecord, now: number): void {
+    const keys = windowKeys(now);
+    this.db
+      .prepare(
+        `INSERT INTO spend_recovery (at, kind, origin, model, reason, waited_ms, task_id, trigger, repo, day_key, month_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(now, e.kind, e.origin, e.model, e.reason, e.waitedMs ?? null, e.taskId ?? null, e.trigger ?? null, e.repo ?? null, keys.day, keys.month);
   }
 }
