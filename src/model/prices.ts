@@ -242,6 +242,6 @@ export function formatUsd(micro: number): string {
  */
 export function formatUsdPair(micro: number, ofMicro: number): [string, string] {
   const exactAt = (digits: number): boolean => [micro, ofMicro].every((m) => Math.round(m) % 10 ** (6 - digits) === 0);
-  const digits = exactAt(2) ? 2 : exactAt(4) || Math.min(...[micro, ofMicro].filter((m) => m > 0)) >= 100 ? 4 : 6;
+  const digits = exactAt(2) ? 2 : exactAt(4) ? 4 : 6;
   return [`$${(micro / MICRO_PER_USD).toFixed(digits)}`, `$${(ofMicro / MICRO_PER_USD).toFixed(digits)}`];
 }
