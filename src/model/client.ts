@@ -248,6 +248,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     const counts = new Map<string, number>();
     let lastRefusal: { cap: CapName; windowKey: string; capMicro: number; leftMicro: number; reason: string } | undefined;
     let sentMaxTokens = req.max_tokens;
+    let reserved = 0;
     const inputTokens = async (model: string): Promise<number> => {
       let tokens = counts.get(model);
       if (tokens === undefined) {
@@ -274,9 +275,13 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
       ladder,
       { origin, fallbackAfter, deadline: req.deadline },
       {
-        reserve: async (model, attempt) => {
-          const r = ledger.reserve(reserveRequest(model, await inputTokens(model), attempt), clock());
-          if (r.ok) return { ok: true, id: r.id, reservedMicro: r.reservedMicro, maxTokens: r.maxTokens };
+        reserve: async (model) => {
+          // Numbered per call, across rungs: attempt 1 is the call, every later row a retry or fallback.
+          const r = ledger.reserve(reserveRequest(model, await inputTokens(model), reserved + 1), clock());
+          if (r.ok) {
+            reserved++;
+            return { ok: true, id: r.id, reservedMicro: r.reservedMicro, maxTokens: r.maxTokens };
+          }
           noteCrossings(r.crossings);
           lastRefusal = r;
           return { ok: false, reason: r.reason, leftMicro: r.leftMicro };
