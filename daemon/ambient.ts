@@ -8,7 +8,7 @@ import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import { contentHash, decide, describeDecision, originOf, tickItem, type Decision, type TickItem } from '../src/pipeline/decide.js';
 import type { Origin } from '../src/model/ledger.js';
 import { TickLoop } from '../src/pipeline/tick-loop.js';
-import { allowance, Presence } from '../src/pipeline/presence.js';
+import { allowance, AwayAlarm, Presence } from '../src/pipeline/presence.js';
 import { dream, dreamSettings, scheduleDream } from '../src/pipeline/dream.js';
 
 /** The trigger name agent tasks started by ambient triage carry (it names no policy trigger). */
@@ -42,6 +42,8 @@ export interface AmbientDeps {
   /** Triage said act: queue an agent task with this instruction (it can only propose); origin 'poke' when the user asked. */
   act(repo: string, instruction: string, decision: Decision, origin: Origin): void;
   daily(text: string, repo?: string): void;
+  /** The user just counted as away (after their last sign of presence): e.g. show held notifications. */
+  steppedAway?(): void;
 }
 
 /**
@@ -54,13 +56,13 @@ export class Ambient {
   private readonly loop: TickLoop;
   private readonly lastLogged = new Map<string, string>();
   private dreamJob: { stop(): void } | undefined;
-  private minuteTimer: NodeJS.Timeout | undefined;
-  private lastMode: string;
+  private readonly awayAlarm: AwayAlarm;
 
   constructor(private readonly d: AmbientDeps) {
     const away = d.userPolicy().presence?.away_after;
     this.presence = new Presence(away !== undefined ? { awayAfterMs: parseDuration(away) } : {});
-    this.lastMode = this.presence.mode();
+    // Woken by the user's own last event, not by a minute tick: a burst is always followed by its wake-up.
+    this.awayAlarm = new AwayAlarm(this.presence, () => this.steppedAway());
     this.loop = new TickLoop({
       decide: (item) => {
         const policy = d.repoPolicy(item.repo);
@@ -77,18 +79,20 @@ export class Ambient {
 
   start(): void {
     this.restartDream();
-    // Coming back from away changes what is worth doing; parked items get another look.
-    this.minuteTimer = setInterval(() => {
-      const mode = this.presence.mode();
-      if (mode !== this.lastMode && mode === 'away') this.loop.wake();
-      this.lastMode = mode;
-    }, 60_000);
-    this.minuteTimer.unref();
   }
 
   stop(): void {
     this.dreamJob?.stop();
-    if (this.minuteTimer) clearInterval(this.minuteTimer);
+    this.awayAlarm.disarm();
+  }
+
+  /** The user counts as away now: parked items get their look, held notifications are shown. */
+  private steppedAway(): void {
+    if (this.loop.parked() > 0) {
+      const n = this.loop.wake();
+      this.d.log.info({ items: n }, 'you stepped away: deciding the work parked while you were editing');
+    }
+    this.d.steppedAway?.();
   }
 
   restartDream(): void {
@@ -107,7 +111,14 @@ export class Ambient {
 
   /** The user's own file changes (never the daemon's) mark them present. */
   noteEvents(events: readonly StoredEvent[]): void {
-    for (const e of events) if (e.origin === 'user' && e.type.startsWith('file.')) this.presence.noteFsActivity(Date.parse(e.at));
+    let seen = false;
+    for (const e of events) {
+      if (e.origin === 'user' && e.type.startsWith('file.')) {
+        this.presence.noteFsActivity(Date.parse(e.at));
+        seen = true;
+      }
+    }
+    if (seen) this.awayAlarm.arm();
   }
 
   /** Items waiting for a decision (queued) and items deferred until the user steps away (parked). */
@@ -117,6 +128,7 @@ export class Ambient {
 
   noteCliUse(): void {
     this.presence.noteCliUse();
+    this.awayAlarm.arm();
   }
 
   /** Events no trigger took: one ambient look per repository (items of one repository merge while queued). */
@@ -137,6 +149,8 @@ export class Ambient {
   }
 
   private onDecision(d: Decision, item: TickItem): void {
+    // Parked while the user looked active, but they may have stepped away while it was being decided.
+    if (d.outcome === 'later' && this.presence.mode() === 'away') queueMicrotask(() => this.steppedAway());
     if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d, originOf(item));
     // The daily log gets what a human would want to read: model decisions, and changes of reason.
     if (d.outcome === 'later') return;

@@ -11,6 +11,7 @@ import { EventStore } from '../src/store/event-store.js';
 import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { createNotifier } from '../src/report/notify.js';
+import { BatchingNotifier } from '../src/report/notify-batch.js';
 import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
@@ -63,6 +64,8 @@ export class Daemon {
   private readonly repos = new Map<string, WatchedRepo>();
   private readonly ownWrites = new OwnWrites();
   private readonly reporter: Reporter;
+  /** Non-urgent notifications gathered while the user is active (presence.batch_every). */
+  private readonly batching: BatchingNotifier;
   private readonly commands: CommandTasks;
   /** The last change the user made in each repository, for the gate's edit back-off. */
   private readonly lastUserEdit = new Map<string, Date>();
@@ -89,7 +92,15 @@ export class Daemon {
     this.hooks = new DaemonHooks({ db: this.db, home: opts.home, log: opts.logger });
     const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
     this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
-    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
+    this.batching = new BatchingNotifier({
+      inner: notifier,
+      batchEveryMs: () => {
+        const every = this.userPolicy.presence?.batch_every;
+        return every !== undefined ? parseDuration(every) : undefined;
+      },
+      mode: () => this.ambient.presence.mode(),
+    });
+    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching });
     this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger });
     // The user's budget and models are global: one ledger for every repository. Getters, so a
     // reloaded policy (a raised cap) applies to the next call.
@@ -153,6 +164,7 @@ export class Daemon {
       lastTaskId: (repo) => this.tasks.list({ repo, limit: 1 })[0]?.id,
       act: (repo, instruction, _decision, origin) => this.runner.enqueue(queueAmbientTask(this.tasks, repo, instruction, origin)),
       daily: (text, repo) => this.reporter.daily(text, repo),
+      steppedAway: () => this.batching.flush(),
     });
     this.runner = new TaskRunner({
       tasks: this.tasks,
@@ -363,6 +375,9 @@ export class Daemon {
     await this.runner.stop(3000);
     this.commands.stopAll();
     this.tasks.interruptRunning(new Date().toISOString());
+    // Held notifications are shown, not lost, when the daemon stops.
+    this.batching.flush();
+    await this.batching.settled();
     this.db.close();
     this.lock.release();
     this.log.info('stopped');

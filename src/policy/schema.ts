@@ -283,7 +283,7 @@ export const DREAM_DEFAULTS = { enabled: true, cron: '0 3 * * *' } as const;
 export const PresenceSettings = z
   .object({
     away_after: Duration.optional().describe('No file change and no kairos command for this long means away (default "15m").'),
-    batch_every: Duration.optional().describe('While you are active, non-urgent notifications are shown together at most this often (default "30m").'),
+    batch_every: Duration.optional().describe('While you are active, non-urgent notifications (all but critical) are gathered and shown as one at most this often, e.g. "10m"; unset: each is shown at once.'),
   })
   .strict();
 export type PresenceSettings = z.infer<typeof PresenceSettings>;
