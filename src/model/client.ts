@@ -151,8 +151,12 @@ export const NO_KEY_REASON = 'model steps are off: ANTHROPIC_API_KEY is not set 
 /** Above this the SDK refuses a non-streaming call (it could outlast its 10-minute timeout). */
 const MAX_NON_STREAMING_TOKENS = 21_000;
 
-/** A small reference call: a refusal that leaves less than this pauses model work. */
-const PAUSE_PROBE = { inputTokens: 1_000, maxTokens: 1_000 };
+/**
+ * The smallest useful call (a short triage prompt at the triage floor): a refusal after which the
+ * committed spend leaves less than this pauses model work. Open reservations are not counted: they
+ * may come back, and a busy moment must not pause a tiny budget that still pays for small calls.
+ */
+const PAUSE_PROBE = { inputTokens: 500, maxTokens: DEFAULT_MIN_TOKENS.triage };
 
 /** The models a call may use, dearest first: the requested one, then the cheaper policy rungs below it. */
 export function modelLadder(model: string, models: Models | undefined, enabled = true): string[] {
@@ -358,7 +362,9 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     // cap is exhausted for practical purposes: pause model work until the window rolls or the cap rises.
     const r = lastRefusal;
     const cheapest = ladder[ladder.length - 1]!;
-    if (r && r.cap !== 'task' && r.leftMicro < ledger.quote(cheapest, PAUSE_PROBE.inputTokens, PAUSE_PROBE.maxTokens)) {
+    const committedLeft = r && r.cap !== 'task' ? ledger.capStates(clock()).find((c) => c.cap === r.cap && c.windowKey === r.windowKey) : undefined;
+    const leftAfterOpen = committedLeft ? committedLeft.capMicro - committedLeft.committedMicro : Infinity;
+    if (r && r.cap !== 'task' && leftAfterOpen < ledger.quote(cheapest, PAUSE_PROBE.inputTokens, PAUSE_PROBE.maxTokens)) {
       const now = clock();
       const resumesAt = windowEnd(r.cap, now);
       pause = {
