@@ -247,7 +247,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     const purpose = purposeOf(origin);
     let ladder = modelLadder(req.model, readModels(), req.ladder ?? true);
     // A task whose calls already fell back after repeated overloads starts where it fell to.
-    const fellTo = req.taskId !== undefined ? ledger.overloadFallback(req.taskId) : undefined;
+    const fellTo = req.taskId !== undefined ? ledger.recovery.overloadFallback(req.taskId) : undefined;
     if (fellTo !== undefined && ladder.indexOf(fellTo) > 0) ladder = ladder.slice(ladder.indexOf(fellTo));
     const counts = new Map<string, number>();
     let lastRefusal: { cap: CapName; windowKey: string; capMicro: number; leftMicro: number; reason: string } | undefined;
@@ -321,7 +321,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
           return s.costMicro;
         },
         onStep: (step) => {
-          ledger.recordLadderStep(
+          ledger.recovery.recordLadderStep(
             { fromModel: step.fromModel, toModel: step.toModel, reason: step.reason, cause: step.cause, origin, taskId: req.taskId, trigger: req.trigger, repo: req.repo },
             step.at,
           );
@@ -329,13 +329,13 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
         },
         onRetry: (r) => {
           const label = r.error.status !== undefined ? `HTTP ${r.error.status}` : r.error.kind;
-          ledger.recordRecovery(
+          ledger.recovery.recordRecovery(
             { kind: 'retry', origin, model: r.model, reason: `${label} on attempt ${r.attempt}`, waitedMs: r.waitMs, taskId: req.taskId, trigger: req.trigger, repo: req.repo },
             clock(),
           );
         },
         onGiveUp: (g) => {
-          ledger.recordRecovery({ kind: 'gave_up', origin, model: g.model, reason: g.reason, taskId: req.taskId, trigger: req.trigger, repo: req.repo }, clock());
+          ledger.recovery.recordRecovery({ kind: 'gave_up', origin, model: g.model, reason: g.reason, taskId: req.taskId, trigger: req.trigger, repo: req.repo }, clock());
           opts.onGiveUp?.({ origin, model: g.model, reason: g.reason, taskId: req.taskId, repo: req.repo });
         },
       },

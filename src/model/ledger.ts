@@ -2,7 +2,14 @@ import type { z } from 'zod';
 import type { Db } from '../store/db.js';
 import type { Budget as BudgetSchema } from '../policy/schema.js';
 import { LedgerError } from './errors.js';
-import { formatUsd, maxOutputTokensWithin, priceFor, costMicro, usdToMicro, worstCaseMicro, type PriceTable, type Usage } from './prices.js';
+import { formatUsd, maxOutputTokensWithin, priceFor, costMicro, worstCaseMicro, type PriceTable, type Usage } from './prices.js';
+import type { Origin, Purpose } from './origin.js';
+import { CAP_NAMES, capsMicro, windowKeys, type CapName, type WindowKeys } from './windows.js';
+import { RecoveryLog, type LadderStepRecord } from './recovery-log.js';
+
+export { isAttended, ORIGINS, purposeOf, type Origin, type Purpose } from './origin.js';
+export { CAP_NAMES, capsMicro, windowEnd, windowKeys, type CapName, type WindowKeys } from './windows.js';
+export type { LadderStepRecord, RecoveryRecord } from './recovery-log.js';
 
 /**
  * The spend ledger: money is reserved before it is spent.
@@ -22,22 +29,6 @@ import { formatUsd, maxOutputTokensWithin, priceFor, costMicro, usdToMicro, wors
  */
 
 export type Budget = z.infer<typeof BudgetSchema>;
-export type CapName = 'task' | 'hour' | 'day' | 'month';
-export const CAP_NAMES: readonly CapName[] = ['task', 'hour', 'day', 'month'];
-export type Purpose = 'user' | 'ambient';
-/**
- * Who a call is for. Attended origins (a user's poke or request) have someone waiting on the answer;
- * the others run unattended and are bounded by the time and money they have left (src/model/recovery.ts).
- */
-export type Origin = 'poke' | 'user' | 'trigger' | 'ambient' | 'dream' | 'worker';
-export const ORIGINS: readonly Origin[] = ['poke', 'user', 'trigger', 'ambient', 'dream', 'worker'];
-export function isAttended(origin: Origin): boolean {
-  return origin === 'poke' || origin === 'user';
-}
-/** The ledger's coarse purpose column for an origin. */
-export function purposeOf(origin: Origin): Purpose {
-  return isAttended(origin) ? 'user' : 'ambient';
-}
 export const THRESHOLD_PERCENTS = [50, 80, 100] as const;
 export type ThresholdPercent = (typeof THRESHOLD_PERCENTS)[number];
 
@@ -118,66 +109,6 @@ export interface CapState {
   leftMicro: number;
 }
 
-export interface LadderStepRecord {
-  fromModel: string;
-  /** null: no model, rules only. */
-  toModel: string | null;
-  reason: string;
-  /** budget: the model did not fit what is left; overloaded: repeated 429/529. Default budget. */
-  cause?: 'budget' | 'overloaded' | undefined;
-  origin?: Origin | undefined;
-  taskId?: string | undefined;
-  trigger?: string | undefined;
-  repo?: string | undefined;
-}
-
-export interface RecoveryRecord {
-  kind: 'retry' | 'gave_up';
-  origin: Origin;
-  model: string;
-  reason: string;
-  waitedMs?: number | undefined;
-  taskId?: string | undefined;
-  trigger?: string | undefined;
-  repo?: string | undefined;
-}
-
-export interface WindowKeys {
-  hour: string;
-  day: string;
-  month: string;
-}
-
-const pad = (n: number): string => String(n).padStart(2, '0');
-
-/** Local-time window keys for an instant. */
-export function windowKeys(now: number): WindowKeys {
-  const d = new Date(now);
-  const month = `${d.getFullYear()}-${pad(d.getMonth() + 1)}`;
-  const day = `${month}-${pad(d.getDate())}`;
-  return { month, day, hour: `${day}T${pad(d.getHours())}` };
-}
-
-/** When the window containing `now` ends (local time); undefined for the task cap. */
-export function windowEnd(cap: CapName, now: number): number | undefined {
-  const d = new Date(now);
-  if (cap === 'hour') return new Date(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours() + 1).getTime();
-  if (cap === 'day') return new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
-  if (cap === 'month') return new Date(d.getFullYear(), d.getMonth() + 1, 1).getTime();
-  return undefined;
-}
-
-/** The configured caps in µ$ (omitted caps are absent). */
-export function capsMicro(budget: Budget | undefined): Partial<Record<CapName, number>> {
-  const out: Partial<Record<CapName, number>> = {};
-  if (!budget) return out;
-  if (budget.task_usd !== undefined) out.task = usdToMicro(budget.task_usd);
-  if (budget.hour_usd !== undefined) out.hour = usdToMicro(budget.hour_usd);
-  if (budget.day_usd !== undefined) out.day = usdToMicro(budget.day_usd);
-  if (budget.month_usd !== undefined) out.month = usdToMicro(budget.month_usd);
-  return out;
-}
-
 // Column names come from this fixed map only, never from input.
 const COLUMN: Record<CapName, string> = { task: 'task_id', hour: 'hour_key', day: 'day_key', month: 'month_key' };
 
@@ -199,6 +130,8 @@ export interface LedgerOptions {
 
 export class SpendLedger {
   private readonly readBudget: () => Budget | undefined;
+  /** Ladder steps, retries and give-ups (src/model/recovery-log.ts). */
+  readonly recovery: RecoveryLog;
 
   constructor(
     private readonly db: Db,
@@ -206,6 +139,7 @@ export class SpendLedger {
   ) {
     const b = opts.budget;
     this.readBudget = typeof b === 'function' ? b : () => b;
+    this.recovery = new RecoveryLog(db);
   }
 
   get prices(): PriceTable {
@@ -560,33 +494,8 @@ export class SpendLedger {
     return left;
   }
 
+  /** Every step down the model ladder, with its reason (kept here for callers of the ledger API). */
   recordLadderStep(step: LadderStepRecord, now: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO spend_ladder_steps (at, from_model, to_model, reason, task_id, trigger, repo, cause, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(now, step.fromModel, step.toModel, step.reason, step.taskId ?? null, step.trigger ?? null, step.repo ?? null, step.cause ?? 'budget', step.origin ?? null);
-  }
-
-  /**
-   * The model a task fell back to after repeated overloads (the latest such step), so the task's
-   * next calls start there instead of hammering the overloaded model again; undefined if none.
-   */
-  overloadFallback(taskId: string): string | undefined {
-    const r = this.db
-      .prepare(`SELECT to_model FROM spend_ladder_steps WHERE task_id = ? AND cause = 'overloaded' AND to_model IS NOT NULL ORDER BY id DESC LIMIT 1`)
-      .get(taskId) as { to_model: string } | undefined;
-    return r?.to_model;
-  }
-
-  /** A retry waited for, or a call given up, recorded for `kairos spend` and the daily log. */
-  recordRecovery(e: RecoveryRecord, now: number): void {
-    const keys = windowKeys(now);
-    this.db
-      .prepare(
-        `INSERT INTO spend_recovery (at, kind, origin, model, reason, waited_ms, task_id, trigger, repo, day_key, month_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(now, e.kind, e.origin, e.model, e.reason, e.waitedMs ?? null, e.taskId ?? null, e.trigger ?? null, e.repo ?? null, keys.day, keys.month);
+    this.recovery.recordLadderStep(step, now);
   }
 }

@@ -1,5 +1,5 @@
 import { APIError, APIConnectionError, APIUserAbortError } from '@anthropic-ai/sdk';
-import type { Origin, Purpose } from './ledger.js';
+import { isAttended, type Origin } from './ledger.js';
 import { formatUsd } from './prices.js';
 
 /**
@@ -54,7 +54,7 @@ export const DEFAULT_FALLBACK_AFTER = 3;
 const ATTENDED: RetryPolicy = { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 8_000, overloadedFactor: 1, maxRetryAfterMs: ATTENDED_MAX_RETRY_AFTER_MS };
 const UNATTENDED: RetryPolicy = { maxAttempts: 4, baseDelayMs: 2_000, maxDelayMs: 120_000, overloadedFactor: 8, maxRetryAfterMs: 600_000 };
 
-export const RETRY_POLICIES: Readonly<Record<Origin | Purpose, RetryPolicy>> = {
+export const RETRY_POLICIES: Readonly<Record<Origin, RetryPolicy>> = {
   poke: ATTENDED,
   user: ATTENDED,
   // A trigger's task and a coordinator's worker run while their results are awaited: moderate.
@@ -208,7 +208,7 @@ export async function runWithRecovery<T>(
 ): Promise<RecoveryOutcome<T>> {
   const opts: RecoveryOptions = typeof how === 'string' ? { origin: how } : how;
   const policy = RETRY_POLICIES[opts.origin];
-  const attended = opts.origin === 'poke' || opts.origin === 'user';
+  const attended = isAttended(opts.origin);
   const fallbackAfter = Math.max(1, opts.fallbackAfter ?? DEFAULT_FALLBACK_AFTER);
   const random = deps.random ?? Math.random;
   const attempts: AttemptRecord[] = [];
