@@ -205,11 +205,11 @@ function addRecovery(db: Db, report: SpendReport, month: string): void {
   };
   const spend = db
     .prepare(
-      `SELECT origin, COUNT(*) AS attempts, SUM(CASE WHEN COALESCE(attempt, 1) = 1 THEN 1 ELSE 0 END) AS calls,
+      `SELECT COALESCE(origin, CASE WHEN purpose = 'user' THEN 'user' ELSE 'ambient' END) AS origin, COUNT(*) AS attempts, SUM(CASE WHEN COALESCE(attempt, 1) = 1 THEN 1 ELSE 0 END) AS calls,
               SUM(CASE WHEN state = 'open' THEN 0 ELSE COALESCE(cost_micro, 0) END) AS spent,
               SUM(CASE WHEN state = 'open' THEN reserved_micro ELSE 0 END) AS open,
               SUM(CASE WHEN max_tokens < asked_tokens THEN 1 ELSE 0 END) AS lowered
-       FROM spend_reservations WHERE month_key = ? GROUP BY origin`,
+       FROM spend_reservations WHERE month_key = ? GROUP BY 1`,
     )
     .all(month) as Array<{ origin: string | null; attempts: number; calls: number; spent: number; open: number; lowered: number }>;
   // Released attempts count as attempts (they were sent) but cost nothing.

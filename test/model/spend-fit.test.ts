@@ -5,7 +5,7 @@ import { createModelClient, DEFAULT_MIN_TOKENS, type ModelClientOptions } from '
 import type { ThresholdCrossing } from '../../src/model/ledger.js';
 import { formatUsdPair, loadPriceTable } from '../../src/model/prices.js';
 import type { LadderStep } from '../../src/model/recovery.js';
-import { spendReport, thresholdMessage } from '../../src/model/spend-report.js';
+import { formatSpendReport, spendReport, thresholdMessage } from '../../src/model/spend-report.js';
 import { TRIAGE_MAX_TOKENS } from '../../src/pipeline/triage.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { ManualClock } from './manual-clock.js';
@@ -145,6 +145,9 @@ describe('recovery by what is left', () => {
     assert.equal(rep.by_origin.trigger?.attempts, 6);
     assert.equal(rep.by_origin.ambient?.fallbacks, 1);
     assert.equal(rep.by_origin.ambient?.gave_up, 1);
+    const human = formatSpendReport(rep);
+    assert.match(human, /by origin \(\d{4}-\d\d\):\n  ambient .* 1 fallback after overload, 1 gave up/);
+    assert.match(human, /  trigger +3 calls .*2 retries \([\d.]+ s waited\), 1 fallback after overload/);
     assert.deepEqual(rep.recovery.map((e) => [e.kind, e.origin, e.model]).sort(), [
       ['fallback', 'ambient', HAIKU],
       ['fallback', 'trigger', SONNET],
