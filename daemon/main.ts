@@ -5,6 +5,7 @@ import { approvalHandlers, enforceOwnerOnly, OwnerOnlyError, type ApprovalChange
 import { LockError } from './lock.js';
 import { createLogger } from '../src/report/logger.js';
 import { PolicyError } from '../src/policy/load.js';
+import { registerSecretRedaction } from '../src/policy/redact/setup.js';
 
 export interface RunDaemonOptions {
   home: string;
@@ -26,6 +27,7 @@ function withPresence(handlers: Record<string, ControlHandler>, note: () => void
 /** Runs the daemon in this process until SIGTERM/SIGINT or `kairos stop`; SIGHUP reloads the policy. */
 export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   const logger = createLogger(o.home, { level: o.env.KAIROS_LOG_LEVEL ?? 'info', alsoStderr: o.verbose });
+  registerSecretRedaction(o.env, logger);
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({ home: o.home, repos: o.repos, env: o.env, logger });

@@ -15,6 +15,7 @@ import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
 import { EventType } from '../events/event.js';
+import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
 
 const program = new Command();
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -200,6 +201,9 @@ registerApprovalCommands(program, { home });
 registerMcpCommand(program, { home });
 registerTrayCommand(program, { home });
 registerServiceCommand(program, { home });
+
+// What the CLI prints (listings, MCP answers) never shows this process's own secret env values.
+registerKnownSecrets(secretsFromEnv(process.env));
 
 try {
   await program.parseAsync(process.argv);

@@ -13,6 +13,7 @@ import {
 } from './ledger.js';
 import { formatUsd, loadPriceTable, type PriceTable } from './prices.js';
 import { runWithRecovery, type AttemptRecord, type ClassifiedError, type LadderStep } from './recovery.js';
+import { redactMessages, redactSystem } from './outgoing.js';
 
 /**
  * The one way Kairos calls a model. Every attempt is reserved in the spend ledger first, retried
@@ -186,8 +187,8 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
       const r = await sdk.messages.countTokens(
         {
           model: req.model,
-          messages: req.messages,
-          ...(req.system !== undefined ? { system: req.system } : {}),
+          messages: redactMessages(req.messages),
+          ...(req.system !== undefined ? { system: redactSystem(req.system) } : {}),
           ...(req.tools ? { tools: req.tools } : {}),
         } as Anthropic.MessageCountTokensParams,
         { timeout: 15_000 },
@@ -238,8 +239,9 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
           const params: Anthropic.MessageCreateParamsNonStreaming = {
             model,
             max_tokens: req.max_tokens,
-            messages: req.messages,
-            ...(req.system !== undefined ? { system: req.system } : {}),
+            // Redacted here, at the boundary, so no request reaches the API unfiltered whoever built it.
+            messages: redactMessages(req.messages),
+            ...(req.system !== undefined ? { system: redactSystem(req.system) } : {}),
             ...(req.tools ? { tools: req.tools } : {}),
           };
           return stream ? await sdk.messages.stream(params).finalMessage() : await sdk.messages.create(params);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { redact, redactName, redactDeep, registerKnownSecrets, clearKnownSecrets, secretsFromEnv } from '../../src/policy/redact/redact.js';
+import { redact, redactDeep, registerKnownSecrets, clearKnownSecrets, secretsFromEnv } from '../../src/policy/redact/redact.js';
 import { compileRuleSet, shippedRuleSet } from '../../src/policy/redact/rule-set.js';
 import { translateRe2, Untranslatable } from '../../src/policy/redact/re2-to-js.js';
 import { KeywordIndex } from '../../src/policy/redact/keywords.js';
@@ -45,7 +45,11 @@ describe("gitleaks' published examples (cmd/generate/config/rules/*.go tps and f
 
   test('no false positive is redacted by its rule', () => {
     const hit = cases.filter((c) => c.kind === 'fp').filter((c) => redact(c.text).findings.some((f) => f.kind === c.rule));
-    assert.deepEqual(hit.map((c) => `${c.rule}: ${c.text.slice(0, 80)}`), []);
+    // One deliberate difference: Kairos also reads `.` and `/` as the end of a token (so that
+    // `sk_live_….txt` and a key before a full stop are redacted); an asset named like an
+    // infracost token followed by `.png` is then redacted too.
+    const deliberate = ['infracost-api-token: http://assets.r7.com/assets/media_box_tv_tres_colunas/video_box.ico-7a388b69018576d24b59331fd60aab0c.png'];
+    assert.deepEqual(hit.map((c) => `${c.rule}: ${c.text}`), deliberate);
   });
 });
 
@@ -158,10 +162,13 @@ describe('the shapes that leaked before', () => {
       assert.doesNotMatch(out, /Zq8vT2mWx9rKp4NdB7s|hunter2horse/, line);
     }
   });
-  test('secrets in file names, with an extension or a folder around them', () => {
-    assert.equal(redactName('keys/sk_live_51KairosFakeStripeKey0000.txt'), 'keys/[REDACTED:stripe-access-token].txt');
+  test('secrets in file names (an extension, a folder around them) and before a full stop', () => {
+    assert.equal(redact('keys/sk_live_51KairosFakeStripeKey0000.txt').text, 'keys/[REDACTED:stripe-access-token].txt');
     assert.doesNotMatch(redact('created ghp_Kx7mQ2vL9pR4sT8wY1zB3nC6dF0gH5jAdvRs.txt').text, /ghp_Kx7/);
-    assert.equal(redactName('src/components/Button.tsx'), 'src/components/Button.tsx');
+    assert.equal(redact('The key is sk_live_51KairosFakeStripeKey0000.').text, 'The key is [REDACTED:stripe-access-token].');
+    assert.equal(redact('src/components/Button.tsx').text, 'src/components/Button.tsx');
+    const r = redact('one sk_live_51KairosFakeStripeKey0000 here');
+    assert.equal(r.findings.length, 1, 'one finding per secret, whichever passes found it');
   });
   test('registered known secrets (the daemon’s own env secrets) are redacted everywhere', () => {
     after(clearKnownSecrets);

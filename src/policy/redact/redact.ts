@@ -31,11 +31,6 @@ export interface RedactOptions {
   knownSecrets?: readonly string[];
   /** Another rule set (tests); default the shipped gitleaks rules. */
   rules?: RuleSet;
-  /**
-   * The text is a file name or path: `/`, `.` and `\` also end a token, so a rule that wants a
-   * delimiter after its secret (most provider rules do) also sees `sk_live_….txt`.
-   */
-  name?: boolean;
 }
 
 export interface SecretSpan {
@@ -65,12 +60,13 @@ export function clearKnownSecrets(): void {
   registered.clear();
 }
 
-const SECRET_ENV_NAME = /(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|PWD|CREDENTIALS?|AUTH)(?:_|$)|SECRET|TOKEN|PASSWORD|API_?KEY/i;
+// Not PWD (the working directory) nor *_AUTH_SOCK (a socket path): names that hold secrets.
+const SECRET_ENV_NAME = /(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)(?:_|$)|SECRET|TOKEN|PASSWORD|API_?KEY/i;
 
-/** The values of secret-named environment variables (ANTHROPIC_API_KEY, GITHUB_TOKEN, DB_PASSWORD, …). */
+/** The values of secret-named environment variables (ANTHROPIC_API_KEY, GITHUB_TOKEN, DB_PASSWORD, …); paths are not secrets. */
 export function secretsFromEnv(env: NodeJS.ProcessEnv): string[] {
   return Object.entries(env)
-    .filter(([k, v]) => v !== undefined && SECRET_ENV_NAME.test(k) && v.trim().length >= MIN_KNOWN_SECRET)
+    .filter(([k, v]) => v !== undefined && SECRET_ENV_NAME.test(k) && v.trim().length >= MIN_KNOWN_SECRET && !v.trim().startsWith('/'))
     .map(([, v]) => v!.trim());
 }
 
@@ -122,7 +118,7 @@ function allowed(lists: readonly CompiledAllowlist[], secret: string, match: str
 }
 
 /** Spans of one gitleaks rule, with its secretGroup, entropy and allowlists honoured. */
-function gitleaksSpans(rule: SecretRule, c: CompiledRule, text: string, base: number, global: () => CompiledAllowlist[], out: SecretSpan[]): void {
+function gitleaksSpans(rule: SecretRule, c: CompiledRule, text: string, orig: string, base: number, global: () => CompiledAllowlist[], out: SecretSpan[]): void {
   const re = c.regex;
   re.lastIndex = 0;
   for (let m = re.exec(text) as IndexedMatch | null; m !== null; m = re.exec(text) as IndexedMatch | null) {
@@ -149,11 +145,12 @@ function gitleaksSpans(rule: SecretRule, c: CompiledRule, text: string, base: nu
         }
       }
     }
-    const secret = text.slice(range[0], range[1]);
+    // Allowlists read the original text (the name pass scans a copy with `.` and `/` as newlines).
+    const secret = orig.slice(base + range[0], base + range[1]);
     if (!secret || secret.startsWith('[REDACTED')) continue;
     if (rule.entropy && shannonEntropy(secret) <= rule.entropy) continue;
-    const match = text.slice(mStart, mEnd);
-    const line = (): string => lineAround(text, mStart, mEnd);
+    const match = orig.slice(base + mStart, base + mEnd);
+    const line = (): string => lineAround(orig, base + mStart, base + mEnd);
     if (allowed(global(), secret, match, line) || allowed(c.allowlists, secret, match, line)) continue;
     out.push({ start: base + range[0], end: base + range[1], kind: rule.id });
   }
@@ -228,9 +225,12 @@ export function findSecretSpans(text: string, opts: RedactOptions = {}): SecretS
   knownSpans(text, registered, out);
   if (opts.knownSecrets) knownSpans(text, opts.knownSecrets.filter((s) => s.length >= MIN_KNOWN_SECRET), out);
   const engine = engineFor(opts.rules ?? shippedRuleSet());
-  // A name: the same text with path separators and dots as line ends (same length, so spans map 1:1).
-  const texts = opts.name ? [text, text.replace(/[/\\.]/g, '\n')] : [text];
-  for (const t of texts) {
+  // Most provider rules want a delimiter after the secret (quote, space, `;`, end of line), so a
+  // token followed by `.` or `/` (a file name `sk_live_….txt`, a sentence's full stop, a URL path)
+  // would pass. A second pass reads the same text with `.`, `/` and `\` as line ends (same
+  // length, so spans map 1:1); it runs the gitleaks rules only (Kairos's own already accept them).
+  const texts = /[./\\]/.test(text) ? [text, text.replace(/[/\\.]/g, '\n')] : [text];
+  for (const [pass, t] of texts.entries()) {
     const found = engine.keywords.scan(t);
     const where = (kws: readonly string[] | undefined): Array<[number, number]> | undefined => {
       if (!kws || kws.length === 0) return [[0, t.length]];
@@ -246,9 +246,9 @@ export function findSecretSpans(text: string, opts: RedactOptions = {}): SecretS
     for (const rule of engine.rules.rules) {
       if (rule.keywords.length && !rule.keywords.some((k) => found.has(k))) continue;
       const c = rule.compiled();
-      if (c) run(c.local, rule.keywords, (x, base) => gitleaksSpans(rule, c, x, base, engine.rules.global, out));
+      if (c) run(c.local, rule.keywords, (x, base) => gitleaksSpans(rule, c, x, text, base, engine.rules.global, out));
     }
-    for (const rule of engine.kairos) run(rule.local, rule.keywords, (x, base) => kairosSpans(rule, x, base, out));
+    if (pass === 0) for (const rule of engine.kairos) run(rule.local, rule.keywords, (x, base) => kairosSpans(rule, x, base, out));
   }
   return out;
 }
@@ -267,8 +267,14 @@ export function mergeSpans(spans: SecretSpan[]): SecretSpan[] {
 
 /** Replaces every secret found in `text` with `[REDACTED:kind]`. */
 export function redact(text: string, opts: RedactOptions = {}): Redaction {
-  const spans = findSecretSpans(text, opts);
-  if (spans.length === 0) return { text, findings: [] };
+  const found = findSecretSpans(text, opts);
+  if (found.length === 0) return { text, findings: [] };
+  // Both passes (and two rules) may find the same secret: one finding per span and rule.
+  const seen = new Set<string>();
+  const spans = found.filter((s) => {
+    const k = `${s.start}:${s.end}:${s.kind}`;
+    return seen.has(k) ? false : (seen.add(k), true);
+  });
   const findings = spans.sort((a, b) => a.start - b.start).map((s) => ({ kind: s.kind, fingerprint: fingerprint(text.slice(s.start, s.end)) }));
   let out = '';
   let at = 0;
@@ -284,22 +290,17 @@ export function redactText(text: string, opts?: RedactOptions): string {
   return redact(text, opts).text;
 }
 
-/** A file name or path, redacted (see RedactOptions.name). */
-export function redactName(name: string): string {
-  return redact(name, { name: true }).text;
-}
-
 /**
  * Every string inside a plain JSON-like value, redacted (objects and arrays are copied; other
  * values are returned as they are). Keys are kept: they are names the code chose.
  */
 export function redactDeep<T>(value: T, opts?: RedactOptions): T {
-  return deep(value, opts, 0) as T;
+  return deep(value, opts ?? {}, 0) as T;
 }
 
 const MAX_DEPTH = 64;
 
-function deep(v: unknown, opts: RedactOptions | undefined, depth: number): unknown {
+function deep(v: unknown, opts: RedactOptions, depth: number): unknown {
   if (typeof v === 'string') return redact(v, opts).text;
   if (v === null || typeof v !== 'object' || depth > MAX_DEPTH) return v;
   if (Array.isArray(v)) return v.map((x) => deep(x, opts, depth + 1));
