@@ -253,14 +253,20 @@ export function findSecretSpans(text: string, opts: RedactOptions = {}): SecretS
   return out;
 }
 
-/** Merges overlapping spans; the earliest (then longest) names the merged one. */
+/** The generic shapes name a merged span only when no provider rule found it too. */
+const GENERIC_RANK: Record<string, number> = { 'known-secret': -1, 'generic-api-key': 1, 'secret-assignment': 2, 'high-entropy-assignment': 3 };
+const rank = (kind: string): number => GENERIC_RANK[kind] ?? 0;
+
+/** Merges overlapping spans; the most specific rule among them names the merged one. */
 export function mergeSpans(spans: SecretSpan[]): SecretSpan[] {
   const sorted = [...spans].sort((a, b) => a.start - b.start || b.end - a.end);
   const merged: SecretSpan[] = [];
   for (const s of sorted) {
     const last = merged[merged.length - 1];
-    if (last && s.start < last.end) last.end = Math.max(last.end, s.end);
-    else merged.push({ ...s });
+    if (last && s.start < last.end) {
+      last.end = Math.max(last.end, s.end);
+      if (rank(s.kind) < rank(last.kind)) last.kind = s.kind;
+    } else merged.push({ ...s });
   }
   return merged;
 }
