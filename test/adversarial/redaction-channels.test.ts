@@ -82,7 +82,7 @@ models: { act: claude-sonnet-4-6 }
 
     // The proposal would have written a secret into the tree: refused, naming the file and the rule, not the value.
     assert.equal(agentTask.state, 'failed', `${agentTask.state}: ${agentTask.reason}`);
-    assert.match(agentTask.reason ?? '', /proposal refused: .*src\/settings\.env: secret-assignment/);
+    assert.match(agentTask.reason ?? '', /proposal refused: .*src\/settings\.env: generic-api-key/);
     assert.equal(kairosJson<unknown[]>(['pending'], h.env).length, 0, 'nothing waits for approval');
 
     // Model requests: the file the agent read and the command output it was given arrive redacted.

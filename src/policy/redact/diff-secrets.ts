@@ -1,4 +1,4 @@
-import { redact } from './redact.js';
+import { findSecretSpans, mergeSpans } from './redact.js';
 
 /**
  * Secrets a unified diff would ADD to the user's tree: in its added lines (`+…`) and in the names
@@ -65,7 +65,9 @@ export function secretsAddedByDiff(diff: string): AddedSecret[] {
     seen.add(`${f}\0${kind}`);
     out.push({ file: f, kind });
   };
-  for (const f of created) for (const x of redact(f).findings) push(f, x.kind);
-  for (const [f, lines] of added) for (const x of redact(lines.join('\n')).findings) push(f, x.kind);
+  // One entry per secret, named by the most specific rule that found it.
+  const kinds = (text: string): string[] => mergeSpans(findSecretSpans(text)).map((s) => s.kind);
+  for (const f of created) for (const k of kinds(f)) push(f, k);
+  for (const [f, lines] of added) for (const k of kinds(lines.join('\n'))) push(f, k);
   return out;
 }
