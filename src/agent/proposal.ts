@@ -114,7 +114,8 @@ export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal>
       base: opts.base,
       diff,
       hash: sha256Hex(diff),
-      summary: opts.summary + note,
+      // Stored and shown: the model's words were redacted already; the note names paths.
+      summary: redactText(opts.summary + note),
       files: names,
       costMicros: opts.costMicros,
       createdAt: (opts.now ?? (() => new Date()))().toISOString(),

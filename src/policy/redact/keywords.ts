@@ -33,26 +33,38 @@ export class KeywordIndex {
   scan(text: string): Map<string, number[]> {
     const found = new Map<string, number[]>();
     const n = text.length;
-    const hit = (k: string, i: number): void => {
-      const at = found.get(k);
-      if (at) at.push(i);
-      else found.set(k, [i]);
-    };
-    const single = this.single.size > 0;
     const table = this.table;
-    let c1 = n > 0 ? lower(text.charCodeAt(0)) : 0;
+    const lists = this.lists;
+    const single = this.single.size > 0;
+    // Plain indexed loops and a lower-case table: this runs once per character of every text that leaves.
+    let c1 = n > 0 ? text.charCodeAt(0) : 0;
+    if (c1 >= 65 && c1 <= 90) c1 += 32;
     for (let i = 0; i < n; i++) {
       const c0 = c1;
-      c1 = i + 1 < n ? lower(text.charCodeAt(i + 1)) : 0;
+      c1 = i + 1 < n ? text.charCodeAt(i + 1) : 0;
+      if (c1 >= 65 && c1 <= 90) c1 += 32;
       if (c0 > 127) continue;
-      if (single) for (const k of this.single.get(c0) ?? []) hit(k, i);
+      if (single) {
+        const l = this.single.get(c0);
+        if (l) for (let j = 0; j < l.length; j++) add(found, l[j]!, i);
+      }
       if (c1 > 127) continue;
       const slot = table[(c0 << 7) | c1]!;
       if (slot === 0) continue;
-      for (const k of this.lists[slot - 1]!) if (k.length === 2 || matchesAt(text, i, k)) hit(k, i);
+      const list = lists[slot - 1]!;
+      for (let j = 0; j < list.length; j++) {
+        const k = list[j]!;
+        if (k.length === 2 || matchesAt(text, i, k)) add(found, k, i);
+      }
     }
     return found;
   }
+}
+
+function add(found: Map<string, number[]>, k: string, i: number): void {
+  const at = found.get(k);
+  if (at) at.push(i);
+  else found.set(k, [i]);
 }
 
 function push(m: Map<number, string[]>, key: number, k: string): void {
@@ -61,13 +73,12 @@ function push(m: Map<number, string[]>, key: number, k: string): void {
   else m.set(key, [k]);
 }
 
-/** ASCII lower-case of one UTF-16 unit (other characters unchanged). */
-function lower(c: number): number {
-  return c >= 65 && c <= 90 ? c + 32 : c;
-}
-
 function matchesAt(text: string, i: number, k: string): boolean {
   if (i + k.length > text.length) return false;
-  for (let j = 2; j < k.length; j++) if (lower(text.charCodeAt(i + j)) !== k.charCodeAt(j)) return false;
+  for (let j = 2; j < k.length; j++) {
+    let c = text.charCodeAt(i + j);
+    if (c >= 65 && c <= 90) c += 32;
+    if (c !== k.charCodeAt(j)) return false;
+  }
   return true;
 }

@@ -177,9 +177,14 @@ function knownSpans(text: string, secrets: Iterable<string>, out: SecretSpan[]):
   }
 }
 
-/** Lines kept above and below a keyword's line when a line-local rule runs around it. */
+/**
+ * Lines kept above and below a keyword's line when a gitleaks line-local rule runs around it (its
+ * `[\s'"]{0,3}` may step over a line end or two). Kairos's own line-local shapes stay on one line.
+ */
 const LINES_ABOVE = 2;
 const LINES_BELOW = 3;
+/** One keyword occurrence per this many characters or more: scan the whole text. */
+const DENSE_EVERY = 400;
 /** Past this share of the text, windows cost more than one scan of the whole. */
 const WINDOW_SHARE = 0.5;
 
@@ -188,9 +193,11 @@ const WINDOW_SHARE = 0.5;
  * merged; or the whole text when that is cheaper. Each region starts at a line start and ends at a
  * line end, so `^`, `$` and `\b` see what they would see in the whole text.
  */
-function regions(text: string, positions: readonly number[]): Array<[number, number]> {
+function regions(text: string, positions: readonly number[], above: number, below: number): Array<[number, number]> {
   const whole: Array<[number, number]> = [[0, text.length]];
   if (positions.length === 0) return [];
+  // A keyword every few lines: the regions would cover the text anyway; skip sorting and merging.
+  if (positions.length * DENSE_EVERY > text.length) return whole;
   const sorted = [...positions].sort((a, b) => a - b);
   const out: Array<[number, number]> = [];
   let covered = 0;
@@ -198,10 +205,10 @@ function regions(text: string, positions: readonly number[]): Array<[number, num
     const last = out[out.length - 1];
     if (last && p < last[1]) continue; // this occurrence is inside the previous region
     let start = text.lastIndexOf('\n', p - 1) + 1;
-    for (let k = 0; k < LINES_ABOVE && start > 0; k++) start = text.lastIndexOf('\n', start - 2) + 1;
+    for (let k = 0; k < above && start > 0; k++) start = text.lastIndexOf('\n', start - 2) + 1;
     let end = text.indexOf('\n', p);
     if (end < 0) end = text.length;
-    for (let k = 0; k < LINES_BELOW && end < text.length; k++) {
+    for (let k = 0; k < below && end < text.length; k++) {
       const nl = text.indexOf('\n', end + 1);
       end = nl < 0 ? text.length : nl;
     }
@@ -230,25 +237,24 @@ export function findSecretSpans(text: string, opts: RedactOptions = {}): SecretS
   // would pass. A second pass reads the same text with `.`, `/` and `\` as line ends (same
   // length, so spans map 1:1); it runs the gitleaks rules only (Kairos's own already accept them).
   const texts = /[./\\]/.test(text) ? [text, text.replace(/[/\\.]/g, '\n')] : [text];
+  // Keywords are found once, in the original text: the copy's offsets are the same, and a keyword
+  // with a `.` or `/` in it (hooks.slack.com, ://) would be broken in the copy.
+  const found = engine.keywords.scan(text);
   for (const [pass, t] of texts.entries()) {
-    const found = engine.keywords.scan(t);
-    const where = (kws: readonly string[] | undefined): Array<[number, number]> | undefined => {
-      if (!kws || kws.length === 0) return [[0, t.length]];
+    const run = (local: boolean, kws: readonly string[] | undefined, lines: [number, number], scan: (text: string, base: number) => void): void => {
+      if (!kws || kws.length === 0) return scan(t, 0);
       const at = kws.flatMap((k) => found.get(k) ?? []);
-      return at.length ? regions(t, at) : undefined;
-    };
-    const run = (local: boolean, kws: readonly string[] | undefined, scan: (text: string, base: number) => void): void => {
-      const rs = where(kws);
-      if (!rs) return;
+      if (at.length === 0) return;
       if (!local) return scan(t, 0);
-      for (const [a, b] of rs) scan(a === 0 && b === t.length ? t : t.slice(a, b), a);
+      for (const [a, b] of regions(t, at, lines[0], lines[1])) scan(a === 0 && b === t.length ? t : t.slice(a, b), a);
     };
     for (const rule of engine.rules.rules) {
       if (rule.keywords.length && !rule.keywords.some((k) => found.has(k))) continue;
       const c = rule.compiled();
-      if (c) run(c.local, rule.keywords, (x, base) => gitleaksSpans(rule, c, x, text, base, engine.rules.global, out));
+      // The second pass only helps a rule that wants a delimiter after the secret.
+      if (c && (pass === 0 || c.delimited)) run(c.local, rule.keywords, [LINES_ABOVE, LINES_BELOW], (x, base) => gitleaksSpans(rule, c, x, text, base, engine.rules.global, out));
     }
-    if (pass === 0) for (const rule of engine.kairos) run(rule.local, rule.keywords, (x, base) => kairosSpans(rule, x, base, out));
+    if (pass === 0) for (const rule of engine.kairos) run(rule.local, rule.keywords, [0, 0], (x, base) => kairosSpans(rule, x, base, out));
   }
   return out;
 }

@@ -44,6 +44,8 @@ export interface CompiledRule {
    * unbounded whitespace run): it may be run on the lines around each keyword instead of the whole text.
    */
   local: boolean;
+  /** Wants a delimiter after the secret (quote, space, `;`, end): the `.`/`/` pass can find more. */
+  delimited: boolean;
 }
 
 /** See CompiledRule.local. */
@@ -184,7 +186,7 @@ export function compileRuleSet(tomlText: string, source = 'inline'): RuleSet {
         try {
           const regex = compileRe2(pattern, 'gd');
           const allowlists = rawLists.map((a, k) => compileAllowlist(a, `${where}: allowlists[${k}]`, skipped)).filter((a): a is CompiledAllowlist => a !== undefined);
-          compiled = { regex, allowlists, local: isLineLocal(regex) };
+          compiled = { regex, allowlists, local: isLineLocal(regex), delimited: /\\x60'"\\s;\]|\(\?:\\s\|\$\)/.test(regex.source) };
         } catch (e) {
           if (!(e instanceof Untranslatable)) throw e;
           skipped.push({ id, reason: e.message });
