@@ -6,8 +6,9 @@ import { isLineLocal, shippedRuleSet, type CompiledAllowlist, type CompiledRule,
 /**
  * The one redaction function every outgoing channel uses (model requests, tool results, proposal
  * displays, notifications, the daily log, the log file, stored task output, hooks' stdin, MCP
- * answers, CLI listings). One pass: every rule finds its secrets' spans in the original text, the
- * spans are merged, and the text is rebuilt once, each span replaced by `[REDACTED:<rule id>]`.
+ * answers, CLI listings). Every rule finds its secrets' spans in the original text (after one
+ * keyword scan decides which rules run, and where), the spans are merged, and the text is rebuilt
+ * once, each span replaced by `[REDACTED:<rule id>]`.
  *
  * Rules: the gitleaks rule set (data, policies/secrets/gitleaks.toml), Kairos's own shapes where
  * gitleaks has none (kairos-rules.ts), and the known secrets: exact values the process holds (the
