@@ -166,7 +166,8 @@ export function pendingApprovals(db: Db, o: { repo?: string | undefined; include
     .filter((a) => o.repo === undefined || a.repo === o.repo)
     .map((a) => {
       // Redacted before it is cut, so the cut cannot leave half a key that no rule recognises.
-      const diff = o.includeDiff && a.proposalId ? redactText(proposals.get(a.proposalId)?.diff.toString('utf8') ?? '') : undefined;
+      const raw = o.includeDiff && a.proposalId ? proposals.get(a.proposalId)?.diff.toString('utf8') : undefined;
+      const diff = raw === undefined ? undefined : redactText(raw);
       return {
         id: a.id,
         kind: a.kind,
@@ -204,7 +205,7 @@ async function answer(fn: () => unknown): Promise<CallToolResult> {
  * Should that second pass cut through an escape and break the JSON, the first pass's text stands.
  */
 function redactedJson(value: unknown): string {
-  const text = JSON.stringify(redactStrings(value), null, 2);
+  const text = JSON.stringify(redactDeep(value), null, 2);
   const whole = redactText(text);
   if (whole === text) return text;
   try {
@@ -215,9 +216,6 @@ function redactedJson(value: unknown): string {
   }
 }
 
-function redactStrings(value: unknown): unknown {
-  return redactDeep(value);
-}
 
 function failure(e: unknown): Failure {
   const err = e as Error;
