@@ -21,6 +21,12 @@ export interface KairosRule {
   group: number;
   /** Runs only when one of these (lower-case) occurs in the text; none: always. */
   keywords?: string[];
+  /**
+   * Instead of keywords: a cheap pattern for the part every match must contain (V8 finds a quote or
+   * `://` far faster than it tries the full pattern at every position); the rule then runs only on
+   * the lines where the anchor matched.
+   */
+  anchor?: RegExp;
   /** A last check on the match (placeholders, code, low entropy); true keeps it as a finding. */
   accept?: (m: RegExpExecArray) => boolean;
 }
@@ -99,7 +105,7 @@ export const KAIROS_RULES: readonly KairosRule[] = [
     group: 1,
     keywords: ['aws'],
   },
-  { kind: 'url-credentials', re: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]+:([^\s@/'"]+)@/gi, group: 1, keywords: ['://'] },
+  { kind: 'url-credentials', re: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]+:([^\s@/'"]+)@/gi, group: 1, anchor: /:\/\/[^\s:/@'"]+:[^\s@/'"]+@/g },
   { kind: 'auth-header', re: /\b(?:Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=-]{16,})/g, group: 1, keywords: ['bearer', 'basic', 'token'] },
   {
     // KEY=value, KEY: value, "key": "value" for keys named like secrets. Groups: 3 key, 5/6/7 value.
@@ -123,6 +129,7 @@ export const KAIROS_RULES: readonly KairosRule[] = [
     kind: 'high-entropy-assignment',
     re: new RegExp(`${LEAD}(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\\2(${SEPARATOR})(["'])([A-Za-z0-9+/=_-]{24,512})\\5`, 'gm'),
     group: 6,
+    anchor: /["'][A-Za-z0-9+/=_-]{24}/g,
     accept: (m) => !NOT_SECRET_KEYS.test(m[3]!) && !/^sha(1|256|384|512)-/.test(m[6]!) && highEntropy(m[6]!),
   },
 ];

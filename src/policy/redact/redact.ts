@@ -255,7 +255,19 @@ export function findSecretSpans(text: string, opts: RedactOptions = {}): SecretS
       // The second pass only helps a rule that wants a delimiter after the secret.
       if (c && (pass === 0 || c.delimited)) run(c.local, rule.keywords, [LINES_ABOVE, LINES_BELOW], (x, base) => gitleaksSpans(rule, c, x, text, base, engine.rules.global, out));
     }
-    if (pass === 0) for (const rule of engine.kairos) run(rule.local, rule.keywords, [0, 0], (x, base) => kairosSpans(rule, x, base, out));
+    if (pass === 0) {
+      for (const rule of engine.kairos) {
+        const scan = (x: string, base: number): void => kairosSpans(rule, x, base, out);
+        if (!rule.anchor) {
+          run(rule.local, rule.keywords, [0, 0], scan);
+          continue;
+        }
+        const at: number[] = [];
+        rule.anchor.lastIndex = 0;
+        for (let m = rule.anchor.exec(t); m !== null; m = rule.anchor.exec(t)) at.push(m.index);
+        if (at.length) for (const [a, b] of regions(t, at, 0, 0)) scan(a === 0 && b === t.length ? t : t.slice(a, b), a);
+      }
+    }
   }
   return out;
 }

@@ -44,7 +44,12 @@ export interface CompiledRule {
    * unbounded whitespace run): it may be run on the lines around each keyword instead of the whole text.
    */
   local: boolean;
-  /** Wants a delimiter after the secret (quote, space, `;`, end): the `.`/`/` pass can find more. */
+  /**
+   * A token with a fixed prefix (`sk_live_…`, `glpat-…`) that wants a delimiter after it (quote,
+   * space, `;`, end): the pass that reads `.` and `/` as token ends finds it in a file name or before
+   * a full stop. The keyed templates (`<name> = <value>`) are not rerun: their secrets sit in
+   * assignments, not in names, and they are the costly ones.
+   */
   delimited: boolean;
 }
 
@@ -186,7 +191,8 @@ export function compileRuleSet(tomlText: string, source = 'inline'): RuleSet {
         try {
           const regex = compileRe2(pattern, 'gd');
           const allowlists = rawLists.map((a, k) => compileAllowlist(a, `${where}: allowlists[${k}]`, skipped)).filter((a): a is CompiledAllowlist => a !== undefined);
-          compiled = { regex, allowlists, local: isLineLocal(regex), delimited: /\\x60'"\\s;\]|\(\?:\\s\|\$\)/.test(regex.source) };
+          const keyed = /^(?:\(\?:)?\[\\w\.-\]\{0,\d+\}\?/.test(regex.source);
+          compiled = { regex, allowlists, local: isLineLocal(regex), delimited: !keyed && /\\x60'"\\s;\]|\(\?:\\s\|\$\)/.test(regex.source) };
         } catch (e) {
           if (!(e instanceof Untranslatable)) throw e;
           skipped.push({ id, reason: e.message });
