@@ -175,6 +175,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     try {
       proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
     } catch (e) {
+      if (e instanceof ProposalError && e.code === 'secret') return { state: 'failed', reason: `proposal refused: ${e.message}`, costMicro: cost, ...workerData };
       if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: cost, ...workerData };
       throw e;
     }

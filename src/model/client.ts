@@ -16,6 +16,7 @@ import {
 import { formatUsd, loadPriceTable, type PriceTable } from './prices.js';
 import { runWithRecovery, type AttemptRecord, type ClassifiedError, type LadderStep } from './recovery.js';
 import { ALL_REPOS, AuditLog, notApplicable, type AuditStep } from '../policy/audit.js';
+import { redactMessages, redactSystem } from './outgoing.js';
 
 /**
  * The one way Kairos calls a model. Every attempt is reserved in the spend ledger first, retried
@@ -221,8 +222,8 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
       const r = await sdk.messages.countTokens(
         {
           model: req.model,
-          messages: req.messages,
-          ...(req.system !== undefined ? { system: req.system } : {}),
+          messages: redactMessages(req.messages),
+          ...(req.system !== undefined ? { system: redactSystem(req.system) } : {}),
           ...(req.tools ? { tools: req.tools } : {}),
         } as Anthropic.MessageCountTokensParams,
         { timeout: 15_000 },
@@ -315,8 +316,9 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
           const params: Anthropic.MessageCreateParamsNonStreaming = {
             model,
             max_tokens: maxTokens,
-            messages: req.messages,
-            ...(req.system !== undefined ? { system: req.system } : {}),
+            // Redacted here, at the boundary, so no request reaches the API unfiltered whoever built it.
+            messages: redactMessages(req.messages),
+            ...(req.system !== undefined ? { system: redactSystem(req.system) } : {}),
             ...(req.tools ? { tools: req.tools } : {}),
           };
           const stream = req.stream === true || maxTokens > MAX_NON_STREAMING_TOKENS;
