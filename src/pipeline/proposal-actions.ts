@@ -4,6 +4,7 @@ import { ProposalStore } from '../store/proposal-store.js';
 import { applyProposal } from '../agent/apply.js';
 import { removeTaskWorktree } from '../agent/worktree.js';
 import { ApprovalError } from './approval-error.js';
+import { redactDeep } from '../policy/filter.js';
 import type { ApprovalQueueDeps } from './approvals.js';
 
 export interface ProposalActionsOptions {
@@ -40,9 +41,9 @@ export function proposalActions(o: ProposalActionsOptions): Pick<ApprovalQueueDe
   };
 }
 
-/** The JSON every channel (CLI --json, control socket, tray) shows for an approval. */
+/** The JSON every channel (CLI --json, control socket, tray) shows for an approval, secrets redacted. */
 export function approvalJson(a: Approval): Record<string, unknown> {
-  return {
+  return redactDeep({
     id: a.id,
     kind: a.kind,
     state: a.state,
@@ -62,5 +63,5 @@ export function approvalJson(a: Approval): Record<string, unknown> {
     decided_by: a.decidedBy,
     reason: a.reason,
     applied_files: a.appliedFiles,
-  };
+  });
 }
