@@ -94,6 +94,21 @@ review: kairos show ${approval.id} · approve: kairos approve ${approval.id} · 
   }
 
   /**
+   * At start: every proposal still waiting is shown again with fresh one-time tokens (the last
+   * daemon's buttons died with it, and it withdrew them as it stopped). Returns how many.
+   */
+  announcePending(): number {
+    let n = 0;
+    for (const a of this.d.approvals.pending()) {
+      if (a.kind !== 'proposal') continue;
+      const tokens = this.d.approvals.issueTokens(a.id);
+      this.d.announce({ approvalId: a.id, summary: redactText(a.summary), repo: a.repo, files: a.files, costUsd: a.costMicros / 1e6, expiresAt: a.expiresAt, tokens });
+      n++;
+    }
+    return n;
+  }
+
+  /**
    * Applies exactly the diff whose hash the human saw; its writes are tagged as the daemon's own.
    * A proposal waiting in the approval queue is approved through it (state and expiry checked as it
    * is claimed), so one decision cannot be made twice and an expired one never applies.

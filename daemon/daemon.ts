@@ -267,6 +267,8 @@ export class Daemon {
       },
     });
     this.expiryTimer = startApprovalExpiry(this.approvals, this.log);
+    const shownAgain = this.proposalNotifier ? this.agents.announcePending() : 0;
+    if (shownAgain) this.log.info({ count: shownAgain }, 'proposals still waiting shown again');
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
     for (const r of this.repoStore.watched()) {
       if (!fs.existsSync(r)) {

@@ -74,6 +74,7 @@ export interface DbusNotifier {
   withdraw(approvalId: string): Promise<number>;
   /** The server's capabilities, or null when there is no bus or server. */
   capabilities(): Promise<string[] | null>;
+  /** Withdraws the proposal notifications it showed (their buttons die with it) and disconnects. */
   close(): Promise<void>;
 }
 
@@ -298,7 +299,13 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       closed = true;
       const c = connecting;
       connecting = null;
-      if (c) await c.then((x) => x.bus.disconnect()).catch(() => undefined);
+      if (!c) return;
+      // A click comes back to this connection only: once it is gone the buttons are dead, so take them
+      // off the screen (the daemon shows pending proposals again, with fresh tokens, when it starts).
+      const conn = await c.catch(() => null);
+      if (!conn) return;
+      for (const id of tokens.ids()) if (!answered.has(id)) await close(conn.proxy, id);
+      conn.bus.disconnect();
     },
   };
 }

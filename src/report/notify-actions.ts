@@ -145,6 +145,12 @@ export class NotificationTokens {
     return { ...actionRequest(action.data, e.approvalId, e.tokens), approvalId: e.approvalId, action: action.data };
   }
 
+  /** Every notification id remembered (unexpired). */
+  ids(): number[] {
+    this.prune();
+    return [...this.entries.keys()];
+  }
+
   /** The notifications shown for an approval (usually one). */
   idsFor(approvalId: string): number[] {
     return [...this.entries].filter(([, e]) => e.approvalId === approvalId).map(([id]) => id);

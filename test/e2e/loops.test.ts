@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { kairos, kairosJson, scenario, waitFor, withDaemon } from '../support/kairos.js';
+import { kairos, kairosJson, scenario, spawnDaemon, waitFor, withDaemon, type DaemonProcess } from '../support/kairos.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { dunstUnavailableReason, startDunst, type Dunst, type ShownByDunst } from '../support/dunst.js';
 import { callDaemon } from '../../src/cli/control-client.js';
@@ -54,6 +54,7 @@ interface Loop {
   fake: FakeAnthropic;
   /** A folder first on the daemon's PATH (for an xdg-open of the test's choosing). */
   bin: string;
+  daemon: DaemonProcess;
 }
 
 /** A home with `policy`, a trusted repo with a bug, dunst, the fake API, and the daemon wired to all of them. */
@@ -76,7 +77,7 @@ async function withLoop(policy: string, fn: (l: Loop) => Promise<void>, opts: { 
       repo.write('test/add.test.js', "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\nimport { add } from '../src/add.js';\ntest('adds', () => assert.equal(add(2, 3), 5));\n");
       repo.commit('add, with a bug');
       assert.equal(kairos(['trust', repo.dir], h.env).code, 0);
-      await withDaemon([repo.dir], h.env, () => fn({ h, repo, dunst, fake, bin }));
+      await withDaemon([repo.dir], h.env, (daemon) => fn({ h, repo, dunst, fake, bin, daemon }));
     });
   } finally {
     await fake.close();
@@ -266,6 +267,34 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
       await waitFor(() => l.dunst.historyIds().includes(note.id), { what: 'the proposal withdrawn' });
       await waitFor(() => agentTasks(l).every((t) => t.state === 'applied'), { what: 'both tasks applied' });
       assert.match(daily(l), new RegExp(`approved ${id} via tray`));
+    });
+  });
+
+  test('the daemon stops: its proposal notifications go with their dead buttons; started again, the proposal is shown again and its Approve works', async () => {
+    await withLoop(ASK_POLICY, async (l) => {
+      l.fake.script(...FIX);
+      assert.equal(kairos(['poke', '--repo', l.repo.dir, '--trigger', 'fix'], l.h.env).code, 0);
+      const before = await proposalShown(l);
+      const id = shownId(before);
+      assert.equal(kairos(['stop'], l.h.env).code, 0);
+      await l.daemon.exited;
+      assert.ok(l.dunst.historyIds().includes(before.id), 'the notification outlived the daemon that answers its buttons');
+      assert.equal(l.dunst.displayedCount(), 0);
+
+      const mark = l.dunst.shown().length;
+      const again = await spawnDaemon([l.repo.dir], l.h.env);
+      try {
+        const shown = await proposalShown(l, mark);
+        assert.equal(shownId(shown), id, 'the same proposal, under the same id');
+        assert.notEqual(shown.id, before.id);
+        l.dunst.click(shown.id, 'approve');
+        await waitFor(() => addJs(l.repo).includes('a + b'), { what: 'applied by the new notification' });
+        await waitFor(() => agentTasks(l).find((t) => t.state === 'applied'), { what: 'the task applied' });
+        assert.match(daily(l), new RegExp(`approved ${id} via notification`));
+      } finally {
+        again.kill('SIGTERM');
+        await again.exited;
+      }
     });
   });
 });
