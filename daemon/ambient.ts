@@ -57,6 +57,8 @@ export class Ambient {
   private readonly loop: TickLoop;
   private readonly lastLogged = new Map<string, string>();
   private readonly looks = new LookMemory();
+  /** Wakes parked work when the look back-off lets the next look happen (the earliest such time). */
+  private retryTimer: { at: number; timer: NodeJS.Timeout } | undefined;
   /** What no trigger took, per repository, until its burst is over (the policy's settle_ms). */
   private readonly settling: QuietWindow<StoredEvent>;
   private dreamJob: { stop(): void } | undefined;
@@ -99,6 +101,7 @@ export class Ambient {
   stop(): void {
     this.dreamJob?.stop();
     this.settling.clear();
+    if (this.retryTimer) clearTimeout(this.retryTimer.timer);
     if (this.minuteTimer) clearInterval(this.minuteTimer);
   }
 
@@ -156,7 +159,20 @@ export class Ambient {
     this.loop.offer(tickItem({ repo: event.repo, source: 'poke', events: [{ id: event.id, type: event.type }], at: Date.parse(event.at), ...(note ? { note } : {}), extra: String(this.d.lastTaskId(event.repo) ?? '') }));
   }
 
+  /** Parked work held by the look back-off gets its look at `at` (one timer: the earliest wins, the rest re-arm on their next decision). */
+  private wakeAt(at: number): void {
+    if (this.retryTimer && this.retryTimer.at <= at) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer.timer);
+    const timer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.loop.wake();
+    }, Math.max(0, at - Date.now()) + 1);
+    timer.unref();
+    this.retryTimer = { at, timer };
+  }
+
   private onDecision(d: Decision): void {
+    if (d.outcome === 'later' && d.retryAt !== undefined) this.wakeAt(d.retryAt);
     if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d);
     // The daily log gets what a human would want to read: model decisions, and changes of reason.
     if (d.outcome === 'later') return;

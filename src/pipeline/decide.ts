@@ -10,6 +10,7 @@ import { allowance, type PresenceMode } from './presence.js';
 import { memoryFor } from './memory.js';
 import { onlyDocumentation } from './doc-paths.js';
 import { pathDigest, type LookMemory } from './look-memory.js';
+import { lookEveryMs, lookWait } from './look-backoff.js';
 import { buildTriageContext, buildTriagePrompt, runTriage, TRIAGE_MAX_TOKENS, type TriageContext } from './triage.js';
 
 /**
@@ -69,6 +70,8 @@ export interface Decision {
   mode: PresenceMode;
   /** How long a command started for this decision may hold the tick (withTickBudget). */
   tickBudgetMs: number;
+  /** For outcome 'later' held by the look back-off: when it may be decided (epoch ms); the daemon wakes parked work then. */
+  retryAt?: number | undefined;
 }
 
 export interface DecideDeps {
@@ -168,6 +171,7 @@ interface Verdict {
   costMicro?: number | undefined;
   model?: string | undefined;
   looked?: boolean | undefined;
+  retryAt?: number | undefined;
 }
 
 /** Decides one item (see the module comment), records the decision, and returns it. */
@@ -208,6 +212,7 @@ export async function decide(item: TickItem, deps: DecideDeps): Promise<Decision
     contentHash: row.contentHash,
     mode,
     tickBudgetMs: allowance(mode).tickBudgetMs,
+    retryAt: verdict.retryAt,
   };
 }
 
@@ -240,8 +245,15 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
   // fixed it by hand meanwhile (bench/replay showed it: recall 50% → 75% on the labelled day).
   // A commit while the user goes on typing is routine too: looked at once, with the saves around
   // it, when they step away (replayed histories: a look per commit became a look per session).
-  if (!userAsked && allowance(mode).deferRoutine && item.urgency !== 'now' && !failedSince(deps.db, item.repo, look?.at ?? 0)) {
+  const failed = !userAsked && failedSince(deps.db, item.repo, look?.at ?? 0);
+  if (!userAsked && allowance(mode).deferRoutine && item.urgency !== 'now' && !failed) {
     return { stage: 'heuristic', outcome: 'later', why: 'you are editing: routine work waits until you step away' };
+  }
+  // Looks that keep finding nothing come less often (src/pipeline/look-backoff.ts).
+  const wait = userAsked || failed ? undefined : lookWait(deps.db, item.repo, lookEveryMs(deps.policy), now);
+  if (wait) {
+    const looks = wait.quietLooks === 1 ? 'the last look' : `the last ${wait.quietLooks} looks`;
+    return { stage: 'heuristic', outcome: 'later', why: `${looks} found nothing to do: the next waits a while`, retryAt: wait.until };
   }
   const { model, policy } = deps;
   if (!model.modelStepsEnabled) return { stage: 'heuristic', outcome: 'sleep', why: model.disabledReason ?? 'model steps are off' };

@@ -24,6 +24,8 @@ triggers:
   - {name: heads-up, on: {fs: ["db/**"]}, notify: always}
 budget: {day_usd: 2}
 models: {triage: claude-haiku-4-5, act: claude-sonnet-4-6}
+# Looks one after another, on one clock: the look back-off has tests of its own (below).
+triage: {look_every: 0}
 `,
   'test.yaml',
 );
@@ -239,6 +241,60 @@ describe('decide: stage 2, files already looked at, documentation', () => {
     // Code under docs/ is code.
     assert.equal(isDocumentation('docs/conf.py'), false);
     assert.equal(isDocumentation('docs/site/build.ts'), false);
+  });
+});
+
+describe('decide: stage 2, looks that keep finding nothing come less often', () => {
+  const EVERY = 10 * 60_000;
+  const backoff = { ...POLICY, triage: { look_every: '10m' } };
+  const edit = (n: number) => fs.writeFileSync(path.join(repo, 'src/app.ts'), `export const x = ${n};\n`);
+
+  test('after a quiet look the next waits look_every, then twice as long after each further one, up to 8×; the wait says when', async () => {
+    let now = T0;
+    const at = () => now;
+    const look = async (n: number) => {
+      edit(n);
+      return decide(ambient(['src/app.ts'], ['file.changed'], n), deps({ policy: backoff, clock: at }));
+    };
+    fake.script(SLEEP);
+    assert.equal((await look(1)).stage, 'triage');
+    for (const [k, gap] of [1, 2, 4, 8, 8].entries()) {
+      now += gap * EVERY - 1000;
+      const held = await look(10 + k);
+      assert.deepEqual([held.stage, held.outcome], ['heuristic', 'later'], `quiet look ${k + 1}: held`);
+      assert.equal(held.retryAt, now + 1000, `quiet look ${k + 1}: the next look is ${gap}× look_every after the last`);
+      now += 1000;
+      fake.script(SLEEP);
+      assert.equal((await look(20 + k)).stage, 'triage', `quiet look ${k + 1}: looked at once the wait is over`);
+    }
+    assert.equal(fake.messageRequests().length, 6);
+  });
+
+  test('an act answer starts over; a failed command and a poke are never held', async () => {
+    let now = T0;
+    const at = () => now;
+    fake.script(SLEEP);
+    await decide(ambient(), deps({ policy: backoff, clock: at }));
+    now += 60_000;
+    edit(2);
+    // A poke: looked at, and it found something.
+    fake.script(answer({ act: true, why: 'a fix', task: 'fix it', urgency: 'next' }));
+    const poke = await decide(tickItem({ repo, source: 'poke', events: [{ id: 5, type: 'manual' }], note: 'look', at: now }), deps({ policy: backoff, clock: at }));
+    assert.equal(poke.outcome, 'act');
+    // The last look acted: the next change is looked at without waiting.
+    now += 60_000;
+    edit(3);
+    fake.script(SLEEP);
+    assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 6), deps({ policy: backoff, clock: at }))).stage, 'triage');
+    // Quiet again: held; until a rule's command fails.
+    now += 60_000;
+    edit(4);
+    assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 7), deps({ policy: backoff, clock: at }))).outcome, 'later');
+    const failedAt = new Date(now + 1).toISOString();
+    db.prepare(`INSERT INTO tasks (repo, trigger, kind, state, created_at, finished_at, exit_code) VALUES (?, 'tests', 'command', 'failed', ?, ?, 1)`).run(repo, failedAt, failedAt);
+    now += 1000;
+    fake.script(SLEEP);
+    assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 8), deps({ policy: backoff, clock: at }))).stage, 'triage');
   });
 });
 
