@@ -116,7 +116,7 @@ export async function main(argv = process.argv.slice(2)): Promise<ReplayOutcome>
   print(`replay ${a.repo} ${a.rev ?? 'HEAD'} ${a.since ?? '(start)'} .. ${a.until ?? '(end)'}: ${days.length} days, ${commits} commits (first-parent)`);
   print(describeRule(rule));
   print(
-    `time: ${a.speed}x (a gap of ${a.speed} s takes 1 s, bounded to ${a.minGapMs}..${a.maxGapMs} ms); away_after 15m becomes ${((15 * 60_000) / a.speed / 1000).toFixed(2)} s; ` +
+    `time: ${a.speed}x (a gap of ${a.speed} s takes 1 s, bounded to ${a.minGapMs}..${a.maxGapMs} ms); away_after 15m becomes ${((15 * 60_000) / a.speed / 1000).toFixed(2)} s, triage.look_every 10m ${((10 * 60_000) / a.speed / 1000).toFixed(2)} s; ` +
       'the daemon: no triggers, triage claude-haiku-4-5, act claude-sonnet-4-6, dream off',
   );
   const r = await replayHistory({ source: a.repo, days, speed: a.speed, minGapMs: a.minGapMs, maxGapMs: a.maxGapMs, rule, keep: a.keep, log: (s) => print(`  ${s}`) });

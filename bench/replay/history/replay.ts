@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { storePath } from '../../../src/store/db.js';
+import { DEFAULT_LOOK_EVERY } from '../../../src/pipeline/look-backoff.js';
+import { parseDuration } from '../../../src/policy/duration.js';
 import { isTriageRequest, labelledTriage, startFakeAnthropic } from '../../../test/support/fake-anthropic.js';
 import { kairos, makeHome, spawnDaemon, waitFor, type DaemonProcess } from '../../../test/support/kairos.js';
 import { PathOwners } from './attribution.js';
@@ -47,14 +49,19 @@ export interface ReplayOutcome {
   home?: string | undefined;
 }
 
-/** The user policy of a replay: no triggers (every change goes to the decision stage), generous caps, no dream. */
-export function replayPolicy(awayAfterMs: number): string {
+/**
+ * The user policy of a replay: no triggers (every change goes to the decision stage), generous caps,
+ * no dream; presence.away_after and triage.look_every (the shipped 15 and 10 minutes) on the
+ * compressed clock.
+ */
+export function replayPolicy(awayAfterMs: number, lookEveryMs: number): string {
   return [
     'version: 1',
     'triggers: []',
     'budget: { task_usd: 0.5, day_usd: 1000, month_usd: 100000 }',
     'models: { triage: claude-haiku-4-5, act: claude-sonnet-4-6 }',
     `presence: { away_after: ${Math.max(1, Math.round(awayAfterMs))} }`,
+    `triage: { look_every: ${Math.max(1, Math.round(lookEveryMs))} }`,
     'dream: { enabled: false }',
     '',
   ].join('\n');
@@ -103,7 +110,7 @@ export async function replayHistory(o: ReplayOptions): Promise<ReplayOutcome> {
       return { act: false, why: about.length ? 'labelled sleep' : 'no replayed commit among these paths' };
     }),
   });
-  const h = makeHome(replayPolicy(awayAfterMs));
+  const h = makeHome(replayPolicy(awayAfterMs, parseDuration(DEFAULT_LOOK_EVERY) / o.speed));
   const env = { ...h.env, ANTHROPIC_API_KEY: 'sk-replay-fake', ANTHROPIC_BASE_URL: fake.url };
   let daemon: DaemonProcess | undefined;
   const treeMismatches: string[] = [];
