@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { readHistory } from './history/commits.js';
 import { DEFAULT_LABEL_RULE, describeRule } from './history/labels.js';
 import { replayHistory, type ReplayOutcome } from './history/replay.js';
-import { COLUMNS, formatTable, goals } from './history/table.js';
+import { COLUMNS, formatGoals, formatTable, goals } from './history/table.js';
 
 export class UsageError extends Error {}
 
@@ -88,20 +88,12 @@ export function parseHistoryArgs(argv: readonly string[]): HistoryArgs {
 }
 
 export function describeOutcome(a: HistoryArgs, r: ReplayOutcome): string {
-  const g = goals(r.days);
-  const out = [
-    formatTable(r.days),
-    '',
-    COLUMNS,
-    '',
-    `goal: >= 90% of batches end without a model call: ${(g.withoutModel * 100).toFixed(1)}% ${g.withoutModel >= 0.9 ? 'met' : 'MISSED'}`,
-    `goal: labelled "act" moments reached with recall >= 0.8: ${g.recall === undefined ? 'no act labels in the window' : `${g.recall.toFixed(2)} ${g.recall >= 0.8 ? 'met' : 'MISSED'}`}`,
-  ];
+  const out = [formatTable(r.days), '', COLUMNS, '', formatGoals(goals(r.days))];
   if (r.treeMismatches.length) out.push(`WARNING: ${r.treeMismatches.length} replayed commits differ from the original tree: ${r.treeMismatches.map((s) => s.slice(0, 10)).join(', ')}`);
   const acts = r.commits.filter((c) => c.act);
   if (acts.length) {
-    out.push('', 'act-labelled commits:');
-    for (const c of acts) out.push(`  ${c.sha.slice(0, 10)} day ${c.day + 1}: ${c.label.why}`);
+    out.push('', 'act-labelled commits (reached in time, late, or missed):');
+    for (const c of acts) out.push(`  ${c.sha.slice(0, 10)} day ${c.day + 1} ${(c.reach ?? '').padEnd(7)}  ${c.label.why}`);
   }
   void a;
   return out.join('\n');

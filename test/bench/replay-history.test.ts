@@ -156,6 +156,10 @@ test('a replay through the real daemon: counts, triage calls, agent tasks, preci
       assert.ok(d.spentMicro > 0, `${d.date}: the spend ledger charged the calls`);
     }
     assert.ok(r.days[0]!.verdicts['heuristic/sleep: only documentation changed: nothing for an agent to check']! >= 2);
+    assert.deepEqual(
+      r.commits.filter((c) => c.act).map((c) => [c.sha, c.reach]),
+      [0, 4, 7].map((i) => [shas[i], 'in time']),
+    );
     const t = totals(r.days);
     assert.equal(precision(t), 1);
     assert.equal(recall(t), 1);

@@ -93,7 +93,15 @@ function dayOf(marks: readonly DayMark[], id: number, key: 'eventId' | 'decision
   return d === -1 ? marks.length - 1 : d;
 }
 
-export function observe(dbFile: string, commits: readonly ReplayedCommit[], owners: PathOwners, marks: readonly DayMark[]): DayStats[] {
+/** What became of an act-labelled commit. */
+export type Reach = 'in time' | 'late' | 'missed';
+
+export function observe(
+  dbFile: string,
+  commits: readonly ReplayedCommit[],
+  owners: PathOwners,
+  marks: readonly DayMark[],
+): { days: DayStats[]; reach: Map<number, Reach> } {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
     const last = marks.at(-1)!;
@@ -165,6 +173,7 @@ export function observe(dbFile: string, commits: readonly ReplayedCommit[], owne
       if (!about.some((c) => c?.act)) s.actDecisionsUnlabelled++;
     }
 
+    const reach = new Map<number, Reach>();
     for (const c of commits) {
       const ids = [...commitOf].filter(([, x]) => x === c).map(([id]) => id);
       const ds = ids.flatMap((id) => decisionsOf.get(id) ?? []);
@@ -174,13 +183,16 @@ export function observe(dbFile: string, commits: readonly ReplayedCommit[], owne
       const acts = ds.filter((d) => d.outcome === 'act');
       if (!acts.length) {
         s.fn++;
+        reach.set(c.index, 'missed');
         continue;
       }
       s.tp++;
       const repairedAt = c.repairIndex === undefined ? undefined : commits[c.repairIndex]?.writtenAt;
-      if (repairedAt !== undefined && acts.every((d) => d.at >= repairedAt)) s.late++;
+      const late = repairedAt !== undefined && acts.every((d) => d.at >= repairedAt);
+      if (late) s.late++;
+      reach.set(c.index, late ? 'late' : 'in time');
     }
-    return stats;
+    return { days: stats, reach };
   } finally {
     db.close();
   }

@@ -10,7 +10,7 @@ import { kairos, makeHome, spawnDaemon, waitFor, type DaemonProcess } from '../.
 import { PathOwners } from './attribution.js';
 import type { HistoryDay } from './commits.js';
 import { DEFAULT_LABEL_RULE, labelCommits, type Label, type LabelRule } from './labels.js';
-import { observe, type DayMark, type DayStats, type ReplayedCommit } from './observe.js';
+import { observe, type DayMark, type DayStats, type Reach, type ReplayedCommit } from './observe.js';
 import { commitWrites, makeScratchClone, writeChanges } from './scratch.js';
 
 /**
@@ -42,7 +42,7 @@ export interface ReplayOptions {
 
 export interface ReplayOutcome {
   days: DayStats[];
-  commits: Array<ReplayedCommit & { label: Label }>;
+  commits: Array<ReplayedCommit & { label: Label; reach?: Reach | undefined }>;
   /** Replayed commits whose tree differs from the original's (the replay drifted). */
   treeMismatches: string[];
   awayAfterMs: number;
@@ -168,8 +168,8 @@ export async function replayHistory(o: ReplayOptions): Promise<ReplayOutcome> {
     daemon.kill('SIGTERM');
     await daemon.exited;
     daemon = undefined;
-    const days = observe(storePath(h.home), replayed, owners, marks);
-    return { days, commits: replayed, treeMismatches, awayAfterMs, home: o.keep ? h.home : undefined };
+    const { days, reach } = observe(storePath(h.home), replayed, owners, marks);
+    return { days, commits: replayed.map((c) => ({ ...c, reach: reach.get(c.index) })), treeMismatches, awayAfterMs, home: o.keep ? h.home : undefined };
   } finally {
     if (daemon) {
       daemon.kill('SIGTERM');
