@@ -5,9 +5,10 @@ import type { Policy, Trigger } from '../src/policy/schema.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
-import { contentHash, decide, describeDecision, tickItem, type Decision } from '../src/pipeline/decide.js';
+import { contentHash, decide, describeDecision, originOf, tickItem, type Decision, type TickItem } from '../src/pipeline/decide.js';
+import type { Origin } from '../src/model/ledger.js';
 import { TickLoop } from '../src/pipeline/tick-loop.js';
-import { allowance, Presence } from '../src/pipeline/presence.js';
+import { allowance, AwayAlarm, Presence } from '../src/pipeline/presence.js';
 import { dream, dreamSettings, scheduleDream } from '../src/pipeline/dream.js';
 import { LookMemory } from '../src/pipeline/look-memory.js';
 import { QuietWindow } from '../src/pipeline/quiet-window.js';
@@ -29,8 +30,8 @@ export function ambientTaskTrigger(task: TaskRow): Trigger | undefined {
 }
 
 /** Triage said act: an agent task that can only propose (nothing is applied without approval). */
-export function queueAmbientTask(tasks: TaskStore, repo: string, instruction: string): number {
-  return tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction } });
+export function queueAmbientTask(tasks: TaskStore, repo: string, instruction: string, origin?: Origin): number {
+  return tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction, ...(origin ? { origin } : {}) } });
 }
 
 export interface AmbientDeps {
@@ -42,9 +43,11 @@ export interface AmbientDeps {
   repoPolicy(repo: string): Policy | undefined;
   watchedRepos(): string[];
   lastTaskId(repo: string): number | undefined;
-  /** Triage said act: queue an agent task with this instruction (it can only propose). */
-  act(repo: string, instruction: string, decision: Decision): void;
+  /** Triage said act: queue an agent task with this instruction (it can only propose); origin 'poke' when the user asked. */
+  act(repo: string, instruction: string, decision: Decision, origin: Origin): void;
   daily(text: string, repo?: string): void;
+  /** The user just counted as away (after their last sign of presence): e.g. show held notifications. */
+  steppedAway?(): void;
 }
 
 /**
@@ -62,8 +65,7 @@ export class Ambient {
   /** What no trigger took, per repository, until its burst is over (the policy's settle_ms). */
   private readonly settling: QuietWindow<StoredEvent>;
   private dreamJob: { stop(): void } | undefined;
-  private minuteTimer: NodeJS.Timeout | undefined;
-  private lastMode: string;
+  private readonly awayAlarm: AwayAlarm;
 
   constructor(private readonly d: AmbientDeps) {
     this.settling = new QuietWindow(
@@ -72,14 +74,15 @@ export class Ambient {
     );
     const away = d.userPolicy().presence?.away_after;
     this.presence = new Presence(away !== undefined ? { awayAfterMs: parseDuration(away) } : {});
-    this.lastMode = this.presence.mode();
+    // Woken by the user's own last event, not by a minute tick: a burst is always followed by its wake-up.
+    this.awayAlarm = new AwayAlarm(this.presence, () => this.steppedAway());
     this.loop = new TickLoop({
       decide: (item) => {
         const policy = d.repoPolicy(item.repo);
         if (!policy) return Promise.resolve({ repo: item.repo, outcome: 'sleep', stage: 'heuristic', why: 'the repository is no longer watched' } as Decision);
         return decide(item, { db: d.db, model: d.model, policy, home: d.home, presence: this.presence, looks: this.looks });
       },
-      onDecision: (decision) => this.onDecision(decision),
+      onDecision: (decision, item) => this.onDecision(decision, item),
       rehash: (repo, paths) => contentHash(repo, paths, String(d.lastTaskId(repo) ?? '')),
       budgetMs: () => allowance(this.presence.mode()).tickBudgetMs,
       onLate: (item, r) => d.daily(`a decision for ${item.source} ran past its tick budget and ${r.ok ? 'finished' : 'failed'} in the background`, item.repo),
@@ -89,20 +92,22 @@ export class Ambient {
 
   start(): void {
     this.restartDream();
-    // Coming back from away changes what is worth doing; parked items get another look.
-    this.minuteTimer = setInterval(() => {
-      const mode = this.presence.mode();
-      if (mode !== this.lastMode && mode === 'away') this.loop.wake();
-      this.lastMode = mode;
-    }, 60_000);
-    this.minuteTimer.unref();
   }
 
   stop(): void {
     this.dreamJob?.stop();
     this.settling.clear();
     if (this.retryTimer) clearTimeout(this.retryTimer.timer);
-    if (this.minuteTimer) clearInterval(this.minuteTimer);
+    this.awayAlarm.disarm();
+  }
+
+  /** The user counts as away now: parked items get their look, held notifications are shown. */
+  private steppedAway(): void {
+    if (this.loop.parked() > 0) {
+      const n = this.loop.wake();
+      this.d.log.info({ items: n }, 'you stepped away: deciding the work parked while you were editing');
+    }
+    this.d.steppedAway?.();
   }
 
   restartDream(): void {
@@ -121,7 +126,14 @@ export class Ambient {
 
   /** The user's own file changes (never the daemon's) mark them present. */
   noteEvents(events: readonly StoredEvent[]): void {
-    for (const e of events) if (e.origin === 'user' && e.type.startsWith('file.')) this.presence.noteFsActivity(Date.parse(e.at));
+    let seen = false;
+    for (const e of events) {
+      if (e.origin === 'user' && e.type.startsWith('file.')) {
+        this.presence.noteFsActivity(Date.parse(e.at));
+        seen = true;
+      }
+    }
+    if (seen) this.awayAlarm.arm();
   }
 
   /** Items waiting for a decision (queued) and items deferred until the user steps away (parked). */
@@ -131,6 +143,7 @@ export class Ambient {
 
   noteCliUse(): void {
     this.presence.noteCliUse();
+    this.awayAlarm.arm();
   }
 
   /** Events no trigger took: one ambient look per repository once its burst is quiet (items of one repository also merge while queued). */
@@ -171,9 +184,11 @@ export class Ambient {
     this.retryTimer = { at, timer };
   }
 
-  private onDecision(d: Decision): void {
+  private onDecision(d: Decision, item: TickItem): void {
     if (d.outcome === 'later' && d.retryAt !== undefined) this.wakeAt(d.retryAt);
-    if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d);
+    // Parked while the user looked active, but they may have stepped away while it was being decided.
+    else if (d.outcome === 'later' && this.presence.mode() === 'away') queueMicrotask(() => this.steppedAway());
+    if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d, originOf(item));
     // The daily log gets what a human would want to read: model decisions, and changes of reason.
     if (d.outcome === 'later') return;
     const text = describeDecision(d);
