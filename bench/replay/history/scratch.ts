@@ -99,9 +99,16 @@ export function writeChanges(dir: string, commit: Pick<HistoryCommit, 'changes'>
       removePath(file, dir);
       fs.symlinkSync(content.toString('utf8'), file);
     } else {
-      if (fs.lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) fs.unlinkSync(file);
-      fs.writeFileSync(file, content);
-      fs.chmodSync(file, c.mode === '100755' ? 0o755 : 0o644);
+      const mode = c.mode === '100755' ? 0o755 : 0o644;
+      let before = fs.lstatSync(file, { throwIfNoEntry: false });
+      if (before?.isSymbolicLink()) {
+        fs.unlinkSync(file);
+        before = undefined;
+      }
+      fs.writeFileSync(file, content, { mode });
+      // Only a real mode change is a chmod: a needless one is a second watcher event for one save
+      // (seen under load), which would count a commit's file twice.
+      if (before && (before.mode & 0o777) !== mode) fs.chmodSync(file, mode);
     }
   }
 }
