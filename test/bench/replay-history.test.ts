@@ -69,7 +69,8 @@ function scriptedHistory(): { repo: TestRepo; shas: string[] } {
 test('the labelling rule on the scripted history: c1 (test repaired), c5 (reverted), c8 (lint follow-up)', () => {
   const { repo, shas } = scriptedHistory();
   try {
-    const days = readHistory(repo.dir, { since: `${DAY1}T00:00:00Z` });
+    // Bare dates are whole UTC days (git alone would read them as that day at the current time).
+    const days = readHistory(repo.dir, { since: DAY1, until: DAY2 });
     assert.deepEqual(
       days.map((d) => [d.date, d.commits.length]),
       [

@@ -34,9 +34,9 @@ export interface HistoryCommit {
 }
 
 export interface HistoryWindow {
-  /** Inclusive, as git's --since understands it (e.g. 2026-03-02). */
+  /** Inclusive, as git's --since understands it; a bare date (2026-03-02) is that day's start, UTC. */
   since?: string | undefined;
-  /** As git's --until understands it. */
+  /** As git's --until understands it; a bare date (2026-03-07) includes that whole day, UTC. */
   until?: string | undefined;
   /** The branch or revision whose first-parent line is replayed (default HEAD). */
   rev?: string | undefined;
@@ -64,12 +64,24 @@ export function git(repo: string, args: readonly string[], input?: string): stri
   });
 }
 
+const BARE_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * git reads a bare date as that day at the current time of day, so the same command replayed a
+ * different window depending on when it was run. A bare date here is a whole UTC day, like the
+ * days the replay groups commits into.
+ */
+export function dayBound(date: string, side: 'start' | 'end'): string {
+  if (!BARE_DATE.test(date)) return date;
+  return side === 'start' ? `${date}T00:00:00Z` : `${date}T23:59:59Z`;
+}
+
 /** The commits of the window, oldest first, grouped into UTC days. */
 export function readHistory(repo: string, w: HistoryWindow = {}): HistoryDay[] {
   const format = ['%H', '%P', '%ct', '%an', '%ae', '%ad', '%cd', '%B'].join(FIELD) + RECORD;
   const args = ['log', '--first-parent', '--reverse', `--format=${format}`, '--date=raw'];
-  if (w.since) args.push(`--since=${w.since}`);
-  if (w.until) args.push(`--until=${w.until}`);
+  if (w.since) args.push(`--since=${dayBound(w.since, 'start')}`);
+  if (w.until) args.push(`--until=${dayBound(w.until, 'end')}`);
   args.push(w.rev ?? 'HEAD', '--');
   const out = git(repo, args);
   const commits: HistoryCommit[] = [];
