@@ -75,6 +75,8 @@ export class Daemon {
   private readonly hooks: DaemonHooks;
   private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private indexing = true;
+  private watchingAll: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -183,6 +185,11 @@ export class Daemon {
     return d;
   }
 
+  /** Resolves once every repository's watcher is indexed and live (the control socket answers meanwhile). */
+  get watching(): Promise<void> {
+    return this.watchingAll;
+  }
+
   private async recoverAndWatch(): Promise<void> {
     const now = new Date().toISOString();
     await recoverAfterStop({
@@ -198,13 +205,19 @@ export class Daemon {
     });
     this.expiryTimer = startApprovalExpiry(this.approvals, this.log);
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
+    // Sources start now; indexing finishes in the background so `status` answers "indexing" meanwhile.
+    const indexing: Promise<void>[] = [];
     for (const r of this.repoStore.watched()) {
       if (!fs.existsSync(r)) {
         this.log.warn({ repo: r }, 'watched repository no longer exists; skipping');
         continue;
       }
-      await this.addRepo(r);
+      indexing.push(this.addRepo(r).catch((e: Error) => this.log.error({ repo: r, err: e.message }, 'could not watch repository')));
     }
+    this.watchingAll = Promise.all(indexing).then(() => {
+      this.indexing = false;
+      this.log.info({ repos: [...this.repos.keys()] }, 'ready');
+    });
     // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
     const leaked = await reconcileWorktrees({ home: this.opts.home, repos: [...this.repos.keys()], liveTaskIds: [] }).catch((e: Error) => {
       this.log.warn({ err: e.message }, 'could not reconcile agent worktrees');
@@ -220,7 +233,6 @@ export class Daemon {
     }
     this.ambient.start();
     if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
-    this.log.info({ repos: [...this.repos.keys()] }, 'ready');
   }
 
   async addRepo(repo: string): Promise<void> {
@@ -230,10 +242,35 @@ export class Daemon {
     this.reporter.policyProblems(repo, policy);
     const entry: WatchedRepo = { path: repo, policy, gitOperation: null, cron: undefined, watch: undefined as unknown as RepoWatch };
     this.repos.set(repo, entry);
-    entry.watch = watchRepo({
+    try {
+      entry.watch = this.watchRepo(repo, entry);
+    } catch (e) {
+      this.repos.delete(repo);
+      throw e;
+    }
+    try {
+      await entry.watch.ready;
+    } catch (e) {
+      // Listed with its failed watcher (status shows the reason) rather than dropped silently.
+      this.log.error({ repo, err: (e as Error).message }, 'watcher failed');
+      return;
+    }
+    if (this.repos.get(repo) !== entry || this.stopping) return; // removed, or stopping, while it indexed
+    // The baseline for the next start, even when nothing changed this time.
+    this.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
+    entry.cron = startRepoCron(entry.path, entry.policy, this.db, this.log, (d) => void this.ingest([d]));
+    this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name), watcher: entry.watch.status().engine }, 'watching');
+  }
+
+  private watchRepo(repo: string, entry: WatchedRepo): RepoWatch {
+    const policy = entry.policy;
+    return watchRepo({
       repo,
       ignore: policy.policy.ignore ?? [],
-      lastGitState: this.repoStore.gitState(repo),
+      lastGitState: () => this.repoStore.gitState(repo),
+      snapshotDir: path.join(this.opts.home, 'watch'),
+      env: this.opts.env,
+      log: this.log,
       onEvents: (drafts) => this.ingest(drafts),
       onGitEvents: (drafts, snapshot) => this.ingest(drafts, () => this.repoStore.saveGitState(repo, snapshot)),
       onGitOperation: (op) => {
@@ -246,11 +283,6 @@ export class Daemon {
       onError: (err, source) => this.log.error({ repo, source, err: err.message }, 'watcher error'),
       isOwnWrite: (rel) => this.ownWrites.has(repo, rel),
     });
-    await entry.watch.ready;
-    // The baseline for the next start, even when nothing changed this time.
-    this.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
-    entry.cron = startRepoCron(entry.path, entry.policy, this.db, this.log, (d) => void this.ingest([d]));
-    this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name) }, 'watching');
   }
 
   async removeRepo(repo: string): Promise<boolean> {
@@ -329,6 +361,7 @@ export class Daemon {
         reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
         paused: this.model.paused() ?? null,
       },
+      state: this.indexing ? 'indexing' : 'ready',
       repos: [...this.repos.values()].map(repoStatus),
       pending: this.settler.pending(),
       running: this.runner.runningTaskIds(),

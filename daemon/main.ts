@@ -71,8 +71,10 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
     stop('uncaught exception');
   });
   if (o.verbose) {
-    const n = (daemon.status().repos as unknown[]).length;
-    process.stderr.write(`kairos: watching ${n} repositor${n === 1 ? 'y' : 'ies'}; Ctrl-C stops\n`);
+    void daemon.watching.then(() => {
+      const n = (daemon.status().repos as unknown[]).length;
+      process.stderr.write(`kairos: watching ${n} repositor${n === 1 ? 'y' : 'ies'}; Ctrl-C stops\n`);
+    });
   }
   return finished;
 }

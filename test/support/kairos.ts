@@ -68,7 +68,9 @@ export async function spawnDaemon(repos: string[], env: NodeJS.ProcessEnv, timeo
   await waitFor(
     () => {
       if (gone) throw new Error(`daemon exited during start:\n${out}`);
-      return kairos(['status', '--json'], env).code === 0;
+      // Ready means indexed and watching: the socket already answers while the trees are indexed.
+      const r = kairos(['status', '--json'], env);
+      return r.code === 0 && (JSON.parse(r.stdout) as { state?: string }).state !== 'indexing';
     },
     { timeoutMs, what: 'daemon ready' },
   );

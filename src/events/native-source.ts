@@ -1,0 +1,193 @@
+import crypto from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { BurstTracker } from './burst.js';
+import { checkAgainstDisk, type FileOrigin, type RawChange, type Reported } from './disk-check.js';
+import type { FsSource, FsSourceOptions, WatcherStatus } from './file-watch.js';
+import { IgnoreRules, isIgnoreFile } from './ignore-rules.js';
+import { NativeTree } from './native-tree.js';
+import { scanTree } from './tree-scan.js';
+import { TreeSnapshot } from './tree-snapshot.js';
+import type { EngineChoice } from './watch-engine.js';
+
+const RELOAD_DEBOUNCE_MS = 150;
+const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
+
+/**
+ * A work tree watched by @parcel/watcher (inotify, FSEvents, Windows, or Watchman):
+ *   1. find the ignored folders (an async walk of folders, which is also the progress a person sees);
+ *   2. subscribe, skipping them natively;
+ *   3. report what changed since the last snapshot as `origin: offline`, then let live events flow;
+ *   4. keep the snapshot current (on an interval when something changed, and on close);
+ *   5. after a storm, or when a new folder's files were written before its watch existed, crawl
+ *      afresh and report what the events missed, deletions included;
+ *   6. when an ignore file changes, re-subscribe under the new rules, reporting neither the files
+ *      that stopped being ignored nor those that started.
+ */
+export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status: WatcherStatus): FsSource {
+  const repo = opts.repo;
+  const parcel = engine.parcel!;
+  const backend = engine.backend!;
+  // Watchman recrawls by itself after an overflow and lists new folders itself.
+  const canResync = backend !== 'watchman';
+  const startedAt = Date.now();
+  let rules = new IgnoreRules(repo, opts.ignore);
+  let tree: NativeTree | undefined;
+  let closed = false;
+  /** Live events that arrive before the offline ones are reported wait here. */
+  let held: RawChange[] | undefined = [];
+  const reported: Reported = new Map();
+  /** Something changed since the snapshot was written. */
+  let dirty = false;
+  /** The native tree missed files (written into a folder before its watch): crawl before trusting it as a snapshot. */
+  let stale = false;
+  /** One resync, reload or snapshot at a time; they all swap or read the subscription. */
+  let busy: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = busy.then(fn, fn);
+    busy = next.catch(() => undefined);
+    return next;
+  };
+  const snapshot = opts.snapshotDir ? new TreeSnapshot(opts.snapshotDir, repo, backend) : undefined;
+  /** Where a comparison's temporary snapshot goes: beside the real one, or in the temp folder. */
+  const scratch = (tag: string): string => snapshot?.scratch(tag) ?? path.join(os.tmpdir(), `kairos-${tag}-${process.pid}-${crypto.randomUUID()}`);
+  const liveOrigin = (rel: string): FileOrigin => (opts.isOwnWrite?.(rel) ? 'daemon' : 'user');
+  const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported): number => {
+    const { drafts, foundInNewDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+    if (foundInNewDirs && canResync) stale = true;
+    if (drafts.length) {
+      dirty = true;
+      opts.onEvents(drafts);
+    }
+    return drafts.length;
+  };
+
+  const burst = new BurstTracker({
+    onStorm: () => opts.onStorm?.(true),
+    onQuiet: (wasStorm) => {
+      reported.clear();
+      if (!wasStorm) return;
+      if (!canResync) return opts.onStorm?.(false);
+      void serial(() => resync('storm')).finally(() => opts.onStorm?.(false));
+    },
+  });
+
+  let reloadTimer: NodeJS.Timeout | undefined;
+  const onChanges = (changes: RawChange[]): void => {
+    if (held) {
+      held.push(...changes);
+      return;
+    }
+    burst.note(changes.length);
+    if (changes.some((c) => isIgnoreFile(c.rel))) {
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(() => void serial(reloadIgnores), RELOAD_DEBOUNCE_MS);
+    }
+    report(changes, liveOrigin, undefined, reported);
+  };
+  const onError = (err: Error): void => {
+    if (!closed) opts.onError(err);
+  };
+
+  /** Crawl afresh under the current ignores and report what the live tree did not know. */
+  async function resync(why: string): Promise<void> {
+    if (!tree || closed) return;
+    stale = false;
+    const missed = await tree.resubscribe(tree.ignored, scratch('resync'));
+    const n = report(missed, liveOrigin, { recovered: true });
+    opts.onInfo?.('tree crawled again', { repo, why, recovered: n });
+  }
+
+  async function reloadIgnores(): Promise<void> {
+    if (!tree || closed) return;
+    const before = rules;
+    const next = before.reloaded();
+    const scan = await scanTree(repo, next);
+    if (sameList(scan.ignoredDirs, tree.ignored)) {
+      rules = next;
+      opts.onInfo?.('ignore rules reloaded', { repo, ignored_dirs: scan.ignoredDirs.length, resubscribed: false });
+      return;
+    }
+    // Events of the gap are in the comparison; files whose ignore status flipped are not news.
+    const diff = await tree.resubscribe(scan.ignoredDirs, scratch('reload'));
+    rules = next;
+    stale = false;
+    status.ignored_dirs = scan.ignoredDirs.length;
+    const unchanged = diff.filter((c) => !flipped(before, next, c.rel));
+    const n = report(unchanged, liveOrigin);
+    opts.onInfo?.('ignore rules reloaded', { repo, ignored_dirs: scan.ignoredDirs.length, resubscribed: true, reported: n, skipped: diff.length - unchanged.length });
+  }
+
+  async function saveSnapshot(): Promise<void> {
+    if (!tree || !snapshot) return;
+    if (stale) await resync('new folders were filled before their watch existed');
+    dirty = false;
+    await snapshot.save(tree);
+  }
+
+  const interval = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
+  // Idle costs nothing: the timer only writes when something changed, and never mid-storm.
+  const snapshotTimer = setInterval(() => {
+    if (dirty && !burst.inStorm && !closed) void serial(saveSnapshot).catch(onError);
+  }, interval);
+  snapshotTimer.unref();
+
+  const ready = (async () => {
+    const scan = await scanTree(repo, rules, (p) => {
+      Object.assign(status, p);
+      opts.onProgress?.({ ...status });
+    });
+    Object.assign(status, { files: scan.files, dirs: scan.dirs, ignored_dirs: scan.ignoredDirs.length });
+    opts.onProgress?.({ ...status, elapsed_ms: Date.now() - startedAt });
+    tree = await NativeTree.subscribe({ parcel, backend, repo, ignoredDirs: scan.ignoredDirs, onChanges, onError });
+    if (closed) return;
+    const base = snapshot?.baseline();
+    if (snapshot && base?.usable) {
+      const offline = await tree.changesSince(snapshot.file);
+      const n = report(offline, () => 'offline');
+      status.offline = `${n} change${n === 1 ? '' : 's'} made while Kairos was not watching (snapshot of ${base.writtenAt})`;
+      opts.onInfo?.('offline changes recovered', { repo, events: n, since: base.writtenAt });
+    } else {
+      status.offline = snapshot ? `nothing to compare with (${base && !base.usable ? base.why : 'no snapshot'})` : 'no snapshot kept';
+    }
+    // The new baseline, before live events flow: a crash now must not report the offline batch again.
+    if (snapshot) await snapshot.save(tree);
+    dirty = false;
+    const early = held ?? [];
+    held = undefined;
+    if (early.length) onChanges(early);
+    status.state = 'watching';
+    status.elapsed_ms = Date.now() - startedAt;
+  })();
+  ready.catch((e: Error) => {
+    status.state = 'failed';
+    status.error = e.message;
+  });
+
+  return {
+    ready,
+    status: () => ({ ...status, ...(status.state === 'indexing' ? { elapsed_ms: Date.now() - startedAt } : {}) }),
+    close: async () => {
+      clearInterval(snapshotTimer);
+      clearTimeout(reloadTimer);
+      burst.stop();
+      await ready.catch(() => undefined);
+      // The last snapshot: what changes after this is what the next start reports.
+      await serial(async () => {
+        if (tree && snapshot && (dirty || stale) && !closed) await saveSnapshot();
+      }).catch(onError);
+      closed = true;
+      await tree?.close();
+      status.state = 'closed';
+    },
+  };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Ignored under one set of rules and not the other (as a file, or as a folder: a comparison cannot tell which it was). */
+function flipped(before: IgnoreRules, after: IgnoreRules, rel: string): boolean {
+  return before.ignores(rel, false) !== after.ignores(rel, false) || before.ignores(rel, true) !== after.ignores(rel, true);
+}
