@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EventDraft, type StoredEvent } from '../src/events/event.js';
-import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
+import { Settler, STORM_HOLD_CEILING_MS, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
 import { gateTaskStart } from './task-gate.js';
 import { parseDuration } from '../src/policy/duration.js';
@@ -132,6 +132,7 @@ export class Daemon {
         return r ? enabledTriggers(r.policy) : [];
       },
       notBefore: (repo, t) => this.cooldownUntil(repo, t),
+      holdCeilingMs: (why) => (why === 'storm' ? Number(opts.env.KAIROS_STORM_CEILING_MS) || STORM_HOLD_CEILING_MS : undefined),
       alreadyBatched: (id, trigger) => this.tasks.triggersHolding(id).has(trigger),
       onBatch: (batch, settled) => this.onBatch(batch, settled),
       onSettled: (ids) => {
