@@ -43,7 +43,7 @@ describe('runDoctor on this machine', () => {
   });
 
   test('every check is present, well-formed and in a fixed order', () => {
-    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'notifications', 'sandbox', 'api-key']);
+    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'watcher', 'notifications', 'sandbox', 'api-key']);
     for (const c of checks) {
       assert.ok(DoctorCheck.safeParse(c).success, JSON.stringify(c));
       assert.ok(c.detail.length > 0);
