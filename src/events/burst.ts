@@ -1,5 +1,5 @@
-/** Events closer together than this belong to one burst. */
-export const BURST_QUIET_MS = 300;
+/** Events closer together than this belong to one burst: above @parcel/watcher's 500 ms batching under a continuous stream. */
+export const BURST_QUIET_MS = 1000;
 /** A burst becomes a storm (large enough to overflow the kernel's queue) at this many events ... */
 export const STORM_EVENTS = 1000;
 /** ... arriving at least this fast (events per second): a steady writer (a log, 20 writes/s) never is one. */

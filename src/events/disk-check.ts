@@ -28,8 +28,8 @@ export interface DiskCheckOptions {
 
 export interface DiskCheckResult {
   drafts: EventDraft[];
-  /** Files found inside newly created folders that the watcher itself never reported (its watch came too late). */
-  foundInNewDirs: number;
+  /** Files found inside newly created folders that the watcher itself never reported (its watch may have come too late). */
+  foundInNewDirs: string[];
 }
 
 /** U+FFFD in a name the disk does not know: the watcher decoded bytes that are not UTF-8, so the name it gives is not the real one. */
@@ -67,7 +67,7 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
   const at = new Date().toISOString();
   const drafts: EventDraft[] = [];
   const emitted = new Set<string>();
-  let foundInNewDirs = 0;
+  const foundInNewDirs: string[] = [];
   const emit = (rel: string, type: EventDraft['type'] & `file.${string}`): void => {
     if (emitted.has(rel)) return;
     emitted.add(rel);
@@ -92,7 +92,7 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
           o.onRefused(rel, 'its name is not valid UTF-8');
           continue;
         }
-        foundInNewDirs++;
+        foundInNewDirs.push(rel);
         emit(rel, o.reported?.get(rel) === 'present' ? 'file.changed' : 'file.added');
       }
     }

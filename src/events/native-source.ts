@@ -12,6 +12,8 @@ import type { EngineChoice } from './watch-engine.js';
 
 const RELOAD_DEBOUNCE_MS = 150;
 const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
+/** Long enough for the native watcher to have added the watch of a folder it reported. */
+const LISTED_RECHECK_MS = 1000;
 
 /**
  * A work tree watched by @parcel/watcher (inotify, FSEvents, Windows, or Watchman):
@@ -54,7 +56,12 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   const liveOrigin = (rel: string): FileOrigin => (opts.isOwnWrite?.(rel) ? 'daemon' : 'user');
   const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported): number => {
     const { drafts, foundInNewDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
-    if (foundInNewDirs && canResync) stale = true;
+    if (foundInNewDirs.length) {
+      if (canResync) stale = true;
+      const at = Date.now();
+      for (const rel of foundInNewDirs) listed.set(rel, at);
+      scheduleListedCheck();
+    }
     if (drafts.length) {
       dirty = true;
       opts.onEvents(drafts);
@@ -72,12 +79,37 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     },
   });
 
+  /**
+   * Files reported because a new folder was listed, not because the watcher saw them: the listing
+   * can run a moment before the folder's watch exists, so a file removed in that moment would never
+   * be reported gone. Each is looked at again once the watch surely exists, unless the watcher has
+   * spoken about it since.
+   */
+  const listed = new Map<string, number>();
+  let listedTimer: NodeJS.Timeout | undefined;
+  function scheduleListedCheck(): void {
+    listedTimer ??= setTimeout(() => {
+      listedTimer = undefined;
+      const due = Date.now() - LISTED_RECHECK_MS;
+      const gone: RawChange[] = [];
+      for (const [rel, at] of listed) {
+        if (at > due) continue;
+        listed.delete(rel);
+        gone.push({ rel, kind: 'delete' });
+      }
+      // checkAgainstDisk reports only those that are really gone.
+      if (gone.length && !closed) report(gone, liveOrigin);
+      if (listed.size) scheduleListedCheck();
+    }, LISTED_RECHECK_MS);
+  }
+
   let reloadTimer: NodeJS.Timeout | undefined;
   const onChanges = (changes: RawChange[]): void => {
     if (held) {
       held.push(...changes);
       return;
     }
+    if (listed.size) for (const c of changes) listed.delete(c.rel);
     burst.note(changes.length);
     if (changes.some((c) => isIgnoreFile(c.rel))) {
       clearTimeout(reloadTimer);
@@ -170,6 +202,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     close: async () => {
       clearInterval(snapshotTimer);
       clearTimeout(reloadTimer);
+      clearTimeout(listedTimer);
       burst.stop();
       await ready.catch(() => undefined);
       // The last snapshot: what changes after this is what the next start reports.
