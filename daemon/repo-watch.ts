@@ -132,7 +132,7 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
     gitSnapshot: () => (current ?? { git: undefined }).git?.snapshot() ?? o.lastGitState() ?? '',
     status: () => {
       if (current && !lost) return current.files.status();
-      const base = lastStatus ?? { engine: null, backend: null, reason: '', files: 0, dirs: 0, ignored_dirs: 0, elapsed_ms: 0, offline: '' };
+      const base = lastStatus ?? { engine: null, backend: null, reason: '', files: 0, dirs: 0, ignored_dirs: 0, elapsed_ms: 0, offline: '', raw_events: 0 };
       return { ...base, state: 'lost', error: lost ?? 'not watching' };
     },
     close: async () => {

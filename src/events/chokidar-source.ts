@@ -59,6 +59,7 @@ export function watchWithChokidar(opts: FsSourceOptions, status: WatcherStatus):
   const onAll = (event: string, abs: string): void => {
     const kind = KIND[event];
     if (!kind) return;
+    status.raw_events++;
     const rel = path.relative(repo, abs).split(path.sep).join('/');
     storm ??= { since: Date.now(), dirs: new Set(), seen: new Set() };
     storm.seen.add(rel);

@@ -41,6 +41,8 @@ export interface WatcherStatus {
   elapsed_ms: number;
   /** What the start recovered from the snapshot, or why it could not. */
   offline: string;
+  /** Changes the engine handed to JavaScript since start: an ignored folder, however busy, adds none. */
+  raw_events: number;
   error: string | null;
 }
 
@@ -52,5 +54,5 @@ export interface FsSource {
 }
 
 export function initialStatus(): WatcherStatus {
-  return { engine: null, backend: null, reason: '', state: 'indexing', files: 0, dirs: 0, ignored_dirs: 0, elapsed_ms: 0, offline: '', error: null };
+  return { engine: null, backend: null, reason: '', state: 'indexing', files: 0, dirs: 0, ignored_dirs: 0, elapsed_ms: 0, offline: '', raw_events: 0, error: null };
 }

@@ -105,6 +105,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
 
   let reloadTimer: NodeJS.Timeout | undefined;
   const onChanges = (changes: RawChange[]): void => {
+    status.raw_events += changes.length;
     if (held) {
       held.push(...changes);
       return;
@@ -187,6 +188,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     dirty = false;
     const early = held ?? [];
     held = undefined;
+    status.raw_events -= early.length; // counted once, when they arrived
     if (early.length) onChanges(early);
     status.state = 'watching';
     status.elapsed_ms = Date.now() - startedAt;

@@ -200,6 +200,18 @@ function engineTests(engine: EngineName, env: () => NodeJS.ProcessEnv): void {
     assert.equal(used, 22, `watches used: ${used}`);
   });
 
+  test('native: a busy ignored folder costs no JavaScript work: its writes never reach the process', async () => {
+    const root = tree('busy', { '.gitignore': 'build/\n', 'build/log.txt': '', 'src/a.ts': 'a' });
+    const { w, seen } = await watch(root);
+    for (let i = 0; i < 500; i++) fs.appendFileSync(path.join(root, 'build/log.txt'), `line ${i}\n`);
+    for (let i = 0; i < 50; i++) fs.writeFileSync(path.join(root, `build/out${i}.js`), 'x');
+    fs.writeFileSync(path.join(root, 'src/a.ts'), 'a2'); // after the ignored writes: its event proves they were processed
+    await waitFor(() => has(seen, 'file.changed', 'src/a.ts'), { what: 'the visible change' });
+    const raw = w.status().raw_events;
+    await w.close();
+    assert.ok(raw <= 2, `${raw} raw changes reached JavaScript for one visible write`);
+  });
+
   test('native: editing a nested .gitignore applies live; a newly ignored folder goes quiet, a newly visible one brings no flood', async () => {
     const files: Record<string, string> = { 'pkg/.gitignore': 'gen/\n', 'pkg/src/a.ts': 'a' };
     for (let i = 0; i < 50; i++) files[`pkg/gen/old${i}.ts`] = 'x';
