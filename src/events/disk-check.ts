@@ -30,6 +30,11 @@ export interface DiskCheckResult {
   drafts: EventDraft[];
   /** Files found inside newly created folders that the watcher itself never reported (its watch may have come too late). */
   foundInNewDirs: string[];
+  /**
+   * Folders found inside new folders that the watcher never named: a native watcher may never
+   * watch them (they existed before their parent's watch did), so the tree must be crawled again.
+   */
+  unseenDirs: number;
 }
 
 /** U+FFFD in a name the disk does not know: the watcher decoded bytes that are not UTF-8, so the name it gives is not the real one. */
@@ -68,6 +73,7 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
   const drafts: EventDraft[] = [];
   const emitted = new Set<string>();
   const foundInNewDirs: string[] = [];
+  let unseenDirs = 0;
   const emit = (rel: string, type: EventDraft['type'] & `file.${string}`): void => {
     if (emitted.has(rel)) return;
     emitted.add(rel);
@@ -86,7 +92,10 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
     for (const e of entries) {
       const rel = `${relDir}/${e.name}`;
       if (rules().ignores(rel, e.isDirectory())) continue;
-      if (e.isDirectory()) listNewDir(rel, depth + 1);
+      if (e.isDirectory()) {
+        if (!byPath.has(rel)) unseenDirs++;
+        listNewDir(rel, depth + 1);
+      }
       else if (!byPath.has(rel) && !emitted.has(rel)) {
         if (e.name.includes(LOSSY) && onDisk(path.join(o.repo, rel)).kind === 'gone') {
           o.onRefused(rel, 'its name is not valid UTF-8');
@@ -121,5 +130,5 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
     if (kind === 'create') emit(rel, last === 'present' ? 'file.changed' : 'file.added');
     else emit(rel, last === 'gone' ? 'file.added' : 'file.changed');
   }
-  return { drafts, foundInNewDirs };
+  return { drafts, foundInNewDirs, unseenDirs };
 }

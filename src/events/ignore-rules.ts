@@ -56,6 +56,11 @@ export class IgnoreRules {
     return false;
   }
 
+  /** A walker that listed `dir` and saw no ignore file in it saves the rules from trying to read one. */
+  noIgnoreFilesIn(dir: string): void {
+    if (!this.perDir.has(dir)) this.perDir.set(dir, null);
+  }
+
   private nested(dir: string): Ignore | null {
     let r = this.perDir.get(dir);
     if (r === undefined) {

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BurstTracker } from './burst.js';
@@ -43,6 +44,8 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   let dirty = false;
   /** The native tree missed files (written into a folder before its watch): crawl before trusting it as a snapshot. */
   let stale = false;
+  /** Folders appeared whose subfolders the native watcher may not watch: crawl once the burst is over. */
+  let crawlWhenQuiet = false;
   /** One resync, reload or snapshot at a time; they all swap or read the subscription. */
   let busy: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -55,7 +58,8 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   const scratch = (tag: string): string => snapshot?.scratch(tag) ?? path.join(os.tmpdir(), `kairos-${tag}-${process.pid}-${crypto.randomUUID()}`);
   const liveOrigin = (rel: string): FileOrigin => (opts.isOwnWrite?.(rel) ? 'daemon' : 'user');
   const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported): number => {
-    const { drafts, foundInNewDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+    const { drafts, foundInNewDirs, unseenDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+    if (unseenDirs && canResync) crawlWhenQuiet = true;
     if (foundInNewDirs.length) {
       if (canResync) stale = true;
       const at = Date.now();
@@ -73,9 +77,14 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     onStorm: () => opts.onStorm?.(true),
     onQuiet: (wasStorm) => {
       reported.clear();
-      if (!wasStorm) return;
-      if (!canResync) return opts.onStorm?.(false);
-      void serial(() => resync('storm')).finally(() => opts.onStorm?.(false));
+      const crawl = crawlWhenQuiet;
+      crawlWhenQuiet = false;
+      if (!canResync) {
+        if (wasStorm) opts.onStorm?.(false);
+        return;
+      }
+      if (wasStorm) void serial(() => resync('storm')).catch(onError).finally(() => opts.onStorm?.(false));
+      else if (crawl) void serial(() => resync('folders were created inside new folders before these were watched')).catch(onError);
     },
   });
 
@@ -172,26 +181,39 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     });
     Object.assign(status, { files: scan.files, dirs: scan.dirs, ignored_dirs: scan.ignoredDirs.length });
     opts.onProgress?.({ ...status, elapsed_ms: Date.now() - startedAt });
+    const scannedAt = Date.now();
     tree = await NativeTree.subscribe({ parcel, backend, repo, ignoredDirs: scan.ignoredDirs, onChanges, onError });
+    const subscribedAt = Date.now();
     if (closed) return;
     const base = snapshot?.baseline();
     if (snapshot && base?.usable) {
-      const offline = await tree.changesSince(snapshot.file);
+      let offline = await tree.changesSince(snapshot.file);
+      let note = '';
+      if (backend === 'watchman' && !(await sameWatchmanServer(tree, snapshot))) {
+        // A clock from a Watchman server that has since restarted (a reboot) lists every file as
+        // created. Only files whose inode changed after the snapshot are news; deletions are unknowable.
+        offline = changedAfter(repo, offline, Date.parse(base.writtenAt));
+        note = '; Watchman restarted since, so deletions made meanwhile are not known';
+        opts.onInfo?.('watchman restarted since the snapshot: deletions made while Kairos was stopped cannot be listed', { repo });
+      }
       const n = report(offline, () => 'offline');
-      status.offline = `${n} change${n === 1 ? '' : 's'} made while Kairos was not watching (snapshot of ${base.writtenAt})`;
+      status.offline = `${n} change${n === 1 ? '' : 's'} made while Kairos was not watching (snapshot of ${base.writtenAt}${note})`;
       opts.onInfo?.('offline changes recovered', { repo, events: n, since: base.writtenAt });
     } else {
       status.offline = snapshot ? `nothing to compare with (${base && !base.usable ? base.why : 'no snapshot'})` : 'no snapshot kept';
     }
-    // The new baseline, before live events flow: a crash now must not report the offline batch again.
-    if (snapshot) await snapshot.save(tree);
+    // The new baseline, written right after live events start to flow (off the start-up path: a
+    // 100,000-entry snapshot takes a moment). Until it is written a crash reports the offline batch
+    // again on the next start, which is allowed (a path reported again, never twice in one batch).
     dirty = false;
+    if (snapshot) void serial(() => snapshot.save(tree!)).catch(onError);
     const early = held ?? [];
     held = undefined;
     status.raw_events -= early.length; // counted once, when they arrived
     if (early.length) onChanges(early);
     status.state = 'watching';
     status.elapsed_ms = Date.now() - startedAt;
+    opts.onInfo?.('indexed', { repo, engine: engine.name, files: status.files, dirs: status.dirs, scan_ms: scannedAt - startedAt, subscribe_ms: subscribedAt - scannedAt, offline_ms: Date.now() - subscribedAt });
   })();
   ready.catch((e: Error) => {
     status.state = 'failed';
@@ -225,4 +247,32 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 /** Ignored under one set of rules and not the other (as a file, or as a folder: a comparison cannot tell which it was). */
 function flipped(before: IgnoreRules, after: IgnoreRules, rel: string): boolean {
   return before.ignores(rel, false) !== after.ignores(rel, false) || before.ignores(rel, true) !== after.ignores(rel, true);
+}
+
+/** Watchman clocks read `c:<server start>:<server pid>:<root>:<ticks>`: the same server if the first two match. */
+async function sameWatchmanServer(tree: NativeTree, snapshot: TreeSnapshot): Promise<boolean> {
+  const scratch = snapshot.scratch('clock');
+  try {
+    await tree.writeSnapshot(scratch);
+    const server = (clock: string): string => clock.trim().split(':').slice(0, 3).join(':');
+    return server(fs.readFileSync(snapshot.file, 'utf8')) === server(fs.readFileSync(scratch, 'utf8'));
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(scratch, { force: true });
+  }
+}
+
+/** Of a fresh Watchman listing (everything "created"), the paths whose inode changed after `since`, as changes. */
+function changedAfter(repo: string, changes: readonly RawChange[], since: number): RawChange[] {
+  const out: RawChange[] = [];
+  for (const c of changes) {
+    try {
+      const st = fs.lstatSync(path.join(repo, c.rel));
+      if (!st.isDirectory() && Math.max(st.mtimeMs, st.ctimeMs) > since) out.push({ rel: c.rel, kind: 'update' });
+    } catch {
+      // gone: nothing to say without a list of what was there
+    }
+  }
+  return out;
 }

@@ -233,7 +233,7 @@ function engineTests(engine: EngineName, env: () => NodeJS.ProcessEnv): void {
     await w.close();
     const paths = fileEvents(seen).map((e) => e.path);
     assert.ok(!paths.some((p) => p.startsWith('pkg/out/')), 'newly ignored folder still reported');
-    assert.deepEqual(paths.filter((p) => p.startsWith('pkg/gen/')), ['pkg/gen/old1.ts'], 'newly visible files flooded in');
+    assert.deepEqual(paths.filter((p) => p.startsWith('pkg/gen/')), ['pkg/gen/old1.ts'], `newly visible files flooded in: ${JSON.stringify(fileEvents(seen).map((e) => [e.type, e.path]))} ${JSON.stringify(info)}`);
   });
 }
 
@@ -251,4 +251,32 @@ describe('watchFiles, Watchman engine', { skip: watchmanMissing() ?? false }, ()
     await wm?.stop();
   });
   engineTests('watchman', () => ({ ...process.env, KAIROS_WATCHER: 'watchman' }));
+
+  test('watchman: after the Watchman server restarted (a reboot), only files changed since the snapshot are reported, not every file', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 50; i++) files[`src/f${i}.ts`] = `${i}`;
+    const root = tree('wm-restart', files);
+    const snapshotDir = path.join(tmp.dir, `snapshots-wm-restart-${treeSeq}`);
+    const env = (): NodeJS.ProcessEnv => ({ ...process.env, KAIROS_WATCHER: 'watchman' });
+    const first = watchFiles({ repo: root, env: env(), snapshotDir, onEvents: () => {}, onError: (e) => assert.fail(e) });
+    await first.ready;
+    await first.close();
+    const second = await startWatchman(); // a new server: the snapshot's clock means nothing to it
+    const before = process.env.WATCHMAN_SOCK;
+    process.env.WATCHMAN_SOCK = second.sock;
+    try {
+      await new Promise((r) => setTimeout(r, 20));
+      fs.writeFileSync(path.join(root, 'src/f7.ts'), 'changed while stopped');
+      const seen: EventDraft[] = [];
+      const w = watchFiles({ repo: root, env: env(), snapshotDir, onEvents: (d) => seen.push(...d), onError: (e) => assert.fail(e) });
+      open.add(w);
+      await w.ready;
+      assert.match(w.status().offline, /Watchman restarted since/);
+      await w.close();
+      assert.deepEqual(fileEvents(seen).map((e) => `${e.type} ${e.path} ${e.origin}`), ['file.changed src/f7.ts offline']);
+    } finally {
+      process.env.WATCHMAN_SOCK = before;
+      await second.stop();
+    }
+  });
 });
