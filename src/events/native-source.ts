@@ -123,7 +123,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     burst.note(changes.length);
     if (changes.some((c) => isIgnoreFile(c.rel))) {
       clearTimeout(reloadTimer);
-      reloadTimer = setTimeout(() => void serial(reloadIgnores), RELOAD_DEBOUNCE_MS);
+      reloadTimer = setTimeout(() => void serial(reloadIgnores).catch(onError), RELOAD_DEBOUNCE_MS);
     }
     report(changes, liveOrigin, undefined, reported);
   };
@@ -231,7 +231,8 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       await ready.catch(() => undefined);
       // The last snapshot: what changes after this is what the next start reports.
       await serial(async () => {
-        if (tree && snapshot && (dirty || stale) && !closed) await saveSnapshot();
+        // A folder that is gone (deleted, about to be cloned again) has nothing worth a snapshot.
+        if (tree && snapshot && (dirty || stale) && !closed && fs.existsSync(repo)) await saveSnapshot();
       }).catch(onError);
       closed = true;
       await tree?.close();
