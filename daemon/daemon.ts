@@ -27,7 +27,7 @@ import { DaemonHooks } from './daemon-hooks.js';
 import type { DbusNotifier } from '../src/report/dbus-notify.js';
 import { spendReport } from '../src/model/spend-report.js';
 import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from './ambient.js';
-import { ApprovalQueue, isPaused, proposalActions } from '../src/pipeline/approvals.js';
+import { ApprovalQueue, isPaused, pauseStatus, proposalActions } from '../src/pipeline/approvals.js';
 import { CommandTasks } from './command-tasks.js';
 import { proposalAnnouncer, Reporter } from './reporter.js';
 import { repoStatus, startRepoCron } from './repo-watch.js';
@@ -313,6 +313,7 @@ export class Daemon {
     this.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
     entry.cron = startRepoCron(entry.path, entry.policy, this.db, this.log, (d) => void this.ingest([d]));
     this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name) }, 'watching');
+    if (policy.trust === 'untrusted') this.log.info({ repo }, `not trusted: agent work here is read-only until 'kairos trust ${repo}'`);
   }
 
   async removeRepo(repo: string): Promise<boolean> {
@@ -395,6 +396,10 @@ export class Daemon {
   }
 
   status(): Record<string, unknown> {
+    const pause = pauseStatus(this.db);
+    const moneyPause = this.model.paused() ?? null;
+    // Held: what the runner holds now (a row's hold can be stale for a moment after a resume, while the task waits for a free slot).
+    const deferred = new Set(this.runner.deferredTaskIds());
     return {
       pid: process.pid,
       home: this.opts.home,
@@ -402,7 +407,8 @@ export class Daemon {
       model_steps: {
         enabled: this.model.modelStepsEnabled,
         reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
-        paused: this.model.paused() ?? null,
+        paused: moneyPause,
+        state: !this.model.modelStepsEnabled ? 'off' : pause.paused ? 'paused' : moneyPause ? 'budget' : 'on',
       },
       repos: [...this.repos.values()].map((r) => (this.refreshPolicy(r.path, 'status'), repoStatus(r))),
       pending: this.settler.pending(),
@@ -410,7 +416,9 @@ export class Daemon {
       queued: this.tasks.queued().map((t) => t.id),
       held: this.runner.deferredTaskIds(),
       ambient: this.ambient.pending(),
-      paused: isPaused(this.db),
+      paused: pause.paused,
+      pause,
+      held_tasks: this.tasks.held().filter((t) => deferred.has(t.id)),
       spend: spendReport(this.db, this.userPolicy.budget, Date.now()),
       events: this.events.count(),
       store: this.guard.health(),
