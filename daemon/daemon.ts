@@ -14,6 +14,7 @@ import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { createNotifier } from '../src/report/notify.js';
 import { BatchingNotifier } from '../src/report/notify-batch.js';
+import { Voice } from '../src/report/speech.js';
 import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
@@ -121,7 +122,9 @@ export class Daemon {
       },
       mode: () => this.ambient.presence.mode(),
     });
-    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching });
+    // Spoken notifications follow the user's policy as reloaded (notify.speak); KAIROS_SPEECH_WAV is the tests' hook.
+    const voice = new Voice({ enabled: () => this.userPolicy.notify?.speak === true, env: opts.env, log: opts.logger, wavDir: opts.env.KAIROS_SPEECH_WAV });
+    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching, voice });
     this.guard = new StoreGuard({
       db: this.db,
       events: this.events,
@@ -165,7 +168,10 @@ export class Daemon {
       proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
     );
     this.agents = new AgentTasks({
-      announce: (notice) => void this.proposalNotifier?.notifyProposal(notice),
+      announce: (notice) => {
+        void this.proposalNotifier?.notifyProposal(notice);
+        this.reporter.speak(notice.repo ? `a change is ready for review in ${path.basename(notice.repo)}` : 'a change is ready for review');
+      },
       approvals: this.approvals,
       db: this.db,
       home: opts.home,

@@ -6,6 +6,8 @@ import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
 import { detectLimits } from '../policy/sandbox/limits.js';
 import { shellGrammarStatus } from '../policy/shell.js';
 import { verifyAudit } from './audit-command.js';
+import { speechStatus } from '../report/speech.js';
+import { loadPolicyOrDefault } from '../policy/load.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -60,6 +62,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('git', () => checkGit(o.env, o.timeoutMs)),
     guarded('inotify', () => checkInotify(o.platform, o.procDir)),
     guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
+    guarded('speech', () => checkSpeech(o.home, o.env)),
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
     guarded('shell-grammar', checkShellGrammar),
     guarded('api-key', () => checkApiKey(o.env)),
@@ -199,6 +202,18 @@ function checkNotifications(home: string, env: NodeJS.ProcessEnv, platform: Node
     };
   }
   return { name, status: 'ok', detail: where };
+}
+
+/** Spoken notifications (notify.speak in the user's policy): which program would speak, and a fix when none can. */
+function checkSpeech(home: string, env: NodeJS.ProcessEnv): DoctorCheck {
+  let speak: boolean;
+  try {
+    speak = loadPolicyOrDefault(home).notify?.speak === true;
+  } catch {
+    // `kairos policy check` names what is wrong with the file; this line only says speech is undecided.
+    return { name: 'speech', status: 'warn', detail: 'the policy does not load, so whether to speak is unknown', fix: "run 'kairos policy check'" };
+  }
+  return { name: 'speech', ...speechStatus(speak, env) };
 }
 
 async function checkSandbox(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, timeoutMs: number): Promise<DoctorCheck> {
