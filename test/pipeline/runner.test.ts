@@ -39,7 +39,8 @@ function setup(gate: (t: TaskRow) => StartGate, maxConcurrent = 2) {
 }
 
 test('a task the gate holds back stays queued and starts at its retry time; one without a time waits for retryDeferred', async () => {
-  let allowAt = Date.now() + 200;
+  // Far enough ahead that a loaded machine still checks the hold before the retry time comes.
+  let allowAt = Date.now() + 2000;
   let paused = true;
   const s = setup((t) => (t.trigger === 'later' && Date.now() < allowAt ? { go: false, reason: 'quiet hours', retryAt: allowAt } : t.trigger === 'paused' && paused ? { go: false, reason: 'paused' } : { go: true }));
   const later = s.add('later');
