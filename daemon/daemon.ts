@@ -14,6 +14,7 @@ import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { createNotifier } from '../src/report/notify.js';
 import { BatchingNotifier } from '../src/report/notify-batch.js';
+import { Voice } from '../src/report/speech.js';
 import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
@@ -27,7 +28,7 @@ import { DaemonHooks } from './daemon-hooks.js';
 import type { DbusNotifier } from '../src/report/dbus-notify.js';
 import { spendReport } from '../src/model/spend-report.js';
 import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from './ambient.js';
-import { ApprovalQueue, isPaused, proposalActions } from '../src/pipeline/approvals.js';
+import { ApprovalQueue, isPaused, pauseStatus, proposalActions } from '../src/pipeline/approvals.js';
 import { CommandTasks } from './command-tasks.js';
 import { proposalAnnouncer, Reporter } from './reporter.js';
 import { repoStatus, startRepoCron } from './repo-watch.js';
@@ -123,7 +124,9 @@ export class Daemon {
       },
       mode: () => this.ambient.presence.mode(),
     });
-    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching });
+    // Spoken notifications follow the user's policy as reloaded (notify.speak); KAIROS_SPEECH_WAV is the tests' hook.
+    const voice = new Voice({ enabled: () => this.userPolicy.notify?.speak === true, env: opts.env, log: opts.logger, wavDir: opts.env.KAIROS_SPEECH_WAV });
+    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching, voice });
     this.guard = new StoreGuard({
       db: this.db,
       events: this.events,
@@ -167,7 +170,10 @@ export class Daemon {
       proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
     );
     this.agents = new AgentTasks({
-      announce: (notice) => void this.proposalNotifier?.notifyProposal(notice),
+      announce: (notice) => {
+        void this.proposalNotifier?.notifyProposal(notice);
+        this.reporter.speak(notice.repo ? `a change is ready for review in ${path.basename(notice.repo)}` : 'a change is ready for review');
+      },
       approvals: this.approvals,
       db: this.db,
       home: opts.home,
@@ -323,6 +329,7 @@ export class Daemon {
     this.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
     entry.cron = startRepoCron(entry.path, entry.policy, this.db, this.log, (d) => void this.ingest([d]));
     this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name), watcher: entry.watch.status().engine }, 'watching');
+    if (policy.trust === 'untrusted') this.log.info({ repo }, `not trusted: agent work here is read-only until 'kairos trust ${repo}'`);
   }
 
   private watchRepo(repo: string, entry: WatchedRepo): RepoWatch {
@@ -428,6 +435,10 @@ export class Daemon {
   }
 
   status(): Record<string, unknown> {
+    const pause = pauseStatus(this.db);
+    const moneyPause = this.model.paused() ?? null;
+    // Held: what the runner holds now (a row's hold can be stale for a moment after a resume, while the task waits for a free slot).
+    const deferred = new Set(this.runner.deferredTaskIds());
     return {
       pid: process.pid,
       home: this.opts.home,
@@ -435,7 +446,8 @@ export class Daemon {
       model_steps: {
         enabled: this.model.modelStepsEnabled,
         reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
-        paused: this.model.paused() ?? null,
+        paused: moneyPause,
+        state: !this.model.modelStepsEnabled ? 'off' : pause.paused ? 'paused' : moneyPause ? 'budget' : 'on',
       },
       state: this.indexing ? 'indexing' : 'ready',
       repos: [...this.repos.values()].map((r) => (this.refreshPolicy(r.path, 'status'), repoStatus(r))),
@@ -444,7 +456,9 @@ export class Daemon {
       queued: this.tasks.queued().map((t) => t.id),
       held: this.runner.deferredTaskIds(),
       ambient: this.ambient.pending(),
-      paused: isPaused(this.db),
+      paused: pause.paused,
+      pause,
+      held_tasks: this.tasks.held().filter((t) => deferred.has(t.id)),
       spend: spendReport(this.db, this.userPolicy.budget, Date.now()),
       events: this.events.count(),
       store: this.guard.health(),

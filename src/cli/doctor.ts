@@ -7,6 +7,8 @@ import { chooseEngine, type EngineChoice } from '../events/watch-engine.js';
 import { detectLimits } from '../policy/sandbox/limits.js';
 import { shellGrammarStatus } from '../policy/shell.js';
 import { verifyAudit } from './audit-command.js';
+import { speechStatus } from '../report/speech.js';
+import { loadPolicyOrDefault } from '../policy/load.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -62,6 +64,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('inotify', () => checkInotify(o.platform, o.procDir)),
     guarded('watcher', () => checkWatcher(o.env)),
     guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
+    guarded('speech', () => checkSpeech(o.home, o.env)),
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
     guarded('shell-grammar', checkShellGrammar),
     guarded('api-key', () => checkApiKey(o.env)),
@@ -215,6 +218,18 @@ function checkNotifications(home: string, env: NodeJS.ProcessEnv, platform: Node
     };
   }
   return { name, status: 'ok', detail: where };
+}
+
+/** Spoken notifications (notify.speak in the user's policy): which program would speak, and a fix when none can. */
+function checkSpeech(home: string, env: NodeJS.ProcessEnv): DoctorCheck {
+  let speak: boolean;
+  try {
+    speak = loadPolicyOrDefault(home).notify?.speak === true;
+  } catch {
+    // `kairos policy check` names what is wrong with the file; this line only says speech is undecided.
+    return { name: 'speech', status: 'warn', detail: 'the policy does not load, so whether to speak is unknown', fix: "run 'kairos policy check'" };
+  }
+  return { name: 'speech', ...speechStatus(speak, env) };
 }
 
 async function checkSandbox(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, timeoutMs: number): Promise<DoctorCheck> {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { printJson } from './output.js';
 import { isAlive } from './process-alive.js';
+import { modelStepsText, statusDetailLines, trustHints, type PauseJson } from './status-view.js';
 
 export interface LifecycleContext {
   home: string;
@@ -38,6 +39,7 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
   if (running) {
     for (const repo of repos) await callDaemon(ctx.home, 'add_repo', { repo });
     process.stdout.write(`kairos: daemon already running (pid ${running.pid}); watching ${repos.join(', ') || 'the same repositories'}\n`);
+    printTrustHints(await daemonStatus(ctx.home).catch(() => null), repos);
     return 0;
   }
   fs.mkdirSync(path.join(ctx.home, 'logs'), { recursive: true, mode: 0o700 });
@@ -72,6 +74,7 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
       if (lastProgress && process.stdout.isTTY) process.stdout.write('\n');
       process.stdout.write(`kairos: daemon started (pid ${s.pid}), watching ${(s.repos as Array<{ path: string }>).map((r) => r.path).join(', ')}\n`);
       process.stdout.write(`kairos: state in ${ctx.home}; 'kairos status' to check, 'kairos stop' to stop\n`);
+      printTrustHints(s, repos);
       return 0;
     }
     await new Promise((r) => setTimeout(r, s?.state === 'indexing' ? 250 : 100));
@@ -114,9 +117,9 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
     return 1;
   }
   const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null; watcher: WatcherJson | null }>;
-  const model = s.model_steps as { enabled: boolean; reason: string };
+  const model = s.model_steps as Parameters<typeof modelStepsText>[0];
   process.stdout.write(`kairos: ${s.state === 'indexing' ? 'indexing' : 'running'}, pid ${s.pid}, since ${s.started_at}\n`);
-  process.stdout.write(`  model steps: ${model.enabled ? 'on' : model.reason}\n`);
+  process.stdout.write(`  model steps: ${modelStepsText(model, s.pause as PauseJson | undefined)}\n`);
   for (const r of repos) {
     process.stdout.write(`  ${r.path}  [${r.trust}]  triggers: ${r.triggers.join(', ') || '(none)'}${r.git_operation ? `  (git ${r.git_operation} in progress)` : ''}\n`);
     if (r.watcher) process.stdout.write(`    watcher: ${watcherLine(r.watcher)}\n`);
@@ -127,7 +130,12 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
   if (store?.degraded) process.stdout.write(`  store: ${store.degraded}; ${store.held} events held in memory${store.dropped ? `, ${store.dropped} file events dropped` : ''} (written when space returns)\n`);
   const reload = (s.policy as { last_reload: { ok: boolean; error: string | null; at: string } | null } | undefined)?.last_reload;
   if (reload && !reload.ok) process.stdout.write(`  policy: the edit at ${reload.at} was not applied (the previous policy is in force): ${reload.error}\n`);
+  for (const line of statusDetailLines(s)) process.stdout.write(`${line}\n`);
   return 0;
+}
+
+function printTrustHints(s: Record<string, unknown> | null, asked: string[]): void {
+  for (const line of trustHints((s?.repos as Array<{ path: string; trust: string }> | undefined) ?? [], asked)) process.stdout.write(`${line}\n`);
 }
 
 /** The last lines written since `from`, so an old run's output is not mistaken for this one's. */
