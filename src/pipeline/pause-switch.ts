@@ -1,7 +1,8 @@
 import type { Db } from '../store/db.js';
-import { ApprovalStore } from '../store/approval-store.js';
+import { ApprovalStore, type HumanChannel } from '../store/approval-store.js';
 
 const PAUSED_KEY = 'paused';
+const PAUSED_BY_KEY = 'paused_by';
 
 function iso(d: Date): string {
   return d.toISOString();
@@ -17,7 +18,21 @@ export function pausedSince(db: Db): string | null {
   return s?.value === 'true' ? s.updatedAt : null;
 }
 
-export function setPaused(db: Db, paused: boolean, now: Date = new Date()): { paused: boolean; since: string | null } {
-  new ApprovalStore(db).setSetting(PAUSED_KEY, paused ? 'true' : 'false', iso(now));
+/** The pause switch as `status` shows it: whether, since when and through which channel. */
+export function pauseStatus(db: Db): { paused: boolean; since: string | null; by: string | null } {
+  return { paused: isPaused(db), since: pausedSince(db), by: pausedBy(db) };
+}
+
+/** Who set the pause switch: the channel it came through (cli, tray, notification, mcp), for `status`. */
+export function pausedBy(db: Db): string | null {
+  return isPaused(db) ? (new ApprovalStore(db).setting(PAUSED_BY_KEY)?.value ?? null) : null;
+}
+
+export function setPaused(db: Db, paused: boolean, now: Date = new Date(), by?: HumanChannel): { paused: boolean; since: string | null } {
+  const store = new ApprovalStore(db);
+  db.transaction(() => {
+    store.setSetting(PAUSED_KEY, paused ? 'true' : 'false', iso(now));
+    if (paused) store.setSetting(PAUSED_BY_KEY, by ?? 'cli', iso(now));
+  })();
   return { paused, since: paused ? iso(now) : null };
 }

@@ -185,7 +185,7 @@ export function detectNotifyBackend(
   return { name: 'growl' };
 }
 
-/** The first executable file called `name` in the PATH-style list `pathVar`. */
+/** The executable `name` on a PATH-style list, or undefined. */
 export function findOnPath(name: string, pathVar: string): string | undefined {
   for (const dir of pathVar.split(path.delimiter)) {
     if (!dir) continue;
