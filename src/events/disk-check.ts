@@ -11,8 +11,14 @@ export interface RawChange {
 }
 
 export type FileOrigin = 'user' | 'daemon' | 'offline';
-/** What was last reported for a path in the current burst, so a burst's later batches do not repeat it. */
-export type Reported = Map<string, 'present' | 'gone'>;
+/**
+ * What was last reported for a path in the current burst, so a burst's later batches do not repeat
+ * it: `gone`, or the file's stat signature when it was reported present (a later event that finds
+ * the file exactly as reported is the tail of the same write, e.g. a create and its modify handed
+ * over in two batches, not a change of its own).
+ */
+export type Reported = Map<string, string>;
+const GONE = 'gone';
 
 export interface DiskCheckOptions {
   repo: string;
@@ -41,12 +47,14 @@ export interface DiskCheckResult {
 const LOSSY = '\uFFFD';
 const MAX_DEPTH = 64;
 
-type DiskState = { kind: 'gone' } | { kind: 'dir' } | { kind: 'file' };
+type DiskState = { kind: 'gone' } | { kind: 'dir' } | { kind: 'file'; sig: string };
 
 function onDisk(abs: string): DiskState {
   try {
     const st = fs.lstatSync(abs);
-    return st.isDirectory() ? { kind: 'dir' } : { kind: 'file' };
+    // Inode, mode, size and both times: any write, replacement or chmod changes one of them (two
+    // writes of the same size within one coarse clock tick do not, but the path is then already pending).
+    return st.isDirectory() ? { kind: 'dir' } : { kind: 'file', sig: `${st.ino}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` };
   } catch {
     return { kind: 'gone' };
   }
@@ -74,10 +82,10 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
   const emitted = new Set<string>();
   const foundInNewDirs: string[] = [];
   let unseenDirs = 0;
-  const emit = (rel: string, type: EventDraft['type'] & `file.${string}`): void => {
+  const emit = (rel: string, type: EventDraft['type'] & `file.${string}`, sig?: string): void => {
     if (emitted.has(rel)) return;
     emitted.add(rel);
-    o.reported?.set(rel, type === 'file.removed' ? 'gone' : 'present');
+    o.reported?.set(rel, type === 'file.removed' ? GONE : (sig ?? onDiskSig(path.join(o.repo, rel))));
     drafts.push({ type, repo: o.repo, path: rel, at, origin: o.origin(rel), data: { ...o.data } });
   };
 
@@ -102,7 +110,8 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
           continue;
         }
         foundInNewDirs.push(rel);
-        emit(rel, o.reported?.get(rel) === 'present' ? 'file.changed' : 'file.added');
+        const last = o.reported?.get(rel);
+        emit(rel, last !== undefined && last !== GONE ? 'file.changed' : 'file.added');
       }
     }
   };
@@ -118,7 +127,7 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
       }
       // Ignored paths never reach here as files; a path whose ignore status needs isDir is tested as a file.
       if (o.rules.ignores(rel, false)) continue;
-      if (last === 'gone' || (kind === 'create' && last === undefined)) continue; // already reported, or came and went unseen
+      if (last === GONE || (kind === 'create' && last === undefined)) continue; // already reported, or came and went unseen
       emit(rel, 'file.removed');
       continue;
     }
@@ -127,8 +136,14 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
       if (kind !== 'update') listNewDir(rel, 0);
       continue;
     }
-    if (kind === 'create') emit(rel, last === 'present' ? 'file.changed' : 'file.added');
-    else emit(rel, last === 'gone' ? 'file.added' : 'file.changed');
+    if (last === state.sig) continue; // exactly as already reported in this burst
+    if (kind === 'create') emit(rel, last !== undefined && last !== GONE ? 'file.changed' : 'file.added', state.sig);
+    else emit(rel, last === GONE ? 'file.added' : 'file.changed', state.sig);
   }
   return { drafts, foundInNewDirs, unseenDirs };
+}
+
+function onDiskSig(abs: string): string {
+  const state = onDisk(abs);
+  return state.kind === 'file' ? state.sig : state.kind;
 }

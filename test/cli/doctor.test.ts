@@ -12,6 +12,8 @@ const fakeBin = path.join(tmp.dir, 'fake-bin');
 const baseEnv: NodeJS.ProcessEnv = { ...process.env };
 delete baseEnv.ANTHROPIC_API_KEY;
 delete baseEnv.KAIROS_NOTIFY;
+// Not `auto`: on a machine with watchman installed it would start the user's Watchman server.
+baseEnv.KAIROS_WATCHER = 'native';
 
 function byName(checks: DoctorCheck[], name: string): DoctorCheck {
   const c = checks.find((x) => x.name === name);

@@ -10,16 +10,17 @@ import { fileEvents, storeQuery } from '../support/store-query.js';
 interface TaskJson { id: number; trigger: string; state: string; paths: string[]; created_at: string }
 
 /**
- * A writer in its own process (so the test's own loop does not pace it): for `seconds`, about
- * `rate` operations a second — new files in new folders, and some rewrites and deletions of earlier
- * ones. Prints {deleted, created, endedAt} as JSON when done.
+ * A writer in its own process (so the test's own loop does not pace it): `count` new files in new
+ * folders, at most `rate` a second, and some rewrites and deletions of earlier ones. A fixed count
+ * rather than a fixed time: a busy machine writes slower, never fewer (the rate reached is printed,
+ * not asserted). Prints {deleted, created, startedAt, endedAt} as JSON when done.
  */
 const WRITER = `
 const fs = require('fs'); const path = require('path');
-const [root, seconds, rate] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const [root, count, rate] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
 const created = []; const deleted = new Set(); let n = 0; const t0 = Date.now();
-while (Date.now() - t0 < seconds * 1000) {
-  const due = Math.floor(((Date.now() - t0) / 1000) * rate);
+while (n < count) {
+  const due = Math.min(count, Math.floor(((Date.now() - t0) / 1000) * rate));
   for (; n < due; n++) {
     const rel = 'storm/d' + Math.floor(n / 100) + '/f' + n + '.txt';
     fs.mkdirSync(path.join(root, path.dirname(rel)), { recursive: true });
@@ -30,12 +31,12 @@ while (Date.now() - t0 < seconds * 1000) {
   }
   const wait = Date.now() + 5; while (Date.now() < wait) {}
 }
-process.stdout.write(JSON.stringify({ created, deleted: [...deleted], endedAt: Date.now() }));
+process.stdout.write(JSON.stringify({ created, deleted: [...deleted], startedAt: t0, endedAt: Date.now() }));
 `;
 
-function runWriter(root: string, seconds: number, rate: number): Promise<{ created: string[]; deleted: string[]; endedAt: number }> {
+function runWriter(root: string, count: number, rate: number): Promise<{ created: string[]; deleted: string[]; startedAt: number; endedAt: number }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['-e', WRITER, root, String(seconds), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['-e', WRITER, root, String(count), String(rate)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`writer exited ${code}`))));
@@ -52,7 +53,7 @@ async function stop(d: DaemonProcess): Promise<void> {
 }
 
 describe('file storms (real daemon, native engine)', () => {
-  test('a 30 s storm at 1,200 files/s: the stored events end true to the disk, nothing lost, no removal of a file that exists', async (t) => {
+  test('a 30 s storm of 36,000 files at up to 1,200 files/s: the stored events end true to the disk, nothing lost, no removal of a file that exists', async (t) => {
     const h = makeHome(`
 triggers:
   - name: storm
@@ -68,7 +69,8 @@ triggers:
       const d = await spawnDaemon([repo.dir], h.env);
       try {
         const rssBefore = rssMb(d.pid);
-        const w = await runWriter(repo.dir, 30, 1200);
+        const w = await runWriter(repo.dir, 36_000, 1200);
+        const seconds = (w.endedAt - w.startedAt) / 1000;
         const rssAtEnd = rssMb(d.pid);
         const onDisk = (rel: string): boolean => fs.existsSync(path.join(repo.dir, rel));
         const touched = new Set(w.created);
@@ -96,8 +98,7 @@ triggers:
         const adds = events.filter((e) => e.type === 'file.added').length;
         await waitFor(() => kairosJson<TaskJson[]>(['tasks', '--limit', '1000'], h.env).every((x) => x.state === 'done'), { what: 'tasks done', timeoutMs: 60_000 });
         const rssAfter = rssMb(d.pid);
-        t.diagnostic(`files ${w.created.length} (${Math.round(w.created.length / 30)}/s), deleted ${deleted.size}, events ${events.length}, adds ${adds} (duplicates ${adds - w.created.length}), RSS ${rssBefore} → ${rssAtEnd} → ${rssAfter} MB`);
-        assert.ok(w.created.length >= 30_000, `the writer managed only ${w.created.length} files`);
+        t.diagnostic(`files ${w.created.length} in ${seconds.toFixed(1)} s (${Math.round(w.created.length / seconds)}/s), deleted ${deleted.size}, events ${events.length}, adds ${adds} (duplicates ${adds - w.created.length}), RSS ${rssBefore} → ${rssAtEnd} → ${rssAfter} MB`);
         assert.ok(rssAfter < rssBefore + 300, `RSS grew from ${rssBefore} to ${rssAfter} MB and stayed`);
       } finally {
         await stop(d);
@@ -123,7 +124,7 @@ triggers:
       fs.mkdirSync(path.join(repo.dir, 'storm'));
       const d = await spawnDaemon([repo.dir], h.env);
       try {
-        const w = await runWriter(repo.dir, 12, 1500);
+        const w = await runWriter(repo.dir, 18_000, 1500);
         // The normal max wait is 30 s and the stream never paused for 300 ms: only the 2 s ceiling can have released a batch this early.
         const firstBatch = storeQuery<{ created_at: string }>(h.home, "SELECT created_at FROM batches WHERE trigger = 'storm' ORDER BY id LIMIT 1")[0];
         assert.ok(firstBatch && Date.parse(firstBatch.created_at) < w.endedAt, 'no batch released while the storm went on');

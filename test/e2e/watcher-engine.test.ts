@@ -30,6 +30,7 @@ describe('the watching engine (real daemon)', () => {
   test('when @parcel/watcher cannot load, chokidar watches instead and status and doctor say why', async () => {
     const h = makeHome(POLICY);
     h.env.NODE_OPTIONS = `${h.env.NODE_OPTIONS ?? ''} --import ${noNativeHook}`.trim();
+    delete h.env.KAIROS_WATCHER; // auto: the choice a user without the native module gets
     const repo = makeRepo();
     try {
       const d = await spawnDaemon([repo.dir], h.env);
@@ -97,10 +98,18 @@ describe('the watching engine (real daemon)', () => {
         const d = await spawnDaemon([repo.dir], h.env);
         repo.write(`src/marker${run}.ts`, 'm'); // a later event: proof the start's events are all in
         await waitFor(() => fileEvents(h.home, `path = 'src/marker${run}.ts'`).length > 0, { what: 'marker event' });
+        // The watcher hands events over in order: once the fence is stored, every event of the
+        // marker's write (its create and its modify) is in, and the closing snapshot holds them.
+        repo.write(`src/fence${run}.ts`, 'f');
+        await waitFor(() => fileEvents(h.home, `path = 'src/fence${run}.ts'`).length > 0, { what: 'fence event' });
         await stop(d);
       }
-      const paths = fileEvents(h.home).map((e) => e.path);
-      assert.deepEqual(paths, ['src/marker0.ts', 'src/marker1.ts'], 'spurious events at start');
+      const stored = fileEvents(h.home).map((e) => `${e.path} ${e.type} ${e.origin}`);
+      assert.deepEqual(
+        stored,
+        ['src/marker0.ts file.added user', 'src/fence0.ts file.added user', 'src/marker1.ts file.added user', 'src/fence1.ts file.added user'],
+        'spurious events at start',
+      );
     } finally {
       repo.cleanup();
       h.cleanup();

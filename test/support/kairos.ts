@@ -28,6 +28,10 @@ export function makeHome(policyYaml?: string): { home: string; env: NodeJS.Proce
     KAIROS_NOTIFY: 'off',
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_CONFIG_NOSYSTEM: '1',
+    // The native engine unless a test chooses: with `auto`, a machine with watchman installed would
+    // start the user's own Watchman server, shared by every test and left running after them. The
+    // Watchman tests run a private server (test/support/watchman.ts).
+    KAIROS_WATCHER: process.env.KAIROS_WATCHER ?? 'native',
   };
   delete env.ANTHROPIC_API_KEY;
   delete env.ANTHROPIC_BASE_URL;
