@@ -76,15 +76,21 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   const burst = new BurstTracker({
     onStorm: () => opts.onStorm?.(true),
     onQuiet: (wasStorm) => {
-      reported.clear();
       const crawl = crawlWhenQuiet;
       crawlWhenQuiet = false;
       if (!canResync) {
+        reported.clear();
         if (wasStorm) opts.onStorm?.(false);
         return;
       }
-      if (wasStorm) void serial(() => resync('storm')).catch(onError).finally(() => opts.onStorm?.(false));
-      else if (crawl) void serial(() => resync('folders were created inside new folders before these were watched')).catch(onError);
+      // The burst's memory of what was reported is kept through its recovery crawl, so a file the
+      // events already reported (or a folder listing found) is not reported again as recovered.
+      if (wasStorm) void serial(() => resync('storm')).catch(onError).finally(() => {
+        reported.clear();
+        opts.onStorm?.(false);
+      });
+      else if (crawl) void serial(() => resync('folders were created inside new folders before these were watched')).catch(onError).finally(() => reported.clear());
+      else reported.clear();
     },
   });
 
@@ -136,7 +142,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     if (!tree || closed) return;
     stale = false;
     const missed = await tree.resubscribe(tree.ignored, scratch('resync'));
-    const n = report(missed, liveOrigin, { recovered: true });
+    const n = report(missed, liveOrigin, { recovered: true }, reported);
     opts.onInfo?.('tree crawled again', { repo, why, recovered: n });
   }
 

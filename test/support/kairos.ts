@@ -60,8 +60,8 @@ export interface DaemonProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** Spawns `kairos run` (the real daemon, foreground) and resolves once it answers on its socket. */
-export async function spawnDaemon(repos: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<DaemonProcess> {
+/** Spawns `kairos run` (the real daemon, foreground) and resolves once it has indexed its trees (generous: a loaded machine is slow). */
+export async function spawnDaemon(repos: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<DaemonProcess> {
   const proc = spawn(process.execPath, [...cliArgs, 'run', ...repos.flatMap((r) => ['--repo', r])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -77,7 +77,10 @@ export async function spawnDaemon(repos: string[], env: NodeJS.ProcessEnv, timeo
       return r.code === 0 && (JSON.parse(r.stdout) as { state?: string }).state !== 'indexing';
     },
     { timeoutMs, what: 'daemon ready' },
-  );
+  ).catch((e: unknown) => {
+    proc.kill('SIGKILL'); // a daemon that never got ready must not outlive the test
+    throw e;
+  });
   return { proc, pid: proc.pid!, output: () => out, exited, kill: (s) => proc.kill(s) };
 }
 
