@@ -15,7 +15,8 @@ import { prefillStore } from './prefill.js';
 import { maxTarget, type Results } from './table.js';
 
 export async function measureLatency(res: Results, section: string): Promise<void> {
-  const target = maxTarget(SETTLE_MS + 50, `p99 ≤ settle_ms+50 → ≤ 50 beyond`);
+  // The figures are already beyond settle_ms: p99 ≤ settle_ms + 50 ms is ≤ 50 here.
+  const target = maxTarget(50, '≤ 50 (p99 ≤ settle_ms+50)');
   for (const size of LATENCY_STORE_SIZES) {
     const label = `${size.toLocaleString('en')} events stored`;
     const marks = scratch('latency');

@@ -1,6 +1,6 @@
 /**
  * Generated work trees. The watched tree has exactly `files` watched files (the two config files
- * included) in 40 top folders of 50 leaf folders each (2,041 folders for 100,000 files); the variant
+ * included) in 40 top folders of 50 leaf folders each (2,042 folders with the root and src/); the variant
  * adds an ignored node_modules of `ignoredFiles` files, ignored by .gitignore (Kairos), by
  * .watchmanconfig (Watchman) and by the bench's ignore list (the raw watchers).
  */
