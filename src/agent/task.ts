@@ -13,7 +13,7 @@ import { AuditLog } from '../policy/audit.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources } from './hooks.js';
-import { createTaskWorktree, removeTaskWorktree } from './worktree.js';
+import { createTaskWorktree, removeTaskWorktree, type TaskWorktree } from './worktree.js';
 import { makeProposal, ProposalError, type Proposal } from './proposal.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
@@ -108,7 +108,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, execute: toolExecutor(w.worktree.dir, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, execute: toolExecutor(w.worktree, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}` }),
             spillDir: workerSpill,
             limits,
@@ -118,7 +118,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       },
     });
     const execute = toolExecutor(
-      wt.dir,
+      wt,
       spillDir,
       d,
       async (message) => {
@@ -162,6 +162,11 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     try {
       proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
     } catch (e) {
+      // A refusal is a failure the user must see (`kairos tasks`, the log, a notification); an empty or oversized diff is not.
+      if (e instanceof ProposalError && e.code === 'refused') {
+        d.log.warn({ task: t.taskId, reason: e.message }, 'proposal refused');
+        return { state: 'failed', reason: e.message, costMicro: cost, ...workerData };
+      }
       if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: cost, ...workerData };
       throw e;
     }
@@ -183,13 +188,15 @@ type ToolOutput = { text: string; failed?: boolean };
 
 /** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
 function toolExecutor(
-  root: string,
+  wt: Pick<TaskWorktree, 'dir' | 'gitDir'>,
   spillDir: string,
   d: Pick<AgentTaskDeps, 'home' | 'sandbox'>,
   notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
-  const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+  const root = wt.dir;
+  const git = { gitDir: wt.gitDir, workTree: wt.dir };
+  const files = { root, git, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
   return async (name, input) => {
     switch (name) {
       case 'read_file': return { text: readFile(files, input as never) };
@@ -197,7 +204,7 @@ function toolExecutor(
       case 'grep': return { text: grep(files, input as never) };
       case 'write_file': return { text: writeFile(files, input as never) };
       case 'edit_file': return { text: editFile(files, input as never) };
-      case 'git': return { text: await gitRead(root, input as never, 30_000) };
+      case 'git': return { text: await gitRead({ git, sandbox: d.sandbox, home: os.homedir(), kairosHome: d.home, timeoutMs: 30_000 }, input as never) };
       case 'run_command':
         return runAgentCommand({ root, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, timeoutMs: 5 * 60_000, outputLimit: 64_000, maxProcesses: 256 }, input as never);
       case 'notify': return notify(String(input.message));

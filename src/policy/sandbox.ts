@@ -103,6 +103,8 @@ export interface SandboxRunOptions {
   kairosHome: string;
   /** More paths to hide. */
   hide?: readonly string[];
+  /** Paths the command must be able to read (bound read-only), e.g. the repository's git folder for the git tool. */
+  readOnly?: readonly string[];
   timeoutMs: number;
   /** Characters of output kept: half from the start, half from the end. */
   outputLimit: number;
@@ -151,7 +153,7 @@ function exists(p: string): fs.Stats | undefined {
 }
 
 /** The bwrap command line, exported so `kairos doctor` and tests can show it. */
-export function bwrapArgs(command: string, opts: Pick<SandboxRunOptions, 'worktree' | 'tmpDir' | 'home' | 'kairosHome' | 'hide' | 'maxProcesses'>): string[] {
+export function bwrapArgs(command: string, opts: Pick<SandboxRunOptions, 'worktree' | 'tmpDir' | 'home' | 'kairosHome' | 'hide' | 'maxProcesses' | 'readOnly'>): string[] {
   const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
   const hidden = [...HIDDEN_HOME_PATHS.map((p) => path.join(opts.home, p)), opts.kairosHome, ...(opts.hide ?? [])];
   for (const h of hidden) {
@@ -161,6 +163,7 @@ export function bwrapArgs(command: string, opts: Pick<SandboxRunOptions, 'worktr
     if (st.isDirectory()) args.push('--tmpfs', h);
     else args.push('--ro-bind', '/dev/null', h);
   }
+  for (const p of opts.readOnly ?? []) args.push('--ro-bind-try', p, p);
   // After the hiding, so a worktree kept under a hidden directory is still visible.
   args.push('--bind', opts.worktree, opts.worktree);
   if (opts.tmpDir) args.push('--bind', opts.tmpDir, '/tmp');

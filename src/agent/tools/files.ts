@@ -1,16 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import picomatch from 'picomatch';
 import { fenceUntrusted, isNeverRead } from '../../policy/filter.js';
 import { protectedReason } from '../../policy/protected-paths.js';
 import { resolveInRoot } from '../../policy/validate.js';
+import { gitSync, type GitLocation } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
 
 /** Where file tools act: the task's worktree, plus read-only folders (the compression spill folder). */
 export interface FileScope {
   root: string;
+  /** The worktree's git location (list_files and grep need it): git is never pointed at the tree to discover its repository. */
+  git?: GitLocation;
   readOnlyRoots?: readonly string[];
   maxReadBytes: number;
 }
@@ -63,14 +65,19 @@ export function readFile(scope: FileScope, input: ToolInput<'read_file'>): strin
 }
 
 /** Tracked and untracked files that git does not ignore, so node_modules and build output never flood the model. */
-function repoFiles(root: string): string[] {
-  const out = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  return [...new Set(out.split('\0').filter(Boolean))].filter((f) => fs.existsSync(path.join(root, f)));
+function gitOf(scope: FileScope): GitLocation {
+  if (!scope.git) throw new ToolError('no git location for this worktree: list_files and grep are not available here');
+  return scope.git;
+}
+
+function repoFiles(scope: FileScope): string[] {
+  const out = gitSync(gitOf(scope), ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { maxBuffer: 64 * 1024 * 1024 }).stdout.toString('utf8');
+  return [...new Set(out.split('\0').filter(Boolean))].filter((f) => fs.existsSync(path.join(scope.root, f)));
 }
 
 export function listFiles(scope: FileScope, input: ToolInput<'list_files'>): string {
   const match = picomatch(input.pattern, { dot: true });
-  const hits = repoFiles(scope.root).filter((f) => match(f)).sort();
+  const hits = repoFiles(scope).filter((f) => match(f)).sort();
   if (hits.length === 0) return `no files match ${input.pattern}`;
   const shown = hits.slice(0, MAX_LISTED).join('\n');
   return hits.length > MAX_LISTED ? `${shown}\n[… ${hits.length - MAX_LISTED} more]` : shown;
@@ -78,19 +85,10 @@ export function listFiles(scope: FileScope, input: ToolInput<'list_files'>): str
 
 export function grep(scope: FileScope, input: ToolInput<'grep'>): string {
   const where = input.path ? confined(scope, input.path, false).rel : '.';
-  let out: string;
-  try {
-    out = execFileSync('git', ['grep', '--untracked', '-n', '-I', '-E', '-e', input.pattern, '--', where], {
-      cwd: scope.root,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  } catch (e) {
-    const err = e as { status?: number; stderr?: string };
-    if (err.status === 1) return `no match for /${input.pattern}/`;
-    throw new ToolError(`grep failed: ${(err.stderr ?? '').trim() || 'bad pattern'}`);
-  }
+  const r = gitSync(gitOf(scope), ['grep', '--untracked', '-n', '-I', '-E', '-e', input.pattern, '--', where], { maxBuffer: 64 * 1024 * 1024, allowFail: true });
+  if (r.code === 1) return `no match for /${input.pattern}/`;
+  if (r.code !== 0) throw new ToolError(`grep failed: ${r.stderr.trim() || 'bad pattern'}`);
+  const out = r.stdout.toString('utf8');
   const lines = out.split('\n').filter((l) => l && !isNeverRead(l.slice(0, l.indexOf(':'))));
   const shown = lines.slice(0, MAX_GREP_LINES).join('\n');
   const body = lines.length > MAX_GREP_LINES ? `${shown}\n[… ${lines.length - MAX_GREP_LINES} more lines]` : shown;

@@ -1,0 +1,90 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { safeGitEnv } from './git-env.js';
+
+/**
+ * Filter and merge drivers are programs named in git config (`filter.<name>.clean`, `.smudge`,
+ * `.process`; `merge.<name>.driver`) and chosen per path by `.gitattributes`, which a command run in
+ * the worktree can write. The daemon never wants a driver to run, so for every driver the
+ * repository's config defines (the only config it reads: no system or global file) it sets the
+ * program to nothing on the command line, which wins over every file:
+ *   filter: clean/smudge/process empty and required=false → git passes the bytes through unchanged;
+ *   merge:  driver `false` (a shell builtin) → git reports a conflict and keeps "ours".
+ * A driver that no config names does nothing already (git ignores an attribute with no driver).
+ *
+ * What git reads is listed by git itself (`git config --list --show-origin`, includes followed), and
+ * the answer is kept until one of the files it came from changes.
+ */
+
+type Override = readonly [string, string];
+
+interface CacheEntry {
+  signature: string;
+  overrides: Override[];
+  /** Every file the config was read from (includes too). */
+  origins: string[];
+}
+
+const cache = new Map<string, CacheEntry>();
+
+function statSignature(files: readonly string[]): string {
+  return files
+    .map((f) => {
+      try {
+        const st = fs.statSync(f);
+        return `${f}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+      } catch {
+        return `${f}:-`;
+      }
+    })
+    .join('|');
+}
+
+function baseConfigFiles(gitDir: string): string[] {
+  const files = [path.join(gitDir, 'config'), path.join(gitDir, 'config.worktree')];
+  try {
+    const common = fs.readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim();
+    if (common) files.push(path.join(path.resolve(gitDir, common), 'config'));
+  } catch {
+    // not a linked worktree's admin folder
+  }
+  return files;
+}
+
+/** `-c` settings (as key/value pairs) that make every driver the config defines do nothing. */
+export function driverOverrides(gitDir: string): Override[] {
+  const key = path.resolve(gitDir);
+  const cached = cache.get(key);
+  const baseFiles = baseConfigFiles(key);
+  if (cached && cached.signature === statSignature([...baseFiles, ...cached.origins])) return cached.overrides;
+
+  const r = spawnSync('git', ['--no-pager', `--git-dir=${key}`, 'config', '--list', '--name-only', '--show-origin', '-z'], {
+    cwd: key,
+    env: safeGitEnv([]),
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  // An unreadable config makes the command that follows fail as well, with git's own message.
+  if (r.status !== 0 || typeof r.stdout !== 'string') return [];
+  const fields = r.stdout.split('\0');
+  const origins = new Set<string>();
+  const filters = new Set<string>();
+  const merges = new Set<string>();
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const origin = fields[i]!;
+    const name = fields[i + 1]!;
+    if (origin.startsWith('file:')) origins.add(path.resolve(key, origin.slice('file:'.length)));
+    const m = /^(filter|merge)\.(.+)\.([^.]+)$/s.exec(name);
+    if (!m) continue;
+    if (m[1] === 'filter') filters.add(m[2]!);
+    else if (m[3]!.toLowerCase() === 'driver') merges.add(m[2]!);
+  }
+  const overrides: Override[] = [];
+  for (const f of filters) overrides.push([`filter.${f}.clean`, ''], [`filter.${f}.smudge`, ''], [`filter.${f}.process`, ''], [`filter.${f}.required`, 'false']);
+  for (const m of merges) overrides.push([`merge.${m}.driver`, 'false']);
+  const entry: CacheEntry = { signature: '', overrides, origins: [...origins] };
+  entry.signature = statSignature([...baseFiles, ...entry.origins]);
+  cache.set(key, entry);
+  return overrides;
+}
