@@ -10,7 +10,7 @@ import { safeGitEnv } from './git-env.js';
  * repository's config defines (the only config it reads: no system or global file) it sets the
  * program to nothing on the command line, which wins over every file:
  *   filter: clean/smudge/process empty and required=false → git passes the bytes through unchanged;
- *   merge:  driver `false` (a shell builtin) → git reports a conflict and keeps "ours".
+ *   merge:  driver `git merge-file` → git's own line merge, conflict markers and all, as if no driver were set.
  * A driver that no config names does nothing already (git ignores an attribute with no driver).
  *
  * What git reads is listed by git itself (`git config --list --show-origin`, includes followed), and
@@ -18,6 +18,9 @@ import { safeGitEnv } from './git-env.js';
  */
 
 type Override = readonly [string, string];
+
+/** The merge a driver-less path gets, spelt as a driver command line (%A is written in place; exit code = conflicts). */
+const MERGE_FILE = 'git merge-file -L ours -L base -L theirs %A %O %B';
 
 interface CacheEntry {
   signature: string;
@@ -82,7 +85,7 @@ export function driverOverrides(gitDir: string): Override[] {
   }
   const overrides: Override[] = [];
   for (const f of filters) overrides.push([`filter.${f}.clean`, ''], [`filter.${f}.smudge`, ''], [`filter.${f}.process`, ''], [`filter.${f}.required`, 'false']);
-  for (const m of merges) overrides.push([`merge.${m}.driver`, 'false']);
+  for (const m of merges) overrides.push([`merge.${m}.driver`, MERGE_FILE]);
   const entry: CacheEntry = { signature: '', overrides, origins: [...origins] };
   entry.signature = statSignature([...baseFiles, ...entry.origins]);
   cache.set(key, entry);

@@ -18,8 +18,6 @@ export const HARDENED_CONFIG: ReadonlyArray<readonly [string, string]> = [
   ['sequence.editor', 'false'],
   ['core.askPass', ''],
   ['credential.helper', ''],
-  ['diff.external', ''],
-  ['core.alternateRefsCommand', ''],
   ['gpg.program', 'false'],
   ['gpg.ssh.program', 'false'],
   ['gpg.x509.program', 'false'],
@@ -70,8 +68,22 @@ export function safeGitEnv(config: ReadonlyArray<readonly [string, string]>, ext
   return env;
 }
 
-/** `git --no-pager --git-dir=… [--work-tree=…] <args>` */
+/**
+ * Subcommands that would run a diff driver's program (`diff.<driver>.command`, `diff.external`,
+ * `textconv`) unless told not to. An empty `diff.external` is not "none" to git (it tries to run
+ * ""), so the switch-off is on the command line of each such subcommand instead.
+ */
+const NO_DRIVER_FLAGS: Record<string, readonly string[]> = {
+  diff: ['--no-ext-diff', '--no-textconv'],
+  log: ['--no-ext-diff', '--no-textconv'],
+  show: ['--no-ext-diff', '--no-textconv'],
+  blame: ['--no-textconv'],
+};
+
+/** `git --no-pager --git-dir=… [--work-tree=…] <subcommand> [driver switch-offs] <args>` */
 export function safeGitArgv(loc: { gitDir: string; workTree?: string }, args: readonly string[]): string[] {
-  return ['--no-pager', `--git-dir=${loc.gitDir}`, ...(loc.workTree ? [`--work-tree=${loc.workTree}`] : []), ...args];
+  const [sub, ...rest] = args;
+  const forced = sub === undefined ? [] : (NO_DRIVER_FLAGS[sub] ?? []).filter((f) => !rest.includes(f));
+  return ['--no-pager', `--git-dir=${loc.gitDir}`, ...(loc.workTree ? [`--work-tree=${loc.workTree}`] : []), ...(sub === undefined ? [] : [sub]), ...forced, ...rest];
 }
 
