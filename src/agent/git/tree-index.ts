@@ -77,14 +77,18 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
       problems.push(...walked.specials.filter((s) => !ign.has(s.path)));
     }
 
-    const blobs = await hashEntries(loc, scratch, walked.entries);
+    // Only what may differ from the base is hashed: untracked files, and what git's stat cache says changed.
+    const hint = await changedSinceCheckout(loc, base);
+    const toHash = walked.entries.filter((e) => !baseEntries.has(e.rel) || !hint || hint.has(e.rel));
+    const hashed = await hashEntries(loc, scratch, toHash);
+    const blobOf = new Map(toHash.map((e, i) => [e.rel, hashed[i]!]));
     const lines: string[] = [];
     const changed: string[] = [];
     const present = new Set<string>();
-    for (const [i, e] of walked.entries.entries()) {
+    for (const e of walked.entries) {
       present.add(e.rel);
       const was = baseEntries.get(e.rel);
-      const blob = blobs[i]!;
+      const blob = blobOf.get(e.rel) ?? was!.blob;
       if (was && was.mode === e.mode && was.blob === blob) continue;
       changed.push(e.rel);
       lines.push(`${e.mode} ${blob}\t${e.rel}\0`);
@@ -105,6 +109,21 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
     dispose();
     throw e;
   }
+}
+
+/**
+ * Paths that may differ from `base` on disk, from the worktree's own index (written by the
+ * checkout, with every file's stat data; in the repository's git folder, which no sandboxed command
+ * can write): `diff-files` lists what changed on disk since (by stat, re-reading only racy entries,
+ * through the same driver-less conversions), `diff-index --cached` what the index holds beyond the
+ * base (a commit made in the worktree). Undefined when there is no such index: then everything is hashed.
+ */
+async function changedSinceCheckout(loc: GitLocation, base: string): Promise<Set<string> | undefined> {
+  if (!fs.existsSync(path.join(loc.gitDir, 'index'))) return undefined;
+  const files = await git(loc, ['diff-files', '--name-only', '-z', '--ignore-submodules=all'], { allowFail: true });
+  const cached = await git(loc, ['diff-index', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', base, '--'], { allowFail: true });
+  if (files.code !== 0 || cached.code !== 0) return undefined;
+  return new Set([...files.stdout.toString('utf8').split('\0'), ...cached.stdout.toString('utf8').split('\0')].filter(Boolean));
 }
 
 async function readIndex(loc: GitLocation, env: Record<string, string>): Promise<Map<string, BaseEntry>> {
