@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { safeGitEnv } from './git-env.js';
@@ -55,22 +55,54 @@ function baseConfigFiles(gitDir: string): string[] {
   return files;
 }
 
-/** `-c` settings (as key/value pairs) that make every driver the config defines do nothing. */
+const MAX_CACHED = 256;
+
+const LIST_ARGS = ['config', '--list', '--name-only', '--show-origin', '-z'];
+
+export class DriverConfigError extends Error {
+  override name = 'DriverConfigError';
+}
+
+function cachedFor(key: string): Override[] | undefined {
+  const cached = cache.get(key);
+  if (cached && cached.signature === statSignature([...baseConfigFiles(key), ...cached.origins])) return cached.overrides;
+  return undefined;
+}
+
+/** Fail closed: without the list of drivers no command may run (it would run them). */
+function listFailed(key: string, why: string): never {
+  throw new DriverConfigError(`git cannot read the configuration of ${key} (${why.trim() || 'no message'}); fix or remove the broken config file`);
+}
+
+/** Settings (key/value pairs for the command line) that make every driver the config defines do nothing. */
 export function driverOverrides(gitDir: string): Override[] {
   const key = path.resolve(gitDir);
-  const cached = cache.get(key);
-  const baseFiles = baseConfigFiles(key);
-  if (cached && cached.signature === statSignature([...baseFiles, ...cached.origins])) return cached.overrides;
+  const hit = cachedFor(key);
+  if (hit) return hit;
+  const r = spawnSync('git', ['--no-pager', `--git-dir=${key}`, ...LIST_ARGS], { cwd: key, env: safeGitEnv([]), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  if (r.status !== 0 || typeof r.stdout !== 'string') listFailed(key, r.stderr || r.error?.message || `exit ${r.status}`);
+  return remember(key, r.stdout);
+}
 
-  const r = spawnSync('git', ['--no-pager', `--git-dir=${key}`, 'config', '--list', '--name-only', '--show-origin', '-z'], {
-    cwd: key,
-    env: safeGitEnv([]),
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
+/** The same, without blocking the event loop while git lists the config. */
+export function driverOverridesAsync(gitDir: string): Promise<Override[]> {
+  const key = path.resolve(gitDir);
+  const hit = cachedFor(key);
+  if (hit) return Promise.resolve(hit);
+  return new Promise((resolve, reject) => {
+    execFile('git', ['--no-pager', `--git-dir=${key}`, ...LIST_ARGS], { cwd: key, env: safeGitEnv([]), encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      try {
+        if (err) listFailed(key, String(stderr ?? '') || err.message);
+        resolve(remember(key, String(stdout)));
+      } catch (e) {
+        reject(e);
+      }
+    });
   });
-  // An unreadable config makes the command that follows fail as well, with git's own message.
-  if (r.status !== 0 || typeof r.stdout !== 'string') return [];
-  const fields = r.stdout.split('\0');
+}
+
+function remember(key: string, listing: string): Override[] {
+  const fields = listing.split('\0');
   const origins = new Set<string>();
   const filters = new Set<string>();
   const merges = new Set<string>();
@@ -86,8 +118,10 @@ export function driverOverrides(gitDir: string): Override[] {
   const overrides: Override[] = [];
   for (const f of filters) overrides.push([`filter.${f}.clean`, ''], [`filter.${f}.smudge`, ''], [`filter.${f}.process`, ''], [`filter.${f}.required`, 'false']);
   for (const m of merges) overrides.push([`merge.${m}.driver`, MERGE_FILE]);
-  const entry: CacheEntry = { signature: '', overrides, origins: [...origins] };
-  entry.signature = statSignature([...baseFiles, ...entry.origins]);
+  const entry: CacheEntry = { signature: statSignature([...baseConfigFiles(key), ...origins]), overrides, origins: [...origins] };
+  // One entry per git dir (each task worktree has its own): the oldest go first.
+  cache.delete(key);
   cache.set(key, entry);
+  if (cache.size > MAX_CACHED) cache.delete(cache.keys().next().value!);
   return overrides;
 }

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { driverOverrides } from './driver-config.js';
+import { driverOverrides, driverOverridesAsync } from './driver-config.js';
 import { safeGitArgv, safeGitEnv } from './git-env.js';
 
 /**
@@ -68,13 +68,8 @@ function failure(loc: GitLocation, args: readonly string[], res: GitResult): Git
 }
 
 /** Runs git and collects raw stdout bytes (diffs are hashed byte for byte, so no decoding). */
-export function git(loc: GitLocation, args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
-  let env: NodeJS.ProcessEnv;
-  try {
-    env = safeGitEnv(driverOverrides(loc.gitDir), opts.env);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+export async function git(loc: GitLocation, args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
+  const env = safeGitEnv(await driverOverridesAsync(loc.gitDir), opts.env);
   return new Promise((resolve, reject) => {
     const child = spawn('git', safeGitArgv(loc, args), { cwd: loc.workTree ?? loc.gitDir, env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
     const out: Buffer[] = [];

@@ -200,3 +200,29 @@ test("a worktree whose .git was replaced by a planted one is still removed, and 
   assert.doesNotMatch(w.repo.git('branch', '--list'), /kairos\/7/);
   assert.deepEqual(w.trap.ran(), []);
 });
+
+test('drivers added to the config later, directly or in an included file, are neutralised too; a broken config stops every command', async () => {
+  const w = world();
+  const wt = await taskTree(w, 8);
+  const loc = { gitDir: wt.gitDir, workTree: wt.dir };
+  fs.writeFileSync(path.join(wt.dir, 'src/a.txt'), 'changed\n');
+  const hash = async (): Promise<void> => void (await git(loc, ['hash-object', '--stdin-paths'], { input: 'src/a.txt\n' }));
+  await hash(); // the config is read and remembered here
+  const extra = path.join(w.trap.dir, 'extra.config');
+  fs.writeFileSync(extra, `[filter "y"]\n\tclean = ${w.trap.program('included-filter-y')}\n`);
+  w.repo.git('config', 'include.path', extra);
+  fs.writeFileSync(path.join(wt.dir, '.gitattributes'), '* filter=y\n');
+  await hash();
+  // Only the included file changes now.
+  fs.appendFileSync(extra, `[filter "z"]\n\tclean = ${w.trap.program('included-filter-z')}\n`);
+  fs.writeFileSync(path.join(wt.dir, '.gitattributes'), '* filter=z\n');
+  await hash();
+  gitSync(loc, ['hash-object', '--stdin-paths'], { input: 'src/a.txt\n' });
+  assert.deepEqual(w.trap.ran(), []);
+  plainGit(wt.dir, ['hash-object', 'src/a.txt']);
+  assert.deepEqual(w.trap.ran(), ['included-filter-z'], 'control: plain git runs the included filter');
+
+  fs.appendFileSync(path.join(w.repo.dir, '.git', 'config'), '[broken\n');
+  await assert.rejects(git(loc, ['status']), /cannot read the configuration of .*fix or remove the broken config file/);
+  assert.throws(() => gitSync(loc, ['status']), /cannot read the configuration/);
+});

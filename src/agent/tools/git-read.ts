@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse, quote } from 'shell-quote';
 import { runSandboxed, type SandboxStatus } from '../../policy/sandbox.js';
-import { driverOverrides } from '../../git/driver-config.js';
+import { driverOverridesAsync } from '../../git/driver-config.js';
 import { safeGitArgv, safeGitEnv } from '../../git/git-env.js';
 import { git, type GitLocation } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
@@ -52,7 +52,7 @@ export async function gitRead(scope: GitToolScope, input: ToolInput<'git'>): Pro
     timeoutMs: scope.timeoutMs,
     outputLimit: limit,
     maxProcesses: 32,
-    env: safeGitEnv(driverOverrides(scope.git.gitDir)),
+    env: safeGitEnv(await driverOverridesAsync(scope.git.gitDir)),
     status: scope.sandbox,
   });
   if (r.spawnError) throw new ToolError(`git ${sub} could not start: ${r.spawnError}`);
