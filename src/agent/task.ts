@@ -200,8 +200,8 @@ function toolExecutor(
   return async (name, input) => {
     switch (name) {
       case 'read_file': return { text: readFile(files, input as never) };
-      case 'list_files': return { text: listFiles(files, input as never) };
-      case 'grep': return { text: grep(files, input as never) };
+      case 'list_files': return { text: await listFiles(files, input as never) };
+      case 'grep': return { text: await grep(files, input as never) };
       case 'write_file': return { text: writeFile(files, input as never) };
       case 'edit_file': return { text: editFile(files, input as never) };
       case 'git': return { text: await gitRead({ git, sandbox: d.sandbox, home: os.homedir(), kairosHome: d.home, timeoutMs: 30_000 }, input as never) };

@@ -174,7 +174,8 @@ export async function worktreeDiff(loc: GitLocation & { workTree: string }, base
 export async function applyWorkerDiff(loc: GitLocation & { workTree: string }, diff: Buffer): Promise<{ conflicts: string[]; error?: string }> {
   const idx = await indexWorktree(loc, 'HEAD');
   try {
-    await git(loc, ['update-index', '-q', '--refresh'], { env: idx.env, allowFail: true });
+    if (idx.unsafeForGit) return { conflicts: [], error: `not applied: ${idx.problems.map((p) => p.why).join('; ')}` };
+    await git(loc, ['update-index', '-q', '--refresh', '--ignore-submodules'], { env: idx.env, allowFail: true });
     const res = await git(loc, ['apply', '--3way', '--whitespace=nowarn', '-'], { input: diff, env: idx.env, allowFail: true });
     const conflicts = (await gitText(loc, ['diff', '--name-only', '-z', '--diff-filter=U'], { env: idx.env })).split('\0').filter((n) => n.length > 0);
     if (res.code !== 0 && conflicts.length === 0) return { conflicts, error: `git apply failed: ${res.stderr.trim().slice(0, 500)}` };

@@ -200,6 +200,7 @@ async function snapshotUncommitted(user: GitLocation, head: string, id: string):
 async function snapshotTouchedTree(loc: GitLocation & { workTree: string }, head: string, id: string): Promise<string> {
   const idx = await indexWorktree(loc, head);
   try {
+    if (idx.unsafeForGit) throw new WorktreeError(`${loc.workTree} cannot be carried into task ${id}: ${idx.problems.map((p) => p.why).join('; ')}`);
     return await commitIndex(loc, idx.env, head, id);
   } finally {
     idx.dispose();

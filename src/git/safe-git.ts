@@ -55,12 +55,19 @@ export interface GitRunOptions {
   env?: Record<string, string>;
   /** Return a failed result instead of throwing. */
   allowFail?: boolean;
-  /** Kill git after this long (default: no limit). */
+  /** Kill git after this long (default 10 minutes; 60 s for gitSync): a planted tree can make git wait forever (a FIFO where it expects a file). */
   timeoutMs?: number;
 }
 
 function describe(loc: GitLocation, args: readonly string[]): string {
   return `git ${args.join(' ')} (in ${loc.workTree ?? loc.gitDir})`;
+}
+
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+const DEFAULT_SYNC_TIMEOUT_MS = 60_000;
+
+function timeoutError(loc: GitLocation, args: readonly string[], ms: number): GitCommandError {
+  return new GitCommandError(`${describe(loc, args)} was stopped after ${ms} ms (something in the tree made git wait: a FIFO where git expects a file?)`, null, '');
 }
 
 function failure(loc: GitLocation, args: readonly string[], res: GitResult): GitCommandError {
@@ -70,16 +77,27 @@ function failure(loc: GitLocation, args: readonly string[], res: GitResult): Git
 /** Runs git and collects raw stdout bytes (diffs are hashed byte for byte, so no decoding). */
 export async function git(loc: GitLocation, args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
   const env = safeGitEnv(await driverOverridesAsync(loc.gitDir), opts.env);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn('git', safeGitArgv(loc, args), { cwd: loc.workTree ?? loc.gitDir, env, stdio: ['pipe', 'pipe', 'pipe'], ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}) });
+    const child = spawn('git', safeGitArgv(loc, args), { cwd: loc.workTree ?? loc.gitDir, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => reject(new GitCommandError(`${describe(loc, args)}: ${e.message}; is git installed and on PATH?`, null, '')));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new GitCommandError(`${describe(loc, args)}: ${e.message}; is git installed and on PATH?`, null, ''));
+    });
     // git may exit before reading all its stdin (e.g. on a usage error); that is its answer, not ours to crash on.
     child.stdin.on('error', () => {});
     child.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) return reject(timeoutError(loc, args, timeoutMs));
       const res: GitResult = { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), code };
       if (code === 0 || opts.allowFail) resolve(res);
       else reject(failure(loc, args, res));
@@ -97,13 +115,16 @@ export async function gitText(loc: GitLocation, args: readonly string[], opts: G
 /** The same, synchronously, for the few callers that cannot wait (file tools, event enrichment). */
 export function gitSync(loc: GitLocation, args: readonly string[], opts: GitRunOptions & { maxBuffer?: number } = {}): GitResult {
   const env = safeGitEnv(driverOverrides(loc.gitDir), opts.env);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_SYNC_TIMEOUT_MS;
   const r = spawnSync('git', safeGitArgv(loc, args), {
     cwd: loc.workTree ?? loc.gitDir,
     env,
     input: opts.input,
     maxBuffer: opts.maxBuffer ?? 256 * 1024 * 1024,
-    ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
   });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') throw timeoutError(loc, args, timeoutMs);
   if (r.error && r.status === null) {
     const res: GitResult = { stdout: Buffer.alloc(0), stderr: r.error.message, code: null };
     if (opts.allowFail) return res;

@@ -8,6 +8,8 @@ import { makeGitTrap } from '../support/git-trap.js';
 import { detectSandbox, NO_SANDBOX, type SandboxStatus } from '../../src/policy/sandbox.js';
 import { createTaskWorktree, removeTaskWorktree } from '../../src/agent/worktree.js';
 import { gitRead, type GitToolScope } from '../../src/agent/tools/git-read.js';
+import { grep, listFiles } from '../../src/agent/tools/files.js';
+import { execFileSync } from 'node:child_process';
 import { ToolError } from '../../src/agent/tools/tool-error.js';
 
 /**
@@ -131,4 +133,24 @@ test('without a sandbox it still runs, through the hardened git alone', async ()
   const s = await setup(NO_SANDBOX);
   assert.match(await gitRead(s, { args: ['log', '--oneline', '-n', '1'] }), /two/);
   assert.deepEqual(trap.ran(), []);
+});
+
+test('list_files and grep on a tree where git would wait forever stop at their time limit, without blocking the daemon', async () => {
+  const s = await setup(NO_SANDBOX);
+  const dir = path.join(s.git.workTree, 'vendor/x');
+  fs.mkdirSync(path.join(dir, 'evil/objects'), { recursive: true });
+  fs.mkdirSync(path.join(dir, 'evil/refs'), { recursive: true });
+  execFileSync('mkfifo', [path.join(dir, 'evil/HEAD')]);
+  fs.writeFileSync(path.join(dir, '.git'), 'gitdir: evil\n');
+  try {
+    const scope = { root: s.git.workTree, git: s.git, gitTimeoutMs: 1500, maxReadBytes: 1000 };
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 50);
+    await assert.rejects(listFiles(scope, { pattern: '**' }), /list_files failed: .*was stopped after 1500 ms/);
+    await assert.rejects(grep(scope, { pattern: 'a' }), /grep failed: .*was stopped after 1500 ms/);
+    clearInterval(ticker);
+    assert.ok(ticks > 20, `the event loop was blocked (${ticks} ticks in 3 s)`);
+  } finally {
+    fs.rmSync(path.join(s.git.workTree, 'vendor'), { recursive: true, force: true });
+  }
 });

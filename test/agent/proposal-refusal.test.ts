@@ -116,6 +116,28 @@ describe('.git entries and nested repositories', () => {
     for (const p of ['src/inner/.git', 'docs/.GIT', 'docs/.git. ', 'docs/git~1']) assert.ok(m.includes(`'${p}'`), `${p} not named in: ${m}`);
   });
 
+  test('a planted repository whose HEAD is a FIFO (git walking the tree would wait forever) is refused at once', async () => {
+    const started = Date.now();
+    const m = await refusal((dir) => {
+      fs.mkdirSync(path.join(dir, 'vendor/x/evil/objects'), { recursive: true });
+      fs.mkdirSync(path.join(dir, 'vendor/x/evil/refs'), { recursive: true });
+      execFileSync('mkfifo', [path.join(dir, 'vendor/x/evil/HEAD')]);
+      write(dir, 'vendor/x/.git', 'gitdir: evil\n');
+      write(dir, 'vendor/x/lib.js', 'x\n');
+    });
+    assert.match(m, /'vendor\/x\/\.git' is a \.git entry/);
+    assert.match(m, /'vendor\/x\/evil\/HEAD' is a FIFO/);
+    assert.ok(Date.now() - started < 60_000, 'the proposal waited on the FIFO');
+  });
+
+  test('a .gitattributes that is a FIFO is refused without git reading the tree', async () => {
+    const m = await refusal((dir) => {
+      fs.rmSync(path.join(dir, '.gitattributes'));
+      execFileSync('mkfifo', [path.join(dir, '.gitattributes')]);
+    });
+    assert.match(m, /'\.gitattributes' is a FIFO, not a regular file \(git would block reading it\)/);
+  });
+
   test('.gitmodules', async () => {
     const m = await refusal((dir) => write(dir, '.gitmodules', '[submodule "x"]\n\tpath = x\n\turl = ext::sh -c touch% /tmp/pwned\n'));
     assert.match(m, /'\.gitmodules' is submodule configuration/);

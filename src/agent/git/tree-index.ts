@@ -2,7 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { git, gitText, type GitLocation } from '../../git/safe-git.js';
-import { attributesProblem, isDotGitName, pathProblem, symlinkProblem } from './content-rules.js';
+import { attributesProblem, pathProblem, symlinkProblem } from './content-rules.js';
+import { walkWorktree, type BaseEntry, type ContentProblem, type DiskEntry } from './tree-walk.js';
+
+export { TreeTooLargeError, type ContentProblem } from './tree-walk.js';
 
 /**
  * The state of a worktree the agent (or a command it ran) has touched, as a git index — built
@@ -18,11 +21,6 @@ import { attributesProblem, isDotGitName, pathProblem, symlinkProblem } from './
  * a problem, as is every changed path the content rules (content-rules.ts) refuse.
  */
 
-export interface ContentProblem {
-  path: string;
-  why: string;
-}
-
 export interface WorktreeIndex {
   /** The scratch index: base plus every change found on disk that may be an index entry. */
   env: { GIT_INDEX_FILE: string };
@@ -30,6 +28,8 @@ export interface WorktreeIndex {
   changed: string[];
   /** Why this tree may not be proposed; empty when it may. */
   problems: ContentProblem[];
+  /** The tree holds something git would block on: the index is the base alone, and git must not run over the tree. */
+  unsafeForGit: boolean;
   dispose(): void;
 }
 
@@ -38,17 +38,8 @@ export interface IndexWorktreeOptions {
   expectedAdminDir?: string;
   /** Stop walking after this many entries (default 500,000): a tree that large is not a proposal. */
   maxEntries?: number;
-}
-
-interface BaseEntry {
-  mode: string;
-  blob: string;
-}
-
-interface DiskEntry {
-  rel: string;
-  kind: 'file' | 'symlink';
-  mode: string;
+  /** Each git command's limit (default 120 s): a planted tree must not hang a task forever. */
+  timeoutMs?: number;
 }
 
 const ZERO = '0'.repeat(40);
@@ -58,9 +49,9 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
   const env = { GIT_INDEX_FILE: path.join(scratch, 'index') };
   const dispose = (): void => fs.rmSync(scratch, { recursive: true, force: true });
   try {
-    await git(loc, ['read-tree', base], { env });
-    const baseEntries = await readIndex(loc, env);
-    const ignored = await ignoredPaths(loc, env);
+    const timeoutMs = opts.timeoutMs ?? 120_000;
+    await git(loc, ['read-tree', base], { env, timeoutMs });
+    const baseEntries = await readIndex(loc, env, timeoutMs);
     const problems: ContentProblem[] = [];
     const root = loc.workTree;
 
@@ -69,18 +60,15 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
       if (why) problems.push({ path: '.git', why });
     }
 
-    const walked = walkTree(root, baseEntries, ignored, opts.maxEntries ?? 500_000);
+    const walked = await walkWorktree(loc, env, baseEntries, { maxEntries: opts.maxEntries ?? 500_000, timeoutMs });
     problems.push(...walked.problems);
-    // Git skips what is not a regular file or a link; an ignored one is not ours to report.
-    if (walked.specials.length) {
-      const ign = await checkIgnored(loc, env, walked.specials.map((s) => s.path));
-      problems.push(...walked.specials.filter((s) => !ign.has(s.path)));
-    }
+    // A tree git would block on is not read by git any further: the problems say why.
+    if (walked.unsafeForGit) return { env, changed: [], problems, unsafeForGit: true, dispose };
 
     // Only what may differ from the base is hashed: untracked files, and what git's stat cache says changed.
-    const hint = await changedSinceCheckout(loc, base);
+    const hint = await changedSinceCheckout(loc, base, timeoutMs);
     const toHash = walked.entries.filter((e) => !baseEntries.has(e.rel) || !hint || hint.has(e.rel));
-    const hashed = await hashEntries(loc, scratch, toHash);
+    const hashed = await hashEntries(loc, scratch, toHash, timeoutMs);
     const blobOf = new Map(toHash.map((e, i) => [e.rel, hashed[i]!]));
     const lines: string[] = [];
     const changed: string[] = [];
@@ -100,11 +88,11 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
       deletions.push(`0 ${ZERO}\t${rel}\0`);
     }
     // Deletions first, so a file that became a folder can take its new entries.
-    if (lines.length || deletions.length) await git(loc, ['update-index', '-z', '--index-info'], { input: [...deletions, ...lines].join(''), env });
+    if (lines.length || deletions.length) await git(loc, ['update-index', '-z', '--index-info'], { input: [...deletions, ...lines].join(''), env, timeoutMs });
     changed.sort();
 
-    problems.push(...(await contentProblems(loc, root, changed, walked.entries, baseEntries)));
-    return { env, changed, problems, dispose };
+    problems.push(...(await contentProblems(loc, root, changed, walked.entries, baseEntries, timeoutMs)));
+    return { env, changed, problems, unsafeForGit: false, dispose };
   } catch (e) {
     dispose();
     throw e;
@@ -118,45 +106,22 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
  * through the same driver-less conversions), `diff-index --cached` what the index holds beyond the
  * base (a commit made in the worktree). Undefined when there is no such index: then everything is hashed.
  */
-async function changedSinceCheckout(loc: GitLocation, base: string): Promise<Set<string> | undefined> {
+async function changedSinceCheckout(loc: GitLocation, base: string, timeoutMs: number): Promise<Set<string> | undefined> {
   if (!fs.existsSync(path.join(loc.gitDir, 'index'))) return undefined;
-  const files = await git(loc, ['diff-files', '--name-only', '-z', '--ignore-submodules=all'], { allowFail: true });
-  const cached = await git(loc, ['diff-index', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', base, '--'], { allowFail: true });
+  const files = await git(loc, ['diff-files', '--name-only', '-z', '--ignore-submodules=all'], { allowFail: true, timeoutMs });
+  const cached = await git(loc, ['diff-index', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', base, '--'], { allowFail: true, timeoutMs });
   if (files.code !== 0 || cached.code !== 0) return undefined;
   return new Set([...files.stdout.toString('utf8').split('\0'), ...cached.stdout.toString('utf8').split('\0')].filter(Boolean));
 }
 
-async function readIndex(loc: GitLocation, env: Record<string, string>): Promise<Map<string, BaseEntry>> {
+async function readIndex(loc: GitLocation, env: Record<string, string>, timeoutMs: number): Promise<Map<string, BaseEntry>> {
   const out = new Map<string, BaseEntry>();
-  const text = await gitText(loc, ['ls-files', '-s', '-z'], { env });
+  const text = await gitText(loc, ['ls-files', '-s', '-z'], { env, timeoutMs });
   for (const rec of text.split('\0')) {
     const m = /^(\d{6}) ([0-9a-f]+) \d\t(.*)$/s.exec(rec);
     if (m) out.set(m[3]!, { mode: m[1]!, blob: m[2]! });
   }
   return out;
-}
-
-interface Ignored {
-  files: Set<string>;
-  /** Ignored folders, with a trailing slash. */
-  dirs: Set<string>;
-}
-
-async function ignoredPaths(loc: GitLocation, env: Record<string, string>): Promise<Ignored> {
-  const text = await gitText(loc, ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'], { env });
-  const files = new Set<string>();
-  const dirs = new Set<string>();
-  for (const p of text.split('\0')) {
-    if (!p) continue;
-    if (p.endsWith('/')) dirs.add(p);
-    else files.add(p);
-  }
-  return { files, dirs };
-}
-
-async function checkIgnored(loc: GitLocation, env: Record<string, string>, paths: string[]): Promise<Set<string>> {
-  const r = await git(loc, ['check-ignore', '-z', '--stdin'], { env, input: paths.map((p) => `${p}\0`).join(''), allowFail: true });
-  return new Set(r.stdout.toString('utf8').split('\0').filter(Boolean));
 }
 
 function gitFileProblem(root: string, adminDir: string): string | undefined {
@@ -181,68 +146,6 @@ function gitFileProblem(root: string, adminDir: string): string | undefined {
   return undefined;
 }
 
-interface Walked {
-  entries: DiskEntry[];
-  problems: ContentProblem[];
-  specials: ContentProblem[];
-}
-
-function walkTree(root: string, base: Map<string, BaseEntry>, ignored: Ignored, maxEntries: number): Walked {
-  const out: Walked = { entries: [], problems: [], specials: [] };
-  const submodules = new Set([...base].filter(([, e]) => e.mode === '160000').map(([p]) => p));
-  let seen = 0;
-  const walk = (relDir: string): void => {
-    const absDir = relDir ? path.join(root, relDir) : root;
-    let names: string[];
-    try {
-      names = fs.readdirSync(absDir);
-    } catch (e) {
-      out.problems.push({ path: relDir || '.', why: `'${relDir || '.'}' cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
-      return;
-    }
-    for (const name of names.sort()) {
-      if (++seen > maxEntries) throw new TreeTooLargeError(`the worktree holds more than ${maxEntries} files and folders; a proposal that large is not reviewable`);
-      const rel = relDir ? `${relDir}/${name}` : name;
-      if (!relDir && name === '.git') continue; // the worktree's own link to its repository, checked on its own
-      let st: fs.Stats;
-      try {
-        st = fs.lstatSync(path.join(root, rel));
-      } catch {
-        continue; // gone while we looked
-      }
-      const tracked = base.has(rel);
-      if (!tracked && (ignored.files.has(rel) || (st.isDirectory() && ignored.dirs.has(`${rel}/`)))) continue;
-      if (isDotGitName(name)) {
-        out.problems.push({ path: rel, why: `'${rel}' is a .git ${st.isDirectory() ? 'folder' : 'entry'}: a nested or planted repository` });
-        continue;
-      }
-      if (st.isDirectory()) {
-        if (!submodules.has(rel)) walk(rel);
-      } else if (st.isFile()) {
-        out.entries.push({ rel, kind: 'file', mode: st.mode & 0o100 ? '100755' : '100644' });
-      } else if (st.isSymbolicLink()) {
-        out.entries.push({ rel, kind: 'symlink', mode: '120000' });
-      } else {
-        out.specials.push({ path: rel, why: `'${rel}' is ${specialKind(st)}, not a regular file` });
-      }
-    }
-  };
-  walk('');
-  return out;
-}
-
-export class TreeTooLargeError extends Error {
-  override name = 'TreeTooLargeError';
-}
-
-function specialKind(st: fs.Stats): string {
-  if (st.isFIFO()) return 'a FIFO';
-  if (st.isSocket()) return 'a socket';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  return 'a special file';
-}
-
 /** A path as one line of `--stdin-paths`: C-quoted when it holds what a line cannot. */
 function stdinPath(p: string): string {
   if (!/["\\\n\r]/.test(p)) return p;
@@ -253,11 +156,11 @@ function stdinPath(p: string): string {
 }
 
 /** Blob ids in entry order: files through git's own conversions (no drivers), links by their target bytes. */
-async function hashEntries(loc: GitLocation, scratch: string, entries: readonly DiskEntry[]): Promise<string[]> {
+async function hashEntries(loc: GitLocation, scratch: string, entries: readonly DiskEntry[], timeoutMs: number): Promise<string[]> {
   const out: string[] = new Array<string>(entries.length);
   const files = entries.map((e, i) => ({ e, i })).filter((x) => x.e.kind === 'file');
   if (files.length) {
-    const ids = (await gitText(loc, ['hash-object', '-w', '--stdin-paths'], { input: files.map((f) => `${stdinPath(f.e.rel)}\n`).join('') })).split('\n');
+    const ids = (await gitText(loc, ['hash-object', '-w', '--stdin-paths'], { input: files.map((f) => `${stdinPath(f.e.rel)}\n`).join(''), timeoutMs })).split('\n');
     files.forEach((f, k) => (out[f.i] = ids[k]!));
   }
   const links = entries.map((e, i) => ({ e, i })).filter((x) => x.e.kind === 'symlink');
@@ -269,7 +172,7 @@ async function hashEntries(loc: GitLocation, scratch: string, entries: readonly 
       fs.writeFileSync(p, fs.readlinkSync(path.join(loc.workTree!, l.e.rel), { encoding: 'buffer' }));
       return p;
     });
-    const ids = (await gitText(loc, ['hash-object', '-w', '--no-filters', '--stdin-paths'], { input: tmp.map((p) => `${p}\n`).join('') })).split('\n');
+    const ids = (await gitText(loc, ['hash-object', '-w', '--no-filters', '--stdin-paths'], { input: tmp.map((p) => `${p}\n`).join(''), timeoutMs })).split('\n');
     links.forEach((l, k) => (out[l.i] = ids[k]!));
   }
   for (const [i, id] of out.entries()) if (!/^[0-9a-f]{40,64}$/.test(id ?? '')) throw new Error(`git hash-object gave no id for ${entries[i]!.rel}`);
@@ -278,7 +181,7 @@ async function hashEntries(loc: GitLocation, scratch: string, entries: readonly 
 
 const MAX_ATTRIBUTES_BYTES = 1024 * 1024;
 
-async function contentProblems(loc: GitLocation, root: string, changed: readonly string[], entries: readonly DiskEntry[], base: Map<string, BaseEntry>): Promise<ContentProblem[]> {
+async function contentProblems(loc: GitLocation, root: string, changed: readonly string[], entries: readonly DiskEntry[], base: Map<string, BaseEntry>, timeoutMs: number): Promise<ContentProblem[]> {
   const kinds = new Map(entries.map((e) => [e.rel, e.kind]));
   const out: ContentProblem[] = [];
   for (const rel of changed) {
@@ -299,7 +202,7 @@ async function contentProblems(loc: GitLocation, root: string, changed: readonly
         continue;
       }
       const was = base.get(rel);
-      const baseText = was && was.mode !== '120000' ? await gitText(loc, ['cat-file', 'blob', was.blob]) : null;
+      const baseText = was && was.mode !== '120000' ? await gitText(loc, ['cat-file', 'blob', was.blob], { timeoutMs }) : null;
       const why = attributesProblem(rel, fs.readFileSync(abs, 'utf8'), baseText);
       if (why) out.push({ path: rel, why });
     }

@@ -4,7 +4,7 @@ import picomatch from 'picomatch';
 import { fenceUntrusted, isNeverRead } from '../../policy/filter.js';
 import { protectedReason } from '../../policy/protected-paths.js';
 import { resolveInRoot } from '../../policy/validate.js';
-import { gitSync, type GitLocation } from '../../git/safe-git.js';
+import { git, type GitLocation } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
 
@@ -13,6 +13,8 @@ export interface FileScope {
   root: string;
   /** The worktree's git location (list_files and grep need it): git is never pointed at the tree to discover its repository. */
   git?: GitLocation;
+  /** How long list_files and grep may take (default 30 s). */
+  gitTimeoutMs?: number;
   readOnlyRoots?: readonly string[];
   maxReadBytes: number;
 }
@@ -70,22 +72,30 @@ function gitOf(scope: FileScope): GitLocation {
   return scope.git;
 }
 
-function repoFiles(scope: FileScope): string[] {
-  const out = gitSync(gitOf(scope), ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { maxBuffer: 64 * 1024 * 1024 }).stdout.toString('utf8');
+/** How long list_files and grep may take: git's walk of a hostile tree can be made to wait (a planted repository whose HEAD is a FIFO). */
+const GIT_TOOL_TIMEOUT_MS = 30_000;
+
+async function repoFiles(scope: FileScope): Promise<string[]> {
+  const r = await git(gitOf(scope), ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { timeoutMs: scope.gitTimeoutMs ?? GIT_TOOL_TIMEOUT_MS }).catch((e: Error) => {
+    throw new ToolError(`list_files failed: ${e.message}`);
+  });
+  const out = r.stdout.toString('utf8');
   return [...new Set(out.split('\0').filter(Boolean))].filter((f) => fs.existsSync(path.join(scope.root, f)));
 }
 
-export function listFiles(scope: FileScope, input: ToolInput<'list_files'>): string {
+export async function listFiles(scope: FileScope, input: ToolInput<'list_files'>): Promise<string> {
   const match = picomatch(input.pattern, { dot: true });
-  const hits = repoFiles(scope).filter((f) => match(f)).sort();
+  const hits = (await repoFiles(scope)).filter((f) => match(f)).sort();
   if (hits.length === 0) return `no files match ${input.pattern}`;
   const shown = hits.slice(0, MAX_LISTED).join('\n');
   return hits.length > MAX_LISTED ? `${shown}\n[… ${hits.length - MAX_LISTED} more]` : shown;
 }
 
-export function grep(scope: FileScope, input: ToolInput<'grep'>): string {
+export async function grep(scope: FileScope, input: ToolInput<'grep'>): Promise<string> {
   const where = input.path ? confined(scope, input.path, false).rel : '.';
-  const r = gitSync(gitOf(scope), ['grep', '--untracked', '-n', '-I', '-E', '-e', input.pattern, '--', where], { maxBuffer: 64 * 1024 * 1024, allowFail: true });
+  const r = await git(gitOf(scope), ['grep', '--untracked', '-n', '-I', '-E', '-e', input.pattern, '--', where], { allowFail: true, timeoutMs: scope.gitTimeoutMs ?? GIT_TOOL_TIMEOUT_MS }).catch((e: Error) => {
+    throw new ToolError(`grep failed: ${e.message}`);
+  });
   if (r.code === 1) return `no match for /${input.pattern}/`;
   if (r.code !== 0) throw new ToolError(`grep failed: ${r.stderr.trim() || 'bad pattern'}`);
   const out = r.stdout.toString('utf8');
