@@ -12,8 +12,8 @@ export { TreeTooLargeError, type ContentProblem } from './tree-walk.js';
  * without `git add`, which would follow a planted `.git`, add nested repositories as gitlinks and
  * run whatever clean filter a planted `.gitattributes` selects.
  *
- * Instead: a scratch index starts as the base tree; the daemon walks the tree itself (lstat, never
- * following a link, never opening anything but a regular file), skipping what git ignores; regular
+ * Instead: a scratch index starts as the base tree; the daemon walks the tree itself (tree-walk.ts:
+ * lstat, never following a link, never opening anything), skipping what git ignores; regular
  * files are hashed by `git hash-object --stdin-paths` (built-in conversions only: every driver is
  * neutralised, see driver-config.ts), symlinks by their target bytes; and the changed entries go in
  * with `update-index --index-info`. What is not a regular file or a symlink (FIFOs, sockets,
@@ -91,7 +91,7 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
     if (lines.length || deletions.length) await git(loc, ['update-index', '-z', '--index-info'], { input: [...deletions, ...lines].join(''), env, timeoutMs });
     changed.sort();
 
-    problems.push(...(await contentProblems(loc, root, changed, walked.entries, baseEntries, timeoutMs)));
+    problems.push(...(await contentProblems(loc, root, changed, walked.entries, blobOf, baseEntries, timeoutMs)));
     return { env, changed, problems, unsafeForGit: false, dispose };
   } catch (e) {
     dispose();
@@ -181,7 +181,15 @@ async function hashEntries(loc: GitLocation, scratch: string, entries: readonly 
 
 const MAX_ATTRIBUTES_BYTES = 1024 * 1024;
 
-async function contentProblems(loc: GitLocation, root: string, changed: readonly string[], entries: readonly DiskEntry[], base: Map<string, BaseEntry>, timeoutMs: number): Promise<ContentProblem[]> {
+async function contentProblems(
+  loc: GitLocation,
+  root: string,
+  changed: readonly string[],
+  entries: readonly DiskEntry[],
+  blobs: ReadonlyMap<string, string>,
+  base: Map<string, BaseEntry>,
+  timeoutMs: number,
+): Promise<ContentProblem[]> {
   const kinds = new Map(entries.map((e) => [e.rel, e.kind]));
   const out: ContentProblem[] = [];
   for (const rel of changed) {
@@ -196,14 +204,18 @@ async function contentProblems(loc: GitLocation, root: string, changed: readonly
       if (why) out.push({ path: rel, why });
       if (isMetaFile(rel)) out.push({ path: rel, why: `'${rel}' is a symlink; git metadata files must be regular files` });
     } else if (kind === 'file' && path.posix.basename(rel).toLowerCase() === '.gitattributes') {
-      const abs = path.join(root, rel);
-      if (fs.statSync(abs).size > MAX_ATTRIBUTES_BYTES) {
+      // What the diff carries (the blob) and what is on disk are both checked: a conversion could make them differ.
+      const blob = blobs.get(rel);
+      const size = Number((await gitText(loc, ['cat-file', '-s', blob!], { timeoutMs })).trim());
+      if (size > MAX_ATTRIBUTES_BYTES || fs.lstatSync(path.join(root, rel)).size > MAX_ATTRIBUTES_BYTES) {
         out.push({ path: rel, why: `'${rel}' is larger than ${MAX_ATTRIBUTES_BYTES} bytes` });
         continue;
       }
       const was = base.get(rel);
       const baseText = was && was.mode !== '120000' ? await gitText(loc, ['cat-file', 'blob', was.blob], { timeoutMs }) : null;
-      const why = attributesProblem(rel, fs.readFileSync(abs, 'utf8'), baseText);
+      const why =
+        attributesProblem(rel, await gitText(loc, ['cat-file', 'blob', blob!], { timeoutMs }), baseText) ??
+        attributesProblem(rel, fs.readFileSync(path.join(root, rel), 'utf8'), baseText);
       if (why) out.push({ path: rel, why });
     }
   }
