@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+
 /**
  * The environment and command line every git command of the daemon's gets (see safe-git.ts for why).
  */
@@ -36,6 +38,26 @@ export const HARDENED_CONFIG: ReadonlyArray<readonly [string, string]> = [
   ['color.ui', 'false'],
 ];
 
+/**
+ * The only settings taken from the user's global git config (which is otherwise not read): where
+ * they declared a repository owned by someone else safe (`safe.directory`), without which git
+ * refuses to work in it at all. Read once, with includes; a change needs a daemon restart.
+ */
+const VETTED_GLOBAL_KEYS = ['safe.directory'];
+let vetted: Array<[string, string]> | undefined;
+
+function vettedGlobal(base: NodeJS.ProcessEnv): Array<[string, string]> {
+  if (vetted) return vetted;
+  const env: NodeJS.ProcessEnv = { LC_ALL: 'C', GIT_CONFIG_NOSYSTEM: '1' };
+  for (const k of ['PATH', 'HOME', 'XDG_CONFIG_HOME', 'GIT_CONFIG_GLOBAL']) if (base[k] !== undefined) env[k] = base[k];
+  vetted = [];
+  for (const key of VETTED_GLOBAL_KEYS) {
+    const r = spawnSync('git', ['config', '--global', '--includes', '--get-all', '-z', key], { cwd: '/', env, encoding: 'utf8' });
+    if (r.status === 0 && typeof r.stdout === 'string') for (const v of r.stdout.split('\0').filter(Boolean)) vetted.push([key, v]);
+  }
+  return vetted;
+}
+
 /** The environment every git command gets: an allow-list plus the settings above (GIT_CONFIG_COUNT: keys and values never re-parsed). */
 export function safeGitEnv(config: ReadonlyArray<readonly [string, string]>, extra: Record<string, string> = {}, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -55,7 +77,7 @@ export function safeGitEnv(config: ReadonlyArray<readonly [string, string]>, ext
     SSH_ASKPASS: 'false',
     GIT_PROTOCOL_FROM_USER: '0',
   });
-  const all = [...HARDENED_CONFIG, ...config];
+  const all = [...HARDENED_CONFIG, ...vettedGlobal(base), ...config];
   env.GIT_CONFIG_COUNT = String(all.length);
   all.forEach(([k, v], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = k;
