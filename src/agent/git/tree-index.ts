@@ -50,7 +50,11 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
   const dispose = (): void => fs.rmSync(scratch, { recursive: true, force: true });
   try {
     const timeoutMs = opts.timeoutMs ?? 120_000;
-    await git(loc, ['read-tree', base], { env, timeoutMs });
+    // The worktree's own index holds the base with every file's stat data, unless something was staged or committed there.
+    const ownIndex = path.join(loc.gitDir, 'index');
+    const staged = fs.existsSync(ownIndex) ? await namesFrom(loc, ['diff-index', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', base, '--'], timeoutMs) : undefined;
+    if (staged?.size === 0) fs.copyFileSync(ownIndex, env.GIT_INDEX_FILE);
+    else await git(loc, ['read-tree', base], { env, timeoutMs });
     const baseEntries = await readIndex(loc, env, timeoutMs);
     const problems: ContentProblem[] = [];
     const root = loc.workTree;
@@ -66,10 +70,15 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
     if (walked.unsafeForGit) return { env, changed: [], problems, unsafeForGit: true, dispose };
 
     // Only what may differ from the base is hashed: untracked files, and what git's stat cache says changed.
-    const hint = await changedSinceCheckout(loc, base, timeoutMs);
-    const toHash = walked.entries.filter((e) => !baseEntries.has(e.rel) || !hint || hint.has(e.rel));
+    const onDisk = staged ? await namesFrom(loc, ['diff-files', '--name-only', '-z', '--ignore-submodules=all'], timeoutMs) : undefined;
+    const hint = staged && onDisk ? new Set([...staged, ...onDisk]) : undefined;
+    const toHash = walked.entries.filter((e) => {
+      const was = baseEntries.get(e.rel);
+      return !was || !hint || hint.has(e.rel) || (was.mode === '120000') !== (e.kind === 'symlink');
+    });
     const hashed = await hashEntries(loc, scratch, toHash, timeoutMs);
     const blobOf = new Map(toHash.map((e, i) => [e.rel, hashed[i]!]));
+    const modeOf = new Map(toHash.map((e) => [e.rel, e.kind === 'symlink' ? '120000' : fileMode(path.join(root, e.rel))]));
     const lines: string[] = [];
     const changed: string[] = [];
     const present = new Set<string>();
@@ -77,9 +86,10 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
       present.add(e.rel);
       const was = baseEntries.get(e.rel);
       const blob = blobOf.get(e.rel) ?? was!.blob;
-      if (was && was.mode === e.mode && was.blob === blob) continue;
+      const mode = modeOf.get(e.rel) ?? was!.mode;
+      if (was && was.mode === mode && was.blob === blob) continue;
       changed.push(e.rel);
-      lines.push(`${e.mode} ${blob}\t${e.rel}\0`);
+      lines.push(`${mode} ${blob}\t${e.rel}\0`);
     }
     const deletions: string[] = [];
     for (const [rel, was] of baseEntries) {
@@ -100,18 +110,21 @@ export async function indexWorktree(loc: GitLocation & { workTree: string }, bas
 }
 
 /**
- * Paths that may differ from `base` on disk, from the worktree's own index (written by the
- * checkout, with every file's stat data; in the repository's git folder, which no sandboxed command
- * can write): `diff-files` lists what changed on disk since (by stat, re-reading only racy entries,
- * through the same driver-less conversions), `diff-index --cached` what the index holds beyond the
- * base (a commit made in the worktree). Undefined when there is no such index: then everything is hashed.
+ * Names a command lists (-z), or undefined when it fails. Run against the worktree's own index
+ * (written by the checkout, with every file's stat data; in the repository's git folder, which no
+ * sandboxed command can write): `diff-index --cached <base>` names what the index holds beyond the
+ * base (a commit or a staged change made in the worktree), `diff-files` what changed on disk since
+ * (by stat, re-reading only racy entries, through the same driver-less conversions).
  */
-async function changedSinceCheckout(loc: GitLocation, base: string, timeoutMs: number): Promise<Set<string> | undefined> {
-  if (!fs.existsSync(path.join(loc.gitDir, 'index'))) return undefined;
-  const files = await git(loc, ['diff-files', '--name-only', '-z', '--ignore-submodules=all'], { allowFail: true, timeoutMs });
-  const cached = await git(loc, ['diff-index', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', base, '--'], { allowFail: true, timeoutMs });
-  if (files.code !== 0 || cached.code !== 0) return undefined;
-  return new Set([...files.stdout.toString('utf8').split('\0'), ...cached.stdout.toString('utf8').split('\0')].filter(Boolean));
+async function namesFrom(loc: GitLocation, args: string[], timeoutMs: number): Promise<Set<string> | undefined> {
+  const r = await git(loc, args, { allowFail: true, timeoutMs });
+  if (r.code !== 0) return undefined;
+  return new Set(r.stdout.toString('utf8').split('\0').filter(Boolean));
+}
+
+/** git's mode for a regular file: executable when the owner may execute it. */
+function fileMode(abs: string): string {
+  return fs.lstatSync(abs).mode & 0o100 ? '100755' : '100644';
 }
 
 async function readIndex(loc: GitLocation, env: Record<string, string>, timeoutMs: number): Promise<Map<string, BaseEntry>> {

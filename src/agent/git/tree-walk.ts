@@ -4,8 +4,8 @@ import { git, type GitLocation } from '../../git/safe-git.js';
 import { isDotGitName } from './content-rules.js';
 
 /**
- * The daemon's own walk of a worktree the agent touched: lstat only (never following a link, never
- * opening anything), breadth first, asking git which untracked names are ignored one level at a
+ * The daemon's own walk of a worktree the agent touched: readdir's file types (lstat where the file
+ * system does not give them; never following a link, never opening a file), breadth first, asking git which untracked names are ignored one level at a
  * time (`check-ignore`, which only matches patterns). Git's own directory walk (`ls-files --others`,
  * `status`) is never used on such a tree: it probes every folder with a `.git` in it as a
  * repository, and a planted one whose HEAD is a FIFO hangs it.
@@ -28,7 +28,6 @@ export interface BaseEntry {
 export interface DiskEntry {
   rel: string;
   kind: 'file' | 'symlink';
-  mode: string;
 }
 
 export interface Walked {
@@ -45,10 +44,17 @@ export class TreeTooLargeError extends Error {
 
 const META_FILES = new Set(['.gitattributes', '.gitignore', '.gitmodules', '.mailmap']);
 
+/** What readdir already knows (the file system's d_type), or lstat when it does not say. */
+type Kind = Pick<fs.Stats, 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isCharacterDevice' | 'isBlockDevice'>;
+
 interface Found {
   rel: string;
   name: string;
-  st: fs.Stats;
+  st: Kind;
+}
+
+function known(d: fs.Dirent): boolean {
+  return d.isFile() || d.isDirectory() || d.isSymbolicLink() || d.isFIFO() || d.isSocket() || d.isCharacterDevice() || d.isBlockDevice();
 }
 
 export async function walkWorktree(
@@ -70,22 +76,25 @@ export async function walkWorktree(
   while (level.length) {
     const found: Found[] = [];
     for (const dir of level) {
-      let names: string[];
+      let dirents: fs.Dirent[];
       try {
-        names = fs.readdirSync(dir ? path.join(root, dir) : root);
+        dirents = fs.readdirSync(dir ? path.join(root, dir) : root, { withFileTypes: true });
       } catch (e) {
         out.problems.push({ path: dir || '.', why: `'${dir || '.'}' cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
         continue;
       }
-      for (const name of names.sort()) {
+      for (const d of dirents) {
+        const name = d.name;
         if (++seen > o.maxEntries) throw new TreeTooLargeError(`the worktree holds more than ${o.maxEntries} files and folders; a proposal that large is not reviewable`);
         if (!dir && name === '.git') continue; // the worktree's own link to its repository, checked on its own
         const rel = dir ? `${dir}/${name}` : name;
-        let st: fs.Stats;
-        try {
-          st = fs.lstatSync(path.join(root, rel));
-        } catch {
-          continue; // gone while we looked
+        let st: Kind = d;
+        if (!known(d)) {
+          try {
+            st = fs.lstatSync(path.join(root, rel));
+          } catch {
+            continue; // gone while we looked
+          }
         }
         if (isDotGitName(name)) {
           out.problems.push({ path: rel, why: `'${rel}' is a .git ${st.isDirectory() ? 'folder' : 'entry'}: a nested or planted repository` });
@@ -110,9 +119,9 @@ export async function walkWorktree(
       } else if (isIgnored) {
         continue;
       } else if (f.st.isFile()) {
-        out.entries.push({ rel: f.rel, kind: 'file', mode: f.st.mode & 0o100 ? '100755' : '100644' });
+        out.entries.push({ rel: f.rel, kind: 'file' });
       } else if (f.st.isSymbolicLink()) {
-        out.entries.push({ rel: f.rel, kind: 'symlink', mode: '120000' });
+        out.entries.push({ rel: f.rel, kind: 'symlink' });
       } else if (!out.problems.some((p) => p.path === f.rel)) {
         out.problems.push({ path: f.rel, why: `'${f.rel}' is ${specialKind(f.st)}, not a regular file` });
       }
@@ -130,7 +139,7 @@ async function checkIgnored(loc: GitLocation, env: Record<string, string>, paths
   return new Set(r.stdout.toString('utf8').split('\0').filter(Boolean));
 }
 
-function specialKind(st: fs.Stats): string {
+function specialKind(st: Kind): string {
   if (st.isFIFO()) return 'a FIFO';
   if (st.isSocket()) return 'a socket';
   if (st.isCharacterDevice()) return 'a character device';
