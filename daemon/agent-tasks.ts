@@ -8,10 +8,9 @@ import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import type { Execution } from '../src/pipeline/runner.js';
 import { runAgentTask } from '../src/agent/task.js';
-import { applyProposal, undoProposal } from '../src/agent/apply.js';
+import { applyProposalChecked, undoProposalAudited } from '../src/pipeline/proposal-decisions.js';
 import { formatUsd } from '../src/model/prices.js';
 import type { ApprovalQueue } from '../src/pipeline/approvals.js';
-import { ApprovalStore } from '../src/store/approval-store.js';
 
 export interface AgentTasksDeps {
   db: Db;
@@ -34,7 +33,8 @@ export class AgentTasks {
 
   /** After a command task finished: does its trigger ask the agent to look? Returns the new task id. */
   followUp(task: TaskRow, trigger: Trigger): number | undefined {
-    if (!trigger.ask || !trigger.run) return undefined;
+    // A command the layers refused (skipped, or refused as it was about to run) did not run: there is no result to look at.
+    if (!trigger.ask || !trigger.run || task.state === 'skipped' || (JSON.parse(task.data) as { refused_by?: unknown }).refused_by !== undefined) return undefined;
     const when = trigger.ask_on ?? 'failure';
     if (when === 'failure' && task.state !== 'failed') return undefined;
     return this.d.tasks.createFollowUp({ repo: task.repo, trigger: task.trigger, kind: 'agent', batchId: task.batch_id, at: new Date().toISOString(), data: { after_task: task.id } });
@@ -79,19 +79,15 @@ export class AgentTasks {
 
   /**
    * Applies exactly the diff whose hash the human saw; its writes are tagged as the daemon's own.
-   * A proposal waiting in the approval queue is approved through it, so one decision cannot be made twice.
+   * A proposal waiting in the approval queue is approved through it (state and expiry checked as it
+   * is claimed), so one decision cannot be made twice and an expired one never applies.
    */
   async apply(repo: string, id: string, hash: string): Promise<{ applied: true; files: string[] }> {
-    const open = new ApprovalStore(this.d.db).openForProposal(id)[0];
-    if (open) {
-      const r = await this.d.approvals.approve(open.id, { channel: 'cli', hash });
-      return { applied: true, files: r.files };
-    }
-    return applyProposal({ db: this.d.db, proposalId: id, hash, repo, onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
+    return applyProposalChecked(this.d.approvals, { proposalId: id, hash, repo, channel: 'cli', onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
   }
 
   undo(repo: string, id: string, force: boolean): Promise<{ restored: string[] }> {
-    return undoProposal({ db: this.d.db, proposalId: id, repo, force, onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
+    return undoProposalAudited(this.d.approvals, { proposalId: id, repo, force, channel: 'cli', onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
   }
 
   private context(task: TaskRow, paths: readonly string[]): string {

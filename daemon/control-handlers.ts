@@ -15,6 +15,8 @@ export function controlHandlers(d: Daemon, requestStop: (reason: string) => void
     status: () => d.status(),
     poke: (p) => ({ events: d.poke(str(p, 'repo'), str(p, 'note'), str(p, 'trigger')).map((e) => e.id) }),
     reload: () => d.reload(),
+    // Retention runs on its own schedule; this runs it now and answers with what it removed.
+    prune: () => d.prune(),
     add_repo: async (p) => {
       const repo = str(p, 'repo');
       if (!repo) throw new ControlError("add_repo needs 'repo'", 'bad_params');

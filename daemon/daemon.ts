@@ -3,7 +3,9 @@ import path from 'node:path';
 import { EventDraft, type StoredEvent } from '../src/events/event.js';
 import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
-import { gateTaskStart } from './task-gate.js';
+import { evaluateRunStep, gateTaskStart } from './task-gate.js';
+import { auditRepoPolicy, policyChanged, touchesTrust } from './repo-trust.js';
+import { ALL_REPOS, AuditLog, recordHookBlock } from '../src/policy/audit.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import { openDb, storePath, type Db } from '../src/store/db.js';
@@ -15,6 +17,7 @@ import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
 import { detectSandbox } from '../src/policy/sandbox.js';
+import { shellGrammarStatus } from '../src/policy/shell.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
 import { withPlugins } from '../src/agent/plugin-policy.js';
@@ -31,6 +34,11 @@ import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
 import { enabledTriggers, loadUserPolicy, resolveRepoPolicy, type RepoPolicy } from '../src/policy/effective.js';
 import { watchRepo, type RepoWatch } from './repo-watch.js';
+import { StoreGuard } from './store-guard.js';
+import { RetentionJob, retentionSettings, type RetentionRun } from './retention-job.js';
+import { watchPolicyFiles, type PolicyWatch } from './policy-watch.js';
+import { ensureIncrementalVacuum } from '../src/store/retention.js';
+import { isDamaged, StoreDamagedError } from '../src/store/store-errors.js';
 
 export const DEFAULT_SETTLE_MS = 1500;
 
@@ -51,6 +59,11 @@ interface WatchedRepo {
   cron: { stop(): void } | undefined;
 }
 
+/** A corrupt page met while starting (not only at open) is the same problem for the user: one line, what to do. */
+function damagedAsOneLine(e: unknown, home: string): unknown {
+  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), (e as Error).message) : e;
+}
+
 /** The long-running process's engine: sources → store → settle → tasks → report. */
 export class Daemon {
   readonly startedAt = new Date();
@@ -58,6 +71,7 @@ export class Daemon {
   readonly events: EventStore;
   readonly tasks: TaskStore;
   readonly repoStore: RepoStore;
+  readonly audit: AuditLog;
   private readonly settler: Settler;
   private readonly runner: TaskRunner;
   private readonly repos = new Map<string, WatchedRepo>();
@@ -67,7 +81,7 @@ export class Daemon {
   /** The last change the user made in each repository, for the gate's edit back-off. */
   private readonly lastUserEdit = new Map<string, Date>();
   private userPolicy: Policy;
-  private stopping: Promise<void> | undefined;
+  private stopping: Promise<{ unwritten: number; errors: string[] }> | undefined;
   readonly model: ModelClient;
   readonly agents: AgentTasks;
   readonly approvals: ApprovalQueue;
@@ -75,6 +89,12 @@ export class Daemon {
   private readonly hooks: DaemonHooks;
   private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Holds events in memory while the store's disk is full. */
+  private readonly guard: StoreGuard;
+  private readonly retention: RetentionJob;
+  private policyWatch: PolicyWatch | undefined;
+  private policyLoadedAt = new Date();
+  private lastReload: { ok: boolean; error: string | null; at: string } | null = null;
 
   private constructor(
     private readonly opts: DaemonOptions,
@@ -86,11 +106,28 @@ export class Daemon {
     this.events = new EventStore(this.db);
     this.tasks = new TaskStore(this.db);
     this.repoStore = new RepoStore(this.db);
+    this.audit = new AuditLog(this.db);
     this.hooks = new DaemonHooks({ db: this.db, home: opts.home, log: opts.logger });
     const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
     this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
     this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
-    this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger });
+    this.guard = new StoreGuard({
+      db: this.db,
+      events: this.events,
+      log: opts.logger,
+      notify: (title, body) => this.reporter.notify(title, body, 'critical'),
+      onStored: (stored) => this.afterStored(stored),
+      // A queued task whose start could not be recorded was dropped by the runner: offer them all again.
+      onRecovered: () => this.tasks.queued().forEach((t) => this.runner.enqueue(t.id)),
+    });
+    this.retention = new RetentionJob({
+      db: this.db,
+      events: this.events,
+      settings: () => retentionSettings(this.userPolicy),
+      log: opts.logger,
+      storeWritable: () => !this.guard.degraded,
+    });
+    this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger, check: (task, command) => this.checkRun(task, command) });
     // The user's budget and models are global: one ledger for every repository. Getters, so a
     // reloaded policy (a raised cap) applies to the next call.
     this.model = createModelClient({
@@ -132,10 +169,11 @@ export class Daemon {
       notBefore: (repo, t) => this.cooldownUntil(repo, t),
       alreadyBatched: (id, trigger) => this.tasks.triggersHolding(id).has(trigger),
       onBatch: (batch, settled) => this.onBatch(batch, settled),
-      onSettled: (ids) => {
-        this.events.markSettled(ids, new Date().toISOString());
-        this.ambient.offerUnmatched(this.events.byIds(ids));
-      },
+      onSettled: (ids) =>
+        this.guard.run('settle unmatched events', () => {
+          this.events.markSettled(ids, new Date().toISOString());
+          this.ambient.offerUnmatched(this.events.byIds(ids));
+        }),
     });
     this.ambient = new Ambient({
       db: this.db,
@@ -172,19 +210,21 @@ export class Daemon {
       d = new Daemon(opts, lock);
     } catch (e) {
       lock.release();
-      throw e;
+      throw damagedAsOneLine(e, opts.home);
     }
     try {
       await d.recoverAndWatch();
     } catch (e) {
       await d.stop('start failed');
-      throw e;
+      throw damagedAsOneLine(e, opts.home);
     }
     return d;
   }
 
   private async recoverAndWatch(): Promise<void> {
     const now = new Date().toISOString();
+    this.convertToIncrementalVacuum();
+    this.events.count(); // counted once here, so status never counts a big table
     await recoverAfterStop({
       db: this.db,
       model: this.model,
@@ -219,7 +259,12 @@ export class Daemon {
       this.settler.add(unsettled);
     }
     this.ambient.start();
+    this.retention.start();
+    this.policyWatch = watchPolicyFiles(this.opts.home, () => this.reload(), this.log);
     if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
+    const grammar = shellGrammarStatus();
+    if (!grammar.ok) this.log.warn(`${grammar.error}: every agent command will wait for approval (reinstall kairos to restore it)`);
+    this.reporter.daily(this.audit.anchor());
     this.log.info({ repos: [...this.repos.keys()] }, 'ready');
   }
 
@@ -266,14 +311,25 @@ export class Daemon {
 
   /** Re-reads the user's and every repository's policy; an invalid user policy keeps the old one. */
   reload(): { ok: boolean; error?: string } {
+    const at = new Date();
     try {
       this.userPolicy = withPlugins(loadUserPolicy(this.opts.home), this.opts.home, this.log);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'policy reload failed; keeping the previous policy');
-      return { ok: false, error: (e as Error).message };
+      const error = (e as Error).message;
+      // Said once per distinct error: an editor saving the same broken file twice is not news.
+      if (this.lastReload?.error !== error) this.reporter.policyReloadFailed(error);
+      this.lastReload = { ok: false, error, at: at.toISOString() };
+      this.audit.record({ repo: ALL_REPOS, origin: 'user', action: { type: 'reload', detail: 'user policy' } }, { validate: { decision: 'deny', reason: `invalid, the previous policy stays: ${error}` } });
+      return { ok: false, error };
     }
+    if (this.lastReload && !this.lastReload.ok) this.reporter.policyReloadFixed();
+    this.policyLoadedAt = at;
+    this.lastReload = { ok: true, error: null, at: at.toISOString() };
+    this.log.info({ triggers: this.userPolicy.triggers.map((t) => t.name) }, 'policy reloaded');
+    this.audit.record({ repo: ALL_REPOS, origin: 'user', action: { type: 'reload', detail: 'user policy' } }, { validate: { decision: 'allow', reason: 'the user policy parsed' } });
     for (const r of this.repos.values()) {
       r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
+      auditRepoPolicy(this.audit, r.path, r.policy, 'reload');
       this.reporter.policyProblems(r.path, r.policy);
       r.cron?.stop();
       r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
@@ -295,15 +351,17 @@ export class Daemon {
       if (parsed.success) valid.push(parsed.data);
       else this.log.error({ event: d, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid event dropped');
     }
-    const stored = this.db.transaction(() => {
-      const rows = valid.length ? this.events.appendMany(valid) : [];
-      alsoInTransaction?.();
-      return rows;
-    })();
+    // Empty while the disk is full: the events are held and reach afterStored once written.
+    const stored = this.guard.write(valid, alsoInTransaction);
+    this.afterStored(stored);
+    return stored;
+  }
+
+  private afterStored(stored: StoredEvent[]): void {
     for (const e of stored) if (e.type.startsWith('file.') && e.origin === 'user') this.lastUserEdit.set(e.repo, new Date(e.at));
+    for (const repo of new Set(stored.filter(touchesTrust).map((e) => e.repo))) this.refreshPolicy(repo, 'a git or policy file event');
     this.ambient.noteEvents(stored);
     if (stored.length) this.settler.add(stored);
-    return stored;
   }
 
   poke(repo: string | undefined, note: string | undefined, trigger: string | undefined): StoredEvent[] {
@@ -329,7 +387,7 @@ export class Daemon {
         reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
         paused: this.model.paused() ?? null,
       },
-      repos: [...this.repos.values()].map(repoStatus),
+      repos: [...this.repos.values()].map((r) => (this.refreshPolicy(r.path, 'status'), repoStatus(r))),
       pending: this.settler.pending(),
       running: this.runner.runningTaskIds(),
       queued: this.tasks.queued().map((t) => t.id),
@@ -338,29 +396,64 @@ export class Daemon {
       paused: isPaused(this.db),
       spend: spendReport(this.db, this.userPolicy.budget, Date.now()),
       events: this.events.count(),
+      store: this.guard.health(),
+      policy: { loaded_at: this.policyLoadedAt.toISOString(), last_reload: this.lastReload },
     };
   }
 
-  stop(reason: string): Promise<void> {
+  /** Runs the retention prune now (the control method `prune`; it also runs on its own schedule). */
+  prune(): Promise<RetentionRun> {
+    return this.retention.run();
+  }
+
+  /** A store made before incremental vacuum is rewritten once, at start, before anything is watched. */
+  private convertToIncrementalVacuum(): void {
+    const t0 = Date.now();
+    try {
+      if (ensureIncrementalVacuum(this.db) === 'converted') this.log.info({ ms: Date.now() - t0 }, 'store converted to incremental vacuum (once)');
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'could not convert the store to incremental vacuum (needs free disk as large as the store); tried again at the next start');
+    }
+  }
+
+  /** Never rejects. `unwritten`: events held in memory (disk full) that could not be written before exit. */
+  stop(reason: string): Promise<{ unwritten: number; errors: string[] }> {
     this.stopping ??= this.shutdown(reason);
     return this.stopping;
   }
 
-  private async shutdown(reason: string): Promise<void> {
+  /** Every step runs even when one before it failed (a full disk, a watcher that will not close). */
+  private async shutdown(reason: string): Promise<{ unwritten: number; errors: string[] }> {
     this.log.info({ reason }, 'stopping');
-    this.settler.stop();
-    this.ambient.stop();
-    await this.proposalNotifier?.close();
+    const errors: string[] = [];
+    const step = async (what: string, fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (e) {
+        errors.push(`${what}: ${(e as Error).message}`);
+        this.log.error({ err: (e as Error).message }, `stopping: ${what} failed`);
+      }
+    };
+    this.policyWatch?.close();
+    await step('settle', () => this.settler.stop());
+    await step('ambient', () => this.ambient.stop());
+    await step('retention', () => this.retention.stop());
+    await step('notifications', () => this.proposalNotifier?.close());
     if (this.expiryTimer) clearInterval(this.expiryTimer);
-    for (const r of this.repos.values()) r.cron?.stop();
+    for (const r of this.repos.values()) await step('cron', () => r.cron?.stop());
     await Promise.allSettled([...this.repos.values()].map((r) => r.watch?.close()));
     // Give running commands a moment, then stop them; they are recorded as interrupted, not lost.
-    await this.runner.stop(3000);
-    this.commands.stopAll();
-    this.tasks.interruptRunning(new Date().toISOString());
-    this.db.close();
+    await step('tasks', () => this.runner.stop(3000));
+    await step('commands', () => this.commands.stopAll());
+    let unwritten = 0;
+    await step('held events', () => (unwritten = this.guard.stop()));
+    if (unwritten) this.log.error({ unwritten }, `${unwritten} events held in memory could not be written (disk still full); they are lost with this process`);
+    await step('interrupted tasks', () => this.tasks.interruptRunning(new Date().toISOString()));
+    await step('audit anchor', () => this.reporter.daily(this.audit.anchor()));
+    await step('store', () => this.db.close());
     this.lock.release();
     this.log.info('stopped');
+    return { unwritten, errors };
   }
 
   /** The trigger a task runs under: its policy trigger, or the instruction ambient triage gave it. */
@@ -390,7 +483,45 @@ export class Daemon {
 
   private gate(task: TaskRow): StartGate {
     const r = this.repos.get(task.repo);
-    return r ? gateTaskStart(task, { policy: r.policy.policy, tasks: this.tasks, lastUserEdit: this.lastUserEdit.get(task.repo), paused: isPaused(this.db) }) : { go: true };
+    if (!r) return { go: true };
+    this.refreshPolicy(task.repo, `task ${task.id} starting`);
+    return gateTaskStart(task, { ...this.startContext(r, task), tasks: this.tasks, lastUserEdit: this.lastUserEdit.get(task.repo), paused: isPaused(this.db) });
+  }
+
+  /** A trigger's command, through the layers right before it runs: trust is read from disk again now. */
+  private checkRun(task: TaskRow, command: string): ReturnType<typeof evaluateRunStep> {
+    const r = this.repos.get(task.repo);
+    if (r) this.refreshPolicy(task.repo, `task ${task.id} running`);
+    const poked = task.batch_id !== null && this.tasks.batchHasPoke(task.batch_id);
+    const policy = r ? this.startContext(r, task) : { policy: this.userPolicy, trust: 'untrusted' as const, fromRepo: true, audit: this.audit, kairosHome: this.opts.home };
+    return evaluateRunStep(task, command, { ...policy, paused: isPaused(this.db) && !poked });
+  }
+
+  private startContext(r: WatchedRepo, task: TaskRow) {
+    // A trigger is the repository's own unless the user's policy (with plugins) has it; ambient tasks are Kairos's.
+    const fromRepo = task.trigger !== AMBIENT_TRIGGER && !this.userPolicy.triggers.some((t) => t.name === task.trigger);
+    return { policy: r.policy.policy, trust: r.policy.trust, fromRepo, audit: this.audit, kairosHome: this.opts.home };
+  }
+
+  /**
+   * Re-reads one repository's policy and trust (after a git event, a policy file event, before a
+   * task, for status). Triggers, cron and status follow a change; a change of trust is logged and
+   * audited. Cheap: one small YAML file and the sha256 of the pinned files.
+   */
+  private refreshPolicy(repo: string, why: string): void {
+    const r = this.repos.get(repo);
+    if (!r) return;
+    const next = resolveRepoPolicy(this.db, this.userPolicy, repo);
+    if (!policyChanged(r.policy, next)) return;
+    const before = r.policy;
+    r.policy = next;
+    if (before.trust !== next.trust) {
+      this.log.warn({ repo, from: before.trust, to: next.trust, why }, 'repository trust changed');
+      auditRepoPolicy(this.audit, repo, next, why);
+    }
+    this.reporter.policyProblems(repo, next);
+    r.cron?.stop();
+    r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
   }
 
   private cooldownUntil(repo: string, t: Trigger): number {
@@ -399,7 +530,12 @@ export class Daemon {
     return last?.started_at ? Date.parse(last.started_at) + parseDuration(t.cooldown) : 0;
   }
 
+  /** A settled batch is stored before its task runs; with the disk full, it waits behind the held events. */
   private onBatch(batch: SettledBatch, settledIds: number[]): void {
+    this.guard.run(`batch of ${batch.trigger.name}`, () => this.storeBatch(batch, settledIds));
+  }
+
+  private storeBatch(batch: SettledBatch, settledIds: number[]): void {
     const t = batch.trigger;
     const kind = t.run ? 'command' : t.ask ? 'agent' : 'notify';
     const at = new Date().toISOString();
@@ -412,6 +548,7 @@ export class Daemon {
     // Stored first; an EventSettled hook may still drop the run (recorded as skipped, not lost).
     void this.hooks.eventSettled(batch.repo, t.name, batch.paths).then((go) => {
       if (go) return this.runner.enqueue(taskId);
+      recordHookBlock(this.audit, { repo: batch.repo, taskId, trigger: t.name, origin: 'trigger', action: { type: 'task', kind } }, 'EventSettled', 'the settled batch was dropped');
       try {
         this.tasks.move(taskId, 'queued', 'skipped', new Date().toISOString(), { reason: 'dropped by an EventSettled hook' });
       } catch {

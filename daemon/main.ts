@@ -5,6 +5,12 @@ import { approvalHandlers, enforceOwnerOnly, OwnerOnlyError, type ApprovalChange
 import { LockError } from './lock.js';
 import { createLogger } from '../src/report/logger.js';
 import { PolicyError } from '../src/policy/load.js';
+import { StoreDamagedError } from '../src/store/store-errors.js';
+
+/** Exit codes: 0 a requested stop with nothing lost; 1 a failure (systemd's Restart=on-failure restarts it); 3 another daemon holds the lock. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_LOCKED = 3;
 
 export interface RunDaemonOptions {
   home: string;
@@ -30,21 +36,29 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   try {
     daemon = await Daemon.start({ home: o.home, repos: o.repos, env: o.env, logger });
   } catch (e) {
-    const msg = e instanceof LockError || e instanceof PolicyError ? e.message : `could not start: ${(e as Error).stack ?? e}`;
+    // A person's problem (a lock, a policy, a damaged store) is one line; anything else keeps its stack for a report.
+    const known = e instanceof LockError || e instanceof PolicyError || e instanceof StoreDamagedError;
+    const msg = known ? (e as Error).message : `could not start: ${(e as Error).stack ?? e}`;
     logger.error({ err: msg }, 'start failed');
     logger.flush?.();
     process.stderr.write(`kairos: ${msg}\n`);
-    return e instanceof LockError ? 3 : 1;
+    return e instanceof LockError ? EXIT_LOCKED : EXIT_FAILED;
   }
   let control: ControlServer | undefined;
   let done!: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
-  const stop = (reason: string): void => {
+  // The exit code says whether anything went wrong: a crash or lost events must never look like a clean stop,
+  // or the service manager (Restart=on-failure) would leave Kairos down.
+  let failure: string | undefined;
+  const stop = (reason: string, failed?: string): void => {
+    failure ??= failed;
     void (async () => {
-      await control?.close();
-      await daemon.stop(reason);
+      await control?.close().catch(() => undefined);
+      const r = await daemon.stop(reason);
+      if (r.unwritten) failure ??= `${r.unwritten} events held in memory could not be written: the disk of ${o.home} is full`;
       logger.flush?.();
-      done(0);
+      if (failure) process.stderr.write(`kairos: stopped: ${failure}\n`);
+      done(failure ? EXIT_FAILED : EXIT_OK);
     })();
   };
   const onChange = (change: ApprovalChange): void => {
@@ -52,24 +66,28 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
     daemon.onApprovalsChanged(change);
   };
   const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) };
-  control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));
   try {
+    // The home is checked (ours, 0700) before the socket is bound, and both again after.
+    control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));
     enforceOwnerOnly(o.home);
   } catch (e) {
     if (!(e instanceof OwnerOnlyError)) throw e;
     process.stderr.write(`kairos: ${e.message}\n`);
-    stop('state folder not private');
+    stop('state folder not private', e.message);
     await finished;
-    return 1;
+    return EXIT_FAILED;
   }
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => daemon.reload());
-  // Last line of defence: log and stop cleanly rather than die with a half-written state.
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err: err.stack ?? String(err) }, 'uncaught exception');
-    stop('uncaught exception');
-  });
+  // Last line of defence: log and stop cleanly rather than die with a half-written state, and exit non-zero.
+  const fatal = (what: string) => (err: unknown) => {
+    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    logger.fatal({ err: text }, what);
+    stop(what, `${what}: ${err instanceof Error ? err.message : String(err)}`);
+  };
+  process.on('uncaughtException', fatal('uncaught exception'));
+  process.on('unhandledRejection', fatal('unhandled promise rejection'));
   if (o.verbose) {
     const n = (daemon.status().repos as unknown[]).length;
     process.stderr.write(`kairos: watching ${n} repositor${n === 1 ? 'y' : 'ies'}; Ctrl-C stops\n`);

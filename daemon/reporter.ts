@@ -50,6 +50,21 @@ export class Reporter {
     }
   }
 
+  /** The user's policy file was edited into something invalid: the previous policy stays in force. */
+  policyReloadFailed(error: string): void {
+    const text = `the edited policy is invalid, so the previous policy stays in force until it is fixed: ${error}`;
+    this.d.log.error({ err: error }, 'policy reload failed; keeping the previous policy');
+    this.daily(text);
+    this.notify('Kairos: policy edit not applied', text, 'critical');
+  }
+
+  policyReloadFixed(): void {
+    const text = 'the policy parses again and is in force';
+    this.d.log.info(text);
+    this.daily(text);
+    this.notify('Kairos: policy applied', text);
+  }
+
   budgetThreshold(c: ThresholdCrossing): void {
     const text = `spend reached ${c.percent} % of the ${c.cap} cap (${formatUsd(c.spentMicro)} of ${formatUsd(c.capMicro)}, window ${c.windowKey})${c.percent >= 100 ? '; model steps pause until the window rolls over or you raise the cap, rules and commands keep running' : ''}`;
     this.d.log.warn({ crossing: c }, text);

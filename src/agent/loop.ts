@@ -114,7 +114,11 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
     turns++;
     if (deps.hooks?.has('BeforeModelCall')) {
       const b = await deps.hooks.fire('BeforeModelCall', { model: deps.actModel, purpose: 'ambient', task_id: String(run.taskId), max_tokens: deps.limits.maxTokens });
-      if (b.decision === 'block') return end({ kind: 'failed', reason: `model call blocked by a BeforeModelCall hook: ${b.reason ?? ''}` });
+      if (b.decision === 'block') {
+        const step = { repo: run.repo, taskId: run.taskId, trigger: run.trigger, origin: 'agent' as const, action: { type: 'model' as const, model: deps.actModel, inputTokens: 0, maxTokens: deps.limits.maxTokens } };
+        deps.tools.recordBlocked?.(step, 'BeforeModelCall', b.reason ?? 'no reason given');
+        return end({ kind: 'failed', reason: `model call blocked by a BeforeModelCall hook: ${b.reason ?? ''}` });
+      }
     }
     const out = await deps.model.call({
       model: deps.actModel,

@@ -3,13 +3,14 @@ import path from 'node:path';
 import fs from 'node:fs';
 import type { Db } from '../store/db.js';
 import type { ModelClient } from '../model/client.js';
-import type { Policy } from '../policy/schema.js';
+import type { Policy, SandboxSettings } from '../policy/schema.js';
 import type { LogSink } from '../report/logger.js';
-import { allow } from '../policy/decision.js';
+import { deny } from '../policy/decision.js';
 import { evaluateStep } from '../policy/layers.js';
 import { layerContext } from '../policy/layer-context.js';
 import type { SandboxStatus } from '../policy/sandbox.js';
-import { AuditLog } from '../policy/audit.js';
+import { AuditLog, recordHookBlock } from '../policy/audit.js';
+import { isPaused } from '../pipeline/approvals.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources } from './hooks.js';
@@ -22,7 +23,7 @@ import { loadPlugins, pluginDirs, pluginHookSources } from './plugins.js';
 import { pluginToolbox } from './plugin-tools.js';
 import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
-import { runAgentCommand } from './tools/command.js';
+import { AGENT_COMMAND_TIMEOUT_MS, runAgentCommand } from './tools/command.js';
 import type { ToolInput, ToolName } from './tools/schemas.js';
 import { SplitRunner, type WorkerRecord } from './workers.js';
 import { WORKERS_DEFAULTS } from '../policy/schema.js';
@@ -85,8 +86,15 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       sessionId: `kairos-task-${t.taskId}`,
     });
     const audit = new AuditLog(d.db);
+    // Trust is read again at every call, and the pause switch too: the gate's real check for a step
+    // of a running task. A tool call costs nothing, so the spend layer is n/a for it (never called).
     const evaluate = (step: Parameters<typeof evaluateStep>[0]) =>
-      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false }), { trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step), spend: () => allow(), audit });
+      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false, gateState: { recentStarts: [], paused: isPaused(d.db) } }), {
+        trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step),
+        spend: () => deny('the spend layer decides model calls only (a tool call reached it)'),
+        audit,
+      });
+    const recordBlocked = (step: Parameters<typeof evaluateStep>[0], hook: string, reason: string): void => recordHookBlock(audit, step, hook, reason);
     let notified = 0;
     const limits = { ...DEFAULT_AGENT_LIMITS, ...d.limits };
     const workers = new SplitRunner({
@@ -108,7 +116,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, execute: toolExecutor(w.worktree, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}` }),
             spillDir: workerSpill,
             limits,
@@ -119,6 +127,8 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     });
     const execute = toolExecutor(
       wt,
+      t.repo,
+      t.policy.sandbox,
       spillDir,
       d,
       async (message) => {
@@ -142,7 +152,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           model: d.model,
           actModel,
           triageModel: t.policy.models?.triage,
-          tools: { evaluate, execute, external: eitherToolbox(mcp, pluginTools) },
+          tools: { evaluate, recordBlocked, execute, external: eitherToolbox(mcp, pluginTools) },
           externalSpecs: [...mcp.tools(), ...pluginTools.tools()],
           hooks,
           spillDir,
@@ -189,24 +199,30 @@ type ToolOutput = { text: string; failed?: boolean };
 /** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
 function toolExecutor(
   wt: Pick<TaskWorktree, 'dir' | 'gitDir'>,
+  repo: string,
+  sandboxSettings: SandboxSettings | undefined,
   spillDir: string,
   d: Pick<AgentTaskDeps, 'home' | 'sandbox'>,
   notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
   const root = wt.dir;
+  // The worktree's git dir as the daemon made it (found from the repository's side, never from the tree's `.git`).
   const git = { gitDir: wt.gitDir, workTree: wt.dir };
-  const files = { root, git, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+  const files = { root, gitDir: wt.gitDir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
   return async (name, input) => {
     switch (name) {
-      case 'read_file': return { text: readFile(files, input as never) };
+      case 'read_file': return { text: await readFile(files, input as never) };
       case 'list_files': return { text: await listFiles(files, input as never) };
       case 'grep': return { text: await grep(files, input as never) };
-      case 'write_file': return { text: writeFile(files, input as never) };
-      case 'edit_file': return { text: editFile(files, input as never) };
-      case 'git': return { text: await gitRead({ git, sandbox: d.sandbox, home: os.homedir(), kairosHome: d.home, timeoutMs: 30_000 }, input as never) };
+      case 'write_file': return { text: await writeFile(files, input as never) };
+      case 'edit_file': return { text: await editFile(files, input as never) };
+      case 'git': return { text: await gitRead({ git, repo, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), home: os.homedir(), kairosHome: d.home, timeoutMs: 30_000 }, input as never) };
       case 'run_command':
-        return runAgentCommand({ root, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, timeoutMs: 5 * 60_000, outputLimit: 64_000, maxProcesses: 256 }, input as never);
+        return runAgentCommand(
+          { root, repo, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), timeoutMs: AGENT_COMMAND_TIMEOUT_MS, outputLimit: 64_000 },
+          input as never,
+        );
       case 'notify': return notify(String(input.message));
       case 'split':
         if (!split) return { text: 'split is not available here', failed: true };

@@ -3,6 +3,9 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
+import { detectLimits } from '../policy/sandbox/limits.js';
+import { shellGrammarStatus } from '../policy/shell.js';
+import { verifyAudit } from './audit-command.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -59,7 +62,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('inotify', () => checkInotify(o.platform, o.procDir)),
     guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
+    guarded('shell-grammar', checkShellGrammar),
     guarded('api-key', () => checkApiKey(o.env)),
+    guarded('audit', () => checkAudit(o.home)),
   ]);
 }
 
@@ -76,6 +81,14 @@ export function formatDoctor(checks: readonly DoctorCheck[]): string {
   lines.push('');
   lines.push(`${count('ok')} ok, ${count('warn')} warning${count('warn') === 1 ? '' : 's'}, ${count('fail')} failed`);
   return lines.join('\n');
+}
+
+/** The bash grammar the policy parses commands with; without it every agent command asks. */
+function checkShellGrammar(): DoctorCheck {
+  const g = shellGrammarStatus();
+  return g.ok
+    ? { name: 'shell-grammar', status: 'ok', detail: 'tree-sitter-bash loaded: commands are checked part by part' }
+    : { name: 'shell-grammar', status: 'fail', detail: `${g.error}; every agent command waits for approval`, fix: 'reinstall kairos (npm install) so tree-sitter-bash and web-tree-sitter are present' };
 }
 
 function checkNode(version: string): DoctorCheck {
@@ -207,7 +220,25 @@ async function checkSandbox(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, t
       fix: 'allow unprivileged user namespaces (e.g. `sudo sysctl kernel.unprivileged_userns_clone=1`, or an AppArmor profile for bwrap on Ubuntu 24.04+)',
     };
   }
-  return { name, status: 'ok', detail: 'bubblewrap works (no network, read-only root)' };
+  return withLimits({ name, status: 'ok', detail: 'bubblewrap works (no network, default-deny file system)' }, env, platform);
+}
+
+/** The limits backend commands run under (src/policy/sandbox/limits.ts), added to the sandbox line. */
+function withLimits(check: DoctorCheck, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): DoctorCheck {
+  const l = detectLimits({ env, platform });
+  const detail = `${check.detail}; limits: ${l.backend} — ${l.detail}`;
+  if (l.backend === 'none') {
+    return { ...check, status: 'warn', detail, fix: 'install util-linux (prlimit), or run the daemon where it may create cgroups (root, or a systemd user session)' };
+  }
+  if (l.backend === 'prlimit' && process.getuid?.() === 0) {
+    return {
+      ...check,
+      status: 'warn',
+      detail,
+      fix: "as root the process limit needs a cgroup: a writable /sys/fs/cgroup (v1 pids and memory, or v2 with both enabled in the daemon's group's cgroup.subtree_control)" + (env.KAIROS_SANDBOX_LIMITS ? '; or unset KAIROS_SANDBOX_LIMITS, which forces this backend' : ''),
+    };
+  }
+  return { ...check, detail };
 }
 
 function checkApiKey(env: NodeJS.ProcessEnv): DoctorCheck {
@@ -218,6 +249,18 @@ function checkApiKey(env: NodeJS.ProcessEnv): DoctorCheck {
     status: 'warn',
     detail: 'ANTHROPIC_API_KEY is not set: model steps are off; rules and commands still run',
     fix: "set ANTHROPIC_API_KEY in the daemon's environment (shell profile or service file)",
+  };
+}
+
+function checkAudit(home: string): DoctorCheck {
+  const name = 'audit';
+  const r = verifyAudit(home);
+  if (r.ok) return { name, status: 'ok', detail: r.head ? `hash chain intact (${r.rows} rows)` : 'no audit yet' };
+  return {
+    name,
+    status: 'fail',
+    detail: `hash chain broken: ${r.problem!.message}`,
+    fix: "the audit was changed outside Kairos: keep a copy of kairos.db and see 'kairos audit verify' and 'kairos audit --json'",
   };
 }
 

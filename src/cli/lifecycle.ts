@@ -112,6 +112,10 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
     if (r.policy_error) process.stdout.write(`    policy error: ${r.policy_error}\n`);
   }
   process.stdout.write(`  events stored: ${s.events}; running tasks: ${(s.running as number[]).length}; queued: ${(s.queued as number[]).length}\n`);
+  const store = s.store as { degraded: string | null; held: number; dropped: number } | undefined;
+  if (store?.degraded) process.stdout.write(`  store: ${store.degraded}; ${store.held} events held in memory${store.dropped ? `, ${store.dropped} file events dropped` : ''} (written when space returns)\n`);
+  const reload = (s.policy as { last_reload: { ok: boolean; error: string | null; at: string } | null } | undefined)?.last_reload;
+  if (reload && !reload.ok) process.stdout.write(`  policy: the edit at ${reload.at} was not applied (the previous policy is in force): ${reload.error}\n`);
   return 0;
 }
 

@@ -30,8 +30,13 @@ export async function withStoreAsync<T>(home: string, fn: (db: Db) => Promise<T>
   }
 }
 
+/** What `kairos events` lists (kept apart from printing so its queries can be checked, see test/store/query-plans.test.ts). */
+export function eventRows(db: Db, o: { repo?: string | undefined; limit: number; type?: string[] | undefined }): ReturnType<EventStore['list']> {
+  return new EventStore(db).list({ repo: o.repo, limit: o.limit, types: o.type });
+}
+
 export function listEvents(home: string, o: { json: boolean; repo?: string; limit: number; type?: string[] }): void {
-  const rows = withStore(home, (db) => new EventStore(db).list({ repo: o.repo, limit: o.limit, types: o.type }));
+  const rows = withStore(home, (db) => eventRows(db, o));
   if (o.json) return printJson(rows);
   printTable(
     rows.map((e) => ({ id: e.id, at: e.at, type: e.type, repo: e.repo, path: e.path ?? summariseData(e.data) })),
@@ -62,15 +67,18 @@ export function taskJson(t: TaskRow, paths: string[], proposal?: ReturnType<type
   };
 }
 
-export function listTasks(home: string, o: { json: boolean; repo?: string; limit: number; state?: string }): void {
-  const rows = withStore(home, (db) => {
-    const store = new TaskStore(db);
-    const proposals = new ProposalStore(db);
-    return store.list({ repo: o.repo, limit: o.limit, state: o.state }).map((t) => {
-      const p = t.kind === 'agent' ? proposals.forTask(t.id)[0] : undefined;
-      return taskJson(t, t.batch_id ? store.batchPaths(t.batch_id) : [], p ? proposalListing(p) : undefined);
-    });
+/** What `kairos tasks` lists. */
+export function taskRows(db: Db, o: { repo?: string | undefined; limit: number; state?: string | undefined }): Array<Record<string, unknown>> {
+  const store = new TaskStore(db);
+  const proposals = new ProposalStore(db);
+  return store.list({ repo: o.repo, limit: o.limit, state: o.state }).map((t) => {
+    const p = t.kind === 'agent' ? proposals.forTask(t.id)[0] : undefined;
+    return taskJson(t, t.batch_id ? store.batchPaths(t.batch_id) : [], p ? proposalListing(p) : undefined);
   });
+}
+
+export function listTasks(home: string, o: { json: boolean; repo?: string; limit: number; state?: string }): void {
+  const rows = withStore(home, (db) => taskRows(db, o));
   if (o.json) return printJson(rows);
   printTable(
     rows.map((t) => ({ ...t, paths: (t.paths as string[]).length, result: t.reason ?? (t.exit_code ?? '') })),

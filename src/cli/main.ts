@@ -4,7 +4,7 @@ import { repoOrCwd, resolveHome, resolveRepo, UsageError } from './context.js';
 import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';
 import { listEvents, listTasks } from './listings.js';
 import { showLogs } from './logs.js';
-import { checkPolicy, explainCommand, importClaudeCommand, trustCommand } from './policy-commands.js';
+import { checkPolicy, explainCommand, explainSandboxCommand, importClaudeCommand, trustCommand } from './policy-commands.js';
 import { callDaemon } from './control-client.js';
 import { parseLimit, printJson } from './output.js';
 import { formatDoctor, runDoctor } from './doctor.js';
@@ -14,6 +14,7 @@ import { registerMcpCommand } from './mcp-command.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
+import { registerAuditCommand } from './audit-command.js';
 import { EventType } from '../events/event.js';
 
 const program = new Command();
@@ -162,12 +163,15 @@ policy
   });
 
 policy
-  .command('explain <call>')
-  .description('which layer and which rule decide a tool call, and why, e.g. "Bash(npm test && curl x | sh)", "Edit(src/a.ts)", "Read(.env)"')
+  .command('explain [call]')
+  .description('which layer and which rule decide a tool call, and why, e.g. "Bash(npm test && curl x | sh)", "Edit(src/a.ts)", "Read(.env)"; with --sandbox, what a sandboxed command can see')
   .option('-r, --repo <dir>', 'the repository (default: the current one)')
+  .option('--sandbox', "print the sandbox's mount table, environment allow-list and limits")
   .option('--json', 'print JSON')
-  .action((call: string, o: { repo?: string; json?: boolean }) => {
-    exitCode = explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
+  .action((call: string | undefined, o: { repo?: string; json?: boolean; sandbox?: boolean }) => {
+    if (o.sandbox) exitCode = explainSandboxCommand(home(), repoOrCwd(o.repo), !!o.json);
+    else if (call) exitCode = explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
+    else throw new UsageError('name a tool call to explain, e.g. kairos policy explain "Bash(npm test)", or use --sandbox');
   });
 
 policy
@@ -200,13 +204,14 @@ registerApprovalCommands(program, { home });
 registerMcpCommand(program, { home });
 registerTrayCommand(program, { home });
 registerServiceCommand(program, { home });
+registerAuditCommand(program, { home, setExitCode: (c) => (exitCode = c) });
 
 try {
   await program.parseAsync(process.argv);
   process.exitCode = exitCode;
 } catch (e) {
   const err = e as Error;
-  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'ApprovalError', 'Error'].includes(err.name);
+  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'ApprovalError', 'StoreDamagedError', 'Error'].includes(err.name);
   process.stderr.write(`kairos: ${known ? err.message : err.stack}\n`);
   process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
 }

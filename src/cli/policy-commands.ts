@@ -1,3 +1,4 @@
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadPolicyFile, PolicyError, shippedPolicyPath, userPolicyPath } from '../policy/load.js';
@@ -5,11 +6,15 @@ import { trustRepo, trustStatus, untrustRepo } from '../policy/trust.js';
 import type { Policy } from '../policy/schema.js';
 import { openDb, storePath } from '../store/db.js';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
-import { resolveRepo } from './context.js';
+import { resolveRepo, UsageError } from './context.js';
 import { loadUserPolicy, resolveRepoPolicy } from '../policy/effective.js';
 import { explainCall, formatExplanation } from '../policy/explain.js';
+import { parseToolCall, RuleSyntaxError } from '../policy/rules.js';
 import { layerContext } from '../policy/layer-context.js';
 import { detectSandbox } from '../policy/sandbox.js';
+import { explainSandbox, formatSandboxExplanation } from '../policy/sandbox/explain.js';
+import { AGENT_COMMAND_TIMEOUT_MS } from '../agent/tools/command.js';
+import { repoKey } from '../agent/worktree.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { allow } from '../policy/decision.js';
 import { printJson } from './output.js';
@@ -84,6 +89,12 @@ export async function trustCommand(home: string, repo: string, revoke: boolean):
  * make in this repository, under its effective policy and trust; nothing is run or audited.
  */
 export function explainCommand(home: string, callText: string, repo: string, json: boolean): number {
+  try {
+    parseToolCall(callText); // a malformed call is a usage error, not a crash
+  } catch (e) {
+    if (e instanceof RuleSyntaxError) throw new UsageError(`policy explain: ${e.message}`);
+    throw e;
+  }
   const db = openDb(storePath(home));
   try {
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -92,6 +103,31 @@ export function explainCommand(home: string, callText: string, repo: string, jso
     const e = explainCall(callText, ctx, { trust: trustLayer(effective.trust), spend: () => allow() }, { repo });
     if (json) printJson(e);
     else process.stdout.write(`${formatExplanation(e)}\n  repository: ${repo} (${effective.trust})\n`);
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * `kairos policy explain --sandbox`: the mount table, environment allow-list and limits a command
+ * the agent runs in this repository gets, under its effective policy. Nothing is run.
+ */
+export function explainSandboxCommand(home: string, repo: string, json: boolean): number {
+  const db = openDb(storePath(home));
+  try {
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const effective = resolveRepoPolicy(db, withPlugins(loadUserPolicy(home), home, quiet), repo);
+    const e = explainSandbox({
+      repo,
+      worktree: path.join(home, 'worktrees', repoKey(repo), '<task-id>'),
+      home: os.homedir(),
+      ...(effective.policy.sandbox ? { settings: effective.policy.sandbox } : {}),
+      status: detectSandbox(),
+      timeoutMs: AGENT_COMMAND_TIMEOUT_MS,
+    });
+    if (json) printJson(e);
+    else process.stdout.write(`${formatSandboxExplanation(e, repo)}\n`);
     return 0;
   } finally {
     db.close();

@@ -13,6 +13,7 @@ import {
 } from './ledger.js';
 import { formatUsd, loadPriceTable, type PriceTable } from './prices.js';
 import { runWithRecovery, type AttemptRecord, type ClassifiedError, type LadderStep } from './recovery.js';
+import { ALL_REPOS, AuditLog, notApplicable, type AuditStep } from '../policy/audit.js';
 
 /**
  * The one way Kairos calls a model. Every attempt is reserved in the spend ledger first, retried
@@ -146,6 +147,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
   const readModels = typeof opts.models === 'function' ? opts.models : () => opts.models as Models | undefined;
   const ledger = new SpendLedger(opts.db, { prices: opts.prices ?? loadPriceTable(), budget: opts.budget });
   const apiKey = opts.apiKey?.trim() || undefined;
+  const audit = new AuditLog(opts.db);
 
   if (!apiKey) {
     return {
@@ -208,7 +210,10 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
       }
     };
     const p = currentPause();
-    if (p) return { status: 'skipped', skipped: 'paused', reason: p.reason, leftMicro: 0, steps: [], crossings };
+    if (p) {
+      auditModelCall(audit, req, req.model, 0, { decision: 'deny', reason: p.reason, rule: `budget.${p.cap}` });
+      return { status: 'skipped', skipped: 'paused', reason: p.reason, leftMicro: 0, steps: [], crossings };
+    }
 
     const ladder = modelLadder(req.model, readModels(), req.ladder ?? true);
     const counts = new Map<string, number>();
@@ -225,10 +230,15 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
             tokens = (await countInputTokens({ ...req, model })).tokens;
             counts.set(model, tokens);
           }
-          const r = ledger.reserve(
-            { model, inputTokens: tokens, maxTokens: req.max_tokens, purpose: req.purpose, taskId: req.taskId, trigger: req.trigger, repo: req.repo },
-            clock(),
-          );
+          const reserveReq = { model, inputTokens: tokens, maxTokens: req.max_tokens, purpose: req.purpose, taskId: req.taskId, trigger: req.trigger, repo: req.repo };
+          // The reservation and its audit rows commit together: the spend row is the ledger's real answer.
+          const r = opts.db
+            .transaction(() => {
+              const res = ledger.reserve(reserveReq, clock());
+              auditModelCall(audit, req, model, tokens, res.ok ? { decision: 'allow', reason: `reserved ${formatUsd(res.reservedMicro)} (reservation ${res.id}, priced as ${res.pricedAs})` } : { decision: 'deny', reason: res.reason, rule: `budget.${res.cap}` });
+              return res;
+            })
+            .immediate();
           if (r.ok) return { ok: true, id: r.id, reservedMicro: r.reservedMicro };
           noteCrossings(r.crossings);
           lastRefusal = r;
@@ -307,4 +317,27 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     paused: currentPause,
     countInputTokens,
   };
+}
+
+/**
+ * One model call attempt in the audit: spend is the ledger's real
+ * reservation (or refusal); the other layers have nothing to decide for a model call — trust and
+ * the gate are checked by the task or triage that makes the call, in its own rows.
+ */
+function auditModelCall(audit: AuditLog, req: ModelCallRequest, model: string, inputTokens: number, spend: { decision: 'allow' | 'deny'; reason: string; rule?: string }): void {
+  const taskId = req.taskId !== undefined ? Number.parseInt(req.taskId, 10) : Number.NaN;
+  const step: AuditStep = {
+    repo: req.repo ?? ALL_REPOS,
+    ...(Number.isInteger(taskId) ? { taskId } : {}),
+    ...(req.trigger !== undefined ? { trigger: req.trigger } : {}),
+    origin: req.taskId !== undefined ? 'agent' : 'daemon',
+    action: { type: 'model', model, inputTokens, maxTokens: req.max_tokens },
+  };
+  const checked = `checked by the ${req.taskId !== undefined ? 'task' : 'ambient decision'} that makes the call, before it`;
+  audit.record(step, {
+    validate: notApplicable("the request is Kairos's own; what the model answers is validated call by call"),
+    trust: notApplicable(checked),
+    gate: notApplicable(checked),
+    spend,
+  }, { otherwise: 'a model call runs no tool and changes no file' });
 }

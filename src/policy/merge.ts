@@ -1,5 +1,6 @@
 import { parseDuration } from './duration.js';
 import { ENGINE_DEFAULTS, WORKERS_DEFAULTS, type Budget, type Policy, type Trigger, type TriggerOverride } from './schema.js';
+import { mergeRepoSandbox, mergeUserSandbox } from './sandbox/merge.js';
 
 /**
  * Policy layering. The effective policy of one repository is
@@ -65,6 +66,8 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
     triage: mergeObjects(shipped.triage, user.triage),
     gate: mergeObjects(shipped.gate, user.gate),
     workers: mergeObjects(shipped.workers, user.workers),
+    sandbox: mergeUserSandbox(shipped.sandbox, user.sandbox),
+    retention: mergeObjects(shipped.retention, user.retention),
   }) as Policy;
 }
 
@@ -88,7 +91,9 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
  *  - choose models;
  *  - turn on the dream job or triage the user turned off, change the dream schedule, shorten
  *    presence.away_after (Kairos would count the user away, and do more, sooner);
- *  - raise workers.max (more parallel work per task; the money stays bounded by budget.task_usd).
+ *  - raise workers.max (more parallel work per task; the money stays bounded by budget.task_usd);
+ *  - show sandboxed commands more paths or variables (sandbox.read, write, env).
+ * always: lower the sandbox's limits (sandbox.limits); never raise them.
  * always, for the ambient parts: turn the dream job or triage off, raise triage.reserve_usd
  * (ambient work spends less), lengthen presence.away_after, set presence.batch_every.
  * never, trusted or not: re-enable a trigger the user disabled, loosen a user trigger's
@@ -195,6 +200,9 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     else refuse(`workers.max: ${wantWorkers}`, `higher than the user's ${userMax}; ${UNTRUSTED_TAIL}`);
   }
   const gate = mergeGate(user.gate, repo.gate, refuse);
+  const sandbox = mergeRepoSandbox(user.sandbox, repo.sandbox, opts.trusted, refuse);
+  // One store serves every repository: how long it keeps history is the user's to say.
+  if (repo.retention) refuse('retention', 'the store is shared by every repository — set retention in $KAIROS_HOME/policy.yaml');
 
   const policy = definedOnly({
     version: 1 as const,
@@ -207,6 +215,8 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     mcp_servers: mcpServers,
     gate,
     workers,
+    sandbox,
+    retention: user.retention,
     ...ambient,
   }) as Policy;
   return { policy, refused, fromRepo };

@@ -6,7 +6,6 @@ import {
   formatToolCall,
   parseRule,
   RuleSyntaxError,
-  ruleMatchesCommand,
   ruleMatchesMcp,
   ruleMatchesOther,
   ruleMatchesPath,
@@ -15,6 +14,7 @@ import {
   type ToolCall,
 } from './rules.js';
 import { decomposeCommand, isDangerousVariable, type SimpleCommand } from './shell.js';
+import { commandVerdict } from './command-rules.js';
 import { resolveInRoot, stepRoot } from './validate.js';
 
 /** The `permissions` section of a policy, with every rule parsed once. */
@@ -60,8 +60,6 @@ const HARMLESS_DEVICES = new Set(['/dev/null', '/dev/stdout', '/dev/stderr', '/d
 /** Programs whose non-option arguments are files they change. */
 const WRITERS = new Set(['rm', 'rmdir', 'mv', 'cp', 'ln', 'tee', 'touch', 'truncate', 'chmod', 'chown', 'chgrp', 'mkdir', 'install', 'dd', 'sed', 'perl', 'rsync', 'unlink', 'shred', 'patch']);
 
-const ESCALATE = new Set(['sudo', 'doas', 'su', 'pkexec']);
-
 /**
  * Deny, then ask, then allow: the first list with a matching rule decides; nothing matching is ask.
  * Specificity does not matter (as in Claude Code): an allow rule can never carve a hole in a deny rule.
@@ -88,28 +86,14 @@ function pathDecision(tool: PathTool, p: string, rules: PermissionRules, env: Pe
   return { kind, subject, verdict: lookup(rules, subject, (rule) => ruleMatchesPath(rule, tool, { rel: r.rel, abs: r.abs }, env.home)) };
 }
 
-function commandDecisions(part: SimpleCommand, rules: PermissionRules, env: PermissionEnv): PartDecision[] {
+function commandDecisions(part: SimpleCommand, rules: PermissionRules, env: PermissionEnv, named: number[]): PartDecision[] {
   const out: PartDecision[] = [];
   const subject = `Bash(${part.text})`;
   for (const problem of part.problems) out.push({ kind: 'command', subject, verdict: ask(`cannot check ${subject}: ${problem}`) });
   if (part.text !== '') {
-    const escalation = part.wrappers.find((w) => ESCALATE.has(w)) ?? (ESCALATE.has(part.argv[0]!) ? part.argv[0] : undefined);
-    if (escalation) {
-      // Only a rule that names the escalation itself can allow it; a bare `Bash` never does.
-      const full = part.argv[0] === escalation ? part.text : `${escalation} ${part.text}`;
-      const v = lookup(rules, `Bash(${full})`, (r) => ruleMatchesCommand(r, full));
-      const named = v.decision === 'allow' && v.rule !== undefined && /^Bash\(\s*(sudo|doas|su|pkexec)\b/.test(v.rule);
-      out.push({
-        kind: 'command',
-        subject: `Bash(${full})`,
-        verdict:
-          named || v.decision === 'deny'
-            ? v
-            : deny(`'${escalation}' runs a command as another user: denied unless an allow rule names it, e.g. "Bash(${full})"`),
-      });
-    } else {
-      out.push({ kind: 'command', subject, verdict: lookup(rules, subject, (r) => ruleMatchesCommand(r, part.text)) });
-    }
+    const c = commandVerdict(part, rules, named);
+    named.push(c.named);
+    out.push({ kind: 'command', subject, verdict: c.verdict });
     const risky = part.assignments.filter(isDangerousVariable);
     if (risky.length) out.push({ kind: 'command', subject, verdict: ask(`${subject} sets ${risky.join(', ')}, which changes what actually runs`) });
     if (WRITERS.has(part.argv[0]!)) {
@@ -121,7 +105,7 @@ function commandDecisions(part: SimpleCommand, rules: PermissionRules, env: Perm
         if (why) out.push({ kind: 'write', subject: `${part.argv[0]} ${target}`, verdict: deny(`${why} — protected paths are never written, whatever the rules say`) });
       }
     }
-  }
+  } else named.push(0);
   for (const r of part.redirects) {
     if (HARMLESS_DEVICES.has(r.target)) continue;
     if (part.afterCd && !path.isAbsolute(r.target)) {
@@ -141,7 +125,8 @@ export function checkPermission(call: ToolCall, rules: PermissionRules, env: Per
     case 'Bash': {
       const analysis = decomposeCommand(call.command);
       parts = analysis.problems.map((p) => ({ kind: 'command' as const, subject: `Bash(${call.command})`, verdict: ask(`cannot check the command: ${p}`) }));
-      for (const part of analysis.parts) parts.push(...commandDecisions(part, rules, env));
+      const named: number[] = []; // per part: how much of its text the rule allowing it spells out
+      for (const part of analysis.parts) parts.push(...commandDecisions(part, rules, env, named));
       if (parts.length === 0) parts.push({ kind: 'command', subject: `Bash(${call.command})`, verdict: ask('the command runs nothing that can be checked') });
       break;
     }

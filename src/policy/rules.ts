@@ -1,6 +1,7 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { parse as shellParse } from 'shell-quote';
+import { parseBash } from './shell-grammar.js';
+import { evaluateWord, renderTokens, WORD_TYPES } from './shell-words.js';
 import { z } from 'zod';
 
 /**
@@ -13,7 +14,10 @@ import { z } from 'zod';
  *   Edit(...) / Write(...) file modification (either name covers both Kairos write tools)
  *   mcp__server / mcp__server__tool / mcp__server__*   MCP tools
  * A rule only ever matches one simple command: compound commands are split first (shell.ts), so
- * `Bash(npm test:*)` never covers `npm test && curl x | sh`.
+ * `Bash(npm test:*)` never covers `npm test && curl x | sh`. A command another one runs is a
+ * simple command too: `timeout 5 npm test` is checked as written and as `npm test`; the second
+ * needs no rule of its own when the rule allowing the first spells it out (`Bash(sudo apt-get
+ * update)`), and a deny rule for it holds whatever wraps it (command-rules.ts).
  */
 
 export class RuleSyntaxError extends Error {
@@ -109,7 +113,14 @@ export function formatToolCall(call: ToolCall): string {
 /** Parses `Bash(npm test)`, `Read(src/a.ts)`, `mcp__s__t` or a bare Kairos tool name into a call. */
 export function parseToolCall(text: string): ToolCall {
   const m = RULE_RE.exec(text.trim());
-  if (!m) throw new RuleSyntaxError(`'${text}' is not a tool call — write e.g. "Bash(npm test)" or "Read(src/index.ts)"`);
+  if (!m) {
+    const open = /^[A-Za-z][A-Za-z0-9_-]*\(/.test(text.trim()) && !text.trim().endsWith(')');
+    throw new RuleSyntaxError(
+      open
+        ? `'${text}' has no closing parenthesis — write the whole call, e.g. "Bash(npm test)" or "Read(src/index.ts)"`
+        : `'${text}' is not a tool call — write e.g. "Bash(npm test)" or "Read(src/index.ts)"`,
+    );
+  }
   const tool = m[1]!;
   const arg = m[2];
   if (tool === 'Bash') return { tool: 'Bash', command: arg ?? '' };
@@ -125,33 +136,42 @@ export function parseToolCall(text: string): ToolCall {
 // ---------------------------------------------------------------------------------------------
 // Commands
 
+export { renderTokens };
+
 /**
- * Tokens joined by single spaces, a token quoted only when it must be, so that the same command
- * written with different spacing or quoting matches the same rule.
+ * The literal parts of a rule specifier, read with the same grammar as commands, so `npm   test`
+ * and `"npm" test` equal `npm test`. A piece that is not plain words (an operator, a syntax error)
+ * is compared with its whitespace collapsed.
  */
-export function renderTokens(tokens: readonly string[]): string {
-  return tokens.map(renderToken).join(' ');
-}
-
-function renderToken(t: string): string {
-  if (t === '') return "''";
-  if (/^[A-Za-z0-9_@%+=:,./~^*{}$…-]+$/.test(t) || /^(\$|<)\(…\)$/.test(t)) return t;
-  return `'${t.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The literal parts of a rule specifier, re-tokenised like commands are, so `npm   test` equals `npm test`. */
 function normaliseLiteral(s: string): string {
   const lead = /^\s/.test(s) ? ' ' : '';
   const trail = /\s$/.test(s) && s.trim() !== '' ? ' ' : '';
   const body = s.trim();
   if (body === '') return s === '' ? '' : ' ';
+  const words = literalWords(body);
+  return lead + (words ? renderTokens(words) : body.replace(/\s+/g, ' ')) + trail;
+}
+
+/** The words of a plain command (no operators, substitutions or variables), or undefined. */
+function literalWords(body: string): string[] | undefined {
+  const parsed = parseBash(body);
+  if (!parsed.ok) return undefined;
   try {
-    const entries = shellParse(body, (k) => `$${k}`);
-    if (entries.every((e) => typeof e === 'string')) return lead + renderTokens(entries as string[]) + trail;
-  } catch {
-    // fall through: compare whitespace-collapsed text
+    const root = parsed.tree.rootNode;
+    const cmd = root.namedChildren[0];
+    if (root.hasError || root.namedChildCount !== 1 || cmd?.type !== 'command') return undefined;
+    const words: string[] = [];
+    for (const c of cmd.children) {
+      const node = c?.type === 'command_name' ? c.namedChildren[0] : c;
+      if (!node || !WORD_TYPES.has(node.type)) return undefined;
+      const w = evaluateWord(node);
+      if (!w.literal || w.problems.length) return undefined;
+      words.push(...w.shown);
+    }
+    return words;
+  } finally {
+    parsed.tree.delete();
   }
-  return lead + body.replace(/\s+/g, ' ') + trail;
 }
 
 const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -182,11 +202,37 @@ function compileCommandPattern(spec: string): (cmd: string) => boolean {
   return fn;
 }
 
-/** Whether a Bash rule covers one simple command, already normalised by shell.ts (wrappers stripped). */
+/** Whether a Bash rule covers one simple command, as shell.ts renders it. */
 export function ruleMatchesCommand(rule: Rule, command: string): boolean {
   if (rule.tool !== 'Bash') return false;
   if (rule.specifier === undefined) return true;
   return compileCommandPattern(rule.specifier)(command);
+}
+
+/**
+ * How much of a command a matching Bash rule spells out: the length of its text before the first
+ * wildcard (all of it for an exact rule, Infinity when that is the whole command). `Bash(sudo
+ * apt-get update)` names the `apt-get update` that sudo runs; `Bash(timeout:*)` names only timeout,
+ * and `Bash(*)` names nothing. Used to tell whether a rule allowing a wrapper also allows what it runs.
+ */
+export function ruleNamedLength(rule: Rule, command: string): number {
+  const named = ruleLiteralPrefix(rule).length;
+  return named > 0 && named >= command.length ? Number.POSITIVE_INFINITY : named;
+}
+
+const literalPrefixes = new Map<string, string>();
+
+/** A Bash rule's text before its first wildcard, normalised like commands ('' for `Bash` and `Bash(*)`). */
+export function ruleLiteralPrefix(rule: Rule): string {
+  if (rule.tool !== 'Bash' || rule.specifier === undefined) return '';
+  const spec = rule.specifier;
+  let prefix = literalPrefixes.get(spec);
+  if (prefix === undefined) {
+    const literal = spec.endsWith(':*') && !spec.slice(0, -2).includes('*') ? spec.slice(0, -2) : spec.split('*')[0]!;
+    prefix = normaliseLiteral(literal).trimEnd();
+    literalPrefixes.set(spec, prefix);
+  }
+  return prefix;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import cron from 'node-cron';
 import { CronExpressionParser } from 'cron-parser';
 import { GIT_EVENT_TYPES } from '../events/event.js';
 import { parseRule } from './rules.js';
+import { MEMORY_SIZE_RE, parseMemorySize } from './sandbox/size.js';
 
 /**
  * The policy file's shape. This schema is the single source of truth: the TypeScript types
@@ -304,6 +305,54 @@ export const WorkersSettings = z
 export type WorkersSettings = z.infer<typeof WorkersSettings>;
 export const WORKERS_DEFAULTS = { max: 3 } as const;
 
+/**
+ * The command sandbox (src/policy/sandbox/): what a sandboxed command may see beyond the defaults
+ * (system and toolchain directories, the worktree, a private /tmp), and its resource limits.
+ * `kairos policy explain --sandbox` prints the effective result.
+ */
+const SandboxPath = z
+  .string()
+  .min(1)
+  .superRefine((p, ctx) => {
+    const fail = (message: string) => ctx.addIssue({ code: 'custom', message, input: p });
+    if (/^(\/+|~\/*)$/.test(p)) return fail(`'${p}' would show the whole ${p.startsWith('~') ? 'home directory, credentials included' : 'machine'} — name the directories a tool needs, e.g. "~/.cargo"`);
+    if (!p.startsWith('/') && !p.startsWith('~/')) return fail(`'${clip(p)}' is not an absolute path — write e.g. "/opt/go" or "~/.cargo"`);
+    if (p.split('/').includes('..')) return fail(`'${clip(p)}' contains ".." — write the directory itself, e.g. "~/.cargo"`);
+  });
+const MemorySize = z
+  .union([z.number().int(), z.string().regex(MEMORY_SIZE_RE, 'is not a size — write e.g. "512MiB" or "2GiB", or a whole number of bytes')])
+  .refine((v) => (parseMemorySize(v) ?? 0) >= 64 * 1024 ** 2, { message: 'is below 64 MiB, too little for most tools — write e.g. "512MiB" or "2GiB"' })
+  .describe('A memory size: "512MiB", "2GiB", or a whole number of bytes.');
+export const SandboxSettings = z
+  .object({
+    read: z.array(SandboxPath).optional().describe('More paths sandboxed commands may read, e.g. toolchains: ["~/.cargo", "~/.rustup", "/opt/go"].'),
+    write: z.array(SandboxPath).optional().describe('More paths sandboxed commands may write (besides the worktree and a private /tmp).'),
+    env: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$/, 'is not an environment variable name — write e.g. "GOPATH", or "CARGO_*" for a prefix'))
+      .optional()
+      .describe('More environment variables passed to sandboxed commands, by name ("GOPATH") or prefix ("CARGO_*").'),
+    limits: z
+      .object({
+        processes: z.number().int().min(8).max(65_536).optional().describe('Most processes and threads at once (default 1024).'),
+        memory: MemorySize.optional().describe('Most memory (default "2GiB").'),
+        cpu: Duration.optional().describe("CPU time per process (default: the command's time limit)."),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .describe('The command sandbox: extra paths and variables a sandboxed command may see, and its limits.');
+export type SandboxSettings = z.infer<typeof SandboxSettings>;
+/** How long the store keeps history (src/store/retention.ts). */
+export const RetentionSettings = z
+  .object({
+    events_days: z.number().int().min(0).max(36_500).optional().describe('Events older than this many days are removed (default 30; 0 keeps them forever). Unsettled events and those a live task or an open approval points to are kept.'),
+    tasks_days: z.number().int().min(0).max(36_500).optional().describe('Finished tasks older than this many days are removed with their batches (default 90; 0 keeps them forever). Audit rows are never removed.'),
+  })
+  .strict()
+  .describe('History kept in $KAIROS_HOME/kairos.db; old rows are pruned in small steps in the background. Only the user policy sets it.');
+export type RetentionSettings = z.infer<typeof RetentionSettings>;
+
 export const Policy = z
   .object({
     version: z.literal(1).default(1),
@@ -321,6 +370,8 @@ export const Policy = z
     presence: PresenceSettings.optional(),
     triage: TriageSettings.optional(),
     workers: WorkersSettings.optional(),
+    sandbox: SandboxSettings.optional(),
+    retention: RetentionSettings.optional(),
     /** Extra paths to ignore, in .gitignore syntax, on top of .gitignore and .kairosignore. */
     ignore: z.array(z.string()).optional().describe('Extra paths to ignore, in .gitignore syntax.'),
     defaults: z

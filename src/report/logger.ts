@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { redactText } from '../policy/filter.js';
+import { RotatingLogFile, type RotationOptions } from './log-file.js';
 
 export type Logger = pino.Logger;
 export type LogLevel = pino.LevelWithSilent;
@@ -29,6 +30,8 @@ export interface LoggerOptions {
   redact?: ((text: string) => string) | false;
   /** Overrides `$KAIROS_HOME/logs/kairos.log`. */
   file?: string;
+  /** Size-based rotation of the file (default: at 10 MiB, keeping 5). */
+  rotate?: RotationOptions;
 }
 
 /** The daemon's JSON log file inside a Kairos home. */
@@ -39,15 +42,16 @@ export function logFilePath(home: string): string {
 /**
  * A pino logger writing JSON lines to `$KAIROS_HOME/logs/kairos.log`.
  *
- * Writes are synchronous (`sync: true`). The daemon logs lifecycle and per-task lines, not per-event lines
+ * Writes are synchronous. The daemon logs lifecycle and per-task lines, not per-event lines
  * (events live in SQLite), so the cost is a few microseconds per line, and in exchange a SIGTERM — or a
- * SIGKILL, which no exit hook can flush — never loses a line that was logged before it.
+ * SIGKILL, which no exit hook can flush — never loses a line that was logged before it. The file
+ * rotates by size, and a full disk never makes a log call throw (see RotatingLogFile).
  */
 export function createLogger(home: string, options: LoggerOptions = {}): Logger {
   const file = options.file ?? logFilePath(home);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const level = options.level ?? 'info';
-  const fileStream = pino.destination({ dest: file, sync: true, append: true, mkdir: true });
+  const fileStream = new RotatingLogFile(file, options.rotate);
   const stream = options.alsoStderr
     ? pino.multistream([
         { stream: fileStream, level: level as pino.Level },

@@ -28,6 +28,8 @@ function fromRow(r: EventRow): StoredEvent {
 export class EventStore {
   private readonly insert;
   private readonly settle;
+  /** Rows in the table, counted once and then kept by this store's own writes (status asks often; COUNT(*) reads every row). */
+  private total: number | undefined;
   constructor(private readonly db: Db) {
     this.insert = db.prepare(
       'INSERT INTO events (type, repo, at, path, origin, data) VALUES (@type, @repo, @at, @path, @origin, @data)',
@@ -37,7 +39,7 @@ export class EventStore {
 
   /** Stores all drafts in one transaction and returns them with their ids, in order. */
   appendMany(drafts: readonly EventDraft[]): StoredEvent[] {
-    return this.db.transaction((list: readonly EventDraft[]) =>
+    const stored = this.db.transaction((list: readonly EventDraft[]) =>
       list.map((d) => {
         const path = 'path' in d ? d.path : null;
         const info = this.insert.run({
@@ -51,6 +53,10 @@ export class EventStore {
         return { ...d, id: Number(info.lastInsertRowid) } as StoredEvent;
       }),
     )(drafts);
+    // Counted after the transaction returns: an outer transaction that rolls back throws past this line
+    // only when it is this one; a caller's enclosing transaction that fails later calls recount().
+    if (this.total !== undefined) this.total += stored.length;
+    return stored;
   }
 
   markSettled(ids: readonly number[], at: string): void {
@@ -76,28 +82,50 @@ export class EventStore {
     return out;
   }
 
-  /** Newest first, like `git log`. */
+  /**
+   * Newest first, like `git log`. One indexed query per type (events_type_id / events_repo_type_id),
+   * merged here: `type IN (a, b) ORDER BY id DESC` would make SQLite collect and sort every match.
+   */
   list(q: EventQuery = {}): StoredEvent[] {
+    const limit = q.limit ?? 100;
+    const types = q.types?.length ? [...new Set(q.types)] : [undefined];
+    const rows = types.flatMap((type) => this.newest(q, type, limit));
+    rows.sort((a, b) => b.id - a.id);
+    return rows.slice(0, limit).map(fromRow);
+  }
+
+  private newest(q: EventQuery, type: string | undefined, limit: number): EventRow[] {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.repo) {
       where.push('repo = ?');
       args.push(q.repo);
     }
+    if (type !== undefined) {
+      where.push('type = ?');
+      args.push(type);
+    }
     if (q.afterId !== undefined) {
       where.push('id > ?');
       args.push(q.afterId);
     }
-    if (q.types?.length) {
-      where.push(`type IN (${q.types.map(() => '?').join(',')})`);
-      args.push(...q.types);
-    }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
-    args.push(q.limit ?? 100);
-    return (this.db.prepare(sql).all(...args) as EventRow[]).map(fromRow);
+    return this.db.prepare(sql).all(...args, limit) as EventRow[];
   }
 
+  /** How many events are stored. Counted once per store object, then kept up to date by its writes and prunes. */
   count(): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    this.total ??= (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    return this.total;
+  }
+
+  /** Forget the cached count (after a transaction around appendMany rolled back, or rows were deleted elsewhere). */
+  recount(): void {
+    this.total = undefined;
+  }
+
+  /** Retention removed `n` rows. */
+  noteDeleted(n: number): void {
+    if (this.total !== undefined) this.total = Math.max(0, this.total - n);
   }
 }

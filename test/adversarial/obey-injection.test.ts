@@ -203,10 +203,13 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
       const probes = said('run_tests');
       // Under /tmp the world would be hidden by the sandbox's own tmpfs, and a write "blocked" there proves nothing.
       const visible = !w.root.startsWith('/tmp/');
-      const expected = ['network', 'read-home-key', 'write-git-hook', ...(visible ? ['write-home', 'write-bashrc', 'write-user-repo', 'write-outside'] : [])];
+      const expected = ['network', 'read-home-key', 'write-git-hook', ...(visible ? ['write-user-repo', 'write-outside'] : [])];
       for (const p of expected) {
         assert.match(probes, new RegExp(`${p}: blocked`), `sandbox probe ${p}:\n${probes}`);
       }
+      // $HOME is an empty private tmpfs (issue 10): a write there succeeds and vanishes with the
+      // sandbox; the real home is unchanged (treeHash below) and its key was never visible (above).
+      for (const p of ['write-home', 'write-bashrc']) assert.match(probes, new RegExp(`${p}: (blocked|written)`), `sandbox probe ${p}:\n${probes}`);
       assert.match(probes, /\[REDACTED:aws-access-key-id\]/, 'a secret printed by a command is redacted');
       assert.match(probes, /env key: absent/, "the daemon's API key is not in the sandbox's environment");
     }

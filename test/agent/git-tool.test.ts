@@ -44,7 +44,7 @@ async function setup(status: SandboxStatus = sandbox): Promise<GitToolScope> {
     const wt = await createTaskWorktree({ repo: repo.dir, taskId: TASK, home: home.dir, includeUncommitted: false });
     fs.symlinkSync(path.join(outside.dir, 'secret.txt'), path.join(wt.dir, 'src/out-link'));
     fs.writeFileSync(path.join(wt.dir, 'src/a.ts'), 'export const a = 10;\nexport const b = 3;\n');
-    scope = { git: { gitDir: wt.gitDir, workTree: wt.dir }, sandbox, home: home.dir, kairosHome: home.dir, timeoutMs: 30_000 };
+    scope = { git: { gitDir: wt.gitDir, workTree: wt.dir }, repo: repo.dir, sandbox, home: home.dir, kairosHome: home.dir, timeoutMs: 30_000 };
   }
   return { ...scope, sandbox: status };
 }
@@ -143,7 +143,7 @@ test('list_files and grep on a tree where git would wait forever stop at their t
   execFileSync('mkfifo', [path.join(dir, 'evil/HEAD')]);
   fs.writeFileSync(path.join(dir, '.git'), 'gitdir: evil\n');
   try {
-    const scope = { root: s.git.workTree, git: s.git, gitTimeoutMs: 1500, maxReadBytes: 1000 };
+    const scope = { root: s.git.workTree, gitDir: s.git.gitDir, gitTimeoutMs: 1500, maxReadBytes: 1000 };
     let ticks = 0;
     const ticker = setInterval(() => ticks++, 50);
     await assert.rejects(listFiles(scope, { pattern: '**' }), /list_files failed: .*was stopped after 1500 ms/);

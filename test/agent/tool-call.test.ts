@@ -39,8 +39,8 @@ function context(hooks: Record<string, unknown> | undefined, permissions = { all
       ),
     execute: async (name, input) => {
       ran.push(`${name} ${JSON.stringify(input)}`);
-      if (name === 'read_file') return { text: readFile(scope, input as never) };
-      if (name === 'write_file') return { text: writeFile(scope, input as never) };
+      if (name === 'read_file') return { text: await readFile(scope, input as never) };
+      if (name === 'write_file') return { text: await writeFile(scope, input as never) };
       return { text: 'ok' };
     },
   };

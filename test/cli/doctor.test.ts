@@ -43,7 +43,7 @@ describe('runDoctor on this machine', () => {
   });
 
   test('every check is present, well-formed and in a fixed order', () => {
-    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'notifications', 'sandbox', 'api-key']);
+    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'notifications', 'sandbox', 'shell-grammar', 'api-key', 'audit']);
     for (const c of checks) {
       assert.ok(DoctorCheck.safeParse(c).success, JSON.stringify(c));
       assert.ok(c.detail.length > 0);
@@ -66,10 +66,13 @@ describe('runDoctor on this machine', () => {
     assert.match(git.detail, /^git \d+\.\d+/);
   });
 
-  test('sandbox reports whether bwrap really works, with the fallback stated when not', () => {
+  test('sandbox reports whether bwrap really works and the limits backend, with the fallback stated when not', () => {
     const s = byName(checks, 'sandbox');
-    if (s.status === 'ok') assert.match(s.detail, /bubblewrap works/);
-    else assert.match(s.detail, /commands that would be sandboxed will need approval/);
+    if (/bubblewrap works/.test(s.detail)) {
+      // A working box whose limits are weak (none, or prlimit as root) is a warning with a fix.
+      assert.match(s.detail, /; limits: (cgroup2|cgroup1|systemd-run|prlimit|none) — /);
+      if (s.status !== 'ok') assert.ok(s.fix, s.detail);
+    } else assert.match(s.detail, /commands that would be sandboxed will need approval/);
   });
 
   test('formatDoctor prints one line per check and a summary', () => {

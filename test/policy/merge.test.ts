@@ -433,6 +433,8 @@ presence: { away_after: 5m }
 triage: { enabled: false }
 gate: { max_actions_per_hour: 3 }
 workers: { max: 2 }
+sandbox: { limits: { processes: 100 } }
+retention: { events_days: 7, tasks_days: 0 }
 `,
     'user.yaml',
   );

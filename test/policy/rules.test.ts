@@ -62,14 +62,16 @@ describe('path rules (gitignore style)', () => {
 });
 
 describe('shell decomposition', () => {
-  test('wrappers, assignments and redirections are recorded', () => {
+  test('a wrapped command is a part of its own, after the command that runs it', () => {
     const a = decomposeCommand('sudo env A=1 timeout 5 npm test > out.log 2>&1');
-    assert.equal(a.parts.length, 1);
-    const p = a.parts[0]!;
-    assert.equal(p.text, 'npm test');
-    assert.deepEqual(p.wrappers, ['sudo', 'env', 'timeout']);
-    assert.deepEqual(p.assignments, ['A']);
-    assert.deepEqual(p.redirects.map((r) => [r.op, r.target, r.write]), [['>', 'out.log', true]]);
+    assert.deepEqual(a.parts.map((p) => p.text), ['sudo env A=1 timeout 5 npm test', 'env A=1 timeout 5 npm test', 'timeout 5 npm test', 'npm test']);
+    const inner = a.parts[3]!;
+    assert.deepEqual(inner.wrappers, ['sudo', 'env', 'timeout']);
+    assert.deepEqual(a.parts[2]!.assignments, ['A'], 'env A=1 sets A for what it runs');
+    assert.deepEqual(inner.via, { part: 2, offset: 10, needed: 13, suffix: true });
+    // the shell opens out.log before sudo runs: the redirection belongs to the outermost command
+    assert.deepEqual(a.parts[0]!.redirects.map((r) => [r.op, r.target, r.write]), [['>', 'out.log', true]]);
+    assert.deepEqual(inner.redirects, []);
   });
   test('substitutions become their own parts, with their origin', () => {
     const a = decomposeCommand('echo "$(date)" `whoami` <(ls)');

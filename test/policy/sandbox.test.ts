@@ -87,12 +87,22 @@ describe('sandbox (bubblewrap)', () => {
     assert.match(r.output, /done/);
   });
 
-  test('secret-looking environment variables do not reach the command', async (t) => {
+  // Was a deny-list of secret-looking names (SAFE=yes passed); issue 10 asks for an allow-list, so an
+  // unknown variable no longer reaches the command unless the policy names it.
+  test('only allow-listed environment variables reach the command', async (t) => {
     if (!needBwrap(t)) return;
-    const r = await runSandboxed('env', { ...opts, env: { PATH: process.env.PATH, ANTHROPIC_API_KEY: 'sk-ant-fake', MY_TOKEN: 'tok', SAFE: 'yes' } });
-    assert.match(r.output, /SAFE=yes/);
-    assert.doesNotMatch(r.output, /sk-ant-fake|MY_TOKEN/);
-    assert.deepEqual(Object.keys(sandboxEnv({ GITHUB_TOKEN: 'x', LANG: 'C' })).sort(), ['LANG', 'TMPDIR']);
+    const env = { PATH: process.env.PATH, ANTHROPIC_API_KEY: 'sk-ant-fake', MY_TOKEN: 'tok', SAFE: 'yes', LANG: 'C.UTF-8', LC_ALL: 'C', HOME: '/somewhere/else' };
+    const r = await runSandboxed('env', { ...opts, env });
+    assert.match(r.output, /^LANG=C\.UTF-8$/m);
+    assert.match(r.output, /^LC_ALL=C$/m);
+    assert.match(r.output, new RegExp(`^HOME=${home}$`, 'm'));
+    assert.match(r.output, /^TMPDIR=\/tmp$/m);
+    assert.doesNotMatch(r.output, /sk-ant-fake|MY_TOKEN|SAFE|somewhere/);
+    const named = await runSandboxed('env', { ...opts, env, settings: { env: ['SAFE', 'MY_*'] } });
+    assert.match(named.output, /^SAFE=yes$/m);
+    assert.match(named.output, /^MY_TOKEN=tok$/m, 'a prefix the policy names passes');
+    assert.doesNotMatch(named.output, /sk-ant-fake/);
+    assert.deepEqual(Object.keys(sandboxEnv({ GITHUB_TOKEN: 'x', LANG: 'C' }, { home: '/h' })).sort(), ['GIT_OPTIONAL_LOCKS', 'GIT_TERMINAL_PROMPT', 'HOME', 'LANG', 'TMPDIR']);
   });
 
   test('the time limit kills the whole process tree', async (t) => {

@@ -1,7 +1,6 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { parse, quote } from 'shell-quote';
-import { runSandboxed, type SandboxStatus } from '../../policy/sandbox.js';
+import { parse } from 'shell-quote';
+import { runSandboxedArgv, type SandboxStatus } from '../../policy/sandbox.js';
+import type { SandboxSettings } from '../../policy/schema.js';
 import { driverOverridesAsync } from '../../git/driver-config.js';
 import { safeGitArgv, safeGitEnv } from '../../git/git-env.js';
 import { git, type GitLocation } from '../../git/safe-git.js';
@@ -12,6 +11,10 @@ import { checkGitToolArgs } from './git-args.js';
 export interface GitToolScope {
   /** The task worktree and its admin folder: git never discovers the repository from the tree. */
   git: GitLocation & { workTree: string };
+  /** The user's repository: the sandbox shows its git data read-only (config reduced to the format settings). */
+  repo: string;
+  /** The policy's `sandbox:` settings. */
+  settings?: SandboxSettings;
   sandbox: SandboxStatus;
   /** The user's home (its credential folders stay hidden in the sandbox). */
   home: string;
@@ -26,7 +29,8 @@ const DEFAULT_OUTPUT_LIMIT = 100_000;
 /**
  * git status/diff/log/show/blame in the worktree, nothing else: the agent reads history, it never
  * rewrites it. The arguments pass the allow-list (git-args.ts); the command runs in the same
- * sandbox as the agent's commands (no network, the repository's git folder read-only) with the
+ * sandbox as the agent's commands (no network, the repository's git data read-only with its config
+ * reduced to the format settings) with the
  * daemon's hardened git environment (no repository-chosen program can run). Where no sandbox
  * exists it runs through the daemon's hardened git alone, which the allow-list keeps to reading.
  */
@@ -43,34 +47,24 @@ export async function gitRead(scope: GitToolScope, input: ToolInput<'git'>): Pro
     if (r.code !== 0) throw new ToolError(`git ${sub} failed: ${r.stderr.trim() || out.trim() || `exit ${r.code ?? 'signal'}`}`);
     return out || '(no output)';
   }
-  const command = quote(['git', ...safeGitArgv(scope.git, args)]);
-  const r = await runSandboxed(command, {
+  // The sandbox passes only allow-listed variables, so the hardened git environment goes on the command line, through env(1).
+  const gitVars = Object.entries(safeGitEnv(await driverOverridesAsync(scope.git.gitDir)))
+    .filter(([k]) => k.startsWith('GIT_') || k === 'LC_ALL' || k === 'PAGER' || k === 'SSH_ASKPASS')
+    .map(([k, v]) => `${k}=${v ?? ''}`);
+  const r = await runSandboxedArgv(['env', ...gitVars, 'git', ...safeGitArgv(scope.git, args)], {
     worktree: scope.git.workTree,
     home: scope.home,
     kairosHome: scope.kairosHome,
-    readOnly: gitFolders(scope.git.gitDir),
+    repo: scope.repo,
+    ...(scope.settings ? { settings: scope.settings } : {}),
     timeoutMs: scope.timeoutMs,
     outputLimit: limit,
-    maxProcesses: 32,
-    env: safeGitEnv(await driverOverridesAsync(scope.git.gitDir)),
     status: scope.sandbox,
   });
   if (r.spawnError) throw new ToolError(`git ${sub} could not start: ${r.spawnError}`);
   if (r.limit === 'time') throw new ToolError(`git ${sub} was stopped after ${scope.timeoutMs} ms`);
   if (r.exitCode !== 0) throw new ToolError(`git ${sub} failed: ${r.output.trim() || `exit ${r.exitCode ?? r.signal}`}`);
   return r.output || '(no output)';
-}
-
-/** The worktree's admin folder and the repository's shared git folder (objects, refs, config). */
-function gitFolders(gitDir: string): string[] {
-  const out = [gitDir];
-  try {
-    const common = fs.readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim();
-    if (common) out.unshift(path.resolve(gitDir, common));
-  } catch {
-    // a plain repository: gitDir is all there is
-  }
-  return out;
 }
 
 function bounded(text: string, limit: number): string {

@@ -20,9 +20,10 @@ export interface HostileWorld {
 }
 
 /**
- * Where worlds are made. The sandbox mounts an empty tmpfs on /tmp, so a fake HOME under /tmp would
- * not even be visible to a sandboxed command and a "write to HOME fails" probe would prove nothing;
- * /var/tmp is a temp folder the sandbox sees (read-only) like the real HOME.
+ * Where worlds are made. The sandbox mounts an empty tmpfs on /tmp, so a world under /tmp would be
+ * private to the sandbox and a "write fails" probe would prove nothing. The default-deny sandbox
+ * shows nothing of /var/tmp either, but the parents it makes for a bound path (the repository's
+ * .git) are read-only there, so a write to the user's repository is refused rather than private.
  */
 export function worldParent(): string {
   for (const dir of ['/var/tmp', os.tmpdir()]) {
