@@ -10,6 +10,8 @@ import type { Execution } from '../src/pipeline/runner.js';
 import { runAgentTask } from '../src/agent/task.js';
 import { applyProposalChecked, undoProposalAudited } from '../src/pipeline/proposal-decisions.js';
 import { formatUsd } from '../src/model/prices.js';
+import type { Origin } from '../src/model/ledger.js';
+import { AMBIENT_TRIGGER } from './ambient.js';
 import type { ApprovalQueue } from '../src/pipeline/approvals.js';
 
 export interface AgentTasksDeps {
@@ -42,7 +44,7 @@ export class AgentTasks {
 
   async run(task: TaskRow, trigger: Trigger, policy: Policy, paths: readonly string[]): Promise<Execution> {
     const r = await runAgentTask(
-      { taskId: task.id, repo: task.repo, trigger: trigger.name, instruction: trigger.ask!, context: this.context(task, paths), policy },
+      { taskId: task.id, repo: task.repo, trigger: trigger.name, instruction: trigger.ask!, context: this.context(task, paths), policy, origin: this.origin(task) },
       {
         db: this.d.db,
         home: this.d.home,
@@ -88,6 +90,16 @@ export class AgentTasks {
 
   undo(repo: string, id: string, force: boolean): Promise<{ restored: string[] }> {
     return undoProposalAudited(this.d.approvals, { proposalId: id, repo, force, channel: 'cli', onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
+  }
+
+  /**
+   * Who an agent task is for: the user's poke (in its batch, or the triage of a poke that queued it)
+   * is attended; ambient triage's own tasks and a trigger's are not.
+   */
+  private origin(task: TaskRow): Origin {
+    const data = JSON.parse(task.data) as { origin?: string };
+    if (data.origin === 'poke' || (task.batch_id !== null && this.d.tasks.batchHasPoke(task.batch_id))) return 'poke';
+    return task.trigger === AMBIENT_TRIGGER ? 'ambient' : 'trigger';
   }
 
   private context(task: TaskRow, paths: readonly string[]): string {

@@ -13,6 +13,7 @@ import { EventStore } from '../src/store/event-store.js';
 import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { createNotifier } from '../src/report/notify.js';
+import { BatchingNotifier } from '../src/report/notify-batch.js';
 import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
@@ -77,6 +78,8 @@ export class Daemon {
   private readonly repos = new Map<string, WatchedRepo>();
   private readonly ownWrites = new OwnWrites();
   private readonly reporter: Reporter;
+  /** Non-urgent notifications gathered while the user is active (presence.batch_every). */
+  private readonly batching: BatchingNotifier;
   private readonly commands: CommandTasks;
   /** The last change the user made in each repository, for the gate's edit back-off. */
   private readonly lastUserEdit = new Map<string, Date>();
@@ -110,7 +113,15 @@ export class Daemon {
     this.hooks = new DaemonHooks({ db: this.db, home: opts.home, log: opts.logger });
     const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
     this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
-    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
+    this.batching = new BatchingNotifier({
+      inner: notifier,
+      batchEveryMs: () => {
+        const every = this.userPolicy.presence?.batch_every;
+        return every !== undefined ? parseDuration(every) : undefined;
+      },
+      mode: () => this.ambient.presence.mode(),
+    });
+    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching });
     this.guard = new StoreGuard({
       db: this.db,
       events: this.events,
@@ -141,7 +152,12 @@ export class Daemon {
         this.reporter.budgetThreshold(c);
         this.hooks.budgetThreshold([...this.repos.keys()], c);
       },
-      onLadderStep: (step) => this.log.warn({ step }, 'model ladder step'),
+      fallbackAfter: () => this.userPolicy.models?.fallback_after,
+      onLadderStep: (step, call) => {
+        this.log.warn({ step, origin: call.origin }, 'model ladder step');
+        this.reporter.daily(`model ${step.cause === 'overloaded' ? 'fallback' : 'step down'} (${call.origin}${call.taskId ? `, task ${call.taskId}` : ''}): ${step.fromModel} → ${step.toModel ?? 'no model'}: ${step.reason}`, call.repo);
+      },
+      onGiveUp: (g) => this.reporter.daily(`model call gave up (${g.origin}${g.taskId ? `, task ${g.taskId}` : ''}): ${g.reason}`, g.repo),
     });
     // Approving applies exactly the stored diff under its stored hash; the writes are tagged as the daemon's own.
     this.approvals = new ApprovalQueue(
@@ -184,8 +200,9 @@ export class Daemon {
       repoPolicy: (repo) => this.repos.get(repo)?.policy.policy,
       watchedRepos: () => [...this.repos.keys()],
       lastTaskId: (repo) => this.tasks.list({ repo, limit: 1 })[0]?.id,
-      act: (repo, instruction) => this.runner.enqueue(queueAmbientTask(this.tasks, repo, instruction)),
+      act: (repo, instruction, _decision, origin) => this.runner.enqueue(queueAmbientTask(this.tasks, repo, instruction, origin)),
       daily: (text, repo) => this.reporter.daily(text, repo),
+      steppedAway: () => this.batching.flush(),
     });
     this.runner = new TaskRunner({
       tasks: this.tasks,
@@ -450,6 +467,11 @@ export class Daemon {
     if (unwritten) this.log.error({ unwritten }, `${unwritten} events held in memory could not be written (disk still full); they are lost with this process`);
     await step('interrupted tasks', () => this.tasks.interruptRunning(new Date().toISOString()));
     await step('audit anchor', () => this.reporter.daily(this.audit.anchor()));
+    // Held notifications are shown, not lost, when the daemon stops.
+    await step('notifications', async () => {
+      this.batching.flush();
+      await this.batching.settled();
+    });
     await step('store', () => this.db.close());
     this.lock.release();
     this.log.info('stopped');

@@ -5,13 +5,15 @@ import { repoLayout } from './worktree.js';
 import { git, type GitLocation } from '../git/safe-git.js';
 import { taskWorktreeLocation } from '../git/locate.js';
 import { indexWorktree, TreeTooLargeError, type ContentProblem, type WorktreeIndex } from './git/tree-index.js';
+import { secretsAddedByDiff } from '../policy/redact/diff-secrets.js';
+import { redactText } from '../policy/filter.js';
 
 export type { Proposal } from '../store/proposal-store.js';
 
 export class ProposalError extends Error {
   override name = 'ProposalError';
   constructor(
-    readonly code: 'empty' | 'too_large' | 'refused',
+    readonly code: 'empty' | 'too_large' | 'refused' | 'secret',
     message: string,
   ) {
     super(message);
@@ -82,6 +84,16 @@ export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal>
       `task ${opts.taskId}: the proposed diff is ${diff.length} bytes, over the ${max}-byte limit; propose a smaller change`,
     );
   }
+  // A diff that would write a secret into the user's tree is refused (see diff-secrets.ts for why);
+  // the reason names the files and the kinds of secret, never a value or a secret-shaped name.
+  const adds = secretsAddedByDiff(diff.toString('utf8'));
+  if (adds.length) {
+    throw new ProposalError(
+      'secret',
+      `task ${opts.taskId}: the change would add secrets to your files (${adds.map((a) => `${redactText(a.file)}: ${a.kind}`).join(', ')}); ` +
+        'Kairos does not propose credentials in source. Add them yourself (an untracked .env, a secret store) if they are wanted',
+    );
+  }
   const store = new ProposalStore(opts.db);
   return store.insert(
     {
@@ -90,7 +102,8 @@ export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal>
       base: opts.base,
       diff,
       hash: sha256Hex(diff),
-      summary: opts.summary,
+      // Stored and shown: the model's words were redacted already; this is the last door.
+      summary: redactText(opts.summary),
       files: names,
       costMicros: opts.costMicros,
       createdAt: (opts.now ?? (() => new Date()))().toISOString(),

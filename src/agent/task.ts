@@ -2,7 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Db } from '../store/db.js';
-import type { ModelClient } from '../model/client.js';
+import { minTokensFor, type ModelClient } from '../model/client.js';
+import type { Origin } from '../model/ledger.js';
 import type { Policy, SandboxSettings } from '../policy/schema.js';
 import type { LogSink } from '../report/logger.js';
 import { deny } from '../policy/decision.js';
@@ -35,6 +36,8 @@ export interface AgentTaskInput {
   instruction: string;
   context: string;
   policy: Policy;
+  /** Who the task is for (a poke is attended): its model calls' retry policy. Default 'trigger'. */
+  origin?: Origin | undefined;
 }
 
 export interface AgentTaskDeps {
@@ -96,7 +99,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       });
     const recordBlocked = (step: Parameters<typeof evaluateStep>[0], hook: string, reason: string): void => recordHookBlock(audit, step, hook, reason);
     let notified = 0;
-    const limits = { ...DEFAULT_AGENT_LIMITS, ...d.limits };
+    const limits = { ...DEFAULT_AGENT_LIMITS, minTokens: minTokensFor('act', t.policy.budget), ...d.limits };
     const workers = new SplitRunner({
       taskId: t.taskId,
       repo: t.repo,
@@ -110,7 +113,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
         const workerSpill = path.join(d.home, 'spill', w.id);
         fs.mkdirSync(workerSpill, { recursive: true });
         return runAgent(
-          { taskId: t.taskId, spendKey: w.id, repo: t.repo, trigger: t.trigger, instruction: `${w.instruction}\n\n(You are one worker of a larger task; do only this part.)`, context: t.context, worktree: w.worktree.dir },
+          { taskId: t.taskId, spendKey: w.id, repo: t.repo, trigger: t.trigger, origin: 'worker', instruction: `${w.instruction}\n\n(You are one worker of a larger task; do only this part.)`, context: t.context, worktree: w.worktree.dir },
           {
             model: d.model,
             actModel,
@@ -147,7 +150,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     let outcome: Awaited<ReturnType<typeof runAgent>>;
     try {
       outcome = await runAgent(
-        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, instruction: t.instruction, context: t.context, worktree: wt.dir },
+        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, origin: t.origin, instruction: t.instruction, context: t.context, worktree: wt.dir },
         {
           model: d.model,
           actModel,
@@ -177,6 +180,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
         d.log.warn({ task: t.taskId, reason: e.message }, 'proposal refused');
         return { state: 'failed', reason: e.message, costMicro: cost, ...workerData };
       }
+      if (e instanceof ProposalError && e.code === 'secret') return { state: 'failed', reason: `proposal refused: ${e.message}`, costMicro: cost, ...workerData };
       if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: cost, ...workerData };
       throw e;
     }

@@ -5,6 +5,7 @@ import { ProposalStore, type Proposal } from '../store/proposal-store.js';
 import { applyProposal } from '../agent/apply.js';
 import { removeTaskWorktree } from '../agent/worktree.js';
 import { ApprovalAudit } from './approval-audit.js';
+import { redactDeep } from '../policy/filter.js';
 
 export type { Approval, ApprovalChannel, ApprovalState, HumanChannel, TokenAction } from '../store/approval-store.js';
 
@@ -494,9 +495,9 @@ export function proposalActions(o: ProposalActionsOptions): Pick<ApprovalQueueDe
   };
 }
 
-/** The JSON every channel (CLI --json, control socket, tray) shows for an approval. */
+/** The JSON every channel (CLI --json, control socket, tray) shows for an approval, secrets redacted. */
 export function approvalJson(a: Approval): Record<string, unknown> {
-  return {
+  return redactDeep({
     id: a.id,
     kind: a.kind,
     state: a.state,
@@ -516,6 +517,6 @@ export function approvalJson(a: Approval): Record<string, unknown> {
     decided_by: a.decidedBy,
     reason: a.reason,
     applied_files: a.appliedFiles,
-  };
+  });
 }
 

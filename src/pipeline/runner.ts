@@ -1,4 +1,5 @@
 import type { TaskRow, TaskStore } from '../store/task-store.js';
+import { redactText } from '../policy/filter.js';
 
 export interface Execution {
   /** 'proposed': an agent task that ended with a proposal waiting for a human. */
@@ -135,6 +136,10 @@ export class TaskRunner {
     try {
       if (!this.stopped || this.opts.tasks.get(task.id)?.state === 'running') {
         const { state, ...finish } = result;
+        // The store outlives the task and is shown by `kairos tasks`, MCP and reports: a command's
+        // output and the task's reason are kept with secrets redacted.
+        if (finish.output !== undefined) finish.output = redactText(finish.output);
+        if (finish.reason !== undefined) finish.reason = redactText(finish.reason);
         this.opts.tasks.move(task.id, 'running', state, this.now(), finish);
         this.opts.onFinished(this.opts.tasks.get(task.id)!);
       }
