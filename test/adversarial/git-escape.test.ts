@@ -151,7 +151,7 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
     assert.equal(kairos(['poke', '--repo', repo.dir, '--trigger', 'check'], h.env).code, 0);
     const task = await waitFor(() => kairosJson<TaskJson[]>(['tasks'], h.env).find((t) => t.kind === 'agent' && ['proposed', 'failed', 'done'].includes(t.state)), {
       what: 'agent task finished',
-      timeoutMs: 90_000,
+      timeoutMs: 200_000,
     }).catch((e: Error) => {
       throw new Error(`${e.message}\ntasks: ${JSON.stringify(kairosJson(['tasks'], h.env))}\ndaemon: ${d?.output()}`);
     });
@@ -188,7 +188,7 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
   }
 }
 
-test('a planted .git file with a filter driver (and every other door git has) runs nothing; the proposal is refused and says why', { timeout: 150_000, skip: sandbox.available ? false : 'needs the sandbox to run the planting test' }, async () => {
+test('a planted .git file with a filter driver (and every other door git has) runs nothing; the proposal is refused and says why', { timeout: 300_000, skip: sandbox.available ? false : 'needs the sandbox to run the planting test' }, async () => {
   const r = await attack('file', PLANT_GIT_FILE, () => ({}));
   assert.match(r.said('run_tests'), /pass 1/, `the planting test ran in the sandbox:\n${r.said('run_tests')}`);
   r.check();
@@ -202,7 +202,7 @@ test('a planted .git file with a filter driver (and every other door git has) ru
   assert.match(r.notifications, /proposal refused/, 'the notification names the refusal');
 });
 
-test("variants: a nested repository with an included config, a .git file in a subfolder, and .gitattributes selecting the user's own drivers", { timeout: 150_000, skip: sandbox.available ? false : 'needs the sandbox to run the planting test' }, async () => {
+test("variants: a nested repository with an included config, a .git file in a subfolder, and .gitattributes selecting the user's own drivers", { timeout: 300_000, skip: sandbox.available ? false : 'needs the sandbox to run the planting test' }, async () => {
   const r = await attack('variants', PLANT_VARIANTS, (program) => ({
     'filter.real.clean': program('real-filter-clean'),
     'filter.real.smudge': program('real-filter-smudge'),

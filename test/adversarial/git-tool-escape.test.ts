@@ -40,7 +40,7 @@ interface TaskJson {
 const OUTSIDE_MARKER = 'OUTSIDE-MARKER-5b7e0d';
 const ENV_MARKER = 'ENV-MARKER-c41d9a';
 
-test("the git tool, through the real daemon: every file-reading option is refused for paths outside the worktree or secret, the rest runs in bubblewrap, and nothing leaks", { timeout: 150_000, skip: sandbox.available ? false : 'needs bubblewrap' }, async () => {
+test("the git tool, through the real daemon: every file-reading option is refused for paths outside the worktree or secret, the rest runs in bubblewrap, and nothing leaks", { timeout: 300_000, skip: sandbox.available ? false : 'needs bubblewrap' }, async () => {
   const canary = await startCanary();
   const fake = await startFakeAnthropic();
   const w = makeWorld('kairos-gittool-');
@@ -122,7 +122,7 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
     assert.equal(kairos(['poke', '--repo', repo.dir, '--trigger', 'check'], h.env).code, 0);
     const task = await waitFor(() => kairosJson<TaskJson[]>(['tasks'], h.env).find((t) => t.kind === 'agent' && ['proposed', 'failed', 'done'].includes(t.state)), {
       what: 'agent task finished',
-      timeoutMs: 90_000,
+      timeoutMs: 200_000,
     }).catch((e: Error) => {
       throw new Error(`${e.message}\ntasks: ${JSON.stringify(kairosJson(['tasks'], h.env))}\ndaemon: ${d?.output()}`);
     });
