@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
+import { chooseEngine, type EngineChoice } from '../events/watch-engine.js';
 import { detectLimits } from '../policy/sandbox/limits.js';
 import { shellGrammarStatus } from '../policy/shell.js';
 import { verifyAudit } from './audit-command.js';
@@ -60,6 +61,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('sqlite', () => checkSqlite(o.home)),
     guarded('git', () => checkGit(o.env, o.timeoutMs)),
     guarded('inotify', () => checkInotify(o.platform, o.procDir)),
+    guarded('watcher', () => checkWatcher(o.env)),
     guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
     guarded('shell-grammar', checkShellGrammar),
@@ -176,6 +178,20 @@ function checkInotify(platform: NodeJS.Platform, procDir: string): DoctorCheck {
     detail: `${detail}: too low for large repositories (want watches >= ${MIN_INOTIFY_WATCHES}, instances >= ${MIN_INOTIFY_INSTANCES}, queued events >= ${MIN_INOTIFY_QUEUE}; after a queue overflow Kairos rescans the folders a storm touched)`,
     fix: `printf '${fixes.join('\\n')}\\n' | sudo tee /etc/sysctl.d/60-kairos-inotify.conf && sudo sysctl --system`,
   };
+}
+
+/** Which engine would watch work trees, and why: the native one, Watchman, or the chokidar fallback. */
+async function checkWatcher(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
+  const name = 'watcher';
+  let engine: EngineChoice;
+  try {
+    engine = await chooseEngine(env);
+  } catch (e) {
+    return { name, status: 'fail', detail: (e as Error).message, fix: 'unset KAIROS_WATCHER (or set it to auto) to let Kairos choose' };
+  }
+  if (engine.name !== 'chokidar') return { name, status: 'ok', detail: `${engine.name} (${engine.backend}): ${engine.reason}` };
+  if (env.KAIROS_WATCHER === 'chokidar') return { name, status: 'ok', detail: `chokidar: ${engine.reason}` };
+  return { name, status: 'warn', detail: `chokidar fallback: ${engine.reason}`, fix: 'reinstall Kairos with optional dependencies (`npm ci`, not --omit=optional) so @parcel/watcher has its prebuilt binary' };
 }
 
 function checkNotifications(home: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): DoctorCheck {

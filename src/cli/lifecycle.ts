@@ -52,19 +52,29 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
   child.unref();
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastProgress = '';
   while (Date.now() < deadline) {
     if (exited !== null) {
       process.stderr.write(`kairos: the daemon exited during start (code ${exited}). It said (${outFile}):\n${tail(outFile, startOffset, 15)}\n`);
       return exited || 1;
     }
     const s = await daemonStatus(ctx.home).catch(() => null);
-    if (s) {
+    if (s?.state === 'indexing') {
+      // Answering but still indexing: show progress, and wait as long as it moves.
+      const line = indexingLine(s);
+      if (line !== lastProgress) {
+        process.stdout.write(process.stdout.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
+        lastProgress = line;
+      }
+      deadline = Math.max(deadline, Date.now() + READY_TIMEOUT_MS);
+    } else if (s) {
+      if (lastProgress && process.stdout.isTTY) process.stdout.write('\n');
       process.stdout.write(`kairos: daemon started (pid ${s.pid}), watching ${(s.repos as Array<{ path: string }>).map((r) => r.path).join(', ')}\n`);
       process.stdout.write(`kairos: state in ${ctx.home}; 'kairos status' to check, 'kairos stop' to stop\n`);
       return 0;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, s?.state === 'indexing' ? 250 : 100));
   }
   process.stderr.write(`kairos: the daemon did not become ready within ${READY_TIMEOUT_MS / 1000} s; see ${outFile}\n`);
   return 1;
@@ -103,12 +113,13 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
     process.stdout.write(`kairos: not running (home ${ctx.home})\n`);
     return 1;
   }
-  const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null }>;
+  const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null; watcher: WatcherJson | null }>;
   const model = s.model_steps as { enabled: boolean; reason: string };
-  process.stdout.write(`kairos: running, pid ${s.pid}, since ${s.started_at}\n`);
+  process.stdout.write(`kairos: ${s.state === 'indexing' ? 'indexing' : 'running'}, pid ${s.pid}, since ${s.started_at}\n`);
   process.stdout.write(`  model steps: ${model.enabled ? 'on' : model.reason}\n`);
   for (const r of repos) {
     process.stdout.write(`  ${r.path}  [${r.trust}]  triggers: ${r.triggers.join(', ') || '(none)'}${r.git_operation ? `  (git ${r.git_operation} in progress)` : ''}\n`);
+    if (r.watcher) process.stdout.write(`    watcher: ${watcherLine(r.watcher)}\n`);
     if (r.policy_error) process.stdout.write(`    policy error: ${r.policy_error}\n`);
   }
   process.stdout.write(`  events stored: ${s.events}; running tasks: ${(s.running as number[]).length}; queued: ${(s.queued as number[]).length}\n`);
@@ -126,4 +137,38 @@ function tail(file: string, from: number, n: number): string {
   } catch {
     return '(no output)';
   }
+}
+
+interface WatcherJson {
+  engine: string | null;
+  backend: string | null;
+  reason: string;
+  state: string;
+  files: number;
+  dirs: number;
+  elapsed_ms: number;
+  offline: string;
+  error: string | null;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** One line of start-up progress: every repository's files indexed so far and the time spent. */
+function indexingLine(s: Record<string, unknown>): string {
+  const repos = (s.repos as Array<{ path: string; watcher: WatcherJson | null }>).filter((r) => r.watcher?.state === 'indexing');
+  const files = repos.reduce((n, r) => n + (r.watcher?.files ?? 0), 0);
+  const elapsed = Math.max(0, ...repos.map((r) => r.watcher?.elapsed_ms ?? 0));
+  const names = repos.map((r) => r.path).join(', ');
+  return `kairos: indexing ${names || 'repositories'}: ${files.toLocaleString('en-US')} files, ${seconds(elapsed)}`;
+}
+
+/** How `status` describes a repository's watcher: engine, state, and why when it is not the native one or not running. */
+function watcherLine(w: WatcherJson): string {
+  const engine = w.engine ? `${w.engine}${w.backend && w.backend !== w.engine ? ` (${w.backend})` : ''}` : 'starting';
+  if (w.state === 'indexing') return `${engine}, indexing: ${w.files.toLocaleString('en-US')} files, ${seconds(w.elapsed_ms)}`;
+  if (w.state === 'failed' || w.state === 'lost') return `${engine}, ${w.state.toUpperCase()}: ${w.error ?? 'unknown reason'}`;
+  const why = w.engine === 'chokidar' ? ` — ${w.reason}` : '';
+  return `${engine}, ${w.state} ${w.files.toLocaleString('en-US')} files (indexed in ${seconds(w.elapsed_ms)})${why}`;
 }

@@ -12,6 +12,8 @@ const fakeBin = path.join(tmp.dir, 'fake-bin');
 const baseEnv: NodeJS.ProcessEnv = { ...process.env };
 delete baseEnv.ANTHROPIC_API_KEY;
 delete baseEnv.KAIROS_NOTIFY;
+// Not `auto`: on a machine with watchman installed it would start the user's Watchman server.
+baseEnv.KAIROS_WATCHER = 'native';
 
 function byName(checks: DoctorCheck[], name: string): DoctorCheck {
   const c = checks.find((x) => x.name === name);
@@ -43,7 +45,7 @@ describe('runDoctor on this machine', () => {
   });
 
   test('every check is present, well-formed and in a fixed order', () => {
-    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'notifications', 'sandbox', 'shell-grammar', 'api-key', 'audit']);
+    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'watcher', 'notifications', 'sandbox', 'shell-grammar', 'api-key', 'audit']);
     for (const c of checks) {
       assert.ok(DoctorCheck.safeParse(c).success, JSON.stringify(c));
       assert.ok(c.detail.length > 0);
