@@ -15,14 +15,14 @@ import { isPaused } from '../pipeline/approvals.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources } from './hooks.js';
-import { createTaskWorktree, removeTaskWorktree } from './worktree.js';
+import { createTaskWorktree, removeTaskWorktree, type TaskWorktree } from './worktree.js';
 import { makeProposal, ProposalError, type Proposal } from './proposal.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
 import { connectMcpServers } from './mcp-client.js';
 import { loadPlugins, pluginDirs, pluginHookSources } from './plugins.js';
 import { pluginToolbox } from './plugin-tools.js';
-import { editFile, grep, listFiles, readFile, worktreeGitDir, writeFile } from './tools/files.js';
+import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
 import { AGENT_COMMAND_TIMEOUT_MS, runAgentCommand } from './tools/command.js';
 import type { ToolInput, ToolName } from './tools/schemas.js';
@@ -126,7 +126,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree.dir, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}` }),
             spillDir: workerSpill,
             limits,
@@ -136,7 +136,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       },
     });
     const execute = toolExecutor(
-      wt.dir,
+      wt,
       t.repo,
       t.policy.sandbox,
       spillDir,
@@ -189,6 +189,11 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     try {
       proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
     } catch (e) {
+      // A refusal is a failure the user must see (`kairos tasks`, the log, a notification); an empty or oversized diff is not.
+      if (e instanceof ProposalError && e.code === 'refused') {
+        d.log.warn({ task: t.taskId, reason: e.message }, 'proposal refused');
+        return { state: 'failed', reason: e.message, costMicro: cost, ...workerData };
+      }
       if (e instanceof ProposalError && e.code === 'secret') return { state: 'failed', reason: `proposal refused: ${e.message}`, costMicro: cost, ...workerData };
       if (e instanceof ProposalError) return untrustedEnd('done', `nothing to propose: ${e.message}`);
       throw e;
@@ -216,7 +221,7 @@ type ToolOutput = { text: string; failed?: boolean };
 
 /** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
 function toolExecutor(
-  root: string,
+  wt: Pick<TaskWorktree, 'dir' | 'gitDir'>,
   repo: string,
   sandboxSettings: SandboxSettings | undefined,
   spillDir: string,
@@ -224,8 +229,10 @@ function toolExecutor(
   notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
-  const gitDir = worktreeGitDir(root);
-  const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024, ...(gitDir ? { gitDir } : {}) };
+  const root = wt.dir;
+  // The worktree's git dir as the daemon made it (found from the repository's side, never from the tree's `.git`).
+  const git = { gitDir: wt.gitDir, workTree: wt.dir };
+  const files = { root, gitDir: wt.gitDir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
   return async (name, input) => {
     switch (name) {
       case 'read_file': return { text: await readFile(files, input as never) };
@@ -233,7 +240,7 @@ function toolExecutor(
       case 'grep': return { text: await grep(files, input as never) };
       case 'write_file': return { text: await writeFile(files, input as never) };
       case 'edit_file': return { text: await editFile(files, input as never) };
-      case 'git': return { text: await gitRead(root, input as never, 30_000) };
+      case 'git': return { text: await gitRead({ git, repo, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), home: os.homedir(), kairosHome: d.home, timeoutMs: 30_000 }, input as never) };
       case 'run_command':
         return runAgentCommand(
           { root, repo, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), timeoutMs: AGENT_COMMAND_TIMEOUT_MS, outputLimit: 64_000 },

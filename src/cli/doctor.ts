@@ -34,7 +34,8 @@ export interface DoctorOptions {
 }
 
 export const MIN_NODE = '20.19.0';
-export const MIN_GIT = '2.25.0';
+// The daemon's git runner passes settings as GIT_CONFIG_COUNT/KEY/VALUE and asks rev-parse for --path-format=absolute (both 2.31).
+export const MIN_GIT = '2.31.0';
 export const MIN_INOTIFY_WATCHES = 65536;
 export const MIN_INOTIFY_INSTANCES = 128;
 /** Below this a storm (a code generator, a large copy) can overflow the kernel's event queue; Kairos then rescans. */
@@ -145,7 +146,7 @@ async function checkGit(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Doct
   const version = /git version (\d+\.\d+(?:\.\d+)?)/.exec(r.stdout)?.[1];
   if (r.code !== 0 || !version) return { name: 'git', status: 'fail', detail: `\`git --version\` failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}` };
   if (compareVersions(version, MIN_GIT) < 0) {
-    return { name: 'git', status: 'warn', detail: `git ${version} is older than ${MIN_GIT}; worktree handling may misbehave`, fix: `upgrade git to ${MIN_GIT} or newer` };
+    return { name: 'git', status: 'warn', detail: `git ${version} is older than ${MIN_GIT}; Kairos's hardened git calls need it`, fix: `upgrade git to ${MIN_GIT} or newer` };
   }
   return { name: 'git', status: 'ok', detail: `git ${version}` };
 }
