@@ -36,7 +36,10 @@ export class AgentTasks {
   /** After a command task finished: does its trigger ask the agent to look? Returns the new task id. */
   followUp(task: TaskRow, trigger: Trigger): number | undefined {
     // A command the layers refused (skipped, or refused as it was about to run) did not run: there is no result to look at.
-    if (!trigger.ask || !trigger.run || task.state === 'skipped' || (JSON.parse(task.data) as { refused_by?: unknown }).refused_by !== undefined) return undefined;
+    const data = JSON.parse(task.data) as { refused_by?: unknown; after_apply?: unknown };
+    if (!trigger.ask || !trigger.run || task.state === 'skipped' || data.refused_by !== undefined) return undefined;
+    // A re-run after an applied fix reports its result; it does not start another fix by itself.
+    if (data.after_apply !== undefined) return undefined;
     const when = trigger.ask_on ?? 'failure';
     if (when === 'failure' && task.state !== 'failed') return undefined;
     return this.d.tasks.createFollowUp({ repo: task.repo, trigger: task.trigger, kind: 'agent', batchId: task.batch_id, at: new Date().toISOString(), data: { after_task: task.id } });
@@ -58,7 +61,19 @@ export class AgentTasks {
     if (r.state === 'proposed') {
       const p = r.proposal;
       // Nothing reaches the user's tree until a human approves exactly this diff (or it expires: denied).
-      const { approval, tokens } = this.d.approvals.enqueueProposal({ proposal: p, trigger: trigger.name, taskId: task.id, costMicros: r.costMicro });
+      const queued = this.d.approvals.enqueueProposal({ proposal: p, trigger: trigger.name, taskId: task.id, costMicros: r.costMicro });
+      const { approval } = queued;
+      this.d.tasks.patchData(task.id, { approval_id: approval.id });
+      if (queued.collapsed) {
+        // The same diff already waits for the human: no second approval, no second notification.
+        this.d.log.info({ task: task.id, proposal: p.id, approval: approval.id }, 'proposal is the same diff as one already waiting; this task follows that approval');
+        return {
+          state: 'proposed',
+          reason: `approval ${approval.id} (the same diff was already waiting): ${approval.summary}`,
+          output: `the same diff as approval ${approval.id}, already waiting; proposal ${p.id} is discarded
+review: kairos show ${approval.id} · approve: kairos approve ${approval.id} · deny: kairos deny ${approval.id}`,
+        };
+      }
       this.d.announce({
         approvalId: approval.id,
         summary: redactText(approval.summary),
@@ -66,17 +81,31 @@ export class AgentTasks {
         files: approval.files,
         costUsd: approval.costMicros / 1e6,
         expiresAt: approval.expiresAt,
-        tokens,
+        tokens: queued.tokens,
       });
-      this.d.tasks.patchData(task.id, { approval_id: approval.id });
       this.d.log.info({ task: task.id, proposal: p.id, approval: approval.id, files: p.files, cost: formatUsd(r.costMicro) }, 'proposal waiting for approval');
       return {
         state: 'proposed',
         reason: `approval ${approval.id}: ${p.summary}`,
-        output: `proposal ${p.id}, approval ${approval.id} (${p.files.length} files, ${formatUsd(r.costMicro)})\nhash ${p.hash}\n${p.files.join('\n')}\nreview: kairos show ${approval.id} · approve: kairos approve ${approval.id} · deny: kairos deny ${approval.id}`,
+        output: `approval ${approval.id} (${p.files.length} files, ${formatUsd(r.costMicro)})\nhash ${p.hash}\n${p.files.join('\n')}\nreview: kairos show ${approval.id} · approve: kairos approve ${approval.id} · deny: kairos deny ${approval.id}`,
       };
     }
     return { state: r.state, reason: r.reason };
+  }
+
+  /**
+   * At start: every proposal still waiting is shown again with fresh one-time tokens (the last
+   * daemon's buttons died with it, and it withdrew them as it stopped). Returns how many.
+   */
+  announcePending(): number {
+    let n = 0;
+    for (const a of this.d.approvals.pending()) {
+      if (a.kind !== 'proposal') continue;
+      const tokens = this.d.approvals.issueTokens(a.id);
+      this.d.announce({ approvalId: a.id, summary: redactText(a.summary), repo: a.repo, files: a.files, costUsd: a.costMicros / 1e6, expiresAt: a.expiresAt, tokens });
+      n++;
+    }
+    return n;
   }
 
   /**

@@ -12,7 +12,6 @@ import { openDb, storePath, type Db } from '../src/store/db.js';
 import { EventStore } from '../src/store/event-store.js';
 import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
-import { createNotifier } from '../src/report/notify.js';
 import { BatchingNotifier } from '../src/report/notify-batch.js';
 import { Voice } from '../src/report/speech.js';
 import type { Logger } from '../src/report/logger.js';
@@ -30,7 +29,9 @@ import { spendReport } from '../src/model/spend-report.js';
 import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from './ambient.js';
 import { ApprovalQueue, isPaused, pauseStatus, proposalActions } from '../src/pipeline/approvals.js';
 import { CommandTasks } from './command-tasks.js';
-import { proposalAnnouncer, Reporter } from './reporter.js';
+import { desktopNotifiers, Reporter } from './reporter.js';
+import { DecisionFollowUp } from './decisions.js';
+import { followTask } from '../src/pipeline/task-follow.js';
 import { repoStatus, startRepoCron } from './repo-watch.js';
 import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
@@ -114,8 +115,8 @@ export class Daemon {
     this.repoStore = new RepoStore(this.db);
     this.audit = new AuditLog(this.db);
     this.hooks = new DaemonHooks({ db: this.db, home: opts.home, log: opts.logger });
-    const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
-    this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
+    const { notifier, proposals } = desktopNotifiers(opts.env, opts.home, opts.logger);
+    this.proposalNotifier = proposals;
     this.batching = new BatchingNotifier({
       inner: notifier,
       batchEveryMs: () => {
@@ -127,6 +128,18 @@ export class Daemon {
     // Spoken notifications follow the user's policy as reloaded (notify.speak); KAIROS_SPEECH_WAV is the tests' hook.
     const voice = new Voice({ enabled: () => this.userPolicy.notify?.speak === true, env: opts.env, log: opts.logger, wavDir: opts.env.KAIROS_SPEECH_WAV });
     this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching, voice });
+    const decisions = new DecisionFollowUp({
+      reporter: this.reporter,
+      proposals: () => this.proposalNotifier,
+      hooks: this.hooks,
+      tasks: this.tasks,
+      triggerFor: (repo, name) => {
+        const r = this.repos.get(repo);
+        return r && enabledTriggers(r.policy).find((t) => t.name === name);
+      },
+      enqueue: (id) => this.runner.enqueue(id),
+      log: opts.logger,
+    });
     this.guard = new StoreGuard({
       db: this.db,
       events: this.events,
@@ -165,10 +178,10 @@ export class Daemon {
       onGiveUp: (g) => this.reporter.daily(`model call gave up (${g.origin}${g.taskId ? `, task ${g.taskId}` : ''}): ${g.reason}`, g.repo),
     });
     // Approving applies exactly the stored diff under its stored hash; the writes are tagged as the daemon's own.
-    this.approvals = new ApprovalQueue(
-      this.db,
-      proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
-    );
+    this.approvals = new ApprovalQueue(this.db, {
+      ...proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
+      onDecided: (r) => decisions.decided(r),
+    });
     this.agents = new AgentTasks({
       announce: (notice) => {
         void this.proposalNotifier?.notifyProposal(notice);
@@ -268,6 +281,8 @@ export class Daemon {
       },
     });
     this.expiryTimer = startApprovalExpiry(this.approvals, this.log);
+    const shownAgain = this.proposalNotifier ? this.agents.announcePending() : 0;
+    if (shownAgain) this.log.info({ count: shownAgain }, 'proposals still waiting shown again');
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
     // Sources start now; indexing finishes in the background so `status` answers "indexing" meanwhile.
     const indexing: Promise<void>[] = [];
@@ -533,18 +548,9 @@ export class Daemon {
     return r && enabledTriggers(r.policy).find((t) => t.name === task.trigger);
   }
 
-  /** After `kairos resume`, held tasks get another look; decisions reach TaskApproved / TaskDenied hooks. */
+  /** After `kairos resume`, held tasks get another look. (Decisions reach hooks, logs and notifications through DecisionFollowUp.) */
   onApprovalsChanged(change: { type: string; approval?: Record<string, unknown> }): void {
     if (change.type === 'resumed') this.runner.retryDeferred();
-    const a = change.approval;
-    if (a && typeof a.repo === 'string' && (change.type === 'approved' || change.type === 'denied' || change.type === 'expired')) {
-      this.hooks.decided(a.repo, change.type === 'approved', {
-        taskId: a.task_id as number | null,
-        trigger: a.trigger as string | null,
-        proposalId: a.proposal_id as string | null,
-        reason: (a.reason as string | null) ?? change.type,
-      });
-    }
   }
 
   private markOwnWrites(repo: string, paths: readonly string[]): void {
@@ -637,6 +643,8 @@ export class Daemon {
   }
 
   private async report(task: TaskRow): Promise<void> {
+    // A click faster than the runner's bookkeeping decided the approval while the task was still running.
+    if (task.state === 'proposed') this.db.transaction(() => followTask(this.db, task.id, new Date().toISOString(), 'caught up with its approval, decided while the task was finishing'))();
     const r = this.repos.get(task.repo);
     const trigger = r && this.triggerOf(task);
     await this.reporter.taskFinished(task, trigger, this.tasks.lastFinished(task.repo, task.trigger, task.id));

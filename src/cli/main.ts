@@ -124,7 +124,7 @@ program
 
 program
   .command('apply <id>')
-  .description("apply a proposal to your working tree: exactly the diff whose sha256 you pass (see 'kairos tasks --json' → proposal.hash)")
+  .description("apply a proposal to your working tree: exactly the diff whose sha256 you pass (ID and hash as 'kairos show ID' prints them)")
   .requiredOption('--hash <sha256>', 'the hash of the diff you reviewed; a different diff is refused')
   .action(async (id: string, o: { hash: string }) => {
     exitCode = await applyCommand(home(), id, o.hash);
@@ -132,7 +132,7 @@ program
 
 program
   .command('undo <id>')
-  .description('restore the files an applied proposal changed, byte for byte')
+  .description('restore the files an applied proposal changed, byte for byte (ID: the id shown for it, or an unambiguous prefix)')
   .option('--force', 'restore even files you changed after the apply')
   .action(async (id: string, o: { force?: boolean }) => {
     exitCode = await undoCommand(home(), id, !!o.force);

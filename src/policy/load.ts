@@ -265,6 +265,7 @@ function hintFor(p: readonly Seg[]): string {
     run: 'write the command as one string, e.g. run: npm test',
     ask: 'write the instruction for the agent as one string',
     ask_on: 'use ask_on: failure or ask_on: always',
+    after_apply: 'use after_apply: rerun (run the command again once its fix is applied), or leave it out',
     settle_ms: 'write a whole number of milliseconds from 0 to 600000, e.g. settle_ms: 1500',
     cooldown: 'write a duration like "30s", "5m" or "2h", or a whole number of milliseconds',
     timeout: 'write a duration like "30s", "5m" or "2h", or a whole number of milliseconds',
