@@ -215,7 +215,9 @@ try {
   process.exitCode = exitCode || process.exitCode || 0;
 } catch (e) {
   const err = e as Error;
-  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'ApprovalError', 'StoreDamagedError', 'Error'].includes(err.name);
-  process.stderr.write(`kairos: ${known ? err.message : err.stack}\n`);
+  // Kairos's own errors (UsageError, PolicyError, ServiceError, ...) and system errors (EACCES, ...)
+  // carry a message meant for the user. JavaScript's own error types mean a bug: those keep the stack.
+  const bug = ['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError', 'EvalError', 'URIError', 'AssertionError'].includes(err.name) || !(err instanceof Error);
+  process.stderr.write(`kairos: ${bug || process.env.KAIROS_DEBUG ? (err.stack ?? String(err)) : err.message}\n`);
   process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
 }
