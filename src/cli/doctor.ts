@@ -165,7 +165,7 @@ function checkInotify(platform: NodeJS.Platform, procDir: string): DoctorCheck {
   const limits = [
     { key: 'max_user_watches', value: watches, min: MIN_INOTIFY_WATCHES, set: 524288, why: 'one watch per folder: large repositories run out' },
     { key: 'max_user_instances', value: instances, min: MIN_INOTIFY_INSTANCES, set: 512, why: 'one per watcher: many repositories and editors run out' },
-    { key: 'max_queued_events', value: queued, min: MIN_INOTIFY_QUEUE, set: 524288, why: 'a storm (a code generator, a large copy) overflows the queue; Kairos then rescans the folders it touched' },
+    { key: 'max_queued_events', value: queued, min: MIN_INOTIFY_QUEUE, set: 524288, why: 'a burst of changes, such as a code generator or a large copy, overflows the queue and Kairos must rescan' },
   ];
   const detail = limits
     .filter((l) => l.value !== null)
