@@ -30,8 +30,8 @@ export interface ServicePathOptions {
   platform: NodeJS.Platform;
   /** The installing user, who must own (or let root own) every folder kept. */
   uid: number;
-  /** Default os.tmpdir(). */
-  tmpdir?: string;
+  /** Folders whose contents do not last; default /tmp, /var/tmp, /dev/shm and os.tmpdir(). */
+  tempRoots?: string[];
 }
 
 const SYSTEM_DIRS: Partial<Record<NodeJS.Platform, string[]>> = {
@@ -43,7 +43,7 @@ const TEMP_ROOTS = ['/tmp', '/var/tmp', '/dev/shm'];
 const TEMPORARY = 'a temporary folder';
 
 /** Why a folder must not be on a service's PATH (or hold what it runs), or null when it may. */
-export function unstableDirReason(dir: string, o: { uid: number; tmpdir?: string }): string | null {
+export function unstableDirReason(dir: string, o: { uid: number; tempRoots?: string[] }): string | null {
   if (!path.isAbsolute(dir)) return 'a relative folder: it would be looked up wherever the service happens to start';
   const parts = dir.split(path.sep);
   if (parts.includes('_npx')) return "npx's temporary cache (npm deletes it when it likes)";
@@ -54,7 +54,7 @@ export function unstableDirReason(dir: string, o: { uid: number; tmpdir?: string
   } catch {
     return 'does not exist';
   }
-  const temps = [...TEMP_ROOTS, o.tmpdir ?? os.tmpdir()].map((t) => {
+  const temps = (o.tempRoots ?? [...TEMP_ROOTS, os.tmpdir()]).map((t) => {
     try {
       return fs.realpathSync(t);
     } catch {
@@ -74,7 +74,7 @@ export function unstableDirReason(dir: string, o: { uid: number; tmpdir?: string
 }
 
 export function servicePath(o: ServicePathOptions): ServicePath {
-  const check = { uid: o.uid, ...(o.tmpdir ? { tmpdir: o.tmpdir } : {}) };
+  const check = { uid: o.uid, ...(o.tempRoots ? { tempRoots: o.tempRoots } : {}) };
   const nodeDir = path.dirname(fs.realpathSync(o.node));
   const nodeWhy = unstableDirReason(nodeDir, check);
   if (nodeWhy) throw new ServiceError(`node is in ${nodeDir}, ${nodeWhy}; a service must not run it from there — install Node.js in a system or home folder`);
@@ -97,7 +97,7 @@ export function servicePath(o: ServicePathOptions): ServicePath {
  * a global install or a checkout's dist/, never npx's cache, nor a folder others may write to.
  * A checkout in a temporary folder works until the next reboot: allowed, with a warning (returned).
  */
-export function assertStableInstall(cli: string, o: { uid: number; tmpdir?: string }): string | null {
+export function assertStableInstall(cli: string, o: { uid: number; tempRoots?: string[] }): string | null {
   const dir = path.dirname(cli);
   const why = unstableDirReason(dir, o);
   if (!why) return null;
@@ -132,7 +132,7 @@ export function ensureEnvFile(file: string, uid: number): string {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   }
-  const st = fs.lstatSync(file);
+  const st = fs.statSync(file); // a dotfile manager's symlink is fine: its target is what is checked
   if (!st.isFile()) throw new ServiceError(`${file} is not a regular file; the service reads its secrets from there — remove it, then install again`);
   if (st.uid !== uid && uid !== 0) throw new ServiceError(`${file} belongs to another user (uid ${st.uid}); the service would take its secrets from them — remove it, then install again`);
   if (st.mode & 0o077) {
