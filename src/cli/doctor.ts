@@ -251,7 +251,7 @@ function checkApiKey(env: NodeJS.ProcessEnv): DoctorCheck {
     name,
     status: 'warn',
     detail: 'ANTHROPIC_API_KEY is not set: model steps are off; rules and commands still run',
-    fix: "set ANTHROPIC_API_KEY in the daemon's environment (shell profile or service file)",
+    fix: "set ANTHROPIC_API_KEY in the daemon's environment: your shell profile for `kairos start`, or $KAIROS_HOME/env (mode 0600) for `kairos service install`",
   };
 }
 
