@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { installService, managerCommands, serviceFile, serviceStatus, shellLine, uninstallService, type ServiceOutcome, type ServiceSpec } from './service.js';
+import { installService, managerCommands, ServiceError, serviceFile, serviceStatus, shellLine, uninstallService, type ServiceOutcome, type ServiceSpec } from './service.js';
 import { printJson } from './output.js';
 import { assertStableInstall, ensureEnvFile, serviceEnvFile, servicePath, type DroppedDir } from './service-env.js';
 
@@ -39,12 +39,14 @@ export interface CurrentService {
  * The service as this kairos would install it: this node (symlinks resolved) and this CLI, which
  * must be a lasting install (not npx's cache), a PATH of stable folders only, and the env file.
  */
-export function currentServiceSpec(kairosHome: string, env: NodeJS.ProcessEnv = process.env): CurrentService {
+export function currentServiceSpec(kairosHome: string, o: { forInstall: boolean }, env: NodeJS.ProcessEnv = process.env): CurrentService {
   const { cli, nodeArgs } = cliEntry();
   const uid = process.getuid?.() ?? 0;
   const node = fs.realpathSync(process.execPath);
-  const warning = assertStableInstall(cli, { uid });
   const p = servicePath({ currentPath: env.PATH, node, platform: process.platform, uid });
+  // Only installing needs a lasting kairos and node: status and uninstall work from anywhere (npx too).
+  if (o.forInstall && p.nodeProblem) throw new ServiceError(p.nodeProblem);
+  const warning = o.forInstall ? assertStableInstall(cli, { uid }) : null;
   return {
     warning,
     spec: {
@@ -88,7 +90,7 @@ export function registerServiceCommand(program: Command, deps: ServiceCommandDep
     .description('write the service file (runs `kairos run`, restarts on failure, starts at login) and enable + start it')
     .option('--dry-run', 'print the file and the commands; change nothing')
     .action((o: { dryRun?: boolean }) => {
-      const { spec, dropped, warning } = currentServiceSpec(deps.home());
+      const { spec, dropped, warning } = currentServiceSpec(deps.home(), { forInstall: true });
       const file = serviceFile(spec);
       if (warning) process.stderr.write(`kairos: warning: ${warning}\n`);
       reportDropped(dropped);
@@ -108,7 +110,7 @@ export function registerServiceCommand(program: Command, deps: ServiceCommandDep
     .description('stop and disable the service and remove its file')
     .option('--dry-run', 'print what would be removed and run; change nothing')
     .action((o: { dryRun?: boolean }) => {
-      const { spec } = currentServiceSpec(deps.home());
+      const { spec } = currentServiceSpec(deps.home(), { forInstall: false });
       const file = serviceFile(spec);
       if (o.dryRun) {
         const cmds = managerCommands(file.kind, file.path, spec.uid ?? 0).uninstall;
@@ -125,7 +127,7 @@ export function registerServiceCommand(program: Command, deps: ServiceCommandDep
     .option('--json', 'print JSON')
     .option('--dry-run', 'same as without: status changes nothing')
     .action((o: { json?: boolean }) => {
-      const { spec } = currentServiceSpec(deps.home());
+      const { spec } = currentServiceSpec(deps.home(), { forInstall: false });
       const s = serviceStatus(spec);
       if (o.json) {
         printJson({ kind: s.file.kind, path: s.file.path, installed: s.installed, stale: s.stale, manager: s.manager, env_file: envFileState(spec.envFile!) });

@@ -20,6 +20,8 @@ export interface DroppedDir {
 export interface ServicePath {
   value: string;
   dropped: DroppedDir[];
+  /** Why node's own folder is unfit for a service, or null. Install refuses then; status and uninstall still work. */
+  nodeProblem: string | null;
 }
 
 export interface ServicePathOptions {
@@ -77,7 +79,7 @@ export function servicePath(o: ServicePathOptions): ServicePath {
   const check = { uid: o.uid, ...(o.tempRoots ? { tempRoots: o.tempRoots } : {}) };
   const nodeDir = path.dirname(fs.realpathSync(o.node));
   const nodeWhy = unstableDirReason(nodeDir, check);
-  if (nodeWhy) throw new ServiceError(`node is in ${nodeDir}, ${nodeWhy}; a service must not run it from there — install Node.js in a system or home folder`);
+  const nodeProblem = nodeWhy ? `node is in ${nodeDir}, ${nodeWhy}; a service must not run it from there — install Node.js in a system or home folder` : null;
   const kept: string[] = [nodeDir];
   const dropped: DroppedDir[] = [];
   for (const dir of (o.currentPath ?? '').split(path.delimiter)) {
@@ -89,7 +91,7 @@ export function servicePath(o: ServicePathOptions): ServicePath {
   for (const dir of SYSTEM_DIRS[o.platform] ?? []) {
     if (!kept.includes(dir) && fs.existsSync(dir) && !unstableDirReason(dir, check)) kept.push(dir);
   }
-  return { value: kept.join(path.delimiter), dropped };
+  return { value: kept.join(path.delimiter), dropped, nodeProblem };
 }
 
 /**

@@ -77,10 +77,12 @@ describe('the PATH a service gets', () => {
     assert.match(unstableDirReason(theirs, { uid, tempRoots: [] }) ?? '', /owned by another user \(uid 4242\)/);
   });
 
-  test('node itself in a world-writable folder is refused', () => {
+  test('node itself in a world-writable folder is named as a problem (install refuses it)', () => {
     const open = dir('open-node', 0o777);
     fs.writeFileSync(path.join(open, 'node'), '');
-    assert.throws(() => servicePath({ currentPath: '/usr/bin', node: path.join(open, 'node'), platform: 'linux', uid, tempRoots: [] }), /node is in .*writable by every user/);
+    const p = servicePath({ currentPath: '/usr/bin', node: path.join(open, 'node'), platform: 'linux', uid, tempRoots: [] });
+    assert.match(p.nodeProblem ?? '', /node is in .*writable by every user/);
+    assert.equal(servicePath({ currentPath: '/usr/bin', node: process.execPath, platform: 'linux', uid }).nodeProblem, null);
   });
 });
 
@@ -201,5 +203,12 @@ describe('kairos service install, the real command', { skip: process.platform !=
     assert.match(r.stderr, /npm install -g kairos/);
     assert.doesNotMatch(r.stderr, /^\s+at /m);
     assert.equal(fs.existsSync(path.join(home, '.config')), false, 'nothing written');
+    // Status and uninstall still work from there: removing a service must not need a good install.
+    const st = run([path.join(pkg, 'dist/src/cli/main.js')], ['--home', path.join(home, '.kairos'), 'service', 'status', '--json'], { ...process.env, HOME: home, PATH: '/nonexistent' });
+    assert.equal(st.status, 0, st.stderr);
+    assert.equal((JSON.parse(st.stdout) as { installed: boolean }).installed, false);
+    const un = run([path.join(pkg, 'dist/src/cli/main.js')], ['--home', path.join(home, '.kairos'), 'service', 'uninstall'], { ...process.env, HOME: home, PATH: '/nonexistent' });
+    assert.equal(un.status, 0, un.stderr);
+    assert.match(un.stdout, /nothing to remove/);
   });
 });
