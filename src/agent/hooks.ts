@@ -4,6 +4,7 @@ import { EventPayloads, type EventPayload, type HookEventName } from './hooks/ev
 import { matchSubjects, planHooks } from './hooks/planner.js';
 import { buildRegistry, type HookRegistry, type HookSource } from './hooks/registry.js';
 import { DEFAULT_OUTPUT_LIMIT, DEFAULT_TIMEOUT_SEC, runHookCommand } from './hooks/runner.js';
+import { redactDeep } from '../policy/filter.js';
 
 /**
  * Hooks: user-configured shell commands that run at the agent's boundaries (before and after each
@@ -108,14 +109,15 @@ export function createHooks(config: HooksConfig): Hooks {
       stdinFields.kairos_tool_name = tool;
       stdinFields.tool_input = sentInput;
     }
-    const stdin = JSON.stringify({
+    // A hook is a program outside Kairos: what it is told (tool inputs, tool output) is redacted like any other door out.
+    const stdin = JSON.stringify(redactDeep({
       session_id: config.sessionId,
       ...(config.transcriptPath !== undefined ? { transcript_path: config.transcriptPath } : {}),
       cwd: workDir,
       permission_mode: config.permissionMode ?? 'default',
       hook_event_name: event,
       ...stdinFields,
-    });
+    }));
 
     const finished = await Promise.all(
       planned.map(async (hook) => ({

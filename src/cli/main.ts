@@ -14,7 +14,9 @@ import { registerMcpCommand } from './mcp-command.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
+import { registerAuditCommand } from './audit-command.js';
 import { EventType } from '../events/event.js';
+import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
 import { exitQuietlyWhenOutputCloses } from './closed-pipe.js';
 import { kairosVersion } from './version.js';
 
@@ -208,6 +210,10 @@ registerApprovalCommands(program, { home });
 registerMcpCommand(program, { home });
 registerTrayCommand(program, { home });
 registerServiceCommand(program, { home });
+registerAuditCommand(program, { home, setExitCode: (c) => (exitCode = c) });
+
+// What the CLI prints (listings, MCP answers) never shows this process's own secret env values.
+registerKnownSecrets(secretsFromEnv(process.env));
 
 try {
   await program.parseAsync(process.argv);
