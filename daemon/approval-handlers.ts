@@ -88,9 +88,9 @@ export function approvalHandlers(deps: ApprovalHandlerDeps): Record<string, Cont
     },
 
     // was_paused: so `kairos resume` when nothing was paused can say so instead of "resumed".
-    pause: () => {
+    pause: (p) => {
       const was = isPaused(queue.db);
-      const r = was ? { paused: true, since: pausedSince(queue.db) } : setPaused(queue.db, true);
+      const r = was ? { paused: true, since: pausedSince(queue.db) } : setPaused(queue.db, true, new Date(), channel(p));
       changed({ type: 'paused' });
       return { ...r, was_paused: was };
     },
