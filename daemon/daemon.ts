@@ -28,6 +28,7 @@ import type { DbusNotifier } from '../src/report/dbus-notify.js';
 import { spendReport } from '../src/model/spend-report.js';
 import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from './ambient.js';
 import { ApprovalQueue, isPaused, pauseStatus, proposalActions } from '../src/pipeline/approvals.js';
+import { pokeTargets } from './poke-targets.js';
 import { CommandTasks } from './command-tasks.js';
 import { desktopNotifiers, Reporter } from './reporter.js';
 import { DecisionFollowUp } from './decisions.js';
@@ -437,8 +438,7 @@ export class Daemon {
   }
 
   poke(repo: string | undefined, note: string | undefined, trigger: string | undefined): StoredEvent[] {
-    const targets = repo ? [repo] : [...this.repos.keys()];
-    for (const t of targets) if (!this.repos.has(t)) throw new Error(`${t} is not watched; add it with 'kairos start --repo ${t}'`);
+    const targets = pokeTargets(new Map([...this.repos].map(([k, r]) => [k, r.policy.policy])), repo, trigger);
     const at = new Date().toISOString();
     const stored = this.ingest(targets.map((r) => ({ type: 'manual', repo: r, at, origin: 'user', data: { ...(note ? { note } : {}), ...(trigger ? { trigger } : {}) } })));
     // A poke no trigger takes is the user asking Kairos itself to look, now.

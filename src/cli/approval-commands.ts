@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { openDb, storePath, type Db } from '../store/db.js';
 import { formatUsd } from '../model/prices.js';
-import { ApprovalError, ApprovalQueue, approvalJson, proposalActions, setPaused, type Approval } from '../pipeline/approvals.js';
+import { ApprovalError, ApprovalQueue, approvalJson, isPaused, pausedSince, proposalActions, setPaused, type Approval } from '../pipeline/approvals.js';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { ControlError } from './protocol.js';
 import { withStore, withStoreAsync } from './listings.js';
@@ -201,7 +201,7 @@ async function denyCommand(home: string, id: string, reason: string | undefined,
 }
 
 async function pauseCommand(home: string, paused: boolean): Promise<void> {
-  let r: { paused: boolean; since: string | null };
+  let r: { paused: boolean; since: string | null; was_paused?: boolean };
   try {
     r = (await callDaemon(home, paused ? 'pause' : 'resume', {})) as typeof r;
   } catch (e) {
@@ -210,10 +210,13 @@ async function pauseCommand(home: string, paused: boolean): Promise<void> {
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });
     const db = openDb(storePath(home));
     try {
-      r = setPaused(db, paused);
+      const was = isPaused(db);
+      r = { ...(was && paused ? { paused: true, since: pausedSince(db) } : setPaused(db, paused)), was_paused: was };
     } finally {
       db.close();
     }
   }
-  process.stdout.write(r.paused ? `kairos: paused since ${r.since}; no ambient work starts until 'kairos resume'\n` : 'kairos: resumed\n');
+  // Both are idempotent (exit 0), but the message says what actually happened.
+  if (r.paused) process.stdout.write(`kairos: ${r.was_paused ? 'already ' : ''}paused since ${r.since}; no ambient work starts until 'kairos resume'\n`);
+  else process.stdout.write(r.was_paused === false ? 'kairos: not paused; nothing to resume\n' : 'kairos: resumed\n');
 }

@@ -17,6 +17,10 @@ import { registerServiceCommand } from './service-command.js';
 import { registerAuditCommand } from './audit-command.js';
 import { EventType } from '../events/event.js';
 import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
+import { exitQuietlyWhenOutputCloses } from './closed-pipe.js';
+import { kairosVersion } from './version.js';
+
+exitQuietlyWhenOutputCloses();
 
 const program = new Command();
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -37,6 +41,7 @@ program
     'An ambient coding daemon: watches your repositories and git, runs the triggers in your policy when changes settle,\n' +
       'and reports through notifications and a daily log. Nothing changes your working tree without your approval.',
   )
+  .version(kairosVersion(), '-V, --version', "print Kairos's version")
   .option('--home <dir>', 'state folder (store, socket, logs, policy); default $KAIROS_HOME or ~/.kairos')
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText(
@@ -104,7 +109,7 @@ program
   .description('list stored events, newest first')
   .option('--json', 'print a JSON array of {id, type, repo, at, path?, origin, data}')
   .option('-r, --repo <dir>', 'only this repository')
-  .option('-l, --limit <n>', 'at most this many (default 100)', limit, 100)
+  .option('-l, --limit <n>', 'at most this many', limit, 100)
   .option('--type <type>', `only this event type (repeatable): ${EventType.options.join(', ')}`, collect, [])
   .action((o: { json?: boolean; repo?: string; limit: number; type: string[] }) => {
     for (const t of o.type) if (!EventType.safeParse(t).success) throw new UsageError(`--type ${t}: expected one of ${EventType.options.join(', ')}`);
@@ -117,7 +122,7 @@ program
   .option('--json', 'print a JSON array of {id, trigger, state, exit_code, output, ...}')
   .option('-r, --repo <dir>', 'only this repository')
   .option('-s, --state <state>', 'only tasks in this state (queued, running, done, failed, interrupted, ...)')
-  .option('-l, --limit <n>', 'at most this many (default 50)', limit, 50)
+  .option('-l, --limit <n>', 'at most this many', limit, 50)
   .action((o: { json?: boolean; repo?: string; limit: number; state?: string }) => {
     listTasks(home(), { json: !!o.json, limit: o.limit, ...(o.repo ? { repo: resolveRepo(o.repo) } : {}), ...(o.state ? { state: o.state } : {}) });
   });
@@ -212,10 +217,13 @@ registerKnownSecrets(secretsFromEnv(process.env));
 
 try {
   await program.parseAsync(process.argv);
-  process.exitCode = exitCode;
+  // Commands registered from other modules (tray, service) set process.exitCode themselves: keep theirs.
+  process.exitCode = exitCode || process.exitCode || 0;
 } catch (e) {
   const err = e as Error;
-  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'ApprovalError', 'StoreDamagedError', 'Error'].includes(err.name);
-  process.stderr.write(`kairos: ${known ? err.message : err.stack}\n`);
+  // Kairos's own errors (UsageError, PolicyError, ServiceError, ...) and system errors (EACCES, ...)
+  // carry a message meant for the user. JavaScript's own error types mean a bug: those keep the stack.
+  const bug = ['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError', 'EvalError', 'URIError', 'AssertionError'].includes(err.name) || !(err instanceof Error);
+  process.stderr.write(`kairos: ${bug || process.env.KAIROS_DEBUG ? (err.stack ?? String(err)) : err.message}\n`);
   process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
 }
