@@ -12,6 +12,7 @@ import { applyProposal, undoProposal } from '../src/agent/apply.js';
 import { formatUsd } from '../src/model/prices.js';
 import type { ApprovalQueue } from '../src/pipeline/approvals.js';
 import { ApprovalStore } from '../src/store/approval-store.js';
+import { hookMessageSink } from './hook-messages.js';
 
 export interface AgentTasksDeps {
   db: Db;
@@ -24,6 +25,8 @@ export interface AgentTasksDeps {
   sandbox: SandboxStatus;
   log: Logger;
   notify(title: string, body: string): void;
+  /** Appends to the daily log (a hook's systemMessage goes there). */
+  daily?(text: string, repo?: string): void;
   /** Tags paths the daemon is about to write in a repository, so its watcher does not trigger on them. */
   markOwnWrites(repo: string, paths: readonly string[]): void;
 }
@@ -50,6 +53,10 @@ export class AgentTasks {
         sandbox: this.d.sandbox,
         log: this.d.log,
         notify: (message) => this.d.notify(`Kairos: ${trigger.name}`, message),
+        hookMessage: hookMessageSink(
+          { notify: this.d.notify, daily: (text, repo) => this.d.daily?.(text, repo), log: this.d.log },
+          { repo: task.repo, title: `Kairos: ${trigger.name}` },
+        ),
       },
     );
     this.d.tasks.patchData(task.id, { cost_micro: r.costMicro, ...(r.state === 'proposed' ? { proposal_id: r.proposal.id } : {}), ...(r.workers ? { workers: r.workers } : {}) });
