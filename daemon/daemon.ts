@@ -19,6 +19,7 @@ import { shellGrammarStatus } from '../src/policy/shell.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
 import { loadPluginPolicy, type PluginReport } from '../src/agent/plugin-policy.js';
+import { pluginTrustStatus } from '../src/agent/plugins/trust.js';
 import { recoverAfterStop, startApprovalExpiry } from './recovery.js';
 import { DaemonHooks } from './daemon-hooks.js';
 import { FileChangedBatches } from './file-changed.js';
@@ -89,6 +90,8 @@ export class Daemon {
   private readonly fileChanges: FileChangedBatches;
   /** What the plugins came to at the last load (status shows refused rules). */
   private pluginReport: PluginReport = { plugins: [], errors: [] };
+  /** The user's policy in force, before the plugins were added to it. */
+  private policyWithoutPlugins!: Policy;
   private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Holds events in memory while the store's disk is full. */
@@ -384,8 +387,24 @@ export class Daemon {
     }
   }
 
+  /**
+   * A trusted plugin whose files changed since its trust loses its allow rules before anything
+   * else runs under them, even when no watcher saw the change: reloads, and returns true, then.
+   */
+  private recheckPluginTrust(): boolean {
+    const stale = this.pluginReport.plugins.some((p) => p.trust === 'trusted' && pluginTrustStatus(this.db, p.dir) !== 'trusted');
+    if (!stale) return false;
+    if (!this.reload().ok) {
+      // The policy file is broken just now: the plugins are applied again to the policy in force.
+      this.userPolicy = this.withPlugins(this.policyWithoutPlugins);
+      for (const r of this.repos.values()) r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
+    }
+    return true;
+  }
+
   /** The user's policy with their plugins' triggers, rules and MCP servers; what was refused is kept for status. */
   private withPlugins(policy: Policy): Policy {
+    this.policyWithoutPlugins = policy;
     const r = loadPluginPolicy(policy, this.opts.home, this.opts.logger, this.db);
     this.pluginReport = r.report;
     return r.policy;
@@ -410,6 +429,7 @@ export class Daemon {
   }
 
   status(): Record<string, unknown> {
+    this.recheckPluginTrust();
     return {
       pid: process.pid,
       home: this.opts.home,
@@ -556,6 +576,7 @@ export class Daemon {
     const trigger = r && this.triggerOf(task);
     if (!r || !trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
     const paths = task.batch_id ? this.tasks.batchPaths(task.batch_id) : [];
+    if (task.kind === 'agent' && this.recheckPluginTrust()) return this.execute(task);
     if (task.kind === 'agent') return this.agents.run(task, trigger, r.policy.policy, paths);
     return this.commands.run(task, trigger, r.policy.policy, paths);
   }

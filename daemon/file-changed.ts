@@ -62,13 +62,17 @@ export class FileChangedBatches {
   }
 
   private settled(repo: string, eventIds: readonly number[]): void {
-    // The last change of a file decides its kind (added then changed is still there; changed then removed is gone).
-    const byPath = new Map<string, ChangedFile>();
+    // What happened to each file over the whole batch, against how it was before it.
+    const byPath = new Map<string, ChangedFile['event'] | 'gone'>();
     for (const id of eventIds) {
-      for (const f of this.kinds.get(id) ?? []) byPath.set(f.path, f);
+      for (const f of this.kinds.get(id) ?? []) byPath.set(f.path, combine(byPath.get(f.path), f.event));
       this.kinds.delete(id);
     }
-    if (byPath.size) this.o.fire(repo, [...byPath.values()].sort((a, b) => a.path.localeCompare(b.path)));
+    const files = [...byPath]
+      .filter((e): e is [string, ChangedFile['event']] => e[1] !== 'gone')
+      .map(([p, event]) => ({ path: p, event }))
+      .sort((a, b) => a.path.localeCompare(b.path));
+    if (files.length) this.o.fire(repo, files);
   }
 
   dropRepo(repo: string): void {
@@ -79,4 +83,15 @@ export class FileChangedBatches {
     this.settler.stop();
     this.kinds.clear();
   }
+}
+
+/**
+ * Two changes of one file in a batch as one: created then written is still created; created then
+ * removed never was ('gone', not reported); removed then created again is a change.
+ */
+function combine(before: ChangedFile['event'] | 'gone' | undefined, next: ChangedFile['event']): ChangedFile['event'] | 'gone' {
+  if (before === undefined) return next;
+  if (before === 'add' || before === 'gone') return next === 'unlink' ? 'gone' : 'add';
+  if (before === 'unlink') return next === 'unlink' ? 'unlink' : 'change';
+  return next === 'unlink' ? 'unlink' : 'change';
 }

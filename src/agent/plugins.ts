@@ -3,7 +3,7 @@ import path from 'node:path';
 import { PolicyError } from '../policy/load.js';
 import type { Trigger } from '../policy/schema.js';
 import type { HookSource } from './hooks/registry.js';
-import type { CommandTool } from './plugins/command-tool.js';
+import { pluginToolName, type CommandTool } from './plugins/command-tool.js';
 import { CLAUDE_MANIFEST } from './plugins/claude-manifest.js';
 import { readPluginFolder, type PluginContents } from './plugins/folder.js';
 import { MANIFEST_FILE, type McpServer } from './plugins/manifest.js';
@@ -158,7 +158,7 @@ function loadOne(dir: string, trust: Plugin['trust'], trustStatus: PluginTrustSt
     return new PluginError(dir, `${dir}: cannot read the plugin (${(e as Error).message}) — check the folder's permissions`);
   }
   const refused: Plugin['refused'] = [];
-  const permissions = c.permissions;
+  const permissions = qualifyOwnTools(c);
   if (trust !== 'explicit' && permissions.allow.length > 0) {
     const fix = `kairos trust --plugin ${c.name}`;
     const why =
@@ -185,6 +185,17 @@ function loadOne(dir: string, trust: Plugin['trust'], trustStatus: PluginTrustSt
     refused,
     unused: c.unused,
   };
+}
+
+/**
+ * A plugin's rule that names one of its own command tools by the name in its manifest
+ * ("word_count") means that tool, whose rule name is `plugin__<plugin>__<tool>`: otherwise the
+ * plugin's own rules could never allow (or deny) its own tools.
+ */
+export function qualifyOwnTools(c: PluginContents): PluginContents['permissions'] {
+  const own = new Map(c.tools.map((t) => [t.name, pluginToolName({ plugin: c.name, name: t.name })]));
+  const qualify = (rule: string): string => own.get(rule.trim()) ?? rule;
+  return { allow: c.permissions.allow.map(qualify), ask: c.permissions.ask.map(qualify), deny: c.permissions.deny.map(qualify) };
 }
 
 /** Whether a folder looks like a plugin (either manifest), for messages that guess what the user meant. */

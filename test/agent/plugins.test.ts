@@ -51,13 +51,13 @@ describe('loadPlugins', () => {
     assert.deepEqual(Object.keys(p.mcpServers), ['docs']);
     assert.deepEqual(p.permissions, { allow: [], ask: [], deny: ['Bash(git push:*)'] });
     assert.equal(p.refused.length, 1);
-    assert.match(p.refused[0]!.what, /permissions\.allow: word_count/);
+    assert.equal(p.refused[0]!.what, 'permissions.allow: plugin__lint-guard__word_count', 'a rule naming its own tool means that tool');
     assert.match(p.refused[0]!.why, /only when you have trusted its folder — review the plugin, then run 'kairos trust --plugin lint-guard'/);
     assert.equal(p.refused[0]!.fix, 'kairos trust --plugin lint-guard');
 
     const trusted = loadPlugins(dirs, { kairosHome: h, trusted: (d) => d === p.dir });
     assert.equal(trusted.plugins[0]!.trust, 'explicit');
-    assert.deepEqual(trusted.plugins[0]!.permissions.allow, ['word_count']);
+    assert.deepEqual(trusted.plugins[0]!.permissions.allow, ['plugin__lint-guard__word_count']);
     assert.deepEqual(trusted.plugins[0]!.refused, []);
   });
 

@@ -162,7 +162,7 @@ function readClaudeManifest(dir: string, file: string, out: PluginContents, prob
 }
 
 /** A hooks file: `{"hooks": {...}}` (Claude Code's documented form, with an optional "description") or the section itself. */
-function readHooksFile(dir: string, file: string, out: PluginContents, problems: PolicyProblem[]): void {
+function readHooksFile(dir: string, file: string, out: PluginContents, problems: PolicyProblem[], settings = false): void {
   let json: LocatedJson;
   try {
     json = readJsonFile(file);
@@ -174,7 +174,9 @@ function readHooksFile(dir: string, file: string, out: PluginContents, problems:
     problems.push({ file, line: 1, col: 1, field: '', message: 'a hooks file is a JSON object: {"hooks": {"PreToolUse": [...]}} — fix the file' });
     return;
   }
-  const section = hooksSectionOf(json.value);
+  // A settings file (.claude/settings.json, $KAIROS_HOME/hooks.json) keeps its hooks under "hooks", next to other settings.
+  const section = settings ? { hooks: json.value.hooks, base: ['hooks'] } : hooksSectionOf(json.value);
+  if (settings && json.value.disableAllHooks === true) return;
   checkHooks(dir, json, section.base, section.hooks, file, out, problems);
 }
 
@@ -268,3 +270,32 @@ function sortProblems(problems: PolicyProblem[]): PolicyProblem[] {
   return [...problems].sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
 }
 
+
+/**
+ * Checks one JSON settings file on its own (`kairos policy check FILE`): a settings file with a
+ * "hooks" section (Kairos's hooks.json, .claude/settings.json), a plugin's hooks/hooks.json (either
+ * shape) or an .mcp.json. Throws
+ * PolicyError; returns what the file configures.
+ */
+export function checkSettingsFile(file: string, kind: 'settings' | 'hooks' | 'mcp'): { hooks: number; servers: string[]; unused: PluginContents['unused'] } {
+  const dir = path.dirname(file);
+  const out: PluginContents = {
+    name: '',
+    version: '',
+    description: '',
+    format: 'claude',
+    manifestFile: file,
+    triggers: [],
+    tools: [],
+    mcpServers: {},
+    hooks: [],
+    permissions: { allow: [], ask: [], deny: [] },
+    unused: [],
+  };
+  const problems: PolicyProblem[] = [];
+  if (kind === 'mcp') readMcpFile(file, out, problems, (s) => s);
+  else readHooksFile(dir, file, out, problems, kind === 'settings');
+  if (problems.length > 0) throw new PolicyError(file, sortProblems(problems));
+  const hooks = out.hooks.reduce((n, h) => n + compileHooksSection(h.hooks).hooks.length, 0);
+  return { hooks, servers: Object.keys(out.mcpServers), unused: out.unused };
+}
