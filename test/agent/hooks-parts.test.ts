@@ -71,7 +71,7 @@ describe('registry', () => {
       return true;
     });
     assert.throws(bad({ PreToolUse: [{ hooks: [{ type: 'command', command: 'x', timeout: -1 }] }] }), /timeout: must be a positive number of seconds/);
-    assert.throws(bad({ PreToolUse: { matcher: 'Bash' } }), /hooks\.PreToolUse: .*expected array/);
+    assert.throws(bad({ PreToolUse: { matcher: 'Bash' } }), /hooks\.PreToolUse: expected a list \[\.\.\.\], got an object/);
     assert.throws(bad(['not', 'an', 'object']), /hooks: /);
   });
 

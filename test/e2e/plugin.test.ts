@@ -217,3 +217,40 @@ test('kairos trust --plugin pins the folder: its own allow rule applies until a 
     assert.match(wrong.stderr, /is a plugin folder, not a repository — trust a plugin with 'kairos trust --plugin lint-guard'/);
   });
 });
+
+test('policy check finds a broken hooks.json, repository settings, plugin manifest and .mcp.json before any task runs, each at file:line:col with the fix', async () => {
+  await scenario(undefined, async ({ h, repo }) => {
+    // The user's hooks.json: valid JSON, a timeout that is not a number.
+    fs.writeFileSync(path.join(h.home, 'hooks.json'), '{\n  "hooks": {\n    "PostToolUse": [\n      { "matcher": "Edit", "hooks": [{ "type": "command", "command": "fmt", "timeout": "30s" }] }\n    ]\n  }\n}\n');
+    // The repository's Claude Code settings: a trailing comma.
+    repo.write('.claude/settings.json', '{\n  "hooks": {\n    "Stop": [],\n  }\n}\n');
+    // A Claude Code plugin whose manifest names a missing hooks file and whose .mcp.json has a bad server.
+    const dir = path.join(h.home, 'plugins', 'broken');
+    fs.mkdirSync(path.join(dir, '.claude-plugin'), { recursive: true });
+    fs.writeFileSync(path.join(dir, '.claude-plugin', 'plugin.json'), '{\n  "name": "broken",\n  "hooks": "./hooks/missing.json"\n}\n');
+    fs.writeFileSync(path.join(dir, '.mcp.json'), '{\n  "mcpServers": {\n    "docs": { "type": "http", "url": "ftp://docs.example.invalid" }\n  }\n}\n');
+    fs.cpSync(path.join(REPO_ROOT, 'test/fixtures/plugins/commit-guard'), path.join(h.home, 'plugins', 'commit-guard'), { recursive: true });
+
+    const all = kairos(['policy', 'check'], h.env, repo.dir);
+    assert.equal(all.code, 1);
+    assert.match(all.stderr, new RegExp(`^${esc(path.join(h.home, 'hooks.json'))}:4:88: hooks\\.PostToolUse\\[0\\]\\.hooks\\[0\\]\\.timeout: expected a number, got text — the format is`, 'm'));
+    assert.match(all.stderr, new RegExp(`^${esc(path.join(repo.dir, '.claude/settings.json'))}:4:3: JSON syntax error: property name expected — write the key in double quotes, and remove a comma before a closing \\}`, 'm'));
+    assert.match(all.stderr, /broken\/\.claude-plugin\/plugin\.json:3:12: hooks: '\.\/hooks\/missing\.json' does not exist — name a hooks file inside the plugin/);
+    assert.match(all.stderr, /broken\/\.mcp\.json:3:38: mcpServers\.docs\.url: is not an http\(s\) URL — write e\.g\. "https:\/\/mcp\.example\.com\/mcp"/);
+    assert.match(all.stdout, /ok: \S+commit-guard: plugin commit-guard 2\.0\.1 \(Claude Code plugin\): 1 hooks file, 0 tools, 0 MCP servers; not used by Kairos: commands\/ \(Kairos has no slash commands\)/);
+    assert.doesNotMatch(all.stderr, /\n\s+at /, 'no stack trace');
+
+    // One file at a time, by what it is.
+    const one = kairos(['policy', 'check', path.join(h.home, 'hooks.json')], h.env);
+    assert.equal(one.code, 1);
+    assert.match(one.stderr, /hooks\.json:4:88: /);
+    const folder = kairos(['policy', 'check', path.join(h.home, 'plugins', 'commit-guard')], h.env);
+    assert.equal(folder.code, 0, folder.stderr);
+    assert.match(folder.stdout, /plugin commit-guard 2\.0\.1/);
+    assert.equal(kairos(['policy', 'check', path.join(dir, '.mcp.json')], h.env).code, 1);
+  });
+});
+
+function esc(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}

@@ -193,13 +193,14 @@ function where(p: readonly (string | number)[]): string {
   return ['hooks', ...p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`))].join('').replace(/\.\[/g, '[');
 }
 
+const TYPE_WORDS: Record<string, string> = { number: 'a number', string: 'text', array: 'a list [...]', object: 'an object {...}', record: 'an object {...}', boolean: 'true or false' };
+
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const fix =
-    issue.code === 'invalid_type'
-      ? ' — the format is {"EventName": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "...", "timeout": 30}]}]}'
-      : '';
-  const message = issue.code === 'invalid_type' && /received undefined$/.test(issue.message) ? 'is missing' : issue.message;
-  return `${message}${fix}`;
+  if (issue.code !== 'invalid_type') return issue.message;
+  const fix = ' — the format is {"EventName": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "...", "timeout": 30}]}]}';
+  const received = /received (\w+)$/.exec(issue.message)?.[1];
+  if (received === 'undefined') return `is missing${fix}`;
+  return `expected ${TYPE_WORDS[issue.expected] ?? issue.expected}${received ? `, got ${TYPE_WORDS[received] ?? received}` : ''}${fix}`;
 }
 
 function hasAnyHook(value: unknown): boolean {

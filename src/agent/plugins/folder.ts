@@ -235,7 +235,10 @@ function addMcpServers(json: LocatedJson, base: JsonPath, servers: Record<string
         : { url: expand(s.url ?? ''), ...(s.headers ? { headers: s.headers } : {}) };
     const server = McpServerConfig.safeParse(candidate);
     if (!server.success) {
-      problems.push({ file: json.file, ...json.locate(at), field: fieldOf(['mcpServers', name]), message: s.command === undefined && s.url === undefined ? 'has neither "command" nor "url" — write {"command": "...", "args": [...]} or {"type": "http", "url": "https://..."}' : server.error.issues[0]!.message });
+      const issue = server.error.issues[0]!;
+      const sub = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      const message = s.command === undefined && s.url === undefined ? 'has neither "command" nor "url" — write {"command": "...", "args": [...]} or {"type": "http", "url": "https://..."}' : issue.message;
+      problems.push({ file: json.file, ...json.locate([...at, ...sub]), field: fieldOf(['mcpServers', name, ...sub]), message });
       continue;
     }
     out.mcpServers[name] = server.data;
