@@ -111,6 +111,13 @@ export class AgentTasks {
         parts.push(fenceUntrusted(`output of ${before.command}`, before.output ?? ''));
       }
     }
+    // A poke's note (after the UserPromptSubmit hooks, with the context they added) is what the user asked for.
+    const notes = task.batch_id
+      ? (this.d.db
+          .prepare("SELECT json_extract(e.data, '$.note') AS note FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' AND json_extract(e.data, '$.note') IS NOT NULL ORDER BY e.id")
+          .all(task.batch_id) as { note: string }[])
+      : [];
+    for (const n of notes) parts.push(`The developer's note (kairos poke):\n${n.note}`);
     if (paths.length) parts.push(`Changed paths:\n${paths.slice(0, 200).join('\n')}${paths.length > 200 ? `\n… and ${paths.length - 200} more` : ''}`);
     return parts.join('\n\n') || 'No further context.';
   }

@@ -16,7 +16,8 @@ import { hookMessageSink } from './hook-messages.js';
  * the daemon's; a hook's systemMessage reaches the user (hook-messages.ts).
  */
 export class DaemonHooks {
-  private readonly perRepo = new Map<string, Hooks>();
+  /** null: the repository's hook settings are broken (said once, until the next reset). */
+  private readonly perRepo = new Map<string, Hooks | null>();
 
   constructor(private readonly d: { db: Db; home: string; log: Logger; notify(title: string, body: string): void; daily(text: string, repo?: string): void }) {}
 
@@ -34,6 +35,7 @@ export class DaemonHooks {
   private hooks(repo: string | undefined): Hooks | undefined {
     const key = repo ?? '';
     let h = this.perRepo.get(key);
+    if (h === null) return undefined;
     if (!h) {
       try {
         const plugins = loadUserPlugins(this.d.home, this.d.db);
@@ -51,6 +53,7 @@ export class DaemonHooks {
         });
       } catch (e) {
         this.d.log.warn({ repo, err: (e as Error).message }, 'hooks not loaded for daemon events');
+        this.perRepo.set(key, null);
         return undefined;
       }
       this.perRepo.set(key, h);

@@ -97,8 +97,9 @@ test('a Claude Code plugin folder copied unchanged: its Python hook blocks a com
         { content: [{ type: 'tool_use', name: 'sleep', input: { reason: 'nothing safe to change' } }], stop_reason: 'tool_use' },
       );
       await withDaemon([repo.dir], h.env, async () => {
-        assert.equal(kairos(['poke', '--repo', repo.dir, '--trigger', 'tidy'], h.env).code, 0);
+        assert.equal(kairos(['poke', '--repo', repo.dir, '--trigger', 'tidy', '--note', 'keep the change small'], h.env).code, 0);
         await waitFor(() => kairosJson<TaskJson[]>(['tasks'], h.env).find((t) => t.kind === 'agent' && t.state === 'done'), { what: 'agent task done', timeoutMs: 60_000 });
+        assert.match(JSON.stringify(fake.messageRequests()[0]!.body), /The developer's note \(kairos poke\):\\nkeep the change small/, "the poke's note reaches the agent");
         const results = toolResults(fake.rawBodies);
         // exit code 2 from hooks/security_reminder.py: its stderr is the reason the model reads.
         assert.match(results.get('toolu_curl') ?? '', /blocked by a PreToolUse hook: commit-guard: piping a download into a shell runs unreviewed code/);

@@ -236,8 +236,9 @@ function addMcpServers(json: LocatedJson, base: JsonPath, servers: Record<string
     const server = McpServerConfig.safeParse(candidate);
     if (!server.success) {
       const issue = server.error.issues[0]!;
-      const sub = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-      const message = s.command === undefined && s.url === undefined ? 'has neither "command" nor "url" — write {"command": "...", "args": [...]} or {"type": "http", "url": "https://..."}' : issue.message;
+      const neither = s.command === undefined && s.url === undefined;
+      const sub = neither ? [] : issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      const message = neither ? 'has neither "command" nor "url" — write {"command": "...", "args": [...]} or {"type": "http", "url": "https://..."}' : issue.message;
       problems.push({ file: json.file, ...json.locate([...at, ...sub]), field: fieldOf(['mcpServers', name, ...sub]), message });
       continue;
     }
