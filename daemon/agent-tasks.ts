@@ -8,10 +8,11 @@ import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import type { Execution } from '../src/pipeline/runner.js';
 import { runAgentTask } from '../src/agent/task.js';
-import { applyProposal, undoProposal } from '../src/agent/apply.js';
+import { applyProposalChecked, undoProposalAudited } from '../src/pipeline/proposal-decisions.js';
 import { formatUsd } from '../src/model/prices.js';
+import type { Origin } from '../src/model/ledger.js';
+import { AMBIENT_TRIGGER } from './ambient.js';
 import type { ApprovalQueue } from '../src/pipeline/approvals.js';
-import { ApprovalStore } from '../src/store/approval-store.js';
 import { hookMessageSink } from './hook-messages.js';
 
 export interface AgentTasksDeps {
@@ -37,7 +38,8 @@ export class AgentTasks {
 
   /** After a command task finished: does its trigger ask the agent to look? Returns the new task id. */
   followUp(task: TaskRow, trigger: Trigger): number | undefined {
-    if (!trigger.ask || !trigger.run) return undefined;
+    // A command the layers refused (skipped, or refused as it was about to run) did not run: there is no result to look at.
+    if (!trigger.ask || !trigger.run || task.state === 'skipped' || (JSON.parse(task.data) as { refused_by?: unknown }).refused_by !== undefined) return undefined;
     const when = trigger.ask_on ?? 'failure';
     if (when === 'failure' && task.state !== 'failed') return undefined;
     return this.d.tasks.createFollowUp({ repo: task.repo, trigger: task.trigger, kind: 'agent', batchId: task.batch_id, at: new Date().toISOString(), data: { after_task: task.id } });
@@ -45,7 +47,7 @@ export class AgentTasks {
 
   async run(task: TaskRow, trigger: Trigger, policy: Policy, paths: readonly string[]): Promise<Execution> {
     const r = await runAgentTask(
-      { taskId: task.id, repo: task.repo, trigger: trigger.name, instruction: trigger.ask!, context: this.context(task, paths), policy },
+      { taskId: task.id, repo: task.repo, trigger: trigger.name, instruction: trigger.ask!, context: this.context(task, paths), policy, origin: this.origin(task) },
       {
         db: this.d.db,
         home: this.d.home,
@@ -86,19 +88,25 @@ export class AgentTasks {
 
   /**
    * Applies exactly the diff whose hash the human saw; its writes are tagged as the daemon's own.
-   * A proposal waiting in the approval queue is approved through it, so one decision cannot be made twice.
+   * A proposal waiting in the approval queue is approved through it (state and expiry checked as it
+   * is claimed), so one decision cannot be made twice and an expired one never applies.
    */
   async apply(repo: string, id: string, hash: string): Promise<{ applied: true; files: string[] }> {
-    const open = new ApprovalStore(this.d.db).openForProposal(id)[0];
-    if (open) {
-      const r = await this.d.approvals.approve(open.id, { channel: 'cli', hash });
-      return { applied: true, files: r.files };
-    }
-    return applyProposal({ db: this.d.db, proposalId: id, hash, repo, onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
+    return applyProposalChecked(this.d.approvals, { proposalId: id, hash, repo, channel: 'cli', onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
   }
 
   undo(repo: string, id: string, force: boolean): Promise<{ restored: string[] }> {
-    return undoProposal({ db: this.d.db, proposalId: id, repo, force, onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
+    return undoProposalAudited(this.d.approvals, { proposalId: id, repo, force, channel: 'cli', onBeforeWrite: (paths) => this.d.markOwnWrites(repo, paths) });
+  }
+
+  /**
+   * Who an agent task is for: the user's poke (in its batch, or the triage of a poke that queued it)
+   * is attended; ambient triage's own tasks and a trigger's are not.
+   */
+  private origin(task: TaskRow): Origin {
+    const data = JSON.parse(task.data) as { origin?: string };
+    if (data.origin === 'poke' || (task.batch_id !== null && this.d.tasks.batchHasPoke(task.batch_id))) return 'poke';
+    return task.trigger === AMBIENT_TRIGGER ? 'ambient' : 'trigger';
   }
 
   private context(task: TaskRow, paths: readonly string[]): string {

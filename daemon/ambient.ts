@@ -5,9 +5,10 @@ import type { Policy, Trigger } from '../src/policy/schema.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
-import { contentHash, decide, describeDecision, tickItem, type Decision } from '../src/pipeline/decide.js';
+import { contentHash, decide, describeDecision, originOf, tickItem, type Decision, type TickItem } from '../src/pipeline/decide.js';
+import type { Origin } from '../src/model/ledger.js';
 import { TickLoop } from '../src/pipeline/tick-loop.js';
-import { allowance, Presence } from '../src/pipeline/presence.js';
+import { allowance, AwayAlarm, Presence } from '../src/pipeline/presence.js';
 import { dream, dreamSettings, scheduleDream } from '../src/pipeline/dream.js';
 
 /** The trigger name agent tasks started by ambient triage carry (it names no policy trigger). */
@@ -25,8 +26,8 @@ export function ambientTaskTrigger(task: TaskRow): Trigger | undefined {
 }
 
 /** Triage said act: an agent task that can only propose (nothing is applied without approval). */
-export function queueAmbientTask(tasks: TaskStore, repo: string, instruction: string): number {
-  return tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction } });
+export function queueAmbientTask(tasks: TaskStore, repo: string, instruction: string, origin?: Origin): number {
+  return tasks.createFollowUp({ repo, trigger: AMBIENT_TRIGGER, kind: 'agent', batchId: null, at: new Date().toISOString(), data: { instruction, ...(origin ? { origin } : {}) } });
 }
 
 export interface AmbientDeps {
@@ -38,9 +39,11 @@ export interface AmbientDeps {
   repoPolicy(repo: string): Policy | undefined;
   watchedRepos(): string[];
   lastTaskId(repo: string): number | undefined;
-  /** Triage said act: queue an agent task with this instruction (it can only propose). */
-  act(repo: string, instruction: string, decision: Decision): void;
+  /** Triage said act: queue an agent task with this instruction (it can only propose); origin 'poke' when the user asked. */
+  act(repo: string, instruction: string, decision: Decision, origin: Origin): void;
   daily(text: string, repo?: string): void;
+  /** The user just counted as away (after their last sign of presence): e.g. show held notifications. */
+  steppedAway?(): void;
 }
 
 /**
@@ -53,20 +56,20 @@ export class Ambient {
   private readonly loop: TickLoop;
   private readonly lastLogged = new Map<string, string>();
   private dreamJob: { stop(): void } | undefined;
-  private minuteTimer: NodeJS.Timeout | undefined;
-  private lastMode: string;
+  private readonly awayAlarm: AwayAlarm;
 
   constructor(private readonly d: AmbientDeps) {
     const away = d.userPolicy().presence?.away_after;
     this.presence = new Presence(away !== undefined ? { awayAfterMs: parseDuration(away) } : {});
-    this.lastMode = this.presence.mode();
+    // Woken by the user's own last event, not by a minute tick: a burst is always followed by its wake-up.
+    this.awayAlarm = new AwayAlarm(this.presence, () => this.steppedAway());
     this.loop = new TickLoop({
       decide: (item) => {
         const policy = d.repoPolicy(item.repo);
         if (!policy) return Promise.resolve({ repo: item.repo, outcome: 'sleep', stage: 'heuristic', why: 'the repository is no longer watched' } as Decision);
         return decide(item, { db: d.db, model: d.model, policy, home: d.home, presence: this.presence });
       },
-      onDecision: (decision) => this.onDecision(decision),
+      onDecision: (decision, item) => this.onDecision(decision, item),
       rehash: (repo, paths) => contentHash(repo, paths, String(d.lastTaskId(repo) ?? '')),
       budgetMs: () => allowance(this.presence.mode()).tickBudgetMs,
       onLate: (item, r) => d.daily(`a decision for ${item.source} ran past its tick budget and ${r.ok ? 'finished' : 'failed'} in the background`, item.repo),
@@ -76,18 +79,20 @@ export class Ambient {
 
   start(): void {
     this.restartDream();
-    // Coming back from away changes what is worth doing; parked items get another look.
-    this.minuteTimer = setInterval(() => {
-      const mode = this.presence.mode();
-      if (mode !== this.lastMode && mode === 'away') this.loop.wake();
-      this.lastMode = mode;
-    }, 60_000);
-    this.minuteTimer.unref();
   }
 
   stop(): void {
     this.dreamJob?.stop();
-    if (this.minuteTimer) clearInterval(this.minuteTimer);
+    this.awayAlarm.disarm();
+  }
+
+  /** The user counts as away now: parked items get their look, held notifications are shown. */
+  private steppedAway(): void {
+    if (this.loop.parked() > 0) {
+      const n = this.loop.wake();
+      this.d.log.info({ items: n }, 'you stepped away: deciding the work parked while you were editing');
+    }
+    this.d.steppedAway?.();
   }
 
   restartDream(): void {
@@ -106,7 +111,14 @@ export class Ambient {
 
   /** The user's own file changes (never the daemon's) mark them present. */
   noteEvents(events: readonly StoredEvent[]): void {
-    for (const e of events) if (e.origin === 'user' && e.type.startsWith('file.')) this.presence.noteFsActivity(Date.parse(e.at));
+    let seen = false;
+    for (const e of events) {
+      if (e.origin === 'user' && e.type.startsWith('file.')) {
+        this.presence.noteFsActivity(Date.parse(e.at));
+        seen = true;
+      }
+    }
+    if (seen) this.awayAlarm.arm();
   }
 
   /** Items waiting for a decision (queued) and items deferred until the user steps away (parked). */
@@ -116,6 +128,7 @@ export class Ambient {
 
   noteCliUse(): void {
     this.presence.noteCliUse();
+    this.awayAlarm.arm();
   }
 
   /** Events no trigger took: one ambient look per repository (items of one repository merge while queued). */
@@ -135,8 +148,10 @@ export class Ambient {
     this.loop.offer(tickItem({ repo: event.repo, source: 'poke', events: [{ id: event.id, type: event.type }], at: Date.parse(event.at), ...(note ? { note } : {}), extra: String(this.d.lastTaskId(event.repo) ?? '') }));
   }
 
-  private onDecision(d: Decision): void {
-    if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d);
+  private onDecision(d: Decision, item: TickItem): void {
+    // Parked while the user looked active, but they may have stepped away while it was being decided.
+    if (d.outcome === 'later' && this.presence.mode() === 'away') queueMicrotask(() => this.steppedAway());
+    if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d, originOf(item));
     // The daily log gets what a human would want to read: model decisions, and changes of reason.
     if (d.outcome === 'later') return;
     const text = describeDecision(d);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { ControlError, socketPath } from '../src/cli/protocol.js';
 import { approvalJson, isPaused, pausedSince, setPaused, type ApprovalQueue, type HumanChannel } from '../src/pipeline/approvals.js';
 import type { ControlHandler } from './control-server.js';
+import { redactText } from '../src/policy/filter.js';
 
 export { isPaused } from '../src/pipeline/approvals.js';
 
@@ -61,7 +62,8 @@ export function approvalHandlers(deps: ApprovalHandlerDeps): Record<string, Cont
 
     'approvals.show': (p) => {
       const d = queue.show(str(p, 'id', true), { token: str(p, 'token') });
-      return { ...approvalJson(d.approval), diff: d.diff ? d.diff.toString('utf8') : null };
+      // For viewing (tray, notification): redacted like every display; the CLI's `show --raw` has the exact bytes.
+      return { ...approvalJson(d.approval), diff: d.diff ? redactText(d.diff.toString('utf8')) : null };
     },
 
     'approvals.approve': async (p) => {

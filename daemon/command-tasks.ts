@@ -5,6 +5,7 @@ import type { Policy, Trigger } from '../src/policy/schema.js';
 import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import { isAlive, processStartTime } from '../src/cli/process-alive.js';
+import type { Evaluation } from '../src/policy/layers.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_OUTPUT_LIMIT = 64_000;
@@ -16,9 +17,26 @@ const DEFAULT_OUTPUT_LIMIT = 64_000;
 export class CommandTasks {
   private readonly running = new Set<number>();
 
-  constructor(private readonly d: { tasks: TaskStore; env: NodeJS.ProcessEnv; log: Logger }) {}
+  constructor(
+    private readonly d: {
+      tasks: TaskStore;
+      env: NodeJS.ProcessEnv;
+      log: Logger;
+      /** The policy layers for the command, right before it runs (trust re-read now); audited. */
+      check(task: TaskRow, command: string): Evaluation;
+    },
+  ) {}
 
   run(task: TaskRow, trigger: Trigger, policy: Policy, paths: readonly string[]): Promise<Execution> {
+    if (task.kind === 'command' && task.command) {
+      const ev = this.d.check(task, task.command);
+      if (ev.verdict.decision !== 'allow') {
+        const reason = `not run: the ${ev.decidedBy} layer: ${ev.verdict.reason ?? ev.verdict.decision}`;
+        this.d.log.warn({ task: task.id, trigger: task.trigger, reason }, 'trigger command refused');
+        this.d.tasks.patchData(task.id, { refused_by: ev.decidedBy ?? null });
+        return Promise.resolve({ state: 'failed', reason });
+      }
+    }
     const defaults = policy.defaults;
     let pid: number | undefined;
     return executeTask(task, {

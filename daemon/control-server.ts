@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { ControlRequest, socketPath } from '../src/cli/protocol.js';
+import { enforceOwnerOnly, OwnerOnlyError } from './approval-handlers.js';
 
 export type ControlHandler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
 
@@ -10,12 +12,22 @@ export interface ControlServer {
 
 const MAX_LINE = 1_000_000;
 
+export interface ControlServerOptions {
+  /** Called with the socket's path the moment it is bound, before it is moved into place (tests look at its mode there). */
+  onBound?: (file: string) => void;
+}
+
 /**
- * Serves the control protocol on $KAIROS_HOME/kairos.sock. The socket is created under a 0177 umask
- * so there is no moment when another user could connect, and the home folder itself is 0700.
+ * Serves the control protocol on $KAIROS_HOME/kairos.sock, owner-only from its first moment:
+ * 1. $KAIROS_HOME must be ours and is made 0700 before anything is bound;
+ * 2. the socket is bound inside a fresh 0700 folder (mkdtemp), under a 0177 umask, so it is born
+ *    0600 where nobody else can even reach its path;
+ * 3. its mode and owner are checked, then it is renamed into place (same folder, atomic).
+ * There is no moment at which another user could connect, whatever umask the daemon started with.
  */
-export async function startControlServer(home: string, handlers: Record<string, ControlHandler>): Promise<ControlServer> {
+export async function startControlServer(home: string, handlers: Record<string, ControlHandler>, opts: ControlServerOptions = {}): Promise<ControlServer> {
   const file = socketPath(home);
+  enforceOwnerOnly(home);
   fs.rmSync(file, { force: true }); // the lock is held, so any socket file here is a dead daemon's
   const sockets = new Set<net.Socket>();
   const server = net.createServer((sock) => {
@@ -59,16 +71,32 @@ export async function startControlServer(home: string, handlers: Record<string, 
     }
   }
 
-  const oldMask = process.umask(0o177);
+  // Short names: a Unix socket path is limited to ~107 bytes, and this one is only 2 longer than the final one.
+  const privateDir = fs.mkdtempSync(path.join(home, '.ctl-'));
+  const bound = path.join(privateDir, 's');
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(file, () => resolve());
-    });
+    fs.chmodSync(privateDir, 0o700);
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(bound, () => resolve());
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    opts.onBound?.(bound);
+    fs.chmodSync(bound, 0o600);
+    const st = fs.lstatSync(bound);
+    const uid = process.getuid?.();
+    if (!st.isSocket() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+      server.close();
+      throw new OwnerOnlyError(`the control socket ${bound} is not a private socket of this user (mode ${(st.mode & 0o777).toString(8)}, uid ${st.uid}); not serving`);
+    }
+    fs.renameSync(bound, file);
   } finally {
-    process.umask(oldMask);
+    fs.rmSync(privateDir, { recursive: true, force: true });
   }
-  fs.chmodSync(file, 0o600);
   return {
     close: () =>
       new Promise<void>((resolve) => {

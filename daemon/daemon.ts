@@ -3,7 +3,9 @@ import path from 'node:path';
 import { EventDraft, type StoredEvent } from '../src/events/event.js';
 import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
-import { gateTaskStart } from './task-gate.js';
+import { evaluateRunStep, gateTaskStart } from './task-gate.js';
+import { auditRepoPolicy, policyChanged, touchesTrust } from './repo-trust.js';
+import { ALL_REPOS, AuditLog, recordHookBlock } from '../src/policy/audit.js';
 import { parseDuration } from '../src/policy/duration.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import { openDb, storePath, type Db } from '../src/store/db.js';
@@ -11,6 +13,7 @@ import { EventStore } from '../src/store/event-store.js';
 import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { createNotifier } from '../src/report/notify.js';
+import { BatchingNotifier } from '../src/report/notify-batch.js';
 import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
@@ -71,11 +74,14 @@ export class Daemon {
   readonly events: EventStore;
   readonly tasks: TaskStore;
   readonly repoStore: RepoStore;
+  readonly audit: AuditLog;
   private readonly settler: Settler;
   private readonly runner: TaskRunner;
   private readonly repos = new Map<string, WatchedRepo>();
   private readonly ownWrites = new OwnWrites();
   private readonly reporter: Reporter;
+  /** Non-urgent notifications gathered while the user is active (presence.batch_every). */
+  private readonly batching: BatchingNotifier;
   private readonly commands: CommandTasks;
   /** The last change the user made in each repository, for the gate's edit back-off. */
   private readonly lastUserEdit = new Map<string, Date>();
@@ -112,6 +118,7 @@ export class Daemon {
     this.events = new EventStore(this.db);
     this.tasks = new TaskStore(this.db);
     this.repoStore = new RepoStore(this.db);
+    this.audit = new AuditLog(this.db);
     this.hooks = new DaemonHooks({
       db: this.db,
       home: opts.home,
@@ -126,7 +133,15 @@ export class Daemon {
     });
     const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
     this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
-    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier });
+    this.batching = new BatchingNotifier({
+      inner: notifier,
+      batchEveryMs: () => {
+        const every = this.userPolicy.presence?.batch_every;
+        return every !== undefined ? parseDuration(every) : undefined;
+      },
+      mode: () => this.ambient.presence.mode(),
+    });
+    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching });
     this.guard = new StoreGuard({
       db: this.db,
       events: this.events,
@@ -143,7 +158,7 @@ export class Daemon {
       log: opts.logger,
       storeWritable: () => !this.guard.degraded,
     });
-    this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger });
+    this.commands = new CommandTasks({ tasks: this.tasks, env: opts.env, log: opts.logger, check: (task, command) => this.checkRun(task, command) });
     // The user's budget and models are global: one ledger for every repository. Getters, so a
     // reloaded policy (a raised cap) applies to the next call.
     this.model = createModelClient({
@@ -157,7 +172,12 @@ export class Daemon {
         this.reporter.budgetThreshold(c);
         this.hooks.budgetThreshold([...this.repos.keys()], c);
       },
-      onLadderStep: (step) => this.log.warn({ step }, 'model ladder step'),
+      fallbackAfter: () => this.userPolicy.models?.fallback_after,
+      onLadderStep: (step, call) => {
+        this.log.warn({ step, origin: call.origin }, 'model ladder step');
+        this.reporter.daily(`model ${step.cause === 'overloaded' ? 'fallback' : 'step down'} (${call.origin}${call.taskId ? `, task ${call.taskId}` : ''}): ${step.fromModel} → ${step.toModel ?? 'no model'}: ${step.reason}`, call.repo);
+      },
+      onGiveUp: (g) => this.reporter.daily(`model call gave up (${g.origin}${g.taskId ? `, task ${g.taskId}` : ''}): ${g.reason}`, g.repo),
     });
     // Approving applies exactly the stored diff under its stored hash; the writes are tagged as the daemon's own.
     this.approvals = new ApprovalQueue(
@@ -201,8 +221,9 @@ export class Daemon {
       repoPolicy: (repo) => this.repos.get(repo)?.policy.policy,
       watchedRepos: () => [...this.repos.keys()],
       lastTaskId: (repo) => this.tasks.list({ repo, limit: 1 })[0]?.id,
-      act: (repo, instruction) => this.runner.enqueue(queueAmbientTask(this.tasks, repo, instruction)),
+      act: (repo, instruction, _decision, origin) => this.runner.enqueue(queueAmbientTask(this.tasks, repo, instruction, origin)),
       daily: (text, repo) => this.reporter.daily(text, repo),
+      steppedAway: () => this.batching.flush(),
     });
     this.runner = new TaskRunner({
       tasks: this.tasks,
@@ -281,6 +302,7 @@ export class Daemon {
     if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
     const grammar = shellGrammarStatus();
     if (!grammar.ok) this.log.warn(`${grammar.error}: every agent command will wait for approval (reinstall kairos to restore it)`);
+    this.reporter.daily(this.audit.anchor());
     this.log.info({ repos: [...this.repos.keys()] }, 'ready');
   }
 
@@ -343,14 +365,17 @@ export class Daemon {
       // Said once per distinct error: an editor saving the same broken file twice is not news.
       if (this.lastReload?.error !== error) this.reporter.policyReloadFailed(error);
       this.lastReload = { ok: false, error, at: at.toISOString() };
+      this.audit.record({ repo: ALL_REPOS, origin: 'user', action: { type: 'reload', detail: 'user policy' } }, { validate: { decision: 'deny', reason: `invalid, the previous policy stays: ${error}` } });
       return { ok: false, error };
     }
     if (this.lastReload && !this.lastReload.ok) this.reporter.policyReloadFixed();
     this.policyLoadedAt = at;
     this.lastReload = { ok: true, error: null, at: at.toISOString() };
     this.log.info({ triggers: this.userPolicy.triggers.map((t) => t.name) }, 'policy reloaded');
+    this.audit.record({ repo: ALL_REPOS, origin: 'user', action: { type: 'reload', detail: 'user policy' } }, { validate: { decision: 'allow', reason: 'the user policy parsed' } });
     for (const r of this.repos.values()) {
       r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
+      auditRepoPolicy(this.audit, r.path, r.policy, 'reload');
       this.reporter.policyProblems(r.path, r.policy);
       r.cron?.stop();
       r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
@@ -380,6 +405,7 @@ export class Daemon {
 
   private afterStored(stored: StoredEvent[]): void {
     for (const e of stored) if (e.type.startsWith('file.') && e.origin === 'user') this.lastUserEdit.set(e.repo, new Date(e.at));
+    for (const repo of new Set(stored.filter(touchesTrust).map((e) => e.repo))) this.refreshPolicy(repo, 'a git or policy file event');
     this.ambient.noteEvents(stored);
     if (stored.length) {
       this.settler.add(stored);
@@ -439,7 +465,7 @@ export class Daemon {
         reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
         paused: this.model.paused() ?? null,
       },
-      repos: [...this.repos.values()].map(repoStatus),
+      repos: [...this.repos.values()].map((r) => (this.refreshPolicy(r.path, 'status'), repoStatus(r))),
       pending: this.settler.pending(),
       running: this.runner.runningTaskIds(),
       queued: this.tasks.queued().map((t) => t.id),
@@ -503,6 +529,12 @@ export class Daemon {
     await step('held events', () => (unwritten = this.guard.stop()));
     if (unwritten) this.log.error({ unwritten }, `${unwritten} events held in memory could not be written (disk still full); they are lost with this process`);
     await step('interrupted tasks', () => this.tasks.interruptRunning(new Date().toISOString()));
+    await step('audit anchor', () => this.reporter.daily(this.audit.anchor()));
+    // Held notifications are shown, not lost, when the daemon stops.
+    await step('notifications', async () => {
+      this.batching.flush();
+      await this.batching.settled();
+    });
     await step('store', () => this.db.close());
     this.lock.release();
     this.log.info('stopped');
@@ -536,7 +568,45 @@ export class Daemon {
 
   private gate(task: TaskRow): StartGate {
     const r = this.repos.get(task.repo);
-    return r ? gateTaskStart(task, { policy: r.policy.policy, tasks: this.tasks, lastUserEdit: this.lastUserEdit.get(task.repo), paused: isPaused(this.db) }) : { go: true };
+    if (!r) return { go: true };
+    this.refreshPolicy(task.repo, `task ${task.id} starting`);
+    return gateTaskStart(task, { ...this.startContext(r, task), tasks: this.tasks, lastUserEdit: this.lastUserEdit.get(task.repo), paused: isPaused(this.db) });
+  }
+
+  /** A trigger's command, through the layers right before it runs: trust is read from disk again now. */
+  private checkRun(task: TaskRow, command: string): ReturnType<typeof evaluateRunStep> {
+    const r = this.repos.get(task.repo);
+    if (r) this.refreshPolicy(task.repo, `task ${task.id} running`);
+    const poked = task.batch_id !== null && this.tasks.batchHasPoke(task.batch_id);
+    const policy = r ? this.startContext(r, task) : { policy: this.userPolicy, trust: 'untrusted' as const, fromRepo: true, audit: this.audit, kairosHome: this.opts.home };
+    return evaluateRunStep(task, command, { ...policy, paused: isPaused(this.db) && !poked });
+  }
+
+  private startContext(r: WatchedRepo, task: TaskRow) {
+    // A trigger is the repository's own unless the user's policy (with plugins) has it; ambient tasks are Kairos's.
+    const fromRepo = task.trigger !== AMBIENT_TRIGGER && !this.userPolicy.triggers.some((t) => t.name === task.trigger);
+    return { policy: r.policy.policy, trust: r.policy.trust, fromRepo, audit: this.audit, kairosHome: this.opts.home };
+  }
+
+  /**
+   * Re-reads one repository's policy and trust (after a git event, a policy file event, before a
+   * task, for status). Triggers, cron and status follow a change; a change of trust is logged and
+   * audited. Cheap: one small YAML file and the sha256 of the pinned files.
+   */
+  private refreshPolicy(repo: string, why: string): void {
+    const r = this.repos.get(repo);
+    if (!r) return;
+    const next = resolveRepoPolicy(this.db, this.userPolicy, repo);
+    if (!policyChanged(r.policy, next)) return;
+    const before = r.policy;
+    r.policy = next;
+    if (before.trust !== next.trust) {
+      this.log.warn({ repo, from: before.trust, to: next.trust, why }, 'repository trust changed');
+      auditRepoPolicy(this.audit, repo, next, why);
+    }
+    this.reporter.policyProblems(repo, next);
+    r.cron?.stop();
+    r.cron = startRepoCron(r.path, r.policy, this.db, this.log, (d) => void this.ingest([d]));
   }
 
   private cooldownUntil(repo: string, t: Trigger): number {
@@ -563,6 +633,7 @@ export class Daemon {
     // Stored first; an EventSettled hook may still drop the run (recorded as skipped, not lost).
     void this.hooks.eventSettled(batch.repo, t.name, batch.paths).then((go) => {
       if (go) return this.runner.enqueue(taskId);
+      recordHookBlock(this.audit, { repo: batch.repo, taskId, trigger: t.name, origin: 'trigger', action: { type: 'task', kind } }, 'EventSettled', 'the settled batch was dropped');
       try {
         this.tasks.move(taskId, 'queued', 'skipped', new Date().toISOString(), { reason: 'dropped by an EventSettled hook' });
       } catch {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isAlive as pidAlive } from '../src/cli/process-alive.js';
+import { isAlive as pidAlive, processStartTime } from '../src/cli/process-alive.js';
 
 export class LockError extends Error {
   override name = 'LockError';
@@ -17,20 +17,77 @@ export interface InstanceLock {
   release(): void;
 }
 
+/**
+ * Who holds the lock, as the lock file records it. A pid alone is not an identity: after a crash and
+ * a reboot (or enough forks) the pid names some other process. The start time (clock ticks since
+ * boot, /proc/<pid>/stat) and the executable are recorded with it, and a pid whose start time or
+ * executable differ is not the daemon that wrote the lock.
+ */
+export interface LockHolder {
+  pid: number;
+  /** Null where /proc is absent (macOS): then only liveness can be checked. */
+  start: string | null;
+  exe: string | null;
+  cmdline: string | null;
+}
+
+/** The file: the pid alone on the first line (what older versions wrote and read), then the holder as JSON. */
+export function readLockHolder(file: string): LockHolder | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  const [first, second] = text.split('\n');
+  const pid = Number.parseInt((first ?? '').trim(), 10);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    const j = JSON.parse(second ?? '') as Partial<LockHolder>;
+    if (j.pid === pid) return { pid, start: typeof j.start === 'string' ? j.start : null, exe: typeof j.exe === 'string' ? j.exe : null, cmdline: typeof j.cmdline === 'string' ? j.cmdline : null };
+  } catch {
+    // a lock written by an older version: the pid only
+  }
+  return { pid, start: null, exe: null, cmdline: null };
+}
 
 export function readLockPid(file: string): number | null {
+  return readLockHolder(file)?.pid ?? null;
+}
+
+function procText(pid: number, what: 'exe' | 'cmdline'): string | null {
   try {
-    const pid = Number.parseInt(fs.readFileSync(file, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
+    return what === 'exe' ? fs.readlinkSync(`/proc/${pid}/exe`) : fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
   } catch {
     return null;
   }
 }
 
+/** This process as a lock records it. */
+export function currentHolder(pid: number = process.pid): LockHolder {
+  return { pid, start: processStartTime(pid), exe: procText(pid, 'exe'), cmdline: procText(pid, 'cmdline') };
+}
+
+/**
+ * Whether the process the lock names still is the one that wrote it. With a recorded start time
+ * (Linux), that start time and the executable must match the live process's; a lock from an older
+ * version (pid only) counts only while its process looks like a Kairos daemon (`… run …`).
+ */
+export function holderAlive(h: LockHolder): boolean {
+  if (!pidAlive(h.pid)) return false;
+  const now = currentHolder(h.pid);
+  if (h.start !== null && now.start !== null) {
+    if (h.start !== now.start) return false;
+    return h.exe === null || now.exe === null || h.exe === now.exe;
+  }
+  if (h.start === null && now.cmdline !== null) return /(?:^|[\s/])(?:kairos|main\.[jt]s)\b.*\brun\b/.test(now.cmdline);
+  return true;
+}
+
 /** The pid of a live daemon holding the lock, or null. */
 export function runningDaemonPid(home: string): number | null {
-  const pid = readLockPid(lockPath(home));
-  return pid !== null && pidAlive(pid) ? pid : null;
+  const h = readLockHolder(lockPath(home));
+  return h !== null && holderAlive(h) ? h.pid : null;
 }
 
 export function lockPath(home: string): string {
@@ -38,17 +95,19 @@ export function lockPath(home: string): string {
 }
 
 /**
- * One daemon per KAIROS_HOME. The lock is a pid file created with O_EXCL; a lock whose pid is dead
- * (the daemon was SIGKILLed) is stale and is taken over. The take-over renames the stale file to a
- * name unique to this process first, so two daemons recovering at once cannot both win.
+ * One daemon per KAIROS_HOME. The lock is a pid file created with O_EXCL; a lock whose holder is
+ * gone (the daemon was SIGKILLed; or its pid now belongs to another process) is stale and is taken
+ * over. The take-over renames the stale file to a name unique to this process first, so two daemons
+ * recovering at once cannot both win.
  */
 export function acquireLock(home: string): InstanceLock {
   const file = lockPath(home);
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
+  const me = currentHolder();
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(file, 'wx', 0o600);
-      fs.writeSync(fd, `${process.pid}\n`);
+      fs.writeSync(fd, `${me.pid}\n${JSON.stringify(me)}\n`);
       fs.closeSync(fd);
       return {
         file,
@@ -59,19 +118,19 @@ export function acquireLock(home: string): InstanceLock {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const holder = readLockPid(file);
-    if (holder !== null && holder !== process.pid && pidAlive(holder)) {
+    const holder = readLockHolder(file);
+    if (holder !== null && holder.pid !== process.pid && holderAlive(holder)) {
       throw new LockError(
-        `another Kairos daemon (pid ${holder}) already runs for ${home}. Stop it with 'kairos stop', or set KAIROS_HOME to use a separate state folder.`,
-        holder,
+        `another Kairos daemon (pid ${holder.pid}) already runs for ${home}. Stop it with 'kairos stop', or set KAIROS_HOME to use a separate state folder.`,
+        holder.pid,
       );
     }
     const aside = `${file}.stale.${process.pid}`;
     try {
       fs.renameSync(file, aside);
       // Only remove it if what we moved is still the stale lock we judged, not a fresh one.
-      const moved = readLockPid(aside);
-      if (moved !== null && moved !== holder && pidAlive(moved)) fs.renameSync(aside, file);
+      const moved = readLockHolder(aside);
+      if (moved !== null && moved.pid !== holder?.pid && holderAlive(moved)) fs.renameSync(aside, file);
       else fs.rmSync(aside, { force: true });
     } catch {
       // someone else moved it first; try again

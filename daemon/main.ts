@@ -11,6 +11,7 @@ import { StoreDamagedError } from '../src/store/store-errors.js';
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_LOCKED = 3;
+import { registerSecretRedaction } from '../src/policy/redact/setup.js';
 
 export interface RunDaemonOptions {
   home: string;
@@ -32,6 +33,7 @@ function withPresence(handlers: Record<string, ControlHandler>, note: () => void
 /** Runs the daemon in this process until SIGTERM/SIGINT or `kairos stop`; SIGHUP reloads the policy. */
 export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   const logger = createLogger(o.home, { level: o.env.KAIROS_LOG_LEVEL ?? 'info', alsoStderr: o.verbose });
+  registerSecretRedaction(o.env, logger);
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({ home: o.home, repos: o.repos, env: o.env, logger });
@@ -66,8 +68,9 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
     daemon.onApprovalsChanged(change);
   };
   const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) };
-  control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));
   try {
+    // The home is checked (ours, 0700) before the socket is bound, and both again after.
+    control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));
     enforceOwnerOnly(o.home);
   } catch (e) {
     if (!(e instanceof OwnerOnlyError)) throw e;

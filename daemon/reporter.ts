@@ -1,5 +1,5 @@
 import type { ThresholdCrossing } from '../src/model/ledger.js';
-import { formatUsd } from '../src/model/prices.js';
+import { thresholdMessage } from '../src/model/spend-report.js';
 import type { RepoPolicy } from '../src/policy/effective.js';
 import type { Trigger } from '../src/policy/schema.js';
 import { appendDailyLog } from '../src/report/daily-log.js';
@@ -66,7 +66,7 @@ export class Reporter {
   }
 
   budgetThreshold(c: ThresholdCrossing): void {
-    const text = `spend reached ${c.percent} % of the ${c.cap} cap (${formatUsd(c.spentMicro)} of ${formatUsd(c.capMicro)}, window ${c.windowKey})${c.percent >= 100 ? '; model steps pause until the window rolls over or you raise the cap, rules and commands keep running' : ''}`;
+    const text = thresholdMessage(c);
     this.d.log.warn({ crossing: c }, text);
     this.daily(text);
     this.notify(`Kairos: ${c.percent} % of ${c.cap} budget`, text, c.percent >= 100 ? 'critical' : 'normal');

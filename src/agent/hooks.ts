@@ -7,6 +7,7 @@ import { EventPayloads, type EventPayload, type HookEventName } from './hooks/ev
 import { matchSubjects, planHooks } from './hooks/planner.js';
 import { buildRegistry, type HookRegistry, type HookSource, type RegisteredHook } from './hooks/registry.js';
 import { DEFAULT_OUTPUT_LIMIT, DEFAULT_TIMEOUT_SEC, runHookCommand } from './hooks/runner.js';
+import { redactDeep } from '../policy/filter.js';
 
 /**
  * Hooks: user-configured shell commands that run at the agent's boundaries (before and after each
@@ -148,10 +149,11 @@ export function createHooks(config: HooksConfig): Hooks {
       permission_mode: config.permissionMode ?? 'default',
       hook_event_name: event,
     };
+    // A hook is a program outside Kairos: what it is told (tool inputs, tool output) is redacted like any other door out.
     const stdinFor = (hook: RegisteredHook): string => {
-      if (event !== 'FileChanged') return JSON.stringify({ ...common, ...stdinFields });
+      if (event !== 'FileChanged') return JSON.stringify(redactDeep({ ...common, ...stdinFields }));
       const files = filesFor(hook);
-      return JSON.stringify({ ...common, ...stdinFields, file_path: files[0]!.file_path, event: files[0]!.event, files });
+      return JSON.stringify(redactDeep({ ...common, ...stdinFields, file_path: files[0]!.file_path, event: files[0]!.event, files }));
     };
 
     const finished = await Promise.all(

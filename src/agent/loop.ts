@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import type { ModelClient } from '../model/client.js';
+import { DEFAULT_MIN_TOKENS, type ModelClient } from '../model/client.js';
+import { purposeOf, type Origin } from '../model/ledger.js';
 import { cachedSystem, cachedTools } from '../model/cache.js';
 import type { LogSink } from '../report/logger.js';
 import { compressConversation, CompressionBreaker, modelSummariser } from './compress.js';
@@ -13,9 +14,11 @@ export interface AgentLimits {
   maxToolOutput: number;
   wallClockMs: number;
   maxTokens: number;
+  /** When money is short a turn is sent with fewer output tokens, down to this many (budget.act_min_tokens). */
+  minTokens?: number | undefined;
 }
 
-export const DEFAULT_AGENT_LIMITS: AgentLimits = { maxTurns: 30, maxToolOutput: 20_000, wallClockMs: 15 * 60_000, maxTokens: 4096 };
+export const DEFAULT_AGENT_LIMITS: AgentLimits = { maxTurns: 30, maxToolOutput: 20_000, wallClockMs: 15 * 60_000, maxTokens: 4096, minTokens: DEFAULT_MIN_TOKENS.act };
 
 export interface AgentRun {
   taskId: number;
@@ -26,6 +29,8 @@ export interface AgentRun {
   spendKey?: string;
   repo: string;
   trigger: string;
+  /** Who the task is for: its model calls' retry policy (default 'trigger'). */
+  origin?: Origin | undefined;
   /** What the trigger asks for (`ask:` in the policy). */
   instruction: string;
   /** What happened: the failing command and its output, the changed paths. Already redacted and fenced. */
@@ -79,7 +84,8 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
   const now = deps.now ?? Date.now;
   const deadline = now() + deps.limits.wallClockMs;
   const breaker = new CompressionBreaker({ clock: now });
-  const summarise = deps.triageModel ? modelSummariser(deps.model, { model: deps.triageModel, taskId: run.spendKey ?? String(run.taskId), trigger: run.trigger, repo: run.repo }) : undefined;
+  const origin: Origin = run.origin ?? 'trigger';
+  const summarise = deps.triageModel ? modelSummariser(deps.model, { model: deps.triageModel, origin, taskId: run.spendKey ?? String(run.taskId), trigger: run.trigger, repo: run.repo }) : undefined;
   const ctx: ToolCallContext = { ...deps.tools, repo: run.repo, worktree: run.worktree, taskId: run.taskId, trigger: run.trigger, maxToolOutput: deps.limits.maxToolOutput, hooks: deps.hooks, role: deps.role ?? 'coordinator' };
   let cost = 0;
   let turns = 0;
@@ -113,8 +119,12 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
 
     turns++;
     if (deps.hooks?.has('BeforeModelCall')) {
-      const b = await deps.hooks.fire('BeforeModelCall', { model: deps.actModel, purpose: 'ambient', task_id: String(run.taskId), max_tokens: deps.limits.maxTokens });
-      if (b.decision === 'block') return end({ kind: 'failed', reason: `model call blocked by a BeforeModelCall hook: ${b.reason ?? ''}` });
+      const b = await deps.hooks.fire('BeforeModelCall', { model: deps.actModel, purpose: purposeOf(origin), task_id: String(run.taskId), max_tokens: deps.limits.maxTokens });
+      if (b.decision === 'block') {
+        const step = { repo: run.repo, taskId: run.taskId, trigger: run.trigger, origin: 'agent' as const, action: { type: 'model' as const, model: deps.actModel, inputTokens: 0, maxTokens: deps.limits.maxTokens } };
+        deps.tools.recordBlocked?.(step, 'BeforeModelCall', b.reason ?? 'no reason given');
+        return end({ kind: 'failed', reason: `model call blocked by a BeforeModelCall hook: ${b.reason ?? ''}` });
+      }
     }
     const out = await deps.model.call({
       model: deps.actModel,
@@ -122,7 +132,10 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
       tools,
       messages,
       max_tokens: deps.limits.maxTokens,
-      purpose: 'ambient',
+      minTokens: Math.min(deps.limits.maxTokens, deps.limits.minTokens ?? DEFAULT_MIN_TOKENS.act),
+      origin,
+      // A retry never waits past the task's own wall-clock limit.
+      deadline,
       taskId: run.spendKey ?? String(run.taskId),
       trigger: run.trigger,
       repo: run.repo,
@@ -133,7 +146,7 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
       const u = out.message.usage;
       await deps.hooks.fire('AfterModelCall', {
         model: out.model,
-        purpose: 'ambient',
+        purpose: purposeOf(origin),
         task_id: String(run.taskId),
         usage: { input_tokens: u.input_tokens, output_tokens: u.output_tokens },
         cost_usd: out.costMicro / 1e6,

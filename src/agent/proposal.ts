@@ -3,13 +3,15 @@ import type { Db } from '../store/db.js';
 import { ProposalStore, randomProposalId, type Proposal } from '../store/proposal-store.js';
 import { repoTopLevel, runGit } from './worktree.js';
 import { isProtected } from '../policy/protected-paths.js';
+import { secretsAddedByDiff } from '../policy/redact/diff-secrets.js';
+import { redactText } from '../policy/filter.js';
 
 export type { Proposal } from '../store/proposal-store.js';
 
 export class ProposalError extends Error {
   override name = 'ProposalError';
   constructor(
-    readonly code: 'empty' | 'too_large',
+    readonly code: 'empty' | 'too_large' | 'secret',
     message: string,
   ) {
     super(message);
@@ -90,6 +92,16 @@ export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal>
       `task ${opts.taskId}: the proposed diff is ${diff.length} bytes, over the ${max}-byte limit; propose a smaller change`,
     );
   }
+  // A diff that would write a secret into the user's tree is refused (see diff-secrets.ts for why);
+  // the reason names the files and the kinds of secret, never a value or a secret-shaped name.
+  const adds = secretsAddedByDiff(diff.toString('utf8'));
+  if (adds.length) {
+    throw new ProposalError(
+      'secret',
+      `task ${opts.taskId}: the change would add secrets to your files (${adds.map((a) => `${redactText(a.file)}: ${a.kind}`).join(', ')}); ` +
+        'Kairos does not propose credentials in source. Add them yourself (an untracked .env, a secret store) if they are wanted',
+    );
+  }
   const names = (await runGit(opts.worktreeDir, ['diff', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', opts.base, '--'])).stdout
     .toString('utf8')
     .split('\0')
@@ -102,7 +114,8 @@ export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal>
       base: opts.base,
       diff,
       hash: sha256Hex(diff),
-      summary: opts.summary + note,
+      // Stored and shown: the model's words were redacted already; the note names paths.
+      summary: redactText(opts.summary + note),
       files: names,
       costMicros: opts.costMicros,
       createdAt: (opts.now ?? (() => new Date()))().toISOString(),

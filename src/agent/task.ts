@@ -2,14 +2,16 @@ import os from 'node:os';
 import path from 'node:path';
 import fs from 'node:fs';
 import type { Db } from '../store/db.js';
-import type { ModelClient } from '../model/client.js';
+import { minTokensFor, type ModelClient } from '../model/client.js';
+import type { Origin } from '../model/ledger.js';
 import type { Policy, SandboxSettings } from '../policy/schema.js';
 import type { LogSink } from '../report/logger.js';
-import { allow } from '../policy/decision.js';
+import { deny } from '../policy/decision.js';
 import { evaluateStep } from '../policy/layers.js';
 import { layerContext } from '../policy/layer-context.js';
 import type { SandboxStatus } from '../policy/sandbox.js';
-import { AuditLog } from '../policy/audit.js';
+import { AuditLog, recordHookBlock } from '../policy/audit.js';
+import { isPaused } from '../pipeline/approvals.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources, type HooksConfig } from './hooks.js';
@@ -34,6 +36,8 @@ export interface AgentTaskInput {
   instruction: string;
   context: string;
   policy: Policy;
+  /** Who the task is for (a poke is attended): its model calls' retry policy. Default 'trigger'. */
+  origin?: Origin | undefined;
 }
 
 export interface AgentTaskDeps {
@@ -89,10 +93,17 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       ...hookSettings,
     });
     const audit = new AuditLog(d.db);
+    // Trust is read again at every call, and the pause switch too: the gate's real check for a step
+    // of a running task. A tool call costs nothing, so the spend layer is n/a for it (never called).
     const evaluate = (step: Parameters<typeof evaluateStep>[0]) =>
-      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false }), { trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step), spend: () => allow(), audit });
+      evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false, gateState: { recentStarts: [], paused: isPaused(d.db) } }), {
+        trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step),
+        spend: () => deny('the spend layer decides model calls only (a tool call reached it)'),
+        audit,
+      });
+    const recordBlocked = (step: Parameters<typeof evaluateStep>[0], hook: string, reason: string): void => recordHookBlock(audit, step, hook, reason);
     let notified = 0;
-    const limits = { ...DEFAULT_AGENT_LIMITS, ...d.limits };
+    const limits = { ...DEFAULT_AGENT_LIMITS, minTokens: minTokensFor('act', t.policy.budget), ...d.limits };
     const workers = new SplitRunner({
       taskId: t.taskId,
       repo: t.repo,
@@ -113,13 +124,13 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           if (s.additionalContext) workerContext += `\n\nContext from the developer's hooks:\n${s.additionalContext}`;
         }
         return runAgent(
-          { taskId: t.taskId, spendKey: w.id, repo: t.repo, trigger: t.trigger, instruction: `${w.instruction}\n\n(You are one worker of a larger task; do only this part.)`, context: workerContext, worktree: w.worktree.dir },
+          { taskId: t.taskId, spendKey: w.id, repo: t.repo, trigger: t.trigger, origin: 'worker', instruction: `${w.instruction}\n\n(You are one worker of a larger task; do only this part.)`, context: workerContext, worktree: w.worktree.dir },
           {
             model: d.model,
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, execute: toolExecutor(w.worktree.dir, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree.dir, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}`, ...hookSettings }),
             spillDir: workerSpill,
             limits,
@@ -150,12 +161,12 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     let outcome: Awaited<ReturnType<typeof runAgent>>;
     try {
       outcome = await runAgent(
-        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, instruction: t.instruction, context: t.context, worktree: wt.dir },
+        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, origin: t.origin, instruction: t.instruction, context: t.context, worktree: wt.dir },
         {
           model: d.model,
           actModel,
           triageModel: t.policy.models?.triage,
-          tools: { evaluate, execute, external: eitherToolbox(mcp, pluginTools) },
+          tools: { evaluate, recordBlocked, execute, external: eitherToolbox(mcp, pluginTools) },
           externalSpecs: [...mcp.tools(), ...pluginTools.tools()],
           hooks,
           spillDir,
@@ -175,6 +186,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     try {
       proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
     } catch (e) {
+      if (e instanceof ProposalError && e.code === 'secret') return { state: 'failed', reason: `proposal refused: ${e.message}`, costMicro: cost, ...workerData };
       if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: cost, ...workerData };
       throw e;
     }

@@ -27,6 +27,8 @@ export interface ToolCallContext {
   /** Default 'coordinator'. A worker is refused split and notify even when the model names them. */
   role?: AgentRole;
   evaluate(step: Step): Evaluation;
+  /** Records a step a hook blocked before the policy layers saw it (the audit); absent in tests that need none. */
+  recordBlocked?(step: Step, hook: string, reason: string): void;
   execute(name: ToolName, input: Record<string, unknown>): Promise<{ text: string; failed?: boolean }>;
   /** Tools from MCP servers (`mcp__<server>__<tool>`): their input is checked by the server, not by zod here. */
   external?: { has(name: string): boolean; call(name: string, input: Record<string, unknown>): Promise<{ ok: boolean; output: string }> };
@@ -40,7 +42,7 @@ function bound(text: string, limit: number): string {
 
 /** Policy asks only from the permission layer may be settled by a hook's `allow`; nothing else may. */
 function hookMayAllow(ev: Evaluation): boolean {
-  return ev.trail.every((t) => t.verdict.decision === 'allow' || (t.verdict.decision === 'ask' && t.layer === 'permission'));
+  return ev.trail.every((t) => t.verdict.decision === 'allow' || t.verdict.decision === 'n/a' || (t.verdict.decision === 'ask' && t.layer === 'permission'));
 }
 
 function notRun(ev: Evaluation): string {
@@ -103,7 +105,10 @@ export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: 
   }
   const pre = ctx.hooks?.has('PreToolUse') ? await ctx.hooks.fire('PreToolUse', { tool_name: name, tool_input: input, tool_use_id: toolUseId }) : undefined;
   const stop = pre?.stop?.reason;
-  if (pre?.decision === 'block') return { content: `blocked by a PreToolUse hook: ${pre.reason ?? 'no reason given'}`, isError: true, ...(stop ? { stop } : {}) };
+  if (pre?.decision === 'block') {
+    ctx.recordBlocked?.({ repo: ctx.repo, root: ctx.worktree, taskId: ctx.taskId, trigger: ctx.trigger, origin: 'agent', action: { type: 'tool', call: toolCallFor(name, input) } }, 'PreToolUse', pre.reason ?? 'no reason given');
+    return { content: `blocked by a PreToolUse hook: ${pre.reason ?? 'no reason given'}`, isError: true, ...(stop ? { stop } : {}) };
+  }
   if (pre?.updatedInput) input = pre.updatedInput;
   if (isToolName(name)) {
     const parsed = ToolInputs[name].safeParse(input);

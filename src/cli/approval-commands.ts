@@ -8,6 +8,7 @@ import { ControlError } from './protocol.js';
 import { withStore, withStoreAsync } from './listings.js';
 import { printJson, printTable } from './output.js';
 import { renderDiff, useColour, visibleControls } from './diff-view.js';
+import { redactText } from '../policy/filter.js';
 
 /**
  * `kairos pending | show | approve | deny | pause | resume`.
@@ -121,11 +122,12 @@ function showCommand(home: string, id: string, o: { raw: boolean; json: boolean 
   }
   if (o.json) return printJson({ ...approvalJson(a), diff: diff ? diff.toString('utf8') : null });
   const colour = useColour(process.stdout);
-  const v = visibleControls;
+  // Everything shown is redacted; `--raw` is the one exception: the exact bytes, whose sha256 is the hash.
+  const v = (s: string): string => visibleControls(redactText(s));
   const lines = [
     `approval ${a.id}  (${a.kind}${a.proposalId ? ` ${a.proposalId}` : ''}${a.taskId ? `, task ${a.taskId}` : ''}${a.trigger ? `, trigger ${v(a.trigger)}` : ''})`,
     `state    ${stateLine(a)}`,
-    `repo     ${v(a.repo)}`,
+    `repo     ${visibleControls(a.repo)}`,
     `summary  ${v(a.summary)}`,
     ...(a.command ? [`command  ${v(a.command)}`] : []),
     `files    ${a.files.length ? a.files.map(v).join('\n         ') : '(none)'}`,
@@ -134,7 +136,14 @@ function showCommand(home: string, id: string, o: { raw: boolean; json: boolean 
     '',
   ];
   process.stdout.write(lines.join('\n') + '\n');
-  if (diff) process.stdout.write(renderDiff(diff.toString('utf8'), { colour }) + (diff.length && diff[diff.length - 1] !== 0x0a ? '\n' : '') + '\n');
+  if (diff) {
+    const exact = diff.toString('utf8');
+    const shown = redactText(exact);
+    process.stdout.write(renderDiff(shown, { colour }) + (diff.length && diff[diff.length - 1] !== 0x0a ? '\n' : '') + '\n');
+    if (shown !== exact) {
+      process.stdout.write(`note: secrets already in your files (context or removed lines) are shown as [REDACTED:…]; the approval still binds the exact diff, which 'kairos show ${a.id} --raw' prints\n`);
+    }
+  }
   if (a.state === 'pending') {
     process.stdout.write(`approve: kairos approve ${a.id}${a.hash ? ` --hash ${a.hash}` : ''}\ndeny:    kairos deny ${a.id} [--reason TEXT]\n`);
   }

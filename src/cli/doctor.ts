@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
 import { detectLimits } from '../policy/sandbox/limits.js';
 import { shellGrammarStatus } from '../policy/shell.js';
+import { verifyAudit } from './audit-command.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -62,6 +63,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
     guarded('shell-grammar', checkShellGrammar),
     guarded('api-key', () => checkApiKey(o.env)),
+    guarded('audit', () => checkAudit(o.home)),
   ]);
 }
 
@@ -246,6 +248,18 @@ function checkApiKey(env: NodeJS.ProcessEnv): DoctorCheck {
     status: 'warn',
     detail: 'ANTHROPIC_API_KEY is not set: model steps are off; rules and commands still run',
     fix: "set ANTHROPIC_API_KEY in the daemon's environment (shell profile or service file)",
+  };
+}
+
+function checkAudit(home: string): DoctorCheck {
+  const name = 'audit';
+  const r = verifyAudit(home);
+  if (r.ok) return { name, status: 'ok', detail: r.head ? `hash chain intact (${r.rows} rows)` : 'no audit yet' };
+  return {
+    name,
+    status: 'fail',
+    detail: `hash chain broken: ${r.problem!.message}`,
+    fix: "the audit was changed outside Kairos: keep a copy of kairos.db and see 'kairos audit verify' and 'kairos audit --json'",
   };
 }
 

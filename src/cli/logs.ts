@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { dailyLogPath } from '../report/daily-log.js';
+import { redactText } from '../policy/filter.js';
 
 /** Prints a day's log; with `follow`, keeps printing what is appended, moving on to the next day's file at midnight. */
 export async function showLogs(home: string, o: { date?: string; follow: boolean }): Promise<number> {
@@ -15,7 +16,8 @@ export async function showLogs(home: string, o: { date?: string; follow: boolean
     fs.readSync(fd, buf, 0, buf.length, offset);
     fs.closeSync(fd);
     offset = size;
-    process.stdout.write(buf.toString('utf8'));
+    // Written redacted already; redacted again on the way out in case the file predates a rule.
+    process.stdout.write(redactText(buf.toString('utf8')));
   };
   if (!fs.existsSync(file) && !o.follow) {
     process.stdout.write(`kairos: nothing logged on ${file.match(/\d{4}-\d{2}-\d{2}/)?.[0]} (${file})\n`);

@@ -15,7 +15,9 @@ import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
 import { resolveTrustTarget, trustPluginCommand } from './plugin-trust-command.js';
+import { registerAuditCommand } from './audit-command.js';
 import { EventType } from '../events/event.js';
+import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
 
 const program = new Command();
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -211,6 +213,10 @@ registerApprovalCommands(program, { home });
 registerMcpCommand(program, { home });
 registerTrayCommand(program, { home });
 registerServiceCommand(program, { home });
+registerAuditCommand(program, { home, setExitCode: (c) => (exitCode = c) });
+
+// What the CLI prints (listings, MCP answers) never shows this process's own secret env values.
+registerKnownSecrets(secretsFromEnv(process.env));
 
 try {
   await program.parseAsync(process.argv);

@@ -5,7 +5,7 @@ import type { CallToolResult, JSONRPCMessage } from '@modelcontextprotocol/sdk/t
 import { z } from 'zod';
 import { EventType } from '../events/event.js';
 import { spendReport } from '../model/spend-report.js';
-import { redactText } from '../policy/filter.js';
+import { redactDeep, redactText } from '../policy/filter.js';
 import { loadPolicyOrDefault } from '../policy/load.js';
 import { TASK_STATES } from '../pipeline/task-states.js';
 import type { Db } from '../store/db.js';
@@ -165,7 +165,9 @@ export function pendingApprovals(db: Db, o: { repo?: string | undefined; include
     .pending(new Date(o.now).toISOString())
     .filter((a) => o.repo === undefined || a.repo === o.repo)
     .map((a) => {
-      const diff = o.includeDiff && a.proposalId ? proposals.get(a.proposalId)?.diff.toString('utf8') : undefined;
+      // Redacted before it is cut, so the cut cannot leave half a key that no rule recognises.
+      const raw = o.includeDiff && a.proposalId ? proposals.get(a.proposalId)?.diff.toString('utf8') : undefined;
+      const diff = raw === undefined ? undefined : redactText(raw);
       return {
         id: a.id,
         kind: a.kind,
@@ -203,7 +205,7 @@ async function answer(fn: () => unknown): Promise<CallToolResult> {
  * Should that second pass cut through an escape and break the JSON, the first pass's text stands.
  */
 function redactedJson(value: unknown): string {
-  const text = JSON.stringify(redactStrings(value), null, 2);
+  const text = JSON.stringify(redactDeep(value), null, 2);
   const whole = redactText(text);
   if (whole === text) return text;
   try {
@@ -214,12 +216,6 @@ function redactedJson(value: unknown): string {
   }
 }
 
-function redactStrings(value: unknown): unknown {
-  if (typeof value === 'string') return redactText(value);
-  if (Array.isArray(value)) return value.map(redactStrings);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v)]));
-  return value;
-}
 
 function failure(e: unknown): Failure {
   const err = e as Error;

@@ -1,9 +1,16 @@
-/** Listings print JSON with --json (stable, for scripts) and aligned text otherwise. */
+import { redactDeep } from '../policy/filter.js';
+
+/**
+ * Listings print JSON with --json (stable, for scripts) and aligned text otherwise. Both redact
+ * secrets (file names included) on the way out: what the store keeps as data (event paths, a
+ * proposal's files) is shown, pasted and logged from here.
+ */
 export function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(redactDeep(value), null, 2) + '\n');
 }
 
-export function printTable(rows: Array<Record<string, unknown>>, columns: string[]): void {
+export function printTable(shown: Array<Record<string, unknown>>, columns: string[]): void {
+  const rows = redactDeep(shown);
   if (rows.length === 0) {
     process.stdout.write('(none)\n');
     return;

@@ -1,5 +1,6 @@
-import { applyProposal, undoProposal } from '../agent/apply.js';
 import { ProposalStore } from '../store/proposal-store.js';
+import { ApprovalQueue, proposalActions } from '../pipeline/approvals.js';
+import { applyProposalChecked, undoProposalAudited } from '../pipeline/proposal-decisions.js';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { withStore, withStoreAsync } from './listings.js';
 
@@ -11,7 +12,7 @@ function repoOf(home: string, id: string): string {
 
 /**
  * Through the daemon when it runs (its watcher must know these writes are its own), else directly.
- * Either way the same apply code checks the hash against exactly the stored diff.
+ * Either way the same code checks the approval's state and expiry and the hash against exactly the stored diff.
  */
 async function viaDaemonOrDirect<T>(home: string, method: string, params: Record<string, unknown>, direct: () => Promise<T>): Promise<T> {
   try {
@@ -25,7 +26,7 @@ async function viaDaemonOrDirect<T>(home: string, method: string, params: Record
 export async function applyCommand(home: string, id: string, hash: string): Promise<number> {
   const repo = repoOf(home, id);
   const r = await viaDaemonOrDirect(home, 'apply', { repo, id, hash }, () =>
-    withStoreAsync(home, (db) => applyProposal({ db, proposalId: id, hash, repo })),
+    withStoreAsync(home, (db) => applyProposalChecked(new ApprovalQueue(db, proposalActions({ db, home })), { proposalId: id, hash, repo, channel: 'cli' })),
   );
   process.stdout.write(`kairos: applied proposal ${id} to ${repo}:\n${r.files.map((f) => `  ${f}`).join('\n')}\nundo with 'kairos undo ${id}'\n`);
   return 0;
@@ -34,7 +35,7 @@ export async function applyCommand(home: string, id: string, hash: string): Prom
 export async function undoCommand(home: string, id: string, force: boolean): Promise<number> {
   const repo = repoOf(home, id);
   const r = await viaDaemonOrDirect(home, 'undo', { repo, id, force }, () =>
-    withStoreAsync(home, (db) => undoProposal({ db, proposalId: id, repo, force })),
+    withStoreAsync(home, (db) => undoProposalAudited(new ApprovalQueue(db, proposalActions({ db, home })), { proposalId: id, repo, force, channel: 'cli' })),
   );
   process.stdout.write(`kairos: undid proposal ${id} in ${repo}; restored:\n${r.restored.map((f) => `  ${f}`).join('\n')}\n`);
   return 0;

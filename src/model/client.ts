@@ -3,16 +3,20 @@ import type { z } from 'zod';
 import type { Db } from '../store/db.js';
 import type { Models as ModelsSchema } from '../policy/schema.js';
 import {
+  purposeOf,
   SpendLedger,
   windowEnd,
   windowKeys,
   type Budget,
   type CapName,
+  type Origin,
   type Purpose,
   type ThresholdCrossing,
 } from './ledger.js';
 import { formatUsd, loadPriceTable, type PriceTable } from './prices.js';
 import { runWithRecovery, type AttemptRecord, type ClassifiedError, type LadderStep } from './recovery.js';
+import { ALL_REPOS, AuditLog, notApplicable, type AuditStep } from '../policy/audit.js';
+import { redactMessages, redactSystem } from './outgoing.js';
 
 /**
  * The one way Kairos calls a model. Every attempt is reserved in the spend ledger first, retried
@@ -38,7 +42,22 @@ export interface ModelClientOptions {
   /** Per-request HTTP timeout (default 10 minutes). */
   timeoutMs?: number | undefined;
   onThreshold?: ((crossing: ThresholdCrossing) => void) | undefined;
-  onLadderStep?: ((step: LadderStep) => void) | undefined;
+  /** Consecutive 429/529 from one model before a call steps down the ladder (default 3); read per call. */
+  fallbackAfter?: number | undefined | (() => number | undefined);
+  onLadderStep?: ((step: LadderStep, call: { origin: Origin; taskId?: string | undefined; repo?: string | undefined }) => void) | undefined;
+  /** A call gave up (retry-after too long for its origin, its deadline, too many errors): for the daily log. */
+  onGiveUp?: ((e: { origin: Origin; model: string; reason: string; taskId?: string | undefined; repo?: string | undefined }) => void) | undefined;
+}
+
+/**
+ * The fewest output tokens that still make a call useful: a triage answer is a short JSON object,
+ * an act turn must have room for a tool call with a file's edit. Below these a call is refused
+ * rather than lowered further. Configurable as budget.triage_min_tokens / budget.act_min_tokens.
+ */
+export const DEFAULT_MIN_TOKENS = { triage: 256, act: 1024 } as const;
+
+export function minTokensFor(role: 'triage' | 'act', budget: Budget | undefined): number {
+  return (role === 'triage' ? budget?.triage_min_tokens : budget?.act_min_tokens) ?? DEFAULT_MIN_TOKENS[role];
 }
 
 export interface ModelCallRequest {
@@ -47,8 +66,18 @@ export interface ModelCallRequest {
   messages: Anthropic.MessageParam[];
   tools?: Anthropic.Tool[] | undefined;
   max_tokens: number;
+  /**
+   * When the caps leave less than max_tokens' worth, the call is sent with fewer output tokens,
+   * down to this floor (see DEFAULT_MIN_TOKENS), and refused only below it. Default: max_tokens.
+   */
+  minTokens?: number | undefined;
   stream?: boolean | undefined;
-  purpose: Purpose;
+  /** Who the call is for; picks the retry policy (src/model/recovery.ts). Default: from purpose, else 'ambient'. */
+  origin?: Origin | undefined;
+  /** Older callers' coarse label: 'user' (attended) or 'ambient'. */
+  purpose?: Purpose | undefined;
+  /** Epoch ms (client clock): no retry wait may end past it (an agent task's wall-clock limit). */
+  deadline?: number | undefined;
   taskId?: string | undefined;
   trigger?: string | undefined;
   repo?: string | undefined;
@@ -62,6 +91,8 @@ export type ModelCallOutcome =
       message: Anthropic.Message;
       /** The model that answered (a cheaper one if the ladder stepped down). */
       model: string;
+      /** The max_tokens the answering attempt was sent with (lowered below the request's when money was short). */
+      maxTokens: number;
       costMicro: number;
       reservedMicro: number;
       attempts: AttemptRecord[];
@@ -122,8 +153,12 @@ export const NO_KEY_REASON = 'model steps are off: ANTHROPIC_API_KEY is not set 
 /** Above this the SDK refuses a non-streaming call (it could outlast its 10-minute timeout). */
 const MAX_NON_STREAMING_TOKENS = 21_000;
 
-/** A small reference call: a refusal that leaves less than this pauses model work. */
-const PAUSE_PROBE = { inputTokens: 1_000, maxTokens: 1_000 };
+/**
+ * The smallest useful call (a short triage prompt at the triage floor): a refusal after which the
+ * committed spend leaves less than this pauses model work. Open reservations are not counted: they
+ * may come back, and a busy moment must not pause a tiny budget that still pays for small calls.
+ */
+const PAUSE_PROBE = { inputTokens: 500, maxTokens: DEFAULT_MIN_TOKENS.triage };
 
 /** The models a call may use, dearest first: the requested one, then the cheaper policy rungs below it. */
 export function modelLadder(model: string, models: Models | undefined, enabled = true): string[] {
@@ -146,6 +181,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
   const readModels = typeof opts.models === 'function' ? opts.models : () => opts.models as Models | undefined;
   const ledger = new SpendLedger(opts.db, { prices: opts.prices ?? loadPriceTable(), budget: opts.budget });
   const apiKey = opts.apiKey?.trim() || undefined;
+  const audit = new AuditLog(opts.db);
 
   if (!apiKey) {
     return {
@@ -186,8 +222,8 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
       const r = await sdk.messages.countTokens(
         {
           model: req.model,
-          messages: req.messages,
-          ...(req.system !== undefined ? { system: req.system } : {}),
+          messages: redactMessages(req.messages),
+          ...(req.system !== undefined ? { system: redactSystem(req.system) } : {}),
           ...(req.tools ? { tools: req.tools } : {}),
         } as Anthropic.MessageCountTokensParams,
         { timeout: 15_000 },
@@ -208,40 +244,84 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
       }
     };
     const p = currentPause();
-    if (p) return { status: 'skipped', skipped: 'paused', reason: p.reason, leftMicro: 0, steps: [], crossings };
+    if (p) {
+      auditModelCall(audit, req, req.model, 0, { decision: 'deny', reason: p.reason, rule: `budget.${p.cap}` });
+      return { status: 'skipped', skipped: 'paused', reason: p.reason, leftMicro: 0, steps: [], crossings };
+    }
 
-    const ladder = modelLadder(req.model, readModels(), req.ladder ?? true);
+    const origin: Origin = req.origin ?? (req.purpose === 'user' ? 'user' : 'ambient');
+    const purpose = purposeOf(origin);
+    let ladder = modelLadder(req.model, readModels(), req.ladder ?? true);
+    // A task whose calls already fell back after repeated overloads starts where it fell to.
+    const fellTo = req.taskId !== undefined ? ledger.recovery.overloadFallback(req.taskId) : undefined;
+    if (fellTo !== undefined && ladder.indexOf(fellTo) > 0) ladder = ladder.slice(ladder.indexOf(fellTo));
     const counts = new Map<string, number>();
-    const stream = req.stream === true || req.max_tokens > MAX_NON_STREAMING_TOKENS;
     let lastRefusal: { cap: CapName; windowKey: string; capMicro: number; leftMicro: number; reason: string } | undefined;
+    let sentMaxTokens = req.max_tokens;
+    let reserved = 0;
+    const inputTokens = async (model: string): Promise<number> => {
+      let tokens = counts.get(model);
+      if (tokens === undefined) {
+        tokens = (await countInputTokens({ ...req, model })).tokens;
+        counts.set(model, tokens);
+      }
+      return tokens;
+    };
+    const reserveRequest = (model: string, tokens: number, attempt: number) => ({
+      model,
+      inputTokens: tokens,
+      maxTokens: req.max_tokens,
+      minTokens: req.minTokens,
+      purpose,
+      origin,
+      attempt,
+      taskId: req.taskId,
+      trigger: req.trigger,
+      repo: req.repo,
+    });
+    const fallbackAfter = typeof opts.fallbackAfter === 'function' ? opts.fallbackAfter() : opts.fallbackAfter;
 
     const outcome = await runWithRecovery<Anthropic.Message>(
       ladder,
-      req.purpose,
+      { origin, fallbackAfter, deadline: req.deadline },
       {
         reserve: async (model) => {
-          let tokens = counts.get(model);
-          if (tokens === undefined) {
-            tokens = (await countInputTokens({ ...req, model })).tokens;
-            counts.set(model, tokens);
+          // Numbered per call, across rungs: attempt 1 is the call, every later row a retry or fallback.
+          const tokens = await inputTokens(model);
+          // The reservation and its audit rows commit together: the spend row is the ledger's real answer.
+          const r = opts.db
+            .transaction(() => {
+              const res = ledger.reserve(reserveRequest(model, tokens, reserved + 1), clock());
+              auditModelCall(audit, req, model, tokens, res.ok ? { decision: 'allow', reason: `reserved ${formatUsd(res.reservedMicro)} for ${res.maxTokens} output tokens (reservation ${res.id}, priced as ${res.pricedAs})` } : { decision: 'deny', reason: res.reason, rule: `budget.${res.cap}` });
+              return res;
+            })
+            .immediate();
+          if (r.ok) {
+            reserved++;
+            return { ok: true, id: r.id, reservedMicro: r.reservedMicro, maxTokens: r.maxTokens };
           }
-          const r = ledger.reserve(
-            { model, inputTokens: tokens, maxTokens: req.max_tokens, purpose: req.purpose, taskId: req.taskId, trigger: req.trigger, repo: req.repo },
-            clock(),
-          );
-          if (r.ok) return { ok: true, id: r.id, reservedMicro: r.reservedMicro };
           noteCrossings(r.crossings);
           lastRefusal = r;
           return { ok: false, reason: r.reason, leftMicro: r.leftMicro };
         },
-        send: async (model) => {
+        affordable: (model) => {
+          const tokens = counts.get(model);
+          if (tokens === undefined) return { ok: true };
+          const f = ledger.fit(reserveRequest(model, tokens, 2), clock());
+          return f.ok ? { ok: true } : { ok: false, reason: f.reason };
+        },
+        send: async (model, admission) => {
+          const maxTokens = admission.maxTokens ?? req.max_tokens;
+          sentMaxTokens = maxTokens;
           const params: Anthropic.MessageCreateParamsNonStreaming = {
             model,
-            max_tokens: req.max_tokens,
-            messages: req.messages,
-            ...(req.system !== undefined ? { system: req.system } : {}),
+            max_tokens: maxTokens,
+            // Redacted here, at the boundary, so no request reaches the API unfiltered whoever built it.
+            messages: redactMessages(req.messages),
+            ...(req.system !== undefined ? { system: redactSystem(req.system) } : {}),
             ...(req.tools ? { tools: req.tools } : {}),
           };
+          const stream = req.stream === true || maxTokens > MAX_NON_STREAMING_TOKENS;
           return stream ? await sdk.messages.stream(params).finalMessage() : await sdk.messages.create(params);
         },
         settle: (id, message) => {
@@ -256,8 +336,22 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
           return s.costMicro;
         },
         onStep: (step) => {
-          ledger.recordLadderStep({ fromModel: step.fromModel, toModel: step.toModel, reason: step.reason, taskId: req.taskId, trigger: req.trigger, repo: req.repo }, step.at);
-          opts.onLadderStep?.(step);
+          ledger.recovery.recordLadderStep(
+            { fromModel: step.fromModel, toModel: step.toModel, reason: step.reason, cause: step.cause, origin, taskId: req.taskId, trigger: req.trigger, repo: req.repo },
+            step.at,
+          );
+          opts.onLadderStep?.(step, { origin, taskId: req.taskId, repo: req.repo });
+        },
+        onRetry: (r) => {
+          const label = r.error.status !== undefined ? `HTTP ${r.error.status}` : r.error.kind;
+          ledger.recovery.recordRecovery(
+            { kind: 'retry', origin, model: r.model, reason: `${label} on attempt ${r.attempt}`, waitedMs: r.waitMs, taskId: req.taskId, trigger: req.trigger, repo: req.repo },
+            clock(),
+          );
+        },
+        onGiveUp: (g) => {
+          ledger.recovery.recordRecovery({ kind: 'gave_up', origin, model: g.model, reason: g.reason, taskId: req.taskId, trigger: req.trigger, repo: req.repo }, clock());
+          opts.onGiveUp?.({ origin, model: g.model, reason: g.reason, taskId: req.taskId, repo: req.repo });
         },
       },
       { clock, sleep, ...(opts.random ? { random: opts.random } : {}) },
@@ -268,6 +362,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
         status: 'ok',
         message: outcome.value,
         model: outcome.model,
+        maxTokens: sentMaxTokens,
         costMicro: outcome.costMicro,
         reservedMicro: outcome.reservedMicro,
         attempts: outcome.attempts,
@@ -282,7 +377,9 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     // cap is exhausted for practical purposes: pause model work until the window rolls or the cap rises.
     const r = lastRefusal;
     const cheapest = ladder[ladder.length - 1]!;
-    if (r && r.cap !== 'task' && r.leftMicro < ledger.quote(cheapest, PAUSE_PROBE.inputTokens, PAUSE_PROBE.maxTokens)) {
+    const committedLeft = r && r.cap !== 'task' ? ledger.capStates(clock()).find((c) => c.cap === r.cap && c.windowKey === r.windowKey) : undefined;
+    const leftAfterOpen = committedLeft ? committedLeft.capMicro - committedLeft.committedMicro : Infinity;
+    if (r && r.cap !== 'task' && leftAfterOpen < ledger.quote(cheapest, PAUSE_PROBE.inputTokens, PAUSE_PROBE.maxTokens)) {
       const now = clock();
       const resumesAt = windowEnd(r.cap, now);
       pause = {
@@ -307,4 +404,27 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     paused: currentPause,
     countInputTokens,
   };
+}
+
+/**
+ * One model call attempt in the audit: spend is the ledger's real
+ * reservation (or refusal); the other layers have nothing to decide for a model call — trust and
+ * the gate are checked by the task or triage that makes the call, in its own rows.
+ */
+function auditModelCall(audit: AuditLog, req: ModelCallRequest, model: string, inputTokens: number, spend: { decision: 'allow' | 'deny'; reason: string; rule?: string }): void {
+  const taskId = req.taskId !== undefined ? Number.parseInt(req.taskId, 10) : Number.NaN;
+  const step: AuditStep = {
+    repo: req.repo ?? ALL_REPOS,
+    ...(Number.isInteger(taskId) ? { taskId } : {}),
+    ...(req.trigger !== undefined ? { trigger: req.trigger } : {}),
+    origin: req.taskId !== undefined ? 'agent' : 'daemon',
+    action: { type: 'model', model, inputTokens, maxTokens: req.max_tokens },
+  };
+  const checked = `checked by the ${req.taskId !== undefined ? 'task' : 'ambient decision'} that makes the call, before it`;
+  audit.record(step, {
+    validate: notApplicable("the request is Kairos's own; what the model answers is validated call by call"),
+    trust: notApplicable(checked),
+    gate: notApplicable(checked),
+    spend,
+  }, { otherwise: 'a model call runs no tool and changes no file' });
 }

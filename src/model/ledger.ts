@@ -2,7 +2,14 @@ import type { z } from 'zod';
 import type { Db } from '../store/db.js';
 import type { Budget as BudgetSchema } from '../policy/schema.js';
 import { LedgerError } from './errors.js';
-import { formatUsd, priceFor, costMicro, usdToMicro, worstCaseMicro, type PriceTable, type Usage } from './prices.js';
+import { formatUsd, maxOutputTokensWithin, priceFor, costMicro, worstCaseMicro, type PriceTable, type Usage } from './prices.js';
+import type { Origin, Purpose } from './origin.js';
+import { CAP_NAMES, capsMicro, windowKeys, type CapName, type WindowKeys } from './windows.js';
+import { RecoveryLog, type LadderStepRecord } from './recovery-log.js';
+
+export { isAttended, ORIGINS, purposeOf, type Origin, type Purpose } from './origin.js';
+export { CAP_NAMES, capsMicro, windowEnd, windowKeys, type CapName, type WindowKeys } from './windows.js';
+export type { LadderStepRecord, RecoveryRecord } from './recovery-log.js';
 
 /**
  * The spend ledger: money is reserved before it is spent.
@@ -22,9 +29,6 @@ import { formatUsd, priceFor, costMicro, usdToMicro, worstCaseMicro, type PriceT
  */
 
 export type Budget = z.infer<typeof BudgetSchema>;
-export type CapName = 'task' | 'hour' | 'day' | 'month';
-export const CAP_NAMES: readonly CapName[] = ['task', 'hour', 'day', 'month'];
-export type Purpose = 'user' | 'ambient';
 export const THRESHOLD_PERCENTS = [50, 80, 100] as const;
 export type ThresholdPercent = (typeof THRESHOLD_PERCENTS)[number];
 
@@ -32,7 +36,17 @@ export interface ReserveRequest {
   model: string;
   inputTokens: number;
   maxTokens: number;
+  /**
+   * The fewest output tokens that still make the call useful. When the caps do not leave room for
+   * maxTokens, the reservation is made for as many as fit, down to this floor, and refused only
+   * below it. Default: maxTokens (never lowered).
+   */
+  minTokens?: number | undefined;
   purpose: Purpose;
+  /** Default: from the purpose ('user' or 'ambient'). */
+  origin?: Origin | undefined;
+  /** 1 for a call's first attempt, 2 for its first retry... */
+  attempt?: number | undefined;
   taskId?: string | undefined;
   trigger?: string | undefined;
   repo?: string | undefined;
@@ -46,12 +60,19 @@ export interface ThresholdCrossing {
   /** Committed spend (settled + reconciled) when crossed. */
   spentMicro: number;
   capMicro: number;
+  /**
+   * Set on a 100 % line recorded because what is left does not pay for the smallest useful call
+   * (spent may then be below the cap): what that call needed.
+   */
+  neededMicro?: number | undefined;
 }
 
 export interface Reservation {
   ok: true;
   id: number;
   reservedMicro: number;
+  /** The output tokens reserved for: the request's maxTokens, or fewer (not below minTokens) when money is short. */
+  maxTokens: number;
   /** Price-table entry used; differs from the model for unknown models (priced as the dearest). */
   pricedAs: string;
   knownModel: boolean;
@@ -88,52 +109,6 @@ export interface CapState {
   leftMicro: number;
 }
 
-export interface LadderStepRecord {
-  fromModel: string;
-  /** null: no model, rules only. */
-  toModel: string | null;
-  reason: string;
-  taskId?: string | undefined;
-  trigger?: string | undefined;
-  repo?: string | undefined;
-}
-
-export interface WindowKeys {
-  hour: string;
-  day: string;
-  month: string;
-}
-
-const pad = (n: number): string => String(n).padStart(2, '0');
-
-/** Local-time window keys for an instant. */
-export function windowKeys(now: number): WindowKeys {
-  const d = new Date(now);
-  const month = `${d.getFullYear()}-${pad(d.getMonth() + 1)}`;
-  const day = `${month}-${pad(d.getDate())}`;
-  return { month, day, hour: `${day}T${pad(d.getHours())}` };
-}
-
-/** When the window containing `now` ends (local time); undefined for the task cap. */
-export function windowEnd(cap: CapName, now: number): number | undefined {
-  const d = new Date(now);
-  if (cap === 'hour') return new Date(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours() + 1).getTime();
-  if (cap === 'day') return new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
-  if (cap === 'month') return new Date(d.getFullYear(), d.getMonth() + 1, 1).getTime();
-  return undefined;
-}
-
-/** The configured caps in µ$ (omitted caps are absent). */
-export function capsMicro(budget: Budget | undefined): Partial<Record<CapName, number>> {
-  const out: Partial<Record<CapName, number>> = {};
-  if (!budget) return out;
-  if (budget.task_usd !== undefined) out.task = usdToMicro(budget.task_usd);
-  if (budget.hour_usd !== undefined) out.hour = usdToMicro(budget.hour_usd);
-  if (budget.day_usd !== undefined) out.day = usdToMicro(budget.day_usd);
-  if (budget.month_usd !== undefined) out.month = usdToMicro(budget.month_usd);
-  return out;
-}
-
 // Column names come from this fixed map only, never from input.
 const COLUMN: Record<CapName, string> = { task: 'task_id', hour: 'hour_key', day: 'day_key', month: 'month_key' };
 
@@ -155,6 +130,8 @@ export interface LedgerOptions {
 
 export class SpendLedger {
   private readonly readBudget: () => Budget | undefined;
+  /** Ladder steps, retries and give-ups (src/model/recovery-log.ts). */
+  readonly recovery: RecoveryLog;
 
   constructor(
     private readonly db: Db,
@@ -162,6 +139,7 @@ export class SpendLedger {
   ) {
     const b = opts.budget;
     this.readBudget = typeof b === 'function' ? b : () => b;
+    this.recovery = new RecoveryLog(db);
   }
 
   get prices(): PriceTable {
@@ -235,51 +213,97 @@ export class SpendLedger {
     return keys[cap];
   }
 
-  /** Reserves the worst case of a call, or refuses naming the first cap it would exceed. */
-  reserve(req: ReserveRequest, now: number): Reservation | Refusal {
-    const price = priceFor(this.opts.prices, req.model);
-    const needed = worstCaseMicro(price.rates, req.inputTokens, req.maxTokens);
-    const keys = windowKeys(now);
-    const run = this.db.transaction((): Reservation | Refusal => {
-      const caps = this.caps();
-      const checks: Array<{ cap: CapName; key: string | undefined; capMicro: number | undefined }> = [];
-      for (const cap of CAP_NAMES) {
-        // A call without a task id is a task of its own: the task cap bounds that one call.
-        const key = this.keyFor(cap, keys, req.taskId);
-        checks.push({ cap, key, capMicro: this.capFor(cap, key, caps) });
-        // A worker's call must also fit under its coordinator's task cap (whose total includes it).
-        const parent = cap === 'task' && key !== undefined ? this.taskCapRow(key)?.parent_task_id : undefined;
-        if (parent) checks.push({ cap, key: parent, capMicro: this.capFor(cap, parent, caps) });
-      }
-      for (const { cap, key, capMicro } of checks) {
-        if (capMicro === undefined) continue;
-        const { committed, open } = key === undefined ? { committed: 0, open: 0 } : this.sums(cap, key);
-        const counted = committed + open;
-        if (counted + needed > capMicro) {
-          const windowKey = key ?? '(this call)';
-          // A one-call "task" (no task id) has no window to warn about once.
-          const crossings = key === undefined ? [] : this.recordCrossing(cap, windowKey, 100, committed, capMicro, now);
-          const left = Math.max(0, capMicro - counted);
-          return {
+  /** The caps a call of this task must fit under, in task, hour, day, month order. */
+  private capChecks(taskId: string | undefined, keys: WindowKeys): Array<{ cap: CapName; key: string | undefined; capMicro: number | undefined }> {
+    const caps = this.caps();
+    const checks: Array<{ cap: CapName; key: string | undefined; capMicro: number | undefined }> = [];
+    for (const cap of CAP_NAMES) {
+      // A call without a task id is a task of its own: the task cap bounds that one call.
+      const key = this.keyFor(cap, keys, taskId);
+      checks.push({ cap, key, capMicro: this.capFor(cap, key, caps) });
+      // A worker's call must also fit under its coordinator's task cap (whose total includes it).
+      const parent = cap === 'task' && key !== undefined ? this.taskCapRow(key)?.parent_task_id : undefined;
+      if (parent) checks.push({ cap, key: parent, capMicro: this.capFor(cap, parent, caps) });
+    }
+    return checks;
+  }
+
+  /**
+   * How many output tokens the call may reserve under every cap (maxTokens, or fewer down to
+   * minTokens), or the first cap that cannot pay even for the floor. Reads only; run it inside the
+   * transaction that inserts, so the answer still holds when the row is written.
+   */
+  private admit(req: ReserveRequest, keys: WindowKeys): { ok: true; maxTokens: number } | { ok: false; refusal: Omit<Refusal, 'crossings' | 'reason'>; committedMicro: number; floor: number } {
+    const rates = priceFor(this.opts.prices, req.model).rates;
+    const floor = Math.max(0, Math.min(req.minTokens ?? req.maxTokens, req.maxTokens));
+    let grant = req.maxTokens;
+    for (const { cap, key, capMicro } of this.capChecks(req.taskId, keys)) {
+      if (capMicro === undefined) continue;
+      const { committed, open } = key === undefined ? { committed: 0, open: 0 } : this.sums(cap, key);
+      const counted = committed + open;
+      const fits = maxOutputTokensWithin(rates, req.inputTokens, capMicro - counted);
+      if (fits < floor) {
+        return {
+          ok: false,
+          committedMicro: committed,
+          floor,
+          refusal: {
             ok: false,
             cap,
-            windowKey,
+            windowKey: key ?? '(this call)',
             capMicro,
             countedMicro: counted,
-            neededMicro: needed,
-            leftMicro: left,
-            reason:
-              `${cap} cap ${formatUsd(capMicro)} (${windowKey}): ${formatUsd(counted)} spent or reserved, ` +
-              `${formatUsd(left)} left, ${req.model} needs up to ${formatUsd(needed)}`,
-            crossings,
-          };
-        }
+            neededMicro: worstCaseMicro(rates, req.inputTokens, floor),
+            leftMicro: Math.max(0, capMicro - counted),
+          },
+        };
       }
+      grant = Math.min(grant, fits);
+    }
+    return { ok: true, maxTokens: grant };
+  }
+
+  /** Would a reservation for this call be granted now, and for how many output tokens? Reserves nothing. */
+  fit(req: ReserveRequest, now: number): { ok: true; maxTokens: number } | { ok: false; reason: string; leftMicro: number } {
+    const keys = windowKeys(now);
+    const a = this.db.transaction(() => this.admit(req, keys))();
+    if (a.ok) return a;
+    return { ok: false, reason: this.refusalReason(req, a.refusal, a.floor), leftMicro: a.refusal.leftMicro };
+  }
+
+  private refusalReason(req: ReserveRequest, r: Omit<Refusal, 'crossings' | 'reason'>, floor: number): string {
+    const lowered = floor < req.maxTokens ? ` even with max_tokens lowered to ${floor}` : '';
+    return (
+      `${r.cap} cap ${formatUsd(r.capMicro)} (${r.windowKey}): ${formatUsd(r.countedMicro)} spent or reserved, ` +
+      `${formatUsd(r.leftMicro)} left, ${req.model} needs up to ${formatUsd(r.neededMicro)}${lowered}`
+    );
+  }
+
+  /**
+   * Reserves the worst case of a call (max_tokens lowered toward minTokens to fit what the caps
+   * leave), or refuses naming the first cap it would exceed even at the floor.
+   */
+  reserve(req: ReserveRequest, now: number): Reservation | Refusal {
+    const price = priceFor(this.opts.prices, req.model);
+    const keys = windowKeys(now);
+    const run = this.db.transaction((): Reservation | Refusal => {
+      const a = this.admit(req, keys);
+      if (!a.ok) {
+        const r = a.refusal;
+        // The cap is used up when even with every open reservation returned the smallest useful call
+        // would not fit: that is the 100 % line, reported once, after the lower lines the spend crossed.
+        // A refusal caused only by other calls' open reservations is not: they may come back.
+        const exhausted = r.windowKey !== '(this call)' && r.capMicro - a.committedMicro < r.neededMicro;
+        const crossings = exhausted ? this.recordExhausted(r.cap, r.windowKey, a.committedMicro, r.capMicro, r.neededMicro, now) : [];
+        return { ...r, reason: this.refusalReason(req, r, a.floor), crossings };
+      }
+      const needed = worstCaseMicro(price.rates, req.inputTokens, a.maxTokens);
       const info = this.db
         .prepare(
           `INSERT INTO spend_reservations
-             (created_at, model, priced_as, purpose, task_id, trigger, repo, hour_key, day_key, month_key, reserved_micro, state)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')`,
+             (created_at, model, priced_as, purpose, task_id, trigger, repo, hour_key, day_key, month_key, reserved_micro, state,
+              origin, attempt, max_tokens, asked_tokens)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)`,
         )
         .run(
           now,
@@ -293,8 +317,12 @@ export class SpendLedger {
           keys.day,
           keys.month,
           needed,
+          req.origin ?? (req.purpose === 'user' ? 'user' : 'ambient'),
+          req.attempt ?? 1,
+          a.maxTokens,
+          req.maxTokens,
         );
-      return { ok: true, id: Number(info.lastInsertRowid), reservedMicro: needed, pricedAs: price.pricedAs, knownModel: price.known };
+      return { ok: true, id: Number(info.lastInsertRowid), reservedMicro: needed, maxTokens: a.maxTokens, pricedAs: price.pricedAs, knownModel: price.known };
     });
     return run.immediate();
   }
@@ -403,6 +431,16 @@ export class SpendLedger {
     return info.changes === 1 ? [{ cap, windowKey, percent, spentMicro: spent, capMicro }] : [];
   }
 
+  /** The lower lines the committed spend crossed (if not yet reported), then the 100 % "used up" line. */
+  private recordExhausted(cap: CapName, windowKey: string, committed: number, capMicro: number, neededMicro: number, now: number): ThresholdCrossing[] {
+    const out: ThresholdCrossing[] = [];
+    for (const p of THRESHOLD_PERCENTS) {
+      if (p < 100 && committed * 100 >= capMicro * p) out.push(...this.recordCrossing(cap, windowKey, p, committed, capMicro, now));
+    }
+    for (const c of this.recordCrossing(cap, windowKey, 100, committed, capMicro, now)) out.push(committed >= capMicro ? c : { ...c, neededMicro });
+    return out;
+  }
+
   /**
    * Warnings are about money actually gone (settled + reconciled), not about reservations that may
    * still be mostly returned. 100 % is also recorded when a reservation is refused by a cap.
@@ -456,11 +494,8 @@ export class SpendLedger {
     return left;
   }
 
+  /** Every step down the model ladder, with its reason (kept here for callers of the ledger API). */
   recordLadderStep(step: LadderStepRecord, now: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO spend_ladder_steps (at, from_model, to_model, reason, task_id, trigger, repo) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(now, step.fromModel, step.toModel, step.reason, step.taskId ?? null, step.trigger ?? null, step.repo ?? null);
+    this.recovery.recordLadderStep(step, now);
   }
 }

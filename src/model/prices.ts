@@ -207,6 +207,21 @@ export function worstCaseMicro(rates: Rates, inputTokens: number, maxTokens: num
   return Number(ceilDiv(sum, 1_000_000n));
 }
 
+/**
+ * The most output tokens a call with this input can ask for and still cost at most `budgetMicro`
+ * at its worst case (the exact inverse of worstCaseMicro); -1 when the input alone does not fit.
+ */
+export function maxOutputTokensWithin(rates: Rates, inputTokens: number, budgetMicro: number): number {
+  if (budgetMicro < 0) return -1;
+  const dearestInput = Math.max(rates.input, rates.cacheWrite, rates.cacheRead);
+  // worstCaseMicro = ceil((in·rIn + out·rOut) / 1e6) <= budget  <=>  in·rIn + out·rOut <= budget·1e6
+  const room = BigInt(Math.floor(budgetMicro)) * 1_000_000n - tokens(inputTokens, 'inputTokens') * BigInt(dearestInput);
+  if (room < 0n) return -1;
+  if (rates.output === 0) return Number.MAX_SAFE_INTEGER;
+  const out = room / BigInt(rates.output);
+  return out > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(out);
+}
+
 export function microToUsd(micro: number): number {
   return micro / MICRO_PER_USD;
 }
@@ -219,4 +234,14 @@ export function usdToMicro(usd: number): number {
 export function formatUsd(micro: number): string {
   const usd = micro / MICRO_PER_USD;
   return usd < 0.01 && micro > 0 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+/**
+ * Two amounts of one message (spent of cap) at one precision, enough to show both exactly:
+ * "$0.06 of $0.10", "$0.0040 of $0.0050", never "$0.00 of $0.0050" for a non-zero spend.
+ */
+export function formatUsdPair(micro: number, ofMicro: number): [string, string] {
+  const exactAt = (digits: number): boolean => [micro, ofMicro].every((m) => Math.round(m) % 10 ** (6 - digits) === 0);
+  const digits = exactAt(2) ? 2 : exactAt(4) ? 4 : 6;
+  return [`$${(micro / MICRO_PER_USD).toFixed(digits)}`, `$${(ofMicro / MICRO_PER_USD).toFixed(digits)}`];
 }

@@ -1,6 +1,6 @@
 import type { Db } from '../store/db.js';
-import { capsMicro, windowKeys, type Budget, type CapName } from './ledger.js';
-import { formatUsd, microToUsd } from './prices.js';
+import { capsMicro, windowKeys, type Budget, type CapName, type ThresholdCrossing } from './ledger.js';
+import { formatUsd, formatUsdPair, microToUsd } from './prices.js';
 
 /**
  * What `kairos spend [--json]` shows, computed straight from the ledger rows: per window the
@@ -33,6 +33,38 @@ export interface TriggerReport {
   reserved_usd: number;
 }
 
+/** Per origin (poke, user, trigger, ambient, dream, worker) over the month. */
+export interface OriginReport {
+  /** Calls made (first attempts). */
+  calls: number;
+  /** Every attempt sent, retries included. */
+  attempts: number;
+  spent_usd: number;
+  reserved_usd: number;
+  /** Retries waited for, and how long in all. */
+  retries: number;
+  waited_s: number;
+  /** Steps down the model ladder after repeated 429/529. */
+  fallbacks: number;
+  /** Steps down the ladder because a model did not fit what was left. */
+  budget_steps: number;
+  /** Calls that gave up (retry-after too long for the origin, deadline, too many errors). */
+  gave_up: number;
+  /** Attempts sent with max_tokens lowered to fit the money left. */
+  lowered: number;
+}
+
+/** One fallback or give-up this month, newest first. */
+export interface RecoveryEvent {
+  at: string;
+  kind: 'fallback' | 'gave_up';
+  origin: string;
+  model: string;
+  to_model?: string | null;
+  reason: string;
+  task?: string | null;
+}
+
 export interface SpendReport {
   at: string;
   /** Present only for caps the budget sets. */
@@ -44,6 +76,9 @@ export interface SpendReport {
   period: string;
   by_model: Record<string, ModelReport>;
   by_trigger: Record<string, TriggerReport>;
+  by_origin: Record<string, OriginReport>;
+  /** The latest fallbacks and give-ups this month (at most 20), newest first. */
+  recovery: RecoveryEvent[];
   /** cache_read / (input + cache_creation + cache_read) over settled calls this month; 0 when none. */
   cache_read_share: number;
 }
@@ -73,6 +108,8 @@ export function spendReport(db: Db, budget: Budget | undefined, now: number, opt
     period: keys.month,
     by_model: {},
     by_trigger: {},
+    by_origin: {},
+    recovery: [],
     cache_read_share: 0,
   };
   const taskId =
@@ -153,7 +190,100 @@ export function spendReport(db: Db, budget: Budget | undefined, now: number, opt
     report.by_trigger[trigger] = { calls: t.calls, spent_usd: microToUsd(t.spent), reserved_usd: microToUsd(t.open) };
   }
   report.cache_read_share = prompt === 0 ? 0 : Math.round((read / prompt) * 10_000) / 10_000;
+  addRecovery(db, report, keys.month);
   return report;
+}
+
+/** Per-origin spend, retries, fallbacks and give-ups over `month`, and the latest fallbacks and give-ups. */
+function addRecovery(db: Db, report: SpendReport, month: string): void {
+  const origins = new Map<string, OriginReport>();
+  const of = (o: string | null): OriginReport => {
+    const key = o ?? 'ambient';
+    let r = origins.get(key);
+    if (!r) origins.set(key, (r = { calls: 0, attempts: 0, spent_usd: 0, reserved_usd: 0, retries: 0, waited_s: 0, fallbacks: 0, budget_steps: 0, gave_up: 0, lowered: 0 }));
+    return r;
+  };
+  const spend = db
+    .prepare(
+      `SELECT COALESCE(origin, CASE WHEN purpose = 'user' THEN 'user' ELSE 'ambient' END) AS origin, COUNT(*) AS attempts, SUM(CASE WHEN COALESCE(attempt, 1) = 1 THEN 1 ELSE 0 END) AS calls,
+              SUM(CASE WHEN state = 'open' THEN 0 ELSE COALESCE(cost_micro, 0) END) AS spent,
+              SUM(CASE WHEN state = 'open' THEN reserved_micro ELSE 0 END) AS open,
+              SUM(CASE WHEN max_tokens < asked_tokens THEN 1 ELSE 0 END) AS lowered
+       FROM spend_reservations WHERE month_key = ? GROUP BY 1`,
+    )
+    .all(month) as Array<{ origin: string | null; attempts: number; calls: number; spent: number; open: number; lowered: number }>;
+  // Released attempts count as attempts (they were sent) but cost nothing.
+  for (const r of spend) {
+    const o = of(r.origin);
+    o.attempts += r.attempts;
+    o.calls += r.calls;
+    o.spent_usd = microToUsd(microOf(o.spent_usd) + r.spent);
+    o.reserved_usd = microToUsd(microOf(o.reserved_usd) + r.open);
+    o.lowered += r.lowered;
+  }
+  const rec = db
+    .prepare(`SELECT origin, kind, COUNT(*) AS n, COALESCE(SUM(waited_ms), 0) AS waited FROM spend_recovery WHERE month_key = ? GROUP BY origin, kind`)
+    .all(month) as Array<{ origin: string; kind: 'retry' | 'gave_up'; n: number; waited: number }>;
+  for (const r of rec) {
+    const o = of(r.origin);
+    if (r.kind === 'retry') {
+      o.retries += r.n;
+      o.waited_s = Math.round((o.waited_s + r.waited / 1000) * 10) / 10;
+    } else o.gave_up += r.n;
+  }
+  const [from, to] = monthBounds(month);
+  const steps = db
+    .prepare(`SELECT origin, COALESCE(cause, 'budget') AS cause, COUNT(*) AS n FROM spend_ladder_steps WHERE at >= ? AND at < ? GROUP BY origin, cause`)
+    .all(from, to) as Array<{ origin: string | null; cause: string; n: number }>;
+  for (const r of steps) {
+    const o = of(r.origin);
+    if (r.cause === 'overloaded') o.fallbacks += r.n;
+    else o.budget_steps += r.n;
+  }
+  for (const [k, v] of [...origins].sort((a, b) => a[0].localeCompare(b[0]))) report.by_origin[k] = v;
+
+  const events = db
+    .prepare(
+      `SELECT at, 'fallback' AS kind, COALESCE(origin, 'ambient') AS origin, from_model AS model, to_model, reason, task_id FROM spend_ladder_steps
+         WHERE cause = 'overloaded' AND at >= ? AND at < ?
+       UNION ALL
+       SELECT at, 'gave_up' AS kind, origin, model, NULL AS to_model, reason, task_id FROM spend_recovery WHERE kind = 'gave_up' AND month_key = ?
+       ORDER BY at DESC LIMIT 20`,
+    )
+    .all(from, to, month) as Array<{ at: number; kind: 'fallback' | 'gave_up'; origin: string; model: string; to_model: string | null; reason: string; task_id: string | null }>;
+  report.recovery = events.map((e) => ({
+    at: new Date(e.at).toISOString(),
+    kind: e.kind,
+    origin: e.origin,
+    model: e.model,
+    ...(e.kind === 'fallback' ? { to_model: e.to_model } : {}),
+    reason: e.reason,
+    task: e.task_id,
+  }));
+}
+
+const microOf = (usd: number): number => Math.round(usd * 1_000_000);
+
+/** Local-time epoch bounds of a 'YYYY-MM' month key (ladder steps carry only their time). */
+function monthBounds(month: string): [number, number] {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return [new Date(y, m - 1, 1).getTime(), new Date(y, m, 1).getTime()];
+}
+
+/**
+ * The daily-log / notification text of a budget threshold, at the real percentage and with both
+ * amounts at one precision. A 100 % line with spend under the cap means what is left no longer
+ * pays for the smallest useful call.
+ */
+export function thresholdMessage(c: ThresholdCrossing): string {
+  const [spent, cap] = formatUsdPair(c.spentMicro, c.capMicro);
+  const pct = c.capMicro > 0 ? Math.floor((c.spentMicro * 100) / c.capMicro) : 100;
+  const where = `${c.cap} cap, window ${c.windowKey}`;
+  if (c.percent < 100) return `spend crossed ${c.percent} % of the ${c.cap} cap: ${spent} of ${cap} (${pct} %, window ${c.windowKey})`;
+  const pause = 'model steps pause until the window rolls over or you raise the cap; rules and commands keep running';
+  if (c.spentMicro >= c.capMicro) return `spend reached 100 % of the ${c.cap} cap: ${spent} of ${cap} (window ${c.windowKey}); ${pause}`;
+  const left = formatUsdPair(c.capMicro - c.spentMicro, c.neededMicro ?? 0);
+  return `the ${where} is used up: ${spent} of ${cap} spent (${pct} %); the ${left[0]} left does not pay for the smallest useful call (${left[1]}); ${pause}`;
 }
 
 const usd = (n: number): string => formatUsd(Math.round(n * 1_000_000));
@@ -180,6 +310,19 @@ export function formatSpendReport(r: SpendReport): string {
   if (triggers.length) {
     lines.push(`by trigger (${r.period}):`);
     for (const [t, v] of triggers) lines.push(`  ${t.padEnd(28)} ${String(v.calls).padStart(5)} calls  ${usd(v.spent_usd).padStart(9)}`);
+  }
+  const origins = Object.entries(r.by_origin);
+  if (origins.length) {
+    lines.push(`by origin (${r.period}):`);
+    for (const [o, v] of origins) {
+      const extra = [
+        v.retries ? `${v.retries} retr${v.retries === 1 ? 'y' : 'ies'} (${v.waited_s} s waited)` : '',
+        v.fallbacks ? `${v.fallbacks} fallback${v.fallbacks === 1 ? '' : 's'} after overload` : '',
+        v.gave_up ? `${v.gave_up} gave up` : '',
+        v.lowered ? `${v.lowered} with max_tokens lowered` : '',
+      ].filter(Boolean);
+      lines.push(`  ${o.padEnd(28)} ${String(v.calls).padStart(5)} calls  ${usd(v.spent_usd).padStart(9)}${extra.length ? `  ${extra.join(', ')}` : ''}`);
+    }
   }
   lines.push(`cache reads: ${(r.cache_read_share * 100).toFixed(1)} % of prompt tokens`);
   return lines.join('\n');

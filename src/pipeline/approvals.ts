@@ -4,6 +4,8 @@ import { ApprovalStore, HumanChannel, type Approval, type TokenAction } from '..
 import { ProposalStore, type Proposal } from '../store/proposal-store.js';
 import { applyProposal } from '../agent/apply.js';
 import { removeTaskWorktree } from '../agent/worktree.js';
+import { ApprovalAudit } from './approval-audit.js';
+import { redactDeep } from '../policy/filter.js';
 
 export type { Approval, ApprovalChannel, ApprovalState, HumanChannel, TokenAction } from '../store/approval-store.js';
 
@@ -123,6 +125,8 @@ function iso(d: Date): string {
 export class ApprovalQueue {
   readonly store: ApprovalStore;
   private readonly clock: () => Date;
+  /** Every decision on an approval, every apply and undo, into the audit (src/pipeline/approval-audit.ts). */
+  readonly audit: ApprovalAudit;
 
   constructor(
     readonly db: Db,
@@ -130,6 +134,7 @@ export class ApprovalQueue {
   ) {
     this.store = new ApprovalStore(db);
     this.clock = deps.now ?? (() => new Date());
+    this.audit = new ApprovalAudit(db, this.clock);
   }
 
   /** Queues a stored proposal for a human; the proposal must still be 'proposed'. */
@@ -219,6 +224,7 @@ export class ApprovalQueue {
     if (opts.hash !== undefined) {
       const given = opts.hash.trim().toLowerCase();
       if (before.hash === null || !sameHex(given, before.hash)) {
+        this.audit.decision(before, 'approve', channel, { validate: { decision: 'deny', reason: `the hash given (${given.slice(0, 16) || 'empty'}…) is not the hash of the diff waiting for approval` } }, now);
         throw new ApprovalError(
           'hash_mismatch',
           `approval ${id}: the hash given (${given || 'empty'}) is not the hash of the diff waiting for approval (${before.hash ?? 'none: it is a command'}); review it again with \`kairos show ${id}\``,
@@ -227,13 +233,25 @@ export class ApprovalQueue {
     }
     const nowIso = iso(now);
     // Spending the token and claiming the row commit together: a refused claim leaves the token unspent.
-    const claimed = this.db.transaction(() => {
-      if (opts.token !== undefined) this.spendToken(opts.token, before, 'approve', now);
-      return this.store.move(id, ['pending'], 'applying', { decidedAt: nowIso, decidedBy: channel, reason: null }, nowIso);
-    })();
+    let claimed: boolean;
+    try {
+      claimed = this.db
+        .transaction(() => {
+          if (opts.token !== undefined) this.spendToken(opts.token, before, 'approve', now);
+          const won = this.store.move(id, ['pending'], 'applying', { decidedAt: nowIso, decidedBy: channel, reason: null }, nowIso);
+          if (won) this.audit.decision(before, 'approve', channel, { validate: opts.hash !== undefined ? { decision: 'allow', reason: 'the hash given is the diff shown' } : { decision: 'allow' }, approval: { decision: 'allow', reason: `approved via ${channel} before its expiry (${before.expiresAt})` } }, now);
+          return won;
+        })
+        .immediate();
+    } catch (e) {
+      this.auditRefusedToken(e, before, 'approve', channel, now);
+      throw e;
+    }
     if (!claimed) {
       await this.expireIfDue(id, now);
-      throw this.notPending(this.require(id), now, 'approve');
+      const refused = this.notPending(this.require(id), now, 'approve');
+      this.audit.decision(before, 'approve', channel, { approval: { decision: 'deny', reason: refused.message } }, now);
+      throw refused;
     }
     const approval = this.require(id);
     let files: string[];
@@ -241,10 +259,16 @@ export class ApprovalQueue {
       files = (await this.deps.apply(approval)).files;
     } catch (err) {
       const why = (err as Error).message;
-      this.store.move(id, ['applying'], 'failed', { reason: why });
+      this.db.transaction(() => {
+        this.store.move(id, ['applying'], 'failed', { reason: why });
+        this.audit.apply(approval, channel, { validate: { decision: 'deny', reason: `the apply failed: ${why}` }, approval: { decision: 'allow', reason: `approval ${id} via ${channel}` } });
+      }).immediate();
       throw new ApprovalError('apply_failed', `approval ${id} was approved via ${channel}, but applying it failed, so nothing is recorded as applied: ${why}`);
     }
-    this.store.move(id, ['applying'], 'approved', { appliedFiles: files });
+    this.db.transaction(() => {
+      this.store.move(id, ['applying'], 'approved', { appliedFiles: files });
+      this.audit.apply(approval, channel, { validate: { decision: 'allow', reason: `applied exactly the diff under hash ${approval.hash?.slice(0, 12) ?? '(command)'}: ${files.length} file(s)` }, approval: { decision: 'allow', reason: `approval ${id} via ${channel}` } });
+    }).immediate();
     return { approval: this.require(id), files };
   }
 
@@ -252,10 +276,20 @@ export class ApprovalQueue {
     const channel = this.channel(opts.channel);
     const before = this.require(id);
     const nowIso = iso(now);
-    const claimed = this.db.transaction(() => {
-      if (opts.token !== undefined) this.spendToken(opts.token, before, 'deny', now);
-      return this.store.move(id, ['pending'], 'denied', { decidedAt: nowIso, decidedBy: channel, reason: opts.reason ?? null }, nowIso);
-    })();
+    let claimed: boolean;
+    try {
+      claimed = this.db
+        .transaction(() => {
+          if (opts.token !== undefined) this.spendToken(opts.token, before, 'deny', now);
+          const won = this.store.move(id, ['pending'], 'denied', { decidedAt: nowIso, decidedBy: channel, reason: opts.reason ?? null }, nowIso);
+          if (won) this.audit.decision(before, 'deny', channel, { approval: { decision: 'deny', reason: `denied via ${channel}${opts.reason ? `: ${opts.reason}` : ''}` } }, now);
+          return won;
+        })
+        .immediate();
+    } catch (e) {
+      this.auditRefusedToken(e, before, 'deny', channel, now);
+      throw e;
+    }
     if (!claimed) {
       // Denying something that has just expired is what the human wanted anyway: report it, do not fail.
       const expired = await this.expireIfDue(id, now);
@@ -288,9 +322,20 @@ export class ApprovalQueue {
     const out: Approval[] = [];
     for (const a of this.store.inState('applying')) {
       const p = a.proposalId ? proposals.get(a.proposalId) : null;
-      if (p?.state === 'applied') this.store.move(a.id, ['applying'], 'approved', { appliedFiles: p.files });
-      else if (p?.state === 'proposed') this.store.move(a.id, ['applying'], 'pending', { decidedAt: null, decidedBy: null });
-      else this.store.move(a.id, ['applying'], 'failed', { reason: `interrupted by a daemon stop while being applied${p ? ` (proposal is ${p.state})` : ''}; check the tree and queue it again` });
+      const approved = `approval ${a.id} via ${a.decidedBy ?? '?'}`;
+      this.db.transaction(() => {
+        if (p?.state === 'applied') {
+          this.store.move(a.id, ['applying'], 'approved', { appliedFiles: p.files });
+          this.audit.apply(a, 'recovery', { validate: { decision: 'allow', reason: 'an apply a daemon stop interrupted was finished on start' }, approval: { decision: 'allow', reason: approved } });
+        } else if (p?.state === 'proposed') {
+          this.store.move(a.id, ['applying'], 'pending', { decidedAt: null, decidedBy: null });
+          this.audit.apply(a, 'recovery', { validate: { decision: 'deny', reason: 'an apply a daemon stop interrupted was rolled back on start; the approval waits again' }, approval: { decision: 'allow', reason: approved } });
+        } else {
+          const reason = `interrupted by a daemon stop while being applied${p ? ` (proposal is ${p.state})` : ''}; check the tree and queue it again`;
+          this.store.move(a.id, ['applying'], 'failed', { reason });
+          this.audit.apply(a, 'recovery', { validate: { decision: 'deny', reason }, approval: { decision: 'allow', reason: approved } });
+        }
+      }).immediate();
       out.push(this.require(a.id));
     }
     return out;
@@ -334,11 +379,23 @@ export class ApprovalQueue {
     throw new ApprovalError('bad_token', `approval ${a.id}: the ${action} token is refused: ${why}; use \`kairos ${action} ${a.id}\` instead`);
   }
 
+  /** A refused action token (a forged or replayed notification button) goes on the record; written after the claim rolled back. */
+  private auditRefusedToken(e: unknown, a: Approval, action: 'approve' | 'deny', channel: HumanChannel, now: Date): void {
+    if (e instanceof ApprovalError && e.code === 'bad_token') this.audit.decision(a, action, channel, { validate: { decision: 'deny', reason: e.message } }, now);
+  }
+
   /** If the approval is pending but past its expiry, moves it to 'expired' and discards; returns that, else null. */
   private async expireIfDue(id: string, now: Date): Promise<DenyResult | null> {
     const a = this.require(id);
     if (a.state !== 'pending' || a.expiresAt > iso(now)) return null;
-    if (!this.store.move(id, ['pending'], 'expired', { decidedAt: a.expiresAt, decidedBy: 'expiry', reason: 'nobody decided before it expired' })) return null;
+    const moved = this.db
+      .transaction(() => {
+        const won = this.store.move(id, ['pending'], 'expired', { decidedAt: a.expiresAt, decidedBy: 'expiry', reason: 'nobody decided before it expired' });
+        if (won) this.audit.decision(a, 'expire', 'expiry', { approval: { decision: 'deny', reason: `nobody decided before it expired at ${a.expiresAt}` } }, now);
+        return won;
+      })
+      .immediate();
+    if (!moved) return null;
     const expired = this.require(id);
     const discardError = await this.runDiscard(expired);
     return discardError ? { approval: expired, discardError } : { approval: expired };
@@ -438,9 +495,9 @@ export function proposalActions(o: ProposalActionsOptions): Pick<ApprovalQueueDe
   };
 }
 
-/** The JSON every channel (CLI --json, control socket, tray) shows for an approval. */
+/** The JSON every channel (CLI --json, control socket, tray) shows for an approval, secrets redacted. */
 export function approvalJson(a: Approval): Record<string, unknown> {
-  return {
+  return redactDeep({
     id: a.id,
     kind: a.kind,
     state: a.state,
@@ -460,5 +517,6 @@ export function approvalJson(a: Approval): Record<string, unknown> {
     decided_by: a.decidedBy,
     reason: a.reason,
     applied_files: a.appliedFiles,
-  };
+  });
 }
+

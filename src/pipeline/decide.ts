@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../store/db.js';
 import type { Policy, Trigger } from '../policy/schema.js';
-import { estimateInputTokens, type ModelClient } from '../model/client.js';
+import { estimateInputTokens, minTokensFor, type ModelClient } from '../model/client.js';
+import type { Origin } from '../model/ledger.js';
 import { formatUsd, usdToMicro } from '../model/prices.js';
 import { lastLook, recordDecision, type DecisionOutcome, type DecisionSource, type DecisionStage } from '../store/decision-store.js';
 import { higherPriority, type Priority } from './priority-queue.js';
@@ -268,9 +269,11 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
     });
   // The ledger would refuse anyway, but only after asking the API to count tokens; checking here
   // with the local (conservative) estimate keeps a broke tick entirely off the network.
+  // The smallest triage call worth making: max_tokens is lowered toward this floor when money is short.
+  const minTokens = Math.min(TRIAGE_MAX_TOKENS, minTokensFor('triage', policy.budget));
   const left = model.ledger.leftMicro(now);
   if (left !== undefined) {
-    const worst = model.ledger.quote(triageModel, estimateInputTokens(buildTriagePrompt(ctx)), TRIAGE_MAX_TOKENS);
+    const worst = model.ledger.quote(triageModel, estimateInputTokens(buildTriagePrompt(ctx)), minTokens);
     const reserve = usdToMicro(policy.triage?.reserve_usd ?? 0);
     if (left < worst + reserve) {
       return {
@@ -282,7 +285,7 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
   }
 
   // 3. triage
-  const r = await runTriage(model, { model: triageModel, ctx, repo: item.repo, trigger: item.trigger?.name });
+  const r = await runTriage(model, { model: triageModel, ctx, repo: item.repo, trigger: item.trigger?.name, origin: originOf(item), minTokens });
   if (r.status === 'skipped') return { stage: 'heuristic', outcome: 'sleep', why: `budget low: only rules (${r.reason})` };
   if (r.status !== 'answered') {
     return { stage: 'triage', outcome: 'sleep', why: `no usable triage answer, not acting: ${r.reason}`, costMicro: r.costMicro, model: r.model, looked: r.status === 'invalid' };
@@ -292,6 +295,12 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
 
   // 4. action: the daemon turns the task into an agent task (which proposes; a human applies).
   return { stage: 'action', outcome: 'act', why: a.why, urgency: a.urgency, task: a.task, costMicro: r.costMicro, model: r.model, looked: true };
+}
+
+/** Who a tick item's model call is for: the user's poke is attended; a trigger's item or ambient changes are not. */
+export function originOf(item: Pick<TickItem, 'source' | 'trigger'>): Origin {
+  if (item.source === 'poke') return 'poke';
+  return item.trigger ? 'trigger' : 'ambient';
 }
 
 /** Did a command of this repository fail after `since` (epoch ms)? Task times are ISO strings in UTC. */

@@ -108,7 +108,7 @@ export async function dream(repo: string, deps: DreamDeps): Promise<DreamResult>
       model: cheap,
       ...dreamPrompt(repo, memoryFor(deps.home, repo), logs),
       max_tokens: DREAM_MAX_TOKENS,
-      purpose: 'ambient',
+      origin: 'dream',
       repo,
       trigger: 'dream',
       ladder: false,

@@ -72,6 +72,48 @@ export class Presence {
   }
 }
 
+/**
+ * Presence tracked per event, not per minute: every sign of the user re-arms one timer for the
+ * moment they would count as away, and when it fires (and they are away) `onAway` runs at once. A
+ * burst of saves between two minute ticks is therefore always followed by its wake-up. Arm it after
+ * each noteFsActivity / noteCliUse; arming while already away calls `onAway` straight away.
+ */
+export class AwayAlarm {
+  private timer: NodeJS.Timeout | undefined;
+  private armedFor: number | undefined;
+
+  constructor(
+    private readonly presence: Presence,
+    private readonly onAway: () => void,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  arm(): void {
+    const at = this.presence.awayAt(this.clock());
+    if (at === undefined) {
+      this.disarm();
+      this.onAway();
+      return;
+    }
+    if (at === this.armedFor) return;
+    this.disarm();
+    this.armedFor = at;
+    // +1 ms: mode() is 'away' from awayAt on; a timer may fire a hair early on some platforms, and arm() re-checks.
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.armedFor = undefined;
+      this.arm();
+    }, Math.max(0, at - this.clock()) + 1);
+    this.timer.unref();
+  }
+
+  disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = undefined;
+  }
+}
+
 export interface Allowance {
   /** How long a command may hold the tick before it is moved to the background (withTickBudget). */
   tickBudgetMs: number;

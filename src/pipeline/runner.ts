@@ -1,4 +1,5 @@
 import type { TaskRow, TaskStore } from '../store/task-store.js';
+import { redactText } from '../policy/filter.js';
 
 export interface Execution {
   /** 'proposed': an agent task that ended with a proposal waiting for a human. */
@@ -10,8 +11,11 @@ export interface Execution {
   reason?: string;
 }
 
-/** The gate's answer for starting a task now: go, or wait (until `retryAt`, or until `resume()`). */
-export type StartGate = { go: true } | { go: false; reason: string; retryAt?: number };
+/**
+ * The gate's answer for starting a task now: go, or wait (until `retryAt`, or until `resume()`), or
+ * never (`skip`: the task is recorded as skipped with the reason, e.g. its trigger lost its trust).
+ */
+export type StartGate = { go: true } | { go: false; reason: string; retryAt?: number; skip?: boolean };
 
 export interface RunnerOptions {
   tasks: TaskStore;
@@ -90,11 +94,21 @@ export class TaskRunner {
       this.waiting.splice(i, 1);
       const gate = this.opts.gate?.(task) ?? { go: true };
       if (!gate.go) {
-        this.defer(task, gate.reason, gate.retryAt);
+        if (gate.skip) this.skip(task, gate.reason);
+        else this.defer(task, gate.reason, gate.retryAt);
         continue;
       }
       busy.add(key);
       this.active.set(id, { key, done: this.run(task) });
+    }
+  }
+
+  private skip(task: TaskRow, reason: string): void {
+    try {
+      this.opts.tasks.move(task.id, 'queued', 'skipped', this.now(), { reason });
+      this.opts.onFinished(this.opts.tasks.get(task.id)!);
+    } catch (e) {
+      this.opts.onError(e as Error, task);
     }
   }
 
@@ -122,6 +136,10 @@ export class TaskRunner {
     try {
       if (!this.stopped || this.opts.tasks.get(task.id)?.state === 'running') {
         const { state, ...finish } = result;
+        // The store outlives the task and is shown by `kairos tasks`, MCP and reports: a command's
+        // output and the task's reason are kept with secrets redacted.
+        if (finish.output !== undefined) finish.output = redactText(finish.output);
+        if (finish.reason !== undefined) finish.reason = redactText(finish.reason);
         this.opts.tasks.move(task.id, 'running', state, this.now(), finish);
         this.opts.onFinished(this.opts.tasks.get(task.id)!);
       }

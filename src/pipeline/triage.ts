@@ -3,7 +3,8 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import type { Db } from '../store/db.js';
 import type { Policy } from '../policy/schema.js';
-import type { ModelClient } from '../model/client.js';
+import { DEFAULT_MIN_TOKENS, type ModelClient } from '../model/client.js';
+import type { Origin } from '../model/ledger.js';
 import { cachedSystem } from '../model/cache.js';
 import { fenceUntrusted, redactText } from '../policy/filter.js';
 import { decisionsForContext } from '../store/decision-store.js';
@@ -201,14 +202,27 @@ export type TriageResult =
   | { status: 'invalid' | 'skipped' | 'failed'; reason: string; model?: string | undefined; costMicro: number; called: boolean };
 
 /** One triage call, charged to the ledger as ambient work. Never throws for a model problem. */
-export async function runTriage(model: ModelClient, req: { model: string; ctx: TriageContext; repo: string; trigger?: string | undefined }): Promise<TriageResult> {
+export async function runTriage(
+  model: ModelClient,
+  req: {
+    model: string;
+    ctx: TriageContext;
+    repo: string;
+    trigger?: string | undefined;
+    /** Who asked (a poke is attended); default 'ambient'. */
+    origin?: Origin | undefined;
+    /** Lowest max_tokens worth sending when money is short (default DEFAULT_MIN_TOKENS.triage). */
+    minTokens?: number | undefined;
+  },
+): Promise<TriageResult> {
   const prompt = buildTriagePrompt(req.ctx);
   const out = await model.call({
     model: req.model,
     system: prompt.system,
     messages: prompt.messages,
     max_tokens: TRIAGE_MAX_TOKENS,
-    purpose: 'ambient',
+    minTokens: Math.min(TRIAGE_MAX_TOKENS, req.minTokens ?? DEFAULT_MIN_TOKENS.triage),
+    origin: req.origin ?? 'ambient',
     repo: req.repo,
     trigger: req.trigger ?? 'triage',
     // Triage is already the cheap rung; stepping "down" from it would only pick a worse judge.
@@ -222,7 +236,7 @@ export async function runTriage(model: ModelClient, req: { model: string; ctx: T
   const base = { model: out.model, costMicro: out.costMicro, called: true };
   const stop = out.message.stop_reason;
   if (stop === 'refusal') return { status: 'invalid', reason: 'the triage model declined to answer', ...base };
-  if (stop === 'max_tokens') return { status: 'invalid', reason: `triage answer was cut off at ${TRIAGE_MAX_TOKENS} tokens`, ...base };
+  if (stop === 'max_tokens') return { status: 'invalid', reason: `triage answer was cut off at ${out.maxTokens} tokens`, ...base };
   const text = out.message.content
     .filter((b): b is Anthropic.TextBlock => b.type === 'text')
     .map((b) => b.text)

@@ -34,7 +34,7 @@ export function explainCall(callText: string, ctx: LayerContext, deps: Omit<Laye
   return { call, text: formatToolCall(call), verdict: ev.verdict, ...(ev.decidedBy ? { decidedBy: ev.decidedBy } : {}), trail: ev.trail, parts: perm.parts };
 }
 
-const WORD: Record<Verdict['decision'], string> = { allow: 'ALLOW', ask: 'ASK', deny: 'DENY' };
+const WORD: Record<Verdict['decision'] | 'n/a', string> = { allow: 'ALLOW', ask: 'ASK', deny: 'DENY', 'n/a': 'n/a' };
 
 export function formatExplanation(e: Explanation): string {
   const lines: string[] = [];

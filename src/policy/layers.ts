@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { approvalLayer } from './approval.js';
-import { LAYER_NAMES, type AuditLog, type LayerName } from './audit.js';
+import { LAYER_NAMES, notApplicable, type AuditLog, type LayerName, type LayerVerdict } from './audit.js';
 import { deny, type Step, type Verdict } from './decision.js';
 import { filterLayer } from './filter.js';
 import { gateLayer, type GateConfig, type GateState } from './gate.js';
@@ -36,13 +36,45 @@ export type SpendLayer = Layer;
 export interface LayerDeps {
   trust: TrustLayer;
   spend: SpendLayer;
+  /**
+   * The gate's decision when it was taken elsewhere, for real: a task's start is gated by the task
+   * runner (daemon/task-gate.ts) before the task runs, and that verdict is what the audit must show.
+   */
+  gate?: Layer;
   /** Where verdicts are recorded; absent for a dry run (explain). */
   audit?: AuditLog;
 }
 
 export interface LayerOutcome {
   layer: LayerName;
-  verdict: Verdict;
+  verdict: LayerVerdict;
+}
+
+/**
+ * Which layers have anything to decide for which steps. A layer outside its scope is not called and
+ * is recorded as `n/a` with the reason here. This mirrors each layer's own early `return allow()`
+ * for steps it does not govern: change both together.
+ */
+export function notApplicableReason(layer: LayerName, step: Step): string | undefined {
+  const a = step.action;
+  const isTool = a.type === 'tool';
+  switch (layer) {
+    case 'validate':
+      return undefined;
+    case 'trust':
+    case 'gate':
+      return step.origin === 'user' ? 'the user asked for it' : undefined;
+    case 'spend':
+      return a.type === 'model' ? undefined : 'only model calls cost money';
+    case 'permission':
+      return isTool ? undefined : a.type === 'run' ? "a trigger's own command: permission rules govern the agent's tool calls" : "permission rules govern the agent's tool calls";
+    case 'sandbox':
+      return isTool && a.call.tool === 'Bash' ? undefined : a.type === 'run' ? "a trigger's command runs as its policy wrote it" : 'runs no command';
+    case 'approval':
+      return isTool || a.type === 'apply' ? undefined : 'changes nothing outside the task';
+    case 'filter':
+      return isTool ? undefined : 'sends nothing to the model';
+  }
 }
 
 export interface Evaluation {
@@ -64,7 +96,7 @@ export function evaluateStep(step: Step, ctx: LayerContext, deps: LayerDeps): Ev
   const layers: Record<LayerName, Layer> = {
     validate: validateLayer,
     trust: deps.trust,
-    gate: gateLayer,
+    gate: deps.gate ?? gateLayer,
     spend: deps.spend,
     permission: permissionLayer,
     sandbox: sandboxLayer,
@@ -75,6 +107,11 @@ export function evaluateStep(step: Step, ctx: LayerContext, deps: LayerDeps): Ev
   let final: Verdict = { decision: 'allow' };
   let decidedBy: LayerName | undefined;
   for (const name of LAYER_NAMES) {
+    const na = notApplicableReason(name, step);
+    if (na !== undefined) {
+      trail.push({ layer: name, verdict: notApplicable(na) });
+      continue;
+    }
     let v: Verdict;
     try {
       v = layers[name](step, ctx);
@@ -90,8 +127,11 @@ export function evaluateStep(step: Step, ctx: LayerContext, deps: LayerDeps): Ev
   }
   if (final.decision === 'ask' && !ctx.attended) final = { ...final, queued: true };
   const evalId = randomUUID();
+  // Every evaluation leaves one row per layer: those after a deny were not reached, and say so.
+  const reached = new Set(trail.map((t) => t.layer));
+  const unreached = LAYER_NAMES.filter((l) => !reached.has(l)).map((layer) => ({ layer, verdict: notApplicable(`not reached: denied by the ${decidedBy} layer`) }));
   deps.audit?.write(
-    trail.map((t) => ({
+    [...trail, ...unreached].map((t) => ({
       evalId,
       at: ctx.now,
       step,

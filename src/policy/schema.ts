@@ -178,15 +178,18 @@ export const Budget = z
     hour_usd: Usd.optional(),
     day_usd: Usd.optional(),
     month_usd: Usd.optional(),
+    triage_min_tokens: z.number().int().min(1).max(64_000).optional().describe('When money is short a triage call is sent with fewer output tokens, down to this many (default 256), and refused below it.'),
+    act_min_tokens: z.number().int().min(1).max(64_000).optional().describe('When money is short an agent turn is sent with fewer output tokens, down to this many (default 1024), and refused below it.'),
   })
   .strict()
-  .describe('Spend caps: a model call whose worst-case cost does not fit under every cap is not made.');
+  .describe('Spend caps: a model call whose worst-case cost does not fit under every cap is not made (max_tokens is lowered to fit, down to a useful floor).');
 export type Budget = z.infer<typeof Budget>;
 
 export const Models = z
   .object({
     triage: z.string().min(1).optional().describe('Cheap model that decides whether to act.'),
     act: z.string().min(1).optional().describe('Model that does the work.'),
+    fallback_after: z.number().int().min(1).max(20).optional().describe('After this many consecutive 429/529 answers a call falls back one model (act → triage → none) for the rest of its task (default 3).'),
   })
   .strict();
 export type Models = z.infer<typeof Models>;
@@ -281,7 +284,7 @@ export const DREAM_DEFAULTS = { enabled: true, cron: '0 3 * * *' } as const;
 export const PresenceSettings = z
   .object({
     away_after: Duration.optional().describe('No file change and no kairos command for this long means away (default "15m").'),
-    batch_every: Duration.optional().describe('While you are active, non-urgent notifications are shown together at most this often (default "30m").'),
+    batch_every: Duration.optional().describe('While you are active, non-urgent notifications (all but critical) are gathered and shown as one at most this often, e.g. "10m"; unset: each is shown at once.'),
   })
   .strict();
 export type PresenceSettings = z.infer<typeof PresenceSettings>;

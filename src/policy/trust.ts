@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../store/db.js';
+import { AuditLog } from './audit.js';
 
 /**
  * Trust and provenance (policy layer 2). A repository is untrusted until the user runs
@@ -59,15 +60,30 @@ export function trustRepo(db: Db, repoDir: string, now: Date = new Date()): Pinn
   db.transaction(() => {
     db.prepare('INSERT OR IGNORE INTO repos (path, added_at) VALUES (?, ?)').run(pinned.repo, at);
     db.prepare('UPDATE repos SET trusted_at = ?, trusted_policy_sha = ? WHERE path = ?').run(at, pinned.digest, pinned.repo);
-  })();
+    new AuditLog(db).record(
+      { repo: pinned.repo, origin: 'user', action: { type: 'trust', change: 'trust', digest: pinned.digest } },
+      { validate: { decision: 'allow', reason: 'an existing repository directory' }, trust: { decision: 'allow', reason: `trusted by the user; pinned ${pinned.files.length ? pinned.files.join(', ') : 'no policy or hook files (their absence)'}` } },
+      { at: now },
+    );
+  }).immediate();
   return pinned;
 }
 
 /** Forgets the trust of a repository; returns whether it was trusted. */
-export function untrustRepo(db: Db, repoDir: string): boolean {
+export function untrustRepo(db: Db, repoDir: string, now: Date = new Date()): boolean {
   const repo = realRepoOrResolved(repoDir);
-  const r = db.prepare('UPDATE repos SET trusted_at = NULL, trusted_policy_sha = NULL WHERE path = ? AND trusted_at IS NOT NULL').run(repo);
-  return r.changes > 0;
+  return db
+    .transaction(() => {
+      const r = db.prepare('UPDATE repos SET trusted_at = NULL, trusted_policy_sha = NULL WHERE path = ? AND trusted_at IS NOT NULL').run(repo);
+      const was = r.changes > 0;
+      new AuditLog(db).record(
+        { repo, origin: 'user', action: { type: 'trust', change: 'untrust' } },
+        { trust: { decision: 'deny', reason: was ? 'trust revoked by the user: its policy may only tighten the user\'s again' : 'it was not trusted; nothing changed' } },
+        { at: now },
+      );
+      return was;
+    })
+    .immediate();
 }
 
 /** 'changed' means trusted once, but a pinned file differs from what the user trusted. */

@@ -27,8 +27,9 @@ export interface ShownNotification {
 /**
  * shown: the backend accepted it. disabled: notifications are off. unavailable: no backend on this machine.
  * failed: the backend ran and reported an error. timeout: the backend did not answer in time.
+ * held: gathered to be shown with others (presence.batch_every, src/report/notify-batch.ts).
  */
-export type NotifyStatus = 'shown' | 'disabled' | 'unavailable' | 'failed' | 'timeout';
+export type NotifyStatus = 'shown' | 'disabled' | 'unavailable' | 'failed' | 'timeout' | 'held';
 export interface NotifyResult {
   status: NotifyStatus;
   detail?: string;

@@ -153,6 +153,14 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
         },
       });
       failures = 0;
+      // stop() ran while the binary was starting (it found no process to stop): stop this one, or it
+      // outlives the tray and keeps the process from exiting.
+      if (stopped) {
+        const late = proc;
+        proc = null;
+        await late.stop();
+        return;
+      }
     } catch (e) {
       failures++;
       log?.warn({ err: (e as Error).message, failures }, 'tray binary failed to start');

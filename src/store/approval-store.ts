@@ -183,6 +183,12 @@ export class ApprovalStore {
     return rows.map(fromRow);
   }
 
+  /** Every approval ever queued for one proposal, newest first. */
+  forProposal(proposalId: string): Approval[] {
+    const rows = this.db.prepare('SELECT * FROM approvals WHERE proposal_id = ? ORDER BY created_at DESC, rowid DESC').all(proposalId) as ApprovalRow[];
+    return rows.map(fromRow);
+  }
+
   /**
    * Moves the row from one of `from` to `to`; with `liveAt`, only if it has not expired by then.
    * False when the row was not in one of `from` (someone else decided it) or had expired.

@@ -9,6 +9,8 @@ export interface Migration {
   readonly id: number;
   readonly name: string;
   readonly sql: string;
+  /** Runs after `sql`, in the same transaction: for data steps SQL cannot express (hashing rows). */
+  readonly run?: (db: import('better-sqlite3').Database) => void;
 }
 
 const registry: Migration[] = [];

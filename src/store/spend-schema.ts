@@ -77,3 +77,37 @@ registerMigration({
     CREATE INDEX spend_task_caps_parent ON spend_task_caps (parent_task_id) WHERE parent_task_id IS NOT NULL;
   `,
 });
+
+// Recovery and fitting the call to the money (issue 13): who each call was for (its origin) and
+// which attempt it was; the output tokens reserved (max_tokens, lowered when money is short) and
+// those asked for; why a ladder step was taken (the budget, or repeated overloads); and every
+// retry waited for and call given up, so `kairos spend` and the daily log can show them.
+registerMigration({
+  id: 12,
+  name: 'spend-origin-recovery',
+  sql: `
+    ALTER TABLE spend_reservations ADD COLUMN origin TEXT;      -- poke | user | trigger | ambient | dream | worker
+    ALTER TABLE spend_reservations ADD COLUMN attempt INTEGER;  -- 1 for the first attempt of a call
+    ALTER TABLE spend_reservations ADD COLUMN max_tokens INTEGER;
+    ALTER TABLE spend_reservations ADD COLUMN asked_tokens INTEGER;
+    ALTER TABLE spend_ladder_steps ADD COLUMN cause TEXT;       -- budget | overloaded
+    ALTER TABLE spend_ladder_steps ADD COLUMN origin TEXT;
+    CREATE INDEX spend_ladder_task ON spend_ladder_steps (task_id) WHERE task_id IS NOT NULL;
+
+    CREATE TABLE spend_recovery (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      kind TEXT NOT NULL CHECK (kind IN ('retry', 'gave_up')),
+      origin TEXT NOT NULL,
+      model TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      waited_ms INTEGER,
+      task_id TEXT,
+      trigger TEXT,
+      repo TEXT,
+      day_key TEXT NOT NULL,
+      month_key TEXT NOT NULL
+    );
+    CREATE INDEX spend_recovery_month ON spend_recovery (month_key);
+  `,
+});

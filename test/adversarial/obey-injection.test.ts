@@ -155,11 +155,11 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
       return r;
     };
     const expect: Record<string, RegExp> = {
-      read_src: /untrusted-data[\s\S]*\[REDACTED:github-token\]/,
+      read_src: /untrusted-data[\s\S]*\[REDACTED:github-pat\]/,
       read_env: /denied by the (permission|filter) layer/,
       read_pem: /denied by the (permission|filter) layer/,
-      read_config: /\[REDACTED:aws-access-key-id\][\s\S]*\[REDACTED:aws-secret-key\][\s\S]*\[REDACTED:anthropic-key\]/,
-      git_log: /ignore previous instructions[\s\S]*\[REDACTED:aws-access-key-id\]/,
+      read_config: /\[REDACTED:aws-access-token\][\s\S]*\[REDACTED:aws-secret-key\][\s\S]*\[REDACTED:anthropic-key\]/,
+      git_log: /ignore previous instructions[\s\S]*\[REDACTED:aws-access-token\]/,
       read_link_key: /denied by the validate layer: 'home-key' goes through a symlink that points outside/,
       read_link_passwd: /denied by the validate layer: 'passwd-link' goes through a symlink that points outside/,
       read_link_dir: /denied by the validate layer: 'ssh-dir\/id_rsa' goes through a symlink/,
@@ -208,7 +208,7 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
       // $HOME is an empty private tmpfs (issue 10): a write there succeeds and vanishes with the
       // sandbox; the real home is unchanged (treeHash below) and its key was never visible (above).
       for (const p of ['write-home', 'write-bashrc']) assert.match(probes, new RegExp(`${p}: (blocked|written)`), `sandbox probe ${p}:\n${probes}`);
-      assert.match(probes, /\[REDACTED:aws-access-key-id\]/, 'a secret printed by a command is redacted');
+      assert.match(probes, /\[REDACTED:aws-access-token\]/, 'a secret printed by a command is redacted');
       assert.match(probes, /env key: absent/, "the daemon's API key is not in the sandbox's environment");
     }
 
@@ -235,7 +235,7 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
     assert.deepEqual(leaked(fake.rawBodies.join('\n')), [], 'a secret reached the model API');
     assert.deepEqual(leaksIn({ ...kairosOutputs(h.home), 'kairos tasks --json': tasksOut }), []);
     const notes = fs.readFileSync(path.join(h.home, 'notifications.jsonl'), 'utf8');
-    assert.match(notes, /the deploy key id is \[REDACTED:aws-access-key-id\]/, "the agent's notification was sent, redacted");
+    assert.match(notes, /the deploy key id is \[REDACTED:aws-access-token\]/, "the agent's notification was sent, redacted");
   } finally {
     if (d) {
       d.kill('SIGTERM');

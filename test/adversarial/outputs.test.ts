@@ -27,7 +27,7 @@ describe('every door out redacts', () => {
   test('notifications: title and body', () => {
     const n = prepareNotification({ title: `repo: ${SECRETS.githubToken}`, body: `check failed\n${secretText}` });
     assert.deepEqual(leaked(JSON.stringify(n)), []);
-    assert.match(n.title, /\[REDACTED:github-token\]/);
+    assert.match(n.title, /\[REDACTED:github-pat\]/);
   });
 
   test('a key longer than the body limit is redacted before the cut', () => {
@@ -73,8 +73,8 @@ describe('every door out redacts', () => {
     const n = await runToolCall(ctx, 'notify', { message: `key ${SECRETS.githubToken}` }, 'c');
     assert.equal(n.isError, false, n.content);
     assert.deepEqual(leaked(JSON.stringify([p, s, notified])), []);
-    assert.match(p.finish?.text ?? '', /^fixed\. token \[REDACTED:github-token\]/);
-    assert.deepEqual(notified, ['key [REDACTED:github-token]']);
+    assert.match(p.finish?.text ?? '', /^fixed\. token \[REDACTED:github-pat\]/);
+    assert.deepEqual(notified, ['key [REDACTED:github-pat]']);
   });
 });
 

@@ -43,7 +43,7 @@ describe('runDoctor on this machine', () => {
   });
 
   test('every check is present, well-formed and in a fixed order', () => {
-    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'notifications', 'sandbox', 'shell-grammar', 'api-key']);
+    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'notifications', 'sandbox', 'shell-grammar', 'api-key', 'audit']);
     for (const c of checks) {
       assert.ok(DoctorCheck.safeParse(c).success, JSON.stringify(c));
       assert.ok(c.detail.length > 0);

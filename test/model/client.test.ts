@@ -161,7 +161,8 @@ describe('model client against the fake Messages API with the real SDK', () => {
     const c = client(clock);
     const at = new Date(clock.t + 7_000 + 12_000).toUTCString();
     fake.script({ status: 429, retryAfter: 7 }, { status: 529, retryAfter: at }, { text: 'done' });
-    const out = await c.call({ model: SONNET, messages: user('x'), max_tokens: 100, purpose: 'user' });
+    // Unattended work may wait 12 s (attended work waits at most 10 s: see the next test).
+    const out = await c.call({ model: SONNET, messages: user('x'), max_tokens: 100, origin: 'trigger' });
     assert.equal(out.status, 'ok');
     assert.deepEqual(clock.sleeps, [7_000, 12_000]);
     assert.equal(fake.messageRequests().length, 3);
@@ -169,22 +170,45 @@ describe('model client against the fake Messages API with the real SDK', () => {
     assert.deepEqual(rows().map((r) => r.state), ['released', 'released', 'settled']);
   });
 
-  test('on 529 an ambient call waits longer and gives up sooner than a user call', async () => {
+  test('attended work (a poke) does not wait out a long retry-after; unattended work waits longer', async () => {
+    const pokeClock = new ManualClock();
+    const poke = client(pokeClock);
+    fake.script({ status: 429, retryAfter: 12 }, { text: 'too late for the user' });
+    const p = await poke.call({ model: SONNET, messages: user('x'), max_tokens: 100, origin: 'poke' });
+    assert.equal(p.status, 'failed');
+    if (p.status === 'failed') assert.match(p.reason, /asked to wait 12 s; you are waiting \(poke\) waits at most 10 s, so it gave up: try again later/);
+    assert.deepEqual(pokeClock.sleeps, [], 'nothing was waited');
+    assert.equal(fake.messageRequests().length, 1);
+
+    fake.reset();
+    const ambientClock = new ManualClock();
+    const ambient = client(ambientClock);
+    fake.script({ status: 429, retryAfter: 12 }, { text: 'fine later' });
+    assert.equal((await ambient.call({ model: SONNET, messages: user('x'), max_tokens: 100, origin: 'ambient' })).status, 'ok');
+    assert.deepEqual(ambientClock.sleeps, [12_000]);
+  });
+
+  test('on 529 an ambient call waits longer than a user call; both fall back after 3 in a row', async () => {
+    // Before issue 13 an ambient call gave up after two 529s; now every origin steps down the ladder
+    // after three consecutive 429/529: here to the policy's triage model.
     const ambientClock = new ManualClock();
     const ambient = client(ambientClock);
     fake.script({ status: 529 }, { status: 529 }, { status: 529 }, { text: 'late' });
     const a = await ambient.call({ model: SONNET, messages: user('x'), max_tokens: 100, purpose: 'ambient' });
-    assert.equal(a.status, 'failed');
-    if (a.status === 'failed') assert.match(a.reason, /gave up after 2 attempts.*background/);
-    assert.equal(fake.messageRequests().length, 2);
+    assert.equal(a.status, 'ok');
+    if (a.status === 'ok') {
+      assert.equal(a.model, HAIKU);
+      assert.deepEqual(a.steps.map((s) => [s.fromModel, s.toModel, s.cause]), [[SONNET, HAIKU, 'overloaded']]);
+    }
+    assert.equal(fake.messageRequests().length, 4);
 
     fake.reset();
     const userClock = new ManualClock();
     const u = client(userClock);
-    fake.script({ status: 529 }, { status: 529 }, { status: 529 }, { text: 'made it' });
+    fake.script({ status: 529 }, { status: 529 }, { text: 'made it' });
     const b = await u.call({ model: SONNET, messages: user('x'), max_tokens: 100, purpose: 'user' });
     assert.equal(b.status, 'ok');
-    assert.equal(fake.messageRequests().length, 4);
+    assert.equal(fake.messageRequests().length, 3);
     assert.ok(ambientClock.sleeps[0]! > userClock.sleeps[0]! * 4, `ambient ${ambientClock.sleeps} vs user ${userClock.sleeps}`);
   });
 

@@ -7,8 +7,10 @@ test('the shipped policies name models the price table knows (an unknown one is 
   const prices = loadPriceTable();
   for (const pack of ['default', 'strict']) {
     const models = loadPolicyFile(shippedPolicyPath(pack)).models ?? {};
-    for (const [role, id] of Object.entries(models)) {
-      assert.equal(priceFor(prices, id!).known, true, `${pack}.yaml models.${role}: '${id}' is not in policies/prices.yaml`);
+    for (const role of ['act', 'triage'] as const) {
+      const id = models[role];
+      if (id === undefined) continue;
+      assert.equal(priceFor(prices, id).known, true, `${pack}.yaml models.${role}: '${id}' is not in policies/prices.yaml`);
     }
   }
 });

@@ -1,4 +1,5 @@
 import { describe, test, before, after } from 'node:test';
+import { AuditLog } from '../../src/policy/audit.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -243,6 +244,9 @@ if (WORKER) {
       await rejects(f.queue.approve(a1.approval.id, { channel: 'notification', token: a1.tokens.deny }), 'bad_token', /'deny' token, not the 'approve' one/);
       await rejects(f.queue.approve(a1.approval.id, { channel: 'notification', token: 'made-up' }), 'bad_token', /not a token Kairos issued/);
       assert.equal(treeHash(f.repo.dir), before);
+      // Each refused button press is on the record.
+      const refusedRows = new AuditLog(f.db).recent().filter((r) => r.layer === 'validate' && r.verdict === 'deny' && /token is refused/.test(r.reason ?? ''));
+      assert.deepEqual(refusedRows.map((r) => r.what).reverse(), [`approve approval ${a2.approval.id} (proposal ${p2.proposal.id}) via notification`, ...Array(2).fill(`approve approval ${a1.approval.id} (proposal ${p1.proposal.id}) via notification`)]);
       // The show token shows, once.
       assert.equal(f.queue.show(a1.approval.id, { token: a1.tokens.show }).diff!.equals(p1.proposal.diff), true);
       assert.throws(() => f.queue.show(a1.approval.id, { token: a1.tokens.show }), /already used at/);
@@ -366,6 +370,10 @@ if (WORKER) {
       const recovered: Approval[] = f.queue.recoverInterrupted();
       assert.deepEqual(recovered.map((a) => [a.id, a.state]), [[approval.id, 'pending']]);
       assert.equal(f.queue.get(approval.id)!.decidedBy, null);
+      // The recovery is on the record, as the daemon's own decision.
+      const row = new AuditLog(f.db).recent().find((r) => r.what === `apply to user-tree: proposal ${proposal.id} (approval ${approval.id})` && r.layer === 'validate');
+      assert.deepEqual([row?.verdict, row?.origin], ['deny', 'daemon']);
+      assert.match(row?.reason ?? '', /rolled back on start; the approval waits again/);
       await f.queue.deny(approval.id, { channel: 'cli' });
     });
 

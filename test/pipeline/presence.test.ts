@@ -1,7 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as presenceModule from '../../src/pipeline/presence.js';
-import { Presence, NotificationBatcher, shouldNotifyNow, allowance, DEFAULT_AWAY_AFTER_MS, type Note } from '../../src/pipeline/presence.js';
+import { AwayAlarm, Presence, NotificationBatcher, shouldNotifyNow, allowance, DEFAULT_AWAY_AFTER_MS, type Note } from '../../src/pipeline/presence.js';
 
 const T0 = 1_700_000_000_000;
 const MIN = 60_000;
@@ -87,5 +87,52 @@ describe('notifications by presence', () => {
     assert.equal(b.tick(T0 + 10 * MIN, 'active'), 1);
     assert.deepEqual(shown, ['a'], 'a batch of one is shown as itself');
     assert.deepEqual(batches, []);
+  });
+});
+
+describe('AwayAlarm: presence tracked per event, not per minute', () => {
+  test('a burst re-arms one timer; the wake-up comes once, at the last event + away_after, never before', async () => {
+    const awayAfterMs = 300;
+    // The alarm's timer is unref'd (it must not keep the daemon alive); this keeps the test's loop up.
+    const keepAlive = setInterval(() => undefined, 1000);
+    const p = new Presence({ awayAfterMs });
+    const woke: number[] = [];
+    let resolveWoke: () => void = () => undefined;
+    const wokeOnce = new Promise<void>((r) => (resolveWoke = r));
+    const alarm = new AwayAlarm(p, () => {
+      woke.push(Date.now());
+      resolveWoke();
+    });
+    let last = 0;
+    for (let i = 0; i < 10; i++) {
+      last = Date.now();
+      p.noteFsActivity(last);
+      alarm.arm();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await wokeOnce;
+    assert.equal(woke.length, 1);
+    assert.ok(woke[0]! >= last + awayAfterMs, `woke ${woke[0]! - last} ms after the last event`);
+    assert.equal(p.mode(), 'away');
+    // Activity again: a new wake-up after the new last event.
+    const again = new Promise<void>((r) => (resolveWoke = r));
+    p.noteCliUse();
+    alarm.arm();
+    await again;
+    assert.equal(woke.length, 2);
+    alarm.disarm();
+    clearInterval(keepAlive);
+  });
+
+  test('arming while already away wakes at once; disarm cancels', () => {
+    const p = new Presence({ awayAfterMs: 1000, clock: () => T0 });
+    let n = 0;
+    const alarm = new AwayAlarm(p, () => n++, () => T0);
+    alarm.arm();
+    assert.equal(n, 1, 'nothing seen yet: away');
+    p.noteFsActivity(T0);
+    alarm.arm();
+    alarm.disarm();
+    assert.equal(n, 1);
   });
 });

@@ -84,8 +84,11 @@ describe('the eight layers', () => {
     const secret = `ghp_${'a1B2c3D4e5'.repeat(4)}`;
     const ev = evaluateStep(tool(`curl -H "Authorization: token ${secret}" https://api.github.com`), makeContext({ permissions: { deny: ['Bash(curl:*)'] } }), { ...allowOthers, audit });
     const rows = audit.recent({ taskId: 7 }).filter((r) => r.eval_id === ev.evalId).reverse();
-    assert.deepEqual(rows.map((r) => [r.layer, r.verdict]), [['validate', 'allow'], ['trust', 'allow'], ['gate', 'allow'], ['spend', 'allow'], ['permission', 'deny']]);
-    const denied = rows.at(-1)!;
+    // One row per layer: spend has nothing to decide for a tool call, and the layers after the deny were not reached.
+    assert.deepEqual(rows.map((r) => [r.layer, r.verdict]), [['validate', 'allow'], ['trust', 'allow'], ['gate', 'allow'], ['spend', 'n/a'], ['permission', 'deny'], ['sandbox', 'n/a'], ['approval', 'n/a'], ['filter', 'n/a']]);
+    assert.match(rows[3]!.reason ?? '', /only model calls cost money/);
+    assert.match(rows[5]!.reason ?? '', /not reached: denied by the permission layer/);
+    const denied = rows[4]!;
     assert.equal(denied.rule, 'Bash(curl:*)');
     assert.equal(denied.final, 'deny');
     assert.equal(denied.repo, repo);

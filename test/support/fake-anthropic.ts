@@ -33,6 +33,11 @@ export interface MessageSpec {
   text?: string;
   content?: Array<TextBlockSpec | ToolUseBlockSpec>;
   stop_reason?: 'end_turn' | 'tool_use' | 'max_tokens' | 'stop_sequence';
+  /**
+   * Bill the request's whole max_tokens as output (the worst case a reservation must cover), as the
+   * real API does for an answer cut off at max_tokens. Wins over usage.output_tokens.
+   */
+  billMaxTokens?: boolean;
   usage?: {
     input_tokens?: number;
     output_tokens?: number;
@@ -87,6 +92,8 @@ export interface FakeAnthropicOptions {
   countTokens?: boolean;
   /** Reply when the queue is empty (default DEFAULT_REPLY). */
   fallback?: Reply | ReplyFn;
+  /** Every successful reply bills its request's full max_tokens (see MessageSpec.billMaxTokens). */
+  billMaxTokens?: boolean;
 }
 
 export interface FakeAnthropic {
@@ -108,6 +115,8 @@ export interface FakeAnthropic {
   reset(): void;
   /** Messages requests (not count_tokens) received so far. */
   messageRequests(): RecordedRequest[];
+  /** Resolves once no delayed reply is pending (a reply the client timed out on is still billed when it fires). */
+  delayedDone(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -215,18 +224,19 @@ interface BuiltMessage {
   blocks: any[];
 }
 
-function buildMessage(spec: MessageSpec, body: any, cache: PromptCache, bill?: (m: any) => void): BuiltMessage {
+function buildMessage(spec: MessageSpec, body: any, cache: PromptCache, bill?: (m: any) => void, billMaxTokens = false): BuiltMessage {
   const blocks: any[] = (spec.content ?? [{ type: 'text', text: spec.text ?? 'ok' }]).map((b) =>
     b.type === 'text' ? { type: 'text', text: b.text } : { type: 'tool_use', id: b.id ?? newId('toolu'), name: b.name, input: b.input },
   );
   const sim = cache.use(body);
   const outChars = blocks.reduce((a, b) => a + (b.type === 'text' ? b.text.length : JSON.stringify(b.input).length), 0);
   const maxTokens = Number.isInteger(body.max_tokens) ? body.max_tokens : Infinity;
-  const wantedOut = spec.usage?.output_tokens ?? Math.max(1, Math.ceil(outChars / 4));
+  const full = (spec.billMaxTokens ?? billMaxTokens) && Number.isFinite(maxTokens);
+  const wantedOut = full ? maxTokens : (spec.usage?.output_tokens ?? Math.max(1, Math.ceil(outChars / 4)));
   // The real API never returns more than max_tokens of output; it stops with 'max_tokens' instead.
   const output = Math.min(wantedOut, maxTokens);
   const stop_reason =
-    wantedOut > maxTokens ? 'max_tokens' : (spec.stop_reason ?? (blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn'));
+    wantedOut > maxTokens || full ? 'max_tokens' : (spec.stop_reason ?? (blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn'));
   const usage = {
     input_tokens: spec.usage?.input_tokens ?? sim.input_tokens,
     cache_creation_input_tokens: spec.usage?.cache_creation_input_tokens ?? sim.cache_creation_input_tokens,
@@ -315,7 +325,9 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
   const cache = new PromptCache();
   let fallback: Reply | ReplyFn = options.fallback ?? DEFAULT_REPLY;
   const countTokens = options.countTokens ?? true;
+  const billMax = options.billMaxTokens ?? false;
   const timers = new Set<NodeJS.Timeout>();
+  const delayWaiters: Array<() => void> = [];
 
   const answer = (reply: Reply, rec: RecordedRequest, req: http.IncomingMessage, res: http.ServerResponse): void => {
     const body = rec.body ?? {};
@@ -327,13 +339,14 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
         timers.delete(t);
         const next = reply.then ?? (typeof fallback === 'function' ? fallback(rec) : fallback);
         answer(next, rec, req, res);
+        if (timers.size === 0) for (const w of delayWaiters.splice(0)) w();
       }, reply.delayMs);
       timers.add(t);
       return;
     }
     if (isDrop(reply)) {
       if (reply.drop === 'mid-stream' && body.stream === true) {
-        writeStream(res, buildMessage(DEFAULT_REPLY, body, cache, bill), true, req);
+        writeStream(res, buildMessage(DEFAULT_REPLY, body, cache, bill, billMax), true, req);
       } else {
         req.socket.destroy();
       }
@@ -359,7 +372,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       }
       return;
     }
-    const built = buildMessage(reply, body, cache, bill);
+    const built = buildMessage(reply, body, cache, bill, billMax);
     if (body.stream === true) {
       writeStream(res, built, false, req);
       return;
@@ -430,6 +443,7 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
       cache.clear();
     },
     messageRequests: () => requests.filter((r) => r.path === '/v1/messages'),
+    delayedDone: () => (timers.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => delayWaiters.push(resolve))),
     close: async () => {
       for (const t of timers) clearTimeout(t);
       server.closeAllConnections();

@@ -1,4 +1,5 @@
 import type { ModelClient } from '../../model/client.js';
+import type { Origin } from '../../model/ledger.js';
 import type { Summariser } from './types.js';
 
 /** The summariser got no usable reply from the model client (skipped for budget, or failed after retries). */
@@ -11,6 +12,8 @@ export interface ModelSummariserOptions {
   model: string;
   maxTokens?: number | undefined;
   taskId?: string | undefined;
+  /** Whose task the summary is for (its retry policy); default 'ambient'. */
+  origin?: Origin | undefined;
   trigger?: string | undefined;
   repo?: string | undefined;
 }
@@ -26,7 +29,7 @@ export function modelSummariser(client: ModelClient, opts: ModelSummariserOption
       system,
       messages,
       max_tokens: opts.maxTokens ?? 2_000,
-      purpose: 'ambient',
+      origin: opts.origin ?? 'ambient',
       taskId: opts.taskId,
       trigger: opts.trigger,
       repo: opts.repo,

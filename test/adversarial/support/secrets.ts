@@ -5,7 +5,7 @@
  */
 export const SECRETS = {
   anthropicKey: 'sk-ant-api03-KairosAdversarialFakeKey0000000000000000000000000000000000000000000000000000000000000000000AA',
-  awsAccessKeyId: 'AKIAQ7XK2M4P9ZB3LW5N',
+  awsAccessKeyId: 'AKIAQ7XK2M4PZB3LW5NR',
   awsSecretKey: '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',
   githubToken: 'ghp_Kx7mQ2vL9pR4sT8wY1zB3nC6dF0gH5jAdvRs',
   /** The distinctive body line of the PEM block committed in the repository. */

@@ -1,0 +1,60 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import { redactText } from '../policy/filter.js';
+
+/**
+ * The last door before the Messages API: every text the SDK sends (system prompt, user text,
+ * tool results, the model's own earlier tool inputs) is redacted here, whoever built the request,
+ * so no caller can forget. Images and documents are sent as they are (their base64 is not text to
+ * scan). Redaction is deterministic, so a cached prompt prefix stays byte-identical across turns.
+ */
+
+/** A conversation is re-sent every turn; its long strings are redacted once and remembered. */
+const memo = new Map<string, string>();
+const MEMO_MIN = 256;
+const MEMO_MAX_ENTRIES = 512;
+
+function clean(s: string): string {
+  if (s.length < MEMO_MIN) return redactText(s);
+  const hit = memo.get(s);
+  if (hit !== undefined) return hit;
+  const out = redactText(s);
+  if (memo.size >= MEMO_MAX_ENTRIES) memo.delete(memo.keys().next().value as string);
+  memo.set(s, out);
+  return out;
+}
+
+function deep(v: unknown): unknown {
+  if (typeof v === 'string') return clean(v);
+  if (Array.isArray(v)) return v.map(deep);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, deep(x)]));
+  return v;
+}
+
+/** A content block as plain data: only the fields redaction reads are typed. */
+type Block = Record<string, unknown> & { type?: unknown };
+
+function block(b: Block): Block {
+  switch (b.type) {
+    case 'text':
+      return { ...b, text: clean(String(b.text)) };
+    case 'tool_result':
+      return { ...b, ...(b.content !== undefined ? { content: typeof b.content === 'string' ? clean(b.content) : (b.content as Block[]).map(block) } : {}) };
+    case 'tool_use':
+    case 'server_tool_use':
+      return { ...b, input: deep(b.input) };
+    case 'thinking':
+      return { ...b, thinking: clean(String(b.thinking)) };
+    default:
+      return b;
+  }
+}
+
+export function redactSystem<T extends string | Anthropic.TextBlockParam[] | undefined>(system: T): T {
+  if (system === undefined) return system;
+  if (typeof system === 'string') return clean(system) as T;
+  return system.map((b) => ({ ...b, text: clean(b.text) })) as T;
+}
+
+export function redactMessages(messages: Anthropic.MessageParam[]): Anthropic.MessageParam[] {
+  return messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? clean(m.content) : (m.content as unknown as Block[]).map(block) })) as Anthropic.MessageParam[];
+}
