@@ -242,15 +242,19 @@ function addRecovery(db: Db, report: SpendReport, month: string): void {
   }
   for (const [k, v] of [...origins].sort((a, b) => a[0].localeCompare(b[0]))) report.by_origin[k] = v;
 
-  const events = db
+  // Two newest-first reads, each walking its own index, merged here: a UNION ordered as a whole
+  // would sort every match of the month to return twenty.
+  type RecoveryRow = { at: number; kind: 'fallback' | 'gave_up'; origin: string; model: string; to_model: string | null; reason: string; task_id: string | null };
+  const fallbacks = db
     .prepare(
       `SELECT at, 'fallback' AS kind, COALESCE(origin, 'ambient') AS origin, from_model AS model, to_model, reason, task_id FROM spend_ladder_steps
-         WHERE cause = 'overloaded' AND at >= ? AND at < ?
-       UNION ALL
-       SELECT at, 'gave_up' AS kind, origin, model, NULL AS to_model, reason, task_id FROM spend_recovery WHERE kind = 'gave_up' AND month_key = ?
-       ORDER BY at DESC LIMIT 20`,
+         WHERE cause = 'overloaded' AND at >= ? AND at < ? ORDER BY at DESC LIMIT 20`,
     )
-    .all(from, to, month) as Array<{ at: number; kind: 'fallback' | 'gave_up'; origin: string; model: string; to_model: string | null; reason: string; task_id: string | null }>;
+    .all(from, to) as RecoveryRow[];
+  const gaveUp = db
+    .prepare(`SELECT at, 'gave_up' AS kind, origin, model, NULL AS to_model, reason, task_id FROM spend_recovery WHERE kind = 'gave_up' AND month_key = ? ORDER BY at DESC LIMIT 20`)
+    .all(month) as RecoveryRow[];
+  const events = [...fallbacks, ...gaveUp].sort((a, b) => b.at - a.at).slice(0, 20);
   report.recovery = events.map((e) => ({
     at: new Date(e.at).toISOString(),
     kind: e.kind,

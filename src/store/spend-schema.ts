@@ -111,3 +111,17 @@ registerMigration({
     CREATE INDEX spend_recovery_month ON spend_recovery (month_key);
   `,
 });
+
+// Indexes for what `kairos spend` and `status` read every time (issue 11's "every listing query uses
+// an index"): the month's calls by origin counts released reservations too, so it needs an index
+// the partial `spend_month` cannot give; the recovery list reads the newest rows of each table.
+registerMigration({
+  id: 13,
+  name: 'spend-report-indexes',
+  sql: `
+    CREATE INDEX spend_month_all ON spend_reservations (month_key);
+    CREATE INDEX spend_ladder_at ON spend_ladder_steps (at);
+    CREATE INDEX spend_ladder_cause_at ON spend_ladder_steps (cause, at);
+    CREATE INDEX spend_recovery_kind_month_at ON spend_recovery (kind, month_key, at);
+  `,
+});

@@ -164,7 +164,7 @@ models: { act: claude-sonnet-4-6 }
   test('a model call: the spend row is the ledger reservation', () => {
     const m = evaluation(/^model claude-sonnet-4-6 \(\d+\+\d+ tokens\)$/);
     assert.deepEqual(verdicts(m), ['n/a', 'n/a', 'n/a', 'allow', 'n/a', 'n/a', 'n/a', 'n/a']);
-    assert.match(m.get('spend')!.reason ?? '', /^reserved \$\d+\.\d+ \(reservation \d+, priced as claude-sonnet-4-6\)$/);
+    assert.match(m.get('spend')!.reason ?? '', /^reserved \$\d+\.\d+ for \d+ output tokens \(reservation \d+, priced as claude-sonnet-4-6\)$/);
     assert.ok(m.get('spend')!.task_id! > 0);
   });
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole suite a second time on the current Node LTS (Node 20 reached end of life in April
+# 2026), in a copy of the checkout so the machine's own install (built for its Node) stays usable:
+# after CI, `npx kairos` must still work with the machine's Node.
+#
+# Node comes from the npm registry's node-linux-<arch> package (CI reaches the registry for npm ci
+# anyway). It ships its headers, so better-sqlite3 builds against it without downloading anything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version="${KAIROS_LTS_NODE:-26}"
+case "$(uname -m)" in
+  x86_64) arch=x64 ;;
+  aarch64) arch=arm64 ;;
+  *) echo "ci-node-lts: no node-linux package for $(uname -m); skipped" >&2; exit 0 ;;
+esac
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/kairos-lts.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && npm pack --silent "node-linux-${arch}@${version}" >/dev/null && tar -xzf node-linux-*.tgz)
+node_dir="$work/package"
+"$node_dir/bin/node" --version
+
+# The checkout as git has it (no node_modules, no dist), so nothing built for the other Node leaks in.
+git ls-files -z | tar --null -T - -cf - | (mkdir -p "$work/src" && cd "$work/src" && tar -xf -)
+cd "$work/src"
+export PATH="$node_dir/bin:$PATH"
+export npm_config_nodedir="$node_dir"
+npm ci --no-audit --no-fund
+# Arguments (test files under dist/test) narrow the run, for trying this script by hand.
+npm test -- "$@"
