@@ -10,6 +10,10 @@ import type { Origin } from '../src/model/ledger.js';
 import { TickLoop } from '../src/pipeline/tick-loop.js';
 import { allowance, AwayAlarm, Presence } from '../src/pipeline/presence.js';
 import { dream, dreamSettings, scheduleDream } from '../src/pipeline/dream.js';
+import { LookMemory } from '../src/pipeline/look-memory.js';
+import { QuietWindow } from '../src/pipeline/quiet-window.js';
+import { ENGINE_DEFAULTS } from '../src/policy/schema.js';
+import { changedPaths } from '../src/events/git-changed-paths.js';
 
 /** The trigger name agent tasks started by ambient triage carry (it names no policy trigger). */
 export const AMBIENT_TRIGGER = 'ambient';
@@ -55,10 +59,19 @@ export class Ambient {
   readonly presence: Presence;
   private readonly loop: TickLoop;
   private readonly lastLogged = new Map<string, string>();
+  private readonly looks = new LookMemory();
+  /** Wakes parked work when the look back-off lets the next look happen (the earliest such time). */
+  private retryTimer: { at: number; timer: NodeJS.Timeout } | undefined;
+  /** What no trigger took, per repository, until its burst is over (the policy's settle_ms). */
+  private readonly settling: QuietWindow<StoredEvent>;
   private dreamJob: { stop(): void } | undefined;
   private readonly awayAlarm: AwayAlarm;
 
   constructor(private readonly d: AmbientDeps) {
+    this.settling = new QuietWindow(
+      (repo) => d.repoPolicy(repo)?.defaults?.settle_ms ?? d.userPolicy().defaults?.settle_ms ?? ENGINE_DEFAULTS.settle_ms,
+      (repo, evs) => this.offerSettled(repo, evs),
+    );
     const away = d.userPolicy().presence?.away_after;
     this.presence = new Presence(away !== undefined ? { awayAfterMs: parseDuration(away) } : {});
     // Woken by the user's own last event, not by a minute tick: a burst is always followed by its wake-up.
@@ -67,7 +80,7 @@ export class Ambient {
       decide: (item) => {
         const policy = d.repoPolicy(item.repo);
         if (!policy) return Promise.resolve({ repo: item.repo, outcome: 'sleep', stage: 'heuristic', why: 'the repository is no longer watched' } as Decision);
-        return decide(item, { db: d.db, model: d.model, policy, home: d.home, presence: this.presence });
+        return decide(item, { db: d.db, model: d.model, policy, home: d.home, presence: this.presence, looks: this.looks });
       },
       onDecision: (decision, item) => this.onDecision(decision, item),
       rehash: (repo, paths) => contentHash(repo, paths, String(d.lastTaskId(repo) ?? '')),
@@ -83,6 +96,8 @@ export class Ambient {
 
   stop(): void {
     this.dreamJob?.stop();
+    this.settling.clear();
+    if (this.retryTimer) clearTimeout(this.retryTimer.timer);
     this.awayAlarm.disarm();
   }
 
@@ -123,7 +138,7 @@ export class Ambient {
 
   /** Items waiting for a decision (queued) and items deferred until the user steps away (parked). */
   pending(): { queued: number; parked: number } {
-    return { queued: this.loop.queued(), parked: this.loop.parked() };
+    return { queued: this.loop.queued() + this.settling.size(), parked: this.loop.parked() };
   }
 
   noteCliUse(): void {
@@ -131,16 +146,25 @@ export class Ambient {
     this.awayAlarm.arm();
   }
 
-  /** Events no trigger took: one ambient look per repository (items of one repository merge while queued). */
+  /** Events no trigger took: one ambient look per repository once its burst is quiet (items of one repository also merge while queued). */
   offerUnmatched(events: readonly StoredEvent[]): void {
     const byRepo = new Map<string, StoredEvent[]>();
     // Pokes are offered as pokes (offerPoke), not as ambient changes.
     for (const e of events) if (e.origin === 'user' && e.type !== 'manual') byRepo.set(e.repo, [...(byRepo.get(e.repo) ?? []), e]);
-    for (const [repo, evs] of byRepo) {
-      this.loop.offer(
-        tickItem({ repo, source: 'ambient', events: evs.map((e) => ({ id: e.id, type: e.type, ...(e.path ? { path: e.path } : {}) })), at: Date.now(), extra: String(this.d.lastTaskId(repo) ?? '') }),
-      );
-    }
+    for (const [repo, evs] of byRepo) this.settling.add(repo, evs);
+  }
+
+  private offerSettled(repo: string, evs: readonly StoredEvent[]): void {
+    this.loop.offer(
+      tickItem({
+        repo,
+        source: 'ambient',
+        events: evs.map((e) => ({ id: e.id, type: e.type, ...(e.path ? { path: e.path } : {}) })),
+        paths: evs.flatMap((e) => gitEventPaths(repo, e)),
+        at: Date.now(),
+        extra: String(this.d.lastTaskId(repo) ?? ''),
+      }),
+    );
   }
 
   /** A poke without a trigger: the user asked Kairos to look now. */
@@ -148,9 +172,22 @@ export class Ambient {
     this.loop.offer(tickItem({ repo: event.repo, source: 'poke', events: [{ id: event.id, type: event.type }], at: Date.parse(event.at), ...(note ? { note } : {}), extra: String(this.d.lastTaskId(event.repo) ?? '') }));
   }
 
+  /** Parked work held by the look back-off gets its look at `at` (one timer: the earliest wins, the rest re-arm on their next decision). */
+  private wakeAt(at: number): void {
+    if (this.retryTimer && this.retryTimer.at <= at) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer.timer);
+    const timer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.loop.wake();
+    }, Math.max(0, at - Date.now()) + 1);
+    timer.unref();
+    this.retryTimer = { at, timer };
+  }
+
   private onDecision(d: Decision, item: TickItem): void {
+    if (d.outcome === 'later' && d.retryAt !== undefined) this.wakeAt(d.retryAt);
     // Parked while the user looked active, but they may have stepped away while it was being decided.
-    if (d.outcome === 'later' && this.presence.mode() === 'away') queueMicrotask(() => this.steppedAway());
+    else if (d.outcome === 'later' && this.presence.mode() === 'away') queueMicrotask(() => this.steppedAway());
     if (d.outcome === 'act' && d.task) this.d.act(d.repo, d.task, d, originOf(item));
     // The daily log gets what a human would want to read: model decisions, and changes of reason.
     if (d.outcome === 'later') return;
@@ -159,4 +196,18 @@ export class Ambient {
     this.lastLogged.set(d.repo, d.why);
     this.d.daily(text, d.repo);
   }
+}
+
+/**
+ * The files a git event changed. A commit carries no path of its own, so without this every
+ * commit-only item had the same content hash (the first was triaged, the next ones slept as
+ * "nothing changed") and triage was told "Changed paths (0)". Checkouts, merges and pulls carry
+ * git's list already (src/events/git-changed-paths.ts).
+ */
+function gitEventPaths(repo: string, e: StoredEvent): string[] {
+  if (!e.type.startsWith('git.')) return [];
+  const data = e.data as { paths?: unknown; from?: unknown; to?: unknown };
+  if (Array.isArray(data.paths)) return data.paths.filter((p): p is string => typeof p === 'string');
+  if (e.type === 'git.commit' && typeof data.from === 'string' && typeof data.to === 'string') return changedPaths(repo, data.from, data.to) ?? [];
+  return [];
 }

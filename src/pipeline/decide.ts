@@ -1,7 +1,5 @@
 import { trustStatus } from '../policy/trust.js';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Db } from '../store/db.js';
 import type { Policy, Trigger } from '../policy/schema.js';
 import { estimateInputTokens, minTokensFor, type ModelClient } from '../model/client.js';
@@ -11,6 +9,9 @@ import { lastLook, recordDecision, type DecisionOutcome, type DecisionSource, ty
 import { higherPriority, type Priority } from './priority-queue.js';
 import { allowance, type PresenceMode } from './presence.js';
 import { memoryFor } from './memory.js';
+import { onlyDocumentation } from './doc-paths.js';
+import { pathDigest, type LookMemory } from './look-memory.js';
+import { lookEveryMs, lookWait } from './look-backoff.js';
 import { buildTriageContext, buildTriagePrompt, runTriage, TRIAGE_MAX_TOKENS, type TriageContext } from './triage.js';
 
 /**
@@ -70,6 +71,8 @@ export interface Decision {
   mode: PresenceMode;
   /** How long a command started for this decision may hold the tick (withTickBudget). */
   tickBudgetMs: number;
+  /** For outcome 'later' held by the look back-off: when it may be decided (epoch ms); the daemon wakes parked work then. */
+  retryAt?: number | undefined;
 }
 
 export interface DecideDeps {
@@ -84,6 +87,8 @@ export interface DecideDeps {
   clock?: (() => number) | undefined;
   /** Override how the triage context is gathered (default: from the store and MEMORY.md). */
   context?: ((item: TickItem, mode: PresenceMode) => TriageContext) | undefined;
+  /** Files a model already looked at, one by one (absent: only the last look as a whole counts). */
+  looks?: LookMemory | undefined;
 }
 
 /** Before anyone looks: a user's request is `now`, a git operation `next`, saves and cron `later`. */
@@ -92,9 +97,6 @@ export function itemUrgency(source: DecisionSource, eventTypes: readonly string[
   return eventTypes.some((t) => t.startsWith('git.')) ? 'next' : 'later';
 }
 
-/** Files larger than this are hashed by size and mtime: hashing a 2 GB build artefact on the tick is not cheap. */
-const HASH_WHOLE_FILE_LIMIT = 8 * 1024 * 1024;
-
 /**
  * sha256 over the sorted paths and what each holds now (a missing file hashes as absent). Two items
  * with the same hash changed the same files to the same contents. `extra` folds in anything else
@@ -102,19 +104,7 @@ const HASH_WHOLE_FILE_LIMIT = 8 * 1024 * 1024;
  */
 export function contentHash(repoDir: string, paths: readonly string[], extra = ''): string {
   const h = crypto.createHash('sha256');
-  for (const p of [...new Set(paths)].sort()) {
-    h.update(p).update('\0');
-    const file = path.join(repoDir, p);
-    try {
-      const st = fs.statSync(file);
-      if (!st.isFile()) h.update(`(${st.isDirectory() ? 'dir' : 'other'})`);
-      else if (st.size > HASH_WHOLE_FILE_LIMIT) h.update(`(large ${st.size} ${st.mtimeMs})`);
-      else h.update(crypto.createHash('sha256').update(fs.readFileSync(file)).digest());
-    } catch {
-      h.update('(absent)');
-    }
-    h.update('\0');
-  }
+  for (const p of [...new Set(paths)].sort()) h.update(p).update('\0').update(pathDigest(repoDir, p)).update('\0');
   return h.update(extra).digest('hex');
 }
 
@@ -182,6 +172,7 @@ interface Verdict {
   costMicro?: number | undefined;
   model?: string | undefined;
   looked?: boolean | undefined;
+  retryAt?: number | undefined;
 }
 
 /** Decides one item (see the module comment), records the decision, and returns it. */
@@ -207,6 +198,7 @@ export async function decide(item: TickItem, deps: DecideDeps): Promise<Decision
     looked: verdict.looked ?? false,
   };
   const id = recordDecision(deps.db, row);
+  if (row.looked && item.paths.length) deps.looks?.remember(item.repo, item.paths);
   return {
     id,
     repo: row.repo,
@@ -221,6 +213,7 @@ export async function decide(item: TickItem, deps: DecideDeps): Promise<Decision
     contentHash: row.contentHash,
     mode,
     tickBudgetMs: allowance(mode).tickBudgetMs,
+    retryAt: verdict.retryAt,
   };
 }
 
@@ -239,11 +232,29 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
   if (!userAsked && look?.contentHash === item.contentHash) {
     return { stage: 'heuristic', outcome: 'sleep', why: 'nothing changed since the last look (same content)' };
   }
+  // Prose and pictures give an agent nothing to check or repair (src/pipeline/doc-paths.ts).
+  if (!userAsked && onlyDocumentation(item.paths)) {
+    return { stage: 'heuristic', outcome: 'sleep', why: 'only documentation changed: nothing for an agent to check' };
+  }
+  // The same files regrouped — the saves parked while the user typed, after their commit was looked
+  // at — are nothing new, unless a rule's command finished since (its result is news).
+  if (!userAsked && deps.looks?.covers(item.repo, item.paths) && !commandFinishedSince(deps.db, item.repo, look?.at ?? 0)) {
+    return { stage: 'heuristic', outcome: 'sleep', why: 'nothing changed since a model looked at these files' };
+  }
   // A rule's command failing since the last look makes the next save no longer routine: that is
   // exactly when a prepared fix helps, and waiting for the user to step away often means they
   // fixed it by hand meanwhile (bench/replay showed it: recall 50% → 75% on the labelled day).
-  if (!userAsked && allowance(mode).deferRoutine && item.urgency === 'later' && !failedSince(deps.db, item.repo, look?.at ?? 0)) {
+  // A commit while the user goes on typing is routine too: looked at once, with the saves around
+  // it, when they step away (replayed histories: a look per commit became a look per session).
+  const failed = !userAsked && failedSince(deps.db, item.repo, look?.at ?? 0);
+  if (!userAsked && allowance(mode).deferRoutine && item.urgency !== 'now' && !failed) {
     return { stage: 'heuristic', outcome: 'later', why: 'you are editing: routine work waits until you step away' };
+  }
+  // Looks that keep finding nothing come less often (src/pipeline/look-backoff.ts).
+  const wait = userAsked || failed ? undefined : lookWait(deps.db, item.repo, lookEveryMs(deps.policy), now);
+  if (wait) {
+    const looks = wait.quietLooks === 1 ? 'the last look' : `the last ${wait.quietLooks} looks`;
+    return { stage: 'heuristic', outcome: 'later', why: `${looks} found nothing to do: the next waits a while`, retryAt: wait.until };
   }
   const { model, policy } = deps;
   if (!model.modelStepsEnabled) return { stage: 'heuristic', outcome: 'sleep', why: model.disabledReason ?? 'model steps are off' };
@@ -295,6 +306,15 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
 
   // 4. action: the daemon turns the task into an agent task (which proposes; a human applies).
   return { stage: 'action', outcome: 'act', why: a.why, urgency: a.urgency, task: a.task, costMicro: r.costMicro, model: r.model, looked: true };
+}
+
+/**
+ * Did a rule's command of this repository finish after `since` (epoch ms)? Its result (tests ran)
+ * is news about the files. An agent task's own end is not: it proposed, or found nothing, about
+ * what was already looked at.
+ */
+function commandFinishedSince(db: Db, repo: string, since: number): boolean {
+  return db.prepare(`SELECT 1 FROM tasks WHERE repo = ? AND kind = 'command' AND finished_at > ? LIMIT 1`).get(repo, new Date(since).toISOString()) !== undefined;
 }
 
 /** Who a tick item's model call is for: the user's poke is attended; a trigger's item or ambient changes are not. */

@@ -35,6 +35,8 @@ export interface RepoPolicyMerge {
 const UNTRUSTED =
   "the repository is not trusted: its policy cannot add commands, agent work or allow rules until you review .kairos/policy.yaml and run 'kairos trust <repo>'";
 const UNTRUSTED_TAIL = "an untrusted repository may only make Kairos do less; review .kairos/policy.yaml and run 'kairos trust <repo>'";
+/** triage.look_every when no policy sets it (src/pipeline/look-backoff.ts DEFAULT_LOOK_EVERY). */
+const DEFAULT_LOOK_EVERY = '10m';
 /** presence.away_after when no policy sets it (src/pipeline/presence.ts DEFAULT_AWAY_AFTER_MS). */
 const DEFAULT_AWAY_AFTER = '15m';
 
@@ -90,12 +92,14 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
  *    user already uses stays the user's;
  *  - choose models;
  *  - turn on the dream job or triage the user turned off, change the dream schedule, shorten
- *    presence.away_after (Kairos would count the user away, and do more, sooner);
+ *    presence.away_after (Kairos would count the user away, and do more, sooner) or
+ *    triage.look_every (it would ask the model more often);
  *  - raise workers.max (more parallel work per task; the money stays bounded by budget.task_usd);
  *  - show sandboxed commands more paths or variables (sandbox.read, write, env).
  * always: lower the sandbox's limits (sandbox.limits); never raise them.
  * always, for the ambient parts: turn the dream job or triage off, raise triage.reserve_usd
- * (ambient work spends less), lengthen presence.away_after, set presence.batch_every.
+ * (ambient work spends less), lengthen presence.away_after or triage.look_every, set
+ * presence.batch_every.
  * never, trusted or not: re-enable a trigger the user disabled, loosen a user trigger's
  * settle/cooldown/timeout, raise a budget cap (money is the user's to give: caps are raised in
  * $KAIROS_HOME/policy.yaml only), or change a user trigger's on/run/ask.
@@ -281,6 +285,14 @@ function mergeAmbient(
     const cur = user.triage?.reserve_usd ?? 0;
     if (reserve >= cur) out.triage = { ...out.triage, reserve_usd: reserve };
     else refuse(`triage.reserve_usd: ${reserve}`, `lower than the user's ${cur} — a repository may only raise the reserve; lower it in $KAIROS_HOME/policy.yaml`);
+  }
+
+  // Looking less often is the repository's to ask; more often needs trust, like away_after.
+  const every = repo.triage?.look_every;
+  if (every !== undefined) {
+    const cur = user.triage?.look_every ?? DEFAULT_LOOK_EVERY;
+    if (parseDuration(every) >= parseDuration(cur) || trusted) out.triage = { ...out.triage, look_every: every };
+    else refuse(`triage.look_every: ${every}`, `shorter than the user's ${cur} — ${UNTRUSTED_TAIL}`);
   }
 
   const away = repo.presence?.away_after;

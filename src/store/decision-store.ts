@@ -83,6 +83,11 @@ export function lastLook(db: Db, repo: string): { contentHash: string; at: numbe
   return r && { contentHash: r.content_hash, at: r.at };
 }
 
+/** The outcomes of the last `limit` decisions a model answered about, newest first. */
+export function recentLooks(db: Db, repo: string, limit: number): Array<{ at: number; outcome: DecisionOutcome }> {
+  return db.prepare(`SELECT at, outcome FROM decisions WHERE repo = ? AND looked = 1 ORDER BY id DESC LIMIT ?`).all(repo, limit) as Array<{ at: number; outcome: DecisionOutcome }>;
+}
+
 export function lastLookedHash(db: Db, repo: string): string | undefined {
   return lastLook(db, repo)?.contentHash;
 }

@@ -10,6 +10,8 @@ import type { Policy } from '../../src/policy/schema.js';
 import { Presence } from '../../src/pipeline/presence.js';
 import { writeMemory } from '../../src/pipeline/memory.js';
 import { contentHash, decide, describeDecision, mergeTickItems, tickItem, withTickBudget, type DecideDeps, type TickItem } from '../../src/pipeline/decide.js';
+import { LookMemory } from '../../src/pipeline/look-memory.js';
+import { isDocumentation } from '../../src/pipeline/doc-paths.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { tempDir } from '../support/temp.js';
 
@@ -22,6 +24,8 @@ triggers:
   - {name: heads-up, on: {fs: ["db/**"]}, notify: always}
 budget: {day_usd: 2}
 models: {triage: claude-haiku-4-5, act: claude-sonnet-4-6}
+# Looks one after another, on one clock: the look back-off has tests of its own (below).
+triage: {look_every: 0}
 `,
   'test.yaml',
 );
@@ -130,10 +134,13 @@ describe('decide: stage 2, heuristics', () => {
     const d = await decide(ambient(), deps({ presence }));
     assert.deepEqual([d.stage, d.outcome, d.mode], ['heuristic', 'later', 'active']);
     assert.equal(fake.requests.length, 0);
-    // A commit is a checkpoint: decided now.
-    fake.script(SLEEP);
+    // A commit while the user goes on typing waits with the saves (replayed histories: one look per
+    // session instead of one per commit); a poke does not wait.
     const commit = await decide(ambient(['src/app.ts'], ['git.commit'], 5), deps({ presence }));
-    assert.equal(commit.stage, 'triage');
+    assert.deepEqual([commit.stage, commit.outcome], ['heuristic', 'later']);
+    fake.script(SLEEP);
+    const poke = await decide(tickItem({ repo, source: 'poke', events: [{ id: 6, type: 'manual' }], note: 'look', at: T0 }), deps({ presence }));
+    assert.equal(poke.stage, 'triage');
     // A deferred item is not "looked at": once the user is away the same content is triaged.
     fake.script(SLEEP);
     const away = await decide(ambient(), deps({ presence: { mode: () => 'away' } }));
@@ -143,7 +150,8 @@ describe('decide: stage 2, heuristics', () => {
   test('a command that failed since the last look makes a save worth a look even while the user edits', async () => {
     const presence = { mode: () => 'active' as const };
     fake.script(SLEEP);
-    await decide(ambient(['src/app.ts'], ['git.commit']), deps({ presence }));
+    // The last look: a commit decided while the user was away.
+    assert.equal((await decide(ambient(['src/app.ts'], ['git.commit']), deps({ presence: { mode: () => 'away' } }))).stage, 'triage');
     fs.writeFileSync(path.join(repo, 'src/app.ts'), 'export const x = 4;\n');
     assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 2), deps({ presence }))).outcome, 'later');
     const failedAt = new Date(T0 + 1000).toISOString();
@@ -182,6 +190,111 @@ describe('decide: stage 2, heuristics', () => {
     const d = await decide(ambient(), deps({ policy: { ...POLICY, triage: { enabled: false } } }));
     assert.match(d.why, /^model steps are off: triage is disabled/);
     assert.deepEqual(fake.requests, []);
+  });
+});
+
+describe('decide: stage 2, files already looked at, documentation', () => {
+  test('the same files regrouped (saves parked while the user typed, after their commit was looked at) sleep without a second request', async () => {
+    const looks = new LookMemory();
+    fs.writeFileSync(path.join(repo, 'src/b.ts'), 'export const b = 1;\n');
+    fake.script(SLEEP);
+    const commit = await decide(ambient(['src/app.ts', 'src/b.ts'], ['git.commit', 'git.commit'], 1), deps({ looks }));
+    assert.equal(commit.stage, 'triage');
+    // The parked saves of one of those files: a different item (other hash), the same content.
+    const saves = await decide(ambient(['src/b.ts'], ['file.changed'], 3), deps({ looks }));
+    assert.deepEqual([saves.stage, saves.outcome, saves.why], ['heuristic', 'sleep', 'nothing changed since a model looked at these files']);
+    assert.equal(fake.messageRequests().length, 1);
+    // Without the memory (today's rule alone) the regrouped files were asked about again.
+    fake.script(SLEEP);
+    assert.equal((await decide(ambient(['src/b.ts'], ['file.changed'], 4), deps())).stage, 'triage');
+    // A file changed since: looked at.
+    fs.writeFileSync(path.join(repo, 'src/b.ts'), 'export const b = 2;\n');
+    fake.script(SLEEP);
+    assert.equal((await decide(ambient(['src/b.ts'], ['file.changed'], 5), deps({ looks }))).stage, 'triage');
+    assert.equal(fake.messageRequests().length, 3);
+  });
+
+  test('a command that finished since the last look is news: the same files are looked at again', async () => {
+    const looks = new LookMemory();
+    fake.script(SLEEP, SLEEP);
+    await decide(ambient(), deps({ looks }));
+    // Regrouped (a commit of the same file, so not the same item): covered while no task finished...
+    const regrouped = await decide(ambient(['src/app.ts'], ['git.commit'], 2), deps({ looks, clock: () => T0 + 500 }));
+    assert.equal(regrouped.why, 'nothing changed since a model looked at these files');
+    const at = new Date(T0 + 1000).toISOString();
+    db.prepare(`INSERT INTO tasks (repo, trigger, kind, state, created_at, finished_at, exit_code) VALUES (?, 'tests', 'command', 'done', ?, ?, 0)`).run(repo, at, at);
+    // ...and looked at once one did.
+    const d = await decide(ambient(['src/app.ts'], ['git.commit'], 3), deps({ looks, clock: () => T0 + 2000 }));
+    assert.equal(d.stage, 'triage');
+    assert.equal(fake.messageRequests().length, 2);
+  });
+
+  test('documentation alone sleeps without a model; with code, or asked for by a poke, it is looked at', async () => {
+    for (const p of ['README.md', 'docs/guide.rst', 'docs/img/flow.PNG', 'CHANGELOG', 'LICENSE-MIT', 'doc/tool.1']) fs.mkdirSync(path.dirname(path.join(repo, p)), { recursive: true });
+    const docs = await decide(ambient(['README.md', 'docs/guide.rst', 'docs/img/flow.PNG', 'CHANGELOG', 'LICENSE-MIT', 'doc/tool.1'], Array(6).fill('file.changed')), deps());
+    assert.deepEqual([docs.stage, docs.outcome, docs.why], ['heuristic', 'sleep', 'only documentation changed: nothing for an agent to check']);
+    assert.equal(fake.requests.length, 0);
+    fake.script(SLEEP, SLEEP);
+    assert.equal((await decide(ambient(['README.md', 'src/app.ts'], ['file.changed', 'file.changed'], 10), deps())).stage, 'triage');
+    const poke = tickItem({ repo, source: 'poke', events: [{ id: 20, type: 'manual' }], paths: ['README.md'], note: 'proofread', at: T0 });
+    assert.equal((await decide(poke, deps())).stage, 'triage');
+    // Code under docs/ is code.
+    assert.equal(isDocumentation('docs/conf.py'), false);
+    assert.equal(isDocumentation('docs/site/build.ts'), false);
+  });
+});
+
+describe('decide: stage 2, looks that keep finding nothing come less often', () => {
+  const EVERY = 10 * 60_000;
+  const backoff = { ...POLICY, triage: { look_every: '10m' } };
+  const edit = (n: number) => fs.writeFileSync(path.join(repo, 'src/app.ts'), `export const x = ${n};\n`);
+
+  test('after a quiet look the next waits look_every, then twice as long after each further one, up to 8×; the wait says when', async () => {
+    let now = T0;
+    const at = () => now;
+    const look = async (n: number) => {
+      edit(n);
+      return decide(ambient(['src/app.ts'], ['file.changed'], n), deps({ policy: backoff, clock: at }));
+    };
+    fake.script(SLEEP);
+    assert.equal((await look(1)).stage, 'triage');
+    for (const [k, gap] of [1, 2, 4, 8, 8].entries()) {
+      now += gap * EVERY - 1000;
+      const held = await look(10 + k);
+      assert.deepEqual([held.stage, held.outcome], ['heuristic', 'later'], `quiet look ${k + 1}: held`);
+      assert.equal(held.retryAt, now + 1000, `quiet look ${k + 1}: the next look is ${gap}× look_every after the last`);
+      now += 1000;
+      fake.script(SLEEP);
+      assert.equal((await look(20 + k)).stage, 'triage', `quiet look ${k + 1}: looked at once the wait is over`);
+    }
+    assert.equal(fake.messageRequests().length, 6);
+  });
+
+  test('an act answer starts over; a failed command and a poke are never held', async () => {
+    let now = T0;
+    const at = () => now;
+    fake.script(SLEEP);
+    await decide(ambient(), deps({ policy: backoff, clock: at }));
+    now += 60_000;
+    edit(2);
+    // A poke: looked at, and it found something.
+    fake.script(answer({ act: true, why: 'a fix', task: 'fix it', urgency: 'next' }));
+    const poke = await decide(tickItem({ repo, source: 'poke', events: [{ id: 5, type: 'manual' }], note: 'look', at: now }), deps({ policy: backoff, clock: at }));
+    assert.equal(poke.outcome, 'act');
+    // The last look acted: the next change is looked at without waiting.
+    now += 60_000;
+    edit(3);
+    fake.script(SLEEP);
+    assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 6), deps({ policy: backoff, clock: at }))).stage, 'triage');
+    // Quiet again: held; until a rule's command fails.
+    now += 60_000;
+    edit(4);
+    assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 7), deps({ policy: backoff, clock: at }))).outcome, 'later');
+    const failedAt = new Date(now + 1).toISOString();
+    db.prepare(`INSERT INTO tasks (repo, trigger, kind, state, created_at, finished_at, exit_code) VALUES (?, 'tests', 'command', 'failed', ?, ?, 1)`).run(repo, failedAt, failedAt);
+    now += 1000;
+    fake.script(SLEEP);
+    assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 8), deps({ policy: backoff, clock: at }))).stage, 'triage');
   });
 });
 

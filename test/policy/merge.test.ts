@@ -397,6 +397,16 @@ describe('mergeRepoPolicy: the ambient parts (dream, triage, presence)', () => {
     assert.equal(r.policy.presence?.away_after, '1h');
   });
 
+  test('triage.look_every: a repository may make Kairos look less often; more often needs trust', () => {
+    const longer = mergeRepoPolicy(on, policy('triage: {look_every: 1h}'), { trusted: false });
+    assert.deepEqual(longer.refused, []);
+    assert.equal(longer.policy.triage?.look_every, '1h');
+    const shorter = policy('triage: {look_every: 1m}');
+    assert.deepEqual(refusedWhat(mergeRepoPolicy(on, shorter, { trusted: false })), ['triage.look_every: 1m']);
+    assert.equal(mergeRepoPolicy(on, shorter, { trusted: false }).policy.triage?.look_every, undefined);
+    assert.equal(mergeRepoPolicy(on, shorter, { trusted: true }).policy.triage?.look_every, '1m');
+  });
+
   test("the user's ambient settings override the shipped ones key by key", () => {
     const p = mergeUserPolicy(policy('dream: {cron: "0 3 * * *"}\ntriage: {reserve_usd: 0.2}'), policy('dream: {enabled: false}\npresence: {away_after: 5m}'));
     assert.deepEqual(p.dream, { cron: '0 3 * * *', enabled: false });

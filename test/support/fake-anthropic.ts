@@ -451,3 +451,45 @@ export async function startFakeAnthropic(options: FakeAnthropicOptions = {}): Pr
     },
   };
 }
+
+/** The paths a triage request is about: its "Changed paths (N): a, b, ..." line (src/pipeline/triage.ts). */
+export function triagePaths(req: RecordedRequest): string[] | undefined {
+  const messages = Array.isArray(req.body?.messages) ? req.body.messages : [];
+  const first = messages[0]?.content;
+  const text = typeof first === 'string' ? first : Array.isArray(first) ? first.map((b: any) => String(b?.text ?? '')).join('\n') : '';
+  const m = /^Changed paths \((\d+)\): (.*)$/m.exec(text);
+  if (!m) return undefined;
+  const list = m[2]!.replace(/, \.\.\.$/, '');
+  return list === '(none)' ? [] : list.split(', ');
+}
+
+/** Is this a triage request (the triage step's system prompt), rather than an agent turn or a dream? */
+export function isTriageRequest(req: RecordedRequest): boolean {
+  const system = req.body?.system;
+  const text = typeof system === 'string' ? system : Array.isArray(system) ? system.map((b: any) => String(b?.text ?? '')).join('\n') : '';
+  return text.startsWith('You are the triage step of Kairos');
+}
+
+export interface LabelVerdict {
+  act: boolean;
+  /** One line: why (the label's reason), shown in the daily log. */
+  why: string;
+}
+
+/**
+ * A triage model that answers from a labelling rule instead of judgement: `label` gets the paths
+ * the request names and says act or sleep. Replays (bench/replay/history) use it so that the
+ * scores measure the decision stage around the model — what reaches it, and when — against labels
+ * the harness states, not a model's taste. Requests that are not triage (agent turns, dreams) get
+ * `otherwise` (default: a short final answer, so an agent task ends with nothing to propose).
+ */
+export function labelledTriage(label: (paths: string[], req: RecordedRequest) => LabelVerdict, otherwise: Reply = { text: 'Nothing to change.', stop_reason: 'end_turn' }): ReplyFn {
+  return (req) => {
+    if (!isTriageRequest(req)) return otherwise;
+    const v = label(triagePaths(req) ?? [], req);
+    const answer = v.act
+      ? { act: true, why: v.why, task: `Look at the latest change (${v.why}) and propose the smallest repair.`, urgency: 'next' }
+      : { act: false, why: v.why, urgency: 'later' };
+    return { text: JSON.stringify(answer) };
+  };
+}
