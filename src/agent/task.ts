@@ -95,9 +95,16 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     const audit = new AuditLog(d.db);
     // Trust is read again at every call, and the pause switch too: the gate's real check for a step
     // of a running task. A tool call costs nothing, so the spend layer is n/a for it (never called).
+    // Steps the trust layer denied because the repository is not trusted: the task's end says so, with the command.
+    let deniedUntrusted = 0;
     const evaluate = (step: Parameters<typeof evaluateStep>[0]) =>
       evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false, gateState: { recentStarts: [], paused: isPaused(d.db) } }), {
-        trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step),
+        trust: (step) => {
+          const status = trustStatus(d.db, t.repo);
+          const verdict = trustLayer(status)(step);
+          if (verdict.decision === 'deny' && status === 'untrusted') deniedUntrusted++;
+          return verdict;
+        },
         spend: () => deny('the spend layer decides model calls only (a tool call reached it)'),
         audit,
       });
@@ -180,14 +187,21 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     // The task's cost includes its workers' (their own ledger keys, counted in this task's total).
     const cost = outcome.costMicro + workers.records.reduce((a, w) => a + w.cost_micro, 0);
     const workerData = workers.records.length ? { workers: workers.records } : {};
-    if (outcome.kind === 'failed') return { state: 'failed', reason: outcome.reason, costMicro: cost, ...workerData };
-    if (outcome.kind === 'sleep') return { state: 'done', reason: `slept: ${outcome.reason}`, costMicro: cost, ...workerData };
+    // Without a proposal, an untrusted repository is the likely cause: the end says so first, and tells the user once.
+    const untrustedEnd = (state: 'done' | 'failed', reason: string): AgentTaskResult => {
+      if (deniedUntrusted === 0) return { state, reason, costMicro: cost, ...workerData };
+      const why = untrustedReason(t.repo, deniedUntrusted);
+      d.notify(why);
+      return { state, reason: `${why} (${reason.replace(/^nothing to propose: /, '')})`, costMicro: cost, ...workerData };
+    };
+    if (outcome.kind === 'failed') return untrustedEnd('failed', outcome.reason);
+    if (outcome.kind === 'sleep') return untrustedEnd('done', `slept: ${outcome.reason}`);
     let proposal: Proposal;
     try {
       proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
     } catch (e) {
       if (e instanceof ProposalError && e.code === 'secret') return { state: 'failed', reason: `proposal refused: ${e.message}`, costMicro: cost, ...workerData };
-      if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: cost, ...workerData };
+      if (e instanceof ProposalError) return untrustedEnd('done', `nothing to propose: ${e.message}`);
       throw e;
     }
     if (hooks.has('TaskProposed')) {
@@ -202,6 +216,11 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     await removeTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home }).catch((e: Error) => d.log.warn({ task: t.taskId, err: e.message }, 'worktree not removed'));
     fs.rmSync(spillDir, { recursive: true, force: true });
   }
+}
+
+/** The end of a task whose edits or commands the trust layer denied: what happened and the command that changes it. */
+export function untrustedReason(repo: string, denied: number): string {
+  return `nothing to propose: ${repo} is not trusted, so the agent could only read (${denied} edit${denied === 1 ? '' : 's'} or command${denied === 1 ? '' : 's'} denied); run 'kairos trust ${repo}' to let it edit its worktree and run commands, then run the trigger again`;
 }
 
 type ToolOutput = { text: string; failed?: boolean };

@@ -3,9 +3,12 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
+import { chooseEngine, type EngineChoice } from '../events/watch-engine.js';
 import { detectLimits } from '../policy/sandbox/limits.js';
 import { shellGrammarStatus } from '../policy/shell.js';
 import { verifyAudit } from './audit-command.js';
+import { speechStatus } from '../report/speech.js';
+import { loadPolicyOrDefault } from '../policy/load.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -59,7 +62,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('sqlite', () => checkSqlite(o.home)),
     guarded('git', () => checkGit(o.env, o.timeoutMs)),
     guarded('inotify', () => checkInotify(o.platform, o.procDir)),
+    guarded('watcher', () => checkWatcher(o.env)),
     guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
+    guarded('speech', () => checkSpeech(o.home, o.env)),
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
     guarded('shell-grammar', checkShellGrammar),
     guarded('api-key', () => checkApiKey(o.env)),
@@ -177,6 +182,20 @@ function checkInotify(platform: NodeJS.Platform, procDir: string): DoctorCheck {
   };
 }
 
+/** Which engine would watch work trees, and why: the native one, Watchman, or the chokidar fallback. */
+async function checkWatcher(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
+  const name = 'watcher';
+  let engine: EngineChoice;
+  try {
+    engine = await chooseEngine(env);
+  } catch (e) {
+    return { name, status: 'fail', detail: (e as Error).message, fix: 'unset KAIROS_WATCHER (or set it to auto) to let Kairos choose' };
+  }
+  if (engine.name !== 'chokidar') return { name, status: 'ok', detail: `${engine.name} (${engine.backend}): ${engine.reason}` };
+  if (env.KAIROS_WATCHER === 'chokidar') return { name, status: 'ok', detail: `chokidar: ${engine.reason}` };
+  return { name, status: 'warn', detail: `chokidar fallback: ${engine.reason}`, fix: 'reinstall Kairos with optional dependencies (`npm ci`, not --omit=optional) so @parcel/watcher has its prebuilt binary' };
+}
+
 function checkNotifications(home: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): DoctorCheck {
   const name = 'notifications';
   const record = notificationsPath(home);
@@ -199,6 +218,18 @@ function checkNotifications(home: string, env: NodeJS.ProcessEnv, platform: Node
     };
   }
   return { name, status: 'ok', detail: where };
+}
+
+/** Spoken notifications (notify.speak in the user's policy): which program would speak, and a fix when none can. */
+function checkSpeech(home: string, env: NodeJS.ProcessEnv): DoctorCheck {
+  let speak: boolean;
+  try {
+    speak = loadPolicyOrDefault(home).notify?.speak === true;
+  } catch {
+    // `kairos policy check` names what is wrong with the file; this line only says speech is undecided.
+    return { name: 'speech', status: 'warn', detail: 'the policy does not load, so whether to speak is unknown', fix: "run 'kairos policy check'" };
+  }
+  return { name: 'speech', ...speechStatus(speak, env) };
 }
 
 async function checkSandbox(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, timeoutMs: number): Promise<DoctorCheck> {
