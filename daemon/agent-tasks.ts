@@ -13,6 +13,7 @@ import { formatUsd } from '../src/model/prices.js';
 import type { Origin } from '../src/model/ledger.js';
 import { AMBIENT_TRIGGER } from './ambient.js';
 import type { ApprovalQueue } from '../src/pipeline/approvals.js';
+import { hookMessageSink } from './hook-messages.js';
 
 export interface AgentTasksDeps {
   db: Db;
@@ -25,6 +26,8 @@ export interface AgentTasksDeps {
   sandbox: SandboxStatus;
   log: Logger;
   notify(title: string, body: string): void;
+  /** Appends to the daily log (a hook's systemMessage goes there). */
+  daily?(text: string, repo?: string): void;
   /** Tags paths the daemon is about to write in a repository, so its watcher does not trigger on them. */
   markOwnWrites(repo: string, paths: readonly string[]): void;
 }
@@ -55,6 +58,10 @@ export class AgentTasks {
         sandbox: this.d.sandbox,
         log: this.d.log,
         notify: (message) => this.d.notify(`Kairos: ${trigger.name}`, message),
+        hookMessage: hookMessageSink(
+          { notify: this.d.notify, daily: (text, repo) => this.d.daily?.(text, repo), log: this.d.log },
+          { repo: task.repo, title: `Kairos: ${trigger.name}` },
+        ),
       },
     );
     this.d.tasks.patchData(task.id, { cost_micro: r.costMicro, ...(r.state === 'proposed' ? { proposal_id: r.proposal.id } : {}), ...(r.workers ? { workers: r.workers } : {}) });
@@ -141,6 +148,13 @@ review: kairos show ${approval.id} · approve: kairos approve ${approval.id} · 
         parts.push(fenceUntrusted(`output of ${before.command}`, before.output ?? ''));
       }
     }
+    // A poke's note (after the UserPromptSubmit hooks, with the context they added) is what the user asked for.
+    const notes = task.batch_id
+      ? (this.d.db
+          .prepare("SELECT json_extract(e.data, '$.note') AS note FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' AND json_extract(e.data, '$.note') IS NOT NULL ORDER BY e.id")
+          .all(task.batch_id) as { note: string }[])
+      : [];
+    for (const n of notes) parts.push(`The developer's note (kairos poke):\n${n.note}`);
     if (paths.length) parts.push(`Changed paths:\n${paths.slice(0, 200).join('\n')}${paths.length > 200 ? `\n… and ${paths.length - 200} more` : ''}`);
     return parts.join('\n\n') || 'No further context.';
   }

@@ -21,9 +21,11 @@ import { detectSandbox } from '../src/policy/sandbox.js';
 import { shellGrammarStatus } from '../src/policy/shell.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
-import { withPlugins } from '../src/agent/plugin-policy.js';
+import { loadPluginPolicy, type PluginReport } from '../src/agent/plugin-policy.js';
+import { pluginTrustStatus } from '../src/agent/plugins/trust.js';
 import { recoverAfterStop, startApprovalExpiry } from './recovery.js';
 import { DaemonHooks } from './daemon-hooks.js';
+import { FileChangedBatches } from './file-changed.js';
 import type { DbusNotifier } from '../src/report/dbus-notify.js';
 import { spendReport } from '../src/model/spend-report.js';
 import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from './ambient.js';
@@ -93,6 +95,12 @@ export class Daemon {
   readonly approvals: ApprovalQueue;
   readonly ambient: Ambient;
   private readonly hooks: DaemonHooks;
+  /** FileChanged hooks' own settling of file changes. */
+  private readonly fileChanges: FileChangedBatches;
+  /** What the plugins came to at the last load (status shows refused rules). */
+  private pluginReport: PluginReport = { plugins: [], errors: [] };
+  /** The user's policy in force, before the plugins were added to it. */
+  private policyWithoutPlugins!: Policy;
   private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
   private indexing = true;
@@ -109,13 +117,25 @@ export class Daemon {
     private readonly lock: InstanceLock,
   ) {
     this.log.info({ home: opts.home }, 'starting');
-    this.userPolicy = withPlugins(loadUserPolicy(opts.home), opts.home, opts.logger);
+    // The store first: a plugin's explicit trust is kept there.
     this.db = openDb(storePath(opts.home));
+    this.userPolicy = this.withPlugins(loadUserPolicy(opts.home));
     this.events = new EventStore(this.db);
     this.tasks = new TaskStore(this.db);
     this.repoStore = new RepoStore(this.db);
     this.audit = new AuditLog(this.db);
-    this.hooks = new DaemonHooks({ db: this.db, home: opts.home, log: opts.logger });
+    this.hooks = new DaemonHooks({
+      db: this.db,
+      home: opts.home,
+      log: opts.logger,
+      notify: (title, body) => this.reporter.notify(title, body),
+      daily: (text, repo) => this.reporter.daily(text, repo),
+    });
+    this.fileChanges = new FileChangedBatches({
+      wanted: (repo) => this.hooks.has(repo, 'FileChanged'),
+      settleMs: () => this.userPolicy.defaults?.settle_ms ?? DEFAULT_SETTLE_MS,
+      fire: (repo, files) => this.hooks.fileChanged(repo, files),
+    });
     const { notifier, proposals } = desktopNotifiers(opts.env, opts.home, opts.logger);
     this.proposalNotifier = proposals;
     this.batching = new BatchingNotifier({
@@ -196,6 +216,7 @@ export class Daemon {
       sandbox: detectSandbox(),
       log: opts.logger,
       notify: (title, body) => this.reporter.notify(title, body),
+      daily: (text, repo) => this.reporter.daily(text, repo),
       markOwnWrites: (repo, paths) => this.markOwnWrites(repo, paths),
     });
     this.settler = new Settler({
@@ -360,11 +381,18 @@ export class Daemon {
       onEvents: (drafts) => this.ingest(drafts),
       onGitEvents: (drafts, snapshot) => this.ingest(drafts, () => this.repoStore.saveGitState(repo, snapshot)),
       onGitOperation: (op) => {
-        if (op) this.settler.hold(repo, 'git');
-        else this.settler.release(repo, 'git');
+        for (const s of [this.settler, this.fileChanges]) {
+          if (op) s.hold(repo, 'git');
+          else s.release(repo, 'git');
+        }
         entry.gitOperation = op;
       },
-      onStorm: (active) => (active ? this.settler.hold(repo, 'storm') : this.settler.release(repo, 'storm')),
+      onStorm: (active) => {
+        for (const s of [this.settler, this.fileChanges]) {
+          if (active) s.hold(repo, 'storm');
+          else s.release(repo, 'storm');
+        }
+      },
       isOwnBranch: (branch) => branch.startsWith('kairos/'),
       onError: (err, source) => this.log.error({ repo, source, err: err.message }, 'watcher error'),
       isOwnWrite: (rel) => this.ownWrites.has(repo, rel),
@@ -377,6 +405,7 @@ export class Daemon {
     this.repos.delete(repo);
     r.cron?.stop();
     this.settler.dropRepo(repo);
+    this.fileChanges.dropRepo(repo);
     await r.watch.close();
     this.repoStore.setWatched(repo, false, new Date().toISOString());
     return true;
@@ -386,7 +415,7 @@ export class Daemon {
   reload(): { ok: boolean; error?: string } {
     const at = new Date();
     try {
-      this.userPolicy = withPlugins(loadUserPolicy(this.opts.home), this.opts.home, this.log);
+      this.userPolicy = this.withPlugins(loadUserPolicy(this.opts.home));
     } catch (e) {
       const error = (e as Error).message;
       // Said once per distinct error: an editor saving the same broken file twice is not news.
@@ -434,7 +463,38 @@ export class Daemon {
     for (const e of stored) if (e.type.startsWith('file.') && e.origin === 'user') this.lastUserEdit.set(e.repo, new Date(e.at));
     for (const repo of new Set(stored.filter(touchesTrust).map((e) => e.repo))) this.refreshPolicy(repo, 'a git or policy file event');
     this.ambient.noteEvents(stored);
-    if (stored.length) this.settler.add(stored);
+    if (stored.length) {
+      this.settler.add(stored);
+      this.fileChanges.add(stored);
+    }
+  }
+
+  /**
+   * A trusted plugin whose files changed since its trust loses its allow rules before anything
+   * else runs under them, even when no watcher saw the change: reloads, and returns true, then.
+   */
+  private recheckPluginTrust(): boolean {
+    const stale = this.pluginReport.plugins.some((p) => p.trust === 'trusted' && pluginTrustStatus(this.db, p.dir) !== 'trusted');
+    if (!stale) return false;
+    if (!this.reload().ok) {
+      // The policy file is broken just now: the plugins are applied again to the policy in force.
+      this.userPolicy = this.withPlugins(this.policyWithoutPlugins);
+      for (const r of this.repos.values()) r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
+    }
+    return true;
+  }
+
+  /** The user's policy with their plugins' triggers, rules and MCP servers; what was refused is kept for status. */
+  private withPlugins(policy: Policy): Policy {
+    this.policyWithoutPlugins = policy;
+    const r = loadPluginPolicy(policy, this.opts.home, this.opts.logger, this.db);
+    this.pluginReport = r.report;
+    return r.policy;
+  }
+
+  /** A poke's note through the UserPromptSubmit hooks (the repository's, or the user's own without one). */
+  submitNote(repo: string | undefined, note: string): Promise<{ blocked: string } | { note: string }> {
+    return this.hooks.userPromptSubmit(repo, note);
   }
 
   poke(repo: string | undefined, note: string | undefined, trigger: string | undefined): StoredEvent[] {
@@ -450,6 +510,7 @@ export class Daemon {
   }
 
   status(): Record<string, unknown> {
+    this.recheckPluginTrust();
     const pause = pauseStatus(this.db);
     const moneyPause = this.model.paused() ?? null;
     // Held: what the runner holds now (a row's hold can be stale for a moment after a resume, while the task waits for a free slot).
@@ -478,6 +539,7 @@ export class Daemon {
       events: this.events.count(),
       store: this.guard.health(),
       policy: { loaded_at: this.policyLoadedAt.toISOString(), last_reload: this.lastReload },
+      plugins: this.pluginReport,
     };
   }
 
@@ -516,6 +578,7 @@ export class Daemon {
     };
     this.policyWatch?.close();
     await step('settle', () => this.settler.stop());
+    await step('file changes', () => this.fileChanges.stop());
     await step('ambient', () => this.ambient.stop());
     await step('retention', () => this.retention.stop());
     await step('notifications', () => this.proposalNotifier?.close());
@@ -638,6 +701,7 @@ export class Daemon {
     const trigger = r && this.triggerOf(task);
     if (!r || !trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
     const paths = task.batch_id ? this.tasks.batchPaths(task.batch_id) : [];
+    if (task.kind === 'agent' && this.recheckPluginTrust()) return this.execute(task);
     if (task.kind === 'agent') return this.agents.run(task, trigger, r.policy.policy, paths);
     return this.commands.run(task, trigger, r.policy.policy, paths);
   }

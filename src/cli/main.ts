@@ -14,6 +14,7 @@ import { registerMcpCommand } from './mcp-command.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
+import { resolveTrustTarget, trustPluginCommand } from './plugin-trust-command.js';
 import { registerAuditCommand } from './audit-command.js';
 import { EventType } from '../events/event.js';
 import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
@@ -188,11 +189,18 @@ policy
   });
 
 program
-  .command('trust <dir>')
-  .description("trust a repository's own .kairos/policy.yaml so it may add commands; pinned by hash, so a later change needs trust again")
+  .command('trust [dir]')
+  .description("trust a repository's own .kairos/policy.yaml so it may add commands, or (--plugin) a plugin's own allow rules; pinned by hash, so a later change needs trust again")
+  .option('--plugin <name>', 'trust the plugin of this name (or folder) in $KAIROS_HOME/plugins instead of a repository')
   .option('--revoke', 'withdraw trust')
-  .action(async (dir: string, o: { revoke?: boolean }) => {
-    exitCode = await trustCommand(home(), resolveRepo(dir), !!o.revoke);
+  .action(async (dir: string | undefined, o: { revoke?: boolean; plugin?: string }) => {
+    if (o.plugin !== undefined) {
+      if (dir !== undefined) throw new UsageError(`trust: name either a repository or --plugin ${o.plugin}, not both`);
+      exitCode = await trustPluginCommand(home(), o.plugin, !!o.revoke);
+      return;
+    }
+    if (dir === undefined) throw new UsageError('trust: name a repository (kairos trust ~/src/app) or a plugin (kairos trust --plugin NAME)');
+    exitCode = await trustCommand(home(), resolveTrustTarget(dir), !!o.revoke);
   });
 
 program
