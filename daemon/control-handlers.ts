@@ -15,6 +15,8 @@ export function controlHandlers(d: Daemon, requestStop: (reason: string) => void
     status: () => d.status(),
     poke: (p) => ({ events: d.poke(str(p, 'repo'), str(p, 'note'), str(p, 'trigger')).map((e) => e.id) }),
     reload: () => d.reload(),
+    // `kairos dream`: answers once the dream(s) finished, with each repository's result.
+    dream: async (p) => ({ results: await d.ambient.dreamNow(str(p, 'repo')) }),
     // Retention runs on its own schedule; this runs it now and answers with what it removed.
     prune: () => d.prune(),
     add_repo: async (p) => {
