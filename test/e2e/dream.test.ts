@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
 import { kairos, kairosCliArgs, kairosJson, scenario, spawnDaemon, waitFor, withDaemon, type CliResult } from '../support/kairos.js';
-import { isTriageRequest, labelledTriage, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { labelledTriage, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { memoryPath } from '../../src/pipeline/memory.js';
 import type { TestRepo } from '../support/git-repo.js';
 
@@ -32,8 +32,16 @@ function dreamRuns(home: string): DreamRun[] {
   }
 }
 
-async function startFake(): Promise<FakeAnthropic> {
-  return startFakeAnthropic({ fallback: labelledTriage(() => ({ act: false, why: 'a routine poke' }), { text: MEMORY_TEXT }) });
+/** Triage sleeps unless `acting.now` is set; every other request (the dream, an agent turn) gets the memory text. */
+async function startFake(acting = { now: false }): Promise<FakeAnthropic> {
+  return startFakeAnthropic({
+    fallback: labelledTriage(() => (acting.now ? { act: true, why: 'the grammar changed' } : { act: false, why: 'a routine poke' }), { text: MEMORY_TEXT }),
+  });
+}
+
+function systemText(r: { body?: any }): string {
+  const s = r.body?.system;
+  return typeof s === 'string' ? s : Array.isArray(s) ? s.map((b: any) => String(b?.text ?? '')).join('\n') : '';
 }
 
 /**
@@ -56,7 +64,8 @@ function dreamCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   });
 }
 
-const dreamRequests = (fake: FakeAnthropic) => fake.messageRequests().filter((r) => !isTriageRequest(r));
+const dreamRequests = (fake: FakeAnthropic) => fake.messageRequests().filter((r) => systemText(r).startsWith('You keep the long-term memory of Kairos'));
+const agentRequests = (fake: FakeAnthropic) => fake.messageRequests().filter((r) => systemText(r).startsWith('You are Kairos, an ambient coding agent'));
 
 /** A poke triage sleeps on: a user event in the store and a line in today's daily log, so there is something to dream about. */
 async function somethingHappens(env: NodeJS.ProcessEnv, repo: TestRepo): Promise<void> {
@@ -64,8 +73,9 @@ async function somethingHappens(env: NodeJS.ProcessEnv, repo: TestRepo): Promise
   await waitFor(() => /slept: a routine poke/.test(kairos(['logs'], env).stdout), { what: 'the triage decision in the daily log', timeoutMs: 60_000 });
 }
 
-test('kairos dream rewrites MEMORY.md on demand through the daemon; status and kairos memory point at it', async () => {
-  const fake = await startFake();
+test('kairos dream rewrites MEMORY.md on demand through the daemon; status, kairos memory and the agent use it', async () => {
+  const acting = { now: false };
+  const fake = await startFake(acting);
   try {
     await scenario(policy(FAR), async ({ h, repo }) => {
       h.env.ANTHROPIC_API_KEY = 'sk-ant-test-key';
@@ -108,6 +118,14 @@ test('kairos dream rewrites MEMORY.md on demand through the daemon; status and k
           [['skipped', 'nothing happened since the last dream']],
         );
         assert.equal(dreamRequests(fake).length, 1);
+
+        // The agent reads the memory too (fenced as data), not only triage.
+        acting.now = true;
+        assert.equal(kairos(['poke', '--repo', repo.dir], h.env).code, 0);
+        const agent = await waitFor(() => agentRequests(fake)[0], { what: 'the agent task\'s first model request', timeoutMs: 90_000 });
+        const prompt = JSON.stringify(agent.body.messages);
+        assert.ok(prompt.includes('the grammar build is fragile'), 'MEMORY.md is in the agent\'s prompt');
+        assert.match(prompt, /untrusted-data/, 'fenced as untrusted data');
       });
     });
   } finally {
