@@ -87,8 +87,8 @@ export function approvalHandlers(deps: ApprovalHandlerDeps): Record<string, Cont
       return { ...approval, ...(r.discardError ? { discard_error: r.discardError } : {}) };
     },
 
-    pause: () => {
-      const r = isPaused(queue.db) ? { paused: true, since: pausedSince(queue.db) } : setPaused(queue.db, true);
+    pause: (p) => {
+      const r = isPaused(queue.db) ? { paused: true, since: pausedSince(queue.db) } : setPaused(queue.db, true, new Date(), channel(p));
       changed({ type: 'paused' });
       return r;
     },

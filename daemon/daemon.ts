@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EventDraft, type StoredEvent } from '../src/events/event.js';
-import { Settler, type SettledBatch } from '../src/pipeline/settle.js';
+import { Settler, STORM_HOLD_CEILING_MS, type SettledBatch } from '../src/pipeline/settle.js';
 import { TaskRunner, type StartGate } from '../src/pipeline/runner.js';
 import { evaluateRunStep, gateTaskStart } from './task-gate.js';
 import { auditRepoPolicy, policyChanged, touchesTrust } from './repo-trust.js';
@@ -14,6 +14,7 @@ import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { createNotifier } from '../src/report/notify.js';
 import { BatchingNotifier } from '../src/report/notify-batch.js';
+import { Voice } from '../src/report/speech.js';
 import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
@@ -27,7 +28,7 @@ import { DaemonHooks } from './daemon-hooks.js';
 import type { DbusNotifier } from '../src/report/dbus-notify.js';
 import { spendReport } from '../src/model/spend-report.js';
 import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from './ambient.js';
-import { ApprovalQueue, isPaused, proposalActions } from '../src/pipeline/approvals.js';
+import { ApprovalQueue, isPaused, pauseStatus, proposalActions } from '../src/pipeline/approvals.js';
 import { CommandTasks } from './command-tasks.js';
 import { proposalAnnouncer, Reporter } from './reporter.js';
 import { repoStatus, startRepoCron } from './repo-watch.js';
@@ -93,6 +94,8 @@ export class Daemon {
   private readonly hooks: DaemonHooks;
   private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private indexing = true;
+  private watchingAll: Promise<void> = Promise.resolve();
   /** Holds events in memory while the store's disk is full. */
   private readonly guard: StoreGuard;
   private readonly retention: RetentionJob;
@@ -122,7 +125,9 @@ export class Daemon {
       },
       mode: () => this.ambient.presence.mode(),
     });
-    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching });
+    // Spoken notifications follow the user's policy as reloaded (notify.speak); KAIROS_SPEECH_WAV is the tests' hook.
+    const voice = new Voice({ enabled: () => this.userPolicy.notify?.speak === true, env: opts.env, log: opts.logger, wavDir: opts.env.KAIROS_SPEECH_WAV });
+    this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching, voice });
     this.guard = new StoreGuard({
       db: this.db,
       events: this.events,
@@ -166,7 +171,10 @@ export class Daemon {
       proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
     );
     this.agents = new AgentTasks({
-      announce: (notice) => void this.proposalNotifier?.notifyProposal(notice),
+      announce: (notice) => {
+        void this.proposalNotifier?.notifyProposal(notice);
+        this.reporter.speak(notice.repo ? `a change is ready for review in ${path.basename(notice.repo)}` : 'a change is ready for review');
+      },
       approvals: this.approvals,
       db: this.db,
       home: opts.home,
@@ -184,6 +192,7 @@ export class Daemon {
         return r ? enabledTriggers(r.policy) : [];
       },
       notBefore: (repo, t) => this.cooldownUntil(repo, t),
+      holdCeilingMs: (why) => (why === 'storm' ? Number(opts.env.KAIROS_STORM_CEILING_MS) || STORM_HOLD_CEILING_MS : undefined),
       alreadyBatched: (id, trigger) => this.tasks.triggersHolding(id).has(trigger),
       onBatch: (batch, settled) => this.onBatch(batch, settled),
       onSettled: (ids) =>
@@ -239,6 +248,11 @@ export class Daemon {
     return d;
   }
 
+  /** Resolves once every repository's watcher is indexed and live (the control socket answers meanwhile). */
+  get watching(): Promise<void> {
+    return this.watchingAll;
+  }
+
   private async recoverAndWatch(): Promise<void> {
     const now = new Date().toISOString();
     this.convertToIncrementalVacuum();
@@ -256,13 +270,19 @@ export class Daemon {
     });
     this.expiryTimer = startApprovalExpiry(this.approvals, this.log);
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
+    // Sources start now; indexing finishes in the background so `status` answers "indexing" meanwhile.
+    const indexing: Promise<void>[] = [];
     for (const r of this.repoStore.watched()) {
       if (!fs.existsSync(r)) {
         this.log.warn({ repo: r }, 'watched repository no longer exists; skipping');
         continue;
       }
-      await this.addRepo(r);
+      indexing.push(this.addRepo(r).catch((e: Error) => this.log.error({ repo: r, err: e.message }, 'could not watch repository')));
     }
+    this.watchingAll = Promise.all(indexing).then(() => {
+      this.indexing = false;
+      this.log.info({ repos: [...this.repos.keys()] }, 'ready');
+    });
     // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
     const leaked = await reconcileWorktrees({ home: this.opts.home, repos: [...this.repos.keys()], liveTaskIds: [] }).catch((e: Error) => {
       this.log.warn({ err: e.message }, 'could not reconcile agent worktrees');
@@ -283,7 +303,6 @@ export class Daemon {
     const grammar = shellGrammarStatus();
     if (!grammar.ok) this.log.warn(`${grammar.error}: every agent command will wait for approval (reinstall kairos to restore it)`);
     this.reporter.daily(this.audit.anchor());
-    this.log.info({ repos: [...this.repos.keys()] }, 'ready');
   }
 
   async addRepo(repo: string): Promise<void> {
@@ -293,10 +312,36 @@ export class Daemon {
     this.reporter.policyProblems(repo, policy);
     const entry: WatchedRepo = { path: repo, policy, gitOperation: null, cron: undefined, watch: undefined as unknown as RepoWatch };
     this.repos.set(repo, entry);
-    entry.watch = watchRepo({
+    try {
+      entry.watch = this.watchRepo(repo, entry);
+    } catch (e) {
+      this.repos.delete(repo);
+      throw e;
+    }
+    try {
+      await entry.watch.ready;
+    } catch (e) {
+      // Listed with its failed watcher (status shows the reason) rather than dropped silently.
+      this.log.error({ repo, err: (e as Error).message }, 'watcher failed');
+      return;
+    }
+    if (this.repos.get(repo) !== entry || this.stopping) return; // removed, or stopping, while it indexed
+    // The baseline for the next start, even when nothing changed this time.
+    this.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
+    entry.cron = startRepoCron(entry.path, entry.policy, this.db, this.log, (d) => void this.ingest([d]));
+    this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name), watcher: entry.watch.status().engine }, 'watching');
+    if (policy.trust === 'untrusted') this.log.info({ repo }, `not trusted: agent work here is read-only until 'kairos trust ${repo}'`);
+  }
+
+  private watchRepo(repo: string, entry: WatchedRepo): RepoWatch {
+    const policy = entry.policy;
+    return watchRepo({
       repo,
       ignore: policy.policy.ignore ?? [],
-      lastGitState: this.repoStore.gitState(repo),
+      lastGitState: () => this.repoStore.gitState(repo),
+      snapshotDir: path.join(this.opts.home, 'watch'),
+      env: this.opts.env,
+      log: this.log,
       onEvents: (drafts) => this.ingest(drafts),
       onGitEvents: (drafts, snapshot) => this.ingest(drafts, () => this.repoStore.saveGitState(repo, snapshot)),
       onGitOperation: (op) => {
@@ -309,11 +354,6 @@ export class Daemon {
       onError: (err, source) => this.log.error({ repo, source, err: err.message }, 'watcher error'),
       isOwnWrite: (rel) => this.ownWrites.has(repo, rel),
     });
-    await entry.watch.ready;
-    // The baseline for the next start, even when nothing changed this time.
-    this.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
-    entry.cron = startRepoCron(entry.path, entry.policy, this.db, this.log, (d) => void this.ingest([d]));
-    this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name) }, 'watching');
   }
 
   async removeRepo(repo: string): Promise<boolean> {
@@ -396,6 +436,10 @@ export class Daemon {
   }
 
   status(): Record<string, unknown> {
+    const pause = pauseStatus(this.db);
+    const moneyPause = this.model.paused() ?? null;
+    // Held: what the runner holds now (a row's hold can be stale for a moment after a resume, while the task waits for a free slot).
+    const deferred = new Set(this.runner.deferredTaskIds());
     return {
       pid: process.pid,
       home: this.opts.home,
@@ -403,8 +447,10 @@ export class Daemon {
       model_steps: {
         enabled: this.model.modelStepsEnabled,
         reason: this.model.modelStepsEnabled ? 'ANTHROPIC_API_KEY is set' : this.model.disabledReason,
-        paused: this.model.paused() ?? null,
+        paused: moneyPause,
+        state: !this.model.modelStepsEnabled ? 'off' : pause.paused ? 'paused' : moneyPause ? 'budget' : 'on',
       },
+      state: this.indexing ? 'indexing' : 'ready',
       repos: [...this.repos.values()].map((r) => (this.refreshPolicy(r.path, 'status'), { ...repoStatus(r), memory: memoryStatus(this.db, this.opts.home, r.path) })),
       dream: dreamStatus(this.userPolicy, Date.now()),
       pending: this.settler.pending(),
@@ -412,7 +458,9 @@ export class Daemon {
       queued: this.tasks.queued().map((t) => t.id),
       held: this.runner.deferredTaskIds(),
       ambient: this.ambient.pending(),
-      paused: isPaused(this.db),
+      paused: pause.paused,
+      pause,
+      held_tasks: this.tasks.held().filter((t) => deferred.has(t.id)),
       spend: spendReport(this.db, this.userPolicy.budget, Date.now()),
       events: this.events.count(),
       store: this.guard.health(),

@@ -91,8 +91,10 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   process.on('uncaughtException', fatal('uncaught exception'));
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
   if (o.verbose) {
-    const n = (daemon.status().repos as unknown[]).length;
-    process.stderr.write(`kairos: watching ${n} repositor${n === 1 ? 'y' : 'ies'}; Ctrl-C stops\n`);
+    void daemon.watching.then(() => {
+      const n = (daemon.status().repos as unknown[]).length;
+      process.stderr.write(`kairos: watching ${n} repositor${n === 1 ? 'y' : 'ies'}; Ctrl-C stops\n`);
+    });
   }
   return finished;
 }

@@ -9,13 +9,22 @@ import { reportTask } from '../src/report/task-report.js';
 import { createDbusNotifier, type DbusNotifier } from '../src/report/dbus-notify.js';
 import { callDaemon } from '../src/cli/control-client.js';
 import type { TaskRow } from '../src/store/task-store.js';
+import type { Voice } from '../src/report/speech.js';
+import path from 'node:path';
 
 /** The report stage as the daemon uses it: the daily log, notifications and the log file, never failing the caller. */
 export class Reporter {
-  constructor(private readonly d: { home: string; log: Logger; notifier: Notifier }) {}
+  constructor(private readonly d: { home: string; log: Logger; notifier: Notifier; voice?: Voice }) {}
 
   notify(title: string, body: string, urgency: 'low' | 'normal' | 'critical' = 'normal'): void {
     void this.d.notifier.notify({ title, body, urgency });
+    // Urgent notices are said aloud too (when the policy asks for speech): their title is the phrase.
+    if (urgency === 'critical') this.speak(title);
+  }
+
+  /** A short phrase, aloud, when `notify.speak` is on; never waits. */
+  speak(phrase: string): void {
+    this.d.voice?.say(phrase.startsWith('Kairos') ? phrase : `Kairos: ${phrase}`);
   }
 
   daily(text: string, repo?: string): void {
@@ -30,6 +39,7 @@ export class Reporter {
     const rep = reportTask(task, trigger, previous);
     this.d.log.info({ task: task.id, trigger: task.trigger, state: task.state, exit_code: task.exit_code, duration_ms: task.duration_ms }, 'task finished');
     this.daily(rep.log, task.repo);
+    if (rep.notification && task.state !== 'done') this.speak(`${task.trigger} failing in ${path.basename(task.repo)}`);
     if (rep.notification) await this.d.notifier.notify(rep.notification);
   }
 

@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FileState, Proposal, UndoPoint } from '../store/proposal-store.js';
-import { runGit } from './worktree.js';
+import { git, type GitLocation } from '../git/safe-git.js';
+import { userTree, type RepoLayout } from '../git/locate.js';
+import { attributesProblem, isDotGitName, pathProblem, symlinkProblem } from './git/content-rules.js';
 import { ApplyError } from './apply-error.js';
 import { assertNoSymlinkParent, putFile, pruneEmptyParents, readState, removeFile, restoreBefore, stateAt, sameState, tempName, type CurrentFile } from './tree-files.js';
 
@@ -23,8 +25,10 @@ export interface Plan {
   touched: string[];
 }
 
-export async function planApply(top: string, p: Proposal): Promise<Plan> {
-  const rels = await diffPaths(top, p.diff);
+export async function planApply(layout: RepoLayout, p: Proposal): Promise<Plan> {
+  const top = layout.top;
+  const user = userTree(layout);
+  const rels = await diffPaths(user, p.diff);
   // Before anything is read: a symlinked parent folder could point a read or a write outside the tree.
   for (const rel of rels) assertNoSymlinkParent(top, rel);
   const befores = new Map<string, CurrentFile | null>();
@@ -44,12 +48,12 @@ export async function planApply(top: string, p: Proposal): Promise<Plan> {
       const cur = befores.get(rel);
       if (!cur) continue;
       const args = cur.state.kind === 'symlink' ? ['hash-object', '-w', '--no-filters', '--stdin'] : ['hash-object', '-w', `--path=${rel}`, '--stdin'];
-      const blob = (await runGit(top, args, { input: cur.bytes })).stdout.toString('utf8').trim();
+      const blob = (await git(user, args, { input: cur.bytes })).stdout.toString('utf8').trim();
       lines.push(`${gitMode(cur.state)} ${blob}\t${rel}\0`);
     }
-    if (lines.length > 0) await runGit(top, ['update-index', '-z', '--index-info'], { input: lines.join(''), env });
-    else await runGit(top, ['read-tree', '--empty'], { env });
-    const res = await runGit(top, ['apply', '--cached', '--3way', '--whitespace=nowarn', '-'], { input: p.diff, env, allowFail: true });
+    if (lines.length > 0) await git(user, ['update-index', '-z', '--index-info'], { input: lines.join(''), env });
+    else await git(user, ['read-tree', '--empty'], { env });
+    const res = await git(user, ['apply', '--cached', '--3way', '--whitespace=nowarn', '-'], { input: p.diff, env, allowFail: true });
     if (res.code !== 0) {
       throw new ApplyError(
         'conflict',
@@ -57,7 +61,7 @@ export async function planApply(top: string, p: Proposal): Promise<Plan> {
         rels,
       );
     }
-    const staged = await scratchEntries(top, env);
+    const staged = await scratchEntries(user, env);
     const files: PlannedFile[] = [];
     for (const rel of rels) {
       const before = befores.get(rel) ?? null;
@@ -66,8 +70,9 @@ export async function planApply(top: string, p: Proposal): Promise<Plan> {
       if (entry) {
         if (entry.mode === '160000') throw new ApplyError('unsafe_path', `proposal ${p.id} would change the submodule ${rel}; Kairos does not apply submodule changes`, [rel]);
         const catArgs = entry.mode === '120000' ? ['cat-file', 'blob', entry.blob] : ['cat-file', '--filters', `--path=${rel}`, entry.blob];
-        const bytes = (await runGit(top, catArgs, { env })).stdout;
+        const bytes = (await git(user, catArgs, { env })).stdout;
         after = { state: afterState(entry.mode, before?.state ?? null, bytes), bytes };
+        refuseUnsafeContent(top, p.id, rel, entry.mode, bytes, before);
       }
       files.push({ rel, before, after, temp: tempName(rel) });
     }
@@ -88,8 +93,9 @@ export async function planApply(top: string, p: Proposal): Promise<Plan> {
 }
 
 /** The paths the diff touches, read by git itself (`apply --numstat`), each checked to stay inside the tree. */
-export async function diffPaths(top: string, diff: Buffer): Promise<string[]> {
-  const res = await runGit(top, ['apply', '--numstat', '-z', '-'], { input: diff, allowFail: true });
+export async function diffPaths(user: GitLocation & { workTree: string }, diff: Buffer): Promise<string[]> {
+  const top = user.workTree;
+  const res = await git(user, ['apply', '--numstat', '-z', '-'], { input: diff, allowFail: true });
   if (res.code !== 0) throw new ApplyError('conflict', `the stored diff cannot be read by git apply: ${summariseGitError(res.stderr)}`);
   const fields = res.stdout.toString('utf8').split('\0');
   const out = new Set<string>();
@@ -110,6 +116,19 @@ export async function diffPaths(top: string, diff: Buffer): Promise<string[]> {
   return rels;
 }
 
+/**
+ * The last look before the user's tree (a proposal is checked when it is made; this also covers one
+ * stored by an older version): what the content rules refuse is never written.
+ */
+function refuseUnsafeContent(top: string, id: string, rel: string, mode: string, bytes: Buffer, before: CurrentFile | null): void {
+  let why: string | undefined;
+  if (mode === '120000') why = symlinkProblem(top, rel, bytes.toString('utf8'));
+  else if (path.posix.basename(rel).toLowerCase() === '.gitattributes') {
+    why = attributesProblem(rel, bytes.toString('utf8'), before && before.state.kind === 'file' ? before.bytes.toString('utf8') : null);
+  }
+  if (why) throw new ApplyError('unsafe_path', `proposal ${id}: ${why}; it will not be applied`, [rel]);
+}
+
 export function checkRelPath(top: string, rel: string): void {
   const segs = rel.split('/');
   const bad =
@@ -117,13 +136,15 @@ export function checkRelPath(top: string, rel: string): void {
     rel.includes('\0') ||
     path.isAbsolute(rel) ||
     rel.includes('\\') ||
-    segs.some((s) => s === '' || s === '.' || s === '..' || s.toLowerCase() === '.git');
+    segs.some((s) => s === '' || s === '.' || s === '..' || isDotGitName(s));
   if (bad) throw new ApplyError('unsafe_path', `the proposal names the path ${JSON.stringify(rel)}, which is not a plain path inside ${top}; it will not be applied`, [rel]);
+  const why = pathProblem(rel);
+  if (why) throw new ApplyError('unsafe_path', `the proposal is refused: ${why}; it will not be applied`, [rel]);
 }
 
-export async function scratchEntries(top: string, env: Record<string, string>): Promise<Map<string, { mode: string; blob: string }>> {
+export async function scratchEntries(user: GitLocation, env: Record<string, string>): Promise<Map<string, { mode: string; blob: string }>> {
   const out = new Map<string, { mode: string; blob: string }>();
-  const text = (await runGit(top, ['ls-files', '-s', '-z'], { env })).stdout.toString('utf8');
+  const text = (await git(user, ['ls-files', '-s', '-z'], { env })).stdout.toString('utf8');
   for (const rec of text.split('\0')) {
     const m = /^(\d{6}) ([0-9a-f]+) (\d)\t(.*)$/s.exec(rec);
     if (m) out.set(m[4]!, { mode: m[1]!, blob: m[2]! });

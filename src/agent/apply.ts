@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Db } from '../store/db.js';
 import { ProposalStore, type Proposal, type ProposalState, type UndoFile, type UndoPoint } from '../store/proposal-store.js';
 import { sha256Hex } from './proposal.js';
-import { repoTopLevel } from './worktree.js';
+import { repoLayout } from './worktree.js';
+import type { RepoLayout } from '../git/locate.js';
 import { ApplyError } from './apply-error.js';
 import { planApply, writePlan } from './apply-plan.js';
 import { assertNoSymlinkParent, restoreBefore, sameState, stateAt, undoTouched } from './tree-files.js';
@@ -61,14 +62,15 @@ export async function applyProposal(opts: ApplyOptions): Promise<ApplyResult> {
       `proposal ${p.id}: the stored diff no longer matches the hash it was shown with (it was changed after it was proposed); it will not be applied — discard it and let the task propose again`,
     );
   }
-  const top = await checkRepo(p, opts.repo);
+  const layout = await checkRepo(p, opts.repo);
+  const top = layout.top;
   const from = p.state;
   if (from !== 'proposed' && from !== 'undone') throw stateError(p.id, from, 'apply');
   // The claim: one conditional UPDATE, so of two concurrent applies exactly one goes on to write.
   if (!store.move(p.id, [from], 'applying')) throw stateError(p.id, store.get(p.id)?.state ?? from, 'apply');
   const now = opts.now ?? (() => new Date());
   try {
-    const plan = await planApply(top, p);
+    const plan = await planApply(layout, p);
     store.setUndo(p.id, plan.undo);
     await opts.onBeforeWrite?.(plan.touched);
     writePlan(top, plan);
@@ -104,7 +106,7 @@ export async function undoProposal(opts: UndoOptions): Promise<UndoResult> {
   const store = new ProposalStore(opts.db);
   const p = store.get(opts.proposalId);
   if (!p) throw new ApplyError('not_found', `proposal ${opts.proposalId} does not exist; list proposals with \`kairos tasks\``);
-  const top = await checkRepo(p, opts.repo);
+  const top = (await checkRepo(p, opts.repo)).top;
   if (p.state !== 'applied') throw stateError(p.id, p.state, 'undo');
   if (!store.move(p.id, ['applied'], 'undoing')) throw stateError(p.id, store.get(p.id)?.state ?? p.state, 'undo');
   const now = opts.now ?? (() => new Date());
@@ -183,12 +185,12 @@ export async function recoverInterruptedApplies(opts: { db: Db; onBeforeWrite?: 
   return out;
 }
 
-async function checkRepo(p: Proposal, repo: string): Promise<string> {
-  const top = await repoTopLevel(repo);
-  if (top !== p.repo) {
-    throw new ApplyError('wrong_repo', `proposal ${p.id} belongs to ${p.repo}, not ${top}; run the command for that repository`);
+async function checkRepo(p: Proposal, repo: string): Promise<RepoLayout> {
+  const layout = await repoLayout(repo);
+  if (layout.top !== p.repo) {
+    throw new ApplyError('wrong_repo', `proposal ${p.id} belongs to ${p.repo}, not ${layout.top}; run the command for that repository`);
   }
-  return top;
+  return layout;
 }
 
 function stateError(id: string, state: ProposalState, verb: 'apply' | 'undo'): ApplyError {

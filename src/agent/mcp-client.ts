@@ -1,10 +1,35 @@
 import type Anthropic from '@anthropic-ai/sdk';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { DEFAULT_INHERITED_ENV_VARS, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServerConfig } from '../policy/schema.js';
 import { resultText } from './mcp/content.js';
+
+/**
+ * The MCP SDK is loaded when a task first connects to a server, not with the daemon: it costs
+ * ~26 MB and ~0.4 s to load, and most repositories configure no MCP server at all.
+ */
+const loadMcpSdk = async () => {
+  const [client, stdio, http, types] = await Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/client/stdio.js'),
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+  ]);
+  return {
+    Client: client.Client,
+    StdioClientTransport: stdio.StdioClientTransport,
+    DEFAULT_INHERITED_ENV_VARS: stdio.DEFAULT_INHERITED_ENV_VARS,
+    StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
+    ErrorCode: types.ErrorCode,
+    McpError: types.McpError,
+  };
+};
+type McpSdk = Awaited<ReturnType<typeof loadMcpSdk>>;
+let mcpSdk: Promise<McpSdk> | undefined;
+/** Set once a connection was attempted; every error class below can only exist after that. */
+let loadedSdk: McpSdk | undefined;
+const sdk = async (): Promise<McpSdk> => (loadedSdk = await (mcpSdk ??= loadMcpSdk()));
 import { ToolNamer } from './mcp/tool-names.js';
 
 /**
@@ -143,6 +168,7 @@ interface ListedTool {
 }
 
 async function connectOne(server: string, cfg: McpServerConfig, o: Resolved): Promise<{ conn: Connection; tools: ListedTool[] }> {
+  const { Client, StdioClientTransport, StreamableHTTPClientTransport, DEFAULT_INHERITED_ENV_VARS } = await sdk();
   const client = new Client(CLIENT_INFO, { capabilities: {} });
   let tail = '';
   let transport: StdioClientTransport | StreamableHTTPClientTransport;
@@ -150,7 +176,7 @@ async function connectOne(server: string, cfg: McpServerConfig, o: Resolved): Pr
     const stdio = new StdioClientTransport({
       command: cfg.command,
       args: cfg.args ?? [],
-      env: serverEnv(server, cfg.env ?? {}, o.env ?? process.env, o.log),
+      env: serverEnv(server, cfg.env ?? {}, o.env ?? process.env, o.log, DEFAULT_INHERITED_ENV_VARS),
       cwd: o.cwd,
       // Piped, not inherited: a server's chatter must not reach the daemon's own stderr, and its
       // last words explain a failed start.
@@ -217,7 +243,7 @@ async function callTool(
     if (r.isError) return { ok: false, output: text || `${label} failed without saying why` };
     return { ok: true, output: text };
   } catch (e) {
-    if ((e instanceof McpError && e.code === ErrorCode.RequestTimeout) || e instanceof DeadlineError) {
+    if (isMcpError(e, 'RequestTimeout') || e instanceof DeadlineError) {
       return { ok: false, output: `${label} did not answer within ${o.timeoutMs} ms; the call was cancelled` };
     }
     return { ok: false, output: `${label} failed: ${describe(e)}` };
@@ -226,7 +252,7 @@ async function callTool(
 
 async function closeOne(conn: Connection): Promise<void> {
   conn.lost ??= 'the connection was closed';
-  if (conn.transport instanceof StreamableHTTPClientTransport && conn.transport.sessionId) {
+  if (loadedSdk && conn.transport instanceof loadedSdk.StreamableHTTPClientTransport && conn.transport.sessionId) {
     // Ends the session on the server; a server that does not support it answers 405, which is fine.
     await deadline(conn.transport.terminateSession(), 2_000).catch(() => {});
   }
@@ -238,9 +264,9 @@ async function closeOne(conn: Connection): Promise<void> {
  * daemon's own variables (USER, SHELL, TERM, LOGNAME, ...); setting those to undefined makes
  * node's spawn leave them out, so the server sees exactly PATH, HOME and its configured env.
  */
-function serverEnv(server: string, configured: Record<string, string>, base: NodeJS.ProcessEnv, log: McpLog | undefined): Record<string, string> {
+function serverEnv(server: string, configured: Record<string, string>, base: NodeJS.ProcessEnv, log: McpLog | undefined, inherited: readonly string[]): Record<string, string> {
   const env: Record<string, string | undefined> = {};
-  for (const k of DEFAULT_INHERITED_ENV_VARS) env[k] = undefined;
+  for (const k of inherited) env[k] = undefined;
   if (base.PATH !== undefined) env.PATH = base.PATH;
   if (base.HOME !== undefined) env.HOME = base.HOME;
   Object.assign(env, configured);
@@ -249,6 +275,10 @@ function serverEnv(server: string, configured: Record<string, string>, base: Nod
     env[k] = undefined;
   }
   return env as Record<string, string>;
+}
+
+function isMcpError(e: unknown, code: 'RequestTimeout' | 'ConnectionClosed'): boolean {
+  return !!loadedSdk && e instanceof loadedSdk.McpError && e.code === loadedSdk.ErrorCode[code];
 }
 
 class DeadlineError extends Error {
@@ -267,7 +297,7 @@ function deadline<T>(p: Promise<T>, ms: number): Promise<T> {
 function describe(e: unknown): string {
   const err = e as NodeJS.ErrnoException;
   if (err?.code === 'ENOENT' && err.syscall?.startsWith('spawn')) return `the command was not found (${err.path ?? ''})`;
-  if (e instanceof McpError && e.code === ErrorCode.ConnectionClosed) return 'it exited or closed the connection';
+  if (isMcpError(e, 'ConnectionClosed')) return 'it exited or closed the connection';
   // fetch says only "fetch failed"; the reason (ECONNREFUSED, a TLS error, ...) is in its cause.
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const msg = err?.message ?? String(e);

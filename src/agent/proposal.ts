@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import { ProposalStore, randomProposalId, type Proposal } from '../store/proposal-store.js';
-import { repoTopLevel, runGit } from './worktree.js';
-import { isProtected } from '../policy/protected-paths.js';
+import { repoLayout } from './worktree.js';
+import { git, type GitLocation } from '../git/safe-git.js';
+import { taskWorktreeLocation } from '../git/locate.js';
+import { indexWorktree, TreeTooLargeError, type ContentProblem, type WorktreeIndex } from './git/tree-index.js';
 import { secretsAddedByDiff } from '../policy/redact/diff-secrets.js';
 import { redactText } from '../policy/filter.js';
 
@@ -11,7 +13,7 @@ export type { Proposal } from '../store/proposal-store.js';
 export class ProposalError extends Error {
   override name = 'ProposalError';
   constructor(
-    readonly code: 'empty' | 'too_large' | 'secret',
+    readonly code: 'empty' | 'too_large' | 'refused' | 'secret',
     message: string,
   ) {
     super(message);
@@ -57,33 +59,23 @@ export interface MakeProposalOptions {
 }
 
 /**
- * Turns the worktree's state into a stored proposal: `git add -A` in the worktree (its own index, so
- * new files are included and .gitignore'd build output is not), then `git diff --cached` against the
- * base. Whatever the agent did in between (edits, commits, resets) the diff is base → what is on disk.
+ * Turns the worktree's state into a stored proposal: the daemon indexes the worktree itself
+ * (git/tree-index.ts: no `git add`, nothing planted is followed or run), refuses the whole proposal
+ * when it carries anything it may not (git/content-rules.ts: `.git` entries, nested repositories,
+ * driver-selecting `.gitattributes` lines, `.gitmodules`, symlinks out of the tree, special files,
+ * protected paths — whatever wrote them, the agent or a command it ran), then `git diff --cached`
+ * of that index against the base. Whatever the agent did in between (edits, commits, resets) the
+ * diff is base → what is on disk.
  */
-/**
- * The agent's file tools refuse protected paths, but a command it runs in the sandbox may write
- * anything inside the worktree (a test that drops a `.husky/pre-commit` or a `.claude/settings.json`).
- * The proposal is the one door into the user's tree, so protected paths are taken out of it here,
- * whatever wrote them; returns those left out.
- */
-async function unstageProtected(worktreeDir: string, base: string): Promise<string[]> {
-  const staged = (await runGit(worktreeDir, ['diff', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', base, '--'])).stdout
-    .toString('utf8')
-    .split('\0')
-    .filter((n) => n.length > 0 && isProtected(n));
-  if (staged.length) await runGit(worktreeDir, ['reset', '-q', base, '--', ...staged.map((n) => `:(literal)${n}`)]);
-  return staged;
-}
-
 export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal> {
-  const repo = await repoTopLevel(opts.repo);
-  await runGit(opts.worktreeDir, ['add', '-A', '--', '.']);
-  const leftOut = await unstageProtected(opts.worktreeDir, opts.base);
-  const note = leftOut.length ? `\n\n[Left out: changes to protected paths, which the agent may never make: ${leftOut.join(', ')}]` : '';
-  const diff = (await runGit(opts.worktreeDir, ['diff', '--cached', ...DIFF_ARGS, opts.base, '--'])).stdout;
+  const layout = await repoLayout(opts.repo);
+  const loc = taskWorktreeLocation(layout, opts.worktreeDir);
+  const { diff, names } = await withWorktreeIndex(loc, opts.base, String(opts.taskId), async (idx) => {
+    const bytes = (await git(loc, ['diff', '--cached', ...DIFF_ARGS, opts.base, '--'], { env: idx.env })).stdout;
+    return { diff: bytes, names: idx.changed };
+  });
   if (diff.length === 0) {
-    throw new ProposalError('empty', `task ${opts.taskId}: the worktree ${opts.worktreeDir} has no changes against ${opts.base}; there is nothing to propose${note}`);
+    throw new ProposalError('empty', `task ${opts.taskId}: the worktree ${opts.worktreeDir} has no changes against ${opts.base}; there is nothing to propose`);
   }
   const max = opts.maxDiffBytes ?? 5 * 1024 * 1024;
   if (diff.length > max) {
@@ -102,24 +94,49 @@ export async function makeProposal(opts: MakeProposalOptions): Promise<Proposal>
         'Kairos does not propose credentials in source. Add them yourself (an untracked .env, a secret store) if they are wanted',
     );
   }
-  const names = (await runGit(opts.worktreeDir, ['diff', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', opts.base, '--'])).stdout
-    .toString('utf8')
-    .split('\0')
-    .filter((n) => n.length > 0);
   const store = new ProposalStore(opts.db);
   return store.insert(
     {
       taskId: String(opts.taskId),
-      repo,
+      repo: layout.top,
       base: opts.base,
       diff,
       hash: sha256Hex(diff),
-      // Stored and shown: the model's words were redacted already; the note names paths.
-      summary: redactText(opts.summary + note),
+      // Stored and shown: the model's words were redacted already; this is the last door.
+      summary: redactText(opts.summary),
       files: names,
       costMicros: opts.costMicros,
       createdAt: (opts.now ?? (() => new Date()))().toISOString(),
     },
     opts.makeId ?? randomProposalId,
   );
+}
+
+/**
+ * Indexes a task worktree (the proposal's view of it) and runs `use` with that index, refusing
+ * first when the tree carries anything a proposal may not. `who` names the task in messages.
+ */
+export async function withWorktreeIndex<T>(loc: GitLocation & { workTree: string }, base: string, who: string, use: (idx: WorktreeIndex) => Promise<T>): Promise<T> {
+  let idx: WorktreeIndex;
+  try {
+    idx = await indexWorktree(loc, base, { expectedAdminDir: loc.gitDir });
+  } catch (e) {
+    if (e instanceof TreeTooLargeError) throw new ProposalError('too_large', `task ${who}: ${e.message}`);
+    throw e;
+  }
+  try {
+    if (idx.problems.length) throw new ProposalError('refused', refusalText(who, idx.problems));
+    return await use(idx);
+  } finally {
+    idx.dispose();
+  }
+}
+
+const SHOWN_PROBLEMS = 8;
+
+/** The reason shown wherever the user sees the task: every problem, up to a handful, then a count. */
+export function refusalText(who: string, problems: readonly ContentProblem[]): string {
+  const shown = problems.slice(0, SHOWN_PROBLEMS).map((p) => p.why);
+  const more = problems.length > SHOWN_PROBLEMS ? `; and ${problems.length - SHOWN_PROBLEMS} more` : '';
+  return `task ${who}: proposal refused, nothing was proposed: ${shown.join('; ')}${more}`;
 }

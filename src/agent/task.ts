@@ -15,14 +15,14 @@ import { isPaused } from '../pipeline/approvals.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources } from './hooks.js';
-import { createTaskWorktree, removeTaskWorktree } from './worktree.js';
+import { createTaskWorktree, removeTaskWorktree, type TaskWorktree } from './worktree.js';
 import { makeProposal, ProposalError, type Proposal } from './proposal.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
 import { connectMcpServers } from './mcp-client.js';
 import { loadPlugins, pluginDirs, pluginHookSources } from './plugins.js';
 import { pluginToolbox } from './plugin-tools.js';
-import { editFile, grep, listFiles, readFile, worktreeGitDir, writeFile } from './tools/files.js';
+import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
 import { AGENT_COMMAND_TIMEOUT_MS, runAgentCommand } from './tools/command.js';
 import type { ToolInput, ToolName } from './tools/schemas.js';
@@ -91,9 +91,16 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     const audit = new AuditLog(d.db);
     // Trust is read again at every call, and the pause switch too: the gate's real check for a step
     // of a running task. A tool call costs nothing, so the spend layer is n/a for it (never called).
+    // Steps the trust layer denied because the repository is not trusted: the task's end says so, with the command.
+    let deniedUntrusted = 0;
     const evaluate = (step: Parameters<typeof evaluateStep>[0]) =>
       evaluateStep(step, layerContext({ policy: t.policy, kairosHome: d.home, sandbox: d.sandbox, attended: false, gateState: { recentStarts: [], paused: isPaused(d.db) } }), {
-        trust: (step) => trustLayer(trustStatus(d.db, t.repo))(step),
+        trust: (step) => {
+          const status = trustStatus(d.db, t.repo);
+          const verdict = trustLayer(status)(step);
+          if (verdict.decision === 'deny' && status === 'untrusted') deniedUntrusted++;
+          return verdict;
+        },
         spend: () => deny('the spend layer decides model calls only (a tool call reached it)'),
         audit,
       });
@@ -119,7 +126,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree.dir, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}` }),
             spillDir: workerSpill,
             limits,
@@ -129,7 +136,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       },
     });
     const execute = toolExecutor(
-      wt.dir,
+      wt,
       t.repo,
       t.policy.sandbox,
       spillDir,
@@ -169,14 +176,26 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     // The task's cost includes its workers' (their own ledger keys, counted in this task's total).
     const cost = outcome.costMicro + workers.records.reduce((a, w) => a + w.cost_micro, 0);
     const workerData = workers.records.length ? { workers: workers.records } : {};
-    if (outcome.kind === 'failed') return { state: 'failed', reason: outcome.reason, costMicro: cost, ...workerData };
-    if (outcome.kind === 'sleep') return { state: 'done', reason: `slept: ${outcome.reason}`, costMicro: cost, ...workerData };
+    // Without a proposal, an untrusted repository is the likely cause: the end says so first, and tells the user once.
+    const untrustedEnd = (state: 'done' | 'failed', reason: string): AgentTaskResult => {
+      if (deniedUntrusted === 0) return { state, reason, costMicro: cost, ...workerData };
+      const why = untrustedReason(t.repo, deniedUntrusted);
+      d.notify(why);
+      return { state, reason: `${why} (${reason.replace(/^nothing to propose: /, '')})`, costMicro: cost, ...workerData };
+    };
+    if (outcome.kind === 'failed') return untrustedEnd('failed', outcome.reason);
+    if (outcome.kind === 'sleep') return untrustedEnd('done', `slept: ${outcome.reason}`);
     let proposal: Proposal;
     try {
       proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
     } catch (e) {
+      // A refusal is a failure the user must see (`kairos tasks`, the log, a notification); an empty or oversized diff is not.
+      if (e instanceof ProposalError && e.code === 'refused') {
+        d.log.warn({ task: t.taskId, reason: e.message }, 'proposal refused');
+        return { state: 'failed', reason: e.message, costMicro: cost, ...workerData };
+      }
       if (e instanceof ProposalError && e.code === 'secret') return { state: 'failed', reason: `proposal refused: ${e.message}`, costMicro: cost, ...workerData };
-      if (e instanceof ProposalError) return { state: 'done', reason: `nothing to propose: ${e.message}`, costMicro: cost, ...workerData };
+      if (e instanceof ProposalError) return untrustedEnd('done', `nothing to propose: ${e.message}`);
       throw e;
     }
     if (hooks.has('TaskProposed')) {
@@ -193,11 +212,16 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
   }
 }
 
+/** The end of a task whose edits or commands the trust layer denied: what happened and the command that changes it. */
+export function untrustedReason(repo: string, denied: number): string {
+  return `nothing to propose: ${repo} is not trusted, so the agent could only read (${denied} edit${denied === 1 ? '' : 's'} or command${denied === 1 ? '' : 's'} denied); run 'kairos trust ${repo}' to let it edit its worktree and run commands, then run the trigger again`;
+}
+
 type ToolOutput = { text: string; failed?: boolean };
 
 /** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
 function toolExecutor(
-  root: string,
+  wt: Pick<TaskWorktree, 'dir' | 'gitDir'>,
   repo: string,
   sandboxSettings: SandboxSettings | undefined,
   spillDir: string,
@@ -205,8 +229,10 @@ function toolExecutor(
   notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
-  const gitDir = worktreeGitDir(root);
-  const files = { root, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024, ...(gitDir ? { gitDir } : {}) };
+  const root = wt.dir;
+  // The worktree's git dir as the daemon made it (found from the repository's side, never from the tree's `.git`).
+  const git = { gitDir: wt.gitDir, workTree: wt.dir };
+  const files = { root, gitDir: wt.gitDir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
   return async (name, input) => {
     switch (name) {
       case 'read_file': return { text: await readFile(files, input as never) };
@@ -214,7 +240,7 @@ function toolExecutor(
       case 'grep': return { text: await grep(files, input as never) };
       case 'write_file': return { text: await writeFile(files, input as never) };
       case 'edit_file': return { text: await editFile(files, input as never) };
-      case 'git': return { text: await gitRead(root, input as never, 30_000) };
+      case 'git': return { text: await gitRead({ git, repo, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), home: os.homedir(), kairosHome: d.home, timeoutMs: 30_000 }, input as never) };
       case 'run_command':
         return runAgentCommand(
           { root, repo, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), timeoutMs: AGENT_COMMAND_TIMEOUT_MS, outputLimit: 64_000 },

@@ -2,11 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SpendLedger } from '../model/ledger.js';
 import { formatUsd } from '../model/prices.js';
-import { isProtected } from '../policy/protected-paths.js';
 import type { LogSink } from '../report/logger.js';
 import type { AgentOutcome } from './loop.js';
-import { DIFF_ARGS } from './proposal.js';
-import { createTaskWorktree, removeTaskWorktree, runGit, type TaskWorktree } from './worktree.js';
+import { DIFF_ARGS, withWorktreeIndex } from './proposal.js';
+import { createTaskWorktree, removeTaskWorktree, repoLayout, type TaskWorktree } from './worktree.js';
+import { git, gitText, type GitLocation } from '../git/safe-git.js';
+import { taskWorktreeLocation } from '../git/locate.js';
+import { indexWorktree } from './git/tree-index.js';
 import type { ToolInput } from './tools/schemas.js';
 
 /**
@@ -111,7 +113,7 @@ export class SplitRunner {
         records.push({ ...base, outcome: r.kind, reason: r.reason, files: [], conflicts: [] });
         continue;
       }
-      const merged = await applyWorkerDiff(d.coordinatorDir, r.diff);
+      const merged = await applyWorkerDiff(taskWorktreeLocation(await repoLayout(d.repo), d.coordinatorDir), r.diff);
       records.push({
         ...base,
         outcome: merged.conflicts.length || merged.error ? 'conflict' : 'merged',
@@ -138,7 +140,7 @@ export class SplitRunner {
       costMicro = outcome.costMicro;
       if (outcome.kind === 'failed') return { kind: 'failed', reason: outcome.reason, costMicro };
       if (outcome.kind === 'sleep') return { kind: 'slept', reason: outcome.reason, costMicro };
-      const { diff, files } = await worktreeDiff(wt.dir, wt.base);
+      const { diff, files } = await worktreeDiff({ gitDir: wt.gitDir, workTree: wt.dir }, wt.base, id);
       if (diff.length === 0) return { kind: 'no_changes', reason: outcome.summary, costMicro };
       return { kind: 'diff', diff, files, reason: outcome.summary, costMicro };
     } catch (e) {
@@ -153,35 +155,34 @@ export class SplitRunner {
 
 /**
  * A worktree's changes against its base, in the proposal format (DIFF_ARGS), as bytes: the same
- * `git add -A` + `git diff --cached` as makeProposal, with protected paths left out, stored nowhere.
+ * index and the same refusals as makeProposal (a worker's tree that carries anything a proposal may
+ * not is refused, and the worker counts as failed), stored nowhere.
  */
-export async function worktreeDiff(dir: string, base: string): Promise<{ diff: Buffer; files: string[] }> {
-  await runGit(dir, ['add', '-A', '--', '.']);
-  const names = async (): Promise<string[]> =>
-    (await runGit(dir, ['diff', '--cached', '--name-only', '-z', '--no-renames', '--ignore-submodules=all', base, '--'])).stdout
-      .toString('utf8')
-      .split('\0')
-      .filter((n) => n.length > 0);
-  const protectedNames = (await names()).filter(isProtected);
-  if (protectedNames.length) await runGit(dir, ['reset', '-q', base, '--', ...protectedNames.map((n) => `:(literal)${n}`)]);
-  const diff = (await runGit(dir, ['diff', '--cached', ...DIFF_ARGS, base, '--'])).stdout;
-  return { diff, files: await names() };
+export async function worktreeDiff(loc: GitLocation & { workTree: string }, base: string, who: string): Promise<{ diff: Buffer; files: string[] }> {
+  return withWorktreeIndex(loc, base, who, async (idx) => ({
+    diff: (await git(loc, ['diff', '--cached', ...DIFF_ARGS, base, '--'], { env: idx.env })).stdout,
+    files: idx.changed,
+  }));
 }
 
 /**
- * Applies a worker's diff into the coordinator's worktree. The index is brought up to the tree on
- * disk first (`--3way` works through the index); overlapping hunks become conflict markers the
- * coordinator is told about, never a silent loss.
+ * Applies a worker's diff into the coordinator's worktree. `--3way` works through an index that
+ * matches the tree on disk: a scratch one, built by the daemon (never `git add`, which would run
+ * what the coordinator's tree plants) and refreshed so git sees it matches. Overlapping hunks become
+ * conflict markers the coordinator is told about, never a silent loss.
  */
-export async function applyWorkerDiff(dir: string, diff: Buffer): Promise<{ conflicts: string[]; error?: string }> {
-  await runGit(dir, ['add', '-A', '--', '.']);
-  const res = await runGit(dir, ['apply', '--3way', '--whitespace=nowarn', '-'], { input: diff, allowFail: true });
-  const conflicts = (await runGit(dir, ['diff', '--name-only', '-z', '--diff-filter=U'])).stdout
-    .toString('utf8')
-    .split('\0')
-    .filter((n) => n.length > 0);
-  if (res.code !== 0 && conflicts.length === 0) return { conflicts, error: `git apply failed: ${res.stderr.trim().slice(0, 500)}` };
-  return { conflicts };
+export async function applyWorkerDiff(loc: GitLocation & { workTree: string }, diff: Buffer): Promise<{ conflicts: string[]; error?: string }> {
+  const idx = await indexWorktree(loc, 'HEAD');
+  try {
+    if (idx.unsafeForGit) return { conflicts: [], error: `not applied: ${idx.problems.map((p) => p.why).join('; ')}` };
+    await git(loc, ['update-index', '-q', '--refresh', '--ignore-submodules'], { env: idx.env, allowFail: true });
+    const res = await git(loc, ['apply', '--3way', '--whitespace=nowarn', '-'], { input: diff, env: idx.env, allowFail: true });
+    const conflicts = (await gitText(loc, ['diff', '--name-only', '-z', '--diff-filter=U'], { env: idx.env })).split('\0').filter((n) => n.length > 0);
+    if (res.code !== 0 && conflicts.length === 0) return { conflicts, error: `git apply failed: ${res.stderr.trim().slice(0, 500)}` };
+    return { conflicts };
+  } finally {
+    idx.dispose();
+  }
 }
 
 function describe(records: readonly WorkerRecord[]): string {

@@ -1,8 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { git, gitText, type GitLocation } from '../git/safe-git.js';
+import { findWorktreeGitDir, locateRepo, RepoLocateError, taskWorktreeLocation, userTree, type RepoLayout } from '../git/locate.js';
+import { indexWorktree } from './git/tree-index.js';
 
 /**
  * The isolated git worktree an acting task edits in. It lives under $KAIROS_HOME, outside the
@@ -21,86 +23,7 @@ export class WorktreeError extends Error {
   override name = 'WorktreeError';
 }
 
-export class GitCommandError extends Error {
-  override name = 'GitCommandError';
-  constructor(
-    message: string,
-    readonly code: number | null,
-    readonly stderr: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface GitResult {
-  stdout: Buffer;
-  stderr: string;
-  code: number | null;
-}
-
-export interface GitRunOptions {
-  /** Bytes written to git's stdin. */
-  input?: Buffer | string;
-  /** Extra environment (e.g. GIT_INDEX_FILE for a scratch index). */
-  env?: Record<string, string>;
-  /** Return a failed result instead of throwing. */
-  allowFail?: boolean;
-}
-
-// Variables that would point git at another repository, index or object store than the one asked for
-// (set, for instance, when the daemon was started from inside a git hook).
-const LOCATING_VARS = [
-  'GIT_DIR',
-  'GIT_WORK_TREE',
-  'GIT_INDEX_FILE',
-  'GIT_OBJECT_DIRECTORY',
-  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
-  'GIT_COMMON_DIR',
-  'GIT_NAMESPACE',
-  'GIT_PREFIX',
-];
-
-/**
- * Runs git in `cwd` and collects raw stdout bytes (diffs are hashed byte for byte, so no decoding).
- * Hooks are switched off: the daemon's own bookkeeping (worktree add, scratch commits) must not run
- * the user's post-checkout or commit hooks. GIT_OPTIONAL_LOCKS=0 keeps read-only commands from
- * refreshing (rewriting) the user's index.
- */
-export function runGit(cwd: string, args: readonly string[], opts: GitRunOptions = {}): Promise<GitResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of LOCATING_VARS) delete env[k];
-  Object.assign(env, { GIT_OPTIONAL_LOCKS: '0', GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' }, opts.env ?? {});
-  const fullArgs = ['-c', 'core.hooksPath=/dev/null', ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn('git', fullArgs, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => reject(new GitCommandError(`git ${args.join(' ')} in ${cwd}: ${e.message}; is git installed and on PATH?`, null, '')));
-    // git may exit before reading all its stdin (e.g. on a usage error); that is its answer, not ours to crash on.
-    child.stdin.on('error', () => {});
-    child.on('close', (code) => {
-      const res: GitResult = { stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8'), code };
-      if (code === 0 || opts.allowFail) resolve(res);
-      else {
-        reject(
-          new GitCommandError(
-            `git ${args.join(' ')} failed in ${cwd} (exit ${code ?? 'signal'}): ${res.stderr.trim() || '(no message)'}`,
-            code,
-            res.stderr,
-          ),
-        );
-      }
-    });
-    if (opts.input !== undefined) child.stdin.end(opts.input);
-    else child.stdin.end();
-  });
-}
-
-async function gitText(cwd: string, args: readonly string[], opts: GitRunOptions = {}): Promise<string> {
-  return (await runGit(cwd, args, opts)).stdout.toString('utf8');
-}
+export { GitCommandError, type GitResult } from '../git/safe-git.js';
 
 /** Task ids become a branch name and a folder name, so only a safe alphabet is accepted. */
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -123,15 +46,17 @@ export function taskBranch(taskId: TaskId): string {
 
 /** The repository's top folder, realpath'd: one repository has one key however it is named. */
 export async function repoTopLevel(repo: string): Promise<string> {
-  let real: string;
+  return (await repoLayout(repo)).top;
+}
+
+/** Where the repository containing `repo` keeps its git folders (see git/locate.ts). */
+export async function repoLayout(repo: string): Promise<RepoLayout> {
   try {
-    real = fs.realpathSync(repo);
-  } catch {
-    throw new WorktreeError(`${repo}: no such folder; pass the path of the repository's work tree`);
+    return await locateRepo(repo);
+  } catch (e) {
+    if (e instanceof RepoLocateError) throw new WorktreeError(e.message);
+    throw e;
   }
-  const res = await runGit(real, ['rev-parse', '--show-toplevel'], { allowFail: true });
-  if (res.code !== 0) throw new WorktreeError(`${real}: not a git work tree (${res.stderr.trim()}); pass the repository's top folder`);
-  return fs.realpathSync(res.stdout.toString('utf8').trim());
 }
 
 /** Short stable key of a repository path, naming its folder under <home>/worktrees. */
@@ -150,6 +75,8 @@ function markerPath(home: string, topLevel: string, id: string): string {
 export interface TaskWorktree {
   /** The worktree folder (realpath'd). */
   dir: string;
+  /** Its admin folder in the repository (`<common>/worktrees/<name>`): the git dir every command in it names. */
+  gitDir: string;
   /** `kairos/<task-id>` */
   branch: string;
   /** The commit the agent's changes are diffed against: HEAD, or a commit of HEAD plus the user's uncommitted changes. */
@@ -200,14 +127,16 @@ const KAIROS_IDENTITY = {
  */
 export async function createTaskWorktree(opts: CreateWorktreeOptions): Promise<TaskWorktree> {
   const id = checkTaskId(opts.taskId);
-  const top = await repoTopLevel(opts.repo);
+  const layout = await repoLayout(opts.repo);
+  const top = layout.top;
+  const user = userTree(layout);
   const branch = taskBranch(id);
-  const headRes = await runGit(top, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { allowFail: true });
+  const headRes = await git(user, ['rev-parse', '--verify', '--quiet', 'HEAD^{commit}'], { allowFail: true });
   if (headRes.code !== 0) {
     throw new WorktreeError(`${top}: HEAD has no commit yet; an agent task needs at least one commit to branch from (make the first commit)`);
   }
   const head = headRes.stdout.toString('utf8').trim();
-  const exists = await runGit(top, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
+  const exists = await git(user, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
   if (exists.code === 0) {
     throw new WorktreeError(
       `${top}: branch ${branch} already exists; task ${id} already has a worktree (remove it with removeTaskWorktree, or restart the daemon to reconcile leaked worktrees)`,
@@ -221,45 +150,69 @@ export async function createTaskWorktree(opts: CreateWorktreeOptions): Promise<T
 
   let base: string;
   if (opts.from) {
-    const from = fs.realpathSync(opts.from);
+    // Another task's worktree: touched by an agent, so read only through the daemon's own index (never `git add`).
+    const from = taskWorktreeLocation(layout, opts.from);
     const fromHead = (await gitText(from, ['rev-parse', '--verify', 'HEAD^{commit}'])).trim();
-    base = await snapshotUncommitted(from, fromHead, id);
+    base = await snapshotTouchedTree(from, fromHead, id);
   } else {
-    base = opts.includeUncommitted ? await snapshotUncommitted(top, head, id) : head;
+    base = opts.includeUncommitted ? await snapshotUncommitted(user, head, id) : head;
   }
 
   const marker = markerPath(opts.home, top, id);
   fs.mkdirSync(path.dirname(marker), { recursive: true });
   const now = (opts.now ?? (() => new Date()))();
   fs.writeFileSync(marker, JSON.stringify({ repo: top, branch, base, head, createdAt: now.toISOString() }) + '\n');
+  let gitDir: string | undefined;
   try {
-    await runGit(top, ['worktree', 'add', '--quiet', '-b', branch, dir, base]);
+    await git(user, ['worktree', 'add', '--quiet', '-b', branch, dir, base]);
+    gitDir = findWorktreeGitDir(layout.commonDir, dir);
+    if (!gitDir) throw new Error(`git made no admin folder for ${dir} under ${layout.commonDir}/worktrees`);
   } catch (err) {
     // Leave nothing behind for a failed add: a half-registered worktree or a branch would leak.
     await removeTaskWorktree({ repo: top, taskId: id, home: opts.home }).catch(() => {});
     throw new WorktreeError(`could not create the worktree for task ${id} in ${top}: ${(err as Error).message}`);
   }
-  return { dir: fs.realpathSync(dir), branch, base, head, repo: top };
+  return { dir: fs.realpathSync(dir), gitDir, branch, base, head, repo: top };
 }
 
-async function snapshotUncommitted(top: string, head: string, id: string): Promise<string> {
-  const userIndex = path.resolve(top, (await gitText(top, ['rev-parse', '--git-path', 'index'])).trim());
+/**
+ * The user's dirty state as a commit. The user's tree is theirs, not the agent's, so git's own
+ * `git add -A` reads it (through the daemon's git: no hooks, no drivers), into a scratch copy of
+ * their index so only changed files are re-read.
+ */
+async function snapshotUncommitted(user: GitLocation, head: string, id: string): Promise<string> {
+  const userIndex = path.resolve(user.gitDir, 'index');
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-snapshot-'));
   try {
     const scratchIndex = path.join(scratch, 'index');
     // Starting from a copy of the user's index keeps its stat cache, so only changed files are re-read.
     if (fs.existsSync(userIndex)) fs.copyFileSync(userIndex, scratchIndex);
     const env = { GIT_INDEX_FILE: scratchIndex };
-    if (!fs.existsSync(userIndex)) await runGit(top, ['read-tree', head], { env });
-    await runGit(top, ['add', '-A', '--ignore-errors', '--', '.'], { env });
-    const tree = (await gitText(top, ['write-tree'], { env })).trim();
-    const headTree = (await gitText(top, ['rev-parse', `${head}^{tree}`])).trim();
-    if (tree === headTree) return head;
-    const message = `kairos: uncommitted changes carried into task ${id}`;
-    return (await gitText(top, ['commit-tree', '--no-gpg-sign', tree, '-p', head, '-m', message], { env: KAIROS_IDENTITY })).trim();
+    if (!fs.existsSync(userIndex)) await git(user, ['read-tree', head], { env });
+    await git(user, ['add', '-A', '--ignore-errors', '--', '.'], { env });
+    return await commitIndex(user, env, head, id);
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/** A worktree an agent touched, as a commit: only regular files and links, nothing planted (tree-index.ts). */
+async function snapshotTouchedTree(loc: GitLocation & { workTree: string }, head: string, id: string): Promise<string> {
+  const idx = await indexWorktree(loc, head);
+  try {
+    if (idx.unsafeForGit) throw new WorktreeError(`${loc.workTree} cannot be carried into task ${id}: ${idx.problems.map((p) => p.why).join('; ')}`);
+    return await commitIndex(loc, idx.env, head, id);
+  } finally {
+    idx.dispose();
+  }
+}
+
+async function commitIndex(loc: GitLocation, env: { GIT_INDEX_FILE: string }, head: string, id: string): Promise<string> {
+  const tree = (await gitText(loc, ['write-tree'], { env })).trim();
+  const headTree = (await gitText(loc, ['rev-parse', `${head}^{tree}`])).trim();
+  if (tree === headTree) return head;
+  const message = `kairos: uncommitted changes carried into task ${id}`;
+  return (await gitText(loc, ['commit-tree', '--no-gpg-sign', tree, '-p', head, '-m', message], { env: KAIROS_IDENTITY })).trim();
 }
 
 export interface RemoveWorktreeOptions {
@@ -277,25 +230,31 @@ export interface RemovedWorktree {
   branch: string | null;
 }
 
-/** Removes the task's worktree (even with uncommitted edits or a lock) and its branch. Idempotent. */
+/**
+ * Removes the task's worktree (even with uncommitted edits or a lock) and its branch. Idempotent.
+ * The folder is deleted by the daemon itself, never by `git worktree remove`, which would read the
+ * worktree's `.git` (possibly planted) to validate it; the registration goes with `worktree prune`.
+ */
 export async function removeTaskWorktree(opts: RemoveWorktreeOptions): Promise<RemovedWorktree> {
   const id = checkTaskId(opts.taskId);
-  const top = await repoTopLevel(opts.repo);
+  const layout = await repoLayout(opts.repo);
+  const top = layout.top;
+  const user = userTree(layout);
   const dir = path.join(repoWorktreeRoot(opts.home, top), id);
   const branch = taskBranch(id);
   let removedDir: string | null = null;
-  const registered = (await listWorktrees(top)).find((w) => sameDir(w.path, dir));
-  if (registered || fs.existsSync(dir)) {
-    // Two --force: also removes a locked worktree.
-    await runGit(top, ['worktree', 'remove', '--force', '--force', dir], { allowFail: true });
+  const admin = findWorktreeGitDir(layout.commonDir, dir);
+  if (admin || fs.existsSync(dir)) {
     fs.rmSync(dir, { recursive: true, force: true });
     removedDir = dir;
   }
-  await runGit(top, ['worktree', 'prune'], { allowFail: true });
+  await git(user, ['worktree', 'prune'], { allowFail: true });
+  // A locked registration survives prune; it is ours (it points at our folder), so it goes too.
+  if (admin && fs.existsSync(admin)) fs.rmSync(admin, { recursive: true, force: true });
   let removedBranch: string | null = null;
-  const exists = await runGit(top, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
+  const exists = await git(user, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
   if (exists.code === 0) {
-    const del = await runGit(top, ['branch', '-D', '--', branch], { allowFail: true });
+    const del = await git(user, ['branch', '-D', '--', branch], { allowFail: true });
     if (del.code !== 0) {
       throw new WorktreeError(`${top}: could not delete branch ${branch}: ${del.stderr.trim()} (is it checked out somewhere? switch away and run again)`);
     }
@@ -310,9 +269,9 @@ interface WorktreeEntry {
   branch: string | null;
 }
 
-async function listWorktrees(top: string): Promise<WorktreeEntry[]> {
+async function listWorktrees(user: GitLocation): Promise<WorktreeEntry[]> {
   // Not -z (git >= 2.36 only): Kairos worktree paths never contain a newline.
-  const text = await gitText(top, ['worktree', 'list', '--porcelain']);
+  const text = await gitText(user, ['worktree', 'list', '--porcelain']);
   const out: WorktreeEntry[] = [];
   let cur: WorktreeEntry | null = null;
   for (const field of text.split('\n')) {
@@ -324,17 +283,6 @@ async function listWorktrees(top: string): Promise<WorktreeEntry[]> {
     }
   }
   return out;
-}
-
-function sameDir(a: string, b: string): boolean {
-  const real = (p: string): string => {
-    try {
-      return fs.realpathSync(p);
-    } catch {
-      return path.resolve(p);
-    }
-  };
-  return real(a) === real(b);
 }
 
 export interface ReconcileOptions {
@@ -355,17 +303,18 @@ export async function reconcileWorktrees(opts: ReconcileOptions): Promise<Remove
   const live = new Set([...opts.liveTaskIds].map(String));
   const removed: RemovedWorktree[] = [];
   for (const repo of opts.repos) {
-    let top: string;
+    let layout: RepoLayout;
     try {
-      top = await repoTopLevel(repo);
+      layout = await repoLayout(repo);
     } catch {
       continue;
     }
-    await runGit(top, ['worktree', 'prune'], { allowFail: true });
+    const top = layout.top;
+    await git(userTree(layout), ['worktree', 'prune'], { allowFail: true });
     const root = repoWorktreeRoot(opts.home, top);
     const realRoot = fs.existsSync(root) ? fs.realpathSync(root) : root;
     const stale = new Set<string>();
-    for (const w of await listWorktrees(top)) {
+    for (const w of await listWorktrees(userTree(layout))) {
       const p = fs.existsSync(w.path) ? fs.realpathSync(w.path) : w.path;
       if (path.dirname(p) !== realRoot) continue;
       const id = path.basename(p);

@@ -3,9 +3,12 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { z } from 'zod';
 import { detectNotifyBackend, notificationsPath } from '../report/notify.js';
+import { chooseEngine, type EngineChoice } from '../events/watch-engine.js';
 import { detectLimits } from '../policy/sandbox/limits.js';
 import { shellGrammarStatus } from '../policy/shell.js';
 import { verifyAudit } from './audit-command.js';
+import { speechStatus } from '../report/speech.js';
+import { loadPolicyOrDefault } from '../policy/load.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -31,7 +34,8 @@ export interface DoctorOptions {
 }
 
 export const MIN_NODE = '20.19.0';
-export const MIN_GIT = '2.25.0';
+// The daemon's git runner passes settings as GIT_CONFIG_COUNT/KEY/VALUE and asks rev-parse for --path-format=absolute (both 2.31).
+export const MIN_GIT = '2.31.0';
 export const MIN_INOTIFY_WATCHES = 65536;
 export const MIN_INOTIFY_INSTANCES = 128;
 /** Below this a storm (a code generator, a large copy) can overflow the kernel's event queue; Kairos then rescans. */
@@ -59,7 +63,9 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     guarded('sqlite', () => checkSqlite(o.home)),
     guarded('git', () => checkGit(o.env, o.timeoutMs)),
     guarded('inotify', () => checkInotify(o.platform, o.procDir)),
+    guarded('watcher', () => checkWatcher(o.env)),
     guarded('notifications', () => checkNotifications(o.home, o.env, o.platform)),
+    guarded('speech', () => checkSpeech(o.home, o.env)),
     guarded('sandbox', () => checkSandbox(o.env, o.platform, o.timeoutMs)),
     guarded('shell-grammar', checkShellGrammar),
     guarded('api-key', () => checkApiKey(o.env)),
@@ -140,7 +146,7 @@ async function checkGit(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Doct
   const version = /git version (\d+\.\d+(?:\.\d+)?)/.exec(r.stdout)?.[1];
   if (r.code !== 0 || !version) return { name: 'git', status: 'fail', detail: `\`git --version\` failed: ${r.stderr.trim() || r.stdout.trim() || `exit ${r.code}`}` };
   if (compareVersions(version, MIN_GIT) < 0) {
-    return { name: 'git', status: 'warn', detail: `git ${version} is older than ${MIN_GIT}; worktree handling may misbehave`, fix: `upgrade git to ${MIN_GIT} or newer` };
+    return { name: 'git', status: 'warn', detail: `git ${version} is older than ${MIN_GIT}; Kairos's hardened git calls need it`, fix: `upgrade git to ${MIN_GIT} or newer` };
   }
   return { name: 'git', status: 'ok', detail: `git ${version}` };
 }
@@ -177,6 +183,20 @@ function checkInotify(platform: NodeJS.Platform, procDir: string): DoctorCheck {
   };
 }
 
+/** Which engine would watch work trees, and why: the native one, Watchman, or the chokidar fallback. */
+async function checkWatcher(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
+  const name = 'watcher';
+  let engine: EngineChoice;
+  try {
+    engine = await chooseEngine(env);
+  } catch (e) {
+    return { name, status: 'fail', detail: (e as Error).message, fix: 'unset KAIROS_WATCHER (or set it to auto) to let Kairos choose' };
+  }
+  if (engine.name !== 'chokidar') return { name, status: 'ok', detail: `${engine.name} (${engine.backend}): ${engine.reason}` };
+  if (env.KAIROS_WATCHER === 'chokidar') return { name, status: 'ok', detail: `chokidar: ${engine.reason}` };
+  return { name, status: 'warn', detail: `chokidar fallback: ${engine.reason}`, fix: 'reinstall Kairos with optional dependencies (`npm ci`, not --omit=optional) so @parcel/watcher has its prebuilt binary' };
+}
+
 function checkNotifications(home: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): DoctorCheck {
   const name = 'notifications';
   const record = notificationsPath(home);
@@ -199,6 +219,18 @@ function checkNotifications(home: string, env: NodeJS.ProcessEnv, platform: Node
     };
   }
   return { name, status: 'ok', detail: where };
+}
+
+/** Spoken notifications (notify.speak in the user's policy): which program would speak, and a fix when none can. */
+function checkSpeech(home: string, env: NodeJS.ProcessEnv): DoctorCheck {
+  let speak: boolean;
+  try {
+    speak = loadPolicyOrDefault(home).notify?.speak === true;
+  } catch {
+    // `kairos policy check` names what is wrong with the file; this line only says speech is undecided.
+    return { name: 'speech', status: 'warn', detail: 'the policy does not load, so whether to speak is unknown', fix: "run 'kairos policy check'" };
+  }
+  return { name: 'speech', ...speechStatus(speak, env) };
 }
 
 async function checkSandbox(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, timeoutMs: number): Promise<DoctorCheck> {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { printJson } from './output.js';
 import { isAlive } from './process-alive.js';
+import { modelStepsText, statusDetailLines, trustHints, type PauseJson } from './status-view.js';
 
 export interface LifecycleContext {
   home: string;
@@ -38,6 +39,7 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
   if (running) {
     for (const repo of repos) await callDaemon(ctx.home, 'add_repo', { repo });
     process.stdout.write(`kairos: daemon already running (pid ${running.pid}); watching ${repos.join(', ') || 'the same repositories'}\n`);
+    printTrustHints(await daemonStatus(ctx.home).catch(() => null), repos);
     return 0;
   }
   fs.mkdirSync(path.join(ctx.home, 'logs'), { recursive: true, mode: 0o700 });
@@ -52,19 +54,30 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
   let exited: number | null = null;
   child.on('exit', (code) => (exited = code ?? 1));
   child.unref();
-  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastProgress = '';
   while (Date.now() < deadline) {
     if (exited !== null) {
       process.stderr.write(`kairos: the daemon exited during start (code ${exited}). It said (${outFile}):\n${tail(outFile, startOffset, 15)}\n`);
       return exited || 1;
     }
     const s = await daemonStatus(ctx.home).catch(() => null);
-    if (s) {
+    if (s?.state === 'indexing') {
+      // Answering but still indexing: show progress, and wait as long as it moves.
+      const line = indexingLine(s);
+      if (line !== lastProgress) {
+        process.stdout.write(process.stdout.isTTY ? `\r${line}\x1b[K` : `${line}\n`);
+        lastProgress = line;
+      }
+      deadline = Math.max(deadline, Date.now() + READY_TIMEOUT_MS);
+    } else if (s) {
+      if (lastProgress && process.stdout.isTTY) process.stdout.write('\n');
       process.stdout.write(`kairos: daemon started (pid ${s.pid}), watching ${(s.repos as Array<{ path: string }>).map((r) => r.path).join(', ')}\n`);
       process.stdout.write(`kairos: state in ${ctx.home}; 'kairos status' to check, 'kairos stop' to stop\n`);
+      printTrustHints(s, repos);
       return 0;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, s?.state === 'indexing' ? 250 : 100));
   }
   process.stderr.write(`kairos: the daemon did not become ready within ${READY_TIMEOUT_MS / 1000} s; see ${outFile}\n`);
   return 1;
@@ -103,12 +116,13 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
     process.stdout.write(`kairos: not running (home ${ctx.home})\n`);
     return 1;
   }
-  const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null; memory?: MemoryStatus }>;
-  const model = s.model_steps as { enabled: boolean; reason: string };
-  process.stdout.write(`kairos: running, pid ${s.pid}, since ${s.started_at}\n`);
-  process.stdout.write(`  model steps: ${model.enabled ? 'on' : model.reason}\n`);
+  const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null; watcher: WatcherJson | null; memory?: MemoryStatus }>;
+  const model = s.model_steps as Parameters<typeof modelStepsText>[0];
+  process.stdout.write(`kairos: ${s.state === 'indexing' ? 'indexing' : 'running'}, pid ${s.pid}, since ${s.started_at}\n`);
+  process.stdout.write(`  model steps: ${modelStepsText(model, s.pause as PauseJson | undefined)}\n`);
   for (const r of repos) {
     process.stdout.write(`  ${r.path}  [${r.trust}]  triggers: ${r.triggers.join(', ') || '(none)'}${r.git_operation ? `  (git ${r.git_operation} in progress)` : ''}\n`);
+    if (r.watcher) process.stdout.write(`    watcher: ${watcherLine(r.watcher)}\n`);
     if (r.policy_error) process.stdout.write(`    policy error: ${r.policy_error}\n`);
     if (r.memory) process.stdout.write(`    memory: ${r.memory.path} (${memoryLine(r.memory)})\n`);
   }
@@ -119,7 +133,12 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
   if (store?.degraded) process.stdout.write(`  store: ${store.degraded}; ${store.held} events held in memory${store.dropped ? `, ${store.dropped} file events dropped` : ''} (written when space returns)\n`);
   const reload = (s.policy as { last_reload: { ok: boolean; error: string | null; at: string } | null } | undefined)?.last_reload;
   if (reload && !reload.ok) process.stdout.write(`  policy: the edit at ${reload.at} was not applied (the previous policy is in force): ${reload.error}\n`);
+  for (const line of statusDetailLines(s)) process.stdout.write(`${line}\n`);
   return 0;
+}
+
+function printTrustHints(s: Record<string, unknown> | null, asked: string[]): void {
+  for (const line of trustHints((s?.repos as Array<{ path: string; trust: string }> | undefined) ?? [], asked)) process.stdout.write(`${line}\n`);
 }
 
 interface MemoryStatus {
@@ -143,4 +162,38 @@ function tail(file: string, from: number, n: number): string {
   } catch {
     return '(no output)';
   }
+}
+
+interface WatcherJson {
+  engine: string | null;
+  backend: string | null;
+  reason: string;
+  state: string;
+  files: number;
+  dirs: number;
+  elapsed_ms: number;
+  offline: string;
+  error: string | null;
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** One line of start-up progress: every repository's files indexed so far and the time spent. */
+function indexingLine(s: Record<string, unknown>): string {
+  const repos = (s.repos as Array<{ path: string; watcher: WatcherJson | null }>).filter((r) => r.watcher?.state === 'indexing');
+  const files = repos.reduce((n, r) => n + (r.watcher?.files ?? 0), 0);
+  const elapsed = Math.max(0, ...repos.map((r) => r.watcher?.elapsed_ms ?? 0));
+  const names = repos.map((r) => r.path).join(', ');
+  return `kairos: indexing ${names || 'repositories'}: ${files.toLocaleString('en-US')} files, ${seconds(elapsed)}`;
+}
+
+/** How `status` describes a repository's watcher: engine, state, and why when it is not the native one or not running. */
+function watcherLine(w: WatcherJson): string {
+  const engine = w.engine ? `${w.engine}${w.backend && w.backend !== w.engine ? ` (${w.backend})` : ''}` : 'starting';
+  if (w.state === 'indexing') return `${engine}, indexing: ${w.files.toLocaleString('en-US')} files, ${seconds(w.elapsed_ms)}`;
+  if (w.state === 'failed' || w.state === 'lost') return `${engine}, ${w.state.toUpperCase()}: ${w.error ?? 'unknown reason'}`;
+  const why = w.engine === 'chokidar' ? ` — ${w.reason}` : '';
+  return `${engine}, ${w.state} ${w.files.toLocaleString('en-US')} files (indexed in ${seconds(w.elapsed_ms)})${why}`;
 }

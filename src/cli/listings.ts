@@ -4,6 +4,7 @@ import { EventStore } from '../store/event-store.js';
 import { TaskStore, type TaskRow } from '../store/task-store.js';
 import { ProposalStore, proposalListing } from '../store/proposal-store.js';
 import { printJson, printTable } from './output.js';
+import { heldText } from './status-view.js';
 
 /** Listings read the store directly (SQLite WAL allows it while the daemon writes), so they work with the daemon down. */
 function openExistingStore(home: string): Db {
@@ -59,7 +60,11 @@ export function taskJson(t: TaskRow, paths: string[], proposal?: ReturnType<type
     created_at: t.created_at,
     started_at: t.started_at,
     finished_at: t.finished_at,
-    reason: t.reason,
+    // A queued task has no result yet: its reason is why the gate holds it (quiet hours, pause, …), if it does.
+    reason: t.reason ?? (t.state === 'queued' ? t.held_reason : null),
+    held_reason: t.state === 'queued' ? t.held_reason : null,
+    held_until: t.state === 'queued' ? t.held_until : null,
+    held_since: t.state === 'queued' ? t.held_since : null,
     output: t.output,
     batch_id: t.batch_id,
     paths,
@@ -81,9 +86,15 @@ export function listTasks(home: string, o: { json: boolean; repo?: string; limit
   const rows = withStore(home, (db) => taskRows(db, o));
   if (o.json) return printJson(rows);
   printTable(
-    rows.map((t) => ({ ...t, paths: (t.paths as string[]).length, result: t.reason ?? (t.exit_code ?? '') })),
+    rows.map((t) => ({ ...t, paths: (t.paths as string[]).length, result: resultText(t) })),
     ['id', 'trigger', 'state', 'result', 'duration_ms', 'paths', 'created_at', 'command'],
   );
+}
+
+/** The `result` column: why a held task waits and until when, else the task's reason or exit code. */
+function resultText(t: Record<string, unknown>): unknown {
+  if (typeof t.held_reason === 'string') return heldText(t.held_reason, (t.held_until as string | null) ?? null);
+  return t.reason ?? t.exit_code ?? '';
 }
 
 function summariseData(data: unknown): string {

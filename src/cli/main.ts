@@ -193,7 +193,7 @@ program
 
 program
   .command('doctor')
-  .description('check this machine: node, SQLite, git, inotify limits, notifications, sandbox, API key')
+  .description('check this machine: node, SQLite, git, inotify limits, notifications, speech, sandbox, API key')
   .option('--json', 'print JSON')
   .action(async (o: { json?: boolean }) => {
     const checks = await runDoctor({ home: home(), env: process.env });

@@ -20,8 +20,12 @@ export const EventType = z.enum([...FILE_EVENT_TYPES, ...GIT_EVENT_TYPES, 'cron'
 export type EventType = z.infer<typeof EventType>;
 export type GitEventType = z.infer<typeof GitEventType>;
 
-/** Who caused the change: the user, or the daemon itself (its own writes never trigger it again). */
-export const Origin = z.enum(['user', 'daemon']);
+/**
+ * Who caused the change: the user, or the daemon itself (its own writes never trigger it again).
+ * `offline`: a file change made while Kairos was not watching, found on start by comparing the tree
+ * with its snapshot; it fires triggers like a user's change, but is not the user editing right now.
+ */
+export const Origin = z.enum(['user', 'daemon', 'offline']);
 
 const base = {
   repo: z.string().min(1),

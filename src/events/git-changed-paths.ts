@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { gitSync } from '../git/safe-git.js';
+import { resolveGitDirs } from './git-dir.js';
 import type { EventDraft } from './event.js';
 
 /** Beyond this a git event keeps a count instead of the list: fs triggers then rely on the watcher alone. */
@@ -19,12 +20,9 @@ const WORK_TREE_MOVES: Record<string, [fromKey: string, toKey: string]> = {
  */
 export function changedPaths(repo: string, from: string, to: string): string[] | null {
   try {
-    const out = execFileSync('git', ['diff', '--no-renames', '--name-only', '-z', from, to, '--'], {
-      cwd: repo,
-      encoding: 'utf8',
-      maxBuffer: 256 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
+    const dirs = resolveGitDirs(repo);
+    // Two commits: no work tree is read, so none is named.
+    const out = gitSync({ gitDir: dirs.gitDir }, ['diff', '--no-renames', '--name-only', '-z', from, to, '--']).stdout.toString('utf8');
     return out.split('\0').filter(Boolean);
   } catch {
     return null; // an unborn or garbage-collected commit: the watcher's events still stand

@@ -1,4 +1,5 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type Anthropic from '@anthropic-ai/sdk';
+import { lazyAnthropic } from './sdk.js';
 import type { z } from 'zod';
 import type { Db } from '../store/db.js';
 import type { Models as ModelsSchema } from '../policy/schema.js';
@@ -194,16 +195,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     };
   }
 
-  const sdk = new Anthropic({
-    apiKey,
-    ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
-    // Every retry must go through the ledger, so the SDK never retries on its own.
-    maxRetries: 0,
-    timeout: opts.timeoutMs ?? 600_000,
-    // Failures reach the caller as classified values with their reason; the SDK's console logging
-    // would only duplicate them into the daemon's stderr.
-    logLevel: 'off',
-  });
+  const sdk = lazyAnthropic({ apiKey, baseURL: opts.baseURL, timeoutMs: opts.timeoutMs ?? 600_000 });
 
   let pause: PauseState | undefined;
 
@@ -219,7 +211,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
 
   const countInputTokens = async (req: Pick<ModelCallRequest, 'model' | 'system' | 'messages' | 'tools'>): Promise<TokenCount> => {
     try {
-      const r = await sdk.messages.countTokens(
+      const r = await (await sdk()).messages.countTokens(
         {
           model: req.model,
           messages: redactMessages(req.messages),
@@ -322,7 +314,8 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
             ...(req.tools ? { tools: req.tools } : {}),
           };
           const stream = req.stream === true || maxTokens > MAX_NON_STREAMING_TOKENS;
-          return stream ? await sdk.messages.stream(params).finalMessage() : await sdk.messages.create(params);
+          const client = await sdk();
+          return stream ? await client.messages.stream(params).finalMessage() : await client.messages.create(params);
         },
         settle: (id, message) => {
           const s = ledger.settle(id, message.usage, clock());

@@ -1,4 +1,5 @@
-import { APIError, APIConnectionError, APIUserAbortError } from '@anthropic-ai/sdk';
+// The SDK's small error module, not the SDK itself (see ./sdk.ts): the same classes, for instanceof.
+import { APIError, APIConnectionError, APIUserAbortError } from '@anthropic-ai/sdk/core/error';
 import { isAttended, type Origin } from './ledger.js';
 import { formatUsd } from './prices.js';
 

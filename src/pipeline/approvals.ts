@@ -109,6 +109,7 @@ export interface ApprovalDetails {
 }
 
 const PAUSED_KEY = 'paused';
+const PAUSED_BY_KEY = 'paused_by';
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -456,8 +457,22 @@ export function pausedSince(db: Db): string | null {
   return s?.value === 'true' ? s.updatedAt : null;
 }
 
-export function setPaused(db: Db, paused: boolean, now: Date = new Date()): { paused: boolean; since: string | null } {
-  new ApprovalStore(db).setSetting(PAUSED_KEY, paused ? 'true' : 'false', iso(now));
+/** The pause switch as `status` shows it: whether, since when and through which channel. */
+export function pauseStatus(db: Db): { paused: boolean; since: string | null; by: string | null } {
+  return { paused: isPaused(db), since: pausedSince(db), by: pausedBy(db) };
+}
+
+/** Who set the pause switch: the channel it came through (cli, tray, notification, mcp), for `status`. */
+export function pausedBy(db: Db): string | null {
+  return isPaused(db) ? (new ApprovalStore(db).setting(PAUSED_BY_KEY)?.value ?? null) : null;
+}
+
+export function setPaused(db: Db, paused: boolean, now: Date = new Date(), by?: HumanChannel): { paused: boolean; since: string | null } {
+  const store = new ApprovalStore(db);
+  db.transaction(() => {
+    store.setSetting(PAUSED_KEY, paused ? 'true' : 'false', iso(now));
+    if (paused) store.setSetting(PAUSED_BY_KEY, by ?? 'cli', iso(now));
+  })();
   return { paused, since: paused ? iso(now) : null };
 }
 

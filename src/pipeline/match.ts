@@ -8,7 +8,12 @@ function globMatcher(globs: readonly string[]): (p: string) => boolean {
   const key = globs.join('\0');
   let m = globCache.get(key);
   if (!m) {
-    m = picomatch(globs as string[], { dot: true });
+    // picomatch's `.` stops at a line break; file names may contain one, so match with dotAll.
+    const res = globs.map((g) => {
+      const re = picomatch.makeRe(g, { dot: true });
+      return new RegExp(re.source, re.flags.includes('s') ? re.flags : re.flags + 's');
+    });
+    m = (p: string) => res.some((re) => re.test(p));
     globCache.set(key, m);
   }
   return m;

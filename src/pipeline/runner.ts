@@ -116,6 +116,12 @@ export class TaskRunner {
     const timer = retryAt !== undefined ? setTimeout(() => this.enqueue(task.id), Math.max(0, retryAt - Date.now())) : undefined;
     timer?.unref();
     this.deferred.set(task.id, timer);
+    // Kept in the task row: `kairos tasks` and `status` say why it waits and until when, not just "queued".
+    try {
+      this.opts.tasks.hold(task.id, reason, retryAt !== undefined ? new Date(retryAt).toISOString() : null, this.now());
+    } catch (e) {
+      this.opts.onError(e as Error, task);
+    }
     this.opts.onDeferred?.(task, reason, retryAt);
   }
 

@@ -29,7 +29,18 @@ export interface SettleOptions {
   /** Events that matched no trigger at all are settled at once. */
   onSettled(ids: number[]): void;
   clock?: SettleClock;
+  /**
+   * How long a hold of this kind may keep a batch back; undefined holds until released (a git
+   * operation). A storm hold defaults to STORM_HOLD_CEILING_MS, so a writer that never stops cannot
+   * silence a repository's triggers: the batch is released as it stands and the next one begins.
+   */
+  holdCeilingMs?(why: string): number | undefined;
 }
+
+/** A storm may hold a batch back at most this long (twice the 30 s maximum wait). */
+export const STORM_HOLD_CEILING_MS = 60_000;
+
+const defaultCeiling = (why: string): number | undefined => (why === 'storm' ? STORM_HOLD_CEILING_MS : undefined);
 
 interface Bucket {
   repo: string;
@@ -93,8 +104,9 @@ export class Settler {
 
   release(repo: string, why: string): void {
     const reasons = this.held.get(repo);
-    if (!reasons?.delete(why) || reasons.size) return;
-    this.held.delete(repo);
+    if (!reasons?.delete(why)) return;
+    if (!reasons.size) this.held.delete(repo);
+    // Rescheduled even while other holds remain: a bounded one (a storm) may already be past its ceiling.
     for (const b of this.buckets.values()) if (b.repo === repo) this.schedule(b);
   }
 
@@ -144,8 +156,27 @@ export class Settler {
     b.timer = this.clock.setTimeout(() => this.fire(b), Math.max(0, due - now));
   }
 
+  /** When a held bucket may go anyway: never while an unbounded hold (a git operation) is on, else at its oldest ceiling. */
+  private heldUntil(b: Bucket): number {
+    const reasons = this.held.get(b.repo);
+    if (!reasons) return 0;
+    let until = 0;
+    for (const why of reasons) {
+      const ceiling = (this.opts.holdCeilingMs ?? defaultCeiling)(why);
+      if (ceiling === undefined) return Infinity;
+      until = Math.max(until, b.firstAt + ceiling);
+    }
+    return until;
+  }
+
   private fire(b: Bucket): void {
-    if (this.held.has(b.repo)) return; // release() reschedules it
+    const heldUntil = this.heldUntil(b);
+    if (heldUntil === Infinity) return; // release() reschedules it
+    if (heldUntil > this.clock.now()) {
+      this.clock.clearTimeout(b.timer);
+      b.timer = this.clock.setTimeout(() => this.fire(b), heldUntil - this.clock.now());
+      return;
+    }
     const notBefore = this.opts.notBefore?.(b.repo, b.trigger) ?? 0;
     if (notBefore > this.clock.now()) return this.schedule(b);
     this.buckets.delete(`${b.repo}\0${b.trigger.name}`);

@@ -70,6 +70,7 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
     workers: mergeObjects(shipped.workers, user.workers),
     sandbox: mergeUserSandbox(shipped.sandbox, user.sandbox),
     retention: mergeObjects(shipped.retention, user.retention),
+    notify: mergeObjects(shipped.notify, user.notify),
   }) as Policy;
 }
 
@@ -207,6 +208,8 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
   const sandbox = mergeRepoSandbox(user.sandbox, repo.sandbox, opts.trusted, refuse);
   // One store serves every repository: how long it keeps history is the user's to say.
   if (repo.retention) refuse('retention', 'the store is shared by every repository — set retention in $KAIROS_HOME/policy.yaml');
+  // The voice is the desk's, not a repository's: a cloned repository must not make the machine talk.
+  if (repo.notify) refuse('notify', "how Kairos speaks to you is yours to set — set notify in $KAIROS_HOME/policy.yaml");
 
   const policy = definedOnly({
     version: 1 as const,
@@ -221,6 +224,7 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     workers,
     sandbox,
     retention: user.retention,
+    notify: user.notify,
     ...ambient,
   }) as Policy;
   return { policy, refused, fromRepo };

@@ -289,6 +289,14 @@ export const PresenceSettings = z
   .strict();
 export type PresenceSettings = z.infer<typeof PresenceSettings>;
 
+/** How Kairos reaches the person at the desk besides desktop notifications (src/report/speech.ts). Only the user policy sets it. */
+export const NotifySettings = z
+  .object({
+    speak: z.boolean().optional().describe('Also say failures, proposals and urgent notices aloud in a short phrase, through speech-dispatcher (spd-say) or espeak-ng (default false).'),
+  })
+  .strict();
+export type NotifySettings = z.infer<typeof NotifySettings>;
+
 /** The ambient triage step (src/pipeline/decide.ts). */
 export const TriageSettings = z
   .object({
@@ -378,6 +386,7 @@ export const Policy = z
     workers: WorkersSettings.optional(),
     sandbox: SandboxSettings.optional(),
     retention: RetentionSettings.optional(),
+    notify: NotifySettings.optional(),
     /** Extra paths to ignore, in .gitignore syntax, on top of .gitignore and .kairosignore. */
     ignore: z.array(z.string()).optional().describe('Extra paths to ignore, in .gitignore syntax.'),
     defaults: z

@@ -183,7 +183,8 @@ export function detectNotifyBackend(
   return { name: 'growl' };
 }
 
-function findOnPath(name: string, pathVar: string): string | undefined {
+/** The executable `name` on a PATH-style list, or undefined. */
+export function findOnPath(name: string, pathVar: string): string | undefined {
   for (const dir of pathVar.split(path.delimiter)) {
     if (!dir) continue;
     const candidate = path.join(dir, name);

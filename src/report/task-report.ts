@@ -1,6 +1,9 @@
 import path from 'node:path';
 import type { Trigger } from '../policy/schema.js';
 import type { TaskRow } from '../store/task-store.js';
+import { isNoise, summariseFailure, type FailureSummary } from './failure-summary.js';
+import { BODY_MAX } from './notify.js';
+import { stripTerminalEscapes } from './terminal-text.js';
 
 export interface TaskReport {
   /** Present when the trigger's `notify` mode says this result is worth interrupting for. */
@@ -23,7 +26,10 @@ export function reportTask(task: TaskRow, trigger: Pick<Trigger, 'notify'> | und
     task.kind === 'notify' ? 'changes settled'
     : task.kind === 'agent' ? (task.state === 'proposed' ? `proposed: ${task.reason ?? ''}` : `agent ${task.state === 'done' ? 'finished' : 'failed'}${task.reason ? `: ${task.reason}` : ''}`)
     : task.command ? `\`${task.command}\` ${outcome}${secs}` : outcome;
-  const log = `${repoName} · ${task.trigger} (task ${task.id}): ${what}`;
+  // A failed command's most telling lines (the failing assertion, the compiler error), not its last line.
+  const failure = !ok && task.kind === 'command' && task.output ? summariseFailure(task.output, { cwd: task.repo, maxChars: BODY_MAX }) : undefined;
+  const telling = failure?.tool ? failure.lines[0] : undefined;
+  const log = `${repoName} · ${task.trigger} (task ${task.id}): ${what}${telling ? ` — ${telling}` : ''}`;
 
   // A proposal is announced on its own, with Approve / Deny / Show actions (see dbus-notify.ts).
   if (task.state === 'proposed') return { log };
@@ -31,20 +37,36 @@ export function reportTask(task: TaskRow, trigger: Pick<Trigger, 'notify'> | und
   const changed = !previous || previous.state !== task.state;
   const wanted = mode === 'always' || (mode === 'on_failure' && !ok) || (mode === 'on_change' && changed);
   if (!wanted) return { log };
-  const lastLine = lastMeaningfulLine(task.output ?? '');
   return {
     log,
     notification: {
       title: `${repoName}: ${task.trigger} ${ok ? (task.kind === 'notify' ? 'fired' : 'passed') : 'failed'}`,
-      body: task.kind === 'notify' ? firstLines(task.output ?? '', 3) : lastLine ? `${what}\n${lastLine}` : what,
+      body: task.kind === 'notify' ? firstLines(task.output ?? '', 3) : failureBody(what, failure) ?? withLastLine(what, task.output ?? ''),
       urgency: ok ? 'low' : 'normal',
     },
   };
 }
 
-function lastMeaningfulLine(output: string): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
-  return lines.at(-1)?.slice(0, 160) ?? '';
+/**
+ * A recognised report speaks for itself (the title already says what failed); the tail of an
+ * unrecognised one follows the command and its exit code, which then say more than it does.
+ */
+function failureBody(what: string, failure: FailureSummary | undefined): string | undefined {
+  if (!failure?.lines.length) return undefined;
+  if (failure.tool) return failure.lines.join('\n');
+  const room = BODY_MAX - what.length - 1;
+  const tail: string[] = [];
+  for (const l of [...failure.lines].reverse()) {
+    if (tail.join('\n').length + l.length + 1 > room) break;
+    tail.unshift(l);
+  }
+  return [what, ...tail].join('\n');
+}
+
+/** The last line that is not a runner's footer or counter (never `# duration_ms 211.0`). */
+function withLastLine(what: string, output: string): string {
+  const last = output.split('\n').filter((l) => !isNoise(stripTerminalEscapes(l))).at(-1)?.trim().slice(0, 160);
+  return last ? `${what}\n${stripTerminalEscapes(last)}` : what;
 }
 
 function firstLines(text: string, n: number): string {

@@ -166,7 +166,7 @@ export function onClick(item: TrayItem): TrayEffect | null {
     case 'show':
       return { kind: 'control', method: 'approvals.show', params: { id: a.id }, after: 'open-diff' };
     case 'pause':
-      return { kind: 'control', method: 'pause', params: {} };
+      return { kind: 'control', method: 'pause', params: { channel: 'tray' } };
     case 'resume':
       return { kind: 'control', method: 'resume', params: {} };
     case 'open-log':

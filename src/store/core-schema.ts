@@ -89,3 +89,16 @@ registerMigration({
     ALTER TABLE repos ADD COLUMN git_state TEXT;
   `,
 });
+
+registerMigration({
+  id: 4,
+  name: 'task-held',
+  sql: `
+    -- why the gate holds a queued task (quiet hours, pause, rate limit, edit back-off), until when
+    -- (null: until 'kairos resume'), and since when: 'kairos tasks' and 'status' read them from here,
+    -- so they say why work waits even with the daemon down. Cleared when the task starts.
+    ALTER TABLE tasks ADD COLUMN held_reason TEXT;
+    ALTER TABLE tasks ADD COLUMN held_until TEXT;
+    ALTER TABLE tasks ADD COLUMN held_since TEXT;
+  `,
+});

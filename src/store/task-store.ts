@@ -18,6 +18,20 @@ export interface TaskRow {
   output: string | null;
   reason: string | null;
   data: string;
+  /** Why the gate holds this queued task, until when (null: until resumed) and since when; null once it starts. */
+  held_reason: string | null;
+  held_until: string | null;
+  held_since: string | null;
+}
+
+/** A queued task the gate holds, as `status` shows it. */
+export interface HeldTask {
+  id: number;
+  repo: string;
+  trigger: string;
+  reason: string;
+  until: string | null;
+  since: string;
 }
 
 export class TaskStateError extends Error {
@@ -108,6 +122,8 @@ export class TaskStore {
     if (!canMove(from, to)) throw new TaskStateError(`task ${id}: ${from} → ${to} is not a legal move`);
     this.db.transaction(() => {
       const sets = ['state = @to'];
+      // A task that leaves the queue is no longer held by anything.
+      if (from === 'queued') sets.push('held_reason = NULL', 'held_until = NULL', 'held_since = NULL');
       if (to === 'running') sets.push('started_at = @at');
       if (to !== 'running') sets.push('finished_at = CASE WHEN @final THEN @at ELSE finished_at END');
       for (const k of ['exit_code', 'signal', 'duration_ms', 'output', 'reason'] as const) {
@@ -152,6 +168,24 @@ export class TaskStore {
       const data = { ...(JSON.parse(row.data) as Record<string, unknown>), ...patch };
       this.db.prepare('UPDATE tasks SET data = ? WHERE id = ?').run(JSON.stringify(data), id);
     })();
+  }
+
+  /**
+   * Records that the gate holds a queued task: why and until when (null: until `kairos resume`).
+   * `held_since` keeps the first hold, so a task held all night says since when. No-op once started.
+   */
+  hold(id: number, reason: string, until: string | null, at: string): void {
+    this.db
+      .prepare("UPDATE tasks SET held_reason = ?, held_until = ?, held_since = COALESCE(held_since, ?) WHERE id = ? AND state = 'queued'")
+      .run(reason, until, at, id);
+  }
+
+  /** Queued tasks the gate holds, oldest first. */
+  held(): HeldTask[] {
+    const rows = this.db
+      .prepare("SELECT id, repo, trigger, held_reason, held_until, held_since FROM tasks WHERE state = 'queued' AND held_reason IS NOT NULL ORDER BY id")
+      .all() as Array<{ id: number; repo: string; trigger: string; held_reason: string; held_until: string | null; held_since: string }>;
+    return rows.map((r) => ({ id: r.id, repo: r.repo, trigger: r.trigger, reason: r.held_reason, until: r.held_until, since: r.held_since }));
   }
 
   queued(): TaskRow[] {

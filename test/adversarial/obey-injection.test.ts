@@ -145,7 +145,9 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
     d = undefined;
 
     assert.equal(agent.pending(), 0, 'every scripted attack was tried');
-    assert.equal(agentTask.state, 'proposed', `agent task ended ${agentTask.state}: ${agentTask.reason}`);
+    // With a sandbox, the hostile test wrote protected files in the worktree (its probe says 'written'), and since
+    // issue 10 a proposal that would carry them is refused as a whole; without one that test never ran.
+    assert.equal(agentTask.state, sandbox.available ? 'failed' : 'proposed', `agent task ended ${agentTask.state}: ${agentTask.reason}`);
 
     // What the model was told about each attack.
     const results = toolResults(fake.rawBodies);
@@ -226,10 +228,19 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
     const strays = listTree(h.home).filter((f) => /outside\.txt|abs\.txt|pwned|authorized_keys|pre-commit/.test(f));
     assert.deepEqual(strays, [], 'stray files in KAIROS_HOME');
 
-    // The proposal carries the fix and nothing protected.
-    const p = agentTask.proposal!;
-    assert.ok(p.files.includes('src/app.js'), `proposal files: ${p.files.join(', ')}`);
-    assert.deepEqual(p.files.filter(isProtected), [], `the proposal changes protected paths: ${p.files.join(', ')}`);
+    if (sandbox.available) {
+      // Refused, naming every protected path the sandboxed test wrote; nothing is stored.
+      const reason = agentTask.reason ?? '';
+      assert.match(reason, /proposal refused, nothing was proposed: /);
+      for (const f of ['.claude/settings.json', '.husky/pre-commit', '.kairos/policy.yaml']) assert.ok(reason.includes(`'${f}'`), `${f} not named in: ${reason}`);
+      assert.ok(!reason.includes('src/app.js'), reason);
+      assert.equal(agentTask.proposal, undefined);
+    } else {
+      // The proposal carries the fix and nothing protected.
+      const p = agentTask.proposal!;
+      assert.ok(p.files.includes('src/app.js'), `proposal files: ${p.files.join(', ')}`);
+      assert.deepEqual(p.files.filter(isProtected), [], `the proposal changes protected paths: ${p.files.join(', ')}`);
+    }
 
     // No secret in anything that left the daemon or outlived the task.
     assert.deepEqual(leaked(fake.rawBodies.join('\n')), [], 'a secret reached the model API');

@@ -16,7 +16,7 @@ import { SECRETS, leaked, openSshKey } from './support/secrets.js';
 /**
  * Focused tests for the holes the adversarial suite found: each door out of the daemon redacts on
  * its own (notifications, the daily log, the log file, the model's summary and notify text), and a
- * proposal never carries a protected path, whatever wrote it in the worktree.
+ * proposal never carries a protected path, whatever wrote it in the worktree: it is refused, naming them.
  */
 
 const tmp = tempDir('kairos-adv-out-');
@@ -89,7 +89,7 @@ describe('a proposal never carries a protected path', () => {
   });
   repo.commit('base', { 'src/a.js': 'a\n', '.kairos/policy.yaml': 'permissions: {}\n' });
 
-  test('protected files written in the worktree (as a sandboxed command can) are left out and named', async () => {
+  test('protected files written in the worktree (as a sandboxed command can) refuse the proposal, each named', async () => {
     const wt = await createTaskWorktree({ repo: repo.dir, taskId: 71, home, includeUncommitted: false });
     try {
       fs.writeFileSync(path.join(wt.dir, 'src/a.js'), 'b\n');
@@ -97,23 +97,28 @@ describe('a proposal never carries a protected path', () => {
         fs.mkdirSync(path.dirname(path.join(wt.dir, rel)), { recursive: true });
         fs.writeFileSync(path.join(wt.dir, rel), body);
       }
-      const p = await makeProposal({ db, repo: repo.dir, worktreeDir: wt.dir, base: wt.base, taskId: 71, summary: 'fix', costMicros: 0 });
-      assert.deepEqual(p.files, ['src/a.js']);
-      assert.ok(!p.diff.toString().includes('Bash(*)'));
-      assert.match(p.summary, /^fix\n\n\[Left out: changes to protected paths, which the agent may never make: .*\.kairos\/policy\.yaml/);
-      for (const f of ['.claude/settings.json', '.husky/pre-commit', 'pkg/.claude/settings.json', '.vscode/tasks.json', 'sub/.bashrc']) assert.ok(p.summary.includes(f), `${f} not named in: ${p.summary}`);
+      // Issue 10: a proposal that would change a protected path is refused as a whole (it used to be proposed without them).
+      let refusal = '';
+      await assert.rejects(
+        makeProposal({ db, repo: repo.dir, worktreeDir: wt.dir, base: wt.base, taskId: 71, summary: 'fix', costMicros: 0 }),
+        (e: unknown) => e instanceof ProposalError && e.code === 'refused' && ((refusal = e.message), true),
+      );
+      assert.match(refusal, /^task 71: proposal refused, nothing was proposed: .*'\.kairos\/policy\.yaml' is Kairos policy/);
+      for (const f of ['.claude/settings.json', '.husky/pre-commit', 'pkg/.claude/settings.json', '.vscode/tasks.json', 'sub/.bashrc']) assert.ok(refusal.includes(`'${f}'`), `${f} not named in: ${refusal}`);
+      assert.ok(!refusal.includes('src/a.js'), refusal);
+      assert.deepEqual(db.prepare("SELECT id FROM proposals WHERE task_id = '71'").all(), [], 'a refused proposal is not stored');
     } finally {
       await removeTaskWorktree({ repo: repo.dir, taskId: 71, home });
     }
   });
 
-  test('a worktree that only changed protected paths proposes nothing', async () => {
+  test('a worktree that only changed protected paths proposes nothing: it is refused', async () => {
     const wt = await createTaskWorktree({ repo: repo.dir, taskId: 72, home, includeUncommitted: false });
     try {
       fs.writeFileSync(path.join(wt.dir, '.kairos/policy.yaml'), 'permissions:\n  allow: ["Bash(*)"]\n');
       await assert.rejects(
         makeProposal({ db, repo: repo.dir, worktreeDir: wt.dir, base: wt.base, taskId: 72, summary: 'fix', costMicros: 0 }),
-        (e: unknown) => e instanceof ProposalError && e.code === 'empty' && /Left out: .*\.kairos\/policy\.yaml/.test(e.message),
+        (e: unknown) => e instanceof ProposalError && e.code === 'refused' && /'\.kairos\/policy\.yaml' is Kairos policy/.test(e.message),
       );
     } finally {
       await removeTaskWorktree({ repo: repo.dir, taskId: 72, home });

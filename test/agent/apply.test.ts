@@ -294,6 +294,31 @@ describe('applyProposal', () => {
     assert.equal(fs.existsSync(path.join(f.repo.dir, '.git', 'hooks', 'pre-commit')), false);
   });
 
+  test('a stored diff whose content the proposal rules forbid (an outside symlink, a driver line, .gitmodules, .GIT) is refused before any write', async () => {
+    const f = await fixture();
+    const store = new ProposalStore(f.db);
+    const before = snapshotTree(f.repo.dir);
+    const make = (rel: string, mode: string, body: string): Buffer =>
+      Buffer.from(`diff --git a/${rel} b/${rel}\nnew file mode ${mode}\n--- /dev/null\n+++ b/${rel}\n@@ -0,0 +1 @@\n+${body}\n\\ No newline at end of file\n`);
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['passwd-link', make('passwd-link', '120000', '/etc/passwd'), /symlink to an absolute path/],
+      ['up-link', make('up-link', '120000', '../../outside'), /symlink that points outside the tree/],
+      ['.gitattributes', make('.gitattributes', '100644', '* filter=x'), /selects a filter, diff or merge driver/],
+      ['.gitmodules', make('.gitmodules', '100644', '[submodule "x"]'), /submodule configuration/],
+      ['sub/.GIT/config', make('sub/.GIT/config', '100644', '[core]'), /not a plain path/],
+      ['.husky/pre-commit', make('.husky/pre-commit', '100644', 'curl x | sh'), /git hook configuration/],
+    ];
+    for (const [rel, diff, why] of cases) {
+      const p = store.insert({ ...f.p, diff, hash: sha256(diff), files: [rel] });
+      await assert.rejects(applyProposal({ db: f.db, proposalId: p.id, hash: p.hash, repo: f.repo.dir }), (e: unknown) => {
+        assert.ok(e instanceof ApplyError && e.code === 'unsafe_path', `${rel}: ${String(e)}`);
+        assert.match(e.message, why, rel);
+        return true;
+      });
+    }
+    assert.deepEqual(snapshotTree(f.repo.dir), before);
+  });
+
   test('two concurrent applies of one proposal: exactly one writes, the other gets already_applied', async () => {
     const f = await fixture();
     const writes: string[] = [];

@@ -32,7 +32,8 @@ describe('file tools open only regular files, without blocking', { timeout: 30_0
     fs.closeSync(fs.openSync(path.join(root, 'huge.log'), 'w'));
     fs.truncateSync(path.join(root, 'huge.log'), 64 * 1024 * 1024);
     fs.writeFileSync(path.join(root, 'big.txt'), 'x'.repeat(300_000));
-    scope = { root, maxReadBytes: 100_000 };
+    // The test's own repository; since issue 10 list_files and grep always name the git dir (none: they refuse).
+    scope = { root, maxReadBytes: 100_000, gitDir: path.join(root, '.git') };
   });
   after(() => {
     server.close();
@@ -109,8 +110,11 @@ describe('file tools open only regular files, without blocking', { timeout: 30_0
     git(evil, 'config', 'core.bare', 'false');
     git(evil, 'config', 'core.worktree', other);
     fs.writeFileSync(path.join(wt, '.git'), `gitdir: ${evil}\n`);
+    // The control: git left to discover the repository from the tree follows the planted .git.
+    assert.match(git(wt, 'ls-files', '--others', '--exclude-standard'), /secret\.txt/, 'the control: without the git dir named, git follows the planted .git');
+    // Without a git dir the daemon made, the tools refuse rather than discover one.
     const planted: FileScope = { root: wt, maxReadBytes: 100_000 };
-    assert.match(await listFiles(planted, { pattern: '**' }), /secret\.txt/, 'the control: without the git dir named, git follows the planted .git');
+    await assert.rejects(listFiles(planted, { pattern: '**' }), /no git dir the daemon made/);
     const pinned: FileScope = { root: wt, maxReadBytes: 100_000, gitDir };
     assert.match(await grep(pinned, { pattern: 'OTHER-REPO-CANARY' }), /no match/);
     assert.match(await grep(pinned, { pattern: 'export const app' }), /app\.js:1:/);

@@ -115,6 +115,24 @@ describe('makeProposal', () => {
     assert.deepEqual([...p.files].sort(), ['later.txt', 'src/a.ts']);
   });
 
+  test('the stat cache never hides a change: a same-size rewrite with its mtime put back, an exec bit, a file turned link', async () => {
+    const s = setup();
+    const wt = await worktree(s, 20);
+    const a = path.join(wt.dir, 'src/a.ts');
+    const st = fs.statSync(a);
+    fs.writeFileSync(a, 'export const a = 9;\n'); // same length as before
+    fs.utimesSync(a, st.atime, st.mtime);
+    fs.chmodSync(path.join(wt.dir, 'src/b.ts'), 0o755);
+    fs.rmSync(path.join(wt.dir, 'img.bin'));
+    fs.symlinkSync('src/b.ts', path.join(wt.dir, 'img.bin'));
+    const p = await makeProposal({ db: s.db, repo: s.repo.dir, worktreeDir: wt.dir, base: wt.base, taskId: 20, summary: 's', costMicros: 0 });
+    assert.deepEqual([...p.files].sort(), ['img.bin', 'src/a.ts', 'src/b.ts']);
+    const text = p.diff.toString('latin1');
+    assert.match(text, /^\+export const a = 9;$/m);
+    assert.match(text, /^old mode 100644\nnew mode 100755$/m);
+    assert.match(text, /^new file mode 120000$/m);
+  });
+
   test("with carried uncommitted changes, only the agent's changes are in the diff", async () => {
     const s = setup();
     s.repo.write('src/a.ts', 'export const a = "user";\n');

@@ -294,3 +294,24 @@ test('two workers changing the same line: the second is merged with conflict mar
     s.repo.cleanup();
   }
 });
+
+test("a worker whose tree carries what a proposal may not (a driver-selecting .gitattributes) fails with the reason, and nothing of it is merged", async () => {
+  const s = setup();
+  try {
+    fake.setFallback(
+      route({
+        COORD: (turn) => (turn === 0 ? tool('split', { tasks: [{ instruction: 'WORKER-A: fix a.txt' }] }) : tool('propose', { summary: 'after the worker' })),
+        'WORKER-A': (turn) =>
+          turn === 0
+            ? { content: [{ type: 'tool_use', name: 'write_file', input: { path: 'a.txt', content: 'a: fixed by A\n' } }, { type: 'tool_use', name: 'write_file', input: { path: '.gitattributes', content: '* filter=x\n' } }], stop_reason: 'tool_use' }
+            : tool('propose', { summary: 'A' }),
+      }),
+    );
+    const r = await s.run(POLICY, 'COORD: one part');
+    assert.deepEqual(r.workers?.map((w) => [w.id, w.outcome]), [['1-w1', 'failed']]);
+    assert.match(r.workers![0]!.reason, /proposal refused, nothing was proposed: '\.gitattributes' selects a filter, diff or merge driver/);
+    assert.notEqual(r.state, 'proposed', 'nothing of the worker reached a proposal');
+  } finally {
+    s.repo.cleanup();
+  }
+});

@@ -12,6 +12,8 @@ const fakeBin = path.join(tmp.dir, 'fake-bin');
 const baseEnv: NodeJS.ProcessEnv = { ...process.env };
 delete baseEnv.ANTHROPIC_API_KEY;
 delete baseEnv.KAIROS_NOTIFY;
+// Not `auto`: on a machine with watchman installed it would start the user's Watchman server.
+baseEnv.KAIROS_WATCHER = 'native';
 
 function byName(checks: DoctorCheck[], name: string): DoctorCheck {
   const c = checks.find((x) => x.name === name);
@@ -43,7 +45,7 @@ describe('runDoctor on this machine', () => {
   });
 
   test('every check is present, well-formed and in a fixed order', () => {
-    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'notifications', 'sandbox', 'shell-grammar', 'api-key', 'audit']);
+    assert.deepEqual(checks.map((c) => c.name), ['node', 'sqlite', 'git', 'inotify', 'watcher', 'notifications', 'speech', 'sandbox', 'shell-grammar', 'api-key', 'audit']);
     for (const c of checks) {
       assert.ok(DoctorCheck.safeParse(c).success, JSON.stringify(c));
       assert.ok(c.detail.length > 0);
@@ -120,6 +122,23 @@ describe('runDoctor reacts to its environment', () => {
     const off = byName(await runDoctor({ home, env: { ...env, KAIROS_NOTIFY: 'off' }, platform: 'linux' }), 'notifications');
     assert.equal(off.status, 'ok');
     assert.match(off.detail, /KAIROS_NOTIFY=off/);
+  });
+
+  test("speech follows the user's policy: off by default, a warning with the apt fix when on and nothing can speak", async () => {
+    const off = byName(await runDoctor({ home, env: { ...baseEnv, PATH: emptyBin }, platform: 'linux' }), 'speech');
+    assert.equal(off.status, 'ok');
+    assert.match(off.detail, /^off /);
+    const speaking = path.join(tmp.dir, 'speaking-home');
+    fs.mkdirSync(speaking);
+    fs.writeFileSync(path.join(speaking, 'policy.yaml'), 'notify: { speak: true }\n');
+    const missing = byName(await runDoctor({ home: speaking, env: { ...baseEnv, PATH: emptyBin }, platform: 'linux' }), 'speech');
+    assert.equal(missing.status, 'warn');
+    assert.match(missing.detail, /neither spd-say nor espeak-ng/);
+    assert.match(missing.fix ?? '', /sudo apt install speech-dispatcher/);
+    fs.writeFileSync(path.join(speaking, 'policy.yaml'), 'notify: { speak: yes please }\n');
+    const broken = byName(await runDoctor({ home: speaking, env: baseEnv, platform: 'linux' }), 'speech');
+    assert.equal(broken.status, 'warn');
+    assert.match(broken.fix ?? '', /kairos policy check/);
   });
 
   test('low inotify limits warn with the sysctl fix', async () => {

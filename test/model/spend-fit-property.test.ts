@@ -27,7 +27,9 @@ const RUNS = Number(process.env.KAIROS_PROPERTY_RUNS ?? 1_000);
 const SEED = Number(process.env.KAIROS_PROPERTY_SEED ?? 20261127);
 const SONNET = 'claude-sonnet-4-6';
 const HAIKU = 'claude-haiku-4-5';
-const CLIENT_TIMEOUT_MS = 600;
+// Long enough that a reply meant to arrive in time still does on a loaded CI machine (at 600 ms a
+// busy machine turned ordinary replies into time-outs, so a scenario met faults it did not draw).
+const CLIENT_TIMEOUT_MS = 3_000;
 const prices = loadPriceTable();
 
 type Fault =

@@ -39,7 +39,8 @@ function setup(gate: (t: TaskRow) => StartGate, maxConcurrent = 2) {
 }
 
 test('a task the gate holds back stays queued and starts at its retry time; one without a time waits for retryDeferred', async () => {
-  let allowAt = Date.now() + 200;
+  // Far enough ahead that a loaded machine still checks the hold before the retry time comes.
+  let allowAt = Date.now() + 2000;
   let paused = true;
   const s = setup((t) => (t.trigger === 'later' && Date.now() < allowAt ? { go: false, reason: 'quiet hours', retryAt: allowAt } : t.trigger === 'paused' && paused ? { go: false, reason: 'paused' } : { go: true }));
   const later = s.add('later');
@@ -51,7 +52,18 @@ test('a task the gate holds back stays queued and starts at its retry time; one 
   await waitFor(() => s.order.includes(now), { what: 'ungated task ran' });
   assert.equal(s.tasks.get(later)!.state, 'queued');
   assert.deepEqual(s.runner.deferredTaskIds().sort(), [later, pausedTask].sort());
+  // The hold is in the row, for `kairos tasks` and `status`: why, until when (none for a pause), since when.
+  const heldLater = s.tasks.get(later)!;
+  assert.equal(heldLater.held_reason, 'quiet hours');
+  assert.equal(heldLater.held_until, new Date(allowAt).toISOString());
+  assert.ok(heldLater.held_since);
+  assert.equal(s.tasks.get(pausedTask)!.held_reason, 'paused');
+  assert.equal(s.tasks.get(pausedTask)!.held_until, null);
+  assert.equal(s.tasks.get(now)!.held_reason, null, 'a task the gate let through was never held');
+  assert.deepEqual(s.tasks.held().map((t) => t.id).sort(), [later, pausedTask].sort());
   await waitFor(() => s.tasks.get(later)!.state === 'done', { what: 'deferred task ran at its time' });
+  assert.equal(s.tasks.get(later)!.held_reason, null, 'the hold is cleared when the task starts');
+  assert.equal(s.tasks.get(later)!.held_until, null);
   assert.equal(s.tasks.get(pausedTask)!.state, 'queued', 'no retry time: it waits for resume');
   paused = false;
   s.runner.retryDeferred();

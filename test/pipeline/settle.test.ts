@@ -94,6 +94,38 @@ describe('Settler', () => {
     assert.equal(batches.length, 1);
   });
 
+  test('a storm hold has a ceiling: a steady 20 writes/s stream releases its batch as it stands, again and again, losing nothing', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'true', settle_ms: 300 }]);
+    s.hold(REPO, 'storm'); // a stream that never goes quiet: the storm is never released
+    const sent: string[] = [];
+    for (let i = 0; i < 20 * 300; i++) {
+      sent.push(`log/${i}`);
+      s.add([fsEvent(`log/${i}`)]);
+      clock.advance(50);
+    }
+    // 5 minutes of stream under a 60 s ceiling: a batch about every minute.
+    assert.ok(batches.length >= 4 && batches.length <= 5, `batches: ${batches.length}`);
+    const gaps = batches.slice(1).map((b, i) => Number(b.paths[0]!.slice(4)) - Number(batches[i]!.paths[0]!.slice(4)));
+    for (const g of gaps) assert.ok(g >= 20 * 59 && g <= 20 * 61, `a batch after ${g / 20} s, not ~60 s`);
+    s.release(REPO, 'storm');
+    clock.advance(300);
+    assert.deepEqual(batches.flatMap((b) => b.paths).sort(), sent.sort(), 'every path in exactly one batch');
+  });
+
+  test('a git operation holds without a ceiling', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'true' }]);
+    s.hold(REPO, 'git');
+    s.hold(REPO, 'storm');
+    for (let i = 0; i < 20 * 180; i++) {
+      s.add([fsEvent(`f${i}`)]);
+      clock.advance(50);
+    }
+    assert.equal(batches.length, 0, 'released during a git operation');
+    s.release(REPO, 'git');
+    clock.advance(0);
+    assert.equal(batches.length, 1, 'the storm ceiling passed long ago: released as soon as git is done');
+  });
+
   test('each trigger gets its own batch; an event is settled only when every trigger has it', () => {
     const { clock, batches, settled, s } = setup([
       { name: 'quick', on: { fs: ['**'] }, run: 'a', settle_ms: 100 },
@@ -169,6 +201,13 @@ describe('Settler', () => {
     clock.advance(5000);
     assert.equal(batches.length, 0);
     assert.deepEqual(settled, [e.id]);
+  });
+
+  test('a path with a line break in its name matches globs like any other', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['src/**'] }, run: 'true' }]);
+    s.add([fsEvent('src/line\nbreak.ts'), fsEvent('src/a\n/b.ts'), fsEvent('other\nsrc/c.ts')]);
+    clock.advance(2000);
+    assert.deepEqual(batches[0]?.paths, ['src/a\n/b.ts', 'src/line\nbreak.ts']);
   });
 
   test('a disabled trigger never fires', () => {

@@ -211,6 +211,16 @@ const loosening: Case[] = [
     check: (r) => assert.deepEqual(r.policy.models, USER.models),
   },
   {
+    name: 'turn spoken notifications on, even when trusted (the voice is the desk\'s)',
+    repo: 'notify: {speak: true}',
+    trusted: true,
+    refused: ['notify'],
+    check: (r) => {
+      assert.equal(r.policy.notify, USER.notify);
+      assert.match(r.refused[0]?.why ?? '', /policy\.yaml/);
+    },
+  },
+  {
     name: 'lower default settle, lengthen default timeout, raise output limit',
     repo: 'defaults: {settle_ms: 100, timeout: 1h, output_limit_bytes: 1000000}',
     trusted: true,
@@ -445,6 +455,7 @@ gate: { max_actions_per_hour: 3 }
 workers: { max: 2 }
 sandbox: { limits: { processes: 100 } }
 retention: { events_days: 7, tasks_days: 0 }
+notify: { speak: true }
 `,
     'user.yaml',
   );

@@ -15,7 +15,7 @@ describe('policies/', () => {
       properties: Record<string, { items?: { properties?: Record<string, unknown>; required?: string[] } }>;
     };
     assert.equal(schema.additionalProperties, false);
-    assert.deepEqual(Object.keys(schema.properties).sort(), ['budget', 'defaults', 'dream', 'gate', 'ignore', 'mcp_servers', 'models', 'overrides', 'permissions', 'presence', 'retention', 'sandbox', 'triage', 'triggers', 'version', 'workers']);
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['budget', 'defaults', 'dream', 'gate', 'ignore', 'mcp_servers', 'models', 'notify', 'overrides', 'permissions', 'presence', 'retention', 'sandbox', 'triage', 'triggers', 'version', 'workers']);
     const trigger = schema.properties.triggers?.items;
     assert.deepEqual(trigger?.required, ['name', 'on']);
     assert.ok(trigger?.properties && 'run' in trigger.properties && 'notify' in trigger.properties);

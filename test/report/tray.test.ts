@@ -70,7 +70,7 @@ describe('tray model (pure)', () => {
     assert.deepEqual(onClick(by.get('approve:a1')!), { kind: 'control', method: 'approvals.approve', params: { id: 'a1', channel: 'tray' } });
     assert.deepEqual(onClick(by.get('deny:b2')!), { kind: 'control', method: 'approvals.deny', params: { id: 'b2', channel: 'tray' } });
     assert.deepEqual(onClick(by.get('show:a1')!), { kind: 'control', method: 'approvals.show', params: { id: 'a1' }, after: 'open-diff' });
-    assert.deepEqual(onClick(by.get('pause')!), { kind: 'control', method: 'pause', params: {} });
+    assert.deepEqual(onClick(by.get('pause')!), { kind: 'control', method: 'pause', params: { channel: 'tray' } });
     assert.deepEqual(onClick(itemsByKey(trayMenu({ ...two, paused: true }).items).get('pause')!), { kind: 'control', method: 'resume', params: {} });
     assert.deepEqual(onClick(by.get('open-log')!), { kind: 'open-log' });
     assert.equal(onClick(by.get('status')!), null);

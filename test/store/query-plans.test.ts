@@ -12,7 +12,7 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { EventStore } from '../../src/store/event-store.js';
 import { TaskStore } from '../../src/store/task-store.js';
 import { ApprovalStore } from '../../src/store/approval-store.js';
-import { isPaused } from '../../src/pipeline/approvals.js';
+import { isPaused, pauseStatus } from '../../src/pipeline/approvals.js';
 import { spendReport } from '../../src/model/spend-report.js';
 import { eventRows, taskRows } from '../../src/cli/listings.js';
 import { pruneStore } from '../../src/store/retention.js';
@@ -174,6 +174,7 @@ describe('every hot-path and listing query uses an index (EXPLAIN QUERY PLAN)', 
     // The gate and the cool-down before the start; the report after it.
     tasks.startsSince(REPO, new Date(Date.now() - 3_600_000).toISOString());
     tasks.lastStarted(REPO, 'lint');
+    tasks.hold(first.taskId, 'quiet hours (22:00–07:00)', at, at); // the gate held it once
     tasks.move(first.taskId, 'queued', 'running', at);
     tasks.patchData(first.taskId, { pid: 1 });
     tasks.batchPaths(first.batchId);
@@ -192,7 +193,9 @@ describe('every hot-path and listing query uses an index (EXPLAIN QUERY PLAN)', 
     (counted as unknown as { total: number }).total = events.count();
     counted.count();
     new TaskStore(db).queued();
+    new TaskStore(db).held();
     isPaused(db);
+    pauseStatus(db);
     spendReport(db, { day_usd: 5 }, Date.now());
     new ApprovalStore(db).pending(new Date().toISOString());
     new ApprovalStore(db).due(new Date().toISOString());

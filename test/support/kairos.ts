@@ -28,6 +28,10 @@ export function makeHome(policyYaml?: string): { home: string; env: NodeJS.Proce
     KAIROS_NOTIFY: 'off',
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_CONFIG_NOSYSTEM: '1',
+    // The native engine unless a test chooses: with `auto`, a machine with watchman installed would
+    // start the user's own Watchman server, shared by every test and left running after them. The
+    // Watchman tests run a private server (test/support/watchman.ts).
+    KAIROS_WATCHER: process.env.KAIROS_WATCHER ?? 'native',
   };
   delete env.ANTHROPIC_API_KEY;
   delete env.ANTHROPIC_BASE_URL;
@@ -56,8 +60,8 @@ export interface DaemonProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** Spawns `kairos run` (the real daemon, foreground) and resolves once it answers on its socket. */
-export async function spawnDaemon(repos: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<DaemonProcess> {
+/** Spawns `kairos run` (the real daemon, foreground) and resolves once it has indexed its trees (generous: a loaded machine is slow). */
+export async function spawnDaemon(repos: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<DaemonProcess> {
   const proc = spawn(process.execPath, [...cliArgs, 'run', ...repos.flatMap((r) => ['--repo', r])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
@@ -68,10 +72,15 @@ export async function spawnDaemon(repos: string[], env: NodeJS.ProcessEnv, timeo
   await waitFor(
     () => {
       if (gone) throw new Error(`daemon exited during start:\n${out}`);
-      return kairos(['status', '--json'], env).code === 0;
+      // Ready means indexed and watching: the socket already answers while the trees are indexed.
+      const r = kairos(['status', '--json'], env);
+      return r.code === 0 && (JSON.parse(r.stdout) as { state?: string }).state !== 'indexing';
     },
     { timeoutMs, what: 'daemon ready' },
-  );
+  ).catch((e: unknown) => {
+    proc.kill('SIGKILL'); // a daemon that never got ready must not outlive the test
+    throw e;
+  });
   return { proc, pid: proc.pid!, output: () => out, exited, kill: (s) => proc.kill(s) };
 }
 

@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { fenceUntrusted, isNeverRead } from '../../policy/filter.js';
 import { protectedReason } from '../../policy/protected-paths.js';
 import { resolveInRoot } from '../../policy/validate.js';
+import { git as safeGit } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
 
@@ -14,11 +14,14 @@ export interface FileScope {
   readOnlyRoots?: readonly string[];
   maxReadBytes: number;
   /**
-   * The worktree's git dir, read when the daemon made the worktree (see worktreeGitDir). list_files
-   * and grep name it explicitly, so a `.git` file a command planted later cannot point git at
-   * another repository's files or config.
+   * The worktree's git dir, as the daemon made it (TaskWorktree.gitDir, or worktreeGitDir right
+   * after). list_files and grep name it explicitly, through the daemon's git runner, so a `.git`
+   * file a command planted later cannot point git at another repository's files or config; without
+   * it they refuse.
    */
   gitDir?: string;
+  /** How long list_files and grep may take (default 60 s): git's walk of a hostile tree can be made to wait. */
+  gitTimeoutMs?: number;
 }
 
 const MAX_LISTED = 500;
@@ -140,15 +143,20 @@ export function worktreeGitDir(root: string): string | undefined {
   }
 }
 
-/** git in the worktree, off the main thread, bounded in time; planted fsmonitor settings never run. */
-function git(scope: FileScope, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const where = scope.gitDir ? [`--git-dir=${scope.gitDir}`, `--work-tree=${scope.root}`] : [];
-  return new Promise((resolve) => {
-    execFile('git', [...where, '-c', 'core.fsmonitor=false', ...args], { cwd: scope.root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: GIT_TIMEOUT_MS }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: number | string }) | null;
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
-  });
+/**
+ * git in the worktree through the daemon's runner (src/git/safe-git.ts): its git dir named, no
+ * planted config, hook, fsmonitor or driver runs; off the main thread; bounded in time (a planted
+ * repository whose HEAD is a FIFO makes git's directory walk wait forever).
+ */
+async function git(scope: FileScope, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (!scope.gitDir) throw new ToolError('this worktree has no git dir the daemon made; list_files and grep are not available here');
+  const loc = { gitDir: scope.gitDir, workTree: scope.root };
+  try {
+    const r = await safeGit(loc, args, { allowFail: true, timeoutMs: scope.gitTimeoutMs ?? GIT_TIMEOUT_MS });
+    return { code: r.code ?? -1, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
+  } catch (e) {
+    return { code: -1, stdout: '', stderr: (e as Error).message };
+  }
 }
 
 /** Tracked and untracked files that git does not ignore, so node_modules and build output never flood the model. */

@@ -3,7 +3,11 @@
  * redaction:
  * - a private-key block cut short (command output bounded mid-key, a JSON-escaped key): gitleaks
  *   wants the END line and 64 characters of body;
- * - Anthropic tokens other than the api03/admin01 keys gitleaks knows (oauth, session), and any cut short;
+ * - Anthropic tokens (api03 and admin01 keys, oauth and session tokens, and any cut short): the
+ *   shipped gitleaks rules (v8.27.2) predate gitleaks' Anthropic rules;
+ * - provider tokens with a fixed prefix that the shipped gitleaks rules predate or know only next to
+ *   the provider's name: Amazon Bedrock API keys, Airtable personal access tokens, JFrog Artifactory
+ *   API keys and reference tokens (each format as the provider documents it; see the rules below);
  * - the AWS secret access key next to its name (gitleaks has no rule for it);
  * - credentials in a URL (`postgres://user:pass@host`) and `Authorization: Bearer/Basic/Token …`
  *   outside a curl command;
@@ -46,7 +50,8 @@ function isPlaceholder(v: string): boolean {
   return (
     v.length < 3 ||
     /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/.test(v) || // a reference to another variable
-    /^\$\{\{.*\}\}$/.test(v) || // CI expression
+    /^\$?\{\{.*\}\}$/.test(v) || // CI expression, Helm/Go/Jinja template
+    /EXAMPLE/.test(v) || // vendors' documented example keys (AWS's AKIAIOSFODNN7EXAMPLE, …EXAMPLEKEY)
     /^%[A-Za-z_]+%$/.test(v) ||
     /^<[^>]*>$/.test(v) ||
     /^(.)\1+$/.test(v) || // ******** or xxxxxxxx
@@ -99,11 +104,21 @@ export const KAIROS_RULES: readonly KairosRule[] = [
     keywords: ['private key'],
   },
   { kind: 'anthropic-key', re: /\bsk-ant-[A-Za-z0-9]{2,10}-[A-Za-z0-9_-]{20,}/g, group: 0, keywords: ['sk-ant-'] },
+  // AWS, "Amazon Bedrock API keys": a long-term key is `ABSK` + the base64 of `BedrockAPIKey-…`;
+  // a short-term key is `bedrock-api-key-` + the base64 of a presigned `bedrock.amazonaws.com/…` URL.
+  { kind: 'aws-bedrock-api-key', re: /\bABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]{20,}={0,2}/g, group: 0, keywords: ['absk'] },
+  { kind: 'aws-bedrock-api-key', re: /\bbedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=%_-]{20,}/g, group: 0, keywords: ['bedrock-api-key-'] },
+  // Airtable, "Personal access tokens": `pat` + a 14-character id, `.`, and a 64-hex-digit secret.
+  { kind: 'airtable-pat', re: /\bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}\b/g, group: 0, keywords: ['pat'] },
+  // JFrog Artifactory: an API key is `AKCp` + 69 letters and digits; a reference token is the
+  // base64 of `reftkn:01:…` (64 characters).
+  { kind: 'artifactory-token', re: /\b(?:AKCp[A-Za-z0-9]{69}|cmVmdGtuOjAxOj[A-Za-z0-9]{50})\b/g, group: 0, keywords: ['akcp', 'cmvmdgtuojaxoj'] },
   {
     kind: 'aws-secret-key',
     re: /(?:aws|AWS)[A-Za-z_]{0,20}(?:secret|SECRET)[A-Za-z_]{0,20}["']?\s*[:=]\s*["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/g,
     group: 1,
     keywords: ['aws'],
+    accept: (m) => !isPlaceholder(m[1]!),
   },
   { kind: 'url-credentials', re: /\b[a-z][a-z0-9+.-]{1,20}:\/\/[^\s:/@'"]+:([^\s@/'"]+)@/gi, group: 1, anchor: /:\/\/[^\s:/@'"]+:[^\s@/'"]+@/g },
   { kind: 'auth-header', re: /\b(?:Bearer|Basic|Token)\s+([A-Za-z0-9._~+/=-]{16,})/g, group: 1, keywords: ['bearer', 'basic', 'token'] },
@@ -130,7 +145,7 @@ export const KAIROS_RULES: readonly KairosRule[] = [
     re: new RegExp(`${LEAD}(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\\2(${SEPARATOR})(["'])([A-Za-z0-9+/=_-]{24,512})\\5`, 'gm'),
     group: 6,
     anchor: /["'][A-Za-z0-9+/=_-]{24}/g,
-    accept: (m) => !NOT_SECRET_KEYS.test(m[3]!) && !/^sha(1|256|384|512)-/.test(m[6]!) && highEntropy(m[6]!),
+    accept: (m) => !NOT_SECRET_KEYS.test(m[3]!) && !/^sha(1|256|384|512)-/.test(m[6]!) && highEntropy(m[6]!) && !isPlaceholder(m[6]!),
   },
 ];
 

@@ -6,8 +6,8 @@ import { translateRe2, Untranslatable } from './re2-to-js.js';
 
 /**
  * Loads a gitleaks rule file (TOML, gitleaks' own format) as data and compiles it for redaction.
- * The shipped file is policies/secrets/gitleaks.toml, vendored from upstream (see the README
- * beside it); `scripts/update-secret-rules.mjs` refreshes it.
+ * The shipped file is policies/secrets/gitleaks.toml, gitleaks' rules as an npm package publishes
+ * them (see the README beside it); `scripts/update-secret-rules.mjs` refreshes it.
  *
  * How gitleaks' fields are honoured when the question is "redact this text?" rather than "report
  * this file":

@@ -1,0 +1,169 @@
+/**
+ * A watched tree from cold: ready time, RSS at ready and inotify watches, for Kairos (native engine,
+ * first start and restart with a snapshot; and on its Watchman backend), raw @parcel/watcher, raw
+ * chokidar 5 and Watchman. Runs are interleaved round by round so a noisy minute hits every peer; the
+ * median of the rounds is reported.
+ */
+import { kairosHome, type Home } from './env.js';
+import { median, rssMb, watches } from './measure.js';
+import { kairosStartup, startChokidar, startKairos, startParcel, startWatchmanServer, watchmanSubscribe, type Peer } from './peers.js';
+import { maxTarget, ratioTarget, type PeerName, type Results } from './table.js';
+
+export interface ReadyFigures {
+  readyMs: Partial<Record<PeerName | 'kairos-restart', number>>;
+  rssMb: Partial<Record<PeerName | 'kairos-restart', number>>;
+  watches: Partial<Record<PeerName | 'kairos-restart', number>>;
+  kairosFiles?: number;
+  kairosDirs?: number;
+}
+
+const POLICY = `
+triggers:
+  - name: src
+    on: { fs: ["src/**"] }
+    settle_ms: 200
+    run: 'true'
+    notify: never
+`;
+
+type Row = 'kairos' | 'kairos-restart' | 'kairos-watchman' | 'parcel' | 'chokidar' | 'watchman';
+
+interface Sample {
+  readyMs: number;
+  rssMb: number;
+  watches: number;
+}
+
+/** Kairos's ready time split by its own log: loading node and its modules, scanning, subscribing, the offline diff. */
+type Split = { loadMs?: number; scanMs?: number; subscribeMs?: number; offlineMs?: number };
+
+export async function measureReady(res: Results, section: string, root: string, dirs: number, rounds: number, withWatchman: boolean): Promise<ReadyFigures | undefined> {
+  const samples: Record<Row, Sample[]> = { kairos: [], 'kairos-restart': [], 'kairos-watchman': [], parcel: [], chokidar: [], watchman: [] };
+  const errors: Partial<Record<Row, string>> = {};
+  const splits: Record<'kairos' | 'kairos-restart', Split[]> = { kairos: [], 'kairos-restart': [] };
+  let files: number | undefined;
+  let kdirs: number | undefined;
+  const take = async (row: Row, start: () => Promise<Peer & { extraRssMb?: number }>): Promise<void> => {
+    if (errors[row]) return;
+    try {
+      const p = await start();
+      samples[row].push({ readyMs: p.readyMs, rssMb: rssMb(p.pid) + (p.extraRssMb ?? 0), watches: watches(p.pid) });
+      await p.stop();
+    } catch (e) {
+      errors[row] = (e as Error).message.split('\n')[0]!;
+      process.stdout.write(`  [${section}] ${row}: ${errors[row]}\n`);
+    }
+  };
+  for (let round = 0; round < rounds; round++) {
+    process.stdout.write(`  [${section}] round ${round + 1}/${rounds}\n`);
+    let home: Home | undefined = kairosHome(POLICY, 'native');
+    try {
+      await take('kairos', async () => {
+        const k = await startKairos(root, home!.env, home!.home);
+        const w = (await k.status()).repos[0]?.watcher;
+        files = w?.files;
+        kdirs = w?.dirs;
+        if (w?.engine !== 'native') throw new Error(`Kairos ran on ${w?.engine}, not the native engine`);
+        splits.kairos.push(kairosStartup(k));
+        return k;
+      });
+      // The same home again: a restart compares the tree with the snapshot the first run left.
+      await take('kairos-restart', async () => {
+        const k = await startKairos(root, home!.env, home!.home);
+        splits['kairos-restart'].push(kairosStartup(k));
+        return k;
+      });
+    } finally {
+      home.cleanup();
+      home = undefined;
+    }
+    await take('parcel', () => startParcel(root));
+    await take('chokidar', () => startChokidar(root));
+    if (withWatchman) {
+      const server = await startWatchmanServer();
+      try {
+        await take('watchman', () => watchmanSubscribe(server, root));
+      } finally {
+        await server.stop();
+      }
+      // Kairos on its Watchman backend, with a fresh server: the user pays for the daemon and the server.
+      const server2 = await startWatchmanServer();
+      const h = kairosHome(POLICY, 'watchman', server2.sock);
+      try {
+        await take('kairos-watchman', async () => {
+          const k = await startKairos(root, h.env, h.home);
+          return Object.assign(k, { extraRssMb: rssMb(server2.pid), pid: k.pid });
+        });
+      } finally {
+        h.cleanup();
+        await server2.stop();
+      }
+    }
+  }
+  const med = (row: Row, k: keyof Sample): number | undefined => (samples[row].length ? median(samples[row].map((s) => s[k])) : undefined);
+  const vals = (k: keyof Sample, rows: Row[]): Partial<Record<PeerName, number>> => {
+    const out: Partial<Record<PeerName, number>> = {};
+    for (const r of rows) {
+      const v = med(r, k);
+      if (v !== undefined) out[(r === 'kairos-restart' ? 'kairos' : r) as PeerName] = Math.round(v);
+    }
+    return out;
+  };
+  const failKairos = (row: Row): string | undefined => errors[row] ?? (samples[row].length < rounds ? `${samples[row].length} of ${rounds} runs` : undefined);
+  const note = `median of ${rounds}; ${files?.toLocaleString('en') ?? '?'} files / ${kdirs?.toLocaleString('en') ?? '?'} folders watched per Kairos status`;
+  const peersOnly: Row[] = ['parcel', 'chokidar', 'watchman'];
+  const add = (name: string, unit: string, k: keyof Sample, row: Row, target: ReturnType<typeof ratioTarget>, ratioTo: PeerName = 'parcel', n?: string): void => {
+    const failed = failKairos(row);
+    res.add({ section, name, unit, values: vals(k, [row, ...peersOnly]), ratioTo, target, ...(failed ? { failed } : {}), note: n ?? note });
+  };
+  add('ready, first start', 'ms', 'readyMs', 'kairos', ratioTarget(1.5));
+  add('ready, restart (offline diff vs snapshot)', 'ms', 'readyMs', 'kairos-restart', ratioTarget(1.5));
+  for (const row of ['kairos', 'kairos-restart'] as const) {
+    const part = (k: keyof Split): string => {
+      const xs = splits[row].map((x) => x[k]).filter((x): x is number => x !== undefined);
+      return xs.length ? String(Math.round(median(xs))) : '?';
+    };
+    if (part('loadMs') !== '?') res.add({ section, name: `${row === 'kairos' ? 'first start' : 'restart'}: of which spawn → first log line (node + modules)`, unit: 'ms', values: { kairos: Number(part('loadMs')) } });
+    process.stdout.write(`  [${section}] ${row} ready split (median, from its log): spawn → 'starting' ${part('loadMs')} ms (node + modules), scan ${part('scanMs')} ms, subscribe ${part('subscribeMs')} ms, offline diff ${part('offlineMs')} ms\n`);
+  }
+  add('RSS at ready', 'MB', 'rssMb', 'kairos', ratioTarget(1.6));
+  add('inotify watches at ready', 'watches', 'watches', 'kairos', maxTarget(dirs + 100, `≤ dirs+100 = ${dirs + 100}`));
+  if (withWatchman) {
+    const wm = (k: keyof Sample): Partial<Record<PeerName, number>> => {
+      const out: Partial<Record<PeerName, number>> = {};
+      const a = med('kairos-watchman', k);
+      const b = med('watchman', k);
+      if (a !== undefined) out['kairos-watchman'] = Math.round(a);
+      if (b !== undefined) out.watchman = Math.round(b);
+      return out;
+    };
+    const failed = failKairos('kairos-watchman');
+    res.add({ section, name: 'ready on Watchman backend', unit: 'ms', values: wm('readyMs'), ratioTo: 'watchman', target: ratioTarget(1.5, 'watchman'), ...(failed ? { failed } : {}), note: 'each from a fresh private Watchman server; Watchman alone from watch-project' });
+    res.add({ section, name: 'RSS at ready on Watchman backend (daemon + server)', unit: 'MB', values: wm('rssMb'), ratioTo: 'watchman', target: ratioTarget(1.6, 'watchman'), ...(failed ? { failed } : {}) });
+  }
+  return {
+    readyMs: Object.fromEntries((Object.keys(samples) as Row[]).map((r) => [r, med(r, 'readyMs')])),
+    rssMb: Object.fromEntries((Object.keys(samples) as Row[]).map((r) => [r, med(r, 'rssMb')])),
+    watches: Object.fromEntries((Object.keys(samples) as Row[]).map((r) => [r, med(r, 'watches')])),
+    ...(files !== undefined ? { kairosFiles: files } : {}),
+    ...(kdirs !== undefined ? { kairosDirs: kdirs } : {}),
+  };
+}
+
+/** The same figures with a big ignored node_modules, as a ratio to the tree without it ("no change beyond noise"). */
+export function compareIgnored(res: Results, section: string, plain: ReadyFigures, withIgnored: ReadyFigures): void {
+  const ratio = (a?: number, b?: number): number | undefined => (a !== undefined && b !== undefined && b > 0 ? Math.round((a / b) * 100) / 100 : undefined);
+  const rows: Array<[string, keyof Pick<ReadyFigures, 'readyMs' | 'rssMb' | 'watches'>, number]> = [
+    ['ready with 400k ignored ÷ without', 'readyMs', 1.25],
+    ['RSS with 400k ignored ÷ without', 'rssMb', 1.1],
+    ['watches with 400k ignored ÷ without', 'watches', 1.01],
+  ];
+  for (const [name, k, max] of rows) {
+    const values: Partial<Record<PeerName, number>> = {};
+    for (const p of ['kairos', 'parcel', 'chokidar', 'watchman'] as const) {
+      const r = ratio(withIgnored[k][p], plain[k][p]);
+      if (r !== undefined) values[p] = r;
+    }
+    res.add({ section, name, unit: '×', values, target: maxTarget(max, `≤ ${max} (noise)`), ...(values.kairos === undefined ? { failed: 'not measured' } : {}) });
+  }
+}

@@ -1,0 +1,285 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BurstTracker } from './burst.js';
+import { checkAgainstDisk, type FileOrigin, type RawChange, type Reported } from './disk-check.js';
+import type { FsSource, FsSourceOptions, WatcherStatus } from './file-watch.js';
+import { IgnoreRules, isIgnoreFile } from './ignore-rules.js';
+import { NativeTree } from './native-tree.js';
+import { scanTree } from './tree-scan.js';
+import { TreeSnapshot } from './tree-snapshot.js';
+import type { EngineChoice } from './watch-engine.js';
+
+const RELOAD_DEBOUNCE_MS = 150;
+const DEFAULT_SNAPSHOT_INTERVAL_MS = 60_000;
+/** Long enough for the native watcher to have added the watch of a folder it reported. */
+const LISTED_RECHECK_MS = 1000;
+
+/**
+ * A work tree watched by @parcel/watcher (inotify, FSEvents, Windows, or Watchman):
+ *   1. find the ignored folders (an async walk of folders, which is also the progress a person sees);
+ *   2. subscribe, skipping them natively;
+ *   3. report what changed since the last snapshot as `origin: offline`, then let live events flow;
+ *   4. keep the snapshot current (on an interval when something changed, and on close);
+ *   5. after a storm, or when a new folder's files were written before its watch existed, crawl
+ *      afresh and report what the events missed, deletions included;
+ *   6. when an ignore file changes, re-subscribe under the new rules, reporting neither the files
+ *      that stopped being ignored nor those that started.
+ */
+export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status: WatcherStatus): FsSource {
+  const repo = opts.repo;
+  const parcel = engine.parcel!;
+  const backend = engine.backend!;
+  // Watchman recrawls by itself after an overflow and lists new folders itself.
+  const canResync = backend !== 'watchman';
+  const startedAt = Date.now();
+  let rules = new IgnoreRules(repo, opts.ignore);
+  let tree: NativeTree | undefined;
+  let closed = false;
+  /** Live events that arrive before the offline ones are reported wait here. */
+  let held: RawChange[] | undefined = [];
+  const reported: Reported = new Map();
+  /** Something changed since the snapshot was written. */
+  let dirty = false;
+  /** The native tree missed files (written into a folder before its watch): crawl before trusting it as a snapshot. */
+  let stale = false;
+  /** Folders appeared whose subfolders the native watcher may not watch: crawl once the burst is over. */
+  let crawlWhenQuiet = false;
+  /** One resync, reload or snapshot at a time; they all swap or read the subscription. */
+  let busy: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = busy.then(fn, fn);
+    busy = next.catch(() => undefined);
+    return next;
+  };
+  const snapshot = opts.snapshotDir ? new TreeSnapshot(opts.snapshotDir, repo, backend) : undefined;
+  /** Where a comparison's temporary snapshot goes: beside the real one, or in the temp folder. */
+  const scratch = (tag: string): string => snapshot?.scratch(tag) ?? path.join(os.tmpdir(), `kairos-${tag}-${process.pid}-${crypto.randomUUID()}`);
+  const liveOrigin = (rel: string): FileOrigin => (opts.isOwnWrite?.(rel) ? 'daemon' : 'user');
+  const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported): number => {
+    const { drafts, foundInNewDirs, unseenDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+    if (unseenDirs && canResync) crawlWhenQuiet = true;
+    if (foundInNewDirs.length) {
+      if (canResync) stale = true;
+      const at = Date.now();
+      for (const rel of foundInNewDirs) listed.set(rel, at);
+      scheduleListedCheck();
+    }
+    if (drafts.length) {
+      dirty = true;
+      opts.onEvents(drafts);
+    }
+    return drafts.length;
+  };
+
+  const burst = new BurstTracker({
+    onStorm: () => opts.onStorm?.(true),
+    onQuiet: (wasStorm) => {
+      const crawl = crawlWhenQuiet;
+      crawlWhenQuiet = false;
+      if (!canResync) {
+        reported.clear();
+        if (wasStorm) opts.onStorm?.(false);
+        return;
+      }
+      // The burst's memory of what was reported is kept through its recovery crawl, so a file the
+      // events already reported (or a folder listing found) is not reported again as recovered.
+      if (wasStorm) void serial(() => resync('storm')).catch(onError).finally(() => {
+        reported.clear();
+        opts.onStorm?.(false);
+      });
+      else if (crawl) void serial(() => resync('folders were created inside new folders before these were watched')).catch(onError).finally(() => reported.clear());
+      else reported.clear();
+    },
+  });
+
+  /**
+   * Files reported because a new folder was listed, not because the watcher saw them: the listing
+   * can run a moment before the folder's watch exists, so a file removed in that moment would never
+   * be reported gone. Each is looked at again once the watch surely exists, unless the watcher has
+   * spoken about it since.
+   */
+  const listed = new Map<string, number>();
+  let listedTimer: NodeJS.Timeout | undefined;
+  function scheduleListedCheck(): void {
+    listedTimer ??= setTimeout(() => {
+      listedTimer = undefined;
+      const due = Date.now() - LISTED_RECHECK_MS;
+      const gone: RawChange[] = [];
+      for (const [rel, at] of listed) {
+        if (at > due) continue;
+        listed.delete(rel);
+        gone.push({ rel, kind: 'delete' });
+      }
+      // checkAgainstDisk reports only those that are really gone.
+      if (gone.length && !closed) report(gone, liveOrigin);
+      if (listed.size) scheduleListedCheck();
+    }, LISTED_RECHECK_MS);
+  }
+
+  let reloadTimer: NodeJS.Timeout | undefined;
+  const onChanges = (changes: RawChange[]): void => {
+    status.raw_events += changes.length;
+    if (held) {
+      held.push(...changes);
+      return;
+    }
+    if (listed.size) for (const c of changes) listed.delete(c.rel);
+    burst.note(changes.length);
+    if (changes.some((c) => isIgnoreFile(c.rel))) {
+      clearTimeout(reloadTimer);
+      reloadTimer = setTimeout(() => void serial(reloadIgnores).catch(onError), RELOAD_DEBOUNCE_MS);
+    }
+    report(changes, liveOrigin, undefined, reported);
+  };
+  const onError = (err: Error): void => {
+    if (!closed) opts.onError(err);
+  };
+
+  /** Crawl afresh under the current ignores and report what the live tree did not know. */
+  async function resync(why: string): Promise<void> {
+    if (!tree || closed) return;
+    stale = false;
+    const missed = await tree.resubscribe(tree.ignored, scratch('resync'));
+    const n = report(missed, liveOrigin, { recovered: true }, reported);
+    opts.onInfo?.('tree crawled again', { repo, why, recovered: n });
+  }
+
+  async function reloadIgnores(): Promise<void> {
+    if (!tree || closed) return;
+    const before = rules;
+    const next = before.reloaded();
+    const scan = await scanTree(repo, next);
+    if (sameList(scan.ignoredDirs, tree.ignored)) {
+      rules = next;
+      opts.onInfo?.('ignore rules reloaded', { repo, ignored_dirs: scan.ignoredDirs.length, resubscribed: false });
+      return;
+    }
+    // Events of the gap are in the comparison; files whose ignore status flipped are not news.
+    const diff = await tree.resubscribe(scan.ignoredDirs, scratch('reload'));
+    rules = next;
+    stale = false;
+    status.ignored_dirs = scan.ignoredDirs.length;
+    const unchanged = diff.filter((c) => !flipped(before, next, c.rel));
+    const n = report(unchanged, liveOrigin);
+    opts.onInfo?.('ignore rules reloaded', { repo, ignored_dirs: scan.ignoredDirs.length, resubscribed: true, reported: n, skipped: diff.length - unchanged.length });
+  }
+
+  async function saveSnapshot(): Promise<void> {
+    if (!tree || !snapshot) return;
+    if (stale) await resync('new folders were filled before their watch existed');
+    dirty = false;
+    await snapshot.save(tree);
+  }
+
+  const interval = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
+  // Idle costs nothing: the timer only writes when something changed, and never mid-storm.
+  const snapshotTimer = setInterval(() => {
+    if (dirty && !burst.inStorm && !closed) void serial(saveSnapshot).catch(onError);
+  }, interval);
+  snapshotTimer.unref();
+
+  const ready = (async () => {
+    const scan = await scanTree(repo, rules, (p) => {
+      Object.assign(status, p);
+      opts.onProgress?.({ ...status });
+    });
+    Object.assign(status, { files: scan.files, dirs: scan.dirs, ignored_dirs: scan.ignoredDirs.length });
+    opts.onProgress?.({ ...status, elapsed_ms: Date.now() - startedAt });
+    const scannedAt = Date.now();
+    tree = await NativeTree.subscribe({ parcel, backend, repo, ignoredDirs: scan.ignoredDirs, onChanges, onError });
+    const subscribedAt = Date.now();
+    if (closed) return;
+    const base = snapshot?.baseline();
+    if (snapshot && base?.usable) {
+      let offline = await tree.changesSince(snapshot.file);
+      let note = '';
+      if (backend === 'watchman' && !(await sameWatchmanServer(tree, snapshot))) {
+        // A clock from a Watchman server that has since restarted (a reboot) lists every file as
+        // created. Only files whose inode changed after the snapshot are news; deletions are unknowable.
+        offline = changedAfter(repo, offline, Date.parse(base.writtenAt));
+        note = '; Watchman restarted since, so deletions made meanwhile are not known';
+        opts.onInfo?.('watchman restarted since the snapshot: deletions made while Kairos was stopped cannot be listed', { repo });
+      }
+      const n = report(offline, () => 'offline');
+      status.offline = `${n} change${n === 1 ? '' : 's'} made while Kairos was not watching (snapshot of ${base.writtenAt}${note})`;
+      opts.onInfo?.('offline changes recovered', { repo, events: n, since: base.writtenAt });
+    } else {
+      status.offline = snapshot ? `nothing to compare with (${base && !base.usable ? base.why : 'no snapshot'})` : 'no snapshot kept';
+    }
+    // The new baseline, written right after live events start to flow (off the start-up path: a
+    // 100,000-entry snapshot takes a moment). Until it is written a crash reports the offline batch
+    // again on the next start, which is allowed (a path reported again, never twice in one batch).
+    dirty = false;
+    if (snapshot) void serial(() => snapshot.save(tree!)).catch(onError);
+    const early = held ?? [];
+    held = undefined;
+    status.raw_events -= early.length; // counted once, when they arrived
+    if (early.length) onChanges(early);
+    status.state = 'watching';
+    status.elapsed_ms = Date.now() - startedAt;
+    opts.onInfo?.('indexed', { repo, engine: engine.name, files: status.files, dirs: status.dirs, scan_ms: scannedAt - startedAt, subscribe_ms: subscribedAt - scannedAt, offline_ms: Date.now() - subscribedAt });
+  })();
+  ready.catch((e: Error) => {
+    status.state = 'failed';
+    status.error = e.message;
+  });
+
+  return {
+    ready,
+    status: () => ({ ...status, ...(status.state === 'indexing' ? { elapsed_ms: Date.now() - startedAt } : {}) }),
+    close: async () => {
+      clearInterval(snapshotTimer);
+      clearTimeout(reloadTimer);
+      clearTimeout(listedTimer);
+      burst.stop();
+      await ready.catch(() => undefined);
+      // The last snapshot: what changes after this is what the next start reports.
+      await serial(async () => {
+        // A folder that is gone (deleted, about to be cloned again) has nothing worth a snapshot.
+        if (tree && snapshot && (dirty || stale) && !closed && fs.existsSync(repo)) await saveSnapshot();
+      }).catch(onError);
+      closed = true;
+      await tree?.close();
+      status.state = 'closed';
+    },
+  };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Ignored under one set of rules and not the other (as a file, or as a folder: a comparison cannot tell which it was). */
+function flipped(before: IgnoreRules, after: IgnoreRules, rel: string): boolean {
+  return before.ignores(rel, false) !== after.ignores(rel, false) || before.ignores(rel, true) !== after.ignores(rel, true);
+}
+
+/** Watchman clocks read `c:<server start>:<server pid>:<root>:<ticks>`: the same server if the first two match. */
+async function sameWatchmanServer(tree: NativeTree, snapshot: TreeSnapshot): Promise<boolean> {
+  const scratch = snapshot.scratch('clock');
+  try {
+    await tree.writeSnapshot(scratch);
+    const server = (clock: string): string => clock.trim().split(':').slice(0, 3).join(':');
+    return server(fs.readFileSync(snapshot.file, 'utf8')) === server(fs.readFileSync(scratch, 'utf8'));
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(scratch, { force: true });
+  }
+}
+
+/** Of a fresh Watchman listing (everything "created"), the paths whose inode changed after `since`, as changes. */
+function changedAfter(repo: string, changes: readonly RawChange[], since: number): RawChange[] {
+  const out: RawChange[] = [];
+  for (const c of changes) {
+    try {
+      const st = fs.lstatSync(path.join(repo, c.rel));
+      if (!st.isDirectory() && Math.max(st.mtimeMs, st.ctimeMs) > since) out.push({ rel: c.rel, kind: 'update' });
+    } catch {
+      // gone: nothing to say without a list of what was there
+    }
+  }
+  return out;
+}

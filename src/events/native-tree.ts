@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { AsyncSubscription, BackendType, Event as ParcelEvent } from '@parcel/watcher';
+import type { RawChange } from './disk-check.js';
+import type { ParcelBackend, ParcelWatcher } from './watch-engine.js';
+
+export interface NativeTreeOptions {
+  parcel: ParcelWatcher;
+  backend: ParcelBackend;
+  repo: string;
+  /** Repo-relative folders the native watcher skips entirely (no crawl, no watch, no event). */
+  ignoredDirs: readonly string[];
+  onChanges(changes: RawChange[]): void;
+  onError(err: Error): void;
+}
+
+/**
+ * One @parcel/watcher subscription on a work tree, and the snapshot operations that go with it.
+ * With the inotify backend parcel keeps the tree it crawled in memory (shared per root), so
+ * `changesSince` compares a snapshot file against that live tree without crawling again, and
+ * `resubscribe` (snapshot the tree as the events left it, unsubscribe, crawl afresh, compare)
+ * finds exactly what the events missed: an overflowed kernel queue, files written into a folder
+ * before its watch existed. With Watchman, a snapshot is Watchman's clock.
+ */
+export class NativeTree {
+  private sub: AsyncSubscription | undefined;
+  private ignoredDirs: readonly string[];
+  private closed = false;
+
+  private constructor(private readonly o: NativeTreeOptions) {
+    this.ignoredDirs = o.ignoredDirs;
+  }
+
+  static async subscribe(o: NativeTreeOptions): Promise<NativeTree> {
+    const t = new NativeTree(o);
+    await t.start();
+    return t;
+  }
+
+  get ignored(): readonly string[] {
+    return this.ignoredDirs;
+  }
+
+  private options(): { backend: BackendType; ignore: string[] } {
+    // parcel's type list omits 'kqueue', which its native code accepts.
+    return { backend: this.o.backend as BackendType, ignore: this.ignoredDirs.map((d) => path.join(this.o.repo, d)) };
+  }
+
+  private async start(): Promise<void> {
+    const repo = this.o.repo;
+    const prefix = repo.endsWith(path.sep) ? repo : repo + path.sep;
+    const onEvents = (err: Error | null, events: ParcelEvent[]): void => {
+      if (this.closed) return;
+      if (err) return this.o.onError(err);
+      const changes: RawChange[] = [];
+      for (const e of events) {
+        if (!e.path.startsWith(prefix)) continue; // the root itself (deleted or moved): the repository guard notices
+        changes.push({ rel: e.path.slice(prefix.length).split(path.sep).join('/'), kind: e.type });
+      }
+      if (changes.length) this.o.onChanges(changes);
+    };
+    this.sub = await this.o.parcel.subscribe(repo, onEvents, this.options());
+  }
+
+  /** Writes the snapshot atomically: a crash mid-write leaves the previous one whole. */
+  async writeSnapshot(file: string): Promise<void> {
+    const tmp = `${file}.tmp-${process.pid}`;
+    await this.o.parcel.writeSnapshot(this.o.repo, tmp, this.options());
+    fs.renameSync(tmp, file);
+  }
+
+  /** What changed between the snapshot and the tree as it is now, in repo-relative paths. */
+  async changesSince(file: string): Promise<RawChange[]> {
+    const events = await this.o.parcel.getEventsSince(this.o.repo, file, this.options());
+    return toChanges(this.o.repo, events);
+  }
+
+  /**
+   * Crawls the tree afresh (with a new set of ignored folders, or the same after a storm) and
+   * returns what differs from the tree the old subscription held.
+   */
+  async resubscribe(ignoredDirs: readonly string[], scratch: string): Promise<RawChange[]> {
+    await this.writeSnapshot(scratch);
+    await this.sub?.unsubscribe();
+    this.sub = undefined;
+    this.ignoredDirs = ignoredDirs;
+    await this.start();
+    try {
+      return await this.changesSince(scratch);
+    } finally {
+      fs.rmSync(scratch, { force: true });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const s = this.sub;
+    this.sub = undefined;
+    await s?.unsubscribe();
+  }
+}
+
+function toChanges(repo: string, events: readonly ParcelEvent[]): RawChange[] {
+  const prefix = repo.endsWith(path.sep) ? repo : repo + path.sep;
+  const out: RawChange[] = [];
+  for (const e of events) if (e.path.startsWith(prefix)) out.push({ rel: e.path.slice(prefix.length).split(path.sep).join('/'), kind: e.type });
+  return out;
+}

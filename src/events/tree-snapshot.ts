@@ -1,0 +1,78 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NativeTree } from './native-tree.js';
+import type { ParcelBackend } from './watch-engine.js';
+
+/** Written beside the snapshot: a snapshot is only compared against the same folder under the same backend. */
+interface SnapshotMeta {
+  version: 1;
+  repo: string;
+  backend: ParcelBackend;
+  /** The inode of the work tree's folder: a folder deleted and cloned again is a new tree, not a changed one. */
+  rootIno: number;
+  writtenAt: string;
+}
+
+export type Baseline = { usable: true; writtenAt: string } | { usable: false; why: string };
+
+/**
+ * Where one work tree's snapshot lives ($KAIROS_HOME/watch/<hash>.snapshot) and whether it can be
+ * trusted as the baseline for "what changed while Kairos was down". The snapshot itself is written
+ * by the native watcher (parcel's format: every path with its mtime; or Watchman's clock).
+ */
+export class TreeSnapshot {
+  readonly file: string;
+  private readonly metaFile: string;
+
+  constructor(
+    dir: string,
+    private readonly repo: string,
+    private readonly backend: ParcelBackend,
+  ) {
+    const id = crypto.createHash('sha256').update(repo).digest('hex').slice(0, 24);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.file = path.join(dir, `${id}.snapshot`);
+    this.metaFile = path.join(dir, `${id}.json`);
+  }
+
+  /** A scratch file next to the snapshot, for comparisons that must not replace it. */
+  scratch(tag: string): string {
+    return `${this.file}.${tag}-${process.pid}`;
+  }
+
+  baseline(): Baseline {
+    let meta: SnapshotMeta;
+    try {
+      meta = JSON.parse(fs.readFileSync(this.metaFile, 'utf8')) as SnapshotMeta;
+    } catch {
+      return { usable: false, why: 'first start: no snapshot yet' };
+    }
+    if (!fs.existsSync(this.file)) return { usable: false, why: 'the snapshot file is missing' };
+    if (meta.version !== 1 || meta.repo !== this.repo) return { usable: false, why: 'the snapshot belongs to another version or folder' };
+    if (meta.backend !== this.backend) return { usable: false, why: `the snapshot was taken by ${meta.backend}, the engine is now ${this.backend}` };
+    if (meta.rootIno !== rootIno(this.repo)) return { usable: false, why: 'the folder was replaced (deleted and created again) since the snapshot' };
+    return { usable: true, writtenAt: meta.writtenAt };
+  }
+
+  async save(tree: NativeTree): Promise<void> {
+    await tree.writeSnapshot(this.file);
+    const meta: SnapshotMeta = { version: 1, repo: this.repo, backend: this.backend, rootIno: rootIno(this.repo), writtenAt: new Date().toISOString() };
+    const tmp = `${this.metaFile}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, JSON.stringify(meta) + '\n', { mode: 0o600 });
+    fs.renameSync(tmp, this.metaFile);
+  }
+
+  discard(): void {
+    fs.rmSync(this.file, { force: true });
+    fs.rmSync(this.metaFile, { force: true });
+  }
+}
+
+export function rootIno(dir: string): number {
+  try {
+    return fs.statSync(dir).ino;
+  } catch {
+    return -1;
+  }
+}

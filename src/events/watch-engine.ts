@@ -1,0 +1,110 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+
+/**
+ * Which engine watches work trees. `native` is @parcel/watcher on the platform's own API (inotify,
+ * FSEvents, ReadDirectoryChangesW): one watch per directory. `watchman` is @parcel/watcher talking to
+ * a Watchman server (what large monorepos already run). `chokidar` is the pure-JS fallback for when
+ * the native module cannot load: it costs a watch per file and has no snapshot.
+ */
+export type EngineName = 'native' | 'watchman' | 'chokidar';
+export const ENGINE_PREFERENCES = ['auto', 'native', 'watchman', 'chokidar'] as const;
+export type EnginePreference = (typeof ENGINE_PREFERENCES)[number];
+
+export type ParcelBackend = 'inotify' | 'fs-events' | 'windows' | 'kqueue' | 'watchman';
+export type ParcelWatcher = typeof import('@parcel/watcher');
+
+export interface EngineChoice {
+  name: EngineName;
+  /** The @parcel/watcher backend, for the two native engines. */
+  backend?: ParcelBackend;
+  parcel?: ParcelWatcher;
+  /** Why this engine, in words `status` and `doctor` can show. */
+  reason: string;
+}
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+}
+
+/** The platform's own recursive API; never left to parcel's "default", which silently prefers Watchman. */
+function platformBackend(): ParcelBackend {
+  if (process.platform === 'darwin') return 'fs-events';
+  if (process.platform === 'win32') return 'windows';
+  if (process.platform === 'freebsd' || process.platform === 'openbsd') return 'kqueue';
+  return 'inotify';
+}
+
+/** `KAIROS_WATCHER` (auto | native | watchman | chokidar), checked so a typo is an error rather than a silent fallback. */
+export function enginePreference(env: NodeJS.ProcessEnv): EnginePreference {
+  const raw = env.KAIROS_WATCHER?.trim();
+  if (!raw) return 'auto';
+  if ((ENGINE_PREFERENCES as readonly string[]).includes(raw)) return raw as EnginePreference;
+  throw new EngineError(`KAIROS_WATCHER=${raw}: expected one of ${ENGINE_PREFERENCES.join(', ')}; unset it to choose automatically`);
+}
+
+async function loadParcel(): Promise<{ parcel?: ParcelWatcher; error?: string }> {
+  try {
+    const mod = (await import('@parcel/watcher')) as ParcelWatcher & { default?: ParcelWatcher };
+    // CommonJS module: the functions sit on the namespace and on `default`, depending on the loader.
+    const parcel = typeof mod.subscribe === 'function' ? mod : mod.default;
+    if (!parcel || typeof parcel.subscribe !== 'function') return { error: '@parcel/watcher loaded without its subscribe function' };
+    return { parcel };
+  } catch (e) {
+    return { error: (e as Error).message.split('\n')[0] ?? String(e) };
+  }
+}
+
+/**
+ * Is a Watchman server reachable? With WATCHMAN_SOCK set (a private server), its socket must exist;
+ * otherwise `watchman get-sockname` must succeed (it starts the user's server when none runs).
+ */
+export function watchmanAvailable(env: NodeJS.ProcessEnv): { ok: boolean; why: string } {
+  if (env.WATCHMAN_SOCK) {
+    try {
+      return fs.statSync(env.WATCHMAN_SOCK).isSocket() ? { ok: true, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK}` } : { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} is not a socket` };
+    } catch {
+      return { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} does not exist` };
+    }
+  }
+  const r = spawnSync('watchman', ['--output-encoding=json', '--no-pretty', 'get-sockname'], { env, encoding: 'utf8', timeout: 15_000 });
+  if (r.error) return { ok: false, why: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no watchman on PATH' : `watchman did not answer: ${r.error.message}` };
+  if (r.status !== 0) return { ok: false, why: `watchman get-sockname exited ${r.status}: ${r.stderr.trim().split('\n')[0] ?? ''}` };
+  try {
+    const sock = (JSON.parse(r.stdout) as { sockname?: string }).sockname;
+    return sock ? { ok: true, why: `watchman at ${sock}` } : { ok: false, why: 'watchman named no socket' };
+  } catch {
+    return { ok: false, why: 'watchman answered something that is not JSON' };
+  }
+}
+
+let cached: { key: string; choice: Promise<EngineChoice> } | undefined;
+
+/**
+ * Chooses the engine once per process (the native module is process-global). `auto` takes Watchman
+ * when it works, else the native backend, else chokidar, and says why. Asking for an engine
+ * explicitly that cannot run is an error, not a quiet fallback.
+ */
+export function chooseEngine(env: NodeJS.ProcessEnv): Promise<EngineChoice> {
+  const pref = enginePreference(env);
+  const key = `${pref}\0${env.WATCHMAN_SOCK ?? ''}`;
+  if (cached?.key !== key) cached = { key, choice: resolveEngine(pref, env) };
+  return cached.choice;
+}
+
+async function resolveEngine(pref: EnginePreference, env: NodeJS.ProcessEnv): Promise<EngineChoice> {
+  if (pref === 'chokidar') return { name: 'chokidar', reason: 'chosen with KAIROS_WATCHER=chokidar' };
+  const { parcel, error } = await loadParcel();
+  if (!parcel) {
+    if (pref !== 'auto') throw new EngineError(`KAIROS_WATCHER=${pref}, but @parcel/watcher cannot load: ${error}`);
+    return { name: 'chokidar', reason: `@parcel/watcher cannot load (${error}); chokidar costs one watch per file and cannot see changes made while Kairos is stopped` };
+  }
+  if (pref === 'native') return { name: 'native', backend: platformBackend(), parcel, reason: 'chosen with KAIROS_WATCHER=native' };
+  const wm = watchmanAvailable(env);
+  if (pref === 'watchman') {
+    if (!wm.ok) throw new EngineError(`KAIROS_WATCHER=watchman, but ${wm.why}`);
+    return { name: 'watchman', backend: 'watchman', parcel, reason: `chosen with KAIROS_WATCHER=watchman (${wm.why})` };
+  }
+  if (wm.ok) return { name: 'watchman', backend: 'watchman', parcel, reason: `watchman is installed (${wm.why})` };
+  return { name: 'native', backend: platformBackend(), parcel, reason: `@parcel/watcher on ${platformBackend()} (${wm.why})` };
+}
