@@ -4,6 +4,7 @@ import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { repoOrCwd, resolveRepo } from './context.js';
 import { printJson } from './output.js';
 import { memoryPath } from '../pipeline/memory.js';
+import { visibleControls } from './diff-view.js';
 
 /**
  * `kairos dream` and `kairos memory`.
@@ -71,7 +72,7 @@ export function registerDreamCommand(program: Command, deps: DreamCommandDeps): 
 
   program
     .command('memory')
-    .description("print a repository's MEMORY.md, the notes the dream keeps and triage reads (works without the daemon)")
+    .description("print a repository's MEMORY.md, the notes the dream keeps and triage and agent tasks read (works without the daemon)")
     .option('-r, --repo <dir>', 'the repository (default: the current one)')
     .option('--path', 'print only where the file is')
     .action((o: { repo?: string; path?: boolean }) => {
@@ -90,6 +91,7 @@ export function registerDreamCommand(program: Command, deps: DreamCommandDeps): 
         deps.setExitCode(1);
         return;
       }
-      process.stdout.write(text);
+      // A model wrote it from logs of repository output: nothing in it may drive the terminal.
+      process.stdout.write(visibleControls(text));
     });
 }

@@ -143,6 +143,14 @@ test('kairos dream says clearly when the daemon is down, and when model steps ar
     const none = kairos(['memory', '--repo', repo.dir], h.env);
     assert.equal(none.code, 1);
     assert.ok(none.stderr.includes(memoryPath(h.home, repo.dir)), 'says where the memory will be');
+    // A model wrote the memory from hostile logs: printing it cannot drive the terminal.
+    fs.mkdirSync(path.dirname(memoryPath(h.home, repo.dir)), { recursive: true });
+    fs.writeFileSync(memoryPath(h.home, repo.dir), '# m\n- clear\u001b[2J screen\n');
+    const shown = kairos(['memory', '--repo', repo.dir], h.env);
+    assert.equal(shown.code, 0);
+    assert.ok(!shown.stdout.includes('\u001b'), 'no raw escape reaches the terminal');
+    assert.match(shown.stdout, /clear.*\[2J screen/);
+    fs.rmSync(memoryPath(h.home, repo.dir));
 
     await withDaemon([repo.dir], h.env, async () => {
       // No API key: the poke is decided without a model, and the dream is skipped with the reason.
