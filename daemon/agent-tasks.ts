@@ -14,6 +14,7 @@ import { formatUsd } from '../src/model/prices.js';
 import type { Origin } from '../src/model/ledger.js';
 import { AMBIENT_TRIGGER } from './ambient.js';
 import type { ApprovalQueue } from '../src/pipeline/approvals.js';
+import { hookMessageSink } from './hook-messages.js';
 
 export interface AgentTasksDeps {
   db: Db;
@@ -26,6 +27,8 @@ export interface AgentTasksDeps {
   sandbox: SandboxStatus;
   log: Logger;
   notify(title: string, body: string): void;
+  /** Appends to the daily log (a hook's systemMessage goes there). */
+  daily?(text: string, repo?: string): void;
   /** Tags paths the daemon is about to write in a repository, so its watcher does not trigger on them. */
   markOwnWrites(repo: string, paths: readonly string[]): void;
 }
@@ -37,7 +40,10 @@ export class AgentTasks {
   /** After a command task finished: does its trigger ask the agent to look? Returns the new task id. */
   followUp(task: TaskRow, trigger: Trigger): number | undefined {
     // A command the layers refused (skipped, or refused as it was about to run) did not run: there is no result to look at.
-    if (!trigger.ask || !trigger.run || task.state === 'skipped' || (JSON.parse(task.data) as { refused_by?: unknown }).refused_by !== undefined) return undefined;
+    const data = JSON.parse(task.data) as { refused_by?: unknown; after_apply?: unknown };
+    if (!trigger.ask || !trigger.run || task.state === 'skipped' || data.refused_by !== undefined) return undefined;
+    // A re-run after an applied fix reports its result; it does not start another fix by itself.
+    if (data.after_apply !== undefined) return undefined;
     const when = trigger.ask_on ?? 'failure';
     if (when === 'failure' && task.state !== 'failed') return undefined;
     return this.d.tasks.createFollowUp({ repo: task.repo, trigger: task.trigger, kind: 'agent', batchId: task.batch_id, at: new Date().toISOString(), data: { after_task: task.id } });
@@ -53,13 +59,29 @@ export class AgentTasks {
         sandbox: this.d.sandbox,
         log: this.d.log,
         notify: (message) => this.d.notify(`Kairos: ${trigger.name}`, message),
+        hookMessage: hookMessageSink(
+          { notify: this.d.notify, daily: (text, repo) => this.d.daily?.(text, repo), log: this.d.log },
+          { repo: task.repo, title: `Kairos: ${trigger.name}` },
+        ),
       },
     );
     this.d.tasks.patchData(task.id, { cost_micro: r.costMicro, ...(r.state === 'proposed' ? { proposal_id: r.proposal.id } : {}), ...(r.workers ? { workers: r.workers } : {}) });
     if (r.state === 'proposed') {
       const p = r.proposal;
       // Nothing reaches the user's tree until a human approves exactly this diff (or it expires: denied).
-      const { approval, tokens } = this.d.approvals.enqueueProposal({ proposal: p, trigger: trigger.name, taskId: task.id, costMicros: r.costMicro });
+      const queued = this.d.approvals.enqueueProposal({ proposal: p, trigger: trigger.name, taskId: task.id, costMicros: r.costMicro });
+      const { approval } = queued;
+      this.d.tasks.patchData(task.id, { approval_id: approval.id });
+      if (queued.collapsed) {
+        // The same diff already waits for the human: no second approval, no second notification.
+        this.d.log.info({ task: task.id, proposal: p.id, approval: approval.id }, 'proposal is the same diff as one already waiting; this task follows that approval');
+        return {
+          state: 'proposed',
+          reason: `approval ${approval.id} (the same diff was already waiting): ${approval.summary}`,
+          output: `the same diff as approval ${approval.id}, already waiting; proposal ${p.id} is discarded
+review: kairos show ${approval.id} · approve: kairos approve ${approval.id} · deny: kairos deny ${approval.id}`,
+        };
+      }
       this.d.announce({
         approvalId: approval.id,
         summary: redactText(approval.summary),
@@ -67,17 +89,31 @@ export class AgentTasks {
         files: approval.files,
         costUsd: approval.costMicros / 1e6,
         expiresAt: approval.expiresAt,
-        tokens,
+        tokens: queued.tokens,
       });
-      this.d.tasks.patchData(task.id, { approval_id: approval.id });
       this.d.log.info({ task: task.id, proposal: p.id, approval: approval.id, files: p.files, cost: formatUsd(r.costMicro) }, 'proposal waiting for approval');
       return {
         state: 'proposed',
         reason: `approval ${approval.id}: ${p.summary}`,
-        output: `proposal ${p.id}, approval ${approval.id} (${p.files.length} files, ${formatUsd(r.costMicro)})\nhash ${p.hash}\n${p.files.join('\n')}\nreview: kairos show ${approval.id} · approve: kairos approve ${approval.id} · deny: kairos deny ${approval.id}`,
+        output: `approval ${approval.id} (${p.files.length} files, ${formatUsd(r.costMicro)})\nhash ${p.hash}\n${p.files.join('\n')}\nreview: kairos show ${approval.id} · approve: kairos approve ${approval.id} · deny: kairos deny ${approval.id}`,
       };
     }
     return { state: r.state, reason: r.reason };
+  }
+
+  /**
+   * At start: every proposal still waiting is shown again with fresh one-time tokens (the last
+   * daemon's buttons died with it, and it withdrew them as it stopped). Returns how many.
+   */
+  announcePending(): number {
+    let n = 0;
+    for (const a of this.d.approvals.pending()) {
+      if (a.kind !== 'proposal') continue;
+      const tokens = this.d.approvals.issueTokens(a.id);
+      this.d.announce({ approvalId: a.id, summary: redactText(a.summary), repo: a.repo, files: a.files, costUsd: a.costMicros / 1e6, expiresAt: a.expiresAt, tokens });
+      n++;
+    }
+    return n;
   }
 
   /**
@@ -113,6 +149,13 @@ export class AgentTasks {
         parts.push(fenceUntrusted(`output of ${before.command}`, before.output ?? ''));
       }
     }
+    // A poke's note (after the UserPromptSubmit hooks, with the context they added) is what the user asked for.
+    const notes = task.batch_id
+      ? (this.d.db
+          .prepare("SELECT json_extract(e.data, '$.note') AS note FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' AND json_extract(e.data, '$.note') IS NOT NULL ORDER BY e.id")
+          .all(task.batch_id) as { note: string }[])
+      : [];
+    for (const n of notes) parts.push(`The developer's note (kairos poke):\n${n.note}`);
     if (paths.length) parts.push(`Changed paths:\n${paths.slice(0, 200).join('\n')}${paths.length > 200 ? `\n… and ${paths.length - 200} more` : ''}`);
     // What the dream learned about this repository (the same notes triage reads). Fenced: it was
     // written by a model from logs of hostile repository output, so it is data, not instructions.

@@ -87,16 +87,19 @@ export function approvalHandlers(deps: ApprovalHandlerDeps): Record<string, Cont
       return { ...approval, ...(r.discardError ? { discard_error: r.discardError } : {}) };
     },
 
+    // was_paused: so `kairos resume` when nothing was paused can say so instead of "resumed".
     pause: (p) => {
-      const r = isPaused(queue.db) ? { paused: true, since: pausedSince(queue.db) } : setPaused(queue.db, true, new Date(), channel(p));
+      const was = isPaused(queue.db);
+      const r = was ? { paused: true, since: pausedSince(queue.db) } : setPaused(queue.db, true, new Date(), channel(p));
       changed({ type: 'paused' });
-      return r;
+      return { ...r, was_paused: was };
     },
 
     resume: () => {
+      const was = isPaused(queue.db);
       const r = setPaused(queue.db, false);
       changed({ type: 'resumed' });
-      return r;
+      return { ...r, was_paused: was };
     },
   };
 }

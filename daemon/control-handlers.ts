@@ -13,7 +13,14 @@ function str(params: Record<string, unknown>, key: string): string | undefined {
 export function controlHandlers(d: Daemon, requestStop: (reason: string) => void): Record<string, ControlHandler> {
   return {
     status: () => d.status(),
-    poke: (p) => ({ events: d.poke(str(p, 'repo'), str(p, 'note'), str(p, 'trigger')).map((e) => e.id) }),
+    poke: async (p) => {
+      const repo = str(p, 'repo');
+      const note = str(p, 'note');
+      // UserPromptSubmit hooks see a note before anything is stored; a block refuses the poke, with their reason.
+      const submitted = note ? await d.submitNote(repo, note) : undefined;
+      if (submitted && 'blocked' in submitted) throw new ControlError(`a UserPromptSubmit hook blocked the note: ${submitted.blocked}`, 'blocked');
+      return { events: d.poke(repo, submitted?.note, str(p, 'trigger')).map((e) => e.id) };
+    },
     reload: () => d.reload(),
     // `kairos dream`: answers once the dream(s) finished, with each repository's result.
     dream: async (p) => ({ results: await d.ambient.dreamNow(str(p, 'repo')) }),

@@ -12,7 +12,6 @@ import { openDb, storePath, type Db } from '../src/store/db.js';
 import { EventStore } from '../src/store/event-store.js';
 import { RepoStore } from '../src/store/repo-store.js';
 import { TaskStore, type TaskRow } from '../src/store/task-store.js';
-import { createNotifier } from '../src/report/notify.js';
 import { BatchingNotifier } from '../src/report/notify-batch.js';
 import { Voice } from '../src/report/speech.js';
 import type { Logger } from '../src/report/logger.js';
@@ -22,15 +21,20 @@ import { detectSandbox } from '../src/policy/sandbox.js';
 import { shellGrammarStatus } from '../src/policy/shell.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
-import { withPlugins } from '../src/agent/plugin-policy.js';
+import { loadPluginPolicy, type PluginReport } from '../src/agent/plugin-policy.js';
+import { pluginTrustStatus } from '../src/agent/plugins/trust.js';
 import { recoverAfterStop, startApprovalExpiry } from './recovery.js';
 import { DaemonHooks } from './daemon-hooks.js';
+import { FileChangedBatches } from './file-changed.js';
 import type { DbusNotifier } from '../src/report/dbus-notify.js';
 import { spendReport } from '../src/model/spend-report.js';
 import { Ambient, AMBIENT_TRIGGER, ambientTaskTrigger, queueAmbientTask } from './ambient.js';
 import { ApprovalQueue, isPaused, pauseStatus, proposalActions } from '../src/pipeline/approvals.js';
+import { pokeTargets } from './poke-targets.js';
 import { CommandTasks } from './command-tasks.js';
-import { proposalAnnouncer, Reporter } from './reporter.js';
+import { desktopNotifiers, Reporter } from './reporter.js';
+import { DecisionFollowUp } from './decisions.js';
+import { followTask } from '../src/pipeline/task-follow.js';
 import { repoStatus, startRepoCron } from './repo-watch.js';
 import { acquireLock, type InstanceLock } from './lock.js';
 import { OwnWrites } from './own-writes.js';
@@ -92,6 +96,12 @@ export class Daemon {
   readonly approvals: ApprovalQueue;
   readonly ambient: Ambient;
   private readonly hooks: DaemonHooks;
+  /** FileChanged hooks' own settling of file changes. */
+  private readonly fileChanges: FileChangedBatches;
+  /** What the plugins came to at the last load (status shows refused rules). */
+  private pluginReport: PluginReport = { plugins: [], errors: [] };
+  /** The user's policy in force, before the plugins were added to it. */
+  private policyWithoutPlugins!: Policy;
   private readonly proposalNotifier: DbusNotifier | null;
   private expiryTimer: NodeJS.Timeout | undefined;
   private indexing = true;
@@ -108,15 +118,27 @@ export class Daemon {
     private readonly lock: InstanceLock,
   ) {
     this.log.info({ home: opts.home }, 'starting');
-    this.userPolicy = withPlugins(loadUserPolicy(opts.home), opts.home, opts.logger);
+    // The store first: a plugin's explicit trust is kept there.
     this.db = openDb(storePath(opts.home));
+    this.userPolicy = this.withPlugins(loadUserPolicy(opts.home));
     this.events = new EventStore(this.db);
     this.tasks = new TaskStore(this.db);
     this.repoStore = new RepoStore(this.db);
     this.audit = new AuditLog(this.db);
-    this.hooks = new DaemonHooks({ db: this.db, home: opts.home, log: opts.logger });
-    const notifier = createNotifier({ enabled: opts.env.KAIROS_NOTIFY !== 'off', home: opts.home, log: opts.logger });
-    this.proposalNotifier = proposalAnnouncer(opts.env, opts.home, notifier, opts.logger);
+    this.hooks = new DaemonHooks({
+      db: this.db,
+      home: opts.home,
+      log: opts.logger,
+      notify: (title, body) => this.reporter.notify(title, body),
+      daily: (text, repo) => this.reporter.daily(text, repo),
+    });
+    this.fileChanges = new FileChangedBatches({
+      wanted: (repo) => this.hooks.has(repo, 'FileChanged'),
+      settleMs: () => this.userPolicy.defaults?.settle_ms ?? DEFAULT_SETTLE_MS,
+      fire: (repo, files) => this.hooks.fileChanged(repo, files),
+    });
+    const { notifier, proposals } = desktopNotifiers(opts.env, opts.home, opts.logger);
+    this.proposalNotifier = proposals;
     this.batching = new BatchingNotifier({
       inner: notifier,
       batchEveryMs: () => {
@@ -128,6 +150,18 @@ export class Daemon {
     // Spoken notifications follow the user's policy as reloaded (notify.speak); KAIROS_SPEECH_WAV is the tests' hook.
     const voice = new Voice({ enabled: () => this.userPolicy.notify?.speak === true, env: opts.env, log: opts.logger, wavDir: opts.env.KAIROS_SPEECH_WAV });
     this.reporter = new Reporter({ home: opts.home, log: opts.logger, notifier: this.batching, voice });
+    const decisions = new DecisionFollowUp({
+      reporter: this.reporter,
+      proposals: () => this.proposalNotifier,
+      hooks: this.hooks,
+      tasks: this.tasks,
+      triggerFor: (repo, name) => {
+        const r = this.repos.get(repo);
+        return r && enabledTriggers(r.policy).find((t) => t.name === name);
+      },
+      enqueue: (id) => this.runner.enqueue(id),
+      log: opts.logger,
+    });
     this.guard = new StoreGuard({
       db: this.db,
       events: this.events,
@@ -166,10 +200,10 @@ export class Daemon {
       onGiveUp: (g) => this.reporter.daily(`model call gave up (${g.origin}${g.taskId ? `, task ${g.taskId}` : ''}): ${g.reason}`, g.repo),
     });
     // Approving applies exactly the stored diff under its stored hash; the writes are tagged as the daemon's own.
-    this.approvals = new ApprovalQueue(
-      this.db,
-      proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
-    );
+    this.approvals = new ApprovalQueue(this.db, {
+      ...proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
+      onDecided: (r) => decisions.decided(r),
+    });
     this.agents = new AgentTasks({
       announce: (notice) => {
         void this.proposalNotifier?.notifyProposal(notice);
@@ -183,6 +217,7 @@ export class Daemon {
       sandbox: detectSandbox(),
       log: opts.logger,
       notify: (title, body) => this.reporter.notify(title, body),
+      daily: (text, repo) => this.reporter.daily(text, repo),
       markOwnWrites: (repo, paths) => this.markOwnWrites(repo, paths),
     });
     this.settler = new Settler({
@@ -269,6 +304,8 @@ export class Daemon {
       },
     });
     this.expiryTimer = startApprovalExpiry(this.approvals, this.log);
+    const shownAgain = this.proposalNotifier ? this.agents.announcePending() : 0;
+    if (shownAgain) this.log.info({ count: shownAgain }, 'proposals still waiting shown again');
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
     // Sources start now; indexing finishes in the background so `status` answers "indexing" meanwhile.
     const indexing: Promise<void>[] = [];
@@ -345,11 +382,18 @@ export class Daemon {
       onEvents: (drafts) => this.ingest(drafts),
       onGitEvents: (drafts, snapshot) => this.ingest(drafts, () => this.repoStore.saveGitState(repo, snapshot)),
       onGitOperation: (op) => {
-        if (op) this.settler.hold(repo, 'git');
-        else this.settler.release(repo, 'git');
+        for (const s of [this.settler, this.fileChanges]) {
+          if (op) s.hold(repo, 'git');
+          else s.release(repo, 'git');
+        }
         entry.gitOperation = op;
       },
-      onStorm: (active) => (active ? this.settler.hold(repo, 'storm') : this.settler.release(repo, 'storm')),
+      onStorm: (active) => {
+        for (const s of [this.settler, this.fileChanges]) {
+          if (active) s.hold(repo, 'storm');
+          else s.release(repo, 'storm');
+        }
+      },
       isOwnBranch: (branch) => branch.startsWith('kairos/'),
       onError: (err, source) => this.log.error({ repo, source, err: err.message }, 'watcher error'),
       isOwnWrite: (rel) => this.ownWrites.has(repo, rel),
@@ -362,6 +406,7 @@ export class Daemon {
     this.repos.delete(repo);
     r.cron?.stop();
     this.settler.dropRepo(repo);
+    this.fileChanges.dropRepo(repo);
     await r.watch.close();
     this.repoStore.setWatched(repo, false, new Date().toISOString());
     return true;
@@ -371,7 +416,7 @@ export class Daemon {
   reload(): { ok: boolean; error?: string } {
     const at = new Date();
     try {
-      this.userPolicy = withPlugins(loadUserPolicy(this.opts.home), this.opts.home, this.log);
+      this.userPolicy = this.withPlugins(loadUserPolicy(this.opts.home));
     } catch (e) {
       const error = (e as Error).message;
       // Said once per distinct error: an editor saving the same broken file twice is not news.
@@ -419,12 +464,42 @@ export class Daemon {
     for (const e of stored) if (e.type.startsWith('file.') && e.origin === 'user') this.lastUserEdit.set(e.repo, new Date(e.at));
     for (const repo of new Set(stored.filter(touchesTrust).map((e) => e.repo))) this.refreshPolicy(repo, 'a git or policy file event');
     this.ambient.noteEvents(stored);
-    if (stored.length) this.settler.add(stored);
+    if (stored.length) {
+      this.settler.add(stored);
+      this.fileChanges.add(stored);
+    }
+  }
+
+  /**
+   * A trusted plugin whose files changed since its trust loses its allow rules before anything
+   * else runs under them, even when no watcher saw the change: reloads, and returns true, then.
+   */
+  private recheckPluginTrust(): boolean {
+    const stale = this.pluginReport.plugins.some((p) => p.trust === 'trusted' && pluginTrustStatus(this.db, p.dir) !== 'trusted');
+    if (!stale) return false;
+    if (!this.reload().ok) {
+      // The policy file is broken just now: the plugins are applied again to the policy in force.
+      this.userPolicy = this.withPlugins(this.policyWithoutPlugins);
+      for (const r of this.repos.values()) r.policy = resolveRepoPolicy(this.db, this.userPolicy, r.path);
+    }
+    return true;
+  }
+
+  /** The user's policy with their plugins' triggers, rules and MCP servers; what was refused is kept for status. */
+  private withPlugins(policy: Policy): Policy {
+    this.policyWithoutPlugins = policy;
+    const r = loadPluginPolicy(policy, this.opts.home, this.opts.logger, this.db);
+    this.pluginReport = r.report;
+    return r.policy;
+  }
+
+  /** A poke's note through the UserPromptSubmit hooks (the repository's, or the user's own without one). */
+  submitNote(repo: string | undefined, note: string): Promise<{ blocked: string } | { note: string }> {
+    return this.hooks.userPromptSubmit(repo, note);
   }
 
   poke(repo: string | undefined, note: string | undefined, trigger: string | undefined): StoredEvent[] {
-    const targets = repo ? [repo] : [...this.repos.keys()];
-    for (const t of targets) if (!this.repos.has(t)) throw new Error(`${t} is not watched; add it with 'kairos start --repo ${t}'`);
+    const targets = pokeTargets(new Map([...this.repos].map(([k, r]) => [k, r.policy.policy])), repo, trigger);
     const at = new Date().toISOString();
     const stored = this.ingest(targets.map((r) => ({ type: 'manual', repo: r, at, origin: 'user', data: { ...(note ? { note } : {}), ...(trigger ? { trigger } : {}) } })));
     // A poke no trigger takes is the user asking Kairos itself to look, now.
@@ -436,6 +511,7 @@ export class Daemon {
   }
 
   status(): Record<string, unknown> {
+    this.recheckPluginTrust();
     const pause = pauseStatus(this.db);
     const moneyPause = this.model.paused() ?? null;
     // Held: what the runner holds now (a row's hold can be stale for a moment after a resume, while the task waits for a free slot).
@@ -465,6 +541,7 @@ export class Daemon {
       events: this.events.count(),
       store: this.guard.health(),
       policy: { loaded_at: this.policyLoadedAt.toISOString(), last_reload: this.lastReload },
+      plugins: this.pluginReport,
     };
   }
 
@@ -503,6 +580,7 @@ export class Daemon {
     };
     this.policyWatch?.close();
     await step('settle', () => this.settler.stop());
+    await step('file changes', () => this.fileChanges.stop());
     await step('ambient', () => this.ambient.stop());
     await step('retention', () => this.retention.stop());
     await step('notifications', () => this.proposalNotifier?.close());
@@ -535,18 +613,9 @@ export class Daemon {
     return r && enabledTriggers(r.policy).find((t) => t.name === task.trigger);
   }
 
-  /** After `kairos resume`, held tasks get another look; decisions reach TaskApproved / TaskDenied hooks. */
+  /** After `kairos resume`, held tasks get another look. (Decisions reach hooks, logs and notifications through DecisionFollowUp.) */
   onApprovalsChanged(change: { type: string; approval?: Record<string, unknown> }): void {
     if (change.type === 'resumed') this.runner.retryDeferred();
-    const a = change.approval;
-    if (a && typeof a.repo === 'string' && (change.type === 'approved' || change.type === 'denied' || change.type === 'expired')) {
-      this.hooks.decided(a.repo, change.type === 'approved', {
-        taskId: a.task_id as number | null,
-        trigger: a.trigger as string | null,
-        proposalId: a.proposal_id as string | null,
-        reason: (a.reason as string | null) ?? change.type,
-      });
-    }
   }
 
   private markOwnWrites(repo: string, paths: readonly string[]): void {
@@ -634,11 +703,14 @@ export class Daemon {
     const trigger = r && this.triggerOf(task);
     if (!r || !trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
     const paths = task.batch_id ? this.tasks.batchPaths(task.batch_id) : [];
+    if (task.kind === 'agent' && this.recheckPluginTrust()) return this.execute(task);
     if (task.kind === 'agent') return this.agents.run(task, trigger, r.policy.policy, paths);
     return this.commands.run(task, trigger, r.policy.policy, paths);
   }
 
   private async report(task: TaskRow): Promise<void> {
+    // A click faster than the runner's bookkeeping decided the approval while the task was still running.
+    if (task.state === 'proposed') this.db.transaction(() => followTask(this.db, task.id, new Date().toISOString(), 'caught up with its approval, decided while the task was finishing'))();
     const r = this.repos.get(task.repo);
     const trigger = r && this.triggerOf(task);
     await this.reporter.taskFinished(task, trigger, this.tasks.lastFinished(task.repo, task.trigger, task.id));

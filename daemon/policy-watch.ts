@@ -29,9 +29,9 @@ export function watchPolicyFiles(home: string, reload: () => void, log: Logger, 
       armPlugins();
     }, debounceMs);
   };
-  const watch = (dir: string, filter: (name: string | null) => boolean): fs.FSWatcher | undefined => {
+  const watch = (dir: string, filter: (name: string | null) => boolean, recursive = false): fs.FSWatcher | undefined => {
     try {
-      const w = fs.watch(dir, { persistent: false }, (_type, name) => {
+      const w = fs.watch(dir, { persistent: false, recursive }, (_type, name) => {
         if (filter(name === null ? null : String(name))) fire();
       });
       w.on('error', (e) => log.warn({ dir, err: e.message }, 'policy file watch failed; SIGHUP or a restart reloads the policy'));
@@ -47,9 +47,12 @@ export function watchPolicyFiles(home: string, reload: () => void, log: Logger, 
     pluginWatchers = [];
     const root = path.join(home, 'plugins');
     const any = (): boolean => true;
-    const dirs = [root, ...listDirs(root)];
-    for (const d of dirs) {
-      const w = watch(d, any);
+    const top = watch(root, any);
+    if (top) pluginWatchers.push(top);
+    // Recursive: a plugin's hooks, scripts and manifest live in subfolders, and a change to any file of
+    // a trusted plugin must un-trust it (src/agent/plugins/trust.ts) at once.
+    for (const d of listDirs(root)) {
+      const w = watch(d, any, true);
       if (w) pluginWatchers.push(w);
     }
   };

@@ -5,6 +5,7 @@ import type { ApprovalQueue } from '../src/pipeline/approvals.js';
 import type { Db } from '../src/store/db.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import type { Logger } from '../src/report/logger.js';
+import { followAll } from '../src/pipeline/task-follow.js';
 
 /**
  * What a crash (or SIGKILL) can leave half done, settled before the daemon does anything new:
@@ -26,6 +27,9 @@ export async function recoverAfterStop(d: {
     d.log.warn({ proposal: p.id, state: p.state, kept: p.kept }, 'finished an apply/undo the last stop interrupted');
   }
   for (const a of d.approvals.recoverInterrupted()) d.log.warn({ approval: a.id, state: a.state }, 'settled an approval the last stop interrupted');
+  // A stop between an undo's file writes and its bookkeeping (or an old store) leaves tasks behind their proposals.
+  const followed = d.db.transaction(() => followAll(d.db, new Date().toISOString(), 'caught up with its proposal on start'))();
+  if (followed.length) d.log.info({ tasks: followed.map((t) => `${t.taskId}: ${t.from} → ${t.to}`) }, 'tasks caught up with their proposals');
 }
 
 /** Expired approvals are denied (fail closed): once now, then every minute. Returns the timer. */

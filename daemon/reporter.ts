@@ -4,9 +4,12 @@ import type { RepoPolicy } from '../src/policy/effective.js';
 import type { Trigger } from '../src/policy/schema.js';
 import { appendDailyLog } from '../src/report/daily-log.js';
 import type { Logger } from '../src/report/logger.js';
-import type { Notifier } from '../src/report/notify.js';
+import { createNotifier, desktopNotifyBackend, type Notifier } from '../src/report/notify.js';
 import { reportTask } from '../src/report/task-report.js';
-import { createDbusNotifier, type DbusNotifier } from '../src/report/dbus-notify.js';
+import { createDbusNotifier, DbusUnavailableError, type DbusNotifier } from '../src/report/dbus-notify.js';
+import { notificationIcon } from '../src/report/notify-icon.js';
+import { appliedNotification, logDecision } from '../src/report/decision-text.js';
+import type { DecisionReport } from '../src/pipeline/decision-report.js';
 import { callDaemon } from '../src/cli/control-client.js';
 import type { TaskRow } from '../src/store/task-store.js';
 import type { Voice } from '../src/report/speech.js';
@@ -32,6 +35,19 @@ export class Reporter {
       appendDailyLog(this.d.home, { at: new Date(), ...(repo ? { repo } : {}), text });
     } catch (e) {
       this.d.log.error({ err: (e as Error).message }, 'could not write the daily log');
+    }
+  }
+
+  /**
+   * A decision on a proposal: always a daily-log line with who decided. An approval from the tray
+   * gets a notification with the undo command (the CLI prints it; a notification's own follow-up says it).
+   */
+  decision(r: DecisionReport): void {
+    this.d.log.info({ decision: r.kind, id: r.id, by: r.by, repo: r.repo, tasks: r.taskIds, files: r.files.length, reason: r.reason }, 'proposal decided');
+    logDecision(this.d.home, r, (e) => this.d.log.error({ err: e.message }, 'could not write the daily log'));
+    if (r.kind === 'approve' && r.by === 'tray') {
+      const n = appliedNotification(r);
+      this.notify(n.title, n.body);
     }
   }
 
@@ -84,19 +100,42 @@ export class Reporter {
 }
 
 /**
+ * The daemon's desktop notifications: one app name ("Kairos") and one icon for all of them.
  * Proposals are announced with Approve / Deny / Show actions where the desktop supports them (a
  * click comes back to this daemon over its own control socket, with a one-time token); elsewhere
- * the plain notifier says the command to run.
+ * the plain notifier says the command to run. Plain notifications (task results) go over the same
+ * D-Bus connection when there is a notification server, else through node-notifier (notify-send).
  */
-export function proposalAnnouncer(env: NodeJS.ProcessEnv, home: string, fallback: Notifier, log: Logger): DbusNotifier | null {
-  if (env.KAIROS_NOTIFY === 'off') return null;
-  return createDbusNotifier({
-    appName: 'Kairos',
+export function desktopNotifiers(env: NodeJS.ProcessEnv, home: string, log: Logger): { notifier: Notifier; proposals: DbusNotifier | null } {
+  const icon = notificationIcon(home);
+  const desktop = desktopNotifyBackend(icon);
+  let proposals: DbusNotifier | null = null;
+  const notifier = createNotifier({
+    enabled: env.KAIROS_NOTIFY !== 'off',
     home,
-    fallback,
     log,
-    ...(env.DBUS_SESSION_BUS_ADDRESS ? { busAddress: env.DBUS_SESSION_BUS_ADDRESS } : {}),
-    control: (method, params) => callDaemon(home, method, params, 120_000),
-    onOutcome: (o) => log.info({ approval: o.approvalId, action: o.action, ok: o.ok, err: o.error?.message }, 'notification action'),
+    backend: async (n) => {
+      if (proposals) {
+        try {
+          return await proposals.notifyPlain(n);
+        } catch (e) {
+          if (!(e instanceof DbusUnavailableError)) throw e;
+        }
+      }
+      return desktop(n);
+    },
   });
+  if (env.KAIROS_NOTIFY !== 'off') {
+    proposals = createDbusNotifier({
+      appName: 'Kairos',
+      ...(icon ? { icon } : {}),
+      home,
+      fallback: notifier,
+      log,
+      ...(env.DBUS_SESSION_BUS_ADDRESS ? { busAddress: env.DBUS_SESSION_BUS_ADDRESS } : {}),
+      control: (method, params) => callDaemon(home, method, params, 120_000),
+      onOutcome: (o) => log.info({ approval: o.approvalId, action: o.action, ok: o.ok, err: o.error?.message }, 'notification action'),
+    });
+  }
+  return { notifier, proposals };
 }

@@ -1,8 +1,11 @@
+import os from 'node:os';
+import path from 'node:path';
 import { aggregate, type HookOutcome } from './hooks/aggregator.js';
+import { conditionMatches } from './hooks/condition.js';
 import { fromHookToolInput, hookToolName, toHookToolInput, toolNames } from './hooks/claude-tools.js';
 import { EventPayloads, type EventPayload, type HookEventName } from './hooks/events.js';
 import { matchSubjects, planHooks } from './hooks/planner.js';
-import { buildRegistry, type HookRegistry, type HookSource } from './hooks/registry.js';
+import { buildRegistry, type HookRegistry, type HookSource, type RegisteredHook } from './hooks/registry.js';
 import { DEFAULT_OUTPUT_LIMIT, DEFAULT_TIMEOUT_SEC, runHookCommand } from './hooks/runner.js';
 import { redactDeep } from '../policy/filter.js';
 
@@ -29,8 +32,14 @@ import { redactDeep } from '../policy/filter.js';
  *   PostToolUseFailure  the same, after a tool error.
  *   Stop         when the model ends its turn. decision 'block' → do not stop: send outcome.reason
  *                as the next user message, with `stop_hook_active: true` on the next Stop (and a
- *                cap on how often, so a hook cannot keep the agent running forever).
- * outcome.warnings and outcome.systemMessages are for the user and the log; outcome.runs for the audit.
+ *                cap on how often, so a hook cannot keep the agent running forever). A worker of a
+ *                split fires SubagentStop instead, with the same effect.
+ *   PermissionRequest  when a policy layer asks for a human (tool-call.ts): 'allow' settles a
+ *                permission-layer ask, 'block' denies the call, outcome.stop ends the task.
+ * A hook's `if` rule (hooks/condition.ts) is tested before its process starts; FileChanged hooks get
+ * only the changed files their matcher accepts. outcome.warnings are for the log; every
+ * systemMessage also goes to `onSystemMessage` (the daemon shows it and writes it to the daily
+ * log); outcome.runs are for the audit.
  */
 
 export type { HookOutcome, HookDecision, HookRunRecord } from './hooks/aggregator.js';
@@ -67,6 +76,12 @@ export interface HooksConfig {
   /** Characters of stdout and of stderr kept per hook. Default 64 KiB. */
   outputLimit?: number;
   killGraceMs?: number;
+  /** The user's home, for `~/` in `if` rules. Default os.homedir(). */
+  home?: string;
+  /** Where a plugin keeps its state ($CLAUDE_PLUGIN_DATA): `<pluginDataRoot>/<plugin folder name>`. Unset: no CLAUDE_PLUGIN_DATA. */
+  pluginDataRoot?: string;
+  /** Every `systemMessage` a hook prints: for the user, not the model (a notification and the daily log). */
+  onSystemMessage?: (message: string, about: { event: HookEventName; source: string }) => void;
 }
 
 export interface Hooks {
@@ -80,7 +95,13 @@ export interface Hooks {
 /** Variables a hook never needs: the daemon's own model credentials. */
 const WITHHELD_ENV = ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN'];
 
-const TOOL_EVENTS = new Set<HookEventName>(['PreToolUse', 'PostToolUse', 'PostToolUseFailure']);
+const TOOL_EVENTS = new Set<HookEventName>(['PreToolUse', 'PostToolUse', 'PostToolUseFailure', 'PermissionRequest']);
+
+interface ChangedFile {
+  file_path: string;
+  path: string;
+  event: string;
+}
 
 /** Throws HookConfigError when a trusted source is malformed (see buildRegistry). */
 export function createHooks(config: HooksConfig): Hooks {
@@ -95,8 +116,20 @@ export function createHooks(config: HooksConfig): Hooks {
       throw new HookPayloadError(`${event} payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     }
     const fields = parsed.data as Record<string, unknown>;
-    const subjects = matchSubjects(event, fields, toolNames);
-    const planned = planHooks(registry.hooks, event, subjects);
+    const home = config.home ?? os.homedir();
+    // FileChanged: each hook gets the changed files its matcher accepts, and runs when there is one.
+    const filesFor = (hook: RegisteredHook): ChangedFile[] =>
+      (fields.files as ChangedFile[]).filter((f) => hook.matches([path.posix.basename(f.path), f.path]));
+    const accept =
+      event === 'FileChanged'
+        ? (hook: RegisteredHook) => filesFor(hook).length > 0
+        : TOOL_EVENTS.has(event)
+          ? (hook: RegisteredHook) =>
+              hook.condition === undefined ||
+              conditionMatches(hook.condition, { tool: fields.tool_name as string, input: fields.tool_input as Record<string, unknown>, workDir, home })
+          : undefined;
+    const subjects = event === 'FileChanged' ? null : matchSubjects(event, fields, toolNames);
+    const planned = planHooks(registry.hooks, event, subjects, accept);
     if (planned.length === 0) return aggregate(event, []);
 
     let tool: string | undefined;
@@ -109,15 +142,19 @@ export function createHooks(config: HooksConfig): Hooks {
       stdinFields.kairos_tool_name = tool;
       stdinFields.tool_input = sentInput;
     }
-    // A hook is a program outside Kairos: what it is told (tool inputs, tool output) is redacted like any other door out.
-    const stdin = JSON.stringify(redactDeep({
+    const common = {
       session_id: config.sessionId,
       ...(config.transcriptPath !== undefined ? { transcript_path: config.transcriptPath } : {}),
       cwd: workDir,
       permission_mode: config.permissionMode ?? 'default',
       hook_event_name: event,
-      ...stdinFields,
-    }));
+    };
+    // A hook is a program outside Kairos: what it is told (tool inputs, tool output) is redacted like any other door out.
+    const stdinFor = (hook: RegisteredHook): string => {
+      if (event !== 'FileChanged') return JSON.stringify(redactDeep({ ...common, ...stdinFields }));
+      const files = filesFor(hook);
+      return JSON.stringify(redactDeep({ ...common, ...stdinFields, file_path: files[0]!.file_path, event: files[0]!.event, files }));
+    };
 
     const finished = await Promise.all(
       planned.map(async (hook) => ({
@@ -126,7 +163,7 @@ export function createHooks(config: HooksConfig): Hooks {
         order: hook.order,
         result: await runHookCommand({
           command: hook.command,
-          stdin,
+          stdin: stdinFor(hook),
           cwd: config.projectDir,
           env: {
             ...baseEnv,
@@ -135,7 +172,7 @@ export function createHooks(config: HooksConfig): Hooks {
             KAIROS_WORK_DIR: workDir,
             KAIROS_SESSION_ID: config.sessionId,
             KAIROS_HOOK_EVENT: event,
-            ...(hook.pluginRoot ? { CLAUDE_PLUGIN_ROOT: hook.pluginRoot, KAIROS_PLUGIN_ROOT: hook.pluginRoot } : {}),
+            ...(hook.pluginRoot ? pluginEnv(hook.pluginRoot, config.pluginDataRoot) : {}),
           },
           timeoutMs: Math.round((hook.timeoutSec ?? defaultTimeoutSec) * 1000),
           outputLimit: config.outputLimit ?? DEFAULT_OUTPUT_LIMIT,
@@ -148,6 +185,11 @@ export function createHooks(config: HooksConfig): Hooks {
     if (outcome.updatedInput && tool !== undefined && sentInput) {
       outcome.updatedInput = fromHookToolInput(tool, outcome.updatedInput, sentInput, workDir);
     }
+    if (config.onSystemMessage) {
+      for (const run of outcome.runs) {
+        if (run.systemMessage?.trim()) config.onSystemMessage(run.systemMessage, { event, source: run.source });
+      }
+    }
     return outcome;
   }
 
@@ -156,6 +198,17 @@ export function createHooks(config: HooksConfig): Hooks {
     has: (event) => registry.hooks.some((h) => h.event === event),
     registry,
   };
+}
+
+/**
+ * A plugin's hook knows where its plugin lies (${CLAUDE_PLUGIN_ROOT}): `/bin/sh` expands the
+ * variable in the command, so a folder name with shell characters in it is never re-read as shell
+ * code, as textual substitution into the command would be.
+ */
+function pluginEnv(root: string, dataRoot: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { CLAUDE_PLUGIN_ROOT: root, KAIROS_PLUGIN_ROOT: root };
+  if (dataRoot) env.CLAUDE_PLUGIN_DATA = path.join(dataRoot, path.basename(root));
+  return env;
 }
 
 function withoutCredentials(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {

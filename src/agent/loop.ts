@@ -174,13 +174,19 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
     }
     messages.push({ role: 'user', content: results });
     if (stop) return end({ kind: 'failed', reason: `stopped by a hook: ${stop}` });
-    if (finish && deps.hooks?.has('Stop')) {
+    // A worker of a split stops as Claude Code's subagents do: SubagentStop, not Stop.
+    const stopEvent = deps.role === 'worker' ? 'SubagentStop' : 'Stop';
+    if (finish && deps.hooks?.has(stopEvent)) {
       const text = out.message.content.map((b) => (b.type === 'text' ? b.text : '')).join('').trim();
-      const h = await deps.hooks.fire('Stop', { stop_hook_active: stopBlocks > 0, ...(text ? { last_assistant_message: text } : {}) });
+      const payload = { stop_hook_active: stopBlocks > 0, ...(text ? { last_assistant_message: text } : {}) };
+      const h =
+        stopEvent === 'Stop'
+          ? await deps.hooks.fire('Stop', payload)
+          : await deps.hooks.fire('SubagentStop', { ...payload, agent_id: run.spendKey ?? String(run.taskId), agent_type: 'worker' });
       if (h.decision === 'block' && stopBlocks < MAX_STOP_BLOCKS) {
         // The developer's Stop hook says the work is not done (say, tests still fail): keep going.
         stopBlocks++;
-        (messages[messages.length - 1]!.content as Anthropic.ContentBlockParam[]).push({ type: 'text', text: `A Stop hook asks you to continue: ${h.reason ?? 'not done yet'}` });
+        (messages[messages.length - 1]!.content as Anthropic.ContentBlockParam[]).push({ type: 'text', text: `A ${stopEvent} hook asks you to continue: ${h.reason ?? 'not done yet'}` });
         continue;
       }
     }

@@ -1,10 +1,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { runCommandTool, type CommandTool, type Plugin } from './plugins.js';
+import { pluginToolName } from './plugins/command-tool.js';
 
-/** The model-facing name of a plugin's command tool; the permission rule that allows it is the same text. */
-export function pluginToolName(tool: CommandTool): string {
-  return `plugin__${tool.plugin}__${tool.name}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
-}
+export { pluginToolName };
 
 /**
  * Plugins' command tools as agent tools. Like MCP tools they pass the hooks and the eight policy

@@ -1,13 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { PolicyError } from '../policy/load.js';
 import type { Trigger } from '../policy/schema.js';
 import type { HookSource } from './hooks/registry.js';
-import type { CommandTool } from './plugins/command-tool.js';
-import { describeManifestIssues, MANIFEST_FILE, PluginManifest, type McpServer } from './plugins/manifest.js';
+import { pluginToolName, type CommandTool } from './plugins/command-tool.js';
+import { CLAUDE_MANIFEST } from './plugins/claude-manifest.js';
+import { readPluginFolder, type PluginContents } from './plugins/folder.js';
+import { MANIFEST_FILE, type McpServer } from './plugins/manifest.js';
+import { pluginTrustStatus, type PluginTrustStatus } from './plugins/trust.js';
+import type { Db } from '../store/db.js';
 
 /**
- * Plugins: a folder with a `kairos-plugin.json` manifest (src/agent/plugins/manifest.ts) that
- * contributes triggers, tools (command tools or MCP servers), hooks and permission rules.
+ * Plugins: a folder that contributes triggers, tools (command tools or MCP servers), hooks and
+ * permission rules — a Claude Code plugin as it is (`.claude-plugin/plugin.json`,
+ * `hooks/hooks.json`, `.mcp.json`), a Kairos plugin (`kairos-plugin.json`), or both
+ * (src/agent/plugins/folder.ts).
  *
  * Trust, because a plugin runs code:
  * - A folder under $KAIROS_HOME/plugins/ is loaded: the user put it there. Its realpath must be
@@ -16,11 +23,12 @@ import { describeManifestIssues, MANIFEST_FILE, PluginManifest, type McpServer }
  *   Otherwise it is refused (an error in `errors`), and none of it is read further.
  * - Permission rules: a plugin may always add `deny` and `ask` rules (they only tighten). Its
  *   `allow` rules loosen the user's policy, so they are kept only when the user trusted the plugin
- *   folder itself (`trusted(dir)` is true); a plugin that is loaded only for where it lies gets its
- *   allow rules listed in `refused`. Installing a plugin must not silently grant it `Bash(*)`.
+ *   folder itself (`kairos trust --plugin NAME`, pinned by sha256: src/agent/plugins/trust.ts) and
+ *   it has not changed since; otherwise they are listed in `refused` with the command that trusts
+ *   it. Installing a plugin must not silently grant it `Bash(*)`.
  *
- * A broken manifest skips that plugin, with an error naming the file, the field and the fix; the
- * other plugins still load.
+ * A broken plugin is skipped, with an error naming file:line:col, the field and the fix; the other
+ * plugins still load.
  */
 
 export { runCommandTool, type CommandTool, type CommandToolResult, type RunCommandToolOptions } from './plugins/command-tool.js';
@@ -43,23 +51,31 @@ export interface Plugin {
   /** The folder's realpath. */
   dir: string;
   manifestFile: string;
-  /** 'explicit': the user trusted this folder; 'location': it lies under $KAIROS_HOME/plugins. */
+  /** Which manifest(s) the folder has. */
+  format: PluginContents['format'];
+  /** 'explicit': the user trusted this folder (and it is unchanged); 'location': it lies under $KAIROS_HOME/plugins. */
   trust: 'explicit' | 'location';
+  /** The explicit trust of the folder: 'changed' when it was trusted and a file changed since. */
+  trustStatus: PluginTrustStatus;
   triggers: Trigger[];
   tools: CommandTool[];
   mcpServers: Record<string, McpServer>;
-  /** Pass to loadHookSources({extra}) (src/agent/hooks/sources.ts); undefined when the plugin has no hooks. */
-  hooks: HookSource | undefined;
+  /** Pass to loadHookSources({extra}) (src/agent/hooks/sources.ts): one per hooks file. */
+  hooks: HookSource[];
   permissions: { allow: string[]; ask: string[]; deny: string[] };
-  /** What the plugin asked for and did not get, with why. */
-  refused: { what: string; why: string }[];
+  /** What the plugin asked for and did not get, with why and the command that grants it. */
+  refused: { what: string; why: string; fix?: string }[];
+  /** Parts that are valid but do nothing in Kairos (a Claude Code plugin's commands, agents, ...). */
+  unused: { what: string; why: string }[];
 }
 
 export interface LoadPluginsOptions {
   /** Folders under $KAIROS_HOME/plugins are trusted by their location. */
   kairosHome?: string;
-  /** Whether the user has trusted this plugin folder (its realpath) explicitly. */
-  trusted?: (dir: string) => boolean;
+  /** Whether the user has trusted this plugin folder (its realpath) explicitly: a boolean, or the pinned status (pluginTrustStatus). */
+  trusted?: (dir: string) => boolean | PluginTrustStatus;
+  /** $CLAUDE_PLUGIN_DATA of each plugin is `<dataRoot>/<folder name>`. Default `<kairosHome>/plugin-data`. */
+  dataRoot?: string;
 }
 
 export interface LoadedPlugins {
@@ -91,7 +107,9 @@ export function loadPlugins(dirs: readonly string[], opts: LoadPluginsOptions = 
       errors.push(new PluginError(given, `${given}: not a folder — a plugin is a folder with a ${MANIFEST_FILE} in it`));
       continue;
     }
-    const explicit = opts.trusted?.(dir) === true;
+    const answer = opts.trusted?.(dir);
+    const status: PluginTrustStatus = answer === true ? 'trusted' : answer === false || answer === undefined ? 'untrusted' : answer;
+    const explicit = status === 'trusted';
     const byLocation = trustedRoot !== undefined && isInside(dir, trustedRoot);
     if (!explicit && !byLocation) {
       errors.push(
@@ -102,7 +120,8 @@ export function loadPlugins(dirs: readonly string[], opts: LoadPluginsOptions = 
       );
       continue;
     }
-    const loaded = loadOne(dir, explicit ? 'explicit' : 'location');
+    const dataRoot = opts.dataRoot ?? (opts.kairosHome ? path.join(opts.kairosHome, 'plugin-data') : undefined);
+    const loaded = loadOne(dir, explicit ? 'explicit' : 'location', status, dataRoot);
     if (loaded instanceof PluginError) {
       errors.push(loaded);
       continue;
@@ -127,59 +146,61 @@ export function loadPlugins(dirs: readonly string[], opts: LoadPluginsOptions = 
 
 /** The hook sources of the loaded plugins, in load order. */
 export function pluginHookSources(plugins: readonly Plugin[]): HookSource[] {
-  return plugins.flatMap((p) => (p.hooks ? [p.hooks] : []));
+  return plugins.flatMap((p) => p.hooks);
 }
 
-function loadOne(dir: string, trust: Plugin['trust']): Plugin | PluginError {
-  const manifestFile = path.join(dir, MANIFEST_FILE);
-  let text: string;
+function loadOne(dir: string, trust: Plugin['trust'], trustStatus: PluginTrustStatus, dataRoot: string | undefined): Plugin | PluginError {
+  let c: PluginContents;
   try {
-    text = fs.readFileSync(manifestFile, 'utf8');
+    c = readPluginFolder(dir, dataRoot ? path.join(dataRoot, path.basename(dir)) : undefined);
   } catch (e) {
-    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
-    return new PluginError(
-      dir,
-      missing
-        ? `${manifestFile}: missing — a plugin folder needs a ${MANIFEST_FILE} with at least {"name", "version", "description"}`
-        : `${manifestFile}: cannot read it (${(e as Error).message}) — check its permissions`,
-    );
+    if (e instanceof PolicyError) return new PluginError(dir, e.message);
+    return new PluginError(dir, `${dir}: cannot read the plugin (${(e as Error).message}) — check the folder's permissions`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    return new PluginError(dir, `${manifestFile}: not valid JSON (${(e as Error).message}) — fix the syntax`);
-  }
-  const parsed = PluginManifest.safeParse(json);
-  if (!parsed.success) {
-    return new PluginError(dir, `${manifestFile}: ${describeManifestIssues(parsed.error).join('; ')}`);
-  }
-  const m = parsed.data;
   const refused: Plugin['refused'] = [];
-  const permissions = { allow: [...(m.permissions?.allow ?? [])], ask: [...(m.permissions?.ask ?? [])], deny: [...(m.permissions?.deny ?? [])] };
+  const permissions = qualifyOwnTools(c);
   if (trust !== 'explicit' && permissions.allow.length > 0) {
-    for (const rule of permissions.allow) {
-      refused.push({
-        what: `permissions.allow: ${rule}`,
-        why: 'a plugin may add allow rules only when you have trusted its folder explicitly — review the plugin and trust it, or add the rule to your own policy',
-      });
-    }
+    const fix = `kairos trust --plugin ${c.name}`;
+    const why =
+      trustStatus === 'changed'
+        ? `the plugin's files changed since you trusted it — review the change, then run '${fix}' again`
+        : `a plugin may add allow rules only when you have trusted its folder — review the plugin, then run '${fix}' (or add the rule to your own policy)`;
+    for (const rule of permissions.allow) refused.push({ what: `permissions.allow: ${rule}`, why, fix });
     permissions.allow = [];
   }
   return {
-    name: m.name,
-    version: m.version,
-    description: m.description,
+    name: c.name,
+    version: c.version,
+    description: c.description,
     dir,
-    manifestFile,
+    manifestFile: c.manifestFile,
+    format: c.format,
     trust,
-    triggers: m.triggers ?? [],
-    tools: (m.tools ?? []).map((t) => ({ ...t, plugin: m.name, dir })),
-    mcpServers: m.mcp_servers ?? {},
-    hooks: m.hooks !== undefined ? { label: `${manifestFile}#hooks`, trusted: true, hooks: m.hooks, pluginRoot: dir } : undefined,
+    trustStatus,
+    triggers: c.triggers,
+    tools: c.tools.map((t) => ({ ...t, plugin: c.name, dir })),
+    mcpServers: c.mcpServers,
+    hooks: c.hooks.map((h) => ({ ...h, trusted: true })),
     permissions,
     refused,
+    unused: c.unused,
   };
+}
+
+/**
+ * A plugin's rule that names one of its own command tools by the name in its manifest
+ * ("word_count") means that tool, whose rule name is `plugin__<plugin>__<tool>`: otherwise the
+ * plugin's own rules could never allow (or deny) its own tools.
+ */
+export function qualifyOwnTools(c: PluginContents): PluginContents['permissions'] {
+  const own = new Map(c.tools.map((t) => [t.name, pluginToolName({ plugin: c.name, name: t.name })]));
+  const qualify = (rule: string): string => own.get(rule.trim()) ?? rule;
+  return { allow: c.permissions.allow.map(qualify), ask: c.permissions.ask.map(qualify), deny: c.permissions.deny.map(qualify) };
+}
+
+/** Whether a folder looks like a plugin (either manifest), for messages that guess what the user meant. */
+export function isPluginFolder(dir: string): boolean {
+  return fs.existsSync(path.join(dir, MANIFEST_FILE)) || fs.existsSync(path.join(dir, CLAUDE_MANIFEST));
 }
 
 function realpathOrUndefined(p: string): string | undefined {
@@ -201,4 +222,12 @@ function isDirectory(p: string): boolean {
 function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
   return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/**
+ * The plugins in $KAIROS_HOME/plugins, with their explicit trust read from the store (without a
+ * store, as when nothing has been trusted: allow rules refused).
+ */
+export function loadUserPlugins(home: string, db?: Db): LoadedPlugins {
+  return loadPlugins(pluginDirs(home), { kairosHome: home, ...(db ? { trusted: (dir: string) => pluginTrustStatus(db, dir) } : {}) });
 }

@@ -14,13 +14,13 @@ import { AuditLog, recordHookBlock } from '../policy/audit.js';
 import { isPaused } from '../pipeline/approvals.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
-import { createHooks, loadHookSources } from './hooks.js';
+import { createHooks, loadHookSources, type HooksConfig } from './hooks.js';
 import { createTaskWorktree, removeTaskWorktree, type TaskWorktree } from './worktree.js';
 import { makeProposal, ProposalError, type Proposal } from './proposal.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
 import { connectMcpServers } from './mcp-client.js';
-import { loadPlugins, pluginDirs, pluginHookSources } from './plugins.js';
+import { loadUserPlugins, pluginHookSources } from './plugins.js';
 import { pluginToolbox } from './plugin-tools.js';
 import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
@@ -47,6 +47,8 @@ export interface AgentTaskDeps {
   sandbox: SandboxStatus;
   log: LogSink;
   notify(message: string): void;
+  /** A hook's systemMessage, for the user (the daemon shows it and writes it to the daily log). */
+  hookMessage?: HooksConfig['onSystemMessage'];
   limits?: Partial<AgentLimits>;
 }
 
@@ -79,14 +81,16 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
   fs.mkdirSync(spillDir, { recursive: true });
   try {
     // Plugins come only from trusted places ($KAIROS_HOME/plugins); their hooks join the session's.
-    const plugins = loadPlugins(pluginDirs(d.home), { kairosHome: d.home });
+    const plugins = loadUserPlugins(d.home, d.db);
     for (const e of plugins.errors) d.log.warn({ err: e.message }, 'plugin not loaded');
     const hookSources = loadHookSources({ kairosHome: d.home, repoDir: t.repo, repoTrusted: trust === 'trusted', extra: pluginHookSources(plugins.plugins) });
+    const hookSettings = { pluginDataRoot: path.join(d.home, 'plugin-data'), ...(d.hookMessage ? { onSystemMessage: d.hookMessage } : {}) };
     const hooks = createHooks({
       sources: hookSources,
       projectDir: t.repo,
       workDir: wt.dir,
       sessionId: `kairos-task-${t.taskId}`,
+      ...hookSettings,
     });
     const audit = new AuditLog(d.db);
     // Trust is read again at every call, and the pause switch too: the gate's real check for a step
@@ -119,15 +123,22 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       runWorker: async (w) => {
         const workerSpill = path.join(d.home, 'spill', w.id);
         fs.mkdirSync(workerSpill, { recursive: true });
+        // Claude Code's subagent events, for Kairos's workers: SubagentStart may add context; the
+        // worker's own stop fires SubagentStop (src/agent/loop.ts).
+        let workerContext = t.context;
+        if (hooks.has('SubagentStart')) {
+          const s = await hooks.fire('SubagentStart', { agent_id: w.id, agent_type: 'worker' });
+          if (s.additionalContext) workerContext += `\n\nContext from the developer's hooks:\n${s.additionalContext}`;
+        }
         return runAgent(
-          { taskId: t.taskId, spendKey: w.id, repo: t.repo, trigger: t.trigger, origin: 'worker', instruction: `${w.instruction}\n\n(You are one worker of a larger task; do only this part.)`, context: t.context, worktree: w.worktree.dir },
+          { taskId: t.taskId, spendKey: w.id, repo: t.repo, trigger: t.trigger, origin: 'worker', instruction: `${w.instruction}\n\n(You are one worker of a larger task; do only this part.)`, context: workerContext, worktree: w.worktree.dir },
           {
             model: d.model,
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
             tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
-            hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}` }),
+            hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}`, ...hookSettings }),
             spillDir: workerSpill,
             limits,
             log: d.log,

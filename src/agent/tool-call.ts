@@ -1,7 +1,7 @@
 import type { Hooks } from './hooks.js';
 import type { Evaluation } from '../policy/layers.js';
 import type { Step } from '../policy/decision.js';
-import { toolCallFor } from '../policy/rules.js';
+import { formatToolCall, toolCallFor } from '../policy/rules.js';
 import { fenceUntrusted, redact } from '../policy/filter.js';
 import { BoundedOutput } from '../policy/bounded-output.js';
 import { isToolName, toolAllowedFor, ToolInputs, type AgentRole, type ToolName } from './tools/schemas.js';
@@ -45,9 +45,55 @@ function hookMayAllow(ev: Evaluation): boolean {
   return ev.trail.every((t) => t.verdict.decision === 'allow' || t.verdict.decision === 'n/a' || (t.verdict.decision === 'ask' && t.layer === 'permission'));
 }
 
+function notRun(ev: Evaluation): string {
+  return `not run: needs a human's approval (${ev.decidedBy}: ${ev.verdict.reason}). Work without it or propose what you have.`;
+}
+
+/**
+ * A policy layer asks for a human, and Kairos runs unattended: PermissionRequest hooks may decide
+ * instead (Claude Code's permission dialog hook). 'deny' refuses the call (with `interrupt`, ends
+ * the task); 'allow' settles it only where a PreToolUse allow could (a permission-layer ask, never
+ * a sandbox, approval or trust ask); an allow with `updatedInput` is checked by the layers again,
+ * as if the model had written it. No hook, or no answer: the call is not run, as before.
+ */
+async function askPermissionHooks(
+  ctx: ToolCallContext,
+  name: string,
+  input: Record<string, unknown>,
+  toolUseId: string,
+  ev: Evaluation,
+): Promise<ToolCallResult | { input: Record<string, unknown> }> {
+  if (!ctx.hooks?.has('PermissionRequest')) return { content: notRun(ev), isError: true };
+  const call = toolCallFor(name, input);
+  const h = await ctx.hooks.fire('PermissionRequest', {
+    tool_name: name,
+    tool_input: input,
+    tool_use_id: toolUseId,
+    permission_suggestions: [{ type: 'addRules', rules: [{ toolName: call.tool === 'other' ? call.name : call.tool, ruleContent: formatToolCall(call) }], behavior: 'allow', destination: 'userSettings' }],
+    kairos_layer: ev.decidedBy,
+    kairos_reason: ev.verdict.reason,
+  });
+  const stop = h.stop?.reason;
+  const withStop = (r: ToolCallResult): ToolCallResult => (stop ? { ...r, stop } : r);
+  if (h.decision === 'block') return withStop({ content: `denied by a PermissionRequest hook: ${h.reason ?? 'no reason given'}`, isError: true });
+  if (h.decision !== 'allow') return withStop({ content: notRun(ev), isError: true });
+  if (!hookMayAllow(ev)) return withStop({ content: `${notRun(ev)} (a PermissionRequest hook allowed it, but only a permission rule's ask can be settled by a hook)`, isError: true });
+  if (!h.updatedInput) return { input };
+  let updated = h.updatedInput;
+  if (isToolName(name)) {
+    const parsed = ToolInputs[name].safeParse(updated);
+    if (!parsed.success) return withStop({ content: `invalid input for ${name} from a PermissionRequest hook: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`, isError: true });
+    updated = parsed.data as Record<string, unknown>;
+  }
+  const again = ctx.evaluate({ repo: ctx.repo, root: ctx.worktree, taskId: ctx.taskId, trigger: ctx.trigger, origin: 'agent', action: { type: 'tool', call: toolCallFor(name, updated) } });
+  if (again.verdict.decision === 'deny') return withStop({ content: `denied by the ${again.decidedBy} layer: ${again.verdict.reason}`, isError: true });
+  if (again.verdict.decision === 'ask' && !hookMayAllow(again)) return withStop({ content: notRun(again), isError: true });
+  return { input: updated };
+}
+
 /**
  * One tool call through every boundary: PreToolUse hooks, input validation, the eight policy
- * layers, the tool itself, PostToolUse (or PostToolUseFailure) hooks, and the output filter.
+ * layers (an ask goes to PermissionRequest hooks), the tool itself, PostToolUse (or PostToolUseFailure) hooks, and the output filter.
  * Every failure is a value the model sees, never an exception.
  */
 export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: unknown, toolUseId: string): Promise<ToolCallResult> {
@@ -89,7 +135,9 @@ export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: 
     });
     if (ev.verdict.decision === 'deny') return { content: `denied by the ${ev.decidedBy} layer: ${ev.verdict.reason}`, isError: true };
     if (ev.verdict.decision === 'ask' && !(pre?.decision === 'allow' && hookMayAllow(ev))) {
-      return { content: `not run: needs a human's approval (${ev.decidedBy}: ${ev.verdict.reason}). Work without it or propose what you have.`, isError: true };
+      const asked = await askPermissionHooks(ctx, name, input, toolUseId, ev);
+      if ('content' in asked) return stop && !asked.stop ? { ...asked, stop } : asked;
+      input = asked.input;
     }
   }
 

@@ -2,12 +2,13 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { openDb, storePath, type Db } from '../store/db.js';
 import { formatUsd } from '../model/prices.js';
-import { ApprovalError, ApprovalQueue, approvalJson, proposalActions, setPaused, type Approval } from '../pipeline/approvals.js';
+import { ApprovalError, ApprovalQueue, approvalJson, isPaused, pausedSince, proposalActions, setPaused, type Approval } from '../pipeline/approvals.js';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { ControlError } from './protocol.js';
 import { withStore, withStoreAsync } from './listings.js';
 import { printJson, printTable } from './output.js';
 import { renderDiff, useColour, visibleControls } from './diff-view.js';
+import { logDecision, undoCommand } from '../report/decision-text.js';
 import { redactText } from '../policy/filter.js';
 
 /**
@@ -63,9 +64,12 @@ export function registerApprovalCommands(program: Command, deps: ApprovalCommand
     .action(async () => pauseCommand(deps.home(), false));
 }
 
-/** A queue for reading and for deciding without the daemon (applies through the same applyProposal). */
-function directQueue(db: Db, home: string): ApprovalQueue {
-  return new ApprovalQueue(db, proposalActions({ db, home }));
+/**
+ * A queue for reading and for deciding without the daemon (applies through the same applyProposal);
+ * its decisions go to the daily log as the daemon's do.
+ */
+export function directQueue(db: Db, home: string): ApprovalQueue {
+  return new ApprovalQueue(db, { ...proposalActions({ db, home }), onDecided: (r) => logDecision(home, r) });
 }
 
 function storeExists(home: string): boolean {
@@ -125,7 +129,7 @@ function showCommand(home: string, id: string, o: { raw: boolean; json: boolean 
   // Everything shown is redacted; `--raw` is the one exception: the exact bytes, whose sha256 is the hash.
   const v = (s: string): string => visibleControls(redactText(s));
   const lines = [
-    `approval ${a.id}  (${a.kind}${a.proposalId ? ` ${a.proposalId}` : ''}${a.taskId ? `, task ${a.taskId}` : ''}${a.trigger ? `, trigger ${v(a.trigger)}` : ''})`,
+    `approval ${a.id}  (${a.kind}${a.proposalId && a.proposalId !== a.id ? ` ${a.proposalId}` : ''}${a.taskId ? `, task ${a.taskId}` : ''}${a.trigger ? `, trigger ${v(a.trigger)}` : ''})`,
     `state    ${stateLine(a)}`,
     `repo     ${visibleControls(a.repo)}`,
     `summary  ${v(a.summary)}`,
@@ -146,6 +150,8 @@ function showCommand(home: string, id: string, o: { raw: boolean; json: boolean 
   }
   if (a.state === 'pending') {
     process.stdout.write(`approve: kairos approve ${a.id}${a.hash ? ` --hash ${a.hash}` : ''}\ndeny:    kairos deny ${a.id} [--reason TEXT]\n`);
+  } else if (a.state === 'approved' && a.proposalId) {
+    process.stdout.write(`undo:    ${undoCommand(a.id)}\n`);
   }
 }
 
@@ -179,7 +185,7 @@ async function approveCommand(home: string, id: string, hash: string | undefined
   const files = r.files ?? [];
   process.stdout.write(
     `kairos: approved ${r.id}; applied to ${r.repo}:\n${files.map((f) => `  ${visibleControls(f)}`).join('\n')}\n` +
-      (r.proposal_id ? `undo with 'kairos undo ${r.proposal_id}'\n` : ''),
+      (r.proposal_id ? `undo:  ${undoCommand(r.id)}\n` : ''),
   );
 }
 
@@ -190,12 +196,12 @@ async function denyCommand(home: string, id: string, reason: string | undefined,
   });
   if (json) return printJson(r);
   if (r.state === 'expired') process.stdout.write(`kairos: ${r.id} had already expired at ${r.expires_at}; it is discarded, nothing was applied\n`);
-  else process.stdout.write(`kairos: denied ${r.id}; nothing was applied${r.proposal_id ? ` and proposal ${r.proposal_id} is discarded` : ''}\n`);
+  else process.stdout.write(`kairos: denied ${r.id}; nothing was applied${r.proposal_id ? ` and the proposal${r.proposal_id !== r.id ? ` ${r.proposal_id}` : ''} is discarded` : ''}\n`);
   if (r.discard_error) process.stderr.write(`kairos: warning: cleaning up after the denial failed: ${r.discard_error}\n`);
 }
 
 async function pauseCommand(home: string, paused: boolean): Promise<void> {
-  let r: { paused: boolean; since: string | null };
+  let r: { paused: boolean; since: string | null; was_paused?: boolean };
   try {
     r = (await callDaemon(home, paused ? 'pause' : 'resume', {})) as typeof r;
   } catch (e) {
@@ -204,10 +210,13 @@ async function pauseCommand(home: string, paused: boolean): Promise<void> {
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });
     const db = openDb(storePath(home));
     try {
-      r = setPaused(db, paused);
+      const was = isPaused(db);
+      r = { ...(was && paused ? { paused: true, since: pausedSince(db) } : setPaused(db, paused)), was_paused: was };
     } finally {
       db.close();
     }
   }
-  process.stdout.write(r.paused ? `kairos: paused since ${r.since}; no ambient work starts until 'kairos resume'\n` : 'kairos: resumed\n');
+  // Both are idempotent (exit 0), but the message says what actually happened.
+  if (r.paused) process.stdout.write(`kairos: ${r.was_paused ? 'already ' : ''}paused since ${r.since}; no ambient work starts until 'kairos resume'\n`);
+  else process.stdout.write(r.was_paused === false ? 'kairos: not paused; nothing to resume\n' : 'kairos: resumed\n');
 }

@@ -21,7 +21,7 @@ export function registerAuditCommand(program: Command, deps: { home(): string; s
     .option('--json', 'print a JSON array of rows {id, at, repo, task_id, trigger, origin, what, layer, verdict, reason, rule, final, eval_id, prev_hash, hash}')
     .option('-t, --task <id>', 'only this task', taskId)
     .option('-r, --repo <dir>', 'only this repository')
-    .option('-l, --limit <n>', 'at most this many rows (default 200)', limit, 200)
+    .option('-l, --limit <n>', 'at most this many rows', limit, 200)
     .action((o: { json?: boolean; task?: number; repo?: string; limit: number }) => {
       listAudit(deps.home(), { json: !!o.json, limit: o.limit, ...(o.task !== undefined ? { taskId: o.task } : {}), ...(o.repo ? { repo: resolveRepo(o.repo) } : {}) });
     });

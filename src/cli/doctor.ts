@@ -169,17 +169,23 @@ function checkInotify(platform: NodeJS.Platform, procDir: string): DoctorCheck {
     return { name, status: 'warn', detail: `cannot read ${path.join(procDir, 'sys/fs/inotify')}; file watching may hit limits unnoticed` };
   }
   const queued = read('max_queued_events');
-  const detail = `max_user_watches ${watches}, max_user_instances ${instances}${queued !== null ? `, max_queued_events ${queued}` : ''}`;
-  const fixes: string[] = [];
-  if (queued !== null && queued < MIN_INOTIFY_QUEUE) fixes.push(`fs.inotify.max_queued_events=524288`);
-  if (watches < MIN_INOTIFY_WATCHES) fixes.push(`fs.inotify.max_user_watches=524288`);
-  if (instances < MIN_INOTIFY_INSTANCES) fixes.push(`fs.inotify.max_user_instances=512`);
-  if (!fixes.length) return { name, status: 'ok', detail };
+  // Each limit with the floor below which it bites and the value the fix sets.
+  const limits = [
+    { key: 'max_user_watches', value: watches, min: MIN_INOTIFY_WATCHES, set: 524288, why: 'one watch per folder: large repositories run out' },
+    { key: 'max_user_instances', value: instances, min: MIN_INOTIFY_INSTANCES, set: 512, why: 'one per watcher: many repositories and editors run out' },
+    { key: 'max_queued_events', value: queued, min: MIN_INOTIFY_QUEUE, set: 524288, why: 'a burst of changes, such as a code generator or a large copy, overflows the queue and Kairos must rescan' },
+  ];
+  const detail = limits
+    .filter((l) => l.value !== null)
+    .map((l) => `${l.key} ${l.value}`)
+    .join(', ');
+  const low = limits.filter((l) => l.value !== null && l.value < l.min);
+  if (!low.length) return { name, status: 'ok', detail };
   return {
     name,
     status: 'warn',
-    detail: `${detail}: too low for large repositories (want watches >= ${MIN_INOTIFY_WATCHES}, instances >= ${MIN_INOTIFY_INSTANCES}, queued events >= ${MIN_INOTIFY_QUEUE}; after a queue overflow Kairos rescans the folders a storm touched)`,
-    fix: `printf '${fixes.join('\\n')}\\n' | sudo tee /etc/sysctl.d/60-kairos-inotify.conf && sudo sysctl --system`,
+    detail: `${low.map((l) => `${l.key} ${l.value} is below ${l.min} (${l.why})`).join('; ')}; all: ${detail}`,
+    fix: `printf '${low.map((l) => `fs.inotify.${l.key}=${l.set}`).join('\\n')}\\n' | sudo tee /etc/sysctl.d/60-kairos-inotify.conf && sudo sysctl --system`,
   };
 }
 
@@ -279,7 +285,7 @@ function checkApiKey(env: NodeJS.ProcessEnv): DoctorCheck {
     name,
     status: 'warn',
     detail: 'ANTHROPIC_API_KEY is not set: model steps are off; rules and commands still run',
-    fix: "set ANTHROPIC_API_KEY in the daemon's environment (shell profile or service file)",
+    fix: "set ANTHROPIC_API_KEY in the daemon's environment: your shell profile for `kairos start`, or $KAIROS_HOME/env (mode 0600) for `kairos service install`",
   };
 }
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { printJson } from './output.js';
+import type { PluginReport } from '../agent/plugin-policy.js';
 import { isAlive } from './process-alive.js';
 import { modelStepsText, statusDetailLines, trustHints, type PauseJson } from './status-view.js';
 
@@ -134,7 +135,18 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
   const reload = (s.policy as { last_reload: { ok: boolean; error: string | null; at: string } | null } | undefined)?.last_reload;
   if (reload && !reload.ok) process.stdout.write(`  policy: the edit at ${reload.at} was not applied (the previous policy is in force): ${reload.error}\n`);
   for (const line of statusDetailLines(s)) process.stdout.write(`${line}\n`);
+  printPlugins(s.plugins as PluginReport | undefined);
   return 0;
+}
+
+/** Loaded plugins in one line each; what one asked for and did not get, with the command that grants it; folders that did not load. */
+function printPlugins(r: PluginReport | undefined): void {
+  if (!r) return;
+  for (const p of r.plugins) {
+    process.stdout.write(`  plugin ${p.name} ${p.version}${p.trust === 'trusted' ? ' [trusted]' : p.trust === 'changed' ? ' [changed since trusted]' : ''}\n`);
+    for (const x of p.refused) process.stdout.write(`    refused ${x.what} — ${x.why}\n`);
+  }
+  for (const e of r.errors) process.stdout.write(`  plugin not loaded: ${e.split('\n').join('\n    ')}\n`);
 }
 
 function printTrustHints(s: Record<string, unknown> | null, asked: string[]): void {

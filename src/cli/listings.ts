@@ -3,6 +3,7 @@ import { openDb, storePath, type Db } from '../store/db.js';
 import { EventStore } from '../store/event-store.js';
 import { TaskStore, type TaskRow } from '../store/task-store.js';
 import { ProposalStore, proposalListing } from '../store/proposal-store.js';
+import { ApprovalStore } from '../store/approval-store.js';
 import { printJson, printTable } from './output.js';
 import { heldText } from './status-view.js';
 
@@ -76,8 +77,12 @@ export function taskJson(t: TaskRow, paths: string[], proposal?: ReturnType<type
 export function taskRows(db: Db, o: { repo?: string | undefined; limit: number; state?: string | undefined }): Array<Record<string, unknown>> {
   const store = new TaskStore(db);
   const proposals = new ProposalStore(db);
+  const approvals = new ApprovalStore(db);
   return store.list({ repo: o.repo, limit: o.limit, state: o.state }).map((t) => {
-    const p = t.kind === 'agent' ? proposals.forTask(t.id)[0] : undefined;
+    // A task whose identical proposal was collapsed into a waiting one follows that approval's proposal.
+    const approvalId = (JSON.parse(t.data) as { approval_id?: unknown }).approval_id;
+    const followed = typeof approvalId === 'string' ? approvals.get(approvalId)?.proposalId : undefined;
+    const p = t.kind === 'agent' ? ((followed ? proposals.get(followed) : null) ?? proposals.forTask(t.id)[0]) : undefined;
     return taskJson(t, t.batch_id ? store.batchPaths(t.batch_id) : [], p ? proposalListing(p) : undefined);
   });
 }

@@ -14,10 +14,15 @@ import { registerMcpCommand } from './mcp-command.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
+import { resolveTrustTarget, trustPluginCommand } from './plugin-trust-command.js';
 import { registerAuditCommand } from './audit-command.js';
 import { registerDreamCommand } from './dream-command.js';
 import { EventType } from '../events/event.js';
 import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
+import { exitQuietlyWhenOutputCloses } from './closed-pipe.js';
+import { kairosVersion } from './version.js';
+
+exitQuietlyWhenOutputCloses();
 
 const program = new Command();
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
@@ -38,6 +43,7 @@ program
     'An ambient coding daemon: watches your repositories and git, runs the triggers in your policy when changes settle,\n' +
       'and reports through notifications and a daily log. Nothing changes your working tree without your approval.',
   )
+  .version(kairosVersion(), '-V, --version', "print Kairos's version")
   .option('--home <dir>', 'state folder (store, socket, logs, policy); default $KAIROS_HOME or ~/.kairos')
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText(
@@ -105,7 +111,7 @@ program
   .description('list stored events, newest first')
   .option('--json', 'print a JSON array of {id, type, repo, at, path?, origin, data}')
   .option('-r, --repo <dir>', 'only this repository')
-  .option('-l, --limit <n>', 'at most this many (default 100)', limit, 100)
+  .option('-l, --limit <n>', 'at most this many', limit, 100)
   .option('--type <type>', `only this event type (repeatable): ${EventType.options.join(', ')}`, collect, [])
   .action((o: { json?: boolean; repo?: string; limit: number; type: string[] }) => {
     for (const t of o.type) if (!EventType.safeParse(t).success) throw new UsageError(`--type ${t}: expected one of ${EventType.options.join(', ')}`);
@@ -118,14 +124,14 @@ program
   .option('--json', 'print a JSON array of {id, trigger, state, exit_code, output, ...}')
   .option('-r, --repo <dir>', 'only this repository')
   .option('-s, --state <state>', 'only tasks in this state (queued, running, done, failed, interrupted, ...)')
-  .option('-l, --limit <n>', 'at most this many (default 50)', limit, 50)
+  .option('-l, --limit <n>', 'at most this many', limit, 50)
   .action((o: { json?: boolean; repo?: string; limit: number; state?: string }) => {
     listTasks(home(), { json: !!o.json, limit: o.limit, ...(o.repo ? { repo: resolveRepo(o.repo) } : {}), ...(o.state ? { state: o.state } : {}) });
   });
 
 program
   .command('apply <id>')
-  .description("apply a proposal to your working tree: exactly the diff whose sha256 you pass (see 'kairos tasks --json' → proposal.hash)")
+  .description("apply a proposal to your working tree: exactly the diff whose sha256 you pass (ID and hash as 'kairos show ID' prints them)")
   .requiredOption('--hash <sha256>', 'the hash of the diff you reviewed; a different diff is refused')
   .action(async (id: string, o: { hash: string }) => {
     exitCode = await applyCommand(home(), id, o.hash);
@@ -133,7 +139,7 @@ program
 
 program
   .command('undo <id>')
-  .description('restore the files an applied proposal changed, byte for byte')
+  .description('restore the files an applied proposal changed, byte for byte (ID: the id shown for it, or an unambiguous prefix)')
   .option('--force', 'restore even files you changed after the apply')
   .action(async (id: string, o: { force?: boolean }) => {
     exitCode = await undoCommand(home(), id, !!o.force);
@@ -184,11 +190,18 @@ policy
   });
 
 program
-  .command('trust <dir>')
-  .description("trust a repository's own .kairos/policy.yaml so it may add commands; pinned by hash, so a later change needs trust again")
+  .command('trust [dir]')
+  .description("trust a repository's own .kairos/policy.yaml so it may add commands, or (--plugin) a plugin's own allow rules; pinned by hash, so a later change needs trust again")
+  .option('--plugin <name>', 'trust the plugin of this name (or folder) in $KAIROS_HOME/plugins instead of a repository')
   .option('--revoke', 'withdraw trust')
-  .action(async (dir: string, o: { revoke?: boolean }) => {
-    exitCode = await trustCommand(home(), resolveRepo(dir), !!o.revoke);
+  .action(async (dir: string | undefined, o: { revoke?: boolean; plugin?: string }) => {
+    if (o.plugin !== undefined) {
+      if (dir !== undefined) throw new UsageError(`trust: name either a repository or --plugin ${o.plugin}, not both`);
+      exitCode = await trustPluginCommand(home(), o.plugin, !!o.revoke);
+      return;
+    }
+    if (dir === undefined) throw new UsageError('trust: name a repository (kairos trust ~/src/app) or a plugin (kairos trust --plugin NAME)');
+    exitCode = await trustCommand(home(), resolveTrustTarget(dir), !!o.revoke);
   });
 
 program
@@ -214,10 +227,13 @@ registerKnownSecrets(secretsFromEnv(process.env));
 
 try {
   await program.parseAsync(process.argv);
-  process.exitCode = exitCode;
+  // Commands registered from other modules (tray, service) set process.exitCode themselves: keep theirs.
+  process.exitCode = exitCode || process.exitCode || 0;
 } catch (e) {
   const err = e as Error;
-  const known = ['UsageError', 'DaemonNotRunningError', 'ControlError', 'PolicyError', 'ApplyError', 'ApprovalError', 'StoreDamagedError', 'Error'].includes(err.name);
-  process.stderr.write(`kairos: ${known ? err.message : err.stack}\n`);
+  // Kairos's own errors (UsageError, PolicyError, ServiceError, ...) and system errors (EACCES, ...)
+  // carry a message meant for the user. JavaScript's own error types mean a bug: those keep the stack.
+  const bug = ['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError', 'EvalError', 'URIError', 'AssertionError'].includes(err.name) || !(err instanceof Error);
+  process.stderr.write(`kairos: ${bug || process.env.KAIROS_DEBUG ? (err.stack ?? String(err)) : err.message}\n`);
   process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
 }

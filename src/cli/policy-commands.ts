@@ -19,39 +19,63 @@ import { trustLayer } from '../policy/trust-layer.js';
 import { allow } from '../policy/decision.js';
 import { printJson } from './output.js';
 import { withPlugins } from '../agent/plugin-policy.js';
-import { importClaudeSettingsFile } from '../policy/claude-settings.js';
+import { ClaudeSettingsError, importClaudeSettingsFile, type ImportedPermissions } from '../policy/claude-settings.js';
+import { readJsonFile } from '../policy/json-file.js';
+import { compileHooksSection } from '../agent/hooks/registry.js';
 import { stringify as toYaml } from 'yaml';
+import { checkAllSettings, checkSettingsPath } from './settings-check.js';
 
 function describe(p: Policy): string {
   const runs = p.triggers.filter((t) => t.run || t.ask).length;
   return `${p.triggers.length} trigger${p.triggers.length === 1 ? '' : 's'} (${runs} that run commands or ask the model)`;
 }
 
-/** `kairos policy check [FILE]`: 0 when every checked file is valid, 1 otherwise; errors name file, line, field and fix. */
+/**
+ * `kairos policy check [FILE]`: 0 when every checked file is valid, 1 otherwise; errors name file,
+ * line, field and fix. Without FILE: the user policy, the current repository's policy, and every
+ * JSON file the daemon reads (hook settings, plugin folders; src/cli/settings-check.ts). FILE may be
+ * a policy (.yaml), a hooks or settings .json, an .mcp.json, a plugin manifest or a plugin folder.
+ */
 export function checkPolicy(home: string, file: string | undefined): number {
+  const out = {
+    ok: (line: string) => void process.stdout.write(`ok: ${line}\n`),
+    fail: (message: string) => void process.stderr.write(`${message}\n`),
+  };
+  if (file && (file.endsWith('.json') || isDirectory(file))) return checkSettingsPath(file, home, out);
   const files: string[] = [];
+  let repo: string | undefined;
   if (file) files.push(path.resolve(file));
   else {
     const user = userPolicyPath(home);
     if (fs.existsSync(user)) files.push(user);
     else process.stdout.write(`no user policy at ${user}; the shipped default applies (${shippedPolicyPath('default')})\n`);
     try {
-      const repoFile = path.join(resolveRepo(process.cwd()), '.kairos', 'policy.yaml');
+      repo = resolveRepo(process.cwd());
+      const repoFile = path.join(repo, '.kairos', 'policy.yaml');
       if (fs.existsSync(repoFile)) files.push(repoFile);
     } catch {
-      // not inside a repository: only the user policy is checked
+      // not inside a repository: only the user's files are checked
     }
   }
   let failed = 0;
   for (const f of files) {
     try {
-      process.stdout.write(`ok: ${f}: ${describe(loadPolicyFile(f))}\n`);
+      out.ok(`${f}: ${describe(loadPolicyFile(f))}`);
     } catch (e) {
       failed++;
-      process.stderr.write(`${e instanceof PolicyError ? e.message : `${f}: ${(e as Error).message}`}\n`);
+      out.fail(e instanceof PolicyError ? e.message : `${f}: ${(e as Error).message}`);
     }
   }
+  if (!file) failed += checkAllSettings(home, repo, out);
   return failed ? 1 : 0;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** `kairos trust DIR`: pins the repository's policy and hook files by hash, then asks a running daemon to reload. */
@@ -98,7 +122,7 @@ export function explainCommand(home: string, callText: string, repo: string, jso
   const db = openDb(storePath(home));
   try {
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-    const effective = resolveRepoPolicy(db, withPlugins(loadUserPolicy(home), home, quiet), repo);
+    const effective = resolveRepoPolicy(db, withPlugins(loadUserPolicy(home), home, quiet, db), repo);
     const ctx = layerContext({ policy: effective.policy, kairosHome: home, sandbox: detectSandbox(), attended: false });
     const e = explainCall(callText, ctx, { trust: trustLayer(effective.trust), spend: () => allow() }, { repo });
     if (json) printJson(e);
@@ -117,7 +141,7 @@ export function explainSandboxCommand(home: string, repo: string, json: boolean)
   const db = openDb(storePath(home));
   try {
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-    const effective = resolveRepoPolicy(db, withPlugins(loadUserPolicy(home), home, quiet), repo);
+    const effective = resolveRepoPolicy(db, withPlugins(loadUserPolicy(home), home, quiet, db), repo);
     const e = explainSandbox({
       repo,
       worktree: path.join(home, 'worktrees', repoKey(repo), '<task-id>'),
@@ -144,10 +168,35 @@ export function importClaudeCommand(file: string): number {
     process.stderr.write(`kairos: ${file}: no such file — name a Claude Code settings file, e.g. .claude/settings.json\n`);
     return 1;
   }
-  const r = importClaudeSettingsFile(file);
+  let r: ImportedPermissions;
+  try {
+    r = importClaudeSettingsFile(file);
+  } catch (e) {
+    if (!(e instanceof ClaudeSettingsError)) throw e;
+    process.stderr.write(`kairos: ${e.message}\n`);
+    return 1;
+  }
   const lists = Object.fromEntries(Object.entries(r.permissions).filter(([, v]) => v.length));
   process.stdout.write(`# from ${file}; paste into $KAIROS_HOME/policy.yaml (deny wins over ask, ask over allow)\n`);
   process.stdout.write(toYaml({ permissions: lists }));
+  for (const m of r.mapped) process.stdout.write(`# ${m.list}: ${m.rule} is kept as ${m.to} — ${m.note}\n`);
   for (const s of r.skipped) process.stdout.write(`# skipped ${s.list}: ${s.rule} — ${s.why}\n`);
+  for (const n of r.notes) process.stdout.write(`# not imported: ${n.setting}: ${n.value} — ${n.instead}\n`);
+  const hooks = hookCount(file);
+  if (hooks > 0) {
+    process.stdout.write(
+      `# hooks: the ${hooks} hook${hooks === 1 ? '' : 's'} in this file run${hooks === 1 ? 's' : ''} unchanged in a repository you trust (kairos trust); to run them everywhere, copy its "hooks" section into $KAIROS_HOME/hooks.json\n`,
+    );
+  }
   return 0;
+}
+
+/** How many command hooks a settings file configures (it parsed already: errors here are not the import's). */
+function hookCount(file: string): number {
+  try {
+    const value = readJsonFile(file).value as { hooks?: unknown } | null;
+    return compileHooksSection(value?.hooks).hooks.length;
+  } catch {
+    return 0;
+  }
 }

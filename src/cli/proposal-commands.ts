@@ -1,13 +1,23 @@
-import { ProposalStore } from '../store/proposal-store.js';
-import { ApprovalQueue, proposalActions } from '../pipeline/approvals.js';
+import { ApprovalError } from '../pipeline/approvals.js';
+import { resolveProposal, shownId } from '../pipeline/approval-ids.js';
 import { applyProposalChecked, undoProposalAudited } from '../pipeline/proposal-decisions.js';
+import { undoCommand as undoHint } from '../report/decision-text.js';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
+import { ControlError } from './protocol.js';
+import { directQueue } from './approval-commands.js';
 import { withStore, withStoreAsync } from './listings.js';
 
-function repoOf(home: string, id: string): string {
-  const p = withStore(home, (db) => new ProposalStore(db).get(id));
-  if (!p) throw new Error(`no proposal '${id}'; 'kairos tasks' lists tasks with their proposals`);
-  return p.repo;
+/** The proposal an id names (its approval's id, its own, or an unambiguous prefix), with the id screens show for it. */
+function target(home: string, ref: string): { proposalId: string; shown: string; repo: string } {
+  try {
+    return withStore(home, (db) => {
+      const p = resolveProposal(db, ref);
+      return { proposalId: p.id, shown: shownId(db, p.id), repo: p.repo };
+    });
+  } catch (e) {
+    if (e instanceof ApprovalError) throw new ControlError(e.message, e.code);
+    throw e;
+  }
 }
 
 /**
@@ -23,20 +33,20 @@ async function viaDaemonOrDirect<T>(home: string, method: string, params: Record
   }
 }
 
-export async function applyCommand(home: string, id: string, hash: string): Promise<number> {
-  const repo = repoOf(home, id);
-  const r = await viaDaemonOrDirect(home, 'apply', { repo, id, hash }, () =>
-    withStoreAsync(home, (db) => applyProposalChecked(new ApprovalQueue(db, proposalActions({ db, home })), { proposalId: id, hash, repo, channel: 'cli' })),
+export async function applyCommand(home: string, ref: string, hash: string): Promise<number> {
+  const { proposalId, shown, repo } = target(home, ref);
+  const r = await viaDaemonOrDirect(home, 'apply', { repo, id: proposalId, hash }, () =>
+    withStoreAsync(home, (db) => applyProposalChecked(directQueue(db, home), { proposalId, hash, repo, channel: 'cli' })),
   );
-  process.stdout.write(`kairos: applied proposal ${id} to ${repo}:\n${r.files.map((f) => `  ${f}`).join('\n')}\nundo with 'kairos undo ${id}'\n`);
+  process.stdout.write(`kairos: applied ${shown} to ${repo}:\n${r.files.map((f) => `  ${f}`).join('\n')}\nundo:  ${undoHint(shown)}\n`);
   return 0;
 }
 
-export async function undoCommand(home: string, id: string, force: boolean): Promise<number> {
-  const repo = repoOf(home, id);
-  const r = await viaDaemonOrDirect(home, 'undo', { repo, id, force }, () =>
-    withStoreAsync(home, (db) => undoProposalAudited(new ApprovalQueue(db, proposalActions({ db, home })), { proposalId: id, repo, force, channel: 'cli' })),
+export async function undoCommand(home: string, ref: string, force: boolean): Promise<number> {
+  const { proposalId, shown, repo } = target(home, ref);
+  const r = await viaDaemonOrDirect(home, 'undo', { repo, id: proposalId, force }, () =>
+    withStoreAsync(home, (db) => undoProposalAudited(directQueue(db, home), { proposalId, repo, force, channel: 'cli' })),
   );
-  process.stdout.write(`kairos: undid proposal ${id} in ${repo}; restored:\n${r.restored.map((f) => `  ${f}`).join('\n')}\n`);
+  process.stdout.write(`kairos: undid ${shown} in ${repo}; restored:\n${r.restored.map((f) => `  ${f}`).join('\n')}\n`);
   return 0;
 }

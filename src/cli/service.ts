@@ -28,6 +28,8 @@ export interface ServiceSpec {
   cli: string;
   /** PATH for the daemon: triggers run the user's tools (git, npm, ...), which the service manager's own PATH may not have. */
   pathEnv?: string;
+  /** A private KEY=value file (ANTHROPIC_API_KEY) the service loads: systemd EnvironmentFile=, node --env-file under launchd. */
+  envFile?: string;
   uid?: number;
 }
 
@@ -48,8 +50,12 @@ export function serviceKind(platform: NodeJS.Platform): ServiceKind {
 }
 
 export function serviceFile(spec: ServiceSpec): ServiceFile {
-  for (const [name, p] of [['node', spec.node], ['cli', spec.cli], ['KAIROS_HOME', spec.kairosHome]] as const) {
+  for (const [name, p] of [['node', spec.node], ['cli', spec.cli], ['KAIROS_HOME', spec.kairosHome], ['env file', spec.envFile ?? '/']] as const) {
     if (!path.isAbsolute(p)) throw new ServiceError(`the service needs an absolute ${name} path, not '${p}'`);
+  }
+  // A line break would end the unit's line and start another setting of the path's choosing.
+  for (const [name, v] of [['node', spec.node], ['cli', spec.cli], ['KAIROS_HOME', spec.kairosHome], ['env file', spec.envFile ?? ''], ['PATH', spec.pathEnv ?? ''], ...(spec.nodeArgs ?? []).map((a) => ['node argument', a])] as const) {
+    if (/[\x00-\x1f\x7f]/.test(v)) throw new ServiceError(`the service's ${name} contains a control character (${JSON.stringify(v)}); use a path without line breaks or tabs`);
   }
   const kind = serviceKind(spec.platform);
   return kind === 'systemd'
@@ -82,6 +88,8 @@ export function systemdUnit(spec: ServiceSpec): string {
     'Restart=on-failure',
     `RestartSec=${RESTART_SEC}`,
     ...env.map((e) => `Environment=${systemdWord(e, { exec: false })}`),
+    // '-': a missing file is no error (model steps are then off, and `kairos status` says why). No quoting here: % only.
+    ...(spec.envFile ? [`EnvironmentFile=-${spec.envFile.replace(/%/g, '%%')}`] : []),
     // SIGTERM to the daemon only: it stops its own tasks (3 s grace, recorded as interrupted); the rest are killed after the timeout.
     'KillMode=mixed',
     'TimeoutStopSec=20',
@@ -97,7 +105,8 @@ function xml(s: string): string {
 }
 
 export function launchdPlist(spec: ServiceSpec): string {
-  const args = [spec.node, ...(spec.nodeArgs ?? []), spec.cli, 'run'];
+  // launchd has no EnvironmentFile: node reads the file itself (install creates it, so it exists).
+  const args = [spec.node, ...(spec.envFile ? [`--env-file=${spec.envFile}`] : []), ...(spec.nodeArgs ?? []), spec.cli, 'run'];
   const env: [string, string][] = [['KAIROS_HOME', spec.kairosHome], ...(spec.pathEnv ? ([['PATH', spec.pathEnv]] as [string, string][]) : [])];
   const logs = path.join(spec.kairosHome, 'logs');
   return [

@@ -299,10 +299,11 @@ export function formatSpendReport(r: SpendReport): string {
   if (windows.length === 0) lines.push('No spend caps configured (set budget: in the policy).');
   for (const c of windows) {
     const w = r[c]!;
-    const pct = w.cap_usd > 0 ? Math.round(((w.spent_usd + w.reserved_usd) / w.cap_usd) * 100) : 100;
+    // The share is of what is used (spent + reserved), and says so: next to "left" a bare "2 %" read as 2 % left.
+    const used = w.cap_usd > 0 ? Math.round(((w.spent_usd + w.reserved_usd) / w.cap_usd) * 100) : 100;
     lines.push(
       `${c.padEnd(5)} ${w.window.padEnd(13)} spent ${usd(w.spent_usd).padStart(9)}  reserved ${usd(w.reserved_usd).padStart(9)}  ` +
-        `left ${usd(w.left_usd).padStart(9)} of ${usd(w.cap_usd)} (${pct} %)`,
+        `left ${usd(w.left_usd).padStart(9)} of ${usd(w.cap_usd)} (${used} % used)`,
     );
   }
   const models = Object.entries(r.by_model);

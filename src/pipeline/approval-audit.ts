@@ -21,7 +21,7 @@ export class ApprovalAudit {
     this.log = new AuditLog(db);
   }
 
-  decision(a: Approval, decision: 'approve' | 'deny' | 'expire', channel: string, verdicts: Verdicts, now: Date = this.clock()): void {
+  decision(a: Approval, decision: 'approve' | 'deny' | 'expire' | 'collapse', channel: string, verdicts: Verdicts, now: Date = this.clock()): void {
     this.log.record(approvalStep(a, { type: 'approval', decision, approval: a.id, channel, proposal: a.proposalId }, channel), verdicts, { at: now });
   }
 
@@ -35,8 +35,11 @@ export class ApprovalAudit {
   }
 }
 
-/** The audit step of a decision, apply or undo: a human's channel is the user; the clock and a start-up recovery are the daemon. */
+/** Deciders that are not a person: the clock, a start-up recovery, the daemon collapsing a duplicate. */
+const DAEMON_DECIDERS = new Set(['expiry', 'recovery', 'daemon']);
+
+/** The audit step of a decision, apply or undo: a human's channel is the user; the clock, a start-up recovery and the daemon are the daemon. */
 function approvalStep(a: Subject, action: AuditStep['action'], channel: string): AuditStep {
   const taskId = a.taskId !== null ? Number.parseInt(a.taskId, 10) : Number.NaN;
-  return { repo: a.repo, ...(Number.isInteger(taskId) ? { taskId } : {}), ...(a.trigger ? { trigger: a.trigger } : {}), origin: channel === 'expiry' || channel === 'recovery' ? 'daemon' : 'user', action };
+  return { repo: a.repo, ...(Number.isInteger(taskId) ? { taskId } : {}), ...(a.trigger ? { trigger: a.trigger } : {}), origin: DAEMON_DECIDERS.has(channel) ? 'daemon' : 'user', action };
 }

@@ -2,12 +2,21 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import { ApprovalStore, HumanChannel, type Approval, type TokenAction } from '../store/approval-store.js';
 import { ProposalStore, type Proposal } from '../store/proposal-store.js';
-import { applyProposal } from '../agent/apply.js';
-import { removeTaskWorktree } from '../agent/worktree.js';
 import { ApprovalAudit } from './approval-audit.js';
-import { redactDeep } from '../policy/filter.js';
+import { ApprovalError } from './approval-error.js';
+import { resolveApproval } from './approval-ids.js';
+import { describeApproval, notPendingError } from './approval-text.js';
+import { followApproval } from './task-follow.js';
+import { recoverInterruptedApprovals } from './approval-recovery.js';
+import type { Decider, DecisionKind, DecisionReport } from './decision-report.js';
 
 export type { Approval, ApprovalChannel, ApprovalState, HumanChannel, TokenAction } from '../store/approval-store.js';
+export { ApprovalError, type ApprovalErrorCode } from './approval-error.js';
+export { isPaused, pausedBy, pausedSince, pauseStatus, setPaused } from './pause-switch.js';
+export { approvalJson, proposalActions, type ProposalActionsOptions } from './proposal-actions.js';
+export type { DecisionReport, DecisionListener } from './decision-report.js';
+export type * from './approval-types.js';
+import type { ApprovalDetails, ApprovalQueueDeps, ApprovalTokens, ApproveOptions, ApproveResult, DenyOptions, DenyResult, EnqueueCommandInput, EnqueueProposalInput, QueuedProposal } from './approval-types.js';
 
 /**
  * The approval queue (policy layer 7's "a human must decide", made durable). Fail closed:
@@ -17,99 +26,12 @@ export type { Approval, ApprovalChannel, ApprovalState, HumanChannel, TokenActio
  *   (two processes, two channels) exactly one goes on to apply;
  * - approving applies exactly the stored diff under its stored hash (the one shown), and a failed
  *   apply is recorded as 'failed', never as approved.
+ * Every decision moves the tasks it decides for (task-follow.ts) in the same transaction, writes
+ * audit rows, and is reported to `onDecided` once committed.
+ * Ids: every method takes an approval id, its proposal's id, or an unambiguous prefix (approval-ids.ts).
  */
 
 export const DEFAULT_APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
-
-export type ApprovalErrorCode =
-  | 'not_found'
-  | 'expired'
-  | 'already_decided'
-  | 'busy'
-  | 'hash_mismatch'
-  | 'bad_token'
-  | 'bad_request'
-  | 'apply_failed'
-  | 'duplicate';
-
-export class ApprovalError extends Error {
-  override name = 'ApprovalError';
-  constructor(
-    readonly code: ApprovalErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface ApprovalQueueDeps {
-  /** Applies the approved change to the user's tree (for a proposal: exactly the diff under approval.hash). */
-  apply: (approval: Approval) => Promise<{ files: string[] }>;
-  /** Throws away what a denied or expired approval would have applied (the proposal, its worktree). */
-  discard: (approval: Approval) => Promise<void>;
-  now?: () => Date;
-  makeId?: () => string;
-}
-
-/** One-time secrets for a notification's or the tray's buttons; returned once, only their hashes are kept. */
-export interface ApprovalTokens {
-  approve: string;
-  deny: string;
-  show: string;
-}
-
-export interface EnqueueProposalInput {
-  proposal: Proposal;
-  trigger?: string | null;
-  taskId?: string | number | null;
-  costMicros?: number;
-  ttlMs?: number;
-}
-
-export interface EnqueueCommandInput {
-  command: string;
-  summary: string;
-  repo: string;
-  trigger?: string | null;
-  taskId?: string | number | null;
-  costMicros?: number;
-  ttlMs?: number;
-}
-
-export interface DecideOptions {
-  channel: HumanChannel;
-  /** The action token from a notification or tray button; when given it must be this approval's, for this action, unused. */
-  token?: string | undefined;
-}
-
-export interface ApproveOptions extends DecideOptions {
-  /** The hash the human saw (`kairos approve --hash`); when given it must equal the stored hash. */
-  hash?: string | undefined;
-}
-
-export interface DenyOptions extends DecideOptions {
-  reason?: string | undefined;
-}
-
-export interface ApproveResult {
-  approval: Approval;
-  files: string[];
-}
-
-export interface DenyResult {
-  approval: Approval;
-  /** Set when the denial was recorded but throwing the proposal away failed (the caller logs it). */
-  discardError?: string;
-}
-
-export interface ApprovalDetails {
-  approval: Approval;
-  /** The exact diff bytes whose sha256 is approval.hash (proposal approvals). */
-  diff: Buffer | null;
-}
-
-const PAUSED_KEY = 'paused';
-const PAUSED_BY_KEY = 'paused_by';
 
 export function tokenHash(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -138,15 +60,27 @@ export class ApprovalQueue {
     this.audit = new ApprovalAudit(db, this.clock);
   }
 
-  /** Queues a stored proposal for a human; the proposal must still be 'proposed'. */
-  enqueueProposal(input: EnqueueProposalInput, now: Date = this.clock()): { approval: Approval; tokens: ApprovalTokens } {
+  /**
+   * Queues a stored proposal for a human; the proposal must still be 'proposed'. Its approval takes
+   * the proposal's id. An identical proposal already waiting absorbs it (see QueuedProposal).
+   */
+  enqueueProposal(input: EnqueueProposalInput, now: Date = this.clock()): QueuedProposal {
     const p = input.proposal;
-    const current = new ProposalStore(this.db).get(p.id);
+    const proposals = new ProposalStore(this.db);
+    const current = proposals.get(p.id);
     if (!current) throw new ApprovalError('not_found', `proposal ${p.id} is not in the store; store it with makeProposal before queueing it`);
     if (current.state !== 'proposed') throw new ApprovalError('bad_request', `proposal ${p.id} is ${current.state}, not proposed; only a fresh proposal can be queued for approval`);
-    return this.db.transaction(() => {
+    const taskId = input.taskId != null ? String(input.taskId) : current.taskId;
+    const queued = this.db.transaction((): QueuedProposal => {
       const open = this.store.openForProposal(p.id);
       if (open.length > 0) throw new ApprovalError('duplicate', `proposal ${p.id} already waits for approval ${open[0]!.id}; decide that one`);
+      const same = this.store.pendingWithHash(current.repo, current.hash, iso(now));
+      if (same) {
+        this.store.linkTask(same.id, taskId);
+        proposals.discard(current.id);
+        this.audit.decision(same, 'collapse', 'daemon', { approval: { decision: 'deny', reason: `proposal ${current.id} (task ${taskId}) is the same diff as the one waiting; no second approval` } }, now);
+        return { approval: same, tokens: null, collapsed: true };
+      }
       const approval = this.store.insert(
         {
           kind: 'proposal',
@@ -157,15 +91,20 @@ export class ApprovalQueue {
           files: current.files,
           trigger: input.trigger ?? null,
           repo: current.repo,
-          taskId: input.taskId != null ? String(input.taskId) : current.taskId,
+          taskId,
           costMicros: input.costMicros ?? current.costMicros,
           createdAt: iso(now),
           expiresAt: iso(new Date(now.getTime() + this.ttl(input.ttlMs))),
         },
         this.deps.makeId,
+        current.id,
       );
-      return { approval, tokens: this.mint(approval.id, now) };
+      return { approval, tokens: this.mint(approval.id, now), collapsed: false };
     })();
+    if (queued.collapsed) {
+      this.report('collapse', queued.approval, 'daemon', { at: now, reason: `task ${taskId} proposed the same diff (proposal ${current.id}, discarded)`, taskIds: [] });
+    }
+    return queued;
   }
 
   /** Queues a command that needs a human (apply runs it); same rules as a proposal. */
@@ -196,8 +135,8 @@ export class ApprovalQueue {
   issueTokens(id: string, now: Date = this.clock()): ApprovalTokens {
     return this.db.transaction(() => {
       const a = this.require(id);
-      if (a.state !== 'pending' || a.expiresAt <= iso(now)) throw new ApprovalError('already_decided', `approval ${id} ${this.describe(a, now)}; tokens are only issued for a pending approval`);
-      return this.mint(id, now);
+      if (a.state !== 'pending' || a.expiresAt <= iso(now)) throw new ApprovalError('already_decided', `approval ${a.id} ${describeApproval(a, iso(now))}; tokens are only issued for a pending approval`);
+      return this.mint(a.id, now);
     })();
   }
 
@@ -205,8 +144,14 @@ export class ApprovalQueue {
     return this.store.pending(iso(now));
   }
 
+  /** The approval an id (approval or proposal, or an unambiguous prefix) names, or null. */
   get(id: string): Approval | null {
-    return this.store.get(id);
+    try {
+      return resolveApproval(this.db, id);
+    } catch (e) {
+      if (e instanceof ApprovalError) return null;
+      throw e;
+    }
   }
 
   /** The approval and the exact diff shown for it; with a token, that token must be this approval's 'show' token. */
@@ -219,9 +164,10 @@ export class ApprovalQueue {
     })();
   }
 
-  async approve(id: string, opts: ApproveOptions, now: Date = this.clock()): Promise<ApproveResult> {
+  async approve(ref: string, opts: ApproveOptions, now: Date = this.clock()): Promise<ApproveResult> {
     const channel = this.channel(opts.channel);
-    const before = this.require(id);
+    const before = this.require(ref);
+    const id = before.id;
     if (opts.hash !== undefined) {
       const given = opts.hash.trim().toLowerCase();
       if (before.hash === null || !sameHex(given, before.hash)) {
@@ -250,7 +196,7 @@ export class ApprovalQueue {
     }
     if (!claimed) {
       await this.expireIfDue(id, now);
-      const refused = this.notPending(this.require(id), now, 'approve');
+      const refused = notPendingError(this.require(id), iso(now), 'approve');
       this.audit.decision(before, 'approve', channel, { approval: { decision: 'deny', reason: refused.message } }, now);
       throw refused;
     }
@@ -260,31 +206,40 @@ export class ApprovalQueue {
       files = (await this.deps.apply(approval)).files;
     } catch (err) {
       const why = (err as Error).message;
-      this.db.transaction(() => {
+      const at = this.clock();
+      const followed = this.db.transaction(() => {
         this.store.move(id, ['applying'], 'failed', { reason: why });
         this.audit.apply(approval, channel, { validate: { decision: 'deny', reason: `the apply failed: ${why}` }, approval: { decision: 'allow', reason: `approval ${id} via ${channel}` } });
+        return followApproval(this.db, id, iso(at), `approved via ${channel}, but applying it failed: ${why}`);
       }).immediate();
+      this.report('fail', this.require(id), channel, { at, reason: why, taskIds: followed.map((t) => t.taskId) });
       throw new ApprovalError('apply_failed', `approval ${id} was approved via ${channel}, but applying it failed, so nothing is recorded as applied: ${why}`);
     }
-    this.db.transaction(() => {
+    const at = this.clock();
+    const followed = this.db.transaction(() => {
       this.store.move(id, ['applying'], 'approved', { appliedFiles: files });
       this.audit.apply(approval, channel, { validate: { decision: 'allow', reason: `applied exactly the diff under hash ${approval.hash?.slice(0, 12) ?? '(command)'}: ${files.length} file(s)` }, approval: { decision: 'allow', reason: `approval ${id} via ${channel}` } });
+      return followApproval(this.db, id, iso(at), `approved via ${channel}: ${files.length} file(s) applied; undo: kairos undo ${id}`);
     }).immediate();
-    return { approval: this.require(id), files };
+    const done = this.require(id);
+    this.report('approve', done, channel, { at, files, taskIds: followed.map((t) => t.taskId) });
+    return { approval: done, files };
   }
 
-  async deny(id: string, opts: DenyOptions, now: Date = this.clock()): Promise<DenyResult> {
+  async deny(ref: string, opts: DenyOptions, now: Date = this.clock()): Promise<DenyResult> {
     const channel = this.channel(opts.channel);
-    const before = this.require(id);
+    const before = this.require(ref);
+    const id = before.id;
     const nowIso = iso(now);
-    let claimed: boolean;
+    let claimed: number[] | null;
     try {
       claimed = this.db
         .transaction(() => {
           if (opts.token !== undefined) this.spendToken(opts.token, before, 'deny', now);
           const won = this.store.move(id, ['pending'], 'denied', { decidedAt: nowIso, decidedBy: channel, reason: opts.reason ?? null }, nowIso);
-          if (won) this.audit.decision(before, 'deny', channel, { approval: { decision: 'deny', reason: `denied via ${channel}${opts.reason ? `: ${opts.reason}` : ''}` } }, now);
-          return won;
+          if (!won) return null;
+          this.audit.decision(before, 'deny', channel, { approval: { decision: 'deny', reason: `denied via ${channel}${opts.reason ? `: ${opts.reason}` : ''}` } }, now);
+          return followApproval(this.db, id, nowIso, `denied via ${channel}${opts.reason ? `: ${opts.reason}` : ''}`).map((t) => t.taskId);
         })
         .immediate();
     } catch (e) {
@@ -295,10 +250,11 @@ export class ApprovalQueue {
       // Denying something that has just expired is what the human wanted anyway: report it, do not fail.
       const expired = await this.expireIfDue(id, now);
       if (expired) return expired;
-      throw this.notPending(this.require(id), now, 'deny');
+      throw notPendingError(this.require(id), iso(now), 'deny');
     }
     const approval = this.require(id);
     const discardError = await this.runDiscard(approval);
+    this.report('deny', approval, channel, { at: now, reason: opts.reason ?? null, taskIds: claimed });
     return discardError ? { approval, discardError } : { approval };
   }
 
@@ -312,34 +268,38 @@ export class ApprovalQueue {
     return out;
   }
 
-  /**
-   * Start-up: an approval left in 'applying' by a crash is settled from its proposal, which
-   * recoverInterruptedApplies (run first) has either finished or rolled back: applied → approved;
-   * rolled back → pending again (the human's approval never took effect; the clock still runs).
-   * A command cannot be checked, so it is recorded as failed. Run only while no apply can be in flight.
-   */
+  /** Start-up: settles approvals a crash left in 'applying' (see approval-recovery.ts). Run only while no apply can be in flight. */
   recoverInterrupted(): Approval[] {
-    const proposals = new ProposalStore(this.db);
-    const out: Approval[] = [];
-    for (const a of this.store.inState('applying')) {
-      const p = a.proposalId ? proposals.get(a.proposalId) : null;
-      const approved = `approval ${a.id} via ${a.decidedBy ?? '?'}`;
-      this.db.transaction(() => {
-        if (p?.state === 'applied') {
-          this.store.move(a.id, ['applying'], 'approved', { appliedFiles: p.files });
-          this.audit.apply(a, 'recovery', { validate: { decision: 'allow', reason: 'an apply a daemon stop interrupted was finished on start' }, approval: { decision: 'allow', reason: approved } });
-        } else if (p?.state === 'proposed') {
-          this.store.move(a.id, ['applying'], 'pending', { decidedAt: null, decidedBy: null });
-          this.audit.apply(a, 'recovery', { validate: { decision: 'deny', reason: 'an apply a daemon stop interrupted was rolled back on start; the approval waits again' }, approval: { decision: 'allow', reason: approved } });
-        } else {
-          const reason = `interrupted by a daemon stop while being applied${p ? ` (proposal is ${p.state})` : ''}; check the tree and queue it again`;
-          this.store.move(a.id, ['applying'], 'failed', { reason });
-          this.audit.apply(a, 'recovery', { validate: { decision: 'deny', reason }, approval: { decision: 'allow', reason: approved } });
-        }
-      }).immediate();
-      out.push(this.require(a.id));
+    return recoverInterruptedApprovals(this, this.clock);
+  }
+
+  /**
+   * Tells the listener about a committed decision. Public so `kairos apply` / `kairos undo`
+   * (proposal-decisions.ts) report through the same listener as the queue's own decisions.
+   */
+  report(kind: DecisionKind, a: Approval | null, by: Decider, o: { at?: Date; files?: string[]; reason?: string | null; taskIds?: number[]; proposal?: Proposal | null } = {}): void {
+    const listener = this.deps.onDecided;
+    if (!listener) return;
+    const p = o.proposal ?? null;
+    const r: DecisionReport = {
+      kind,
+      id: a?.id ?? p?.id ?? '?',
+      approval: a,
+      proposalId: a?.proposalId ?? p?.id ?? null,
+      repo: a?.repo ?? p?.repo ?? '',
+      trigger: a?.trigger ?? null,
+      by,
+      files: o.files ?? [],
+      reason: o.reason ?? null,
+      hash: a?.hash ?? p?.hash ?? null,
+      taskIds: o.taskIds ?? [],
+      at: o.at ?? this.clock(),
+    };
+    try {
+      listener(r);
+    } catch {
+      // The decision is recorded; a listener's failure (a full disk for the daily log) must not undo that.
     }
-    return out;
   }
 
   private ttl(ttlMs: number | undefined): number {
@@ -360,10 +320,9 @@ export class ApprovalQueue {
     return parsed.data;
   }
 
-  private require(id: string): Approval {
-    const a = this.store.get(id);
-    if (!a) throw new ApprovalError('not_found', `no approval '${id}'; \`kairos pending\` lists the ones waiting`);
-    return a;
+  /** The approval an id (its own, its proposal's, or an unambiguous prefix of either) names; throws not_found / ambiguous. */
+  private require(ref: string): Approval {
+    return resolveApproval(this.db, ref);
   }
 
   /** Spends the token or throws saying exactly why it is refused (inside the caller's transaction). */
@@ -391,14 +350,16 @@ export class ApprovalQueue {
     if (a.state !== 'pending' || a.expiresAt > iso(now)) return null;
     const moved = this.db
       .transaction(() => {
-        const won = this.store.move(id, ['pending'], 'expired', { decidedAt: a.expiresAt, decidedBy: 'expiry', reason: 'nobody decided before it expired' });
-        if (won) this.audit.decision(a, 'expire', 'expiry', { approval: { decision: 'deny', reason: `nobody decided before it expired at ${a.expiresAt}` } }, now);
-        return won;
+        const won = this.store.move(a.id, ['pending'], 'expired', { decidedAt: a.expiresAt, decidedBy: 'expiry', reason: 'nobody decided before it expired' });
+        if (!won) return null;
+        this.audit.decision(a, 'expire', 'expiry', { approval: { decision: 'deny', reason: `nobody decided before it expired at ${a.expiresAt}` } }, now);
+        return followApproval(this.db, a.id, iso(now), `expired at ${a.expiresAt}: nobody decided in time`).map((t) => t.taskId);
       })
       .immediate();
     if (!moved) return null;
-    const expired = this.require(id);
+    const expired = this.require(a.id);
     const discardError = await this.runDiscard(expired);
+    this.report('expire', expired, 'expiry', { at: now, reason: `nobody decided before ${a.expiresAt}`, taskIds: moved });
     return discardError ? { approval: expired, discardError } : { approval: expired };
   }
 
@@ -410,35 +371,6 @@ export class ApprovalQueue {
       return (err as Error).message;
     }
   }
-
-  /** What happened to the approval, as the rest of a sentence starting "approval ID ". */
-  private describe(a: Approval, now: Date): string {
-    const via = a.decidedBy ? ` via ${a.decidedBy}` : '';
-    switch (a.state) {
-      case 'pending':
-        return a.expiresAt <= iso(now) ? `expired at ${a.expiresAt}` : `is pending until ${a.expiresAt}`;
-      case 'applying':
-        return `is being applied right now (approved at ${a.decidedAt}${via})`;
-      case 'approved':
-        return `was already approved at ${a.decidedAt}${via}`;
-      case 'denied':
-        return `was denied at ${a.decidedAt}${via}${a.reason ? ` (${a.reason})` : ''}`;
-      case 'expired':
-        return `expired at ${a.expiresAt}`;
-      case 'failed':
-        return `was approved at ${a.decidedAt}${via}, but applying it failed: ${a.reason ?? 'no reason recorded'}`;
-    }
-  }
-
-  private notPending(a: Approval, now: Date, verb: 'approve' | 'deny'): ApprovalError {
-    const done = verb === 'approve' ? 'approved' : 'denied';
-    const expired = a.state === 'expired' || (a.state === 'pending' && a.expiresAt <= iso(now));
-    if (expired) {
-      return new ApprovalError('expired', `approval ${a.id} expired at ${a.expiresAt} and can no longer be ${done}; an expired approval counts as denied — let the task propose again`);
-    }
-    if (a.state === 'applying') return new ApprovalError('busy', `approval ${a.id} ${this.describe(a, now)}; it cannot be ${done} again`);
-    return new ApprovalError('already_decided', `approval ${a.id} ${this.describe(a, now)}; an approval is decided once, so it cannot be ${done} now`);
-  }
 }
 
 function sameHex(a: string, b: string): boolean {
@@ -446,92 +378,3 @@ function sameHex(a: string, b: string): boolean {
   const y = Buffer.from(b, 'utf8');
   return x.length === y.length && timingSafeEqual(x, y);
 }
-
-/** The pause-all switch (persisted, so it survives restarts): the daemon starts no ambient work while set. */
-export function isPaused(db: Db): boolean {
-  return new ApprovalStore(db).setting(PAUSED_KEY)?.value === 'true';
-}
-
-export function pausedSince(db: Db): string | null {
-  const s = new ApprovalStore(db).setting(PAUSED_KEY);
-  return s?.value === 'true' ? s.updatedAt : null;
-}
-
-/** The pause switch as `status` shows it: whether, since when and through which channel. */
-export function pauseStatus(db: Db): { paused: boolean; since: string | null; by: string | null } {
-  return { paused: isPaused(db), since: pausedSince(db), by: pausedBy(db) };
-}
-
-/** Who set the pause switch: the channel it came through (cli, tray, notification, mcp), for `status`. */
-export function pausedBy(db: Db): string | null {
-  return isPaused(db) ? (new ApprovalStore(db).setting(PAUSED_BY_KEY)?.value ?? null) : null;
-}
-
-export function setPaused(db: Db, paused: boolean, now: Date = new Date(), by?: HumanChannel): { paused: boolean; since: string | null } {
-  const store = new ApprovalStore(db);
-  db.transaction(() => {
-    store.setSetting(PAUSED_KEY, paused ? 'true' : 'false', iso(now));
-    if (paused) store.setSetting(PAUSED_BY_KEY, by ?? 'cli', iso(now));
-  })();
-  return { paused, since: paused ? iso(now) : null };
-}
-
-export interface ProposalActionsOptions {
-  db: Db;
-  /** $KAIROS_HOME, where task worktrees live. */
-  home: string;
-  /** Tags the paths about to be written (the daemon's watcher must not trigger on its own writes). */
-  onBeforeWrite?: (repo: string, paths: string[]) => void | Promise<void>;
-}
-
-/**
- * The apply / discard a queue of proposal approvals needs: apply is applyProposal with the stored
- * hash (so the tree gets exactly the diff shown); discard marks the proposal discarded and removes
- * its task worktree if one is still there.
- */
-export function proposalActions(o: ProposalActionsOptions): Pick<ApprovalQueueDeps, 'apply' | 'discard'> {
-  return {
-    apply: async (a) => {
-      if (a.kind !== 'proposal' || !a.proposalId || !a.hash) throw new ApprovalError('bad_request', `approval ${a.id} is a ${a.kind}, not a proposal; this queue only applies proposals`);
-      const r = await applyProposal({
-        db: o.db,
-        proposalId: a.proposalId,
-        hash: a.hash,
-        repo: a.repo,
-        ...(o.onBeforeWrite ? { onBeforeWrite: (paths: string[]) => o.onBeforeWrite!(a.repo, paths) } : {}),
-      });
-      return { files: r.files };
-    },
-    discard: async (a) => {
-      if (a.proposalId) new ProposalStore(o.db).discard(a.proposalId);
-      // The agent loop normally removes the worktree once the diff is stored; this catches one left behind.
-      if (a.taskId) await removeTaskWorktree({ repo: a.repo, taskId: a.taskId, home: o.home });
-    },
-  };
-}
-
-/** The JSON every channel (CLI --json, control socket, tray) shows for an approval, secrets redacted. */
-export function approvalJson(a: Approval): Record<string, unknown> {
-  return redactDeep({
-    id: a.id,
-    kind: a.kind,
-    state: a.state,
-    hash: a.hash,
-    summary: a.summary,
-    command: a.command,
-    files: a.files,
-    trigger: a.trigger,
-    repo: a.repo,
-    task_id: a.taskId,
-    proposal_id: a.proposalId,
-    cost_micros: a.costMicros,
-    cost_usd: a.costMicros / 1_000_000,
-    created_at: a.createdAt,
-    expires_at: a.expiresAt,
-    decided_at: a.decidedAt,
-    decided_by: a.decidedBy,
-    reason: a.reason,
-    applied_files: a.appliedFiles,
-  });
-}
-

@@ -1,6 +1,7 @@
 import { applyProposal, undoProposal, type ApplyResult, type UndoResult } from '../agent/apply.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { ApprovalError, type ApprovalQueue, type HumanChannel } from './approvals.js';
+import { followProposal } from './task-follow.js';
 
 /**
  * `kairos apply ID --hash H` and `kairos undo ID`, the same whichever process runs them (the daemon
@@ -11,7 +12,8 @@ import { ApprovalError, type ApprovalQueue, type HumanChannel } from './approval
  * - a proposal whose approval was denied, expired or failed is refused;
  * - a proposal never queued, or approved before (applied again after an undo), is applied under the
  *   hash the human gives, which must be the hash of exactly the stored diff.
- * Each attempt leaves audit rows, refused or not.
+ * Each attempt leaves audit rows, refused or not; a successful one moves the proposal's tasks
+ * (applied / undone) in the same transaction as its audit row and is reported to the queue's listener.
  */
 export async function applyProposalChecked(
   queue: ApprovalQueue,
@@ -34,7 +36,13 @@ export async function applyProposalChecked(
   const approval = latest ? `approved before via approval ${latest.id}` : 'never queued for approval: the hash the user gave is the approval';
   try {
     const r = await applyProposal({ db: queue.db, proposalId: o.proposalId, hash: o.hash, repo: o.repo, ...(o.onBeforeWrite ? { onBeforeWrite: o.onBeforeWrite } : {}) });
-    queue.audit.apply(subject, o.channel, { validate: { decision: 'allow', reason: `the hash given is the stored diff's; ${r.files.length} file(s) written` }, approval: { decision: 'allow', reason: approval } });
+    const at = new Date();
+    const id = latest?.id ?? o.proposalId;
+    const followed = queue.db.transaction(() => {
+      queue.audit.apply(subject, o.channel, { validate: { decision: 'allow', reason: `the hash given is the stored diff's; ${r.files.length} file(s) written` }, approval: { decision: 'allow', reason: approval } });
+      return followProposal(queue.db, o.proposalId, at.toISOString(), `applied via ${o.channel} (kairos apply): ${r.files.length} file(s); undo: kairos undo ${id}`);
+    })();
+    queue.report('apply', latest ?? null, o.channel, { at, files: r.files, proposal: p, taskIds: followed.map((t) => t.taskId) });
     return r;
   } catch (e) {
     queue.audit.apply(subject, o.channel, { validate: { decision: 'deny', reason: (e as Error).message }, approval: { decision: 'allow', reason: approval } });
@@ -51,7 +59,14 @@ export async function undoProposalAudited(
   const step = { repo: p?.repo ?? o.repo, taskId: p?.taskId ?? null, trigger: null, proposalId: o.proposalId };
   try {
     const r = await undoProposal({ db: queue.db, proposalId: o.proposalId, repo: o.repo, force: o.force, ...(o.onBeforeWrite ? { onBeforeWrite: o.onBeforeWrite } : {}) });
-    queue.audit.undo(step, o.channel, o.force, { validate: { decision: 'allow', reason: `restored ${r.restored.length} file(s) to their pre-apply bytes` }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });
+    const at = new Date();
+    const latest = queue.store.forProposal(o.proposalId)[0] ?? null;
+    const id = latest?.id ?? o.proposalId;
+    const followed = queue.db.transaction(() => {
+      queue.audit.undo(step, o.channel, o.force, { validate: { decision: 'allow', reason: `restored ${r.restored.length} file(s) to their pre-apply bytes` }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });
+      return followProposal(queue.db, o.proposalId, at.toISOString(), `undone via ${o.channel}${o.force ? ' (--force)' : ''}: ${r.restored.length} file(s) restored; apply again: kairos apply ${id} --hash ${p?.hash ?? 'HASH'}`);
+    })();
+    queue.report('undo', latest, o.channel, { at, files: r.restored, proposal: p, taskIds: followed.map((t) => t.taskId) });
     return r;
   } catch (e) {
     queue.audit.undo(step, o.channel, o.force, { validate: { decision: 'deny', reason: (e as Error).message }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });

@@ -31,7 +31,7 @@ export function notApplicable(reason?: string): NotApplicable {
  */
 export type AuditAction =
   | Step['action']
-  | { type: 'approval'; decision: 'approve' | 'deny' | 'expire'; approval: string; channel: string; proposal?: string | null | undefined }
+  | { type: 'approval'; decision: 'approve' | 'deny' | 'expire' | 'collapse'; approval: string; channel: string; proposal?: string | null | undefined }
   | { type: 'undo'; proposal: string; force?: boolean | undefined }
   | { type: 'trust'; change: 'trust' | 'untrust'; digest?: string | undefined }
   | { type: 'reload'; detail: string };

@@ -265,6 +265,7 @@ function hintFor(p: readonly Seg[]): string {
     run: 'write the command as one string, e.g. run: npm test',
     ask: 'write the instruction for the agent as one string',
     ask_on: 'use ask_on: failure or ask_on: always',
+    after_apply: 'use after_apply: rerun (run the command again once its fix is applied), or leave it out',
     settle_ms: 'write a whole number of milliseconds from 0 to 600000, e.g. settle_ms: 1500',
     cooldown: 'write a duration like "30s", "5m" or "2h", or a whole number of milliseconds',
     timeout: 'write a duration like "30s", "5m" or "2h", or a whole number of milliseconds',
@@ -379,29 +380,39 @@ function unwrap(s: ZodLike): ZodLike {
   return cur;
 }
 
+/**
+ * The valid key a typo most likely meant: the nearest by edit distance (a swap of two neighbouring
+ * letters counts as one edit), within a third of the word's length. Only when nothing is that near
+ * does a prefix count (`desc` for `description`), and then only an unambiguous one: a prefix
+ * shortcut taken first made `ask_onn` suggest `ask` instead of `ask_on`.
+ */
 function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;
-  const w = word.toLowerCase();
   for (const c of candidates) {
-    const cl = c.toLowerCase();
-    const d = w.length >= 3 && (cl.startsWith(w) || w.startsWith(cl)) ? 1 : editDistance(w, cl);
+    const d = editDistance(w, c.toLowerCase());
     if (d < bestD) {
       bestD = d;
       best = c;
     }
   }
-  return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+  if (best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3))) return best;
+  if (w.length < 3) return undefined;
+  const prefixed = candidates.filter((c) => c.toLowerCase().startsWith(w));
+  return prefixed.length === 1 ? prefixed[0] : undefined;
 }
 
+/** Optimal string alignment distance: insertions, deletions, substitutions and adjacent swaps, one each. */
 function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
-    prev = cur;
   }
-  return prev[b.length] ?? 0;
+  return d[a.length]![b.length]!;
 }

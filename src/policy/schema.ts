@@ -136,10 +136,14 @@ export const Trigger = z
     max_per_hour: z.number().int().positive().optional().describe('At most this many starts in any rolling hour; later ones wait.'),
     timeout: Duration.optional().describe('Time limit for `run`.'),
     notify: NotifyMode.default('on_failure'),
+    after_apply: z.enum(['rerun']).optional().describe('rerun: once a proposal this trigger led to is applied, run `run` again and notify whether it passes now.'),
     enabled: z.boolean().default(true),
   })
   .strict()
   .superRefine((t, ctx) => {
+    if (t.after_apply && !t.run) {
+      ctx.addIssue({ code: 'custom', path: ['after_apply'], message: 'after_apply: rerun needs a run command to run again — add run: <command>, or remove after_apply' });
+    }
     if (!t.run && !t.ask && t.notify !== 'always') {
       ctx.addIssue({
         code: 'custom',

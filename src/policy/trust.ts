@@ -124,9 +124,10 @@ const MAX_DEPTH = 16;
 /**
  * One line per entry, in a fixed order. Symlinks are hashed by their target text and, when they
  * point at a file, by that file's content too (a hook may be a link to a script elsewhere);
- * linked directories are not followed, so a link loop cannot hang the daemon.
+ * linked directories are not followed, so a link loop cannot hang the daemon. `skip` leaves out
+ * entries by name (a plugin folder's __pycache__, which its Python hooks rewrite as they run).
  */
-function hashEntry(repo: string, rel: string, lines: string[], files: string[], depth: number): void {
+export function hashEntry(repo: string, rel: string, lines: string[], files: string[], depth: number, skip?: (name: string) => boolean): void {
   const abs = path.join(repo, rel);
   let st: fs.Stats;
   try {
@@ -150,7 +151,7 @@ function hashEntry(repo: string, rel: string, lines: string[], files: string[], 
   } else if (st.isDirectory()) {
     lines.push(`dir ${rel}`);
     if (depth >= MAX_DEPTH) return;
-    for (const name of fs.readdirSync(abs).sort()) hashEntry(repo, `${rel}/${name}`, lines, files, depth + 1);
+    for (const name of fs.readdirSync(abs).sort()) if (!skip?.(name)) hashEntry(repo, `${rel}/${name}`, lines, files, depth + 1, skip);
   } else {
     lines.push(`other ${rel}`);
   }

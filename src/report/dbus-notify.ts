@@ -1,7 +1,7 @@
 import dbus from 'dbus-next';
 import type { LogSink } from './logger.js';
-import { openWithDesktop, writeDiffForViewing } from './show-diff.js';
-import type { Notifier, NotifyResult, ShownNotification } from './notify.js';
+import { openForReading, writeDiffForViewing, type OpenResult } from './show-diff.js';
+import { prepareNotification, type Notifier, type NotifyResult, type ShownNotification } from './notify.js';
 import {
   dbusActionList,
   NotificationTokens,
@@ -23,6 +23,10 @@ import {
  * control call with it, exactly as the tray and CLI do, so the queue alone decides. Where there
  * is no session bus or the server has no "actions" capability, the proposal goes to the fallback
  * notifier (node-notifier) with the commands to run in its body.
+ *
+ * One app name and one icon for everything Kairos shows (proposals, follow-ups, task results via
+ * notifyPlain). A proposal decided anywhere else (CLI, tray, expiry) is withdrawn with
+ * CloseNotification, so no button is left on screen that can only fail.
  */
 
 const NAME = 'org.freedesktop.Notifications';
@@ -31,6 +35,8 @@ const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
 export interface DbusNotifierOptions {
   appName?: string;
+  /** The app_icon sent with every notification: an absolute PNG path or a theme icon name. Default: 'dialog-information'. */
+  icon?: string;
   /** Default: DBUS_SESSION_BUS_ADDRESS (dbus-next's own lookup). */
   busAddress?: string;
   /** $KAIROS_HOME: Show writes the diff under $KAIROS_HOME/show/ (0700). */
@@ -44,8 +50,8 @@ export interface DbusNotifierOptions {
   fallback?: Notifier;
   /** Told after every answered click (tests, the daemon's log). Never sees a token. */
   onOutcome?: (o: ActionOutcome) => void;
-  /** Opens the diff file Show writes (see show-diff.ts). Default: openWithDesktop (xdg-open / open), detached. */
-  openFile?: (file: string) => void;
+  /** Opens the diff file Show writes and says whether it could (see show-diff.ts). Default: openForReading. */
+  openFile?: (file: string) => OpenResult | Promise<OpenResult>;
   log?: LogSink;
   /** Bound on each bus call. Default 5 s. */
   callTimeoutMs?: number;
@@ -59,8 +65,16 @@ export type ProposalNotifyResult =
 export interface DbusNotifier {
   /** Shows the proposal with buttons, or through the fallback with the commands to run. Never throws. */
   notifyProposal(n: ProposalNotice): Promise<ProposalNotifyResult>;
+  /** A notification without buttons (a task's result, an applied change), same app name and icon; throws DbusUnavailableError without a server. */
+  notifyPlain(n: ShownNotification): Promise<void>;
+  /**
+   * Closes (CloseNotification) every notification still showing this approval's buttons: it was
+   * decided elsewhere. One whose own button is being answered is left to its follow-up. Returns how many were closed.
+   */
+  withdraw(approvalId: string): Promise<number>;
   /** The server's capabilities, or null when there is no bus or server. */
   capabilities(): Promise<string[] | null>;
+  /** Withdraws the proposal notifications it showed (their buttons die with it) and disconnects. */
   close(): Promise<void>;
 }
 
@@ -85,11 +99,17 @@ const SILENT: LogSink = { debug() {}, info() {}, warn() {}, error() {} };
 
 export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
   const appName = options.appName ?? 'Kairos';
+  const icon = options.icon ?? 'dialog-information';
   const log = options.log ?? SILENT;
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const control = options.control;
-  const openFile = options.openFile ?? openWithDesktop;
+  const openFile = options.openFile ?? ((file: string) => openForReading(file));
   const tokens = new NotificationTokens(options.now);
+  // Notifications whose own button is being answered (their follow-up replaces them), and the
+  // approvals withdrawn meanwhile (a Show follow-up must not bring their buttons back).
+  const answering = new Set<number>();
+  const answered = new Set<number>();
+  const withdrawnWhileAnswering = new Set<string>();
   let connecting: Promise<Connection> | null = null;
   let closed = false;
 
@@ -137,42 +157,63 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
     const body = o.markup ? escapeMarkup(n.body) : n.body;
     // expire_timeout 0: a proposal waits for the human (the approval expires on its own clock).
     const timeout = o.actions.length > 0 ? 0 : -1;
-    return withTimeout(proxy.Notify(appName, o.replaces ?? 0, 'dialog-question', n.title, body, dbusActionList(o.actions), hints, timeout), timeoutMs, 'Notify');
+    return withTimeout(proxy.Notify(appName, o.replaces ?? 0, icon, n.title, body, dbusActionList(o.actions), hints, timeout), timeoutMs, 'Notify');
   };
 
   const onAction = async (proxy: NotificationsProxy, notificationId: number, key: string): Promise<void> => {
     const req = tokens.requestFor(notificationId, key);
     if (!req) return; // another application's notification, or a key we never offered
     log.info({ notification: notificationId, approval: req.approvalId, action: req.action }, 'notification button clicked');
-    let outcome: ActionOutcome;
+    answering.add(notificationId);
     try {
-      const result = await control(req.method, req.params);
-      outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: true, result: req.action === 'show' ? withoutDiff(result) : result };
-      if (req.action === 'show') await showDiff(req.approvalId, result);
-    } catch (e) {
-      const err = e as Error & { code?: unknown };
-      outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: false, error: { message: err.message, code: typeof err.code === 'string' ? err.code : 'error' } };
+      let outcome: ActionOutcome;
+      try {
+        const result = await control(req.method, req.params);
+        outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: true, result: req.action === 'show' ? withoutDiff(result) : result };
+        if (req.action === 'show') outcome.opened = await showDiff(req.approvalId, result);
+      } catch (e) {
+        const err = e as Error & { code?: unknown };
+        outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: false, error: { message: err.message, code: typeof err.code === 'string' ? err.code : 'error' } };
+      }
+      log[outcome.ok ? 'info' : 'warn']({ approval: outcome.approvalId, action: outcome.action, ok: outcome.ok, error: outcome.error?.message }, 'notification action answered');
+      try {
+        options.onOutcome?.(outcome);
+      } catch {
+        // A listener's failure must not stop the follow-up notification.
+      }
+      await followUp(proxy, outcome).catch((e: Error) => log.debug({ err: e.message }, 'follow-up notification failed'));
+      // Approve / Deny answered here: the follow-up is what stays on screen, never withdrawn. (Its
+      // entry stays, so a repeated click still goes to the queue and comes back refused.)
+      if (req.action !== 'show') answered.add(notificationId);
+      else if (withdrawnWhileAnswering.has(req.approvalId)) {
+        tokens.forget(notificationId);
+        await close(proxy, notificationId);
+      }
+    } finally {
+      answering.delete(notificationId);
+      withdrawnWhileAnswering.delete(req.approvalId);
     }
-    log[outcome.ok ? 'info' : 'warn']({ approval: outcome.approvalId, action: outcome.action, ok: outcome.ok, error: outcome.error?.message }, 'notification action answered');
-    try {
-      options.onOutcome?.(outcome);
-    } catch {
-      // A listener's failure must not stop the follow-up notification.
-    }
-    await followUp(proxy, outcome).catch((e: Error) => log.debug({ err: e.message }, 'follow-up notification failed'));
   };
 
-  const showDiff = async (approvalId: string, result: unknown): Promise<void> => {
+  const close = async (proxy: NotificationsProxy, id: number): Promise<void> => {
+    await withTimeout(proxy.CloseNotification(id), timeoutMs, 'CloseNotification').catch((e: Error) => log.debug({ notification: id, err: e.message }, 'CloseNotification failed'));
+  };
+
+  const showDiff = async (approvalId: string, result: unknown): Promise<OpenResult> => {
     const diff = (result as { diff?: unknown } | null)?.diff;
-    openFile(writeDiffForViewing(options.home, approvalId, typeof diff === 'string' ? diff : null));
+    try {
+      return await openFile(writeDiffForViewing(options.home, approvalId, typeof diff === 'string' ? diff : null));
+    } catch (e) {
+      return { opened: false, why: (e as Error).message };
+    }
   };
 
   const followUp = async (proxy: NotificationsProxy, o: ActionOutcome): Promise<void> => {
     const caps = await withTimeout(proxy.GetCapabilities(), timeoutMs, 'GetCapabilities');
     const text = outcomeNotification(o);
     // After Show the decision is still open: keep Approve / Deny (their tokens are unspent).
-    const keepDeciding = o.action === 'show';
-    await notify(proxy, { title: text.title, body: text.body, urgency: o.ok ? 'normal' : 'critical', actions: [] }, {
+    const keepDeciding = o.action === 'show' && !withdrawnWhileAnswering.has(o.approvalId);
+    await notify(proxy, prepareNotification({ title: text.title, body: text.body, urgency: text.urgent ? 'critical' : 'normal' }), {
       replaces: o.notificationId,
       actions: keepDeciding ? ['approve', 'deny'] : [],
       resident: keepDeciding,
@@ -201,6 +242,37 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
   return {
     capabilities,
 
+    async notifyPlain(n) {
+      if (closed) throw new DbusUnavailableError('the notifier is closed');
+      const { proxy } = await connect();
+      const caps = await withTimeout(proxy.GetCapabilities(), timeoutMs, 'GetCapabilities');
+      await notify(proxy, n, { actions: [], resident: false, markup: caps.includes('body-markup') });
+    },
+
+    async withdraw(approvalId) {
+      const ids = tokens.idsFor(approvalId).filter((id) => !answered.has(id));
+      if (ids.length === 0 || closed) return 0;
+      let proxy: NotificationsProxy;
+      try {
+        proxy = (await connect()).proxy;
+      } catch {
+        return 0;
+      }
+      let n = 0;
+      for (const id of ids) {
+        if (answered.has(id)) continue;
+        if (answering.has(id)) {
+          withdrawnWhileAnswering.add(approvalId);
+          continue;
+        }
+        tokens.forget(id);
+        await close(proxy, id);
+        n++;
+      }
+      if (n) log.info({ approval: approvalId, closed: n }, 'proposal notification withdrawn: decided elsewhere');
+      return n;
+    },
+
     async notifyProposal(n) {
       if (closed) return toFallback(n, 'the notifier is closed');
       let conn: Connection;
@@ -227,7 +299,13 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       closed = true;
       const c = connecting;
       connecting = null;
-      if (c) await c.then((x) => x.bus.disconnect()).catch(() => undefined);
+      if (!c) return;
+      // A click comes back to this connection only: once it is gone the buttons are dead, so take them
+      // off the screen (the daemon shows pending proposals again, with fresh tokens, when it starts).
+      const conn = await c.catch(() => null);
+      if (!conn) return;
+      for (const id of tokens.ids()) if (!answered.has(id)) await close(conn.proxy, id);
+      conn.bus.disconnect();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { prepareNotification, type ShownNotification } from './notify.js';
+import type { OpenResult } from './show-diff.js';
 
 /**
  * What a proposal notification says and which control call each of its buttons makes. Pure: the
@@ -57,7 +58,8 @@ export function proposalNotification(n: ProposalNotice, opts: { withCommands: bo
   const lines = [n.summary, [files, cost].filter(Boolean).join(' · ')];
   if (opts.withCommands) lines.push(`Run: kairos show ${n.approvalId} · kairos approve ${n.approvalId} · kairos deny ${n.approvalId}`);
   const shown = prepareNotification({
-    title: `Kairos proposes a change${where}`,
+    // The id every command takes is in the title, where a truncated body cannot cut it.
+    title: `Kairos proposes a change${where} (${n.approvalId})`,
     body: lines.filter(Boolean).join('\n'),
     urgency: 'normal',
     actions: (opts.actions ?? []).map((a) => ACTION_LABELS[a]),
@@ -83,20 +85,32 @@ export interface ActionOutcome {
   /** The daemon's answer (ok) or its refusal (not ok); never the token. */
   result?: unknown;
   error?: { message: string; code: string };
+  /** Show only: whether a program really opened the diff. */
+  opened?: OpenResult;
 }
 
-/** The follow-up notification after a click was answered. */
-export function outcomeNotification(o: ActionOutcome): { title: string; body: string } {
+/** Refusals that only mean someone decided first (elsewhere, or the clock): news, not an error. */
+const DECIDED_ELSEWHERE = new Set(['already_decided', 'expired', 'busy']);
+
+/** The follow-up notification after a click was answered; `urgent` when something went wrong. */
+export function outcomeNotification(o: ActionOutcome): { title: string; body: string; urgent: boolean } {
+  const id = o.approvalId;
   if (!o.ok) {
-    return { title: `Kairos: ${o.action} of ${o.approvalId} refused`, body: o.error?.message ?? 'the daemon refused it' };
+    const elsewhere = DECIDED_ELSEWHERE.has(o.error?.code ?? '');
+    return { title: elsewhere ? `Kairos: ${id} was already decided` : `Kairos: ${o.action} of ${id} refused`, body: o.error?.message ?? 'the daemon refused it', urgent: !elsewhere };
   }
   if (o.action === 'approve') {
     const files = (o.result as { files?: unknown } | null)?.files;
     const n = Array.isArray(files) ? files.length : 0;
-    return { title: `Kairos applied ${o.approvalId}`, body: `${n} file${n === 1 ? '' : 's'} changed in your tree` };
+    return { title: `Kairos applied ${id}`, body: `${n} file${n === 1 ? '' : 's'} changed in your tree.\nUndo: kairos undo ${id}`, urgent: false };
   }
-  if (o.action === 'deny') return { title: `Kairos discarded ${o.approvalId}`, body: 'Nothing changed in your tree.' };
-  return { title: `Kairos: diff of ${o.approvalId}`, body: 'Opened the diff. Approve or Deny here, or `kairos approve ' + o.approvalId + '`.' };
+  if (o.action === 'deny') return { title: `Kairos discarded ${id}`, body: 'Nothing changed in your tree.', urgent: false };
+  if (o.opened && !o.opened.opened) {
+    // The command first: the reason can be long, and a body is cut at BODY_MAX.
+    return { title: `Kairos: diff of ${id}`, body: `Run: kairos show ${id} — then Approve or Deny here.\nNothing here could open it (${o.opened.why}).`, urgent: false };
+  }
+  const via = o.opened?.opened ? ` with ${o.opened.via}` : '';
+  return { title: `Kairos: diff of ${id}`, body: `Opened the diff${via}. Approve or Deny here, or: kairos approve ${id}`, urgent: false };
 }
 
 interface Entry {
@@ -129,6 +143,17 @@ export class NotificationTokens {
     const action = NotifyAction.safeParse(key);
     if (!e || !action.success) return null;
     return { ...actionRequest(action.data, e.approvalId, e.tokens), approvalId: e.approvalId, action: action.data };
+  }
+
+  /** Every notification id remembered (unexpired). */
+  ids(): number[] {
+    this.prune();
+    return [...this.entries.keys()];
+  }
+
+  /** The notifications shown for an approval (usually one). */
+  idsFor(approvalId: string): number[] {
+    return [...this.entries].filter(([, e]) => e.approvalId === approvalId).map(([id]) => id);
   }
 
   approvalFor(notificationId: number): string | null {

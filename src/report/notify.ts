@@ -48,6 +48,8 @@ export interface NotifierOptions {
   home?: string;
   /** How long a backend may take before the call gives up (the notification may still appear). Default 5 s. */
   timeoutMs?: number;
+  /** The icon (a PNG path) the default desktop backend shows; see notify-icon.ts. */
+  icon?: string;
   now?: () => Date;
 }
 
@@ -93,7 +95,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
   const now = options.now ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const recordFile = options.recordFile ?? (options.home ? notificationsPath(options.home) : undefined);
-  const backend = options.backend ?? desktopBackend();
+  const backend = options.backend ?? desktopNotifyBackend(options.icon);
   // A headless box fails the same way every time: say so once, then stay quiet.
   const warned = new Set<NotifyStatus>();
 
@@ -203,8 +205,11 @@ interface RawNotifier {
   notify(options: Record<string, unknown>, cb: Callback): unknown;
 }
 
-/** node-notifier, with the Linux program check done here so a missing notify-send is 'unavailable', not 'failed'. */
-function desktopBackend(): NotifyBackend {
+/**
+ * node-notifier, with the Linux program check done here so a missing notify-send is 'unavailable',
+ * not 'failed'. It says it is Kairos (notify-send would otherwise name itself) and shows `icon`.
+ */
+export function desktopNotifyBackend(icon?: string): NotifyBackend {
   const linuxLike = process.platform === 'linux' || process.platform.endsWith('bsd');
   // suppressOsdCheck: node-notifier's own check caches "missing" for the life of the process.
   const raw: RawNotifier = linuxLike
@@ -221,6 +226,8 @@ function desktopBackend(): NotifyBackend {
           message: escapeMarkup(n.body.replace(/\n/g, ' · ')) || ' ',
           urgency: n.urgency,
           timeout: n.urgency === 'critical' ? 30 : 10,
+          'app-name': 'Kairos',
+          ...(icon ? { icon } : {}),
         }
       : { title: n.title, message: n.body || ' ', sound: n.urgency === 'critical', wait: false, timeout: false };
     return new Promise<void>((resolve, reject) => {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { findOnPath } from './notify.js';
 
 /**
  * Where a Show button (notification or tray) puts the diff for a person to read:
@@ -26,4 +27,71 @@ export function openWithDesktop(file: string): void {
   } catch {
     // nothing to open it with; the caller has said where the file is
   }
+}
+
+/** Whether a file was really put in front of the person, and with what; if not, why not. */
+export type OpenResult = { opened: true; via: string } | { opened: false; why: string };
+
+export interface OpenOptions {
+  env?: NodeJS.ProcessEnv;
+  platform?: NodeJS.Platform;
+  /** How long an opener may take to say it failed; one still running then is taken as showing the file. Default 4 s. */
+  waitMs?: number;
+}
+
+/**
+ * Opens a file for reading and says honestly whether that worked: the desktop's opener (xdg-open,
+ * open) when it is on PATH and exits 0 (or is still running after `waitMs`, as some do while the
+ * viewer is open); else a terminal (x-terminal-emulator, with a display) running `less`; else not
+ * opened, with the reason, so the caller can say what to run instead.
+ */
+export async function openForReading(file: string, o: OpenOptions = {}): Promise<OpenResult> {
+  const env = o.env ?? process.env;
+  const platform = o.platform ?? process.platform;
+  const waitMs = o.waitMs ?? 4000;
+  const tried: string[] = [];
+  const opener = platform === 'darwin' ? 'open' : 'xdg-open';
+  const openerPath = onPath(opener, env);
+  if (openerPath) {
+    const r = await runOpener(openerPath, [file], env, waitMs);
+    if (r === 'ok') return { opened: true, via: opener };
+    tried.push(`${opener} ${r}`);
+  } else tried.push(`no ${opener} on PATH`);
+  const hasDisplay = !!(env.DISPLAY || env.WAYLAND_DISPLAY);
+  const terminal = platform === 'linux' && hasDisplay ? onPath('x-terminal-emulator', env) : undefined;
+  if (terminal && onPath('less', env)) {
+    const r = await runOpener(terminal, ['-e', 'less', '-R', file], env, Math.min(waitMs, 1500));
+    if (r === 'ok') return { opened: true, via: 'a terminal (less)' };
+    tried.push(`x-terminal-emulator ${r}`);
+  } else if (platform === 'linux') tried.push(hasDisplay ? 'no x-terminal-emulator' : 'no display for a terminal');
+  return { opened: false, why: tried.join('; ') };
+}
+
+/** 'ok' when the program exited 0 or is still running after `waitMs` (detached, left running); else what went wrong. */
+function runOpener(program: string, args: string[], env: NodeJS.ProcessEnv, waitMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    let child;
+    try {
+      child = spawn(program, args, { detached: true, stdio: 'ignore', env });
+    } catch (e) {
+      resolve(`could not start: ${(e as Error).message}`);
+      return;
+    }
+    const timer = setTimeout(() => {
+      child.unref();
+      resolve('ok');
+    }, waitMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve(`could not start: ${e.message}`);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(code === 0 ? 'ok' : `failed (${signal ?? `exit code ${code}`})`);
+    });
+  });
+}
+
+function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  return findOnPath(name, env.PATH ?? '');
 }

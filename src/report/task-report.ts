@@ -33,6 +33,8 @@ export function reportTask(task: TaskRow, trigger: Pick<Trigger, 'notify'> | und
 
   // A proposal is announced on its own, with Approve / Deny / Show actions (see dbus-notify.ts).
   if (task.state === 'proposed') return { log };
+  const rerun = rerunOf(task);
+  if (rerun) return rerunReport(task, repoName, rerun, ok, secs, failure);
   const mode = trigger?.notify ?? 'on_failure';
   const changed = !previous || previous.state !== task.state;
   const wanted = mode === 'always' || (mode === 'on_failure' && !ok) || (mode === 'on_change' && changed);
@@ -43,6 +45,32 @@ export function reportTask(task: TaskRow, trigger: Pick<Trigger, 'notify'> | und
       title: `${repoName}: ${task.trigger} ${ok ? (task.kind === 'notify' ? 'fired' : 'passed') : 'failed'}`,
       body: task.kind === 'notify' ? firstLines(task.output ?? '', 3) : failureBody(what, failure) ?? withLastLine(what, task.output ?? ''),
       urgency: ok ? 'low' : 'normal',
+    },
+  };
+}
+
+/** The approval whose applied fix this task re-checks (`after_apply: rerun`), if it is such a run. */
+function rerunOf(task: TaskRow): string | null {
+  try {
+    const id = (JSON.parse(task.data) as { after_apply?: unknown }).after_apply;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A re-run after an applied fix is always worth a notification: it closes the loop the fix opened. */
+function rerunReport(task: TaskRow, repoName: string, id: string, ok: boolean, secs: string, failure: FailureSummary | undefined): TaskReport {
+  const cmd = task.command ? `\`${task.command}\`` : task.trigger;
+  // What still fails: the failing assertion or error when recognised, else the last line that is not a runner's footer.
+  const lastLine = failure?.lines.length ? failure.lines.slice(0, 3).join('\n') : withLastLine('', task.output ?? '').trim();
+  const result = ok ? `passes now${secs}` : `still fails${task.exit_code != null ? ` (exit code ${task.exit_code})` : task.reason ? ` (${task.reason})` : ''}`;
+  return {
+    log: `${repoName} · ${task.trigger} (task ${task.id}): ${cmd} re-run after applying ${id}: ${result}`,
+    notification: {
+      title: `${repoName}: ${task.trigger} ${ok ? 'passes now' : 'still failing'}`,
+      body: ok ? `${cmd} passes after applying ${id}.` : `${cmd} still fails after applying ${id}.${lastLine ? `\n${lastLine}` : ''}\nUndo: kairos undo ${id}`,
+      urgency: 'normal',
     },
   };
 }

@@ -123,7 +123,7 @@ export function trayMenu(s: TrayState, o: { maxPending?: number } = {}): TrayMod
         tooltip: clean(p.summary, 200),
         enabled: true,
         items: [
-          { key: `approve:${p.id}`, title: 'Approve', tooltip: `apply exactly this ${p.kind}`, enabled: true, action: { type: 'approve', id: p.id } },
+          { key: `approve:${p.id}`, title: 'Approve', tooltip: p.kind === 'proposal' ? `apply exactly this diff; undo later with: kairos undo ${p.id}` : `run exactly this ${p.kind}`, enabled: true, action: { type: 'approve', id: p.id } },
           { key: `deny:${p.id}`, title: 'Deny', tooltip: 'discard it; nothing changes', enabled: true, action: { type: 'deny', id: p.id } },
           { key: `show:${p.id}`, title: 'Show diff', tooltip: 'open the exact diff', enabled: true, action: { type: 'show', id: p.id } },
         ],

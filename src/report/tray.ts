@@ -3,7 +3,7 @@ import path from 'node:path';
 import { dailyLogPath } from './daily-log.js';
 import type { LogSink } from './logger.js';
 import type { ControlCall } from './notify-actions.js';
-import { openWithDesktop, writeDiffForViewing } from './show-diff.js';
+import { openForReading, openWithDesktop, writeDiffForViewing, type OpenResult } from './show-diff.js';
 
 /**
  * The tray icon: a client of the daemon's control socket (so it can be restarted on its own) that
@@ -50,6 +50,8 @@ export interface TrayRunOptions {
   /** Default: locateTrayBinary(home). */
   binPath?: string;
   openFile?: (file: string) => void;
+  /** Opens a Show diff and says whether it could. Default: openForReading (an opener, or a terminal). */
+  openDiff?: (file: string) => OpenResult | Promise<OpenResult>;
   log?: LogSink;
   now?: () => Date;
   /** Told after each refresh and each answered click (the CLI prints nothing; tests wait on these). */
@@ -76,6 +78,7 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
   const binPath = o.binPath ?? locateTrayBinary(o.home);
   const trayEnv = trayEnvironment(o.home, env);
   const openFile = o.openFile ?? openWithDesktop;
+  const openDiff = o.openDiff ?? ((file: string) => openForReading(file, { env }));
   const now = o.now ?? (() => new Date());
   let proc: TrayProcess | null = null;
   let stopped = false;
@@ -125,8 +128,10 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
   const showAndOpen = async (id: string): Promise<unknown> => {
     const r = (await o.control('approvals.show', { id })) as { diff?: unknown } | null;
     const file = writeDiffForViewing(o.home, id, typeof r?.diff === 'string' ? r.diff : null);
-    openFile(file);
-    return { file };
+    const opened = await openDiff(file);
+    // Nothing could show it: say what to run, where the person will see it (the tray's log line, the action result).
+    if (!opened.opened) log?.warn({ file, why: opened.why }, `nothing here could open the diff; run: kairos show ${id}`);
+    return { file, ...opened, ...(opened.opened ? {} : { run: `kairos show ${id}` }) };
   };
 
   const doRefresh = async (): Promise<void> => {

@@ -53,3 +53,22 @@ registerMigration({
     );
   `,
 });
+
+// Which tasks an approval decides for. Usually one (the task that proposed), but an identical
+// proposal (same repository, same diff hash) made while one waits is collapsed into the waiting
+// approval: its task is linked here, so every linked task follows the one decision.
+registerMigration({
+  id: 42,
+  name: 'approval-tasks',
+  sql: `
+    CREATE TABLE approval_tasks (
+      approval_id TEXT NOT NULL REFERENCES approvals (id),
+      task_id TEXT NOT NULL,
+      PRIMARY KEY (approval_id, task_id)
+    );
+    CREATE INDEX approval_tasks_task ON approval_tasks (task_id);
+    INSERT INTO approval_tasks (approval_id, task_id) SELECT id, task_id FROM approvals WHERE task_id IS NOT NULL;
+    -- finding the pending approval an identical proposal collapses into
+    CREATE INDEX approvals_pending_hash ON approvals (repo, hash) WHERE state = 'pending';
+  `,
+});

@@ -132,15 +132,21 @@ export interface MoveSet {
 export class ApprovalStore {
   constructor(readonly db: Db) {}
 
-  insert(a: NewApproval, makeId: () => string = randomApprovalId): Approval {
+  /**
+   * Inserts a pending approval. `preferredId` is tried first (a proposal's approval takes the
+   * proposal's own id, so one id names both everywhere); if it is taken, a fresh random id is used.
+   */
+  insert(a: NewApproval, makeId: () => string = randomApprovalId, preferredId?: string): Approval {
     const ins = this.db.prepare(
       `INSERT INTO approvals (id, kind, proposal_id, hash, summary, command, files, trigger, repo, task_id, cost_micros, created_at, expires_at, state)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
     );
-    for (let attempt = 0; attempt < 8; attempt++) {
-      const id = makeId();
+    const tries = preferredId ? 9 : 8;
+    for (let attempt = 0; attempt < tries; attempt++) {
+      const id = attempt === 0 && preferredId ? preferredId : makeId();
       try {
         ins.run(id, a.kind, a.proposalId, a.hash, a.summary, a.command, JSON.stringify(a.files), a.trigger, a.repo, a.taskId, a.costMicros, a.createdAt, a.expiresAt);
+        if (a.taskId !== null) this.linkTask(id, a.taskId);
         return this.get(id)!;
       } catch (err) {
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') continue;
@@ -181,6 +187,40 @@ export class ApprovalStore {
       .prepare("SELECT * FROM approvals WHERE proposal_id = ? AND state IN ('pending', 'applying') ORDER BY rowid")
       .all(proposalId) as ApprovalRow[];
     return rows.map(fromRow);
+  }
+
+  /** The pending, unexpired approval of an identical proposal (same repository, same diff hash), if one waits. */
+  pendingWithHash(repo: string, hash: string, nowIso: string): Approval | null {
+    const row = this.db
+      .prepare("SELECT * FROM approvals WHERE repo = ? AND hash = ? AND state = 'pending' AND expires_at > ? ORDER BY created_at, rowid LIMIT 1")
+      .get(repo, hash, nowIso) as ApprovalRow | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  /** Records that the approval decides for this task too (idempotent). */
+  linkTask(approvalId: string, taskId: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO approval_tasks (approval_id, task_id) VALUES (?, ?)').run(approvalId, taskId);
+  }
+
+  /** Every task the approval decides for, in the order they were linked. */
+  linkedTasks(approvalId: string): string[] {
+    const rows = this.db.prepare('SELECT task_id FROM approval_tasks WHERE approval_id = ? ORDER BY rowid').all(approvalId) as { task_id: string }[];
+    return rows.map((r) => r.task_id);
+  }
+
+  /** The approvals that decide for a task, newest first. */
+  forTask(taskId: string): Approval[] {
+    const rows = this.db
+      .prepare('SELECT a.* FROM approvals a JOIN approval_tasks t ON t.approval_id = a.id WHERE t.task_id = ? ORDER BY a.created_at DESC, a.rowid DESC')
+      .all(taskId) as ApprovalRow[];
+    return rows.map(fromRow);
+  }
+
+  /** Ids starting with `prefix` (lower-case letters and digits only), at most `limit`; an index range, not a scan. */
+  idsWithPrefix(prefix: string, limit = 10): string[] {
+    if (!/^[a-z0-9]+$/.test(prefix)) return [];
+    const rows = this.db.prepare("SELECT id FROM approvals WHERE id >= ? AND id < ? || '~' ORDER BY id LIMIT ?").all(prefix, prefix, limit) as { id: string }[];
+    return rows.map((r) => r.id).filter((id) => id.startsWith(prefix));
   }
 
   /** Every approval ever queued for one proposal, newest first. */

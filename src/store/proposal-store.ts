@@ -167,6 +167,13 @@ export class ProposalStore {
     return rows.map(fromRow);
   }
 
+  /** Ids starting with `prefix` (lower-case letters and digits only), at most `limit`; an index range, not a scan. */
+  idsWithPrefix(prefix: string, limit = 10): string[] {
+    if (!/^[a-z0-9]+$/.test(prefix)) return [];
+    const rows = this.db.prepare("SELECT id FROM proposals WHERE id >= ? AND id < ? || '~' ORDER BY id LIMIT ?").all(prefix, prefix, limit) as { id: string }[];
+    return rows.map((r) => r.id).filter((id) => id.startsWith(prefix));
+  }
+
   /** Moves the row from one of `from` to `to`; false when it was not in one of them (someone else moved it). */
   move(
     id: string,

@@ -98,13 +98,16 @@ export class TaskStore {
     })();
   }
 
-  /** A task that follows another of the same batch (an agent asked to look at a failed command). */
-  createFollowUp(f: { repo: string; trigger: string; kind: 'agent'; batchId: number | null; at: string; data: Record<string, unknown> }): number {
+  /**
+   * A task that follows another: an agent asked to look at a failed command (same batch), or a
+   * trigger's command run again after its proposal was applied (`after_apply: rerun`).
+   */
+  createFollowUp(f: { repo: string; trigger: string; kind: 'agent' | 'command'; command?: string; batchId: number | null; at: string; data: Record<string, unknown> }): number {
     return this.db.transaction(() => {
       const id = Number(
         this.db
-          .prepare("INSERT INTO tasks (repo, trigger, kind, batch_id, state, created_at, data) VALUES (?, ?, ?, ?, 'queued', ?, ?)")
-          .run(f.repo, f.trigger, f.kind, f.batchId, f.at, JSON.stringify(f.data)).lastInsertRowid,
+          .prepare("INSERT INTO tasks (repo, trigger, kind, batch_id, state, created_at, command, data) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)")
+          .run(f.repo, f.trigger, f.kind, f.batchId, f.at, f.command ?? null, JSON.stringify(f.data)).lastInsertRowid,
       );
       this.logTransition(id, null, 'queued', f.at, null);
       return id;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeHome, kairos, kairosJson, spawnDaemon, waitFor, type DaemonProcess } from '../support/kairos.js';
+import { storeQuery } from '../support/store-query.js';
 import { wrapRepo } from '../support/git-repo.js';
 import { startFakeAnthropic, type ToolUseBlockSpec } from '../support/fake-anthropic.js';
 import { treeHash } from '../support/tree-hash.js';
@@ -61,7 +62,6 @@ budget: { task_usd: 1000, day_usd: 100000 }
 }
 
 /** Model calls other than the agent's (triage) made while the repository was 'changed'; see the todo test below. */
-let otherModelCallsWhileChanged: string[] | undefined;
 
 const tool = (id: string, name: string, input: Record<string, unknown>): ToolUseBlockSpec => ({ type: 'tool_use', id: `toolu_${id}`, name, input });
 
@@ -121,7 +121,14 @@ test('a repository policy that grants itself Bash(*) and a run trigger: refused 
     repo.commit('tighten the policy', { '.kairos/policy.yaml': 'permissions:\n  deny: ["Bash(rm:*)"]\n', 'src/a.js': 'export const a = 1;\n' });
     assert.equal(kairos(['trust', repo.dir], h.env).code, 0);
     await waitFor(() => kairosJson<StatusJson>(['status'], h.env).repos[0]!.trust === 'trusted', { what: 'trusted after reload' });
-    // Triage of the harmless change (allowed) must be decided before the 'changed' window opens.
+    // Triage of the harmless change (allowed) must be decided before the 'changed' window opens:
+    // wait for the stored decision on its commit (a model call is answered before its decision is
+    // written; a look put off for later is decided again after the change, and then sleeps on trust).
+    const [tighten] = storeQuery<{ id: number }>(h.home, "SELECT MAX(id) AS id FROM events WHERE type = 'git.commit' AND repo = ?", repo.dir);
+    await waitFor(
+      () => storeQuery(h.home, 'SELECT 1 FROM decisions WHERE repo = ? AND EXISTS (SELECT 1 FROM json_each(event_ids) WHERE value >= ?)', repo.dir, tighten!.id).length > 0,
+      { what: "the ambient decision on the 'tighten the policy' commit" },
+    );
     await waitFor(() => kairosJson<{ ambient: { queued: number } }>(['status'], h.env).ambient.queued === 0, { what: 'ambient decisions drained' });
     repo.commit('policy: let the agent do more', { '.kairos/policy.yaml': hostilePolicy(canary.url, w.outside) });
     const seen = Math.max(0, ...kairosJson<TaskJson[]>(['tasks'], h.env).map((t) => t.id));
@@ -142,12 +149,17 @@ test('a repository policy that grants itself Bash(*) and a run trigger: refused 
     assert.deepEqual(st2.triggers, ['check']);
     assert.match(st2.refused.map((r) => r.what).join('\n'), /Bash\(\*\)/);
     assert.equal(kairos(['poke', '--repo', repo.dir, '--trigger', 'pwn'], h.env).code === 0 && kairosJson<TaskJson[]>(['tasks'], h.env).some((t) => t.trigger === 'pwn'), false);
-    await new Promise((r) => setTimeout(r, 800)); // a settle window for the fs trigger that must not fire
+    // The fs trigger that must not fire: every event the change made is settled (matched against
+    // every trigger in force), so any task it would have made exists by now.
+    await waitFor(() => storeQuery(h.home, 'SELECT 1 FROM events WHERE repo = ? AND settled_at IS NULL', repo.dir).length === 0, { what: 'every event of the change settled' });
     d.kill('SIGTERM');
     await d.exited;
     d = undefined;
 
-    otherModelCallsWhileChanged = agent.otherCalls.slice(otherBefore).map((r) => `${r.body?.model}: ${JSON.stringify(r.body?.messages).slice(0, 200)}`);
+    // A change to the pinned files pauses *all* model work in the repository: the agent, and the
+    // ambient triage too (decide() sleeps before any model call while trust reads 'changed').
+    const otherModelCallsWhileChanged = agent.otherCalls.slice(otherBefore).map((r) => `${r.body?.model}: ${JSON.stringify(r.body?.messages).slice(0, 200)}`);
+    assert.deepEqual(otherModelCallsWhileChanged, [], 'no triage model call either while the repository is changed');
     assert.ok(!kairosJson<TaskJson[]>(['tasks'], h.env).some((t) => t.trigger.startsWith('pwn')), 'a refused trigger ran');
     assert.deepEqual(canary.hits, []);
     assert.equal(fs.existsSync(pwned), false);
@@ -163,11 +175,4 @@ test('a repository policy that grants itself Bash(*) and a run trigger: refused 
     h.cleanup();
     w.cleanup();
   }
-});
-
-// A change to the pinned files pauses *all* model work in the repository: the agent, and the
-// ambient triage too (decide() sleeps before any model call while trust reads 'changed').
-test('no triage model call either while the repository is changed', () => {
-  assert.ok(otherModelCallsWhileChanged !== undefined, 'the scenario above did not get that far');
-  assert.deepEqual(otherModelCallsWhileChanged, []);
 });

@@ -39,7 +39,7 @@ describe('registry', () => {
         label: 'repo',
         trusted: true,
         hooks: {
-          SubagentStop: [{ hooks: [{ type: 'command', command: 'x' }] }],
+          TeammateIdle: [{ hooks: [{ type: 'command', command: 'x' }] }],
           PostToolUse: [{ hooks: [{ type: 'http', url: 'http://example.invalid' }, { type: 'command', command: 'c' }] }],
         },
       },
@@ -56,11 +56,11 @@ describe('registry', () => {
       reg.skipped.map((s) => [s.source, s.where]),
       [
         ['untrusted', 'hooks'],
-        ['repo', 'hooks.SubagentStop'],
+        ['repo', 'hooks.TeammateIdle'],
         ['repo', 'hooks.PostToolUse[0].hooks[0]'],
       ],
     );
-    assert.match(reg.skipped[1]!.why, /never fires in Kairos \(Kairos runs no subagents\)/);
+    assert.match(reg.skipped[1]!.why, /never fires in Kairos \(Kairos runs no agent teams\)/);
   });
 
   test('a malformed trusted source is an error naming the file, the field and the fix', () => {
@@ -71,7 +71,7 @@ describe('registry', () => {
       return true;
     });
     assert.throws(bad({ PreToolUse: [{ hooks: [{ type: 'command', command: 'x', timeout: -1 }] }] }), /timeout: must be a positive number of seconds/);
-    assert.throws(bad({ PreToolUse: { matcher: 'Bash' } }), /hooks\.PreToolUse: .*expected array/);
+    assert.throws(bad({ PreToolUse: { matcher: 'Bash' } }), /hooks\.PreToolUse: expected a list \[\.\.\.\], got an object/);
     assert.throws(bad(['not', 'an', 'object']), /hooks: /);
   });
 

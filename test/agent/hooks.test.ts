@@ -322,10 +322,13 @@ describe('configuration from settings files', () => {
     const sources = loadHookSources({ repoDir: repo, repoTrusted: true });
     const hooks = createHooks({ sources, projectDir: repo, workDir: wt, sessionId: 's', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
 
-    // Events Kairos has no equivalent of, and non-command hooks, are skipped, not errors.
+    // Non-command hooks (and events Kairos has no equivalent of) are skipped, not errors.
     const skipped = hooks.registry.skipped.map((s) => s.where).sort();
-    assert.deepEqual(skipped, ['hooks.Stop[0].hooks[0]', 'hooks.UserPromptSubmit']);
-    assert.deepEqual(hooks.registry.hooks.map((h) => h.event), ['PreToolUse', 'PostToolUse', 'Notification']);
+    assert.deepEqual(skipped, ['hooks.Stop[0].hooks[0]']);
+    assert.deepEqual(hooks.registry.hooks.map((h) => h.event), ['PreToolUse', 'PostToolUse', 'Notification', 'UserPromptSubmit']);
+    // UserPromptSubmit (a poke's note): its plain stdout is context for the model, as in Claude Code.
+    const prompt = await hooks.fire('UserPromptSubmit', { prompt: 'look at the flaky test' });
+    assert.match(prompt.additionalContext ?? '', /^Current time: /);
 
     const grep = await hooks.fire('PreToolUse', { tool_name: 'run_command', tool_input: { command: 'grep -r TODO src' } });
     assert.equal(grep.decision, 'block');

@@ -51,12 +51,13 @@ describe('loadPlugins', () => {
     assert.deepEqual(Object.keys(p.mcpServers), ['docs']);
     assert.deepEqual(p.permissions, { allow: [], ask: [], deny: ['Bash(git push:*)'] });
     assert.equal(p.refused.length, 1);
-    assert.match(p.refused[0]!.what, /permissions\.allow: word_count/);
-    assert.match(p.refused[0]!.why, /trusted its folder explicitly/);
+    assert.equal(p.refused[0]!.what, 'permissions.allow: plugin__lint-guard__word_count', 'a rule naming its own tool means that tool');
+    assert.match(p.refused[0]!.why, /only when you have trusted its folder — review the plugin, then run 'kairos trust --plugin lint-guard'/);
+    assert.equal(p.refused[0]!.fix, 'kairos trust --plugin lint-guard');
 
     const trusted = loadPlugins(dirs, { kairosHome: h, trusted: (d) => d === p.dir });
     assert.equal(trusted.plugins[0]!.trust, 'explicit');
-    assert.deepEqual(trusted.plugins[0]!.permissions.allow, ['word_count']);
+    assert.deepEqual(trusted.plugins[0]!.permissions.allow, ['plugin__lint-guard__word_count']);
     assert.deepEqual(trusted.plugins[0]!.refused, []);
   });
 
@@ -100,16 +101,17 @@ describe('loadPlugins', () => {
     const { plugins, errors } = loadPlugins(pluginDirs(h), { kairosHome: h });
     assert.deepEqual(plugins.map((x) => x.name), ['a-good', 'e-good']);
     const byDir = (name: string) => errors.find((e) => e.dir.endsWith(name))!.message;
-    assert.match(byDir('b-json'), /b-json\/kairos-plugin\.json: not valid JSON .* — fix the syntax/);
-    assert.match(byDir('c-empty'), /c-empty\/kairos-plugin\.json: missing — a plugin folder needs a kairos-plugin\.json/);
+    // Every problem is located: file:line:col, then the field, what is wrong and the fix.
+    assert.match(byDir('b-json'), /b-json\/kairos-plugin\.json:1:20: JSON syntax error: property name expected — /);
+    assert.match(byDir('c-empty'), /c-empty: not a plugin folder — it needs a Claude Code \.claude-plugin\/plugin\.json .* or a Kairos kairos-plugin\.json/);
     const d = byDir('d-fields');
-    assert.match(d, /^\S+d-fields\/kairos-plugin\.json: /);
-    assert.match(d, /\(root\): unknown key 'tool' — check the spelling; the keys are name, version/);
-    assert.match(d, /version: is not a version — write e\.g\. "1\.0\.0"/);
-    assert.match(d, /tools\[0\]\.name: is the name of a built-in tool — choose another name/);
-    assert.match(d, /tools\[1\]\.input_schema\.type: must be "object"/);
-    assert.match(d, /permissions\.deny\[0\]: /);
-    assert.match(d, /hooks: hooks\.PreToolUse\[0\]\.matcher: 'Bash\(' is not a valid regular expression/);
+    assert.match(d, /^\S+d-fields\/kairos-plugin\.json:\d+:\d+: /);
+    assert.match(d, /kairos-plugin\.json:1:1: unknown key 'tool' — check the spelling; the keys are name, version/);
+    assert.match(d, /:\d+:\d+: version: is not a version — write e\.g\. "1\.0\.0"/);
+    assert.match(d, /:\d+:\d+: tools\[0\]\.name: is the name of a built-in tool — choose another name/);
+    assert.match(d, /:\d+:\d+: tools\[1\]\.input_schema\.type: must be "object"/);
+    assert.match(d, /:\d+:\d+: permissions\.deny\[0\]: /);
+    assert.match(d, /:\d+:\d+: hooks\.PreToolUse\[0\]\.matcher: 'Bash\(' is not a valid regular expression/);
   });
 
   test('a second plugin with a name or tool name already taken is skipped with an error', () => {

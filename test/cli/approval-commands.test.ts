@@ -18,6 +18,7 @@ import { startControlServer, type ControlServer } from '../../daemon/control-ser
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
 import { treeHash } from '../support/tree-hash.js';
 import { nodeArgsFor } from '../support/paths.js';
+import { readDailyLog } from '../../src/report/daily-log.js';
 
 /**
  * Until the lead mounts registerApprovalCommands in src/cli/main.ts, this file is its own CLI: run
@@ -140,6 +141,9 @@ if (process.env.KAIROS_APPROVAL_CLI_HOST === '1') {
       assert.match(ok.stdout, new RegExp(`approved ${p.id}; applied to ${repo.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\n {2}src/add\\.js`));
       assert.equal(fs.readFileSync(path.join(repo.dir, 'src/add.js'), 'utf8'), 'export const add = (a, b) => a + b; // \u001b[2Jfixed\n');
       assert.deepEqual(queue.get(p.id)!.appliedFiles, ['src/add.js']);
+      // The undo command is printed, and the decision (with who made it) is in the daily log, daemon or not.
+      assert.match(ok.stdout, new RegExp(`undo: {2}kairos undo ${p.id}\n`));
+      assert.match(readDailyLog(home, new Date()) ?? '', new RegExp(`approved ${p.id} via cli: 1 file \\(src/add\\.js\\) applied.*undo: kairos undo ${p.id}`));
       const again = await run(['approve', p.id], env);
       assert.notEqual(again.code, 0);
       assert.match(again.stderr, new RegExp(`kairos: approval ${p.id} was already approved at \\S+ via cli`));
@@ -153,6 +157,7 @@ if (process.env.KAIROS_APPROVAL_CLI_HOST === '1') {
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /expired at \d{4}-/);
       assert.equal(treeHash(repo.dir), before);
+      assert.match(readDailyLog(home, new Date()) ?? '', new RegExp(`expired ${p.id}: nobody decided before`));
       const shown = await run(['show', p.id], env);
       assert.match(shown.stdout, /state {4}expired at/);
       assert.ok(!shown.stdout.includes('approve: kairos approve'));

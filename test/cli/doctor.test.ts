@@ -153,6 +153,24 @@ describe('runDoctor reacts to its environment', () => {
     assert.equal(unreadable.status, 'warn');
   });
 
+  test('the inotify line names the limit that is low (and only that one), its floor, and a fix for just it', async () => {
+    const dir = path.join(tmp.dir, 'proc-queue-low');
+    fs.mkdirSync(path.join(dir, 'sys/fs/inotify'), { recursive: true });
+    for (const [k, v] of [['max_user_watches', 1048576], ['max_user_instances', 1024], ['max_queued_events', 16384]] as const) {
+      fs.writeFileSync(path.join(dir, 'sys/fs/inotify', k), `${v}\n`);
+    }
+    const c = byName(await runDoctor({ home, env: baseEnv, platform: 'linux', procDir: dir }), 'inotify');
+    assert.equal(c.status, 'warn');
+    assert.match(c.detail, /^max_queued_events 16384 is below 65536 \(/, c.detail);
+    assert.doesNotMatch(c.detail, /max_user_watches \d+ is below|max_user_instances \d+ is below/);
+    assert.match(c.fix ?? '', /fs\.inotify\.max_queued_events=524288/);
+    assert.doesNotMatch(c.fix ?? '', /max_user_watches|max_user_instances/, 'the fix changes only the low limit');
+
+    const two = byName(await runDoctor({ home, env: baseEnv, platform: 'linux', procDir: fakeProc(8192, 64) }), 'inotify');
+    assert.match(two.detail, /max_user_watches 8192 is below 65536 .*; max_user_instances 64 is below 128 /, two.detail);
+    assert.match(formatDoctor([two]), /WARN {2}inotify +max_user_watches 8192 is below 65536/);
+  });
+
   test('an old node fails; macOS needs no inotify and has no sandbox', async () => {
     const checks = await runDoctor({ home, env: baseEnv, nodeVersion: '20.11.1', platform: 'darwin' });
     const node = byName(checks, 'node');

@@ -225,7 +225,15 @@ describe('kairos service (the command, as a process)', { skip: process.platform 
 
     const st = cli(['status', '--json'], home);
     assert.equal(st.code, 0, st.stderr);
-    assert.deepEqual(JSON.parse(st.stdout), { kind: 'systemd', path: unitPath, installed: true, stale: false, manager: null });
+    assert.deepEqual(JSON.parse(st.stdout), {
+      kind: 'systemd',
+      path: unitPath,
+      installed: true,
+      stale: false,
+      manager: null,
+      // install creates the private env file the unit reads the API key from
+      env_file: { path: path.join(home, '.kairos', 'env'), exists: true, mode: '0600', private: true },
+    });
 
     const un = cli(['uninstall'], home);
     assert.equal(un.code, 0, un.stderr);

@@ -61,8 +61,9 @@ test('agent proposal → notification with actions on a real D-Bus server → Ap
         server.invokeAction(note.id, 'approve');
         await new Promise((r) => setTimeout(r, 1500));
         assert.equal(treeHash(repo.dir), after);
+        // The task follows its proposal (issue 12): approved and applied.
         const agent = kairosJson<TaskJson[]>(['tasks'], h.env).find((x) => x.kind === 'agent');
-        assert.equal(agent?.state, 'proposed');
+        assert.equal(agent?.state, 'applied');
       });
     });
   } finally {

@@ -9,7 +9,7 @@ import { openDb, type Db } from '../../src/store/db.js';
 import { ProposalStore } from '../../src/store/proposal-store.js';
 import { makeProposal, type Proposal } from '../../src/agent/proposal.js';
 import { createTaskWorktree, removeTaskWorktree } from '../../src/agent/worktree.js';
-import { ApprovalError, ApprovalQueue, isPaused, proposalActions, setPaused, tokenHash, type Approval } from '../../src/pipeline/approvals.js';
+import { ApprovalError, ApprovalQueue, isPaused, proposalActions, setPaused, tokenHash, type Approval, type QueuedProposal } from '../../src/pipeline/approvals.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';
 import { treeHash } from '../support/tree-hash.js';
 import { nodeArgsFor } from '../support/paths.js';
@@ -95,6 +95,12 @@ async function propose(f: Fixture, taskId: string, edits: Record<string, string 
   return { proposal, expectedTree, worktreeDir: wt.dir };
 }
 
+/** A proposal queued as a new approval (not collapsed into an identical one waiting), with its tokens. */
+function fresh(q: QueuedProposal): Extract<QueuedProposal, { collapsed: false }> {
+  assert.equal(q.collapsed, false, `proposal collapsed into approval ${q.approval.id}`);
+  return q as Extract<QueuedProposal, { collapsed: false }>;
+}
+
 async function rejects(p: Promise<unknown>, code: string, message: RegExp): Promise<ApprovalError> {
   try {
     await p;
@@ -119,7 +125,7 @@ if (WORKER) {
 
     test('enqueue lists it pending with the hash shown and a 24 h expiry; tokens are returned once and only their hashes are kept', async () => {
       const { proposal } = await propose(f, 'enqueue', { 'src/add.js': 'export const add = (a, b) => a + b;\n' });
-      const { approval, tokens } = f.queue.enqueueProposal({ proposal, trigger: 'tests', taskId: 'enqueue' });
+      const { approval, tokens } = fresh(f.queue.enqueueProposal({ proposal, trigger: 'tests', taskId: 'enqueue' }));
       assert.match(approval.id, /^[2-9a-z]{8}$/);
       assert.equal(approval.hash, proposal.hash);
       assert.equal(approval.kind, 'proposal');
@@ -237,8 +243,8 @@ if (WORKER) {
     test('tokens are single-use and bound to their approval and action, and die with the approval', async () => {
       const p1 = await propose(f, 'tok1', { 'src/add.js': 'one\n' });
       const p2 = await propose(f, 'tok2', { 'src/keep.txt': 'two\n' });
-      const a1 = f.queue.enqueueProposal({ proposal: p1.proposal });
-      const a2 = f.queue.enqueueProposal({ proposal: p2.proposal });
+      const a1 = fresh(f.queue.enqueueProposal({ proposal: p1.proposal }));
+      const a2 = fresh(f.queue.enqueueProposal({ proposal: p2.proposal }));
       const before = treeHash(f.repo.dir);
       await rejects(f.queue.approve(a2.approval.id, { channel: 'notification', token: a1.tokens.approve }), 'bad_token', /issued for another approval/);
       await rejects(f.queue.approve(a1.approval.id, { channel: 'notification', token: a1.tokens.deny }), 'bad_token', /'deny' token, not the 'approve' one/);
@@ -288,7 +294,7 @@ if (WORKER) {
 
     test('the queue survives a restart: close the store between enqueue and approve', async () => {
       const { proposal, expectedTree } = await propose(f, 'restart1', { 'src/add.js': 'after restart\n' });
-      const { approval, tokens } = f.queue.enqueueProposal({ proposal });
+      const { approval, tokens } = fresh(f.queue.enqueueProposal({ proposal }));
       f.db.close();
       const db = openDb(f.dbFile);
       const clock = f.clock;

@@ -21,13 +21,29 @@ describe('importing .claude/settings.json permissions', () => {
       },
     });
     assert.deepEqual(r.permissions, {
-      allow: ['Bash(npm run test:*)', 'Read(src/**)', 'Edit', 'mcp__github'],
+      allow: ['Bash(npm run test:*)', 'Read(src/**)', 'Edit', 'mcp__github', 'Read'],
       ask: ['Bash(git push:*)'],
       deny: ['Read(./.env)', 'Bash(curl:*)'],
     });
-    assert.deepEqual(r.skipped.map((s) => s.rule), ['WebFetch(domain:example.com)', 'Glob', 'Bash()']);
+    assert.deepEqual(r.skipped.map((s) => s.rule), ['WebFetch(domain:example.com)', 'Bash()']);
     assert.match(r.skipped[0]!.why, /no 'WebFetch' tool/);
+    // Glob is kept as the Read rule Kairos checks its list_files with, and the import says what that means.
+    assert.deepEqual(r.mapped.map((m) => [m.list, m.rule, m.to]), [['allow', 'Glob', 'Read']]);
+    assert.match(r.mapped[0]!.note, /list_files is checked as a Read .* Read also lets the agent read those files/);
+    // defaultMode is not dropped without a word.
+    assert.deepEqual(r.notes.map((n) => [n.setting, n.value]), [['permissions.defaultMode', 'acceptEdits']]);
+    assert.match(r.notes[0]!.instead, /every change waits for your approval/);
     compileRules(r.permissions); // what is kept compiles
+  });
+
+  test('Grep rules become Read rules with their path; additionalDirectories is explained, not dropped', () => {
+    const r = importClaudePermissions({ permissions: { allow: ['Grep(src/**)', 'Read(src/**)'], deny: ['Grep'], additionalDirectories: ['../docs', '/opt/shared'] } });
+    assert.deepEqual(r.permissions, { allow: ['Read(src/**)'], ask: [], deny: ['Read'] });
+    assert.deepEqual(r.mapped.map((m) => [m.list, m.rule, m.to]), [['allow', 'Grep(src/**)', 'Read(src/**)'], ['deny', 'Grep', 'Read']]);
+    assert.match(r.mapped[1]!.note, /also denies read_file/);
+    assert.equal(r.notes[0]!.setting, 'permissions.additionalDirectories');
+    assert.equal(r.notes[0]!.value, '../docs, /opt/shared');
+    assert.match(r.notes[0]!.instead, /only inside its own worktree/);
   });
 
   test('reads a file; a missing file imports nothing; bad JSON says where', () => {
@@ -36,7 +52,10 @@ describe('importing .claude/settings.json permissions', () => {
     assert.deepEqual(importClaudeSettingsFile(f).permissions.allow, ['Bash(ls *)']);
     assert.deepEqual(importClaudeSettingsFile(path.join(dir, 'none.json')).permissions, { allow: [], ask: [], deny: [] });
     fs.writeFileSync(f, '{ nope');
-    assert.throws(() => importClaudeSettingsFile(f), (e: Error) => e instanceof ClaudeSettingsError && e.message.includes(f) && /not valid JSON/.test(e.message));
+    assert.throws(() => importClaudeSettingsFile(f), (e: Error) => e instanceof ClaudeSettingsError && e.message.startsWith(`${f}:1:3: JSON syntax error: `) && / — /.test(e.message));
     assert.throws(() => importClaudePermissions({ permissions: { allow: 'Bash' } }), ClaudeSettingsError);
+    // A schema error points at the value: line 3, column 14.
+    fs.writeFileSync(f, '{\n  "permissions": {\n    "allow": "Bash(ls)"\n  }\n}\n');
+    assert.throws(() => importClaudeSettingsFile(f), (e: Error) => e instanceof ClaudeSettingsError && e.message.startsWith(`${f}:3:14: permissions.allow: `));
   });
 });

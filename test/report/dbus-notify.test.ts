@@ -76,7 +76,7 @@ describe('D-Bus notifications with actions, on a private session bus', { skip: r
         outcomes.push(o);
         for (const w of waiters) w();
       },
-      openFile: (f) => opened.push(f),
+      openFile: (f) => (opened.push(f), { opened: true, via: 'the test opener' }),
       log: SILENT,
     });
   });
@@ -99,7 +99,7 @@ describe('D-Bus notifications with actions, on a private session bus', { skip: r
     assert.equal(r.channel, 'dbus');
     const seen = await server.waitForNotification((n) => n.id === (r as { notificationId: number }).notificationId);
     assert.equal(seen.appName, 'Kairos');
-    assert.equal(seen.summary, 'Kairos proposes a change in app');
+    assert.equal(seen.summary, `Kairos proposes a change in app (${approval.id})`);
     assert.match(seen.body, /Fix the failing date test in src\/date\.ts/);
     assert.match(seen.body, /1 file: src\/date\.ts · cost so far \$0\.04/);
     assert.deepEqual(seen.actions, ['approve', 'Approve', 'deny', 'Deny', 'show', 'Show']);
@@ -179,6 +179,34 @@ describe('D-Bus notifications with actions, on a private session bus', { skip: r
     const follow = await server.waitForNotification((n) => n.id === id, mark);
     assert.deepEqual(follow.actions, ['approve', 'Approve', 'deny', 'Deny']);
     assert.equal(control.queue.get(approval.id)!.state, 'pending');
+  });
+
+  test('a proposal decided elsewhere is withdrawn (CloseNotification); the follow-up of a click answered here is not; plain ones say Kairos too', async () => {
+    const { approval, tokens } = control.enqueue('decided on the CLI');
+    const r = await notifier.notifyProposal({ approvalId: approval.id, summary: approval.summary, expiresAt: approval.expiresAt, tokens });
+    const id = (r as { notificationId: number }).notificationId;
+    await control.queue.approve(approval.id, { channel: 'cli' });
+    assert.equal(await notifier.withdraw(approval.id), 1);
+    assert.ok(server.closeRequests.includes(id));
+    assert.equal(await notifier.withdraw(approval.id), 0, 'withdrawn once');
+
+    const second = control.enqueue('denied by its own button');
+    const r2 = await notifier.notifyProposal({ approvalId: second.approval.id, summary: second.approval.summary, expiresAt: second.approval.expiresAt, tokens: second.tokens });
+    const id2 = (r2 as { notificationId: number }).notificationId;
+    const before = outcomes.length;
+    const mark = server.notifications.length;
+    server.invokeAction(id2, 'deny');
+    await waitOutcomes(before + 1);
+    await server.waitForNotification((n) => n.id === id2 && /discarded/.test(n.summary), mark);
+    assert.equal(await notifier.withdraw(second.approval.id), 0);
+    assert.ok(!server.closeRequests.includes(id2), 'the follow-up of the click was closed');
+
+    const m2 = server.notifications.length;
+    await notifier.notifyPlain({ title: 'app: tests passes now', body: 'ok', urgency: 'normal', actions: [] });
+    const plain = await server.waitForNotification((n) => n.summary === 'app: tests passes now', m2);
+    assert.equal(plain.appName, 'Kairos');
+    assert.equal(plain.appIcon, 'dialog-information');
+    assert.deepEqual(plain.actions, []);
   });
 
   test("another application's notification id is ignored: no control call", async () => {

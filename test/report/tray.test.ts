@@ -23,6 +23,7 @@ import { trayIconPng } from '../../src/report/tray-icons.js';
 import { startApprovalControl, type ApprovalControl } from '../support/approval-control.js';
 import { startDbusSession, type DbusSession } from '../support/dbus-session.js';
 import { nodeArgsFor, REPO_ROOT } from '../support/paths.js';
+import { startXvfb, stopProc } from '../support/xvfb.js';
 
 const base: TrayState = { online: true, paused: false, pending: [], spendToday: { spentUsd: 0.42, capUsd: 5 }, budgetLow: false };
 const two: TrayState = {
@@ -62,6 +63,8 @@ describe('tray model (pure)', () => {
     ]);
     const a1 = m.items.find((i) => i.key === 'pending:a1')!;
     assert.deepEqual(a1.items!.map((i) => i.title), ['Approve', 'Deny', 'Show diff']);
+    // The id the item shows is the one to undo with (issue 12).
+    assert.equal(a1.items![0]!.tooltip, 'apply exactly this diff; undo later with: kairos undo a1');
     assert.equal(m.items[0]!.enabled, false);
   });
 
@@ -193,23 +196,6 @@ function missingTools(): string | null {
   return missing.length ? `needs ${missing.join(', ')}; .ci/run installs them` : null;
 }
 
-async function startXvfb(): Promise<{ display: string; proc: ChildProcess }> {
-  const proc = spawn('Xvfb', ['-displayfd', '3', '-screen', '0', '800x400x24', '-nolisten', 'tcp'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
-  const display = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('Xvfb did not report a display within 15 s')), 15_000);
-    proc.once('exit', (c) => reject(new Error(`Xvfb exited ${c}`)));
-    (proc.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve(`:${out.trim()}`);
-      }
-    });
-  });
-  return { display, proc };
-}
-
 async function until<T>(fn: () => T | null | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -230,13 +216,6 @@ function ppmPixels(buf: Buffer): [number, number, number][] {
   return out;
 }
 
-async function stopProc(p: ChildProcess | undefined): Promise<void> {
-  if (!p || p.exitCode !== null || p.signalCode !== null) return;
-  const gone = new Promise((r) => p.once('exit', r));
-  p.kill('SIGTERM');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-  if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-}
 
 const displaySkip = missingTools();
 

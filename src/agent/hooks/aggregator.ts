@@ -32,6 +32,8 @@ export interface HookRunRecord {
   /** This hook's own verdict. */
   decision: HookDecision;
   reason?: string;
+  /** Its `systemMessage`, for the user. */
+  systemMessage?: string;
   stdout: string;
   stderr: string;
 }
@@ -41,9 +43,9 @@ export interface HookOutcome {
   decision: HookDecision;
   /** Why, for the model: the reasons of the hooks that gave the winning decision, one per line. */
   reason?: string;
-  /** PreToolUse only: the input after the hooks' updates (see the module comment). Re-validate it against the tool's schema. */
+  /** PreToolUse (and PermissionRequest's allow): the input after the hooks' updates (see the module comment). Re-validate it against the tool's schema. */
   updatedInput?: Record<string, unknown>;
-  /** Text for the model's context, from `additionalContext` (and a SessionStart hook's plain stdout). */
+  /** Text for the model's context, from `additionalContext` (and a SessionStart or UserPromptSubmit hook's plain stdout). */
   additionalContext?: string;
   /** A hook answered `continue: false`: end the task, telling the user this reason. */
   stop?: { reason: string };
@@ -75,6 +77,7 @@ export function aggregate(event: HookEventName, finished: readonly FinishedRun[]
     const name = `hook '${clip(run.command)}' (${run.source})`;
     let decision: HookDecision = 'none';
     let reason: string | undefined;
+    let systemMessage: string | undefined;
 
     if (r.kind === 'timeout' || r.kind === 'error') {
       outcome.warnings.push(`${name} ${r.message ?? 'failed'}${r.stderr.trim() ? `: ${clip(r.stderr.trim(), 500)}` : ''}`);
@@ -97,13 +100,21 @@ export function aggregate(event: HookEventName, finished: readonly FinishedRun[]
         }
         const o = parsed.output;
         if (o.continue === false) stopReasons.push(o.stopReason ?? `${name} stopped the task`);
-        if (o.systemMessage) outcome.systemMessages.push(o.systemMessage);
+        if (o.systemMessage) {
+          outcome.systemMessages.push(o.systemMessage);
+          systemMessage = o.systemMessage;
+        }
         if (o.suppressOutput) outcome.suppressOutput = true;
         const specific = o.hookSpecificOutput;
         if (specific?.additionalContext) contexts.push({ order: run.order, text: specific.additionalContext });
         if (specific?.updatedInput) {
           if (event === 'PreToolUse') updates.push({ order: run.order, input: specific.updatedInput });
           else outcome.warnings.push(`${name} returned updatedInput, which only PreToolUse hooks can — ignored`);
+        }
+        if (event === 'PermissionRequest' && specific?.decision) {
+          const d = specific.decision;
+          if (d.behavior === 'allow' && d.updatedInput) updates.push({ order: run.order, input: d.updatedInput });
+          if (d.behavior === 'deny' && d.interrupt === true) stopReasons.push(d.message ?? `${name} denied the request and stopped the task`);
         }
       }
     }
@@ -120,6 +131,7 @@ export function aggregate(event: HookEventName, finished: readonly FinishedRun[]
       durationMs: r.durationMs,
       decision,
       ...(reason !== undefined ? { reason } : {}),
+      ...(systemMessage !== undefined ? { systemMessage } : {}),
       stdout: r.stdout,
       stderr: r.stderr,
     });
@@ -145,6 +157,11 @@ function readAnswer(event: HookEventName, o: HookOutput): { decision: HookDecisi
     const d = specific.permissionDecision;
     const reason = specific.permissionDecisionReason ?? o.reason;
     return { decision: d === 'deny' ? 'block' : d, ...(reason !== undefined ? { reason } : {}) };
+  }
+  if (event === 'PermissionRequest' && specific?.decision) {
+    const d = specific.decision;
+    const reason = d.message ?? o.reason;
+    return { decision: d.behavior === 'deny' ? 'block' : 'allow', ...(reason !== undefined ? { reason } : {}) };
   }
   if (o.decision === 'block') return { decision: 'block', reason: o.reason ?? 'a hook blocked this without saying why' };
   if (o.decision === 'approve' && event === 'PreToolUse') return { decision: 'allow', ...(o.reason !== undefined ? { reason: o.reason } : {}) };

@@ -19,6 +19,10 @@ export const CLAUDE_EVENTS = [
   'SessionStart',
   'SessionEnd',
   'FileChanged',
+  'UserPromptSubmit',
+  'PermissionRequest',
+  'SubagentStart',
+  'SubagentStop',
 ] as const;
 
 export const KAIROS_EVENTS = [
@@ -67,6 +71,10 @@ export const EVENT_SPECS: Record<HookEventName, EventSpec> = {
   SessionStart: { block: 'none', matchOn: 'source', plainStdoutIsContext: true },
   SessionEnd: { block: 'none', matchOn: 'reason' },
   FileChanged: { block: 'none', matchOn: 'file_path' },
+  UserPromptSubmit: { block: 'prevent', plainStdoutIsContext: true },
+  PermissionRequest: { block: 'prevent', matchOn: 'tool_name' },
+  SubagentStart: { block: 'none', matchOn: 'agent_type' },
+  SubagentStop: { block: 'prevent', matchOn: 'agent_type' },
   EventSettled: { block: 'prevent', matchOn: 'event_type' },
   TaskProposed: { block: 'prevent', matchOn: 'trigger' },
   TaskApproved: { block: 'none', matchOn: 'trigger' },
@@ -77,6 +85,8 @@ export const EVENT_SPECS: Record<HookEventName, EventSpec> = {
 };
 
 const ToolInput = z.record(z.string(), z.unknown());
+/** Claude Code's FileChanged kinds: a file was created, modified or deleted. */
+const FileChangeKind = z.enum(['add', 'change', 'unlink']);
 
 /**
  * The event-specific fields the caller passes to `fire()`. Objects are loose: a caller may add
@@ -104,7 +114,34 @@ export const EventPayloads = {
   PostCompact: z.looseObject({ trigger: z.enum(['manual', 'auto']), compact_summary: z.string().optional() }),
   SessionStart: z.looseObject({ source: z.enum(['startup', 'resume', 'clear', 'compact']), model: z.string().optional() }),
   SessionEnd: z.looseObject({ reason: z.string() }),
-  FileChanged: z.looseObject({ file_path: z.string().min(1), change: z.enum(['added', 'changed', 'removed']) }),
+  /**
+   * Once per settled batch of file changes (not per file, as Claude Code does): `file_path` and
+   * `event` are the first changed file, in Claude Code's fields, so a script written for it works;
+   * `files` lists every changed file the hook's matcher accepted.
+   */
+  FileChanged: z.looseObject({
+    file_path: z.string().min(1),
+    event: FileChangeKind,
+    files: z.array(z.looseObject({ file_path: z.string().min(1), path: z.string().min(1), event: FileChangeKind })).min(1),
+  }),
+  /** A poke's note (`kairos poke --note`), before it reaches a model. */
+  UserPromptSubmit: z.looseObject({ prompt: z.string() }),
+  /** A policy layer asks for a human's approval of a tool call; the hook may decide instead (see tool-call.ts). */
+  PermissionRequest: z.looseObject({
+    tool_name: z.string().min(1),
+    tool_input: ToolInput,
+    tool_use_id: z.string().optional(),
+    permission_suggestions: z.array(z.unknown()).optional(),
+  }),
+  /** A worker of a split (src/agent/workers.ts) starts. */
+  SubagentStart: z.looseObject({ agent_id: z.string().min(1), agent_type: z.string().min(1) }),
+  /** A worker wants to finish; a block sends it back to work, as Stop does for the task. */
+  SubagentStop: z.looseObject({
+    stop_hook_active: z.boolean(),
+    agent_id: z.string().min(1),
+    agent_type: z.string().min(1),
+    last_assistant_message: z.string().optional(),
+  }),
   EventSettled: z.looseObject({ event_type: z.string().min(1), trigger: z.string().optional(), paths: z.array(z.string()).optional() }),
   TaskProposed: z.looseObject({
     task_id: z.string().min(1),
@@ -165,6 +202,15 @@ export const HookSpecificOutput = z.looseObject({
   permissionDecisionReason: z.string().optional(),
   updatedInput: z.record(z.string(), z.unknown()).optional(),
   additionalContext: z.string().optional(),
+  /** PermissionRequest's answer. */
+  decision: z
+    .looseObject({
+      behavior: z.enum(['allow', 'deny']),
+      updatedInput: z.record(z.string(), z.unknown()).optional(),
+      message: z.string().optional(),
+      interrupt: z.boolean().optional(),
+    })
+    .optional(),
 });
 
 export const HookOutput = z.looseObject({

@@ -8,7 +8,14 @@ import type { RegisteredHook } from './registry.js';
  * Identical commands from the same place are run once, as Claude Code does, so a hook listed
  * in both the user's and a repository's settings does not format a file twice.
  */
-export function planHooks(hooks: readonly RegisteredHook[], event: HookEventName, subjects: readonly string[]): RegisteredHook[] {
+export function planHooks(
+  hooks: readonly RegisteredHook[],
+  event: HookEventName,
+  /** What the matcher is tested against; null when `accept` tests the matcher itself (FileChanged: any of several files). */
+  subjects: readonly string[] | null,
+  /** A further test per hook: its `if` condition, or (FileChanged) whether its matcher accepts any changed file. */
+  accept?: (hook: RegisteredHook) => boolean,
+): RegisteredHook[] {
   const spec = EVENT_SPECS[event];
   const seen = new Set<string>();
   const planned: RegisteredHook[] = [];
@@ -16,7 +23,8 @@ export function planHooks(hooks: readonly RegisteredHook[], event: HookEventName
     if (hook.event !== event) continue;
     // An event without a matcher field fires all its hooks; an event whose subject is missing
     // (e.g. a Notification without a type) fires only the hooks that match everything.
-    if (spec.matchOn !== undefined && !hook.matches(subjects.length > 0 ? subjects : [''])) continue;
+    if (subjects !== null && spec.matchOn !== undefined && !hook.matches(subjects.length > 0 ? subjects : [''])) continue;
+    if (accept !== undefined && !accept(hook)) continue;
     const key = `${hook.pluginRoot ?? ''}\0${hook.command}`;
     if (seen.has(key)) continue;
     seen.add(key);

@@ -36,13 +36,17 @@ export function loadHookSources(input: HookSourcesInput): HookSource[] {
   }
   sources.push(...(input.extra ?? []));
   if (input.repoDir) {
-    const files = [...REPO_HOOK_FILES.map((f) => path.join(input.repoDir!, f)), ...listJson(path.join(input.repoDir, REPO_HOOK_DIR))];
-    for (const file of files) {
+    for (const file of repoHookFiles(input.repoDir)) {
       if (input.repoTrusted) sources.push({ label: file, trusted: true, hooks: readHooksFile(file) });
       else if (fs.existsSync(file)) sources.push({ label: file, trusted: false, hooks: peekHooks(file) });
     }
   }
   return sources;
+}
+
+/** A repository's hook settings files, in configuration order (the two .claude files whether or not they exist). */
+export function repoHookFiles(repoDir: string): string[] {
+  return [...REPO_HOOK_FILES.map((f) => path.join(repoDir, f)), ...listJson(path.join(repoDir, REPO_HOOK_DIR))];
 }
 
 function listJson(dir: string): string[] {

@@ -13,6 +13,11 @@ export interface CommandTool extends PluginTool {
   dir: string;
 }
 
+/** The model-facing name of a plugin's command tool; the permission rule that allows it is the same text. */
+export function pluginToolName(tool: { plugin: string; name: string }): string {
+  return `plugin__${tool.plugin}__${tool.name}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+}
+
 export interface CommandToolResult {
   ok: boolean;
   /** What the model sees: the tool's stdout (JSON re-printed compactly), or why it failed. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { Permissions, Trigger } from '../../policy/schema.js';
-import { buildRegistry, HookConfigError } from '../hooks/registry.js';
+import { McpServerConfig, McpServerName, Permissions, Trigger } from '../../policy/schema.js';
+import { PluginName } from './claude-manifest.js';
 
 /**
  * The plugin manifest, `kairos-plugin.json` at the root of a plugin folder. Strict: a misspelt key
@@ -10,7 +10,7 @@ import { buildRegistry, HookConfigError } from '../hooks/registry.js';
  *    "triggers": [ ...policy triggers... ],
  *    "tools": [{"name": "lint_file", "description": "...", "input_schema": {...}, "command": "./lint.sh", "timeout": 30}],
  *    "mcp_servers": {"docs": {"command": "node", "args": ["server.js"]}, "remote": {"url": "https://..."}},
- *    "hooks": { ...Claude Code hooks section... },
+ *    "hooks": { ...Claude Code hooks section, checked by src/agent/plugins/folder.ts... },
  *    "permissions": {"allow": [], "ask": [], "deny": []}}
  */
 
@@ -18,10 +18,6 @@ export const MANIFEST_FILE = 'kairos-plugin.json';
 
 /** Names the built-in tools use; a plugin tool may not shadow one. */
 export const BUILTIN_TOOLS = ['read_file', 'list_files', 'grep', 'git', 'run_command', 'write_file', 'edit_file', 'propose', 'notify', 'sleep'] as const;
-
-const PluginName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'is not a valid plugin name — use lower-case letters, digits, ".", "_" and "-", e.g. "lint-guard"');
 
 const JsonSchemaObject = z.looseObject({
   type: z.literal('object', { message: 'must be "object" — a tool takes a JSON object as input' }),
@@ -44,14 +40,9 @@ export const PluginTool = z
   .strict();
 export type PluginTool = z.infer<typeof PluginTool>;
 
-export const McpServer = z.union(
-  [
-    z.object({ command: z.string().min(1), args: z.array(z.string()).optional(), env: z.record(z.string(), z.string()).optional() }).strict(),
-    z.object({ url: z.url(), headers: z.record(z.string(), z.string()).optional() }).strict(),
-  ],
-  { message: 'must be {"command": "...", "args": [...], "env": {...}} or {"url": "https://..."}' },
-);
-export type McpServer = z.infer<typeof McpServer>;
+/** A plugin's MCP server is written like one in the policy's `mcp_servers`. */
+export const McpServer = McpServerConfig;
+export type McpServer = McpServerConfig;
 
 function uniqueToolNames(tools: PluginTool[], ctx: z.core.$RefinementCtx<PluginTool[]>): void {
   const seen = new Set<string>();
@@ -61,17 +52,6 @@ function uniqueToolNames(tools: PluginTool[], ctx: z.core.$RefinementCtx<PluginT
   });
 }
 
-/** The hooks section is checked the way a session will use it, so its errors show at load time. */
-function validHooks(hooks: unknown, ctx: z.core.$RefinementCtx<unknown>): void {
-  if (hooks === undefined) return;
-  try {
-    buildRegistry([{ label: 'hooks', trusted: true, hooks }]);
-  } catch (e) {
-    const message = e instanceof HookConfigError ? e.message.replace(/^hooks: /, '') : (e as Error).message;
-    ctx.addIssue({ code: 'custom', message });
-  }
-}
-
 export const PluginManifest = z
   .object({
     name: PluginName,
@@ -79,24 +59,19 @@ export const PluginManifest = z
     description: z.string().min(1, 'is empty — say what the plugin does'),
     triggers: z.array(Trigger).optional(),
     tools: z.array(PluginTool).superRefine(uniqueToolNames).optional(),
-    mcp_servers: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'is not a valid server name — use letters, digits, "_" and "-"'), McpServer).optional(),
-    hooks: z.unknown().superRefine(validHooks).optional(),
+    mcp_servers: z.record(McpServerName, McpServer).optional(),
+    hooks: z.unknown().optional(),
     permissions: Permissions.optional(),
   })
   .strict();
 export type PluginManifest = z.infer<typeof PluginManifest>;
 
-/** One line per problem: `field: what is wrong — how to fix`. */
-export function describeManifestIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const field = issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('') || '(root)';
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      const known = issue.path.length === 0 ? '; the keys are name, version, description, triggers, tools, mcp_servers, hooks, permissions' : '';
-      message = `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} — check the spelling${known}`;
-    } else if (issue.code === 'invalid_type') {
-      message = `${issue.message} — fix the value's type`;
-    }
-    return `${field}: ${message}`;
-  });
+/** One issue as `what is wrong — how to fix` (the field and the place are added by the caller). */
+export function describeManifestIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    const known = issue.path.length === 0 ? '; the keys are name, version, description, triggers, tools, mcp_servers, hooks, permissions' : '';
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} — check the spelling${known}`;
+  }
+  if (issue.code === 'invalid_type') return /received undefined$/.test(issue.message) ? 'is missing — add it' : `${issue.message} — fix the value's type`;
+  return issue.message;
 }

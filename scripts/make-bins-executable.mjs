@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// tsc writes its output without the run bit, so after every build the `kairos` bin (package.json
+// "bin") would be "Permission denied" through npx or a linked install. This puts the bit back on
+// each bin and checks it starts with a node shebang (npm's own shims need it on a global install).
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const bins = typeof pkg.bin === 'string' ? [pkg.bin] : Object.values(pkg.bin ?? {});
+for (const bin of bins) {
+  const file = new URL(`../${bin}`, import.meta.url);
+  const head = readFileSync(file, 'utf8').slice(0, 64);
+  if (!head.startsWith('#!/usr/bin/env node')) {
+    console.error(`make-bins-executable: ${bin} does not start with '#!/usr/bin/env node'`);
+    process.exit(1);
+  }
+  chmodSync(file, statSync(file).mode | 0o111);
+}

@@ -1,0 +1,57 @@
+import crypto from 'node:crypto';
+import type { Db } from '../../store/db.js';
+import { hashEntry } from '../../policy/trust.js';
+
+/**
+ * Explicit trust of a plugin folder (`kairos trust --plugin NAME`), like a repository's: one sha256
+ * over every file in the folder is pinned; when any of them changes afterwards (an update, an
+ * edit), the folder is 'changed' and what trust granted (its allow rules) is refused again until
+ * the user re-trusts. Left out of the digest: `.git` (a fetch changes it; a checkout changes the
+ * files, which are hashed) and `__pycache__` (Python writes it while the plugin's hooks run, which
+ * would un-trust every Python plugin on its first hook).
+ */
+
+export type PluginTrustStatus = 'untrusted' | 'trusted' | 'changed';
+
+const SKIPPED = new Set(['.git', '__pycache__']);
+
+export interface PluginPin {
+  dir: string;
+  digest: string;
+  files: string[];
+}
+
+/** `dir` must be the folder's realpath. */
+export function pluginDigest(dir: string): PluginPin {
+  const lines: string[] = [];
+  const files: string[] = [];
+  hashEntry(dir, '.', lines, files, 0, (name) => SKIPPED.has(name));
+  const digest = crypto.createHash('sha256').update(`kairos-plugin-trust-v1\n${lines.join('\n')}`).digest('hex');
+  return { dir, digest, files: files.map((f) => f.replace(/^\.\//, '')) };
+}
+
+export function trustPlugin(db: Db, dir: string, name: string, now: Date = new Date()): PluginPin {
+  const pin = pluginDigest(dir);
+  db.prepare(
+    `INSERT INTO plugin_trust (dir, name, digest, trusted_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (dir) DO UPDATE SET name = excluded.name, digest = excluded.digest, trusted_at = excluded.trusted_at`,
+  ).run(dir, name, pin.digest, now.toISOString());
+  return pin;
+}
+
+/** Returns whether the folder was trusted. */
+export function untrustPlugin(db: Db, dir: string): boolean {
+  return db.prepare('DELETE FROM plugin_trust WHERE dir = ?').run(dir).changes > 0;
+}
+
+export function pluginTrustStatus(db: Db, dir: string): PluginTrustStatus {
+  const row = db.prepare('SELECT digest FROM plugin_trust WHERE dir = ?').get(dir) as { digest: string } | undefined;
+  if (!row) return 'untrusted';
+  let now: string;
+  try {
+    now = pluginDigest(dir).digest;
+  } catch {
+    return 'changed';
+  }
+  return now === row.digest ? 'trusted' : 'changed';
+}
