@@ -13,6 +13,7 @@ import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
 import { registerAuditCommand } from './audit-command.js';
+import { registerDreamCommand } from './dream-command.js';
 import { EventType } from '../events/event.js';
 import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
 import { exitQuietlyWhenOutputCloses } from './closed-pipe.js';
@@ -223,6 +224,7 @@ registerMcpCommand(program, { home });
 registerTrayCommand(program, { home });
 registerServiceCommand(program, { home });
 registerAuditCommand(program, { home, setExitCode: (c) => (exitCode = c) });
+registerDreamCommand(program, { home, setExitCode: (c) => (exitCode = c) });
 
 // What the CLI prints (listings, MCP answers) never shows this process's own secret env values.
 registerKnownSecrets(secretsFromEnv(process.env));
