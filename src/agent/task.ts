@@ -230,6 +230,24 @@ export function untrustedReason(repo: string, denied: number): string {
 
 type ToolOutput = { text: string; failed?: boolean };
 
+/** One handler per built-in tool, each given the input its zod schema parsed. propose and sleep end the loop there, so they have none. */
+type ToolHandlers = { [N in ToolName]?: (input: ToolInput<N>) => Promise<ToolOutput> };
+
+/** The single dispatch point: the handler of `name`, called with that tool's input type. */
+function dispatchTool<N extends ToolName>(handlers: ToolHandlers, name: N, input: ToolInput<N>): Promise<ToolOutput> {
+  const handler = handlers[name];
+  return handler ? handler(input) : Promise.resolve({ text: `tool ${name} is handled by the loop`, failed: true });
+}
+
+/**
+ * runToolCall hands over the input it validated with `ToolInputs[name]` (after a hook's update, validated
+ * again; notify's message only redacted), typed as the record hooks see. This is the one place the
+ * name–input pairing is asserted: a second parse could refuse a notify whose redaction made it longer.
+ */
+function validatedInput<N extends ToolName>(_name: N, input: Record<string, unknown>): ToolInput<N> {
+  return input as ToolInput<N>;
+}
+
 /** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
 function toolExecutor(
   wt: Pick<TaskWorktree, 'dir' | 'gitDir'>,
@@ -244,27 +262,19 @@ function toolExecutor(
   // The worktree's git dir as the daemon made it (found from the repository's side, never from the tree's `.git`).
   const git = { gitDir: wt.gitDir, workTree: wt.dir };
   const files = { root, gitDir: wt.gitDir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
-  return async (name, input) => {
-    switch (name) {
-      case 'read_file': return { text: await readFile(files, input as never) };
-      case 'list_files': return { text: await listFiles(files, input as never) };
-      case 'grep': return { text: await grep(files, input as never) };
-      case 'write_file': return { text: await writeFile(files, input as never) };
-      case 'edit_file': return { text: await editFile(files, input as never) };
-      case 'git': return { text: await gitRead({ git, repo, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), home: os.homedir(), kairosHome: d.home, timeoutMs: 30_000 }, input as never) };
-      case 'run_command':
-        return runAgentCommand(
-          { root, repo, home: os.homedir(), kairosHome: d.home, sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), timeoutMs: AGENT_COMMAND_TIMEOUT_MS, outputLimit: 64_000 },
-          input as never,
-        );
-      case 'notify': return notify(String(input.message));
-      case 'split':
-        if (!split) return { text: 'split is not available here', failed: true };
-        return split((input as ToolInput<'split'>).tasks);
-      default:
-        return { text: `tool ${name} is handled by the loop`, failed: true };
-    }
+  const sandbox = { sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), home: os.homedir(), kairosHome: d.home };
+  const handlers: ToolHandlers = {
+    read_file: async (input) => ({ text: await readFile(files, input) }),
+    list_files: async (input) => ({ text: await listFiles(files, input) }),
+    grep: async (input) => ({ text: await grep(files, input) }),
+    write_file: async (input) => ({ text: await writeFile(files, input) }),
+    edit_file: async (input) => ({ text: await editFile(files, input) }),
+    git: async (input) => ({ text: await gitRead({ git, repo, ...sandbox, timeoutMs: 30_000 }, input) }),
+    run_command: (input) => runAgentCommand({ root, repo, ...sandbox, timeoutMs: AGENT_COMMAND_TIMEOUT_MS, outputLimit: 64_000 }, input),
+    notify: async (input) => notify(input.message),
+    split: (input) => (split ? split(input.tasks) : Promise.resolve({ text: 'split is not available here', failed: true })),
   };
+  return (name, input) => dispatchTool(handlers, name, validatedInput(name, input));
 }
 
 type Toolbox = { has(name: string): boolean; call(name: string, input: Record<string, unknown>): Promise<{ ok: boolean; output: string }> };
