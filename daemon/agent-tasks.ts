@@ -40,7 +40,7 @@ export class AgentTasks {
   /** After a command task finished: does its trigger ask the agent to look? Returns the new task id. */
   followUp(task: TaskRow, trigger: Trigger): number | undefined {
     // A command the layers refused (skipped, or refused as it was about to run) did not run: there is no result to look at.
-    const data = JSON.parse(task.data) as { refused_by?: unknown; after_apply?: unknown };
+    const data = task.data;
     if (!trigger.ask || !trigger.run || task.state === 'skipped' || data.refused_by !== undefined) return undefined;
     // A re-run after an applied fix reports its result; it does not start another fix by itself.
     if (data.after_apply !== undefined) return undefined;
@@ -134,13 +134,12 @@ review: kairos show ${approval.id} · approve: kairos approve ${approval.id} · 
    * is attended; ambient triage's own tasks and a trigger's are not.
    */
   private origin(task: TaskRow): Origin {
-    const data = JSON.parse(task.data) as { origin?: string };
-    if (data.origin === 'poke' || (task.batch_id !== null && this.d.tasks.batchHasPoke(task.batch_id))) return 'poke';
+    if (task.data.origin === 'poke' || (task.batch_id !== null && this.d.tasks.batchHasPoke(task.batch_id))) return 'poke';
     return task.trigger === AMBIENT_TRIGGER ? 'ambient' : 'trigger';
   }
 
   private context(task: TaskRow, paths: readonly string[]): string {
-    const data = JSON.parse(task.data) as { after_task?: number };
+    const data = task.data;
     const parts: string[] = [];
     if (data.after_task) {
       const before = this.d.tasks.get(data.after_task);

@@ -25,7 +25,7 @@ export function ambientTrigger(instruction: string): Trigger {
 
 /** The trigger of a queued ambient task: the instruction stored with it. */
 export function ambientTaskTrigger(task: TaskRow): Trigger | undefined {
-  const { instruction } = JSON.parse(task.data) as { instruction?: string };
+  const { instruction } = task.data;
   return instruction ? ambientTrigger(instruction) : undefined;
 }
 

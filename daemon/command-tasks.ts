@@ -66,7 +66,7 @@ export class CommandTasks {
 
   /** A command whose daemon was killed keeps running in its own process group; stop it if it is still that process. */
   stopOrphaned(t: TaskRow): void {
-    const { pid, pid_start } = JSON.parse(t.data) as { pid?: number; pid_start?: string | null };
+    const { pid, pid_start } = t.data;
     if (!pid || !isAlive(pid) || processStartTime(pid) !== pid_start) return;
     try {
       process.kill(-pid, 'SIGTERM');

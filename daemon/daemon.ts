@@ -122,7 +122,7 @@ export class Daemon {
     this.db = openDb(storePath(opts.home));
     this.userPolicy = this.withPlugins(loadUserPolicy(opts.home));
     this.events = new EventStore(this.db);
-    this.tasks = new TaskStore(this.db);
+    this.tasks = new TaskStore(this.db, (task, problem) => this.log.warn({ task, problem }, 'task data partly unreadable: the stored text is kept, the rest of the task goes on'));
     this.repoStore = new RepoStore(this.db);
     this.audit = new AuditLog(this.db);
     this.hooks = new DaemonHooks({

@@ -3,6 +3,7 @@ import type { DbusNotifier } from '../src/report/dbus-notify.js';
 import type { Logger } from '../src/report/logger.js';
 import type { Trigger } from '../src/policy/schema.js';
 import type { TaskStore } from '../src/store/task-store.js';
+import { approvalTaskNumber } from '../src/store/approval-store.js';
 import type { DaemonHooks } from './daemon-hooks.js';
 import type { Reporter } from './reporter.js';
 
@@ -32,8 +33,7 @@ export class DecisionFollowUp {
     if (r.approval && r.kind !== 'collapse' && r.kind !== 'undo') void this.d.proposals()?.withdraw(r.approval.id);
     const a = r.approval;
     if (a && (r.kind === 'approve' || r.kind === 'deny' || r.kind === 'expire')) {
-      const taskId = a.taskId !== null && /^\d+$/.test(a.taskId) ? Number(a.taskId) : null;
-      this.d.hooks.decided(a.repo, r.kind === 'approve', { taskId, trigger: a.trigger, proposalId: a.proposalId, reason: a.reason ?? (r.kind === 'approve' ? 'approved' : r.kind === 'deny' ? 'denied' : 'expired') });
+      this.d.hooks.decided(a.repo, r.kind === 'approve', { taskId: approvalTaskNumber(a), trigger: a.trigger, proposalId: a.proposalId, reason: a.reason ?? (r.kind === 'approve' ? 'approved' : r.kind === 'deny' ? 'denied' : 'expired') });
     }
     if (r.kind === 'approve' || r.kind === 'apply') this.rerun(r);
   }

@@ -48,7 +48,7 @@ export function listEvents(home: string, o: { json: boolean; repo?: string; limi
 
 export function taskJson(t: TaskRow, paths: string[], proposal?: ReturnType<typeof proposalListing>): Record<string, unknown> {
   return {
-    ...(JSON.parse(t.data) as Record<string, unknown>),
+    ...t.data,
     id: t.id,
     repo: t.repo,
     trigger: t.trigger,
@@ -80,8 +80,8 @@ export function taskRows(db: Db, o: { repo?: string | undefined; limit: number; 
   const approvals = new ApprovalStore(db);
   return store.list({ repo: o.repo, limit: o.limit, state: o.state }).map((t) => {
     // A task whose identical proposal was collapsed into a waiting one follows that approval's proposal.
-    const approvalId = (JSON.parse(t.data) as { approval_id?: unknown }).approval_id;
-    const followed = typeof approvalId === 'string' ? approvals.get(approvalId)?.proposalId : undefined;
+    const approvalId = t.data.approval_id;
+    const followed = approvalId !== undefined ? approvals.get(approvalId)?.proposalId : undefined;
     const p = t.kind === 'agent' ? ((followed ? proposals.get(followed) : null) ?? proposals.forTask(t.id)[0]) : undefined;
     return taskJson(t, t.batch_id ? store.batchPaths(t.batch_id) : [], p ? proposalListing(p) : undefined);
   });

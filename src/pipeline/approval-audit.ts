@@ -1,5 +1,5 @@
 import type { Db } from '../store/db.js';
-import type { Approval } from '../store/approval-store.js';
+import { approvalTaskNumber, type Approval } from '../store/approval-store.js';
 import { AuditLog, type AuditStep, type LayerName, type LayerVerdict } from '../policy/audit.js';
 
 type Verdicts = Partial<Record<LayerName, LayerVerdict>>;
@@ -40,6 +40,6 @@ const DAEMON_DECIDERS = new Set(['expiry', 'recovery', 'daemon']);
 
 /** The audit step of a decision, apply or undo: a human's channel is the user; the clock, a start-up recovery and the daemon are the daemon. */
 function approvalStep(a: Subject, action: AuditStep['action'], channel: string): AuditStep {
-  const taskId = a.taskId !== null ? Number.parseInt(a.taskId, 10) : Number.NaN;
-  return { repo: a.repo, ...(Number.isInteger(taskId) ? { taskId } : {}), ...(a.trigger ? { trigger: a.trigger } : {}), origin: DAEMON_DECIDERS.has(channel) ? 'daemon' : 'user', action };
+  const taskId = approvalTaskNumber(a);
+  return { repo: a.repo, ...(taskId !== null ? { taskId } : {}), ...(a.trigger ? { trigger: a.trigger } : {}), origin: DAEMON_DECIDERS.has(channel) ? 'daemon' : 'user', action };
 }

@@ -51,12 +51,7 @@ export function reportTask(task: TaskRow, trigger: Pick<Trigger, 'notify'> | und
 
 /** The approval whose applied fix this task re-checks (`after_apply: rerun`), if it is such a run. */
 function rerunOf(task: TaskRow): string | null {
-  try {
-    const id = (JSON.parse(task.data) as { after_apply?: unknown }).after_apply;
-    return typeof id === 'string' ? id : null;
-  } catch {
-    return null;
-  }
+  return task.data.after_apply ?? null;
 }
 
 /** A re-run after an applied fix is always worth a notification: it closes the loop the fix opened. */

@@ -44,6 +44,15 @@ export const Approval = z.object({
 });
 export type Approval = z.infer<typeof Approval>;
 
+/**
+ * The daemon task an approval decides for, as the tasks table numbers it; null when there is none.
+ * `task_id` is text because a proposal can come from outside the task table (tools, tests): such
+ * an id names no task, so it is null here rather than a NaN or a cast string.
+ */
+export function approvalTaskNumber(a: Pick<Approval, 'taskId'>): number | null {
+  return a.taskId !== null && /^\d+$/.test(a.taskId) ? Number(a.taskId) : null;
+}
+
 export interface NewApproval {
   kind: ApprovalKind;
   proposalId: string | null;

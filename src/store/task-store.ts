@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { mergeTaskData, readTaskData, type TaskData } from './task-data.js';
 import { canMove, type TaskState } from './task-states.js';
 
 export interface TaskRow {
@@ -17,7 +18,10 @@ export interface TaskRow {
   duration_ms: number | null;
   output: string | null;
   reason: string | null;
-  data: string;
+  /** The task's JSON, parsed once as it is read (see task-data.ts); keys that failed to parse are left out. */
+  data: TaskData;
+  /** Why part of the stored JSON was left out of `data` (null: all of it is there). The stored text is kept as it is. */
+  data_problem: string | null;
   /** Why the gate holds this queued task, until when (null: until resumed) and since when; null once it starts. */
   held_reason: string | null;
   held_until: string | null;
@@ -33,6 +37,12 @@ export interface HeldTask {
   until: string | null;
   since: string;
 }
+
+/** A row as SQLite returns it: `data` still text. */
+type StoredTaskRow = Omit<TaskRow, 'data' | 'data_problem'> & { data: string };
+
+/** Told once per task (per store) when a row's JSON did not fully parse; the daemon logs it. */
+export type BadTaskData = (taskId: number, problem: string) => void;
 
 export class TaskStateError extends Error {
   override name = 'TaskStateError';
@@ -58,7 +68,12 @@ export interface TaskFinish {
 
 /** Tasks and the batches that caused them. Every state change is one transaction, checked against task-states.ts. */
 export class TaskStore {
-  constructor(private readonly db: Db) {}
+  private readonly reported = new Set<number>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly onBadData?: BadTaskData,
+  ) {}
 
   /**
    * Records a settled batch and the task it fires, in one transaction. When a task of the same trigger
@@ -102,7 +117,7 @@ export class TaskStore {
    * A task that follows another: an agent asked to look at a failed command (same batch), or a
    * trigger's command run again after its proposal was applied (`after_apply: rerun`).
    */
-  createFollowUp(f: { repo: string; trigger: string; kind: 'agent' | 'command'; command?: string; batchId: number | null; at: string; data: Record<string, unknown> }): number {
+  createFollowUp(f: { repo: string; trigger: string; kind: 'agent' | 'command'; command?: string; batchId: number | null; at: string; data: Partial<TaskData> }): number {
     return this.db.transaction(() => {
       const id = Number(
         this.db
@@ -155,7 +170,7 @@ export class TaskStore {
   /** After a crash: a task caught running was interrupted; it is recorded, never silently re-run. */
   interruptRunning(at: string): TaskRow[] {
     return this.db.transaction(() => {
-      const running = this.db.prepare("SELECT * FROM tasks WHERE state = 'running'").all() as TaskRow[];
+      const running = this.rows(this.db.prepare("SELECT * FROM tasks WHERE state = 'running'").all());
       for (const t of running) {
         this.move(t.id, 'running', 'interrupted', at, { reason: 'the daemon stopped while this task was running' });
       }
@@ -164,12 +179,12 @@ export class TaskStore {
   }
 
   /** Merges keys into the task's JSON `data` (e.g. the pid of its command, for crash recovery). */
-  patchData(id: number, patch: Record<string, unknown>): void {
+  patchData(id: number, patch: Partial<TaskData>): void {
     this.db.transaction(() => {
       const row = this.db.prepare('SELECT data FROM tasks WHERE id = ?').get(id) as { data: string } | undefined;
       if (!row) return;
-      const data = { ...(JSON.parse(row.data) as Record<string, unknown>), ...patch };
-      this.db.prepare('UPDATE tasks SET data = ? WHERE id = ?').run(JSON.stringify(data), id);
+      // Merged into the stored text, not the parsed view: keys this version cannot read survive a patch.
+      this.db.prepare('UPDATE tasks SET data = ? WHERE id = ?').run(mergeTaskData(row.data, patch), id);
     })();
   }
 
@@ -192,11 +207,11 @@ export class TaskStore {
   }
 
   queued(): TaskRow[] {
-    return this.db.prepare("SELECT * FROM tasks WHERE state = 'queued' ORDER BY id").all() as TaskRow[];
+    return this.rows(this.db.prepare("SELECT * FROM tasks WHERE state = 'queued' ORDER BY id").all());
   }
 
   get(id: number): TaskRow | undefined {
-    return this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined;
+    return this.row(this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id));
   }
 
   batchPaths(batchId: number): string[] {
@@ -220,17 +235,17 @@ export class TaskStore {
 
   /** The last finished run of a trigger, for cool-downs and `notify: on_change`. */
   lastFinished(repo: string, trigger: string, beforeId?: number): TaskRow | undefined {
-    return this.db
-      .prepare(
-        `SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND state IN ('done','failed') AND id < ? ORDER BY id DESC LIMIT 1`,
-      )
-      .get(repo, trigger, beforeId ?? Number.MAX_SAFE_INTEGER) as TaskRow | undefined;
+    return this.row(
+      this.db
+        .prepare(`SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND state IN ('done','failed') AND id < ? ORDER BY id DESC LIMIT 1`)
+        .get(repo, trigger, beforeId ?? Number.MAX_SAFE_INTEGER),
+    );
   }
 
   lastStarted(repo: string, trigger: string): TaskRow | undefined {
-    return this.db
-      .prepare('SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1')
-      .get(repo, trigger) as TaskRow | undefined;
+    return this.row(
+      this.db.prepare('SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1').get(repo, trigger),
+    );
   }
 
   list(q: { limit?: number | undefined; repo?: string | undefined; state?: string | undefined } = {}): TaskRow[] {
@@ -245,9 +260,23 @@ export class TaskStore {
       args.push(q.state);
     }
     args.push(q.limit ?? 50);
-    return this.db
-      .prepare(`SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`)
-      .all(...args) as TaskRow[];
+    return this.rows(this.db.prepare(`SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`).all(...args));
+  }
+
+  /** Every task row leaves the store through here: its JSON parsed once, a bad one flagged (never thrown). */
+  private row(raw: unknown): TaskRow | undefined {
+    if (raw === undefined) return undefined;
+    const r = raw as StoredTaskRow;
+    const { data, problem } = readTaskData(r.data);
+    if (problem !== null && this.onBadData && !this.reported.has(r.id)) {
+      this.reported.add(r.id);
+      this.onBadData(r.id, problem);
+    }
+    return { ...r, data, data_problem: problem };
+  }
+
+  private rows(raw: unknown[]): TaskRow[] {
+    return raw.map((r) => this.row(r)!);
   }
 
   private logTransition(id: number, from: TaskState | null, to: TaskState, at: string, reason: string | null): void {

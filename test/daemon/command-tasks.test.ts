@@ -31,7 +31,7 @@ test("a trigger's command the layers refuse right before it runs does not run, a
       tasks.move(taskId, 'queued', 'running', new Date().toISOString());
       const commands = new CommandTasks({ tasks, env: process.env, log: quiet, check: (task, command) => evaluateRunStep(task, command, { policy, trust, fromRepo, paused: false, audit, kairosHome: dir }) });
       const r = await commands.run(tasks.get(taskId)!, policy.triggers[0] as Trigger, policy, []);
-      return { taskId, r, data: JSON.parse(tasks.get(taskId)!.data) as Record<string, unknown> };
+      return { taskId, r, data: tasks.get(taskId)!.data };
     };
 
     // The repository's own trigger, its policy changed since trust: refused, nothing ran.

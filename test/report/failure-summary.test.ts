@@ -169,7 +169,7 @@ describe('the notification a failed task makes', () => {
   const output = run(dir, process.execPath, ['--test', '--test-reporter=tap', 'test/']);
   const task: TaskRow = {
     id: 7, repo: dir, trigger: 'tests', kind: 'command', batch_id: 1, state: 'failed', created_at: '', started_at: '', finished_at: '',
-    command: 'node --test test/', exit_code: 1, signal: null, duration_ms: 900, output, reason: null, data: '{}',
+    command: 'node --test test/', exit_code: 1, signal: null, duration_ms: 900, output, reason: null, data: {}, data_problem: null,
     held_reason: null, held_until: null, held_since: null,
   };
 
