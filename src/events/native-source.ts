@@ -67,7 +67,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       scheduleListedCheck();
     }
     if (drafts.length) {
-      dirty = true;
+      markDirty();
       opts.onEvents(drafts);
     }
     return drafts.length;
@@ -174,11 +174,22 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   }
 
   const interval = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
-  // Idle costs nothing: the timer only writes when something changed, and never mid-storm.
-  const snapshotTimer = setInterval(() => {
-    if (dirty && !burst.inStorm && !closed) void serial(saveSnapshot).catch(onError);
-  }, interval);
-  snapshotTimer.unref();
+  /**
+   * Idle costs nothing: the timer is armed by the first change after a snapshot, not ticking on its
+   * own, so a quiet tree never wakes the process. It writes at most once per interval, never mid-storm.
+   */
+  let snapshotTimer: NodeJS.Timeout | undefined;
+  function markDirty(): void {
+    dirty = true;
+    if (snapshotTimer || closed) return;
+    snapshotTimer = setTimeout(() => {
+      snapshotTimer = undefined;
+      if (!dirty || closed) return;
+      if (burst.inStorm) markDirty();
+      else void serial(saveSnapshot).catch(onError);
+    }, interval);
+    snapshotTimer.unref();
+  }
 
   const ready = (async () => {
     const scan = await scanTree(repo, rules, (p) => {
@@ -230,7 +241,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     ready,
     status: () => ({ ...status, ...(status.state === 'indexing' ? { elapsed_ms: Date.now() - startedAt } : {}) }),
     close: async () => {
-      clearInterval(snapshotTimer);
+      clearTimeout(snapshotTimer);
       clearTimeout(reloadTimer);
       clearTimeout(listedTimer);
       burst.stop();

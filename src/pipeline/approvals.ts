@@ -103,13 +103,13 @@ export class ApprovalQueue {
     })();
     if (queued.collapsed) {
       this.report('collapse', queued.approval, 'daemon', { at: now, reason: `task ${taskId} proposed the same diff (proposal ${current.id}, discarded)`, taskIds: [] });
-    }
+    } else this.queued(queued.approval);
     return queued;
   }
 
   /** Queues a command that needs a human (apply runs it); same rules as a proposal. */
   enqueueCommand(input: EnqueueCommandInput, now: Date = this.clock()): { approval: Approval; tokens: ApprovalTokens } {
-    return this.db.transaction(() => {
+    const queued = this.db.transaction(() => {
       const approval = this.store.insert(
         {
           kind: 'command',
@@ -129,6 +129,16 @@ export class ApprovalQueue {
       );
       return { approval, tokens: this.mint(approval.id, now) };
     })();
+    this.queued(queued.approval);
+    return queued;
+  }
+
+  private queued(a: Approval): void {
+    try {
+      this.deps.onQueued?.(a);
+    } catch {
+      // The approval is stored; a listener's failure must not undo that (expiry is checked on every decision anyway).
+    }
   }
 
   /** A fresh set of action tokens for a pending approval (to re-notify after a restart: old ones stay valid). */
