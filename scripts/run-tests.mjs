@@ -17,6 +17,7 @@ const INTEGRATION = [
   'bench/',
   'cli/', // the real CLI as a process per call, some against a started daemon
   'model/spend-property.test.js', // 1,000 sequential trials against the fake API (minutes)
+  'policy/shell-explain-cli.test.js', // the CLI as a process per case
   'daemon/lock-socket.test.js',
   'report/notify-batch.test.js',
   'report/tray.test.js', // Xvfb, trayer, GTK
