@@ -3,6 +3,8 @@
  * (test/fixtures/transcripts) and prints, per transcript and context profile, the tokens after each
  * stage against the uncompressed baseline, the time each stage took, and where each planted fact
  * ("needle") is after each stage: in context, on disk (a spilled file the conversation names), or lost.
+ * Some needles exist only in old tool results (a prose note, a file:line, an error class, a failing
+ * test, an exit code): stage 3 clears those results, and only its one-line digest can keep them.
  *
  * Stage 4 goes through the real @anthropic-ai/sdk to the fake Messages API. The fake plays an
  * *ideal* summariser: it keeps every needle that is present in the prompt it receives. So the
@@ -17,7 +19,7 @@ import { pathToFileURL } from 'node:url';
 import Anthropic from '@anthropic-ai/sdk';
 import { compressConversation, estimateTokens, pairingProblems, STAGE_NAMES, type Summariser } from '../src/agent/compress.js';
 import { startFakeAnthropic, type RecordedRequest } from '../test/support/fake-anthropic.js';
-import { standardTranscripts } from '../test/fixtures/transcripts/generate.js';
+import { standardTranscripts, type Needle, type NeedlePlacement } from '../test/fixtures/transcripts/generate.js';
 import { needleState, type NeedleState } from '../test/fixtures/transcripts/needles.js';
 
 interface Profile {
@@ -96,27 +98,38 @@ export async function main(): Promise<BenchRow[]> {
     await fake.close();
     fs.rmSync(root, { recursive: true, force: true });
   }
-  print(rows, all[0]!.needles.map((n) => `${n.id} (${n.placement})`));
+  print(rows, all[0]!.needles);
   return rows;
 }
 
-function print(rows: BenchRow[], needleLabels: string[]): void {
+const WHERE: Record<NeedlePlacement, string> = {
+  assistant: 'early result + assistant text',
+  'early-result': 'only in an early tool result',
+  'recent-result': 'a tool result in the last turns',
+  spilled: 'inside an oversized recent result',
+};
+
+function print(rows: BenchRow[], needles: readonly Needle[]): void {
   const k = (n: number) => `${(n / 1000).toFixed(1)}k`;
   const out: string[] = ['', 'compress: tokens (chars/4 estimate) after each stage vs the uncompressed baseline'];
   for (const profile of PROFILES) {
+    const mine = rows.filter((x) => x.profile === profile.name);
     out.push('', `== ${profile.name}, threshold ${Math.floor(profile.contextWindow * 0.8 - profile.outputReserve).toLocaleString('en')} tokens`);
-    out.push(`${'transcript'.padEnd(24)} ${'baseline'.padStart(9)} ${'1 budget'.padStart(9)} ${'2 dedupe'.padStart(9)} ${'3 micro'.padStart(9)} ${'4 summary'.padStart(10)}  ${'kept'.padStart(6)}  stage ms (1/2/3/4)   stage 4`);
-    for (const r of rows.filter((x) => x.profile === profile.name)) {
+    out.push(`${'transcript'.padEnd(24)} ${'baseline'.padStart(9)} ${'1 budget'.padStart(9)} ${'2 dedupe'.padStart(9)} ${'3 micro'.padStart(9)} ${'4 summary'.padStart(10)}  ${'kept'.padStart(6)}  ${'1-3 ×'.padStart(6)}  stage ms (1/2/3/4)   stage 4`);
+    for (const r of mine) {
       const last = r.tokensAfter.at(-1)!;
       out.push(
-        `${r.transcript.padEnd(24)} ${k(r.tokensBaseline).padStart(9)} ${r.tokensAfter.map((n, i) => k(n).padStart(i === 3 ? 10 : 9)).join(' ')}  ${`${((100 * last) / r.tokensBaseline).toFixed(1)}%`.padStart(6)}  ${r.ms.map((m) => m.toFixed(1)).join('/').padEnd(19)}  ${r.outcome}`,
+        `${r.transcript.padEnd(24)} ${k(r.tokensBaseline).padStart(9)} ${r.tokensAfter.map((n, i) => k(n).padStart(i === 3 ? 10 : 9)).join(' ')}  ${`${((100 * last) / r.tokensBaseline).toFixed(1)}%`.padStart(6)}  ${`${(r.tokensBaseline / r.tokensAfter[2]!).toFixed(1)}×`.padStart(6)}  ${r.ms.map((m) => m.toFixed(1)).join('/').padEnd(19)}  ${r.outcome}`,
       );
     }
-    out.push('', `needles after stage 1/2/3/4 (ctx = in context, disk = in a spilled file the conversation names)`);
-    for (const r of rows.filter((x) => x.profile === profile.name)) {
-      out.push(`  ${r.transcript}`);
-      Object.values(r.needles).forEach((states, i) => out.push(`    ${(needleLabels[i] ?? '').padEnd(32)} ${states.map((s) => SHORT[s]).join(' / ')}`));
+    out.push('', 'needle table: found after stage 1 / 2 / 3 / 4 (ctx = in context, disk = in a spilled file the conversation names, LOST = gone)');
+    out.push(`  ${'needle'.padEnd(18)} ${'kind'.padEnd(13)} ${'where it was'.padEnd(34)} ${mine.map((r) => r.transcript.split(' ')[0]!.padEnd(22)).join(' ')}`);
+    for (const n of needles) {
+      out.push(`  ${n.id.padEnd(18)} ${(n.kind ?? '').padEnd(13)} ${WHERE[n.placement].padEnd(34)} ${mine.map((r) => (r.needles[n.id] ?? []).map((s) => SHORT[s]).join(' / ').padEnd(22)).join(' ')}`);
     }
+    const lostAfter3 = mine.flatMap((r) => needles.filter((n) => r.needles[n.id]?.[2] === 'lost').map((n) => `${n.id} in ${r.transcript}`));
+    const minRatio = Math.min(...mine.map((r) => r.tokensBaseline / r.tokensAfter[2]!));
+    out.push(`  after stages 1-3: ${lostAfter3.length === 0 ? 'every needle found' : `LOST ${lostAfter3.join(', ')}`}; smallest reduction ${minRatio.toFixed(1)}× (target ≥ 5×)`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
 }

@@ -3,6 +3,7 @@ import type { ModelClient } from '../src/model/client.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import type { SandboxStatus } from '../src/policy/sandbox.js';
 import { fenceUntrusted, redactText } from '../src/policy/filter.js';
+import { memoryFor } from '../src/pipeline/memory.js';
 import type { ProposalNotice } from '../src/report/notify-actions.js';
 import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
@@ -156,6 +157,10 @@ review: kairos show ${approval.id} · approve: kairos approve ${approval.id} · 
       : [];
     for (const n of notes) parts.push(`The developer's note (kairos poke):\n${n.note}`);
     if (paths.length) parts.push(`Changed paths:\n${paths.slice(0, 200).join('\n')}${paths.length > 200 ? `\n… and ${paths.length - 200} more` : ''}`);
+    // What the dream learned about this repository (the same notes triage reads). Fenced: it was
+    // written by a model from logs of hostile repository output, so it is data, not instructions.
+    const memory = memoryFor(this.d.home, task.repo);
+    if (memory?.trim()) parts.push(`Kairos's notes on this repository (MEMORY.md, from past days):\n${fenceUntrusted('MEMORY.md', memory)}`);
     return parts.join('\n\n') || 'No further context.';
   }
 }

@@ -9,7 +9,7 @@ import { contentHash, decide, describeDecision, originOf, tickItem, type Decisio
 import type { Origin } from '../src/model/ledger.js';
 import { TickLoop } from '../src/pipeline/tick-loop.js';
 import { allowance, AwayAlarm, Presence } from '../src/pipeline/presence.js';
-import { dream, dreamSettings, scheduleDream } from '../src/pipeline/dream.js';
+import { dream, dreamSettings, scheduleDream, type DreamResult, type DreamSlot } from '../src/pipeline/dream.js';
 import { LookMemory } from '../src/pipeline/look-memory.js';
 import { QuietWindow } from '../src/pipeline/quiet-window.js';
 import { ENGINE_DEFAULTS } from '../src/policy/schema.js';
@@ -65,6 +65,8 @@ export class Ambient {
   /** What no trigger took, per repository, until its burst is over (the policy's settle_ms). */
   private readonly settling: QuietWindow<StoredEvent>;
   private dreamJob: { stop(): void } | undefined;
+  /** Dreams run one after another (scheduled, caught up, on demand): a later request waits for an earlier one. */
+  private dreamQueue: Promise<unknown> = Promise.resolve();
   private readonly awayAlarm: AwayAlarm;
 
   constructor(private readonly d: AmbientDeps) {
@@ -112,16 +114,48 @@ export class Ambient {
 
   restartDream(): void {
     this.dreamJob?.stop();
+    this.dreamJob = undefined;
     const s = dreamSettings(this.d.userPolicy());
     if (!s.enabled) return;
-    this.dreamJob = scheduleDream(s.cron, async () => {
-      for (const repo of this.d.watchedRepos()) {
+    try {
+      this.dreamJob = scheduleDream(s.cron, this.d.db, (slot) => void this.dreamAll(this.d.watchedRepos(), { slot }), this.d.log);
+    } catch (e) {
+      this.d.log.error({ cron: s.cron, err: (e as Error).message }, 'the dream schedule could not start; no nightly dream until the policy is fixed');
+    }
+  }
+
+  /**
+   * `kairos dream`: dreams now for one watched repository (or all), past the 24 h gap. Waits for a
+   * dream already running (the queue), so two requests never race for one repository's lock.
+   */
+  dreamNow(repo?: string): Promise<Array<DreamResult & { repo: string }>> {
+    const watched = this.d.watchedRepos();
+    if (repo !== undefined && !watched.includes(repo)) return Promise.reject(new Error(`${repo} is not watched; add it with 'kairos start --repo ${repo}'`));
+    return this.dreamAll(repo !== undefined ? [repo] : watched, { onDemand: true });
+  }
+
+  private dreamAll(repos: readonly string[], how: { slot?: DreamSlot; onDemand?: boolean }): Promise<Array<DreamResult & { repo: string }>> {
+    const run = async (): Promise<Array<DreamResult & { repo: string }>> => {
+      const why = how.onDemand ? 'dream (on demand)' : how.slot?.catchUp ? `dream (catch-up of the ${how.slot.slot} run missed while the daemon was down)` : 'dream';
+      if (how.slot?.catchUp) this.d.log.info({ slot: how.slot.slot }, 'dream: catching up a run missed while the daemon was down');
+      const out: Array<DreamResult & { repo: string }> = [];
+      for (const repo of repos) {
         const policy = this.d.repoPolicy(repo);
         if (!policy) continue;
-        const r = await dream(repo, { db: this.d.db, model: this.d.model, home: this.d.home, policy });
-        this.d.daily(r.status === 'done' ? `dream: memory rewritten (${r.lines} lines)` : `dream ${r.status}: ${r.reason}`, repo);
+        try {
+          const r = await dream(repo, { db: this.d.db, model: this.d.model, home: this.d.home, policy, onDemand: how.onDemand });
+          this.d.daily(r.status === 'done' ? `${why}: memory rewritten (${r.lines} lines)` : `${why} ${r.status}: ${r.reason}`, repo);
+          out.push({ ...r, repo });
+        } catch (e) {
+          this.d.log.error({ repo, err: (e as Error).message }, 'dream failed');
+          out.push({ status: 'failed', runId: -1, reason: (e as Error).message, costMicro: 0, repo });
+        }
       }
-    });
+      return out;
+    };
+    const next = this.dreamQueue.then(run, run);
+    this.dreamQueue = next.catch(() => undefined);
+    return next;
   }
 
   /** The user's own file changes (never the daemon's) mark them present. */

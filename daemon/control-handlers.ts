@@ -22,6 +22,8 @@ export function controlHandlers(d: Daemon, requestStop: (reason: string) => void
       return { events: d.poke(repo, submitted?.note, str(p, 'trigger')).map((e) => e.id) };
     },
     reload: () => d.reload(),
+    // `kairos dream`: answers once the dream(s) finished, with each repository's result.
+    dream: async (p) => ({ results: await d.ambient.dreamNow(str(p, 'repo')) }),
     // Retention runs on its own schedule; this runs it now and answers with what it removed.
     prune: () => d.prune(),
     add_repo: async (p) => {

@@ -45,6 +45,7 @@ import { RetentionJob, retentionSettings, type RetentionRun } from './retention-
 import { watchPolicyFiles, type PolicyWatch } from './policy-watch.js';
 import { ensureIncrementalVacuum } from '../src/store/retention.js';
 import { isDamaged, StoreDamagedError } from '../src/store/store-errors.js';
+import { dreamStatus, memoryStatus } from '../src/pipeline/dream.js';
 
 export const DEFAULT_SETTLE_MS = 1500;
 
@@ -526,7 +527,8 @@ export class Daemon {
         state: !this.model.modelStepsEnabled ? 'off' : pause.paused ? 'paused' : moneyPause ? 'budget' : 'on',
       },
       state: this.indexing ? 'indexing' : 'ready',
-      repos: [...this.repos.values()].map((r) => (this.refreshPolicy(r.path, 'status'), repoStatus(r))),
+      repos: [...this.repos.values()].map((r) => (this.refreshPolicy(r.path, 'status'), { ...repoStatus(r), memory: memoryStatus(this.db, this.opts.home, r.path) })),
+      dream: dreamStatus(this.userPolicy, Date.now()),
       pending: this.settler.pending(),
       running: this.runner.runningTaskIds(),
       queued: this.tasks.queued().map((t) => t.id),

@@ -11,7 +11,7 @@ import { evaluateStep } from '../policy/layers.js';
 import { layerContext } from '../policy/layer-context.js';
 import type { SandboxStatus } from '../policy/sandbox.js';
 import { AuditLog, recordHookBlock } from '../policy/audit.js';
-import { isPaused } from '../pipeline/approvals.js';
+import { isPaused } from '../store/pause-switch.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources, type HooksConfig } from './hooks.js';

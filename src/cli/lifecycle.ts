@@ -117,7 +117,7 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
     process.stdout.write(`kairos: not running (home ${ctx.home})\n`);
     return 1;
   }
-  const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null; watcher: WatcherJson | null }>;
+  const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null; watcher: WatcherJson | null; memory?: MemoryStatus }>;
   const model = s.model_steps as Parameters<typeof modelStepsText>[0];
   process.stdout.write(`kairos: ${s.state === 'indexing' ? 'indexing' : 'running'}, pid ${s.pid}, since ${s.started_at}\n`);
   process.stdout.write(`  model steps: ${modelStepsText(model, s.pause as PauseJson | undefined)}\n`);
@@ -125,7 +125,10 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
     process.stdout.write(`  ${r.path}  [${r.trust}]  triggers: ${r.triggers.join(', ') || '(none)'}${r.git_operation ? `  (git ${r.git_operation} in progress)` : ''}\n`);
     if (r.watcher) process.stdout.write(`    watcher: ${watcherLine(r.watcher)}\n`);
     if (r.policy_error) process.stdout.write(`    policy error: ${r.policy_error}\n`);
+    if (r.memory) process.stdout.write(`    memory: ${r.memory.path} (${memoryLine(r.memory)})\n`);
   }
+  const dream = s.dream as { enabled: boolean; cron: string; next_at: string | null } | undefined;
+  if (dream) process.stdout.write(`  dream: ${dream.enabled ? `${dream.cron}, next ${dream.next_at ?? '(unknown)'}; 'kairos dream' runs it now` : 'off in the policy'}\n`);
   process.stdout.write(`  events stored: ${s.events}; running tasks: ${(s.running as number[]).length}; queued: ${(s.queued as number[]).length}\n`);
   const store = s.store as { degraded: string | null; held: number; dropped: number } | undefined;
   if (store?.degraded) process.stdout.write(`  store: ${store.degraded}; ${store.held} events held in memory${store.dropped ? `, ${store.dropped} file events dropped` : ''} (written when space returns)\n`);
@@ -148,6 +151,20 @@ function printPlugins(r: PluginReport | undefined): void {
 
 function printTrustHints(s: Record<string, unknown> | null, asked: string[]): void {
   for (const line of trustHints((s?.repos as Array<{ path: string; trust: string }> | undefined) ?? [], asked)) process.stdout.write(`${line}\n`);
+}
+
+interface MemoryStatus {
+  path: string;
+  exists: boolean;
+  last_dream_at: string | null;
+  last_run: { at: string; state: string; reason: string | null } | null;
+}
+
+/** "last dream 2026-11-27T03:00:01Z", or why there is none yet. */
+function memoryLine(m: MemoryStatus): string {
+  const last = m.last_dream_at ? `last dream ${m.last_dream_at}` : m.exists ? 'no dream recorded' : 'not written yet: no dream so far';
+  const run = m.last_run && m.last_run.state !== 'done' ? `; latest run ${m.last_run.state} at ${m.last_run.at}${m.last_run.reason ? `: ${m.last_run.reason}` : ''}` : '';
+  return `${last}${run}`;
 }
 
 /** The last lines written since `from`, so an old run's output is not mistaken for this one's. */

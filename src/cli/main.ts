@@ -4,18 +4,16 @@ import { repoOrCwd, resolveHome, resolveRepo, UsageError } from './context.js';
 import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';
 import { listEvents, listTasks } from './listings.js';
 import { showLogs } from './logs.js';
-import { checkPolicy, explainCommand, explainSandboxCommand, importClaudeCommand, trustCommand } from './policy-commands.js';
 import { callDaemon } from './control-client.js';
 import { parseLimit, printJson } from './output.js';
-import { formatDoctor, runDoctor } from './doctor.js';
 import { showSpend } from './spend-command.js';
 import { applyCommand, undoCommand } from './proposal-commands.js';
 import { registerMcpCommand } from './mcp-command.js';
 import { registerApprovalCommands } from './approval-commands.js';
 import { registerTrayCommand } from './tray-command.js';
 import { registerServiceCommand } from './service-command.js';
-import { resolveTrustTarget, trustPluginCommand } from './plugin-trust-command.js';
 import { registerAuditCommand } from './audit-command.js';
+import { registerDreamCommand } from './dream-command.js';
 import { EventType } from '../events/event.js';
 import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
 import { exitQuietlyWhenOutputCloses } from './closed-pipe.js';
@@ -35,6 +33,10 @@ const limit = (v: string): number => {
 const home = (): string => resolveHome(program.opts<{ home?: string }>().home);
 const ctx = () => ({ home: home(), env: process.env });
 let exitCode = 0;
+// Modules only some commands need are loaded by those commands: the shell grammar (WebAssembly),
+// the doctor's probes, the plugin loader, the MCP server. `kairos status` then starts in a fraction
+// of the time, and `kairos run` (the daemon) does not carry what it never uses.
+const policyCommands = () => import('./policy-commands.js');
 
 program
   .name('kairos')
@@ -165,8 +167,8 @@ const policy = program.command('policy').description('check and explain policy f
 policy
   .command('check [file]')
   .description('validate a policy file; without FILE, the user policy and the current repository policy')
-  .action((file: string | undefined) => {
-    exitCode = checkPolicy(home(), file);
+  .action(async (file: string | undefined) => {
+    exitCode = (await policyCommands()).checkPolicy(home(), file);
   });
 
 policy
@@ -175,7 +177,8 @@ policy
   .option('-r, --repo <dir>', 'the repository (default: the current one)')
   .option('--sandbox', "print the sandbox's mount table, environment allow-list and limits")
   .option('--json', 'print JSON')
-  .action((call: string | undefined, o: { repo?: string; json?: boolean; sandbox?: boolean }) => {
+  .action(async (call: string | undefined, o: { repo?: string; json?: boolean; sandbox?: boolean }) => {
+    const { explainCommand, explainSandboxCommand } = await policyCommands();
     if (o.sandbox) exitCode = explainSandboxCommand(home(), repoOrCwd(o.repo), !!o.json);
     else if (call) exitCode = explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
     else throw new UsageError('name a tool call to explain, e.g. kairos policy explain "Bash(npm test)", or use --sandbox');
@@ -184,8 +187,8 @@ policy
 policy
   .command('import-claude [file]')
   .description('print the permissions of a Claude Code settings file as a Kairos policy block (default: .claude/settings.json)')
-  .action((file: string | undefined) => {
-    exitCode = importClaudeCommand(file ?? '.claude/settings.json');
+  .action(async (file: string | undefined) => {
+    exitCode = (await policyCommands()).importClaudeCommand(file ?? '.claude/settings.json');
   });
 
 program
@@ -194,13 +197,14 @@ program
   .option('--plugin <name>', 'trust the plugin of this name (or folder) in $KAIROS_HOME/plugins instead of a repository')
   .option('--revoke', 'withdraw trust')
   .action(async (dir: string | undefined, o: { revoke?: boolean; plugin?: string }) => {
+    const { resolveTrustTarget, trustPluginCommand } = await import('./plugin-trust-command.js');
     if (o.plugin !== undefined) {
       if (dir !== undefined) throw new UsageError(`trust: name either a repository or --plugin ${o.plugin}, not both`);
       exitCode = await trustPluginCommand(home(), o.plugin, !!o.revoke);
       return;
     }
     if (dir === undefined) throw new UsageError('trust: name a repository (kairos trust ~/src/app) or a plugin (kairos trust --plugin NAME)');
-    exitCode = await trustCommand(home(), resolveTrustTarget(dir), !!o.revoke);
+    exitCode = await (await policyCommands()).trustCommand(home(), resolveTrustTarget(dir), !!o.revoke);
   });
 
 program
@@ -208,6 +212,7 @@ program
   .description('check this machine: node, SQLite, git, inotify limits, notifications, speech, sandbox, API key')
   .option('--json', 'print JSON')
   .action(async (o: { json?: boolean }) => {
+    const { formatDoctor, runDoctor } = await import('./doctor.js');
     const checks = await runDoctor({ home: home(), env: process.env });
     if (o.json) printJson(checks);
     else process.stdout.write(formatDoctor(checks) + '\n');
@@ -219,6 +224,7 @@ registerMcpCommand(program, { home });
 registerTrayCommand(program, { home });
 registerServiceCommand(program, { home });
 registerAuditCommand(program, { home, setExitCode: (c) => (exitCode = c) });
+registerDreamCommand(program, { home, setExitCode: (c) => (exitCode = c) });
 
 // What the CLI prints (listings, MCP answers) never shows this process's own secret env values.
 registerKnownSecrets(secretsFromEnv(process.env));

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { serveKairosMcp } from './mcp-server.js';
 
 /** `kairos mcp`: see src/cli/mcp-server.ts. */
 export function registerMcpCommand(program: Command, deps: { home(): string }): void {
@@ -16,6 +15,8 @@ Add it to an MCP client, e.g. Claude Code:
 The read-only tools work with the daemon down; kairos_status and kairos_poke need it running.`,
     )
     .action(async () => {
+      // The MCP server SDK is loaded only by this command.
+      const { serveKairosMcp } = await import('./mcp-server.js');
       await serveKairosMcp({ home: deps.home() });
     });
 }

@@ -7,7 +7,7 @@ import { EventType } from '../events/event.js';
 import { spendReport } from '../model/spend-report.js';
 import { redactDeep, redactText } from '../policy/filter.js';
 import { loadPolicyOrDefault } from '../policy/load.js';
-import { TASK_STATES } from '../pipeline/task-states.js';
+import { TASK_STATES } from '../store/task-states.js';
 import type { Db } from '../store/db.js';
 import { EventStore } from '../store/event-store.js';
 import { ApprovalStore } from '../store/approval-store.js';

@@ -12,7 +12,7 @@ import type { Decider, DecisionKind, DecisionReport } from './decision-report.js
 
 export type { Approval, ApprovalChannel, ApprovalState, HumanChannel, TokenAction } from '../store/approval-store.js';
 export { ApprovalError, type ApprovalErrorCode } from './approval-error.js';
-export { isPaused, pausedBy, pausedSince, pauseStatus, setPaused } from './pause-switch.js';
+export { isPaused, pausedBy, pausedSince, pauseStatus, setPaused } from '../store/pause-switch.js';
 export { approvalJson, proposalActions, type ProposalActionsOptions } from './proposal-actions.js';
 export type { DecisionReport, DecisionListener } from './decision-report.js';
 export type * from './approval-types.js';

@@ -1,6 +1,6 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
-import cron from 'node-cron';
 import { CronExpressionParser } from 'cron-parser';
 import type { Db } from '../store/db.js';
 import { DREAM_DEFAULTS, type Policy } from '../policy/schema.js';
@@ -8,7 +8,9 @@ import type { ModelClient } from '../model/client.js';
 import { cachedSystem } from '../model/cache.js';
 import { fenceUntrusted, redactText } from '../policy/filter.js';
 import { readDailyLog } from '../report/daily-log.js';
-import { MEMORY_MAX_LINES, memoryFor, writeMemory } from './memory.js';
+import type { LogSink } from '../report/logger.js';
+import { startCron } from '../events/cron.js';
+import { MEMORY_MAX_LINES, memoryFor, memoryPath, writeMemory } from './memory.js';
 
 /**
  * The nightly "dream": the cheap model reads a repository's recent daily-log entries and its
@@ -42,6 +44,11 @@ export interface DreamDeps {
   /** The repository's effective policy (dream settings, models.triage). */
   policy: Policy;
   clock?: (() => number) | undefined;
+  /**
+   * The user asked for this dream (`kairos dream`): the 24 h gap does not apply. Everything else
+   * does: the policy switch, model steps, the lock, "nothing happened", and the spend ledger's caps.
+   */
+  onDemand?: boolean | undefined;
 }
 
 export type DreamResult =
@@ -81,7 +88,7 @@ export async function dream(repo: string, deps: DreamDeps): Promise<DreamResult>
   const last = db
     .prepare(`SELECT * FROM dream_runs WHERE repo = ? AND state = 'done' ORDER BY started_at DESC LIMIT 1`)
     .get(repo) as RunRow | undefined;
-  if (last && now - last.started_at < DREAM_MIN_GAP_MS) {
+  if (last && !deps.onDemand && now - last.started_at < DREAM_MIN_GAP_MS) {
     const hours = ((now - last.started_at) / 3_600_000).toFixed(1);
     return skip(`the last dream was ${hours} h ago; dreams are at least 24 h apart`);
   }
@@ -214,18 +221,76 @@ function localDate(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
 
+export interface LastDream {
+  /** When the last finished dream started (ms), or null before the first. */
+  doneAt: number | null;
+  /** The newest run of any state (skipped and failed ones say why). */
+  latest: { at: number; state: string; reason: string | null } | null;
+}
+
+/** The repository's dream history as `kairos status` shows it. */
+export function lastDream(db: Db, repo: string): LastDream {
+  const done = db.prepare(`SELECT started_at FROM dream_runs WHERE repo = ? AND state = 'done' ORDER BY started_at DESC, id DESC LIMIT 1`).get(repo) as { started_at: number } | undefined;
+  const latest = db.prepare(`SELECT started_at, state, reason FROM dream_runs WHERE repo = ? ORDER BY id DESC LIMIT 1`).get(repo) as
+    | { started_at: number; state: string; reason: string | null }
+    | undefined;
+  return { doneAt: done?.started_at ?? null, latest: latest ? { at: latest.started_at, state: latest.state, reason: latest.reason } : null };
+}
+
+/** One repository's memory as `kairos status --json` shows it: where the file is and when it was last dreamt. */
+export function memoryStatus(db: Db, home: string, repo: string): Record<string, unknown> {
+  const file = memoryPath(home, repo);
+  const last = lastDream(db, repo);
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    path: file,
+    exists: fs.existsSync(file),
+    last_dream_at: iso(last.doneAt),
+    last_run: last.latest ? { at: iso(last.latest.at), state: last.latest.state, reason: last.latest.reason } : null,
+  };
+}
+
+/** The daemon's dream schedule for `kairos status`. */
+export function dreamStatus(policy: Policy, now: number): Record<string, unknown> {
+  const s = dreamSettings(policy);
+  let next: string | null = null;
+  try {
+    next = s.enabled ? new Date(nextDreamAt(s.cron, now)).toISOString() : null;
+  } catch {
+    next = null;
+  }
+  return { enabled: s.enabled, cron: s.cron, next_at: next };
+}
+
 /** When the schedule fires next after `now` (for `kairos status`). */
 export function nextDreamAt(expr: string, now: number): number {
   return CronExpressionParser.parse(expr, { currentDate: new Date(now) }).next().getTime();
 }
 
+/** The cron_runs key of the daemon's one dream schedule (a pseudo-repository: the schedule is not any repository's). */
+export const DREAM_SCHEDULE_KEY = { repo: '(kairos)', trigger: 'dream' } as const;
+
+export interface DreamSlot {
+  /** The scheduled time this run stands for (ISO, UTC). */
+  slot: string;
+  /** True when it stands in for runs missed while the daemon was down or the machine asleep. */
+  catchUp: boolean;
+}
+
 /**
  * Runs `run` on the dream schedule (local time). One schedule for the daemon, not one per
  * repository: `run` loops over the watched repositories and calls `dream` for each, one at a time.
+ * The cron module's catch-up applies (src/events/cron.ts): a run missed while the daemon was down
+ * happens once on start, however many nights were missed, and the first start with a schedule
+ * only records it. The slot is recorded when the run starts; a dream cut short by a crash is not
+ * retried by the schedule (its lock expires, and the next night's run takes over).
  */
-export function scheduleDream(expr: string, run: () => void | Promise<void>): { stop(): void } {
-  const task = cron.schedule(expr, () => {
-    void run();
+export function scheduleDream(expr: string, db: Db, run: (slot: DreamSlot) => void, log?: LogSink): { stop(): void } {
+  return startCron({
+    schedules: [{ ...DREAM_SCHEDULE_KEY, expr }],
+    db,
+    // Called inside the transaction that records the slot: the dream itself runs after it commits.
+    onFire: (draft) => void setImmediate(() => run({ slot: draft.data.slot, catchUp: draft.data.catchUp })),
+    log,
   });
-  return { stop: () => void task.stop() };
 }

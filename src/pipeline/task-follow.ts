@@ -2,7 +2,7 @@ import type { Db } from '../store/db.js';
 import { ApprovalStore, type Approval } from '../store/approval-store.js';
 import { ProposalStore, type Proposal } from '../store/proposal-store.js';
 import { TaskStore } from '../store/task-store.js';
-import { canMove, type TaskState } from './task-states.js';
+import { canMove, type TaskState } from '../store/task-states.js';
 
 /**
  * Tasks follow their proposal: an agent task that proposed stays `proposed` while its approval

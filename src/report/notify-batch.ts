@@ -1,5 +1,6 @@
 import type { Priority } from '../pipeline/priority-queue.js';
-import { NotificationBatcher, type Note, type PresenceMode } from '../pipeline/presence.js';
+import type { PresenceMode } from '../pipeline/presence.js';
+import { NotificationBatcher, type Note } from './notification-batcher.js';
 import type { Notification, Notifier, NotifyResult, Urgency } from './notify.js';
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import nodeNotifier from 'node-notifier';
+import type nodeNotifierModule from 'node-notifier';
 import type { LogSink } from './logger.js';
 import { stripTerminalEscapes, truncateText } from './terminal-text.js';
 import { redactText } from '../policy/filter.js';
@@ -212,9 +212,16 @@ interface RawNotifier {
 export function desktopNotifyBackend(icon?: string): NotifyBackend {
   const linuxLike = process.platform === 'linux' || process.platform.endsWith('bsd');
   // suppressOsdCheck: node-notifier's own check caches "missing" for the life of the process.
-  const raw: RawNotifier = linuxLike
-    ? (new nodeNotifier.NotifySend({ suppressOsdCheck: true } as nodeNotifier.Option) as unknown as RawNotifier)
-    : (nodeNotifier as unknown as RawNotifier);
+  // node-notifier (~11 MB loaded) is the fallback behind D-Bus: loaded when first used, not with the daemon.
+  let raw: RawNotifier | undefined;
+  const notifier = (): RawNotifier => {
+    if (raw) return raw;
+    const nodeNotifier = createRequire(import.meta.url)('node-notifier') as typeof nodeNotifierModule;
+    raw = linuxLike
+      ? (new nodeNotifier.NotifySend({ suppressOsdCheck: true } as nodeNotifierModule.Option) as unknown as RawNotifier)
+      : (nodeNotifier as unknown as RawNotifier);
+    return raw;
+  };
   return (n) => {
     if (!detectNotifyBackend(process.env, process.platform)) {
       return Promise.reject(new NotifyBackendUnavailableError(linuxLike ? 'notify-send is not on PATH' : 'no notification program found'));
@@ -231,7 +238,7 @@ export function desktopNotifyBackend(icon?: string): NotifyBackend {
         }
       : { title: n.title, message: n.body || ' ', sound: n.urgency === 'critical', wait: false, timeout: false };
     return new Promise<void>((resolve, reject) => {
-      raw.notify(options, (err) => {
+      notifier().notify(options, (err) => {
         // node-notifier passes a non-empty stderr as `err` even when the program succeeded: only an Error is a failure.
         if (err instanceof Error) reject(err);
         else resolve();

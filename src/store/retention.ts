@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import { isFinal, TASK_STATES } from '../pipeline/task-states.js';
+import { isFinal, TASK_STATES } from './task-states.js';
 
 /** How long stored history is kept; 0 keeps it forever. */
 export interface RetentionSettings {

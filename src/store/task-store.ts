@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import { canMove, type TaskState } from '../pipeline/task-states.js';
+import { canMove, type TaskState } from './task-states.js';
 
 export interface TaskRow {
   id: number;

@@ -109,7 +109,9 @@ describe('a rebuild keeps the bin runnable', () => {
   test('after the build this test run used, the bin is executable and `npx kairos` runs it', () => {
     assert.match(PKG.scripts.build!, /tsc -p tsconfig\.json && node scripts\/make-bins-executable\.mjs$/, 'the build puts the run bit back after tsc');
     assert.equal(fs.statSync(path.join(REPO_ROOT, BIN)).mode & 0o111, 0o111, `${BIN} is executable`);
-    const r = spawnSync('npx', ['--no-install', 'kairos', '--version'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    // --ignore-scripts: with an empty npm cache (a fresh CI machine) npx runs the project's own
+    // `prepare` first, a rebuild that deletes dist/ under every test running beside this one.
+    const r = spawnSync('npx', ['--no-install', '--ignore-scripts', 'kairos', '--version'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.equal(r.stdout.trim(), PKG.version);
   });

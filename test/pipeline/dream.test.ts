@@ -7,7 +7,7 @@ import { createModelClient, type ModelClient } from '../../src/model/client.js';
 import { loadPriceTable } from '../../src/model/prices.js';
 import { parsePolicyText } from '../../src/policy/load.js';
 import { appendDailyLog } from '../../src/report/daily-log.js';
-import { dream, dreamSettings, nextDreamAt, DREAM_LOCK_TTL_MS, type DreamDeps } from '../../src/pipeline/dream.js';
+import { dream, dreamSettings, lastDream, memoryStatus, nextDreamAt, DREAM_LOCK_TTL_MS, type DreamDeps } from '../../src/pipeline/dream.js';
 import { memoryFor, memoryPath } from '../../src/pipeline/memory.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { tempDir } from '../support/temp.js';
@@ -109,6 +109,28 @@ describe('dream', () => {
     const quiet = await dream(repo, deps(T0 + 48 * HOUR));
     assert.deepEqual([quiet.status, quiet.status === 'skipped' && quiet.reason], ['skipped', 'nothing happened since the last dream']);
     assert.equal(fake.messageRequests().length, 2);
+  });
+
+  test('on demand skips the 24 h gap, nothing else; status reads the last dream back', async () => {
+    happened(T0 - HOUR, 'tests failed');
+    fake.script({ text: '# one\n' }, { text: '# two\n' });
+    assert.equal((await dream(repo, deps(T0))).status, 'done');
+    happened(T0 + HOUR, 'tests failed again');
+    const asked = await dream(repo, deps(T0 + 2 * HOUR, { onDemand: true }));
+    assert.equal(asked.status, 'done', 'the user asked: no 24 h wait');
+    assert.equal(memoryFor(home, repo), '# two\n');
+    const quiet = await dream(repo, deps(T0 + 3 * HOUR, { onDemand: true }));
+    assert.deepEqual([quiet.status, quiet.status === 'skipped' && quiet.reason], ['skipped', 'nothing happened since the last dream']);
+    const off = await dream(repo, deps(T0 + 4 * HOUR, { onDemand: true, policy: parsePolicyText('models: {triage: claude-haiku-4-5}\ndream: {enabled: false}', 'p.yaml') }));
+    assert.deepEqual([off.status, off.status === 'skipped' && off.reason], ['skipped', 'dream is off in the policy']);
+    assert.equal(fake.messageRequests().length, 2);
+    const last = lastDream(db, repo);
+    assert.equal(last.doneAt, T0 + 2 * HOUR);
+    assert.deepEqual(last.latest, { at: T0 + 4 * HOUR, state: 'skipped', reason: 'dream is off in the policy' });
+    const shown = memoryStatus(db, home, repo);
+    assert.equal(shown.path, memoryPath(home, repo));
+    assert.equal(shown.exists, true);
+    assert.equal(shown.last_dream_at, new Date(T0 + 2 * HOUR).toISOString());
   });
 
   test('the lock: a running dream of the repository blocks another; a crashed one expires', async () => {

@@ -1,7 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as presenceModule from '../../src/pipeline/presence.js';
-import { AwayAlarm, Presence, NotificationBatcher, shouldNotifyNow, allowance, DEFAULT_AWAY_AFTER_MS, type Note } from '../../src/pipeline/presence.js';
+import { AwayAlarm, Presence, allowance, DEFAULT_AWAY_AFTER_MS } from '../../src/pipeline/presence.js';
+import { NotificationBatcher, shouldNotifyNow, type Note } from '../../src/report/notification-batcher.js';
 
 const T0 = 1_700_000_000_000;
 const MIN = 60_000;

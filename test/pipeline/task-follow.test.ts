@@ -12,7 +12,7 @@ import { ApprovalError, ApprovalQueue, proposalActions, type DecisionReport, typ
 import { resolveRef, MIN_PREFIX } from '../../src/pipeline/approval-ids.js';
 import { applyProposalChecked, undoProposalAudited } from '../../src/pipeline/proposal-decisions.js';
 import { followAll } from '../../src/pipeline/task-follow.js';
-import { canMove, isFinal } from '../../src/pipeline/task-states.js';
+import { canMove, isFinal } from '../../src/store/task-states.js';
 import { AuditLog } from '../../src/policy/audit.js';
 import { decisionLogText } from '../../src/report/decision-text.js';
 import { makeRepo, type TestRepo } from '../support/git-repo.js';

@@ -1,5 +1,5 @@
-import type { Db } from '../store/db.js';
-import { ApprovalStore, type HumanChannel } from '../store/approval-store.js';
+import type { Db } from './db.js';
+import { ApprovalStore, type HumanChannel } from './approval-store.js';
 
 const PAUSED_KEY = 'paused';
 const PAUSED_BY_KEY = 'paused_by';
