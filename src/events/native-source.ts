@@ -7,6 +7,7 @@ import { checkAgainstDisk, type FileOrigin, type RawChange, type Reported } from
 import type { FsSource, FsSourceOptions, WatcherStatus } from './file-watch.js';
 import { IgnoreRules, isIgnoreFile } from './ignore-rules.js';
 import { NativeTree } from './native-tree.js';
+import { NewDirRecheck } from './new-dir-recheck.js';
 import { scanTree } from './tree-scan.js';
 import { TreeSnapshot } from './tree-snapshot.js';
 import type { EngineChoice } from './watch-engine.js';
@@ -58,8 +59,14 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   const scratch = (tag: string): string => snapshot?.scratch(tag) ?? path.join(os.tmpdir(), `kairos-${tag}-${process.pid}-${crypto.randomUUID()}`);
   const liveOrigin = (rel: string): FileOrigin => (opts.isOwnWrite?.(rel) ? 'daemon' : 'user');
   const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported): number => {
-    const { drafts, foundInNewDirs, unseenDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+    const { drafts, foundInNewDirs, unseenDirs, newDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
     if (unseenDirs && canResync) crawlWhenQuiet = true;
+    if (newDirs.length && canResync) {
+      const at = Date.now();
+      const paths = drafts.flatMap((d) => ('path' in d ? [d.path] : []));
+      for (const dir of newDirs) newDirRecheck.add(dir, paths.filter((p) => p.startsWith(`${dir}/`)), at);
+      scheduleListedCheck();
+    }
     if (foundInNewDirs.length) {
       if (canResync) stale = true;
       const at = Date.now();
@@ -101,6 +108,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
    * spoken about it since.
    */
   const listed = new Map<string, number>();
+  const newDirRecheck = new NewDirRecheck(repo);
   let listedTimer: NodeJS.Timeout | undefined;
   function scheduleListedCheck(): void {
     listedTimer ??= setTimeout(() => {
@@ -114,7 +122,9 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       }
       // checkAgainstDisk reports only those that are really gone.
       if (gone.length && !closed) report(gone, liveOrigin);
-      if (listed.size) scheduleListedCheck();
+      const missed = newDirRecheck.due(Date.now(), LISTED_RECHECK_MS, rules);
+      if (missed.length && !closed) report(missed, liveOrigin, undefined, reported);
+      if (listed.size || newDirRecheck.size) scheduleListedCheck();
     }, LISTED_RECHECK_MS);
   }
 
@@ -126,6 +136,8 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       return;
     }
     if (listed.size) for (const c of changes) listed.delete(c.rel);
+    changes = newDirRecheck.correct(changes);
+    newDirRecheck.saw(changes);
     burst.note(changes.length);
     if (changes.some((c) => isIgnoreFile(c.rel))) {
       clearTimeout(reloadTimer);
