@@ -73,6 +73,7 @@ describe('presence.batch_every gathers non-urgent notifications', () => {
         // One save, made atomic (written aside, renamed in) so the watcher sees exactly one event
         // for src/a.ts: a plain write can surface as an add and a later change on a loaded machine,
         // two batches per trigger, which is not what this test is about.
+        fs.mkdirSync(path.join(repo.dir, 'src'), { recursive: true });
         fs.writeFileSync(path.join(repo.dir, 'a.ts.tmp'), 'export const a = 1;\n');
         fs.renameSync(path.join(repo.dir, 'a.ts.tmp'), path.join(repo.dir, 'src', 'a.ts'));
         const shown = await waitFor(() => readRecord(record).find((r) => /updates/.test(r.title)), { what: 'one batched notification', timeoutMs: 30_000 });
