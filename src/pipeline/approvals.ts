@@ -100,7 +100,7 @@ export class ApprovalQueue {
         current.id,
       );
       return { approval, tokens: this.mint(approval.id, now), collapsed: false };
-    })();
+    }).immediate();
     if (queued.collapsed) {
       this.report('collapse', queued.approval, 'daemon', { at: now, reason: `task ${taskId} proposed the same diff (proposal ${current.id}, discarded)`, taskIds: [] });
     } else this.queued(queued.approval);
@@ -128,7 +128,7 @@ export class ApprovalQueue {
         this.deps.makeId,
       );
       return { approval, tokens: this.mint(approval.id, now) };
-    })();
+    }).immediate();
     this.queued(queued.approval);
     return queued;
   }
@@ -147,7 +147,7 @@ export class ApprovalQueue {
       const a = this.require(id);
       if (a.state !== 'pending' || a.expiresAt <= iso(now)) throw new ApprovalError('already_decided', `approval ${a.id} ${describeApproval(a, iso(now))}; tokens are only issued for a pending approval`);
       return this.mint(a.id, now);
-    })();
+    }).immediate();
   }
 
   pending(now: Date = this.clock()): Approval[] {
@@ -171,7 +171,7 @@ export class ApprovalQueue {
       if (opts.token !== undefined) this.spendToken(opts.token, a, 'show', now);
       const diff = a.proposalId ? (new ProposalStore(this.db).get(a.proposalId)?.diff ?? null) : null;
       return { approval: a, diff };
-    })();
+    }).immediate();
   }
 
   async approve(ref: string, opts: ApproveOptions, now: Date = this.clock()): Promise<ApproveResult> {
