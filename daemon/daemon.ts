@@ -23,7 +23,7 @@ import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
 import { loadPluginPolicy, type PluginReport } from '../src/agent/plugin-policy.js';
 import { pluginTrustStatus } from '../src/agent/plugins/trust.js';
-import { recoverAfterStop, startApprovalExpiry } from './recovery.js';
+import { recoverAfterStop, startApprovalExpiry, type ApprovalExpiry } from './recovery.js';
 import { DaemonHooks } from './daemon-hooks.js';
 import { FileChangedBatches } from './file-changed.js';
 import type { DbusNotifier } from '../src/report/dbus-notify.js';
@@ -103,7 +103,7 @@ export class Daemon {
   /** The user's policy in force, before the plugins were added to it. */
   private policyWithoutPlugins!: Policy;
   private readonly proposalNotifier: DbusNotifier | null;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiry: ApprovalExpiry | undefined;
   private indexing = true;
   private watchingAll: Promise<void> = Promise.resolve();
   /** Holds events in memory while the store's disk is full. */
@@ -203,6 +203,7 @@ export class Daemon {
     this.approvals = new ApprovalQueue(this.db, {
       ...proposalActions({ db: this.db, home: opts.home, onBeforeWrite: (repo, paths) => this.markOwnWrites(repo, paths) }),
       onDecided: (r) => decisions.decided(r),
+      onQueued: (a) => this.expiry?.queued(a.expiresAt),
     });
     this.agents = new AgentTasks({
       announce: (notice) => {
@@ -303,7 +304,7 @@ export class Daemon {
         this.reporter.interrupted(t);
       },
     });
-    this.expiryTimer = startApprovalExpiry(this.approvals, this.log);
+    this.expiry = startApprovalExpiry(this.approvals, this.log);
     const shownAgain = this.proposalNotifier ? this.agents.announcePending() : 0;
     if (shownAgain) this.log.info({ count: shownAgain }, 'proposals still waiting shown again');
     for (const r of this.opts.repos) this.repoStore.setWatched(r, true, now);
@@ -584,7 +585,7 @@ export class Daemon {
     await step('ambient', () => this.ambient.stop());
     await step('retention', () => this.retention.stop());
     await step('notifications', () => this.proposalNotifier?.close());
-    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiry?.stop();
     for (const r of this.repos.values()) await step('cron', () => r.cron?.stop());
     await Promise.allSettled([...this.repos.values()].map((r) => r.watch?.close()));
     // Give running commands a moment, then stop them; they are recorded as interrupted, not lost.

@@ -32,18 +32,79 @@ export async function recoverAfterStop(d: {
   if (followed.length) d.log.info({ tasks: followed.map((t) => `${t.taskId}: ${t.from} → ${t.to}`) }, 'tasks caught up with their proposals');
 }
 
-/** Expired approvals are denied (fail closed): once now, then every minute. Returns the timer. */
-export function startApprovalExpiry(approvals: ApprovalQueue, log: Logger): NodeJS.Timeout {
+/**
+ * The longest the expiry timer sleeps while an approval is pending. Node's timers run on the monotonic
+ * clock, which stands still while a laptop sleeps: a wake-up now and then bounds how late an expiry
+ * found after a resume can be. Nothing pending, no timer at all.
+ */
+const MAX_EXPIRY_WAIT_MS = 5 * 60_000;
+
+export interface ApprovalExpiry {
+  /** A new approval was queued: the timer is armed for it if it is due before the one already set. */
+  queued(expiresAt: string): void;
+  stop(): void;
+}
+
+/**
+ * Expired approvals are denied (fail closed): once now, then when the next pending approval is due.
+ * An idle daemon with nothing pending is never woken by it. A decision checks expiry itself (see
+ * ApprovalQueue), so a late timer only delays the discard and the notice, never lets an expired one through.
+ */
+export function startApprovalExpiry(approvals: ApprovalQueue, log: Logger, maxWaitMs = MAX_EXPIRY_WAIT_MS): ApprovalExpiry {
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  const nextDue = (): number => {
+    const at = approvals.db.prepare("SELECT min(expires_at) FROM approvals WHERE state = 'pending'").pluck().get() as string | null;
+    return at === null ? Infinity : Date.parse(at);
+  };
+  const arm = (at: number): void => {
+    if (stopped || at >= timerAt || at === Infinity) return;
+    clearTimeout(timer);
+    // +1: a timer may fire a hair before the wall clock reaches the expiry it was set for.
+    const wait = Math.min(Math.max(0, at - Date.now()) + 1, maxWaitMs);
+    timerAt = Date.now() + wait;
+    timer = setTimeout(() => {
+      timer = undefined;
+      timerAt = Infinity;
+      expire();
+    }, wait);
+    timer.unref();
+  };
   const expire = (): void => {
-    void approvals.expireDue().then(
-      (rs) => {
-        for (const r of rs) log.info({ approval: r.approval.id, discard_error: r.discardError }, 'approval expired (denied: nobody answered in time)');
-      },
-      (e: Error) => log.error({ err: e.message }, 'expiring approvals failed'),
-    );
+    if (stopped) return;
+    let failed = false;
+    running ??= approvals
+      .expireDue()
+      .then(
+        (rs) => {
+          for (const r of rs) log.info({ approval: r.approval.id, discard_error: r.discardError }, 'approval expired (denied: nobody answered in time)');
+        },
+        (e: Error) => {
+          failed = true;
+          log.error({ err: e.message }, 'expiring approvals failed');
+        },
+      )
+      .finally(() => {
+        running = undefined;
+        try {
+          // Something still due right after a run (a failure, a clock step) is retried later, not in a loop.
+          arm(Math.max(nextDue(), Date.now() + (failed ? 60_000 : 1000)));
+        } catch (e) {
+          log.error({ err: (e as Error).message }, 'expiring approvals failed');
+        }
+      });
   };
   expire();
-  const timer = setInterval(expire, 60_000);
-  timer.unref();
-  return timer;
+  return {
+    queued: (expiresAt) => {
+      // While a run is under way it re-arms from the store when it ends, which includes this one.
+      if (!running) arm(Date.parse(expiresAt));
+    },
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -5,6 +5,7 @@ import { watchFiles, type FsSource, type WatcherStatus } from '../src/events/fs-
 import type { GitOperation } from '../src/events/git-diff.js';
 import { watchGit, type GitSource } from '../src/events/git-source.js';
 import { rootIno } from '../src/events/tree-snapshot.js';
+import { guardRoot } from './root-guard.js';
 import { withChangedPaths } from '../src/events/git-changed-paths.js';
 import { enabledTriggers, type RepoPolicy } from '../src/policy/effective.js';
 import { startCron, type CronDraft } from '../src/events/cron.js';
@@ -29,7 +30,10 @@ export interface RepoWatchOptions {
   isOwnWrite(rel: string): boolean;
   /** Log lines: refused paths, offline recovery, ignore reloads, a folder lost and found. */
   log: Logger;
-  /** How often the folder itself is checked for being deleted or replaced. Default 2 s. */
+  /**
+   * The folder is watched for being deleted or replaced through its parent (daemon/root-guard.ts); only
+   * when the parent cannot be watched is it looked at this often instead. Default 10 s.
+   */
   rootCheckMs?: number;
 }
 
@@ -53,8 +57,8 @@ interface Sources {
 }
 
 /**
- * The sources of one repository: its files and its git state. The folder itself is checked every
- * couple of seconds (a stat; nothing else runs when idle): when it is deleted, or deleted and cloned
+ * The sources of one repository: its files and its git state. The folder itself is guarded by kernel
+ * notifications on it and its parent (nothing runs when idle): when it is deleted, or deleted and cloned
  * again at the same path, the sources are closed and started again once a work tree is back.
  */
 export function watchRepo(o: RepoWatchOptions): RepoWatch {
@@ -62,6 +66,7 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
   let lost: string | null = null;
   let closed = false;
   let lastStatus: WatcherStatus | undefined;
+  let requestCheck = (): void => undefined;
   const start = (): Sources => {
     const files = watchFiles({
       repo: o.repo,
@@ -69,7 +74,10 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
       env: o.env,
       snapshotDir: o.snapshotDir,
       onEvents: o.onEvents,
-      onError: (e) => o.onError(e, 'fs'),
+      onError: (e) => {
+        o.onError(e, 'fs');
+        requestCheck(); // a watcher's error may be its folder going away
+      },
       isOwnWrite: o.isOwnWrite,
       onStorm: o.onStorm,
       onRefused: (rel, reason) => o.log.warn({ repo: o.repo, path: rel, reason }, 'file event refused: the path cannot be recorded exactly'),
@@ -84,7 +92,10 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
         o.onGitEvents(withChangedPaths(o.repo, full), snapshot);
       },
       onOperation: o.onGitOperation,
-      onError: (e) => o.onError(e, 'git'),
+      onError: (e) => {
+        o.onError(e, 'git');
+        requestCheck();
+      },
       isOwnBranch: o.isOwnBranch,
     });
     return { files, git, ino: rootIno(o.repo) };
@@ -98,9 +109,15 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
   const ready = Promise.all([current.files.ready, current.git.ready]).then(() => undefined);
 
   // The guard: a deleted or replaced folder is noticed and, once a work tree is back, watched again.
+  // A check asked for while one runs runs again after it (the folder may have changed meanwhile).
   let checking = false;
-  const guard = setInterval(() => {
-    if (checking || closed) return;
+  let again = false;
+  const check = (): void => {
+    if (closed) return;
+    if (checking) {
+      again = true;
+      return;
+    }
     checking = true;
     void (async () => {
       const ino = rootIno(o.repo);
@@ -111,7 +128,9 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
         const s = current;
         current = undefined;
         await stop(s);
-      } else if (lost && isTree) {
+        // A folder replaced in one move (or re-cloned while the sources closed) is back already: look again.
+        again = true;
+      } else if (lost && isTree && !closed) {
         o.log.info({ repo: o.repo, was: lost }, 'repository folder is back; watching it again');
         try {
           const s = start();
@@ -123,9 +142,16 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
           o.onError(e as Error, 'fs');
         }
       }
-    })().finally(() => (checking = false));
-  }, o.rootCheckMs ?? 2000);
-  guard.unref();
+    })().finally(() => {
+      checking = false;
+      if (again) {
+        again = false;
+        check();
+      }
+    });
+  };
+  const guard = guardRoot(o.repo, check, { fallbackMs: o.rootCheckMs });
+  requestCheck = guard.poke;
 
   return {
     ready,
@@ -137,7 +163,7 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
     },
     close: async () => {
       closed = true;
-      clearInterval(guard);
+      guard.close();
       await stop(current);
       current = undefined;
     },

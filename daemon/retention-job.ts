@@ -11,6 +11,7 @@ export interface RetentionRun extends PruneResult {
 }
 
 const FIRST_RUN_MS = 60_000;
+const DAY_MS = 86_400_000;
 /** Idle time between prune transactions, per unit of time the last one took. */
 const IDLE_PER_BUSY = 2;
 const EVERY_MS = 6 * 3_600_000;
@@ -23,7 +24,7 @@ export function retentionSettings(p: Policy): RetentionSettings {
 }
 
 /**
- * Prunes the store a minute after start and every six hours, off the watcher's path: small
+ * Prunes the store a minute after start (when it holds rows old enough) and every six hours, off the watcher's path: small
  * transactions with the event loop left idle between them. One run at a time.
  */
 export class RetentionJob {
@@ -50,7 +51,30 @@ export class RetentionJob {
       }, ms);
       this.timer.unref();
     };
-    schedule(FIRST_RUN_MS);
+    schedule(this.firstRunInMs(Date.now()));
+  }
+
+  /**
+   * A minute after start when the store may hold rows past retention; otherwise not before the oldest
+   * row can be (at most six hours away, like every later run). A fresh or young store, the common case,
+   * costs no run right after start.
+   */
+  firstRunInMs(now: number): number {
+    const s = this.o.settings();
+    const oldest = (sql: string): number => {
+      const at = this.o.db.prepare(sql).pluck().get() as string | undefined;
+      return at === undefined ? Infinity : Date.parse(at);
+    };
+    try {
+      // Ids grow with time: the first row by id is the oldest (a task's finished_at is never before its created_at).
+      const due = Math.min(
+        oldest('SELECT at FROM events ORDER BY id LIMIT 1') + s.events_days * DAY_MS,
+        oldest('SELECT created_at FROM tasks ORDER BY id LIMIT 1') + s.tasks_days * DAY_MS,
+      );
+      return Number.isNaN(due) ? FIRST_RUN_MS : Math.min(EVERY_MS, Math.max(FIRST_RUN_MS, due - now));
+    } catch {
+      return FIRST_RUN_MS;
+    }
   }
 
   /** Runs a prune now (or joins the one under way). Never rejects: a failure is logged and returned as zero work. */

@@ -1,9 +1,36 @@
 #!/usr/bin/env node
 // Runs every compiled test file under dist/test with node's own test runner.
 // Node 20's --test takes no globs, so the file list is built here.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+//
+//   node scripts/run-tests.mjs              every test file (what `npm test` runs)
+//   node scripts/run-tests.mjs --unit       the fast part: no spawned daemon, no display, no bubblewrap-heavy suite
+//   node scripts/run-tests.mjs a.test.js …  just these files
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
+
+// The slow part, relative to dist/test: whole folders (a trailing /) or single files. Everything else
+// is a unit test. A file that spawns the daemon belongs here; --unit refuses to run one that does.
+const INTEGRATION = [
+  'e2e/', // the real daemon, end to end
+  'adversarial/', // hostile repositories against the real daemon and sandbox
+  'bench/',
+  'cli/', // the real CLI as a process per call, some against a started daemon
+  'model/spend-property.test.js', // 1,000 sequential trials against the fake API (minutes)
+  'policy/shell-explain-cli.test.js', // the CLI as a process per case
+  'daemon/lock-socket.test.js',
+  'report/notify-batch.test.js',
+  'report/tray.test.js', // Xvfb, trayer, GTK
+  'report/dbus-notify.test.js', // a private D-Bus session
+  'report/speech.test.js',
+  'policy/sandbox.test.js', // bubblewrap, many sandboxes each
+  'policy/sandbox-limits.test.js',
+  'policy/sandbox-mounts.test.js',
+  'policy/sandbox-policy.test.js',
+  'policy/shell-hostile.test.js',
+  'agent/workers.test.js',
+];
+const SPAWNS_DAEMON = /\b(spawnDaemon|withDaemon)\(/;
 
 function find(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -13,15 +40,32 @@ function find(dir) {
   });
 }
 
-const only = process.argv.slice(2);
-const files = (only.length ? only : find('dist/test')).sort();
+const isIntegration = (file) => {
+  const rel = relative('dist/test', file).split(sep).join('/');
+  return INTEGRATION.some((entry) => (entry.endsWith('/') ? rel.startsWith(entry) : rel === entry));
+};
+
+const args = process.argv.slice(2);
+const unit = args.includes('--unit');
+const only = args.filter((a) => a !== '--unit');
+let files = (only.length ? only : find('dist/test')).sort();
+if (unit) {
+  files = files.filter((f) => !isIntegration(f));
+  const daemonic = files.filter((f) => SPAWNS_DAEMON.test(readFileSync(f, 'utf8')));
+  if (daemonic.length) {
+    console.error(`run-tests: these spawn the daemon, so they are not unit tests; add them to INTEGRATION in scripts/run-tests.mjs:\n  ${daemonic.join('\n  ')}`);
+    process.exit(1);
+  }
+}
 if (files.length === 0) {
   console.error('run-tests: no test files under dist/test (did the build run?)');
   process.exit(1);
 }
+// The fast-check properties run fewer cases in the fast part (every case in the full run).
+const env = { ...process.env, KAIROS_TEST: '1', ...(unit ? { KAIROS_PROPERTY_RUNS: process.env.KAIROS_PROPERTY_RUNS ?? '100' } : {}) };
 const r = spawnSync(
   process.execPath,
   ['--test', '--test-reporter=spec', `--test-concurrency=${process.env.KAIROS_TEST_CONCURRENCY ?? 2}`, ...files],
-  { stdio: 'inherit', env: { ...process.env, KAIROS_TEST: '1' } },
+  { stdio: 'inherit', env },
 );
 process.exit(r.status ?? 1);

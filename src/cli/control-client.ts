@@ -40,3 +40,12 @@ export function callDaemon(home: string, method: string, params: Record<string, 
     });
   });
 }
+
+/** Asks a running daemon to re-read its policy and trust; with none running there is nothing to tell. */
+export async function reloadDaemonIfRunning(home: string): Promise<void> {
+  try {
+    await callDaemon(home, 'reload');
+  } catch (e) {
+    if (!(e instanceof DaemonNotRunningError)) throw e;
+  }
+}

@@ -8,7 +8,7 @@ import { pluginToolName } from '../agent/plugins/command-tool.js';
 import { trustPlugin, untrustPlugin } from '../agent/plugins/trust.js';
 import { PolicyError } from '../policy/load.js';
 import { openDb, storePath } from '../store/db.js';
-import { callDaemon, DaemonNotRunningError } from './control-client.js';
+import { reloadDaemonIfRunning } from './control-client.js';
 import { resolveRepo, UsageError } from './context.js';
 
 /**
@@ -35,11 +35,7 @@ export async function trustPluginCommand(home: string, nameOrPath: string, revok
   } finally {
     db.close();
   }
-  try {
-    await callDaemon(home, 'reload');
-  } catch (e) {
-    if (!(e instanceof DaemonNotRunningError)) throw e;
-  }
+  await reloadDaemonIfRunning(home);
   return 0;
 }
 

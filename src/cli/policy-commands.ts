@@ -5,7 +5,7 @@ import { loadPolicyFile, PolicyError, shippedPolicyPath, userPolicyPath } from '
 import { trustRepo, trustStatus, untrustRepo } from '../policy/trust.js';
 import type { Policy } from '../policy/schema.js';
 import { openDb, storePath } from '../store/db.js';
-import { callDaemon, DaemonNotRunningError } from './control-client.js';
+import { reloadDaemonIfRunning } from './control-client.js';
 import { resolveRepo, UsageError } from './context.js';
 import { loadUserPolicy, resolveRepoPolicy } from '../policy/effective.js';
 import { explainCall, formatExplanation } from '../policy/explain.js';
@@ -100,11 +100,7 @@ export async function trustCommand(home: string, repo: string, revoke: boolean):
   } finally {
     db.close();
   }
-  try {
-    await callDaemon(home, 'reload');
-  } catch (e) {
-    if (!(e instanceof DaemonNotRunningError)) throw e;
-  }
+  await reloadDaemonIfRunning(home);
   return 0;
 }
 

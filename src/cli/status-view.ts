@@ -4,6 +4,7 @@
  * an untrusted repository means for agent work. Pure functions of the status JSON, so they are
  * the same whether the daemon answered over its socket or a test built the object.
  */
+import type { HeldTask } from '../store/task-store.js';
 
 export interface PauseJson {
   paused: boolean;
@@ -11,14 +12,8 @@ export interface PauseJson {
   by: string | null;
 }
 
-export interface HeldTaskJson {
-  id: number;
-  repo: string;
-  trigger: string;
-  reason: string;
-  until: string | null;
-  since: string;
-}
+/** What `status --json` lists under held_tasks: the store's view, as the daemon sends it. */
+export type HeldTaskJson = HeldTask;
 
 interface ModelStepsJson {
   enabled: boolean;

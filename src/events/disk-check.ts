@@ -41,6 +41,8 @@ export interface DiskCheckResult {
    * watch them (they existed before their parent's watch did), so the tree must be crawled again.
    */
   unseenDirs: number;
+  /** Folders the watcher reported as created, listed here (see new-dir-recheck.ts). */
+  newDirs: string[];
 }
 
 /** U+FFFD in a name the disk does not know: the watcher decoded bytes that are not UTF-8, so the name it gives is not the real one. */
@@ -82,6 +84,7 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
   const emitted = new Set<string>();
   const foundInNewDirs: string[] = [];
   let unseenDirs = 0;
+  const newDirs: string[] = [];
   const emit = (rel: string, type: EventDraft['type'] & `file.${string}`, sig?: string): void => {
     if (emitted.has(rel)) return;
     emitted.add(rel);
@@ -116,6 +119,10 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
     }
   };
   const rules = (): IgnoreRules => o.rules;
+  const inCreatedFolder = (rel: string): boolean => {
+    for (let dir = path.posix.dirname(rel); dir !== '.' && dir !== '/'; dir = path.posix.dirname(dir)) if (byPath.get(dir) === 'create') return true;
+    return false;
+  };
 
   for (const [rel, kind] of byPath) {
     const state = onDisk(path.join(o.repo, rel));
@@ -133,14 +140,19 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
     }
     if (o.rules.ignores(rel, state.kind === 'dir')) continue;
     if (state.kind === 'dir') {
-      if (kind !== 'update') listNewDir(rel, 0);
+      if (kind !== 'update') {
+        newDirs.push(rel);
+        listNewDir(rel, 0);
+      }
       continue;
     }
     if (last === state.sig) continue; // exactly as already reported in this burst
     if (kind === 'create') emit(rel, last !== undefined && last !== GONE ? 'file.changed' : 'file.added', state.sig);
-    else emit(rel, last === GONE ? 'file.added' : 'file.changed', state.sig);
+    // An update inside a folder created in this same batch is a new file whose create came before
+    // the folder's watch existed (only its write was seen).
+    else emit(rel, last === GONE || (last === undefined && inCreatedFolder(rel)) ? 'file.added' : 'file.changed', state.sig);
   }
-  return { drafts, foundInNewDirs, unseenDirs };
+  return { drafts, foundInNewDirs, unseenDirs, newDirs };
 }
 
 function onDiskSig(abs: string): string {

@@ -7,6 +7,7 @@ import { checkAgainstDisk, type FileOrigin, type RawChange, type Reported } from
 import type { FsSource, FsSourceOptions, WatcherStatus } from './file-watch.js';
 import { IgnoreRules, isIgnoreFile } from './ignore-rules.js';
 import { NativeTree } from './native-tree.js';
+import { NewDirRecheck } from './new-dir-recheck.js';
 import { scanTree } from './tree-scan.js';
 import { TreeSnapshot } from './tree-snapshot.js';
 import type { EngineChoice } from './watch-engine.js';
@@ -58,8 +59,14 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   const scratch = (tag: string): string => snapshot?.scratch(tag) ?? path.join(os.tmpdir(), `kairos-${tag}-${process.pid}-${crypto.randomUUID()}`);
   const liveOrigin = (rel: string): FileOrigin => (opts.isOwnWrite?.(rel) ? 'daemon' : 'user');
   const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported): number => {
-    const { drafts, foundInNewDirs, unseenDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+    const { drafts, foundInNewDirs, unseenDirs, newDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
     if (unseenDirs && canResync) crawlWhenQuiet = true;
+    if (newDirs.length && canResync) {
+      const at = Date.now();
+      const paths = drafts.flatMap((d) => ('path' in d ? [d.path] : []));
+      for (const dir of newDirs) newDirRecheck.add(dir, paths.filter((p) => p.startsWith(`${dir}/`)), at);
+      scheduleListedCheck();
+    }
     if (foundInNewDirs.length) {
       if (canResync) stale = true;
       const at = Date.now();
@@ -67,7 +74,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       scheduleListedCheck();
     }
     if (drafts.length) {
-      dirty = true;
+      markDirty();
       opts.onEvents(drafts);
     }
     return drafts.length;
@@ -101,6 +108,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
    * spoken about it since.
    */
   const listed = new Map<string, number>();
+  const newDirRecheck = new NewDirRecheck(repo);
   let listedTimer: NodeJS.Timeout | undefined;
   function scheduleListedCheck(): void {
     listedTimer ??= setTimeout(() => {
@@ -114,7 +122,9 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       }
       // checkAgainstDisk reports only those that are really gone.
       if (gone.length && !closed) report(gone, liveOrigin);
-      if (listed.size) scheduleListedCheck();
+      const missed = newDirRecheck.due(Date.now(), LISTED_RECHECK_MS, rules);
+      if (missed.length && !closed) report(missed, liveOrigin, undefined, reported);
+      if (listed.size || newDirRecheck.size) scheduleListedCheck();
     }, LISTED_RECHECK_MS);
   }
 
@@ -126,6 +136,8 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       return;
     }
     if (listed.size) for (const c of changes) listed.delete(c.rel);
+    changes = newDirRecheck.correct(changes);
+    newDirRecheck.saw(changes);
     burst.note(changes.length);
     if (changes.some((c) => isIgnoreFile(c.rel))) {
       clearTimeout(reloadTimer);
@@ -174,11 +186,22 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   }
 
   const interval = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
-  // Idle costs nothing: the timer only writes when something changed, and never mid-storm.
-  const snapshotTimer = setInterval(() => {
-    if (dirty && !burst.inStorm && !closed) void serial(saveSnapshot).catch(onError);
-  }, interval);
-  snapshotTimer.unref();
+  /**
+   * Idle costs nothing: the timer is armed by the first change after a snapshot, not ticking on its
+   * own, so a quiet tree never wakes the process. It writes at most once per interval, never mid-storm.
+   */
+  let snapshotTimer: NodeJS.Timeout | undefined;
+  function markDirty(): void {
+    dirty = true;
+    if (snapshotTimer || closed) return;
+    snapshotTimer = setTimeout(() => {
+      snapshotTimer = undefined;
+      if (!dirty || closed) return;
+      if (burst.inStorm) markDirty();
+      else void serial(saveSnapshot).catch(onError);
+    }, interval);
+    snapshotTimer.unref();
+  }
 
   const ready = (async () => {
     const scan = await scanTree(repo, rules, (p) => {
@@ -230,7 +253,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     ready,
     status: () => ({ ...status, ...(status.state === 'indexing' ? { elapsed_ms: Date.now() - startedAt } : {}) }),
     close: async () => {
-      clearInterval(snapshotTimer);
+      clearTimeout(snapshotTimer);
       clearTimeout(reloadTimer);
       clearTimeout(listedTimer);
       burst.stop();

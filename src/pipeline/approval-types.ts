@@ -13,6 +13,8 @@ export interface ApprovalQueueDeps {
   makeId?: () => string;
   /** Told after each decision is committed (daily log, notifications, hooks); what it throws is ignored. */
   onDecided?: DecisionListener;
+  /** Told after a new approval is committed (the daemon arms its expiry timer for it); what it throws is ignored. */
+  onQueued?: (approval: Approval) => void;
 }
 
 /** One-time secrets for a notification's or the tray's buttons; returned once, only their hashes are kept. */

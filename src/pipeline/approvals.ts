@@ -100,16 +100,16 @@ export class ApprovalQueue {
         current.id,
       );
       return { approval, tokens: this.mint(approval.id, now), collapsed: false };
-    })();
+    }).immediate();
     if (queued.collapsed) {
       this.report('collapse', queued.approval, 'daemon', { at: now, reason: `task ${taskId} proposed the same diff (proposal ${current.id}, discarded)`, taskIds: [] });
-    }
+    } else this.queued(queued.approval);
     return queued;
   }
 
   /** Queues a command that needs a human (apply runs it); same rules as a proposal. */
   enqueueCommand(input: EnqueueCommandInput, now: Date = this.clock()): { approval: Approval; tokens: ApprovalTokens } {
-    return this.db.transaction(() => {
+    const queued = this.db.transaction(() => {
       const approval = this.store.insert(
         {
           kind: 'command',
@@ -128,7 +128,17 @@ export class ApprovalQueue {
         this.deps.makeId,
       );
       return { approval, tokens: this.mint(approval.id, now) };
-    })();
+    }).immediate();
+    this.queued(queued.approval);
+    return queued;
+  }
+
+  private queued(a: Approval): void {
+    try {
+      this.deps.onQueued?.(a);
+    } catch {
+      // The approval is stored; a listener's failure must not undo that (expiry is checked on every decision anyway).
+    }
   }
 
   /** A fresh set of action tokens for a pending approval (to re-notify after a restart: old ones stay valid). */
@@ -137,7 +147,7 @@ export class ApprovalQueue {
       const a = this.require(id);
       if (a.state !== 'pending' || a.expiresAt <= iso(now)) throw new ApprovalError('already_decided', `approval ${a.id} ${describeApproval(a, iso(now))}; tokens are only issued for a pending approval`);
       return this.mint(a.id, now);
-    })();
+    }).immediate();
   }
 
   pending(now: Date = this.clock()): Approval[] {
@@ -161,7 +171,7 @@ export class ApprovalQueue {
       if (opts.token !== undefined) this.spendToken(opts.token, a, 'show', now);
       const diff = a.proposalId ? (new ProposalStore(this.db).get(a.proposalId)?.diff ?? null) : null;
       return { approval: a, diff };
-    })();
+    }).immediate();
   }
 
   async approve(ref: string, opts: ApproveOptions, now: Date = this.clock()): Promise<ApproveResult> {

@@ -41,7 +41,7 @@ export async function applyProposalChecked(
     const followed = queue.db.transaction(() => {
       queue.audit.apply(subject, o.channel, { validate: { decision: 'allow', reason: `the hash given is the stored diff's; ${r.files.length} file(s) written` }, approval: { decision: 'allow', reason: approval } });
       return followProposal(queue.db, o.proposalId, at.toISOString(), `applied via ${o.channel} (kairos apply): ${r.files.length} file(s); undo: kairos undo ${id}`);
-    })();
+    }).immediate();
     queue.report('apply', latest ?? null, o.channel, { at, files: r.files, proposal: p, taskIds: followed.map((t) => t.taskId) });
     return r;
   } catch (e) {

@@ -93,15 +93,17 @@ describe('kairos mcp', () => {
 
   test('events show a file written in the watched repository', async () => {
     repo.write('src/hello.ts', 'export const hello = 1;\n');
+    // Writing a new file is a create and then a write: the watcher may report one event (added) or two
+    // (added, then changed). Newest first, so the file's first event is the last one listed.
     const found = await waitFor(
       async () => {
         const r = await call('kairos_events', { repo: repo.dir, type: ['file.added', 'file.changed'], limit: 20 });
         assert.equal(r.isError, false, r.text);
-        return (r.json as Array<{ path?: string; type: string }>).find((e) => e.path === 'src/hello.ts');
+        return (r.json as Array<{ path?: string; type: string }>).filter((e) => e.path === 'src/hello.ts').at(-1);
       },
       { what: 'the file event through kairos_events' },
     );
-    assert.equal(found.type, 'file.added');
+    assert.equal(found.type, 'file.added', 'the first event of a new file says added');
   });
 
   test('poke creates a manual event (note redacted on the way out) that fires the manual trigger', async () => {

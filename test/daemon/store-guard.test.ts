@@ -27,9 +27,13 @@ function room(db: Db): void {
 }
 
 describe('StoreGuard (events held while the store is full)', () => {
-  test('holds events and later writes in order, writes them all when space returns, says so twice', async () => {
+  test('holds events and later writes in order, writes them all when space returns, says so twice', async (t) => {
+    // The retry interval runs on a fake clock: "several retries, all still full" is then a fact, not a hope.
+    t.mock.timers.enable({ apis: ['setInterval'] });
     const db = openDb(path.join(tmp.dir, 'guard.db'));
     const events = new EventStore(db);
+    // Each failed retry rolls back and recounts: the count of recounts is the count of retries that met a full store.
+    const recounts = t.mock.method(events, 'recount');
     const stored: StoredEvent[] = [];
     const notes: string[] = [];
     const order: string[] = [];
@@ -58,10 +62,13 @@ describe('StoreGuard (events held while the store is full)', () => {
     guard.write([file('d')]);
     assert.equal(batchRan, false, 'a later write waits behind the held events');
     assert.deepEqual(guard.health(), { degraded: 'disk full', since: guard.health().since, held: 3, waiting_writes: 1, dropped: 0 });
-    await new Promise((r) => setTimeout(r, 100)); // several retries, all still full
+    const before = recounts.mock.callCount();
+    t.mock.timers.tick(100); // five retry intervals, all still full
+    assert.ok(recounts.mock.callCount() - before >= 5, `expected five failed retries, saw ${recounts.mock.callCount() - before}`);
     assert.equal(guard.health().held, 3);
 
     room(db);
+    t.mock.timers.tick(20); // the next retry finds room
     await waitFor(() => guard.health().degraded === null, { timeoutMs: 10_000, intervalMs: 10, what: 'recovered' });
     assert.deepEqual(order, ['event b', 'event c', 'event d', 'batch'], 'arrival order, the other write after them');
     assert.equal(batchRan, true);

@@ -7,6 +7,7 @@ import { makeHome, kairos, kairosJson, spawnDaemon, waitFor } from '../support/k
 import { makeRepo } from '../support/git-repo.js';
 import { startFakeAnthropic } from '../support/fake-anthropic.js';
 import { treeHash } from '../support/tree-hash.js';
+import { fence } from '../support/fence.js';
 import { detectSandbox } from '../../src/policy/sandbox.js';
 
 interface TaskJson {
@@ -93,7 +94,7 @@ models: { act: claude-sonnet-4-6, triage: claude-haiku-4-5 }
 
       // The daemon's own write must not fire the trigger again.
       const countAfterApply = kairosJson<TaskJson[]>(['tasks'], h.env).length;
-      await new Promise((r) => setTimeout(r, 2500));
+      await fence(repo, h.home); // the apply's own write has reached the daemon and been settled
       assert.equal(kairosJson<TaskJson[]>(['tasks'], h.env).length, countAfterApply, 'applying the proposal triggered the daemon');
 
       const undo = kairos(['undo', p.id], h.env);

@@ -72,11 +72,16 @@ triggers:
     settle_ms: 0
     run: 'echo $$ >> "$KAIROS_HOME/starts"; sleep 60'
     notify: never
+  - name: fence
+    on: { manual: true }
+    settle_ms: 0
+    run: 'true'
+    notify: never
 `);
     const repo = makeRepo();
     try {
       let d = await spawnDaemon([repo.dir], h.env);
-      assert.equal(kairos(['poke', '--repo', repo.dir], h.env).code, 0);
+      assert.equal(kairos(['poke', '--repo', repo.dir, '--trigger', 'slow'], h.env).code, 0);
       const task = await waitFor(() => kairosJson<TaskJson[]>(['tasks'], h.env).find((t) => t.state === 'running'), { what: 'task running' });
       const startsFile = path.join(h.home, 'starts');
       await waitFor(() => fs.existsSync(startsFile), { what: 'command started' });
@@ -90,9 +95,12 @@ triggers:
         const after = await waitFor(() => kairosJson<TaskJson[]>(['tasks'], h.env).find((t) => t.id === task.id && t.state === 'interrupted'), { what: 'interrupted' });
         assert.match(after.reason ?? '', /daemon stopped while this task was running/);
         await waitFor(() => !isAlive(shellPid), { what: 'orphaned command stopped' });
-        await new Promise((r) => setTimeout(r, 1500));
+        // Recovery runs at start, before anything new: a re-run would be a task row queued before this
+        // fence task (interrupted is a final state). Once the fence has run, the list is complete.
+        assert.equal(kairos(['poke', '--repo', repo.dir, '--trigger', 'fence'], h.env).code, 0);
+        await waitFor(() => kairosJson<TaskJson[]>(['tasks'], h.env).find((t) => t.trigger === 'fence' && t.state === 'done'), { what: 'the fence task ran' });
+        assert.deepEqual(kairosJson<TaskJson[]>(['tasks'], h.env).map((t) => t.trigger).sort(), ['fence', 'slow'], 'the interrupted task was re-run');
         assert.equal(fs.readFileSync(startsFile, 'utf8').trim().split('\n').length, 1, 'the task was re-run');
-        assert.equal(kairosJson<TaskJson[]>(['tasks'], h.env).length, 1);
       } finally {
         d.kill('SIGTERM');
         await d.exited;

@@ -57,9 +57,13 @@ test('agent proposal → notification with actions on a real D-Bus server → Ap
         await waitFor(() => kairosJson<ApprovalJson[]>(['pending'], h.env).length === 0, { what: 'approval decided' });
         const after = treeHash(repo.dir);
 
-        // The same button again: the one-time token is spent; nothing changes.
+        await server.waitForNotification((n) => n.replacesId === note.id && /applied/.test(n.summary), 0, 30_000);
+
+        // The same button again: the one-time token is spent; the daemon answers it (refused, on screen) and nothing changes.
+        const from = server.notifications.length;
         server.invokeAction(note.id, 'approve');
-        await new Promise((r) => setTimeout(r, 1500));
+        const refused = await server.waitForNotification((n) => n.replacesId === note.id, from, 30_000);
+        assert.match(refused.summary, /already decided|refused/);
         assert.equal(treeHash(repo.dir), after);
         // The task follows its proposal (issue 12): approved and applied.
         const agent = kairosJson<TaskJson[]>(['tasks'], h.env).find((x) => x.kind === 'agent');

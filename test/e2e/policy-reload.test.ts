@@ -63,8 +63,10 @@ describe('the policy file reloads live (real daemon, no SIGHUP)', () => {
     await waitFor(() => notes().includes('policy edit not applied'), { what: 'notification recorded' });
     const daily = kairos(['logs'], h.env);
     assert.match(daily.stdout, /edited policy is invalid, so the previous policy stays in force/);
+    // Counted from here: one earlier write may have surfaced as an add and a change (two runs).
+    const before = doneTasks('second').length;
     repo.write('two/b.txt', 'b\n');
-    await waitFor(() => doneTasks('second').length === 2, { what: 'the old trigger still fires' });
+    await waitFor(() => doneTasks('second').length > before, { what: 'the old trigger still fires' });
     assert.equal(d.proc.exitCode, null, 'the daemon keeps running');
   });
 

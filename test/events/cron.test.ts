@@ -165,8 +165,16 @@ describe('live schedule', () => {
     }
     assert.equal(lastSlot(d, 'tick'), slots.at(-1));
 
+    // A second, running schedule on the same slots is the clock: once it has fired for two slots after
+    // stop(), the stopped schedule has had two chances to fire.
     const countAtStop = fired.length;
-    await new Promise((r) => setTimeout(r, 1500));
+    const fence: CronDraft[] = [];
+    const running = startCron({ schedules: [{ repo: REPO, trigger: 'fence', expr: '* * * * * *' }], db: d, onFire: (e) => void fence.push(e), jitterMs: 0 });
+    try {
+      await waitFor(() => fence.filter((f) => f.data.slot > slots.at(-1)!).length >= 2, 6000);
+    } finally {
+      running.stop();
+    }
     assert.equal(fired.length, countAtStop, 'nothing fires after stop()');
   });
 

@@ -123,7 +123,9 @@ function engineTests(engine: EngineName, env: () => NodeJS.ProcessEnv): void {
       fs.writeFileSync(path.join(root, `d${i}/sub/f.txt`), 'x');
     }
     const missing = (): string[] => Array.from({ length: 200 }, (_, i) => `d${i}/sub/f.txt`).filter((p) => !has(seen, 'file.added', p));
-    await waitFor(() => missing().length === 0, { what: 'every new file', timeoutMs: 15_000 }).catch(() => assert.deepEqual(missing(), []));
+    await waitFor(() => missing().length === 0, { what: 'every new file', timeoutMs: 15_000 }).catch(() =>
+      assert.deepEqual(missing(), [], `seen for them: ${JSON.stringify(fileEvents(seen).filter((e) => missing().includes(e.path)))}`),
+    );
     await w.close();
     for (const b of batches) {
       const paths = fileEvents(b).map((e) => e.path);

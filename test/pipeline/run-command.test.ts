@@ -34,7 +34,9 @@ describe('runCommand', () => {
     const r = await runCommand(`sleep 300 & echo $! > ${pidFile}; wait`, { ...base, timeoutMs: 300, killGraceMs: 200 });
     assert.equal(r.timedOut, true);
     const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-    await new Promise((res) => setTimeout(res, 200));
+    // Killed is not yet reaped: wait (boundedly) for the kernel to let it go, rather than guessing a delay.
+    const until = Date.now() + 10_000;
+    while (isAlive(pid) && Date.now() < until) await new Promise((res) => setTimeout(res, 20));
     assert.equal(isAlive(pid), false, 'the background sleep is gone too');
   });
 

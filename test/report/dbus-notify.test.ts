@@ -210,12 +210,17 @@ describe('D-Bus notifications with actions, on a private session bus', { skip: r
   });
 
   test("another application's notification id is ignored: no control call", async () => {
+    const fenceProposal = control.enqueue('the fence click');
+    const r = await notifier.notifyProposal({ approvalId: fenceProposal.approval.id, summary: fenceProposal.approval.summary, expiresAt: fenceProposal.approval.expiresAt, tokens: fenceProposal.tokens });
+    const fenceId = (r as { notificationId: number }).notificationId;
     const count = control.calls.length;
+    const before = outcomes.length;
     server.invokeAction(9999, 'approve');
-    // A round trip on the bus orders after the signal: by then the click would have been handled.
-    await notifier.capabilities();
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(control.calls.length, count);
+    // Signals arrive in order and a click is looked up as it arrives: once the fence click after it
+    // has been answered, the foreign one has been handled too.
+    server.invokeAction(fenceId, 'deny');
+    await waitOutcomes(before + 1);
+    assert.deepEqual(control.calls.slice(count).map((c) => c.params.id), [fenceProposal.approval.id], 'only the fence click reached the control API');
   });
 });
 

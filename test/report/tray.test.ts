@@ -241,6 +241,10 @@ describe('kairos tray under Xvfb with a real tray host (trayer)', { skip: displa
     const m = line && /(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)/.exec(line);
     return m ? { x: Number(m[3]) + Math.floor(Number(m[1]) / 2), y: Number(m[4]) + Math.floor(Number(m[2]) / 2) } : null;
   };
+  /** The tray's menu is mapped (a window of the tray binary bigger than its 10x10 placeholder). */
+  const menuOpen = (): boolean =>
+    x('xwininfo', ['-root', '-tree']).split('\n').some((l) => /"tray_linux_release": \("tray_linux_release"/.test(l) && /\b\d{2,}x\d{2,}\+\d+\+\d+/.test(l) && !l.includes('10x10'));
+
 
   before(async () => {
     control = await startApprovalControl((queue) => ({
@@ -273,59 +277,65 @@ describe('kairos tray under Xvfb with a real tray host (trayer)', { skip: displa
     await control?.close();
   });
 
-  test('the icon appears in the tray host; screenshot with 2 pending', async () => {
-    const at = await until(() => (tray.exitCode === null ? iconAt() : (() => { throw new Error(`kairos tray exited ${tray.exitCode}: ${trayOut}`); })()), 'the tray icon in trayer');
-    assert.ok(at.x > 0);
-    await new Promise((r) => setTimeout(r, 500)); // let the icon paint
-    x('import', ['-window', 'root', path.join(outDir, 'tray.png')]);
-    // The icon as the screen shows it: the "pending" blue disc must be there, at the icon's place.
-    const around = spawnSync('import', ['-window', 'root', '-crop', `24x24+${at.x - 12}+${at.y - 12}`, '-depth', '8', 'ppm:-'], { env, timeout: 10_000 });
-    const pixels = ppmPixels(around.stdout);
-    assert.ok(pixels.some(([r, g, b]) => Math.abs(r - 0x2f) < 8 && Math.abs(g - 0x6f) < 8 && Math.abs(b - 0xdf) < 8), 'no pending-blue pixel at the icon');
-    assert.ok(pixels.some(([r, g, b]) => r > 245 && g > 245 && b > 245), 'no white count digit in the icon');
-  });
+  // One scenario in steps, not tests that lean on each other: the approve step leaves one pending,
+  // which the deny step then denies, and the last step stops the tray the others use.
+  test('the icon, a real click to approve, deny on what is left, a clean stop', async (t) => {
+    await t.test('the icon appears in the tray host; screenshot with 2 pending', async () => {
+      const at = await until(() => (tray.exitCode === null ? iconAt() : (() => { throw new Error(`kairos tray exited ${tray.exitCode}: ${trayOut}`); })()), 'the tray icon in trayer');
+      assert.ok(at.x > 0);
+      // The icon as the screen shows it: the "pending" blue disc must be there, at the icon's place
+      // (polled: the window is mapped before GTK has painted it).
+      const iconPixels = (): [number, number, number][] =>
+        ppmPixels(spawnSync('import', ['-window', 'root', '-crop', `24x24+${at.x - 12}+${at.y - 12}`, '-depth', '8', 'ppm:-'], { env, timeout: 10_000 }).stdout);
+      const isPendingBlue = ([r, g, b]: [number, number, number]): boolean => Math.abs(r - 0x2f) < 8 && Math.abs(g - 0x6f) < 8 && Math.abs(b - 0xdf) < 8;
+      const pixels = await until(() => { const p = iconPixels(); return p.some(isPendingBlue) && p; }, 'the pending-blue icon painted', 10_000).catch(() => iconPixels());
+      x('import', ['-window', 'root', path.join(outDir, 'tray.png')]);
+      assert.ok(pixels.some(isPendingBlue), 'no pending-blue pixel at the icon');
+      assert.ok(pixels.some(([r, g, b]) => r > 245 && g > 245 && b > 245), 'no white count digit in the icon');
+    });
 
-  test('a real click on the menu: icon → first pending → Approve reaches the daemon as a tray approval', async () => {
-    const at = (await until(() => iconAt(), 'the tray icon'))!;
-    x('xdotool', ['mousemove', String(at.x), String(at.y), 'click', '1']);
-    await until(() => x('xwininfo', ['-root', '-tree']).split('\n').some((l) => /"tray_linux_release": \("tray_linux_release"/.test(l) && /\b\d{2,}x\d{2,}\+\d+\+\d+/.test(l) && !l.includes('10x10')), 'the menu to open');
-    await new Promise((r) => setTimeout(r, 300));
-    x('import', ['-window', 'root', path.join(outDir, 'tray-menu.png')]);
-    // Keyboard in the open menu: Down lands on the first enabled entry (the first pending approval),
-    // Right opens its submenu on Approve, Return clicks it — GTK emits the click the binary reports.
-    x('xdotool', ['key', 'Down']);
-    await new Promise((r) => setTimeout(r, 200));
-    x('xdotool', ['key', 'Right']);
-    await new Promise((r) => setTimeout(r, 300));
-    x('xdotool', ['key', 'Return']);
-    const [call] = await control.waitForCalls('approvals.approve', 1);
-    assert.deepEqual(call!.params, { id: ids[0], channel: 'tray' });
-    assert.equal(call!.ok, true);
-    assert.deepEqual(control.applied, [ids[0]]);
-    assert.equal(control.queue.get(ids[0]!)!.decidedBy, 'tray');
-  });
+    await t.test('a real click on the menu: icon → first pending → Approve reaches the daemon as a tray approval', async () => {
+      const at = (await until(() => iconAt(), 'the tray icon'))!;
+      x('xdotool', ['mousemove', String(at.x), String(at.y), 'click', '1']);
+      await until(() => menuOpen(), 'the menu to open');
+      await new Promise((r) => setTimeout(r, 300));
+      x('import', ['-window', 'root', path.join(outDir, 'tray-menu.png')]);
+      // Keyboard in the open menu: Down lands on the first enabled entry (the first pending approval),
+      // Right opens its submenu on Approve, Return clicks it — GTK emits the click the binary reports.
+      x('xdotool', ['key', 'Down']);
+      await new Promise((r) => setTimeout(r, 200));
+      x('xdotool', ['key', 'Right']);
+      await new Promise((r) => setTimeout(r, 300));
+      x('xdotool', ['key', 'Return']);
+      const [call] = await control.waitForCalls('approvals.approve', 1);
+      assert.deepEqual(call!.params, { id: ids[0], channel: 'tray' });
+      assert.equal(call!.ok, true);
+      assert.deepEqual(control.applied, [ids[0]]);
+      assert.equal(control.queue.get(ids[0]!)!.decidedBy, 'tray');
+    });
 
-  test('after the approval the tray shows one pending; Deny on it reaches the daemon', async () => {
-    const before = control.calls.filter((c) => c.method === 'approvals.pending').length;
-    await control.waitForCalls('approvals.pending', before + 2); // refreshed since (it restarts with the smaller menu)
-    const at = await until(() => iconAt(), 'the tray icon after the restart');
-    await new Promise((r) => setTimeout(r, 500));
-    x('xdotool', ['mousemove', String(at.x), String(at.y), 'click', '1']);
-    await new Promise((r) => setTimeout(r, 700));
-    for (const key of ['Down', 'Right', 'Down', 'Return']) {
-      x('xdotool', ['key', key]);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    const [call] = await control.waitForCalls('approvals.deny', 1);
-    assert.deepEqual(call!.params, { id: ids[1], channel: 'tray' });
-    assert.equal(control.queue.get(ids[1]!)!.state, 'denied');
-    assert.deepEqual(control.applied, [ids[0]]);
-  });
+    await t.test('after the approval the tray shows one pending; Deny on it reaches the daemon', async () => {
+      const before = control.calls.filter((c) => c.method === 'approvals.pending').length;
+      await control.waitForCalls('approvals.pending', before + 2); // refreshed since (it restarts with the smaller menu)
+      const at = await until(() => iconAt(), 'the tray icon after the restart');
+      await new Promise((r) => setTimeout(r, 500)); // pacing: the restarted icon takes clicks once GTK has realised it
+      x('xdotool', ['mousemove', String(at.x), String(at.y), 'click', '1']);
+      await until(() => menuOpen(), 'the menu to open');
+      for (const key of ['Down', 'Right', 'Down', 'Return']) {
+        x('xdotool', ['key', key]);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const [call] = await control.waitForCalls('approvals.deny', 1);
+      assert.deepEqual(call!.params, { id: ids[1], channel: 'tray' });
+      assert.equal(control.queue.get(ids[1]!)!.state, 'denied');
+      assert.deepEqual(control.applied, [ids[0]]);
+    });
 
-  test('kairos tray stops cleanly on SIGTERM and takes its tray binary with it', async () => {
-    tray.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) => (tray.exitCode !== null ? r(tray.exitCode) : tray.once('exit', (c) => r(c))));
-    assert.equal(code, 0, trayOut);
-    await until(() => !iconAt(), 'the icon to leave the tray', 5000);
+    await t.test('kairos tray stops cleanly on SIGTERM and takes its tray binary with it', async () => {
+      tray.kill('SIGTERM');
+      const code = await new Promise<number | null>((r) => (tray.exitCode !== null ? r(tray.exitCode) : tray.once('exit', (c) => r(c))));
+      assert.equal(code, 0, trayOut);
+      await until(() => !iconAt(), 'the icon to leave the tray', 5000);
+    });
   });
 });
