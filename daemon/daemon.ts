@@ -702,7 +702,8 @@ export class Daemon {
   private execute(task: TaskRow): Promise<import('../src/pipeline/runner.js').Execution> {
     const r = this.repos.get(task.repo);
     const trigger = r && this.triggerOf(task);
-    if (!r || !trigger) return Promise.resolve({ state: 'failed', reason: 'its trigger is no longer in the policy' });
+    // An ambient task's trigger is its stored instruction: unreadable data, not a policy change, is then why it has none.
+    if (!r || !trigger) return Promise.resolve({ state: 'failed', reason: task.trigger === AMBIENT_TRIGGER && task.data_problem ? `its stored data is unreadable (${task.data_problem})` : 'its trigger is no longer in the policy' });
     const paths = task.batch_id ? this.tasks.batchPaths(task.batch_id) : [];
     if (task.kind === 'agent' && this.recheckPluginTrust()) return this.execute(task);
     if (task.kind === 'agent') return this.agents.run(task, trigger, r.policy.policy, paths);

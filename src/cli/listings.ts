@@ -70,6 +70,8 @@ export function taskJson(t: TaskRow, paths: string[], proposal?: ReturnType<type
     batch_id: t.batch_id,
     paths,
     ...(proposal ? { proposal } : {}),
+    // A row whose stored JSON did not fully parse says so (its text is kept in the store as it was).
+    ...(t.data_problem ? { data_problem: t.data_problem } : {}),
   };
 }
 
