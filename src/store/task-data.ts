@@ -18,8 +18,12 @@ const WorkerRecordData = z.object({
  * schema does not know (from an older or newer Kairos) are kept as they are, never an error.
  */
 export const TaskData = z.looseObject({
-  /** The process group of a running command, and that process's start time: a restart stops only that process. */
-  pid: z.number().int().optional(),
+  /**
+   * The process group of a running command, and that process's start time: a restart stops only that process.
+   * At least 2: a restart signals `-pid`, and a stored 1, 0 or negative number would name every process, the
+   * daemon's own group or init; a damaged row must never be able to aim that signal.
+   */
+  pid: z.number().int().min(2).optional(),
   pid_start: z.string().nullable().optional(),
   /** The layer that refused a trigger's command (so it did not run, and no agent looks at its "failure"). */
   refused_by: z.string().nullable().optional(),

@@ -80,6 +80,16 @@ describe('tasks.data, parsed once in the store', () => {
     s.db.close();
   });
 
+  test('a pid that would aim a restart\'s signal at every process, its own group or init is left out', () => {
+    for (const pid of [-1, 0, 1, 2.5]) {
+      const r = readTaskData(JSON.stringify({ pid, pid_start: null, after_task: 4 }));
+      assert.equal(r.data.pid, undefined, `pid ${pid}`);
+      assert.equal(r.data.after_task, 4);
+      assert.match(r.problem ?? '', /^left out pid: /);
+    }
+    assert.equal(readTaskData(JSON.stringify({ pid: 4242 })).data.pid, 4242);
+  });
+
   test('readTaskData: a default task ({}) is valid and empty', () => {
     assert.deepEqual(readTaskData('{}'), { data: {}, problem: null });
   });
