@@ -10,6 +10,9 @@ import { git, gitText, type GitLocation } from '../git/safe-git.js';
 import { taskWorktreeLocation } from '../git/locate.js';
 import { indexWorktree } from './git/tree-index.js';
 import type { ToolInput } from './tools/schemas.js';
+import type { WorkerRecord } from '../store/task-data.js';
+
+export type { WorkerRecord };
 
 /**
  * Coordinated workers: the `split` tool of an action task (the coordinator). Each part runs as a
@@ -33,20 +36,6 @@ import type { ToolInput } from './tools/schemas.js';
  */
 
 export type WorkerSpec = ToolInput<'split'>['tasks'][number];
-
-export interface WorkerRecord {
-  /** `<coordinator>-w<i>`: the worker's ledger key and worktree name. */
-  id: string;
-  instruction: string;
-  outcome: 'merged' | 'conflict' | 'slept' | 'failed' | 'no_changes';
-  reason: string;
-  /** What the worker's model calls cost (its ledger rows). */
-  cost_micro: number;
-  /** Its task cap, or null when no cap was configured. */
-  slice_micro: number | null;
-  files: string[];
-  conflicts: string[];
-}
 
 export interface WorkerRun {
   /** `<coordinator>-w<i>` */

@@ -2,22 +2,27 @@ import { z } from 'zod';
 
 /** What each worker of a split agent task did (agent/workers.ts writes it; `kairos tasks --json` shows it). */
 const WorkerRecordData = z.object({
+  /** `<coordinator>-w<i>`: the worker's ledger key and worktree name. */
   id: z.string(),
   instruction: z.string(),
   outcome: z.enum(['merged', 'conflict', 'slept', 'failed', 'no_changes']),
   reason: z.string(),
+  /** What the worker's model calls cost (its ledger rows). */
   cost_micro: z.number(),
+  /** Its task cap, or null when no cap was configured. */
   slice_micro: z.number().nullable(),
   files: z.array(z.string()),
   conflicts: z.array(z.string()),
 });
+/** One worker's record, as agent/workers.ts builds it and the store reads it back: one definition for both. */
+export type WorkerRecord = z.infer<typeof WorkerRecordData>;
 
 /**
  * The JSON a task keeps beside its columns (`tasks.data`), written by the daemon as the task goes.
  * Every key is optional: a task gets only the keys its kind and its history give it. Keys this
  * schema does not know (from an older or newer Kairos) are kept as they are, never an error.
  */
-export const TaskData = z.looseObject({
+const taskDataFields = {
   /**
    * The process group of a running command, and that process's start time: a restart stops only that process.
    * At least 2: a restart signals `-pid`, and a stored 1, 0 or negative number would name every process, the
@@ -41,8 +46,15 @@ export const TaskData = z.looseObject({
   after_task: z.number().int().optional(),
   /** The approval whose applied fix this command task re-checks (`after_apply: rerun`). */
   after_apply: z.string().optional(),
-});
+};
+export const TaskData = z.looseObject(taskDataFields);
 export type TaskData = z.infer<typeof TaskData>;
+
+/**
+ * What the daemon writes into a task's data: only the keys above, so a misspelt key is a compile error
+ * rather than a silently unread one (the read type, TaskData, lets through keys it does not know).
+ */
+export type TaskDataPatch = z.infer<z.ZodObject<typeof taskDataFields>>;
 
 export interface ReadTaskData {
   data: TaskData;
@@ -73,7 +85,7 @@ export function readTaskData(raw: string): ReadTaskData {
 }
 
 /** The stored JSON with `patch` merged in; a stored text that is not a JSON object is kept under `unreadable_data`. */
-export function mergeTaskData(raw: string, patch: Partial<TaskData>): string {
+export function mergeTaskData(raw: string, patch: TaskDataPatch): string {
   let json: unknown;
   try {
     json = JSON.parse(raw);

@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import { mergeTaskData, readTaskData, type TaskData } from './task-data.js';
+import { mergeTaskData, readTaskData, type TaskData, type TaskDataPatch } from './task-data.js';
 import { canMove, type TaskState } from './task-states.js';
 
 export interface TaskRow {
@@ -117,7 +117,7 @@ export class TaskStore {
    * A task that follows another: an agent asked to look at a failed command (same batch), or a
    * trigger's command run again after its proposal was applied (`after_apply: rerun`).
    */
-  createFollowUp(f: { repo: string; trigger: string; kind: 'agent' | 'command'; command?: string; batchId: number | null; at: string; data: Partial<TaskData> }): number {
+  createFollowUp(f: { repo: string; trigger: string; kind: 'agent' | 'command'; command?: string; batchId: number | null; at: string; data: TaskDataPatch }): number {
     return this.db.transaction(() => {
       const id = Number(
         this.db
@@ -179,7 +179,7 @@ export class TaskStore {
   }
 
   /** Merges keys into the task's JSON `data` (e.g. the pid of its command, for crash recovery). */
-  patchData(id: number, patch: Partial<TaskData>): void {
+  patchData(id: number, patch: TaskDataPatch): void {
     this.db.transaction(() => {
       const row = this.db.prepare('SELECT data FROM tasks WHERE id = ?').get(id) as { data: string } | undefined;
       if (!row) return;
