@@ -65,10 +65,10 @@ function* walk(node) {
   for (const key in node) if (key !== 'parent') yield* walk(node[key]);
 }
 
-/** @returns {{ at: number, what: string }[]} */
+/** @returns {{ at: number, what: string, parse?: boolean }[]} */
 function findings(file, text) {
   const { program, errors } = parseSync(file, text, { sourceType: 'module' });
-  if (errors.length > 0) return [{ at: errors[0].labels?.[0]?.start ?? 0, what: `does not parse: ${errors[0].message}` }];
+  if (errors.length > 0) return [{ at: errors[0].labels?.[0]?.start ?? 0, what: `does not parse (${errors[0].message}); fix the syntax so it can be checked`, parse: true }];
   const out = [];
   for (const n of walk(program)) {
     const source =
@@ -114,7 +114,8 @@ for (const file of files) {
   const text = fs.readFileSync(file, 'utf8');
   for (const f of findings(file, text)) {
     bad++;
-    console.error(`${rel}:${lineCol(text, f.at)}: ${f.what} outside src/store; move the statement into a src/store module and call that (docs/ARCHITECTURE.md, "SQL only in store/")`);
+    const fix = f.parse ? '' : ' outside src/store; move the statement into a src/store module and call that (docs/ARCHITECTURE.md, "SQL only in store/")';
+    console.error(`${rel}:${lineCol(text, f.at)}: ${f.what}${fix}`);
   }
 }
 if (bad > 0) {
