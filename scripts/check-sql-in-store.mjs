@@ -11,8 +11,8 @@
 // `.transaction(` is allowed: composing several store calls into one transaction is the caller's business
 // (the statements inside still live in src/store).
 //
-// Usage: node scripts/check-sql-in-store.mjs [root]   (root defaults to the repository; scans root/src and
-// root/daemon). Exits 1 and names file:line:column and the fix for each finding.
+// Usage: node scripts/check-sql-in-store.mjs [root]   (root defaults to the repository; scans root/src,
+// root/daemon and root/bin). Exits 1 and names file:line:column and the fix for each finding.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,7 +104,7 @@ function lineCol(text, at) {
   return `${before.length}:${before.at(-1).length + 1}`;
 }
 
-const files = [...sources(path.join(root, 'src')), ...sources(path.join(root, 'daemon'))];
+const files = ['src', 'daemon', 'bin'].flatMap((d) => sources(path.join(root, d)));
 const store = path.join(root, 'src', 'store') + path.sep;
 let bad = 0;
 for (const file of files) {
