@@ -28,6 +28,13 @@ module.exports = {
       to: { path: '^dist/daemon/' },
     },
     {
+      name: 'sqlite-only-in-store',
+      comment: 'SQL lives only in src/store (docs/ARCHITECTURE.md, "SQL only in store/"): nothing else may even load the driver; scripts/check-sql-in-store.mjs catches statements run on a handle passed in',
+      severity: 'error',
+      from: { path: '^dist/', pathNot: '^dist/src/store/' },
+      to: { path: '^node_modules/better-sqlite3/' },
+    },
+    {
       name: 'no-circular',
       comment: 'a cycle makes load order matter and hides which module owns what',
       severity: 'error',

@@ -1,4 +1,5 @@
 import type { Db } from '../src/store/db.js';
+import { pokeNotes } from '../src/store/event-store.js';
 import type { ModelClient } from '../src/model/client.js';
 import type { Policy, Trigger } from '../src/policy/schema.js';
 import type { SandboxStatus } from '../src/policy/sandbox.js';
@@ -149,12 +150,8 @@ review: kairos show ${approval.id} · approve: kairos approve ${approval.id} · 
       }
     }
     // A poke's note (after the UserPromptSubmit hooks, with the context they added) is what the user asked for.
-    const notes = task.batch_id
-      ? (this.d.db
-          .prepare("SELECT json_extract(e.data, '$.note') AS note FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' AND json_extract(e.data, '$.note') IS NOT NULL ORDER BY e.id")
-          .all(task.batch_id) as { note: string }[])
-      : [];
-    for (const n of notes) parts.push(`The developer's note (kairos poke):\n${n.note}`);
+    const notes = task.batch_id ? pokeNotes(this.d.db, task.batch_id) : [];
+    for (const note of notes) parts.push(`The developer's note (kairos poke):\n${note}`);
     if (paths.length) parts.push(`Changed paths:\n${paths.slice(0, 200).join('\n')}${paths.length > 200 ? `\n… and ${paths.length - 200} more` : ''}`);
     // What the dream learned about this repository (the same notes triage reads). Fenced: it was
     // written by a model from logs of hostile repository output, so it is data, not instructions.

@@ -3,6 +3,7 @@ import type { ModelClient } from '../src/model/client.js';
 import { formatUsd } from '../src/model/prices.js';
 import type { ApprovalQueue } from '../src/pipeline/approvals.js';
 import type { Db } from '../src/store/db.js';
+import { ApprovalStore } from '../src/store/approval-store.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import type { Logger } from '../src/report/logger.js';
 import { followAll } from '../src/pipeline/task-follow.js';
@@ -56,7 +57,7 @@ export function startApprovalExpiry(approvals: ApprovalQueue, log: Logger, maxWa
   let stopped = false;
   let running: Promise<void> | undefined;
   const nextDue = (): number => {
-    const at = approvals.db.prepare("SELECT min(expires_at) FROM approvals WHERE state = 'pending'").pluck().get() as string | null;
+    const at = new ApprovalStore(approvals.db).nextPendingExpiry();
     return at === null ? Infinity : Date.parse(at);
   };
   const arm = (at: number): void => {

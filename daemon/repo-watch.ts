@@ -10,6 +10,7 @@ import { withChangedPaths } from '../src/events/git-changed-paths.js';
 import { enabledTriggers, type RepoPolicy } from '../src/policy/effective.js';
 import { startCron, type CronDraft } from '../src/events/cron.js';
 import type { Db } from '../src/store/db.js';
+import { cronSlots } from '../src/store/cron-store.js';
 import type { Logger } from '../src/report/logger.js';
 
 export interface RepoWatchOptions {
@@ -190,7 +191,7 @@ export function startRepoCron(repo: string, policy: RepoPolicy, db: Db, log: Log
     .map((t) => ({ repo, trigger: t.name, expr: t.on.cron! }));
   if (!schedules.length) return undefined;
   try {
-    return startCron({ schedules, db, log, onFire });
+    return startCron({ schedules, slots: cronSlots(db), log, onFire });
   } catch (e) {
     log.error({ repo, err: (e as Error).message }, 'cron schedules not started');
     return undefined;

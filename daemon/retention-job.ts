@@ -1,6 +1,6 @@
 import type { Db } from '../src/store/db.js';
 import type { EventStore } from '../src/store/event-store.js';
-import { pruneStore, RETENTION_DEFAULTS, type PruneResult, type RetentionSettings } from '../src/store/retention.js';
+import { oldestRows, pruneStore, RETENTION_DEFAULTS, type PruneResult, type RetentionSettings } from '../src/store/retention.js';
 import type { Policy } from '../src/policy/schema.js';
 import type { Logger } from '../src/report/logger.js';
 
@@ -61,16 +61,10 @@ export class RetentionJob {
    */
   firstRunInMs(now: number): number {
     const s = this.o.settings();
-    const oldest = (sql: string): number => {
-      const at = this.o.db.prepare(sql).pluck().get() as string | undefined;
-      return at === undefined ? Infinity : Date.parse(at);
-    };
+    const time = (at: string | undefined): number => (at === undefined ? Infinity : Date.parse(at));
     try {
-      // Ids grow with time: the first row by id is the oldest (a task's finished_at is never before its created_at).
-      const due = Math.min(
-        oldest('SELECT at FROM events ORDER BY id LIMIT 1') + s.events_days * DAY_MS,
-        oldest('SELECT created_at FROM tasks ORDER BY id LIMIT 1') + s.tasks_days * DAY_MS,
-      );
+      const oldest = oldestRows(this.o.db);
+      const due = Math.min(time(oldest.eventAt) + s.events_days * DAY_MS, time(oldest.taskCreatedAt) + s.tasks_days * DAY_MS);
       return Number.isNaN(due) ? FIRST_RUN_MS : Math.min(EVERY_MS, Math.max(FIRST_RUN_MS, due - now));
     } catch {
       return FIRST_RUN_MS;
@@ -91,7 +85,7 @@ export class RetentionJob {
 
   private async prune(): Promise<RetentionRun> {
     const settings = this.o.settings();
-    const maxId = (): number => (this.o.db.prepare('SELECT max(id) AS id FROM events').get() as { id: number | null }).id ?? 0;
+    const maxId = (): number => this.o.events.maxId();
     const before = maxId();
     let r: PruneResult = { events: 0, tasks: 0, batches: 0, vacuumed_pages: 0, chunks: 0, longest_chunk_ms: 0, ms: 0, cancelled: false };
     if (this.o.storeWritable()) {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../store/db.js';
 import type { ChainReport } from '../store/audit-chain.js';
+import { auditHashReader } from '../store/audit-store.js';
 
 const ANCHOR = /audit head: row (\d+) \(\d+ rows from \d+\), sha256 ([0-9a-f]{64})/g;
 
@@ -21,7 +22,7 @@ export function checkAnchors(home: string, db: Db, report: ChainReport): ChainRe
   } catch {
     return { ...report, anchors: 0 };
   }
-  const hashOf = db.prepare('SELECT hash FROM audit WHERE id = ?');
+  const hashOf = auditHashReader(db);
   let checked = 0;
   for (const f of files) {
     let text: string;
@@ -34,10 +35,10 @@ export function checkAnchors(home: string, db: Db, report: ChainReport): ChainRe
       const id = Number(m[1]);
       const anchored = m[2]!;
       if (report.head && id < report.head.first_id) continue; // pruned on purpose, on the record in the head
-      const row = hashOf.get(id) as { hash: string } | undefined;
+      const hash = hashOf(id);
       checked++;
-      if (row?.hash !== anchored) {
-        const found = row ? `the table's row ${id} now hashes to ${row.hash.slice(0, 16)}…` : `the table has no row ${id}`;
+      if (hash !== anchored) {
+        const found = hash !== undefined ? `the table's row ${id} now hashes to ${hash.slice(0, 16)}…` : `the table has no row ${id}`;
         return {
           ...report,
           ok: false,

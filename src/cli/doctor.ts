@@ -9,6 +9,7 @@ import { shellGrammarStatus } from '../policy/shell.js';
 import { verifyAudit } from './audit-command.js';
 import { speechStatus } from '../report/speech.js';
 import { loadPolicyOrDefault } from '../policy/load.js';
+import { probeSqlite } from '../store/sqlite-probe.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -105,39 +106,18 @@ function checkNode(version: string): DoctorCheck {
 
 async function checkSqlite(home: string): Promise<DoctorCheck> {
   const name = 'sqlite';
-  let Database: typeof import('better-sqlite3');
-  try {
-    Database = (await import('better-sqlite3')).default;
-  } catch (e) {
-    return { name, status: 'fail', detail: `better-sqlite3 does not load: ${firstLine(e)}`, fix: 'run `npm rebuild better-sqlite3` (needs python3, make and a C++ compiler)' };
-  }
   // A scratch file next to the real store: same filesystem, so WAL support and permissions are what the daemon gets.
-  const file = path.join(home, `.doctor-${process.pid}-${Date.now()}.db`);
-  try {
-    fs.mkdirSync(home, { recursive: true });
-    const db = new Database(file);
-    try {
-      const mode = db.pragma('journal_mode = WAL', { simple: true }) as string;
-      db.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);');
-      const version = db.prepare('SELECT sqlite_version() AS v').get() as { v: string };
-      if (mode !== 'wal') {
-        return { name, status: 'fail', detail: `SQLite ${version.v} opened ${home} in '${mode}' mode, not WAL`, fix: `put KAIROS_HOME on a local filesystem (network filesystems cannot use WAL)` };
-      }
-      return { name, status: 'ok', detail: `better-sqlite3 loads; SQLite ${version.v}, WAL works in ${home}` };
-    } finally {
-      db.close();
-    }
-  } catch (e) {
-    return { name, status: 'fail', detail: `cannot open a database in ${home}: ${firstLine(e)}`, fix: `make ${home} a writable directory on a local filesystem, or set KAIROS_HOME` };
-  } finally {
-    for (const suffix of ['', '-wal', '-shm', '-journal']) {
-      try {
-        fs.rmSync(file + suffix, { force: true });
-      } catch {
-        // nothing was created there
-      }
-    }
+  const probe = await probeSqlite(path.join(home, `.doctor-${process.pid}-${Date.now()}.db`));
+  if (probe.kind === 'unloadable') {
+    return { name, status: 'fail', detail: `better-sqlite3 does not load: ${firstLine(probe.error)}`, fix: 'run `npm rebuild better-sqlite3` (needs python3, make and a C++ compiler)' };
   }
+  if (probe.kind === 'unopenable') {
+    return { name, status: 'fail', detail: `cannot open a database in ${home}: ${firstLine(probe.error)}`, fix: `make ${home} a writable directory on a local filesystem, or set KAIROS_HOME` };
+  }
+  if (probe.journalMode !== 'wal') {
+    return { name, status: 'fail', detail: `SQLite ${probe.version} opened ${home} in '${probe.journalMode}' mode, not WAL`, fix: `put KAIROS_HOME on a local filesystem (network filesystems cannot use WAL)` };
+  }
+  return { name, status: 'ok', detail: `better-sqlite3 loads; SQLite ${probe.version}, WAL works in ${home}` };
 }
 
 async function checkGit(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<DoctorCheck> {

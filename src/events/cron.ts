@@ -1,6 +1,5 @@
 import cron, { type ScheduledTask, type Logger as CronLogger } from 'node-cron';
 import { CronExpressionParser } from 'cron-parser';
-import type { Db } from '../store/db.js';
 import type { LogSink } from '../report/logger.js';
 
 export interface CronSchedule {
@@ -27,10 +26,19 @@ export interface CronDraft {
   };
 }
 
+/** Where the last fired slot of each schedule is kept; the events layer reads and writes it only through this. */
+export interface CronSlots {
+  /** The last slot fired (ISO), undefined before the first. */
+  last(repo: string, trigger: string): string | undefined;
+  record(repo: string, trigger: string, slotIso: string): void;
+  /** fn, made to run in one SQLite transaction (the slot and what onFire stores commit together). */
+  inTransaction<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R;
+}
+
 export interface CronOptions {
   schedules: readonly CronSchedule[];
-  /** Holds `cron_runs (repo, trigger, last_slot)`. */
-  db: Db;
+  /** The last slot fired per schedule (src/store/cron-store.ts's cronSlots over `cron_runs`). */
+  slots: CronSlots;
   /**
    * Called inside the SQLite transaction that records the slot, so storing the event there (same db) and
    * recording the slot commit together: a crash can neither lose a fired slot nor fire it twice.
@@ -87,7 +95,7 @@ export function previousSlot(expr: string, now: Date): Date | null {
  * slot, so installing a trigger does not fire it. Throws CronError for an invalid expression.
  */
 export function startCron(options: CronOptions): CronHandle {
-  const { db, onFire, log } = options;
+  const { slots, onFire, log } = options;
   const now = options.now ?? (() => new Date());
   const jitterMs = Math.max(0, options.jitterMs ?? DEFAULT_JITTER_MS);
 
@@ -96,22 +104,16 @@ export function startCron(options: CronOptions): CronHandle {
     if (problem) throw new CronError(`trigger '${s.trigger}' in ${s.repo}: cron '${s.expr}': ${problem}; fix the expression in the policy file`);
   }
 
-  const getLast = db.prepare<[string, string], { last_slot: string }>('SELECT last_slot FROM cron_runs WHERE repo = ? AND trigger = ?');
-  const setLast = db.prepare<[string, string, string]>(
-    `INSERT INTO cron_runs (repo, trigger, last_slot) VALUES (?, ?, ?)
-     ON CONFLICT (repo, trigger) DO UPDATE SET last_slot = excluded.last_slot`,
-  );
-
   const lastSlot = (s: CronSchedule): number | null => {
-    const row = getLast.get(s.repo, s.trigger);
-    return row ? Date.parse(row.last_slot) : null;
+    const last = slots.last(s.repo, s.trigger);
+    return last !== undefined ? Date.parse(last) : null;
   };
 
   /** Records the slot and calls onFire in one transaction; a slot already recorded is skipped. */
-  const fire = db.transaction((s: CronSchedule, slot: Date, catchUp: boolean): boolean => {
+  const fire = slots.inTransaction((s: CronSchedule, slot: Date, catchUp: boolean): boolean => {
     const last = lastSlot(s);
     if (last !== null && slot.getTime() <= last) return false;
-    setLast.run(s.repo, s.trigger, slot.toISOString());
+    slots.record(s.repo, s.trigger, slot.toISOString());
     onFire({
       type: 'cron',
       repo: s.repo,
@@ -138,7 +140,7 @@ export function startCron(options: CronOptions): CronHandle {
     const last = lastSlot(s);
     if (last === null) {
       // First sight of this schedule: remember where we are, fire nothing.
-      setLast.run(s.repo, s.trigger, (prev ?? startedAt).toISOString());
+      slots.record(s.repo, s.trigger, (prev ?? startedAt).toISOString());
     } else if (prev && prev.getTime() > last) {
       safeFire(s, prev, true);
     }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Db } from '../store/db.js';
+import { SpendLedgerStore, type ReservationRow as Row } from '../store/spend-ledger-store.js';
 import type { Budget as BudgetSchema } from '../policy/schema.js';
 import { LedgerError } from './errors.js';
 import { formatUsd, maxOutputTokensWithin, priceFor, costMicro, worstCaseMicro, type PriceTable, type Usage } from './prices.js';
@@ -109,19 +110,6 @@ export interface CapState {
   leftMicro: number;
 }
 
-// Column names come from this fixed map only, never from input.
-const COLUMN: Record<CapName, string> = { task: 'task_id', hour: 'hour_key', day: 'day_key', month: 'month_key' };
-
-interface Row {
-  id: number;
-  state: string;
-  reserved_micro: number;
-  task_id: string | null;
-  hour_key: string;
-  day_key: string;
-  month_key: string;
-}
-
 export interface LedgerOptions {
   prices: PriceTable;
   /** Read on every operation, so raising a cap in the policy takes effect on the next call. */
@@ -132,11 +120,14 @@ export class SpendLedger {
   private readonly readBudget: () => Budget | undefined;
   /** Ladder steps, retries and give-ups (src/model/recovery-log.ts). */
   readonly recovery: RecoveryLog;
+  /** The ledger's rows (src/store/spend-ledger-store.ts). */
+  private readonly store: SpendLedgerStore;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly opts: LedgerOptions,
   ) {
+    this.store = new SpendLedgerStore(db);
     const b = opts.budget;
     this.readBudget = typeof b === 'function' ? b : () => b;
     this.recovery = new RecoveryLog(db);
@@ -155,29 +146,9 @@ export class SpendLedger {
     return worstCaseMicro(priceFor(this.opts.prices, model).rates, inputTokens, maxTokens);
   }
 
-  private sums(cap: CapName, key: string): { committed: number; open: number } {
-    // A task's total includes its workers' rows (spend_task_caps.parent_task_id), so a coordinator
-    // that goes on after a split is charged for what its workers spent.
-    const where = cap === 'task' ? `(task_id = ? OR task_id IN (SELECT task_id FROM spend_task_caps WHERE parent_task_id = ?))` : `${COLUMN[cap]} = ?`;
-    const r = this.db
-      .prepare(
-        `SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 0 ELSE cost_micro END), 0) AS committed,
-                COALESCE(SUM(CASE WHEN state = 'open' THEN reserved_micro ELSE 0 END), 0) AS open
-         FROM spend_reservations WHERE ${where} AND state != 'released'`,
-      )
-      .get(...(cap === 'task' ? [key, key] : [key])) as { committed: number; open: number };
-    return r;
-  }
-
-  private taskCapRow(taskId: string): { cap_micro: number; parent_task_id: string | null } | undefined {
-    return this.db.prepare('SELECT cap_micro, parent_task_id FROM spend_task_caps WHERE task_id = ?').get(taskId) as
-      | { cap_micro: number; parent_task_id: string | null }
-      | undefined;
-  }
-
   /** The cap that applies to one window: a task's own cap (setTaskCap) wins over budget.task_usd. */
   private capFor(cap: CapName, key: string | undefined, caps: Partial<Record<CapName, number>>): number | undefined {
-    if (cap === 'task' && key !== undefined) return this.taskCapRow(key)?.cap_micro ?? caps.task;
+    if (cap === 'task' && key !== undefined) return this.store.taskCap(key)?.cap_micro ?? caps.task;
     return caps[cap];
   }
 
@@ -189,12 +160,7 @@ export class SpendLedger {
   setTaskCap(taskId: string, capMicro: number, opts: { parentTaskId?: string | undefined }, now: number): void {
     if (!Number.isInteger(capMicro) || capMicro < 0) throw new LedgerError(`task cap for ${taskId}: ${capMicro} is not a whole number of micro-dollars >= 0`);
     if (opts.parentTaskId === taskId) throw new LedgerError(`task ${taskId} cannot be its own parent`);
-    this.db
-      .prepare(
-        `INSERT INTO spend_task_caps (task_id, cap_micro, parent_task_id, set_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (task_id) DO UPDATE SET cap_micro = excluded.cap_micro, parent_task_id = excluded.parent_task_id, set_at = excluded.set_at`,
-      )
-      .run(taskId, capMicro, opts.parentTaskId ?? null, now);
+    this.store.setTaskCap(taskId, capMicro, opts.parentTaskId ?? null, now);
   }
 
   /**
@@ -204,7 +170,7 @@ export class SpendLedger {
   taskLeftMicro(taskId: string): number | undefined {
     const cap = this.capFor('task', taskId, this.caps());
     if (cap === undefined) return undefined;
-    const { committed, open } = this.sums('task', taskId);
+    const { committed, open } = this.store.sums('task', taskId);
     return Math.max(0, cap - committed - open);
   }
 
@@ -222,7 +188,7 @@ export class SpendLedger {
       const key = this.keyFor(cap, keys, taskId);
       checks.push({ cap, key, capMicro: this.capFor(cap, key, caps) });
       // A worker's call must also fit under its coordinator's task cap (whose total includes it).
-      const parent = cap === 'task' && key !== undefined ? this.taskCapRow(key)?.parent_task_id : undefined;
+      const parent = cap === 'task' && key !== undefined ? this.store.taskCap(key)?.parent_task_id : undefined;
       if (parent) checks.push({ cap, key: parent, capMicro: this.capFor(cap, parent, caps) });
     }
     return checks;
@@ -239,7 +205,7 @@ export class SpendLedger {
     let grant = req.maxTokens;
     for (const { cap, key, capMicro } of this.capChecks(req.taskId, keys)) {
       if (capMicro === undefined) continue;
-      const { committed, open } = key === undefined ? { committed: 0, open: 0 } : this.sums(cap, key);
+      const { committed, open } = key === undefined ? { committed: 0, open: 0 } : this.store.sums(cap, key);
       const counted = committed + open;
       const fits = maxOutputTokensWithin(rates, req.inputTokens, capMicro - counted);
       if (fits < floor) {
@@ -266,7 +232,7 @@ export class SpendLedger {
   /** Would a reservation for this call be granted now, and for how many output tokens? Reserves nothing. */
   fit(req: ReserveRequest, now: number): { ok: true; maxTokens: number } | { ok: false; reason: string; leftMicro: number } {
     const keys = windowKeys(now);
-    const a = this.db.transaction(() => this.admit(req, keys))();
+    const a = this.store.read(() => this.admit(req, keys));
     if (a.ok) return a;
     return { ok: false, reason: this.refusalReason(req, a.refusal, a.floor), leftMicro: a.refusal.leftMicro };
   }
@@ -286,7 +252,7 @@ export class SpendLedger {
   reserve(req: ReserveRequest, now: number): Reservation | Refusal {
     const price = priceFor(this.opts.prices, req.model);
     const keys = windowKeys(now);
-    const run = this.db.transaction((): Reservation | Refusal => {
+    return this.store.immediate((): Reservation | Refusal => {
       const a = this.admit(req, keys);
       if (!a.ok) {
         const r = a.refusal;
@@ -298,37 +264,29 @@ export class SpendLedger {
         return { ...r, reason: this.refusalReason(req, r, a.floor), crossings };
       }
       const needed = worstCaseMicro(price.rates, req.inputTokens, a.maxTokens);
-      const info = this.db
-        .prepare(
-          `INSERT INTO spend_reservations
-             (created_at, model, priced_as, purpose, task_id, trigger, repo, hour_key, day_key, month_key, reserved_micro, state,
-              origin, attempt, max_tokens, asked_tokens)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)`,
-        )
-        .run(
-          now,
-          req.model,
-          price.pricedAs,
-          req.purpose,
-          req.taskId ?? null,
-          req.trigger ?? null,
-          req.repo ?? null,
-          keys.hour,
-          keys.day,
-          keys.month,
-          needed,
-          req.origin ?? (req.purpose === 'user' ? 'user' : 'ambient'),
-          req.attempt ?? 1,
-          a.maxTokens,
-          req.maxTokens,
-        );
-      return { ok: true, id: Number(info.lastInsertRowid), reservedMicro: needed, maxTokens: a.maxTokens, pricedAs: price.pricedAs, knownModel: price.known };
+      const id = this.store.insertReservation({
+        createdAt: now,
+        model: req.model,
+        pricedAs: price.pricedAs,
+        purpose: req.purpose,
+        taskId: req.taskId ?? null,
+        trigger: req.trigger ?? null,
+        repo: req.repo ?? null,
+        hourKey: keys.hour,
+        dayKey: keys.day,
+        monthKey: keys.month,
+        reservedMicro: needed,
+        origin: req.origin ?? (req.purpose === 'user' ? 'user' : 'ambient'),
+        attempt: req.attempt ?? 1,
+        maxTokens: a.maxTokens,
+        askedTokens: req.maxTokens,
+      });
+      return { ok: true, id, reservedMicro: needed, maxTokens: a.maxTokens, pricedAs: price.pricedAs, knownModel: price.known };
     });
-    return run.immediate();
   }
 
-  private row(id: number): Row & { priced_as: string } {
-    const r = this.db.prepare('SELECT * FROM spend_reservations WHERE id = ?').get(id) as (Row & { priced_as: string }) | undefined;
+  private row(id: number): Row {
+    const r = this.store.reservation(id);
     if (!r) throw new LedgerError(`reservation ${id} does not exist; settle/release only ids returned by reserve()`);
     return r;
   }
@@ -338,7 +296,7 @@ export class SpendLedger {
    * reconcile already counted at worst case (the real number is better), never twice.
    */
   settle(id: number, usage: Usage, now: number): SettleResult {
-    const run = this.db.transaction((): SettleResult => {
+    return this.store.immediate((): SettleResult => {
       const r = this.row(id);
       if (r.state !== 'open' && r.state !== 'reconciled') {
         throw new LedgerError(`reservation ${id} is already ${r.state}; a reservation is settled or released once`);
@@ -346,35 +304,29 @@ export class SpendLedger {
       const cost = costMicro(priceFor(this.opts.prices, r.priced_as).rates, usage);
       // If the input estimate was low the real cost can exceed the reservation: record the truth.
       const note = cost > r.reserved_micro ? `overrun: cost ${cost} > reserved ${r.reserved_micro}` : null;
-      this.db
-        .prepare(
-          `UPDATE spend_reservations SET state = 'settled', cost_micro = ?, closed_at = ?, input_tokens = ?, output_tokens = ?,
-             cache_creation_tokens = ?, cache_read_tokens = ?, note = COALESCE(?, note) WHERE id = ?`,
-        )
-        .run(
-          cost,
-          now,
-          usage.input_tokens,
-          usage.output_tokens,
-          usage.cache_creation_input_tokens ?? 0,
-          usage.cache_read_input_tokens ?? 0,
+      this.store.settle(
+        id,
+        {
+          costMicro: cost,
+          inputTokens: usage.input_tokens,
+          outputTokens: usage.output_tokens,
+          cacheCreationTokens: usage.cache_creation_input_tokens ?? 0,
+          cacheReadTokens: usage.cache_read_input_tokens ?? 0,
           note,
-          id,
-        );
+        },
+        now,
+      );
       return { costMicro: cost, crossings: this.checkThresholds(r, now) };
     });
-    return run.immediate();
   }
 
   /** The call failed and was not billed (the API answered with an error status): the reservation counts nothing. */
   release(id: number, now: number, note?: string): void {
-    this.db.transaction(() => {
+    this.store.immediate(() => {
       const r = this.row(id);
       if (r.state !== 'open') throw new LedgerError(`reservation ${id} is ${r.state}; only an open reservation can be released`);
-      this.db
-        .prepare(`UPDATE spend_reservations SET state = 'released', cost_micro = 0, closed_at = ?, note = ? WHERE id = ?`)
-        .run(now, note ?? null, id);
-    }).immediate();
+      this.store.release(id, now, note ?? null);
+    });
   }
 
   /**
@@ -382,16 +334,12 @@ export class SpendLedger {
    * could not be read): the API may have billed it, so it is charged at its reservation.
    */
   chargeWorstCase(id: number, now: number, note: string): SettleResult {
-    return this.db
-      .transaction((): SettleResult => {
-        const r = this.row(id);
-        if (r.state !== 'open') throw new LedgerError(`reservation ${id} is ${r.state}; only an open reservation can be charged`);
-        this.db
-          .prepare(`UPDATE spend_reservations SET state = 'settled', cost_micro = reserved_micro, closed_at = ?, note = ? WHERE id = ?`)
-          .run(now, note, id);
-        return { costMicro: r.reserved_micro, crossings: this.checkThresholds(r, now) };
-      })
-      .immediate();
+    return this.store.immediate((): SettleResult => {
+      const r = this.row(id);
+      if (r.state !== 'open') throw new LedgerError(`reservation ${id} is ${r.state}; only an open reservation can be charged`);
+      this.store.chargeReserved(id, now, note);
+      return { costMicro: r.reserved_micro, crossings: this.checkThresholds(r, now) };
+    });
   }
 
   /**
@@ -399,20 +347,12 @@ export class SpendLedger {
    * are counted as spent at their worst case (see the module comment).
    */
   reconcileOpenReservations(now: number): { count: number; micro: number; crossings: ThresholdCrossing[] } {
-    return this.db
-      .transaction(() => {
-        const open = this.db.prepare(`SELECT * FROM spend_reservations WHERE state = 'open'`).all() as Row[];
-        this.db
-          .prepare(
-            `UPDATE spend_reservations SET state = 'reconciled', cost_micro = reserved_micro, closed_at = ?,
-               note = 'left open by a crash: counted at worst case' WHERE state = 'open'`,
-          )
-          .run(now);
-        const crossings: ThresholdCrossing[] = [];
-        for (const r of open) crossings.push(...this.checkThresholds(r, now));
-        return { count: open.length, micro: open.reduce((a, r) => a + r.reserved_micro, 0), crossings };
-      })
-      .immediate();
+    return this.store.immediate(() => {
+      const open = this.store.reconcileOpen(now);
+      const crossings: ThresholdCrossing[] = [];
+      for (const r of open) crossings.push(...this.checkThresholds(r, now));
+      return { count: open.length, micro: open.reduce((a, r) => a + r.reserved_micro, 0), crossings };
+    });
   }
 
   private recordCrossing(
@@ -423,12 +363,7 @@ export class SpendLedger {
     capMicro: number,
     now: number,
   ): ThresholdCrossing[] {
-    const info = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO spend_thresholds (cap, window_key, percent, at, spent_micro, cap_micro) VALUES (?, ?, ?, ?, ?, ?)`,
-      )
-      .run(cap, windowKey, percent, now, spent, capMicro);
-    return info.changes === 1 ? [{ cap, windowKey, percent, spentMicro: spent, capMicro }] : [];
+    return this.store.recordThreshold(cap, windowKey, percent, spent, capMicro, now) ? [{ cap, windowKey, percent, spentMicro: spent, capMicro }] : [];
   }
 
   /** The lower lines the committed spend crossed (if not yet reported), then the 100 % "used up" line. */
@@ -453,7 +388,7 @@ export class SpendLedger {
       const key = this.keyFor(cap, keys, r.task_id);
       const capMicro = this.capFor(cap, key, caps);
       if (capMicro === undefined || key === undefined) continue;
-      const { committed } = this.sums(cap, key);
+      const { committed } = this.store.sums(cap, key);
       if (committed <= 0) continue;
       for (const p of THRESHOLD_PERCENTS) {
         if (committed * 100 >= capMicro * p) out.push(...this.recordCrossing(cap, key, p, committed, capMicro, now));
@@ -471,7 +406,7 @@ export class SpendLedger {
       const key = this.keyFor(cap, keys, taskId);
       const capMicro = this.capFor(cap, key, caps);
       if (capMicro === undefined || key === undefined) continue;
-      const { committed, open } = this.sums(cap, key);
+      const { committed, open } = this.store.sums(cap, key);
       out.push({
         cap,
         windowKey: key,

@@ -1,4 +1,5 @@
 import type { Db } from '../store/db.js';
+import { SpendRecoveryStore } from '../store/spend-recovery-store.js';
 import type { Origin } from './origin.js';
 import { windowKeys } from './windows.js';
 
@@ -32,14 +33,26 @@ export interface RecoveryRecord {
 }
 
 export class RecoveryLog {
-  constructor(private readonly db: Db) {}
+  private readonly store: SpendRecoveryStore;
+
+  constructor(db: Db) {
+    this.store = new SpendRecoveryStore(db);
+  }
 
   recordLadderStep(step: LadderStepRecord, now: number): void {
-    this.db
-      .prepare(
-        `INSERT INTO spend_ladder_steps (at, from_model, to_model, reason, task_id, trigger, repo, cause, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(now, step.fromModel, step.toModel, step.reason, step.taskId ?? null, step.trigger ?? null, step.repo ?? null, step.cause ?? 'budget', step.origin ?? null);
+    this.store.insertLadderStep(
+      {
+        fromModel: step.fromModel,
+        toModel: step.toModel,
+        reason: step.reason,
+        taskId: step.taskId ?? null,
+        trigger: step.trigger ?? null,
+        repo: step.repo ?? null,
+        cause: step.cause ?? 'budget',
+        origin: step.origin ?? null,
+      },
+      now,
+    );
   }
 
   /**
@@ -47,20 +60,26 @@ export class RecoveryLog {
    * next calls start there instead of hammering the overloaded model again; undefined if none.
    */
   overloadFallback(taskId: string): string | undefined {
-    const r = this.db
-      .prepare(`SELECT to_model FROM spend_ladder_steps WHERE task_id = ? AND cause = 'overloaded' AND to_model IS NOT NULL ORDER BY id DESC LIMIT 1`)
-      .get(taskId) as { to_model: string } | undefined;
-    return r?.to_model;
+    return this.store.latestOverloadFallback(taskId);
   }
 
   /** A retry waited for, or a call given up, recorded for `kairos spend` and the daily log. */
   recordRecovery(e: RecoveryRecord, now: number): void {
     const keys = windowKeys(now);
-    this.db
-      .prepare(
-        `INSERT INTO spend_recovery (at, kind, origin, model, reason, waited_ms, task_id, trigger, repo, day_key, month_key)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(now, e.kind, e.origin, e.model, e.reason, e.waitedMs ?? null, e.taskId ?? null, e.trigger ?? null, e.repo ?? null, keys.day, keys.month);
+    this.store.insertRecovery(
+      {
+        kind: e.kind,
+        origin: e.origin,
+        model: e.model,
+        reason: e.reason,
+        waitedMs: e.waitedMs ?? null,
+        taskId: e.taskId ?? null,
+        trigger: e.trigger ?? null,
+        repo: e.repo ?? null,
+        dayKey: keys.day,
+        monthKey: keys.month,
+      },
+      now,
+    );
   }
 }

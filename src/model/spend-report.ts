@@ -1,5 +1,6 @@
 import type { Db } from '../store/db.js';
-import { capsMicro, windowKeys, type Budget, type CapName, type ThresholdCrossing } from './ledger.js';
+import { latestFallbacks, latestGiveUps, latestSpendTaskId, ladderStepCounts, monthReservations, recoveryCounts, spendByOrigin, windowSums } from '../store/spend-report-store.js';
+import { capsMicro, windowKeys, type Budget, type ThresholdCrossing } from './ledger.js';
 import { formatUsd, formatUsdPair, microToUsd } from './prices.js';
 
 /**
@@ -83,23 +84,6 @@ export interface SpendReport {
   cache_read_share: number;
 }
 
-const COLUMN: Record<CapName, string> = { task: 'task_id', hour: 'hour_key', day: 'day_key', month: 'month_key' };
-
-interface Sums {
-  committed: number;
-  open: number;
-}
-
-function sums(db: Db, cap: CapName, key: string): Sums {
-  return db
-    .prepare(
-      `SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 0 ELSE cost_micro END), 0) AS committed,
-              COALESCE(SUM(CASE WHEN state = 'open' THEN reserved_micro ELSE 0 END), 0) AS open
-       FROM spend_reservations WHERE ${COLUMN[cap]} = ? AND state != 'released'`,
-    )
-    .get(key) as Sums;
-}
-
 export function spendReport(db: Db, budget: Budget | undefined, now: number, opts: { taskId?: string } = {}): SpendReport {
   const caps = capsMicro(budget);
   const keys = windowKeys(now);
@@ -112,16 +96,12 @@ export function spendReport(db: Db, budget: Budget | undefined, now: number, opt
     recovery: [],
     cache_read_share: 0,
   };
-  const taskId =
-    opts.taskId ??
-    (db.prepare(`SELECT task_id FROM spend_reservations WHERE task_id IS NOT NULL ORDER BY id DESC LIMIT 1`).get() as
-      | { task_id: string }
-      | undefined)?.task_id;
+  const taskId = opts.taskId ?? latestSpendTaskId(db);
   for (const cap of ['task', 'hour', 'day', 'month'] as const) {
     const capMicro = caps[cap];
     const key = cap === 'task' ? taskId : keys[cap];
     if (capMicro === undefined || key === undefined) continue;
-    const s = sums(db, cap, key);
+    const s = windowSums(db, cap, key);
     report[cap] = {
       window: key,
       spent_usd: microToUsd(s.committed),
@@ -131,23 +111,7 @@ export function spendReport(db: Db, budget: Budget | undefined, now: number, opt
     };
   }
 
-  const rows = db
-    .prepare(
-      `SELECT model, COALESCE(trigger, '(none)') AS trigger, state, reserved_micro, cost_micro,
-              input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens
-       FROM spend_reservations WHERE month_key = ? AND state != 'released'`,
-    )
-    .all(keys.month) as Array<{
-    model: string;
-    trigger: string;
-    state: string;
-    reserved_micro: number;
-    cost_micro: number | null;
-    input_tokens: number | null;
-    output_tokens: number | null;
-    cache_creation_tokens: number | null;
-    cache_read_tokens: number | null;
-  }>;
+  const rows = monthReservations(db, keys.month);
   // Sum in integer µ$ and convert once, so the report equals the rows exactly.
   const byModel = new Map<string, { calls: number; spent: number; open: number; i: number; o: number; cw: number; cr: number }>();
   const byTrigger = new Map<string, { calls: number; spent: number; open: number }>();
@@ -203,15 +167,7 @@ function addRecovery(db: Db, report: SpendReport, month: string): void {
     if (!r) origins.set(key, (r = { calls: 0, attempts: 0, spent_usd: 0, reserved_usd: 0, retries: 0, waited_s: 0, fallbacks: 0, budget_steps: 0, gave_up: 0, lowered: 0 }));
     return r;
   };
-  const spend = db
-    .prepare(
-      `SELECT COALESCE(origin, CASE WHEN purpose = 'user' THEN 'user' ELSE 'ambient' END) AS origin, COUNT(*) AS attempts, SUM(CASE WHEN COALESCE(attempt, 1) = 1 THEN 1 ELSE 0 END) AS calls,
-              SUM(CASE WHEN state = 'open' THEN 0 ELSE COALESCE(cost_micro, 0) END) AS spent,
-              SUM(CASE WHEN state = 'open' THEN reserved_micro ELSE 0 END) AS open,
-              SUM(CASE WHEN max_tokens < asked_tokens THEN 1 ELSE 0 END) AS lowered
-       FROM spend_reservations WHERE month_key = ? GROUP BY 1`,
-    )
-    .all(month) as Array<{ origin: string | null; attempts: number; calls: number; spent: number; open: number; lowered: number }>;
+  const spend = spendByOrigin(db, month);
   // Released attempts count as attempts (they were sent) but cost nothing.
   for (const r of spend) {
     const o = of(r.origin);
@@ -221,9 +177,7 @@ function addRecovery(db: Db, report: SpendReport, month: string): void {
     o.reserved_usd = microToUsd(microOf(o.reserved_usd) + r.open);
     o.lowered += r.lowered;
   }
-  const rec = db
-    .prepare(`SELECT origin, kind, COUNT(*) AS n, COALESCE(SUM(waited_ms), 0) AS waited FROM spend_recovery WHERE month_key = ? GROUP BY origin, kind`)
-    .all(month) as Array<{ origin: string; kind: 'retry' | 'gave_up'; n: number; waited: number }>;
+  const rec = recoveryCounts(db, month);
   for (const r of rec) {
     const o = of(r.origin);
     if (r.kind === 'retry') {
@@ -232,9 +186,7 @@ function addRecovery(db: Db, report: SpendReport, month: string): void {
     } else o.gave_up += r.n;
   }
   const [from, to] = monthBounds(month);
-  const steps = db
-    .prepare(`SELECT origin, COALESCE(cause, 'budget') AS cause, COUNT(*) AS n FROM spend_ladder_steps WHERE at >= ? AND at < ? GROUP BY origin, cause`)
-    .all(from, to) as Array<{ origin: string | null; cause: string; n: number }>;
+  const steps = ladderStepCounts(db, from, to);
   for (const r of steps) {
     const o = of(r.origin);
     if (r.cause === 'overloaded') o.fallbacks += r.n;
@@ -242,19 +194,8 @@ function addRecovery(db: Db, report: SpendReport, month: string): void {
   }
   for (const [k, v] of [...origins].sort((a, b) => a[0].localeCompare(b[0]))) report.by_origin[k] = v;
 
-  // Two newest-first reads, each walking its own index, merged here: a UNION ordered as a whole
-  // would sort every match of the month to return twenty.
-  type RecoveryRow = { at: number; kind: 'fallback' | 'gave_up'; origin: string; model: string; to_model: string | null; reason: string; task_id: string | null };
-  const fallbacks = db
-    .prepare(
-      `SELECT at, 'fallback' AS kind, COALESCE(origin, 'ambient') AS origin, from_model AS model, to_model, reason, task_id FROM spend_ladder_steps
-         WHERE cause = 'overloaded' AND at >= ? AND at < ? ORDER BY at DESC LIMIT 20`,
-    )
-    .all(from, to) as RecoveryRow[];
-  const gaveUp = db
-    .prepare(`SELECT at, 'gave_up' AS kind, origin, model, NULL AS to_model, reason, task_id FROM spend_recovery WHERE kind = 'gave_up' AND month_key = ? ORDER BY at DESC LIMIT 20`)
-    .all(month) as RecoveryRow[];
-  const events = [...fallbacks, ...gaveUp].sort((a, b) => b.at - a.at).slice(0, 20);
+  // Two newest-first reads (src/store/spend-report-store.ts), merged here.
+  const events = [...latestFallbacks(db, from, to), ...latestGiveUps(db, month)].sort((a, b) => b.at - a.at).slice(0, 20);
   report.recovery = events.map((e) => ({
     at: new Date(e.at).toISOString(),
     kind: e.kind,

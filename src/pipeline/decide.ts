@@ -5,6 +5,7 @@ import type { Policy, Trigger } from '../policy/schema.js';
 import { estimateInputTokens, minTokensFor, type ModelClient } from '../model/client.js';
 import type { Origin } from '../model/ledger.js';
 import { formatUsd, usdToMicro } from '../model/prices.js';
+import { commandFinishedSince as commandFinishedSinceIso, taskFailedSince } from '../store/recent-activity.js';
 import { lastLook, recordDecision, type DecisionOutcome, type DecisionSource, type DecisionStage } from '../store/decision-store.js';
 import { higherPriority, type Priority } from './priority-queue.js';
 import { allowance, type PresenceMode } from './presence.js';
@@ -314,7 +315,7 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
  * what was already looked at.
  */
 function commandFinishedSince(db: Db, repo: string, since: number): boolean {
-  return db.prepare(`SELECT 1 FROM tasks WHERE repo = ? AND kind = 'command' AND finished_at > ? LIMIT 1`).get(repo, new Date(since).toISOString()) !== undefined;
+  return commandFinishedSinceIso(db, repo, new Date(since).toISOString());
 }
 
 /** Who a tick item's model call is for: the user's poke is attended; a trigger's item or ambient changes are not. */
@@ -325,11 +326,7 @@ export function originOf(item: Pick<TickItem, 'source' | 'trigger'>): Origin {
 
 /** Did a command of this repository fail after `since` (epoch ms)? Task times are ISO strings in UTC. */
 function failedSince(db: Db, repo: string, since: number): boolean {
-  return (
-    db
-      .prepare(`SELECT 1 FROM tasks WHERE repo = ? AND state = 'failed' AND finished_at > ? LIMIT 1`)
-      .get(repo, new Date(since).toISOString()) !== undefined
-  );
+  return taskFailedSince(db, repo, new Date(since).toISOString());
 }
 
 /** The daily-log line for a decision: "slept: why", "acted: why, $cost", ... */

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { CronExpressionParser } from 'cron-parser';
 import type { Db } from '../store/db.js';
+import { cronSlots } from '../store/cron-store.js';
+import { dreamHistory, finishDream, insertSkippedDream, lastDoneDream, newestUserEventId, takeDreamLock } from '../store/dream-store.js';
 import { DREAM_DEFAULTS, type Policy } from '../policy/schema.js';
 import type { ModelClient } from '../model/client.js';
 import { cachedSystem } from '../model/cache.js';
@@ -56,14 +58,6 @@ export type DreamResult =
   | { status: 'skipped'; runId: number; reason: string }
   | { status: 'failed'; runId: number; reason: string; costMicro: number };
 
-interface RunRow {
-  id: number;
-  state: string;
-  started_at: number;
-  lock_expires_at: number | null;
-  through_event_id: number | null;
-}
-
 /** The dream schedule of a policy, with defaults filled in. */
 export function dreamSettings(policy: Policy): { enabled: boolean; cron: string } {
   return { enabled: policy.dream?.enabled ?? DREAM_DEFAULTS.enabled, cron: policy.dream?.cron ?? DREAM_DEFAULTS.cron };
@@ -74,10 +68,7 @@ export async function dream(repo: string, deps: DreamDeps): Promise<DreamResult>
   const { db, model, policy } = deps;
   const now = (deps.clock ?? Date.now)();
   const skip = (reason: string): DreamResult => {
-    const info = db
-      .prepare(`INSERT INTO dream_runs (repo, started_at, finished_at, state, reason) VALUES (?, ?, ?, 'skipped', ?)`)
-      .run(repo, now, now, reason);
-    return { status: 'skipped', runId: Number(info.lastInsertRowid), reason };
+    return { status: 'skipped', runId: insertSkippedDream(db, repo, now, reason), reason };
   };
 
   if (!dreamSettings(policy).enabled) return skip('dream is off in the policy');
@@ -85,23 +76,26 @@ export async function dream(repo: string, deps: DreamDeps): Promise<DreamResult>
   const cheap = policy.models?.triage;
   if (!cheap) return skip('model steps are off: the policy names no models.triage');
 
-  const last = db
-    .prepare(`SELECT * FROM dream_runs WHERE repo = ? AND state = 'done' ORDER BY started_at DESC LIMIT 1`)
-    .get(repo) as RunRow | undefined;
+  const last = lastDoneDream(db, repo);
   if (last && !deps.onDemand && now - last.started_at < DREAM_MIN_GAP_MS) {
     const hours = ((now - last.started_at) / 3_600_000).toFixed(1);
     return skip(`the last dream was ${hours} h ago; dreams are at least 24 h apart`);
   }
-  const newest = (db.prepare(`SELECT MAX(id) AS id FROM events WHERE repo = ? AND origin = 'user'`).get(repo) as { id: number | null }).id;
+  const newest = newestUserEventId(db, repo);
   if (newest === null || newest <= (last?.through_event_id ?? 0)) return skip('nothing happened since the last dream');
 
-  const runId = takeLock(db, repo, now);
+  const runId = takeDreamLock(db, repo, now, DREAM_LOCK_TTL_MS);
   if (runId === undefined) return skip('another dream of this repository is running (lock held)');
 
   const finish = (state: 'done' | 'skipped' | 'failed', reason: string | null, extra: { lines?: number; costMicro?: number } = {}): void => {
-    db.prepare(
-      `UPDATE dream_runs SET state = ?, reason = ?, finished_at = ?, lock_expires_at = NULL, through_event_id = ?, lines = ?, cost_micros = ? WHERE id = ?`,
-    ).run(state, reason, (deps.clock ?? Date.now)(), state === 'done' ? newest : null, extra.lines ?? null, extra.costMicro ?? 0, runId);
+    finishDream(db, runId, {
+      state,
+      reason,
+      finishedAt: (deps.clock ?? Date.now)(),
+      throughEventId: state === 'done' ? newest : null,
+      lines: extra.lines ?? null,
+      costMicros: extra.costMicro ?? 0,
+    });
   };
 
   try {
@@ -147,23 +141,6 @@ export async function dream(repo: string, deps: DreamDeps): Promise<DreamResult>
     finish('failed', (e as Error).message);
     throw e;
   }
-}
-
-/** Inserts the 'running' row, clearing a crashed run's expired lock first. Undefined when held. */
-function takeLock(db: Db, repo: string, now: number): number | undefined {
-  return db
-    .transaction((): number | undefined => {
-      const held = db.prepare(`SELECT * FROM dream_runs WHERE repo = ? AND state = 'running'`).get(repo) as RunRow | undefined;
-      if (held) {
-        if ((held.lock_expires_at ?? 0) > now) return undefined;
-        db.prepare(`UPDATE dream_runs SET state = 'failed', reason = 'did not finish (lock expired)', finished_at = ? WHERE id = ?`).run(now, held.id);
-      }
-      const info = db
-        .prepare(`INSERT INTO dream_runs (repo, started_at, state, lock_expires_at) VALUES (?, ?, 'running', ?)`)
-        .run(repo, now, now + DREAM_LOCK_TTL_MS);
-      return Number(info.lastInsertRowid);
-    })
-    .immediate();
 }
 
 /**
@@ -230,11 +207,8 @@ export interface LastDream {
 
 /** The repository's dream history as `kairos status` shows it. */
 export function lastDream(db: Db, repo: string): LastDream {
-  const done = db.prepare(`SELECT started_at FROM dream_runs WHERE repo = ? AND state = 'done' ORDER BY started_at DESC, id DESC LIMIT 1`).get(repo) as { started_at: number } | undefined;
-  const latest = db.prepare(`SELECT started_at, state, reason FROM dream_runs WHERE repo = ? ORDER BY id DESC LIMIT 1`).get(repo) as
-    | { started_at: number; state: string; reason: string | null }
-    | undefined;
-  return { doneAt: done?.started_at ?? null, latest: latest ? { at: latest.started_at, state: latest.state, reason: latest.reason } : null };
+  const { doneAt, latest } = dreamHistory(db, repo);
+  return { doneAt: doneAt ?? null, latest: latest ? { at: latest.started_at, state: latest.state, reason: latest.reason } : null };
 }
 
 /** One repository's memory as `kairos status --json` shows it: where the file is and when it was last dreamt. */
@@ -288,7 +262,7 @@ export interface DreamSlot {
 export function scheduleDream(expr: string, db: Db, run: (slot: DreamSlot) => void, log?: LogSink): { stop(): void } {
   return startCron({
     schedules: [{ ...DREAM_SCHEDULE_KEY, expr }],
-    db,
+    slots: cronSlots(db),
     // Called inside the transaction that records the slot: the dream itself runs after it commits.
     onFire: (draft) => void setImmediate(() => run({ slot: draft.data.slot, catchUp: draft.data.catchUp })),
     log,

@@ -88,13 +88,7 @@ export function followProposal(db: Db, proposalId: string, at: string, reason: s
 
 /** Every task that lags its approval (still `proposed` after a decision, `applied` after an undo): moved now. */
 export function followAll(db: Db, at: string, reason: string): FollowedTask[] {
-  const rows = db
-    .prepare(
-      `SELECT DISTINCT l.approval_id FROM tasks t JOIN approval_tasks l ON l.task_id = CAST(t.id AS TEXT)
-       WHERE t.state IN ('proposed', 'applied', 'undone')`,
-    )
-    .all() as { approval_id: string }[];
-  return rows.flatMap((r) => followApproval(db, r.approval_id, at, reason));
+  return new ApprovalStore(db).withFollowingTasks().flatMap((id) => followApproval(db, id, at, reason));
 }
 
 function moveTasks(db: Db, taskIds: readonly string[], target: TaskState, at: string, reason: string): FollowedTask[] {

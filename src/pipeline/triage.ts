@@ -8,6 +8,7 @@ import type { Origin } from '../model/ledger.js';
 import { cachedSystem } from '../model/cache.js';
 import { fenceUntrusted, redactText } from '../policy/filter.js';
 import { decisionsForContext } from '../store/decision-store.js';
+import { recentFinishedTasks, recentUserEvents } from '../store/recent-activity.js';
 import { PRIORITIES } from './priority-queue.js';
 import type { PresenceMode } from './presence.js';
 
@@ -120,9 +121,7 @@ export function summarisePolicy(policy: Policy): string {
 /** Builds the triage context from the store (events, tasks, decisions) and the memory file. */
 export function buildTriageContext(db: Db, args: { item: TriageItem; policy: Policy; mode: PresenceMode; memory: string | null }): TriageContext {
   const { item } = args;
-  const events = db
-    .prepare(`SELECT type, path FROM events WHERE repo = ? AND origin = 'user' ORDER BY id DESC LIMIT 50`)
-    .all(item.repo) as Array<{ type: string; path: string | null }>;
+  const events = recentUserEvents(db, item.repo, 50);
   const byType = new Map<string, Set<string>>();
   for (const e of events) {
     const s = byType.get(e.type) ?? new Set<string>();
@@ -133,12 +132,7 @@ export function buildTriageContext(db: Db, args: { item: TriageItem; policy: Pol
     .map(([type, paths]) => `- ${type}${paths.size ? `: ${[...paths].slice(0, 8).join(', ')}${paths.size > 8 ? ` (+${paths.size - 8} more)` : ''}` : ''}`)
     .join('\n');
 
-  const tasks = db
-    .prepare(
-      `SELECT trigger, state, exit_code, finished_at, output FROM tasks
-       WHERE repo = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT 5`,
-    )
-    .all(item.repo) as Array<{ trigger: string; state: string; exit_code: number | null; finished_at: string; output: string | null }>;
+  const tasks = recentFinishedTasks(db, item.repo, 5);
   const lastResults = tasks
     .map((t) => {
       const tail = (t.output ?? '').trim().split('\n').slice(-3).join('\n');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.js';
-import { readHead, rowHash, verifyChain, GENESIS_HASH, type ChainReport, type HashedRow } from '../store/audit-chain.js';
+import { rowHash, verifyChain, GENESIS_HASH, type ChainReport, type HashedRow } from '../store/audit-chain.js';
+import { AuditStore, type AuditRowQuery } from '../store/audit-store.js';
 import type { Decision, Step, Verdict } from './decision.js';
 import { redactText } from './filter.js';
 import { formatToolCall } from './rules.js';
@@ -118,11 +119,7 @@ export function strictest(verdicts: readonly LayerVerdict[]): Verdict {
   return worst;
 }
 
-export interface AuditQuery {
-  repo?: string | undefined;
-  taskId?: number | undefined;
-  limit?: number | undefined;
-}
+export type AuditQuery = AuditRowQuery;
 
 /**
  * Writes verdicts to the audit table, hash-chained (src/store/audit-chain.ts). The description and
@@ -130,17 +127,13 @@ export interface AuditQuery {
  * and the audit outlives it. The hash covers the redacted text, as stored.
  */
 export class AuditLog {
-  private readonly insert;
-  private readonly moveHead;
+  /** The audit's rows (src/store/audit-store.ts). */
+  private readonly store: AuditStore;
   constructor(
     private readonly db: Db,
     private readonly knownSecrets: readonly string[] = [],
   ) {
-    this.insert = db.prepare(
-      `INSERT INTO audit (at, repo, task_id, trigger, origin, what, layer, verdict, reason, rule, queued, final, eval_id, prev_hash, hash)
-       VALUES (@at, @repo, @task_id, @trigger, @origin, @what, @layer, @verdict, @reason, @rule, @queued, @final, @eval_id, @prev_hash, @hash)`,
-    );
-    this.moveHead = db.prepare('UPDATE audit_head SET last_id = ?, count = ?, hash = ?, updated_at = ? WHERE id = 1');
+    this.store = new AuditStore(db);
   }
 
   /**
@@ -153,7 +146,7 @@ export class AuditLog {
     if (entries.length === 0) return;
     const clean = (s: string | undefined): string | null => (s === undefined ? null : redactText(s, { knownSecrets: this.knownSecrets }));
     const append = (): void => {
-      const head = readHead(this.db);
+      const head = this.store.head();
       let prev = head?.hash ?? GENESIS_HASH;
       let lastId = head?.last_id ?? 0;
       let count = head?.count ?? 0;
@@ -174,14 +167,13 @@ export class AuditLog {
           eval_id: e.evalId,
         };
         const hash = rowHash(row, prev);
-        lastId = Number(this.insert.run({ ...row, prev_hash: prev, hash }).lastInsertRowid);
+        lastId = this.store.insertRow({ ...row, prev_hash: prev, hash });
         prev = hash;
         count++;
       }
-      this.moveHead.run(lastId, count, prev, new Date().toISOString());
+      this.store.moveHead(lastId, count, prev, new Date().toISOString());
     };
-    if (this.db.inTransaction) this.db.transaction(append)();
-    else this.db.transaction(append).immediate();
+    this.store.appending(append);
   }
 
   /**
@@ -199,18 +191,7 @@ export class AuditLog {
 
   /** Most recent first. */
   recent(opts: AuditQuery = {}): AuditRow[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (opts.repo !== undefined) {
-      where.push('repo = ?');
-      args.push(opts.repo);
-    }
-    if (opts.taskId !== undefined) {
-      where.push('task_id = ?');
-      args.push(opts.taskId);
-    }
-    const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return this.db.prepare(sql).all(...args, opts.limit ?? 100) as AuditRow[];
+    return this.store.recent(opts) as AuditRow[];
   }
 
   /**
@@ -218,7 +199,7 @@ export class AuditLog {
    * so a chain rewritten wholesale (every hash recomputed) no longer ends where the log said it did.
    */
   anchor(): string {
-    const h = readHead(this.db);
+    const h = this.store.head();
     return h ? `audit head: row ${h.last_id} (${h.count} rows from ${h.first_id}), sha256 ${h.hash}` : 'audit head: no rows yet';
   }
 
@@ -233,19 +214,6 @@ export class AuditLog {
    * removal is on the record in the head, never a silent gap. Returns how many rows went.
    */
   prune(keepFromId: number): number {
-    return this.db
-      .transaction((): number => {
-        const head = readHead(this.db);
-        if (!head || keepFromId <= head.first_id) return 0;
-        const from = Math.min(keepFromId, head.last_id + 1);
-        const first = this.db.prepare('SELECT prev_hash FROM audit WHERE id = ?').get(from) as { prev_hash: string } | undefined;
-        const gone = (this.db.prepare('SELECT count(*) AS n FROM audit WHERE id >= ? AND id < ?').get(head.first_id, from) as { n: number }).n;
-        this.db
-          .prepare('UPDATE audit_head SET first_id = ?, first_prev_hash = ?, count = count - ?, updated_at = ? WHERE id = 1')
-          .run(from, first?.prev_hash ?? head.hash, gone, new Date().toISOString());
-        this.db.prepare('DELETE FROM audit WHERE id < ?').run(from);
-        return gone;
-      })
-      .immediate();
+    return this.store.prune(keepFromId);
   }
 }

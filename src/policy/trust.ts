@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../store/db.js';
+import { inTrustTransaction, pinRepoTrust, repoTrustPin, unpinRepoTrust } from '../store/trust-store.js';
 import { AuditLog } from './audit.js';
 
 /**
@@ -57,41 +58,35 @@ export function trustRepo(db: Db, repoDir: string, now: Date = new Date()): Pinn
   const pinned = pinnedDigest(repoDir);
   if (!fs.statSync(pinned.repo).isDirectory()) throw new TrustError(`${pinned.repo} is not a directory — pass the repository's root directory`);
   const at = now.toISOString();
-  db.transaction(() => {
-    db.prepare('INSERT OR IGNORE INTO repos (path, added_at) VALUES (?, ?)').run(pinned.repo, at);
-    db.prepare('UPDATE repos SET trusted_at = ?, trusted_policy_sha = ? WHERE path = ?').run(at, pinned.digest, pinned.repo);
+  inTrustTransaction(db, () => {
+    pinRepoTrust(db, pinned.repo, pinned.digest, at);
     new AuditLog(db).record(
       { repo: pinned.repo, origin: 'user', action: { type: 'trust', change: 'trust', digest: pinned.digest } },
       { validate: { decision: 'allow', reason: 'an existing repository directory' }, trust: { decision: 'allow', reason: `trusted by the user; pinned ${pinned.files.length ? pinned.files.join(', ') : 'no policy or hook files (their absence)'}` } },
       { at: now },
     );
-  }).immediate();
+  });
   return pinned;
 }
 
 /** Forgets the trust of a repository; returns whether it was trusted. */
 export function untrustRepo(db: Db, repoDir: string, now: Date = new Date()): boolean {
   const repo = realRepoOrResolved(repoDir);
-  return db
-    .transaction(() => {
-      const r = db.prepare('UPDATE repos SET trusted_at = NULL, trusted_policy_sha = NULL WHERE path = ? AND trusted_at IS NOT NULL').run(repo);
-      const was = r.changes > 0;
-      new AuditLog(db).record(
-        { repo, origin: 'user', action: { type: 'trust', change: 'untrust' } },
-        { trust: { decision: 'deny', reason: was ? 'trust revoked by the user: its policy may only tighten the user\'s again' : 'it was not trusted; nothing changed' } },
-        { at: now },
-      );
-      return was;
-    })
-    .immediate();
+  return inTrustTransaction(db, () => {
+    const was = unpinRepoTrust(db, repo);
+    new AuditLog(db).record(
+      { repo, origin: 'user', action: { type: 'trust', change: 'untrust' } },
+      { trust: { decision: 'deny', reason: was ? 'trust revoked by the user: its policy may only tighten the user\'s again' : 'it was not trusted; nothing changed' } },
+      { at: now },
+    );
+    return was;
+  });
 }
 
 /** 'changed' means trusted once, but a pinned file differs from what the user trusted. */
 export function trustStatus(db: Db, repoDir: string): TrustStatus {
   const repo = realRepoOrResolved(repoDir);
-  const row = db.prepare('SELECT trusted_at, trusted_policy_sha FROM repos WHERE path = ?').get(repo) as
-    | { trusted_at: string | null; trusted_policy_sha: string | null }
-    | undefined;
+  const row = repoTrustPin(db, repo);
   if (!row?.trusted_at || !row.trusted_policy_sha) return 'untrusted';
   let now: string;
   try {

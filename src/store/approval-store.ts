@@ -306,4 +306,20 @@ export class ApprovalStore {
       .prepare('INSERT INTO daemon_settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
       .run(key, value, at);
   }
+
+  /** When the first pending approval expires (ISO), or null when none is pending. */
+  nextPendingExpiry(): string | null {
+    return this.db.prepare("SELECT min(expires_at) FROM approvals WHERE state = 'pending'").pluck().get() as string | null;
+  }
+
+  /** Approvals with a linked task still `proposed`, `applied` or `undone`, which may lag the approval's decision. */
+  withFollowingTasks(): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT DISTINCT l.approval_id FROM tasks t JOIN approval_tasks l ON l.task_id = CAST(t.id AS TEXT)
+         WHERE t.state IN ('proposed', 'applied', 'undone')`,
+      )
+      .all() as { approval_id: string }[];
+    return rows.map((r) => r.approval_id);
+  }
 }

@@ -124,8 +124,21 @@ export class EventStore {
     this.total = undefined;
   }
 
+  /** The newest event's id; 0 when there is none. */
+  maxId(): number {
+    return (this.db.prepare('SELECT max(id) AS id FROM events').get() as { id: number | null }).id ?? 0;
+  }
+
   /** Retention removed `n` rows. */
   noteDeleted(n: number): void {
     if (this.total !== undefined) this.total = Math.max(0, this.total - n);
   }
+}
+
+/** The notes of the `kairos poke` events of one batch, oldest first. */
+export function pokeNotes(db: Db, batchId: number): string[] {
+  return db
+    .prepare("SELECT json_extract(e.data, '$.note') AS note FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' AND json_extract(e.data, '$.note') IS NOT NULL ORDER BY e.id")
+    .pluck()
+    .all(batchId) as string[];
 }

@@ -230,6 +230,17 @@ async function incrementalVacuum(db: Db, o: PruneOptions, timed: <T>(fn: () => T
 }
 
 /**
+ * When the oldest event and the oldest task were created (ISO), undefined when there is none. Ids grow
+ * with time, so the first row by id is the oldest (a task's finished_at is never before its created_at).
+ */
+export function oldestRows(db: Db): { eventAt: string | undefined; taskCreatedAt: string | undefined } {
+  return {
+    eventAt: db.prepare('SELECT at FROM events ORDER BY id LIMIT 1').pluck().get() as string | undefined,
+    taskCreatedAt: db.prepare('SELECT created_at FROM tasks ORDER BY id LIMIT 1').pluck().get() as string | undefined,
+  };
+}
+
+/**
  * A store created before incremental vacuum existed has auto_vacuum = NONE; switching needs one full
  * VACUUM (a rewrite of the file, needing as much free disk again). Returns what was done, for the log.
  */

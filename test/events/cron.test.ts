@@ -2,6 +2,7 @@ import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { openDb, type Db } from '../../src/store/db.js';
+import { cronSlots } from '../../src/store/cron-store.js';
 import { CronError, previousSlot, startCron, validateCron, type CronDraft } from '../../src/events/cron.js';
 import { EventDraft } from '../../src/events/event.js';
 import { tempDir } from '../support/temp.js';
@@ -55,7 +56,7 @@ describe('validateCron', () => {
   });
   test('startCron refuses an invalid expression with a CronError naming the trigger', () => {
     assert.throws(
-      () => startCron({ schedules: [{ repo: REPO, trigger: 'nightly', expr: '99 * * * *' }], db: db(), onFire: () => {} }),
+      () => startCron({ schedules: [{ repo: REPO, trigger: 'nightly', expr: '99 * * * *' }], slots: cronSlots(db()), onFire: () => {} }),
       (e: unknown) => e instanceof CronError && /nightly/.test(e.message) && /99 \* \* \* \*/.test(e.message),
     );
   });
@@ -70,7 +71,7 @@ describe('catch-up on start', () => {
     const d = db();
     setLastSlot(d, 'hourly', new Date(2025, 2, 10, 7, 0, 0));
     const fired: CronDraft[] = [];
-    const cron = startCron({ schedules: [hourly], db: d, onFire: (e) => void fired.push(e), now: () => now });
+    const cron = startCron({ schedules: [hourly], slots: cronSlots(d), onFire: (e) => void fired.push(e), now: () => now });
     cron.stop();
 
     assert.equal(fired.length, 1);
@@ -84,14 +85,14 @@ describe('catch-up on start', () => {
 
     // A restart right after does not fire the same slot again.
     const again: CronDraft[] = [];
-    startCron({ schedules: [hourly], db: d, onFire: (ev) => void again.push(ev), now: () => new Date(now.getTime() + 60_000) }).stop();
+    startCron({ schedules: [hourly], slots: cronSlots(d), onFire: (ev) => void again.push(ev), now: () => new Date(now.getTime() + 60_000) }).stop();
     assert.equal(again.length, 0);
   });
 
   test('a schedule seen for the first time does not fire; it records where it is', () => {
     const d = db();
     const fired: CronDraft[] = [];
-    startCron({ schedules: [hourly], db: d, onFire: (e) => void fired.push(e), now: () => now }).stop();
+    startCron({ schedules: [hourly], slots: cronSlots(d), onFire: (e) => void fired.push(e), now: () => now }).stop();
     assert.equal(fired.length, 0);
     assert.equal(lastSlot(d, 'hourly'), new Date(2025, 2, 10, 12, 0, 0).toISOString());
   });
@@ -100,7 +101,7 @@ describe('catch-up on start', () => {
     const d = db();
     setLastSlot(d, 'hourly', new Date(2025, 2, 10, 12, 0, 0));
     const fired: CronDraft[] = [];
-    startCron({ schedules: [hourly], db: d, onFire: (e) => void fired.push(e), now: () => now }).stop();
+    startCron({ schedules: [hourly], slots: cronSlots(d), onFire: (e) => void fired.push(e), now: () => now }).stop();
     assert.equal(fired.length, 0);
   });
 
@@ -110,17 +111,17 @@ describe('catch-up on start', () => {
     setLastSlot(d, 'hourly', new Date(2025, 2, 10, 12, 0, 0));
     setLastSlot(d, 'daily', new Date(2025, 2, 8, 8, 30, 0));
     const fired: CronDraft[] = [];
-    startCron({ schedules: [hourly, daily], db: d, onFire: (e) => void fired.push(e), now: () => now }).stop();
+    startCron({ schedules: [hourly, daily], slots: cronSlots(d), onFire: (e) => void fired.push(e), now: () => now }).stop();
     assert.deepEqual(fired.map((f) => [f.data.trigger, f.data.slot]), [['daily', new Date(2025, 2, 10, 8, 30, 0).toISOString()]]);
   });
 
   test('if onFire throws, the slot is not recorded, so the next start tries again', () => {
     const d = db();
     setLastSlot(d, 'hourly', new Date(2025, 2, 10, 7, 0, 0));
-    startCron({ schedules: [hourly], db: d, onFire: () => { throw new Error('store is full'); }, now: () => now }).stop();
+    startCron({ schedules: [hourly], slots: cronSlots(d), onFire: () => { throw new Error('store is full'); }, now: () => now }).stop();
     assert.equal(lastSlot(d, 'hourly'), new Date(2025, 2, 10, 7, 0, 0).toISOString());
     const fired: CronDraft[] = [];
-    startCron({ schedules: [hourly], db: d, onFire: (e) => void fired.push(e), now: () => now }).stop();
+    startCron({ schedules: [hourly], slots: cronSlots(d), onFire: (e) => void fired.push(e), now: () => now }).stop();
     assert.equal(fired.length, 1);
   });
 
@@ -129,7 +130,7 @@ describe('catch-up on start', () => {
     setLastSlot(d, 'hourly', new Date(2025, 2, 10, 7, 0, 0));
     startCron({
       schedules: [hourly],
-      db: d,
+      slots: cronSlots(d),
       now: () => now,
       onFire: (e) => {
         d.prepare("INSERT INTO events (type, repo, at, data) VALUES ('cron', ?, ?, ?)").run(e.repo, e.at, JSON.stringify(e.data));
@@ -150,7 +151,7 @@ describe('live schedule', () => {
   test('an every-second schedule really fires, once per slot, and stop() stops it', async () => {
     const d = db();
     const fired: CronDraft[] = [];
-    const cron = startCron({ schedules: [{ repo: REPO, trigger: 'tick', expr: '* * * * * *' }], db: d, onFire: (e) => void fired.push(e), jitterMs: 0 });
+    const cron = startCron({ schedules: [{ repo: REPO, trigger: 'tick', expr: '* * * * * *' }], slots: cronSlots(d), onFire: (e) => void fired.push(e), jitterMs: 0 });
     try {
       await waitFor(() => fired.length >= 2, 6000);
     } finally {
@@ -169,7 +170,7 @@ describe('live schedule', () => {
     // stop(), the stopped schedule has had two chances to fire.
     const countAtStop = fired.length;
     const fence: CronDraft[] = [];
-    const running = startCron({ schedules: [{ repo: REPO, trigger: 'fence', expr: '* * * * * *' }], db: d, onFire: (e) => void fence.push(e), jitterMs: 0 });
+    const running = startCron({ schedules: [{ repo: REPO, trigger: 'fence', expr: '* * * * * *' }], slots: cronSlots(d), onFire: (e) => void fence.push(e), jitterMs: 0 });
     try {
       await waitFor(() => fence.filter((f) => f.data.slot > slots.at(-1)!).length >= 2, 6000);
     } finally {
@@ -181,7 +182,7 @@ describe('live schedule', () => {
   test('with jitter, a firing still carries its scheduled slot', async () => {
     const d = db();
     const fired: CronDraft[] = [];
-    const cron = startCron({ schedules: [{ repo: REPO, trigger: 'tick', expr: '*/2 * * * * *' }], db: d, onFire: (e) => void fired.push(e), jitterMs: 800 });
+    const cron = startCron({ schedules: [{ repo: REPO, trigger: 'tick', expr: '*/2 * * * * *' }], slots: cronSlots(d), onFire: (e) => void fired.push(e), jitterMs: 800 });
     try {
       await waitFor(() => fired.length >= 1, 6000);
     } finally {

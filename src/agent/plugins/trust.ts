@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { Db } from '../../store/db.js';
+import { pinPluginTrust, pluginTrustDigest, unpinPluginTrust } from '../../store/trust-store.js';
 import { hashEntry } from '../../policy/trust.js';
 
 /**
@@ -32,26 +33,23 @@ export function pluginDigest(dir: string): PluginPin {
 
 export function trustPlugin(db: Db, dir: string, name: string, now: Date = new Date()): PluginPin {
   const pin = pluginDigest(dir);
-  db.prepare(
-    `INSERT INTO plugin_trust (dir, name, digest, trusted_at) VALUES (?, ?, ?, ?)
-     ON CONFLICT (dir) DO UPDATE SET name = excluded.name, digest = excluded.digest, trusted_at = excluded.trusted_at`,
-  ).run(dir, name, pin.digest, now.toISOString());
+  pinPluginTrust(db, dir, name, pin.digest, now.toISOString());
   return pin;
 }
 
 /** Returns whether the folder was trusted. */
 export function untrustPlugin(db: Db, dir: string): boolean {
-  return db.prepare('DELETE FROM plugin_trust WHERE dir = ?').run(dir).changes > 0;
+  return unpinPluginTrust(db, dir);
 }
 
 export function pluginTrustStatus(db: Db, dir: string): PluginTrustStatus {
-  const row = db.prepare('SELECT digest FROM plugin_trust WHERE dir = ?').get(dir) as { digest: string } | undefined;
-  if (!row) return 'untrusted';
+  const pinned = pluginTrustDigest(db, dir);
+  if (pinned === undefined) return 'untrusted';
   let now: string;
   try {
     now = pluginDigest(dir).digest;
   } catch {
     return 'changed';
   }
-  return now === row.digest ? 'trusted' : 'changed';
+  return now === pinned ? 'trusted' : 'changed';
 }
