@@ -3,6 +3,7 @@ import { ControlError, socketPath } from '../src/cli/protocol.js';
 import { approvalJson, isPaused, pausedSince, setPaused, type ApprovalQueue, type HumanChannel } from '../src/pipeline/approvals.js';
 import type { ControlHandler } from './control-server.js';
 import { redactText } from '../src/policy/filter.js';
+import { RefusedError } from '../src/core/errors.js';
 
 export { isPaused } from '../src/pipeline/approvals.js';
 
@@ -104,7 +105,7 @@ export function approvalHandlers(deps: ApprovalHandlerDeps): Record<string, Cont
   };
 }
 
-export class OwnerOnlyError extends Error {
+export class OwnerOnlyError extends RefusedError {
   override name = 'OwnerOnlyError';
 }
 

@@ -68,7 +68,7 @@ interface WatchedRepo {
 
 /** A corrupt page met while starting (not only at open) is the same problem for the user: one line, what to do. */
 function damagedAsOneLine(e: unknown, home: string): unknown {
-  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), (e as Error).message) : e;
+  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), (e as Error).message, { cause: e }) : e;
 }
 
 /** The long-running process's engine: sources → store → settle → tasks → report. */

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isAlive as pidAlive, processStartTime } from '../src/cli/process-alive.js';
+import { DaemonStateError } from '../src/core/errors.js';
 
-export class LockError extends Error {
+export class LockError extends DaemonStateError {
   override name = 'LockError';
   constructor(
     message: string,

@@ -241,10 +241,11 @@ export function writePlan(top: string, plan: Plan): void {
         'write_failed',
         `applying stopped part-way (${(err as Error).message}) and putting the files back failed too (${(rollbackErr as Error).message}); check ${partial.files.map((f) => f.path).join(', ')} by hand`,
         partial.files.map((f) => f.path),
+        { cause: err },
       );
     }
     if (err instanceof ApplyError) throw err;
-    throw new ApplyError('write_failed', `could not write the proposal's files into ${top}: ${(err as Error).message}; nothing was changed`, plan.files.map((f) => f.rel));
+    throw new ApplyError('write_failed', `could not write the proposal's files into ${top}: ${(err as Error).message}; nothing was changed`, plan.files.map((f) => f.rel), { cause: err });
   }
 }
 

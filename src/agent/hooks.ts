@@ -8,6 +8,7 @@ import { matchSubjects, planHooks } from './hooks/planner.js';
 import { buildRegistry, type HookRegistry, type HookSource, type RegisteredHook } from './hooks/registry.js';
 import { DEFAULT_OUTPUT_LIMIT, DEFAULT_TIMEOUT_SEC, runHookCommand } from './hooks/runner.js';
 import { redactDeep } from '../policy/filter.js';
+import { KairosError } from '../core/errors.js';
 
 /**
  * Hooks: user-configured shell commands that run at the agent's boundaries (before and after each
@@ -49,7 +50,7 @@ export { HookConfigError } from './hooks/registry.js';
 export { loadHookSources, type HookSourcesInput } from './hooks/sources.js';
 
 /** A payload that does not fit its event: a bug in the caller, not something a user can fix. */
-export class HookPayloadError extends Error {
+export class HookPayloadError extends KairosError {
   override readonly name = 'HookPayloadError';
 }
 

@@ -9,6 +9,7 @@ import { readPluginFolder, type PluginContents } from './plugins/folder.js';
 import { MANIFEST_FILE, type McpServer } from './plugins/manifest.js';
 import { pluginTrustStatus, type PluginTrustStatus } from './plugins/trust.js';
 import type { Db } from '../store/db.js';
+import { UserInputError } from '../core/errors.js';
 
 /**
  * Plugins: a folder that contributes triggers, tools (command tools or MCP servers), hooks and
@@ -34,7 +35,7 @@ import type { Db } from '../store/db.js';
 export { runCommandTool, type CommandTool, type CommandToolResult, type RunCommandToolOptions } from './plugins/command-tool.js';
 export { PluginManifest, MANIFEST_FILE } from './plugins/manifest.js';
 
-export class PluginError extends Error {
+export class PluginError extends UserInputError {
   override readonly name = 'PluginError';
   constructor(
     readonly dir: string,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { git, gitText, type GitLocation } from '../git/safe-git.js';
 import { findWorktreeGitDir, locateRepo, RepoLocateError, taskWorktreeLocation, userTree, type RepoLayout } from '../git/locate.js';
 import { indexWorktree } from './git/tree-index.js';
+import { KairosError } from '../core/errors.js';
 
 /**
  * The isolated git worktree an acting task edits in. It lives under $KAIROS_HOME, outside the
@@ -19,7 +20,7 @@ import { indexWorktree } from './git/tree-index.js';
  * that merely happens to start with `kairos/`.
  */
 
-export class WorktreeError extends Error {
+export class WorktreeError extends KairosError {
   override name = 'WorktreeError';
 }
 
@@ -54,7 +55,7 @@ export async function repoLayout(repo: string): Promise<RepoLayout> {
   try {
     return await locateRepo(repo);
   } catch (e) {
-    if (e instanceof RepoLocateError) throw new WorktreeError(e.message);
+    if (e instanceof RepoLocateError) throw new WorktreeError(e.message, { cause: e });
     throw e;
   }
 }
@@ -170,7 +171,7 @@ export async function createTaskWorktree(opts: CreateWorktreeOptions): Promise<T
   } catch (err) {
     // Leave nothing behind for a failed add: a half-registered worktree or a branch would leak.
     await removeTaskWorktree({ repo: top, taskId: id, home: opts.home }).catch(() => {});
-    throw new WorktreeError(`could not create the worktree for task ${id} in ${top}: ${(err as Error).message}`);
+    throw new WorktreeError(`could not create the worktree for task ${id} in ${top}: ${(err as Error).message}`, { cause: err });
   }
   return { dir: fs.realpathSync(dir), gitDir, branch, base, head, repo: top };
 }

@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { UserInputError } from '../core/errors.js';
 
-export class UsageError extends Error {
+export class UsageError extends UserInputError {
   override name = 'UsageError';
 }
 

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { ControlError, ControlResponse, socketPath } from './protocol.js';
+import { DaemonStateError } from '../core/errors.js';
 
-export class DaemonNotRunningError extends Error {
+export class DaemonNotRunningError extends DaemonStateError {
   override name = 'DaemonNotRunningError';
   constructor(home: string) {
     super(`no Kairos daemon is running for ${home}. Start one with 'kairos start --repo DIR'.`);

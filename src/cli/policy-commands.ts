@@ -112,7 +112,7 @@ export function explainCommand(home: string, callText: string, repo: string, jso
   try {
     parseToolCall(callText); // a malformed call is a usage error, not a crash
   } catch (e) {
-    if (e instanceof RuleSyntaxError) throw new UsageError(`policy explain: ${e.message}`);
+    if (e instanceof RuleSyntaxError) throw new UsageError(`policy explain: ${e.message}`, { cause: e });
     throw e;
   }
   const db = openDb(storePath(home));

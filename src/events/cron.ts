@@ -2,6 +2,7 @@ import cron, { type ScheduledTask, type Logger as CronLogger } from 'node-cron';
 import { CronExpressionParser } from 'cron-parser';
 import type { Db } from '../store/db.js';
 import type { LogSink } from '../report/logger.js';
+import { UserInputError } from '../core/errors.js';
 
 export interface CronSchedule {
   repo: string;
@@ -48,7 +49,7 @@ export interface CronHandle {
   stop(): void;
 }
 
-export class CronError extends Error {
+export class CronError extends UserInputError {
   override readonly name = 'CronError';
 }
 

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { KairosError } from '../core/errors.js';
 
 /**
  * Where a repository's git state lives. For a plain repository gitDir and commonDir are the same
@@ -14,7 +15,7 @@ export interface GitDirs {
   commonDir: string;
 }
 
-export class GitDirError extends Error {
+export class GitDirError extends KairosError {
   override name = 'GitDirError';
 }
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { GitDirs } from './git-dir.js';
+import { KairosError } from '../core/errors.js';
 
 /**
  * A snapshot of the parts of `.git` that semantic events are derived from, read by parsing files
@@ -64,7 +65,7 @@ export const GitState = z.object({
 });
 export type GitState = z.infer<typeof GitState>;
 
-export class GitStateError extends Error {
+export class GitStateError extends KairosError {
   override name = 'GitStateError';
 }
 
@@ -178,7 +179,7 @@ export function parseGitState(json: string): GitState {
   try {
     raw = JSON.parse(json);
   } catch (err) {
-    throw new GitStateError(`stored git state is not JSON (${(err as Error).message}); it will be replaced on the next change`);
+    throw new GitStateError(`stored git state is not JSON (${(err as Error).message}); it will be replaced on the next change`, { cause: err });
   }
   const v = z.object({ version: z.literal(SNAPSHOT_VERSION), state: GitState }).safeParse(raw);
   if (!v.success) {

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { UnavailableError } from '../core/errors.js';
 
 /**
  * Which engine watches work trees. `native` is @parcel/watcher on the platform's own API (inotify,
@@ -23,7 +24,7 @@ export interface EngineChoice {
   reason: string;
 }
 
-export class EngineError extends Error {
+export class EngineError extends UnavailableError {
   override name = 'EngineError';
 }
 

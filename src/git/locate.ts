@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { safeGitEnv } from './git-env.js';
 import type { GitLocation } from './safe-git.js';
+import { UserInputError } from '../core/errors.js';
 
 /**
  * Finding the git directories once, so every later command can name them.
@@ -13,7 +14,7 @@ import type { GitLocation } from './safe-git.js';
  * back at the worktree), so a `.git` file the agent rewrote in the worktree is never followed.
  */
 
-export class RepoLocateError extends Error {
+export class RepoLocateError extends UserInputError {
   override name = 'RepoLocateError';
 }
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Db } from '../store/db.js';
 import { AuditLog } from './audit.js';
+import { UserInputError } from '../core/errors.js';
 
 /**
  * Trust and provenance (policy layer 2). A repository is untrusted until the user runs
@@ -28,7 +29,7 @@ export const PINNED_PATHS = [
 ] as const;
 
 /** A repository that cannot be trusted as asked (it does not exist, or is not a directory). */
-export class TrustError extends Error {
+export class TrustError extends UserInputError {
   override readonly name = 'TrustError';
 }
 
@@ -106,7 +107,7 @@ function realRepo(repoDir: string): string {
   try {
     return fs.realpathSync(repoDir);
   } catch (e) {
-    throw new TrustError(`cannot trust ${repoDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} — pass an existing repository directory`);
+    throw new TrustError(`cannot trust ${repoDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} — pass an existing repository directory`, { cause: e });
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { canMove, type TaskState } from './task-states.js';
+import { StoreError } from '../core/errors.js';
 
 export interface TaskRow {
   id: number;
@@ -34,7 +35,7 @@ export interface HeldTask {
   since: string;
 }
 
-export class TaskStateError extends Error {
+export class TaskStateError extends StoreError {
   override name = 'TaskStateError';
 }
 
