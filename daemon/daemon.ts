@@ -322,7 +322,9 @@ export class Daemon {
       this.log.info({ repos: [...this.repos.keys()] }, 'ready');
     });
     // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
-    const leaked = await reconcileWorktrees({ home: this.opts.home, repos: [...this.repos.keys()], liveTaskIds: [] }).catch((e: Error) => {
+    const onFailure = (f: { repo: string; taskId?: string; err: unknown }): void =>
+      this.log.warn({ repo: f.repo, task: f.taskId, err: (f.err as Error).message }, 'could not remove a leftover agent worktree; the next start tries again');
+    const leaked = await reconcileWorktrees({ home: this.opts.home, repos: [...this.repos.keys()], liveTaskIds: [], onFailure }).catch((e: Error) => {
       this.log.warn({ err: e.message }, 'could not reconcile agent worktrees');
       return [];
     });
