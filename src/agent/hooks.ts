@@ -83,6 +83,11 @@ export interface HooksConfig {
   pluginDataRoot?: string;
   /** Every `systemMessage` a hook prints: for the user, not the model (a notification and the daily log). */
   onSystemMessage?: (message: string, about: { event: HookEventName; source: string }) => void;
+  /**
+   * Every warning of a run (a hook that failed, timed out, or answered something unusable): for the
+   * log. A hook's failure never stops the session, so without this it would leave no trace.
+   */
+  onWarning?: (warning: string, about: { event: HookEventName }) => void;
 }
 
 export interface Hooks {
@@ -186,6 +191,7 @@ export function createHooks(config: HooksConfig): Hooks {
     if (outcome.updatedInput && tool !== undefined && sentInput) {
       outcome.updatedInput = fromHookToolInput(tool, outcome.updatedInput, sentInput, workDir);
     }
+    for (const w of outcome.warnings) config.onWarning?.(w, { event });
     if (config.onSystemMessage) {
       for (const run of outcome.runs) {
         if (run.systemMessage?.trim()) config.onSystemMessage(run.systemMessage, { event, source: run.source });
