@@ -69,7 +69,7 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
     logger.info({ change: change.type }, 'approvals changed');
     daemon.onApprovalsChanged(change);
   };
-  const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) };
+  const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange, log: logger }) };
   try {
     // The home is checked (ours, 0700) before the socket is bound, and both again after.
     control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));

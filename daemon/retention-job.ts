@@ -73,6 +73,7 @@ export class RetentionJob {
       );
       return Number.isNaN(due) ? FIRST_RUN_MS : Math.min(EVERY_MS, Math.max(FIRST_RUN_MS, due - now));
     } catch {
+      // The store cannot answer now: prune soon rather than guess; that run logs its own failure.
       return FIRST_RUN_MS;
     }
   }
