@@ -78,6 +78,7 @@ export function previousSlot(expr: string, now: Date): Date | null {
     // +1 ms: prev() is strictly before currentDate, and a slot exactly at `now` counts as past.
     return CronExpressionParser.parse(expr, { currentDate: new Date(now.getTime() + 1) }).prev().toDate();
   } catch {
+    // Expressions are validated when the policy loads (CronError); null here is "no earlier slot".
     return null;
   }
 }

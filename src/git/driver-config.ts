@@ -39,6 +39,7 @@ function statSignature(files: readonly string[]): string {
         const st = fs.statSync(f);
         return `${f}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
       } catch {
+        // Any failure is part of the signature too: a file that appears, goes or changes access re-reads the config.
         return `${f}:-`;
       }
     })

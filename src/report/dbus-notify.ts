@@ -257,6 +257,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       try {
         proxy = (await connect()).proxy;
       } catch {
+        // No session bus or server now: nothing to close; connect() reports that once where notifications are sent.
         return 0;
       }
       let n = 0;

@@ -55,6 +55,7 @@ function rerunOf(task: TaskRow): string | null {
     const id = (JSON.parse(task.data) as { after_apply?: unknown }).after_apply;
     return typeof id === 'string' ? id : null;
   } catch {
+    // tasks.data the store wrote itself; unparsable means no rerun link, and the report still shows the task.
     return null;
   }
 }

@@ -139,6 +139,7 @@ export function worktreeGitDir(root: string): string | undefined {
     const m = /^gitdir:\s*(.+?)\s*$/m.exec(fs.readFileSync(dotGit, 'utf8'));
     return m?.[1] ? path.resolve(root, m[1]) : undefined;
   } catch {
+    // No readable .git: no git folder to protect under this name; the tool's own path checks still apply.
     return undefined;
   }
 }
