@@ -1,6 +1,6 @@
 // The layer map of docs/ARCHITECTURE.md, checked on the built JavaScript (type-only imports are
 // gone by then, as they should be: they cost nothing at run time and create no cycle of loading).
-// Imports point down: events, git ← store ← policy ← model, report ← agent ← pipeline ← cli, daemon.
+// Imports point down: core ← events, git ← store ← policy ← model, report ← agent ← pipeline ← cli, daemon.
 /** @param {string} from @param {string[]} above */
 const layer = (from, above) => ({
   name: `${from}-imports-down`,
@@ -12,6 +12,8 @@ const layer = (from, above) => ({
 
 module.exports = {
   forbidden: [
+    // src/core (the error hierarchy) is under everything: every layer may import it, it imports none.
+    layer('core', ['events', 'git', 'store', 'policy', 'model', 'report', 'agent', 'pipeline', 'cli']),
     layer('events', ['store', 'policy', 'model', 'report', 'agent', 'pipeline', 'cli']),
     layer('git', ['events', 'store', 'policy', 'model', 'report', 'agent', 'pipeline', 'cli']),
     layer('store', ['policy', 'model', 'report', 'agent', 'pipeline', 'cli']),

@@ -76,7 +76,8 @@ export class Ambient {
     );
     const away = d.userPolicy().presence?.away_after;
     this.presence = new Presence(away !== undefined ? { awayAfterMs: parseDuration(away) } : {});
-    // Woken by the user's own last event, not by a minute tick: a burst is always followed by its wake-up.
+    // Woken when the user's last sign of presence (their own file event, or a CLI use) ages past
+    // away_after, not by a minute tick: a burst is always followed by its wake-up.
     this.awayAlarm = new AwayAlarm(this.presence, () => this.steppedAway());
     this.loop = new TickLoop({
       decide: (item) => {

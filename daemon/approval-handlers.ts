@@ -2,7 +2,9 @@ import fs from 'node:fs';
 import { ControlError, socketPath } from '../src/cli/protocol.js';
 import { approvalJson, isPaused, pausedSince, setPaused, type ApprovalQueue, type HumanChannel } from '../src/pipeline/approvals.js';
 import type { ControlHandler } from './control-server.js';
+import type { LogSink } from '../src/report/logger.js';
 import { redactText } from '../src/policy/filter.js';
+import { RefusedError } from '../src/core/errors.js';
 
 export { isPaused } from '../src/pipeline/approvals.js';
 
@@ -24,8 +26,9 @@ export type ApprovalChange =
 
 export interface ApprovalHandlerDeps {
   queue: ApprovalQueue;
-  /** Told after every change (to refresh the tray, log, notify); errors it throws are ignored. */
+  /** Told after every change (to refresh the tray, log, notify); an error it throws is logged, never the caller's. */
   onChange?: (change: ApprovalChange) => void;
+  log?: Pick<LogSink, 'warn'>;
 }
 
 function str(params: Record<string, unknown>, key: string, required: true): string;
@@ -53,8 +56,9 @@ export function approvalHandlers(deps: ApprovalHandlerDeps): Record<string, Cont
   const changed = (c: ApprovalChange): void => {
     try {
       deps.onChange?.(c);
-    } catch {
-      // A listener's failure must not turn a recorded decision into an error for the caller.
+    } catch (e) {
+      // A listener's failure must not turn a recorded decision into an error for the caller: logged instead.
+      deps.log?.warn({ change: c.type, err: (e as Error).message }, 'an approval listener failed');
     }
   };
   return {
@@ -104,7 +108,7 @@ export function approvalHandlers(deps: ApprovalHandlerDeps): Record<string, Cont
   };
 }
 
-export class OwnerOnlyError extends Error {
+export class OwnerOnlyError extends RefusedError {
   override name = 'OwnerOnlyError';
 }
 

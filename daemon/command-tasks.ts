@@ -6,6 +6,7 @@ import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import { isAlive, processStartTime } from '../src/cli/process-alive.js';
 import type { Evaluation } from '../src/policy/layers.js';
+import { isErrno } from '../src/core/errors.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_OUTPUT_LIMIT = 64_000;
@@ -58,8 +59,9 @@ export class CommandTasks {
     for (const pid of this.running) {
       try {
         process.kill(-pid, 'SIGTERM');
-      } catch {
-        // gone
+      } catch (e) {
+        // ESRCH: the group is gone already. Anything else (EPERM: no longer ours) is said, not dropped.
+        if (!isErrno(e, 'ESRCH')) this.d.log.warn({ pid, err: (e as Error).message }, 'could not stop a running command');
       }
     }
   }
@@ -71,8 +73,9 @@ export class CommandTasks {
     try {
       process.kill(-pid, 'SIGTERM');
       this.d.log.warn({ task: t.id, pid }, 'stopped the command an interrupted task left running');
-    } catch {
-      // already gone
+    } catch (e) {
+      // ESRCH: already gone. Anything else (EPERM) is said, not dropped.
+      if (!isErrno(e, 'ESRCH')) this.d.log.warn({ task: t.id, pid, err: (e as Error).message }, 'could not stop the command an interrupted task left running');
     }
   }
 }

@@ -56,6 +56,7 @@ export async function startControlServer(home: string, handlers: Record<string, 
     try {
       req = ControlRequest.parse(JSON.parse(line));
     } catch {
+      // A parse attempt: the client gets bad_request, which says what was expected.
       return JSON.stringify({ id: 0, error: { message: 'malformed request: expected {"id", "method", "params"}', code: 'bad_request' } });
     }
     const handler = handlers[req.method];

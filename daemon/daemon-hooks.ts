@@ -66,7 +66,7 @@ export class DaemonHooks {
     const h = this.hooks(repo);
     if (!h?.has('FileChanged') || files.length === 0) return;
     const list = files.slice(0, 1000).map((f) => ({ file_path: path.join(repo, f.path), path: f.path, event: f.event }));
-    void h.fire('FileChanged', { file_path: list[0]!.file_path, event: list[0]!.event, files: list }).then((o) => this.warn(repo, o.warnings), () => undefined);
+    void h.fire('FileChanged', { file_path: list[0]!.file_path, event: list[0]!.event, files: list }).then((o) => this.warn(repo, o.warnings), (e: unknown) => this.failed(repo, 'FileChanged', e));
   }
 
   /**
@@ -110,14 +110,19 @@ export class DaemonHooks {
       ...(a.proposalId ? { proposal_id: a.proposalId } : {}),
       ...(!approved && a.reason ? { reason: a.reason } : {}),
     };
-    void h.fire(event, payload).then((o) => this.warn(repo, o.warnings), () => undefined);
+    void h.fire(event, payload).then((o) => this.warn(repo, o.warnings), (e: unknown) => this.failed(repo, event, e));
   }
 
   budgetThreshold(repos: readonly string[], c: ThresholdCrossing): void {
     const payload = { cap: c.cap, spent_usd: c.spentMicro / 1e6, limit_usd: c.capMicro / 1e6, fraction: c.percent / 100 };
     // The budget is the user's, not a repository's: their own hooks.json, fired once.
     const h = repos[0] ? this.hooks(repos[0]) : undefined;
-    if (h?.has('BudgetThreshold')) void h.fire('BudgetThreshold', payload).then((o) => this.warn(repos[0]!, o.warnings), () => undefined);
+    if (h?.has('BudgetThreshold')) void h.fire('BudgetThreshold', payload).then((o) => this.warn(repos[0]!, o.warnings), (e: unknown) => this.failed(repos[0], 'BudgetThreshold', e));
+  }
+
+  /** fire() rejects only for Kairos's own fault (a payload it could not build): logged, never the daemon's stop. */
+  private failed(repo: string | undefined, event: HookEventName, e: unknown): void {
+    this.d.log.warn({ repo, event, err: (e as Error).message }, 'hooks not run');
   }
 
   private warn(repo: string | undefined, warnings: readonly string[]): void {

@@ -11,7 +11,7 @@ import type { Policy, Trigger } from '../src/policy/schema.js';
 import { openDb, storePath, type Db } from '../src/store/db.js';
 import { EventStore } from '../src/store/event-store.js';
 import { RepoStore } from '../src/store/repo-store.js';
-import { TaskStore, type TaskRow } from '../src/store/task-store.js';
+import { TaskStateError, TaskStore, type TaskRow } from '../src/store/task-store.js';
 import { BatchingNotifier } from '../src/report/notify-batch.js';
 import { Voice } from '../src/report/speech.js';
 import type { Logger } from '../src/report/logger.js';
@@ -68,7 +68,7 @@ interface WatchedRepo {
 
 /** A corrupt page met while starting (not only at open) is the same problem for the user: one line, what to do. */
 function damagedAsOneLine(e: unknown, home: string): unknown {
-  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), (e as Error).message) : e;
+  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), (e as Error).message, { cause: e }) : e;
 }
 
 /** The long-running process's engine: sources → store → settle → tasks → report. */
@@ -322,7 +322,9 @@ export class Daemon {
       this.log.info({ repos: [...this.repos.keys()] }, 'ready');
     });
     // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
-    const leaked = await reconcileWorktrees({ home: this.opts.home, repos: [...this.repos.keys()], liveTaskIds: [] }).catch((e: Error) => {
+    const onFailure = (f: { repo: string; taskId?: string; err: unknown }): void =>
+      this.log.warn({ repo: f.repo, task: f.taskId, err: (f.err as Error).message }, 'could not remove a leftover agent worktree; the next start tries again');
+    const leaked = await reconcileWorktrees({ home: this.opts.home, repos: [...this.repos.keys()], liveTaskIds: [], onFailure }).catch((e: Error) => {
       this.log.warn({ err: e.message }, 'could not reconcile agent worktrees');
       return [];
     });
@@ -688,13 +690,19 @@ export class Daemon {
     })();
     this.log.info({ repo: batch.repo, trigger: t.name, task: taskId, events: batch.eventIds.length, joined }, 'batch settled');
     // Stored first; an EventSettled hook may still drop the run (recorded as skipped, not lost).
-    void this.hooks.eventSettled(batch.repo, t.name, batch.paths).then((go) => {
+    const settled = this.hooks.eventSettled(batch.repo, t.name, batch.paths).catch((e: unknown) => {
+      // Hooks that could not run did not block: the task runs, and the log says why no hook had a say.
+      this.log.warn({ repo: batch.repo, task: taskId, err: (e as Error).message }, 'EventSettled hooks not run');
+      return true;
+    });
+    void settled.then((go) => {
       if (go) return this.runner.enqueue(taskId);
       recordHookBlock(this.audit, { repo: batch.repo, taskId, trigger: t.name, origin: 'trigger', action: { type: 'task', kind } }, 'EventSettled', 'the settled batch was dropped');
       try {
         this.tasks.move(taskId, 'queued', 'skipped', new Date().toISOString(), { reason: 'dropped by an EventSettled hook' });
-      } catch {
-        // already started or joined by a later batch: it runs
+      } catch (e) {
+        // Already started or joined by a later batch: it runs. Anything else is not that race: logged.
+        if (!(e instanceof TaskStateError)) this.log.error({ task: taskId, err: (e as Error).message }, 'could not record the dropped batch');
       }
     });
   }

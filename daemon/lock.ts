@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isAlive as pidAlive, processStartTime } from '../src/cli/process-alive.js';
+import { DaemonStateError, isAbsent } from '../src/core/errors.js';
 
-export class LockError extends Error {
+export class LockError extends DaemonStateError {
   override name = 'LockError';
   constructor(
     message: string,
@@ -36,8 +37,10 @@ export function readLockHolder(file: string): LockHolder | null {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
-  } catch {
-    return null;
+  } catch (e) {
+    // No lock file: no holder. One that cannot be read is not "no holder": taking the lock over it could run two daemons.
+    if (isAbsent(e)) return null;
+    throw e;
   }
   const [first, second] = text.split('\n');
   const pid = Number.parseInt((first ?? '').trim(), 10);
@@ -59,6 +62,8 @@ function procText(pid: number, what: 'exe' | 'cmdline'): string | null {
   try {
     return what === 'exe' ? fs.readlinkSync(`/proc/${pid}/exe`) : fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
   } catch {
+    // Gone (ENOENT), another user's process (EACCES), or no /proc at all (macOS): null is "unknown",
+    // and the caller then judges by the pid and its start time alone. Nothing is lost.
     return null;
   }
 }
@@ -132,8 +137,9 @@ export function acquireLock(home: string): InstanceLock {
       const moved = readLockHolder(aside);
       if (moved !== null && moved.pid !== holder?.pid && holderAlive(moved)) fs.renameSync(aside, file);
       else fs.rmSync(aside, { force: true });
-    } catch {
-      // someone else moved it first; try again
+    } catch (e) {
+      // Someone else moved it first: try again. Any other failure (EACCES, EROFS) will not go away by retrying.
+      if (!isAbsent(e)) throw e;
     }
   }
   throw new LockError(`could not take the lock ${file} after 3 attempts; remove it if no daemon runs`, readLockPid(file));

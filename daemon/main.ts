@@ -2,15 +2,15 @@ import { Daemon } from './daemon.js';
 import { startControlServer, type ControlHandler, type ControlServer } from './control-server.js';
 import { controlHandlers } from './control-handlers.js';
 import { approvalHandlers, enforceOwnerOnly, OwnerOnlyError, type ApprovalChange } from './approval-handlers.js';
-import { LockError } from './lock.js';
 import { createLogger } from '../src/report/logger.js';
-import { PolicyError } from '../src/policy/load.js';
-import { StoreDamagedError } from '../src/store/store-errors.js';
+import { describeForUser, exitCodeOf, ExitCode, KairosError } from '../src/core/errors.js';
 
-/** Exit codes: 0 a requested stop with nothing lost; 1 a failure (systemd's Restart=on-failure restarts it); 3 another daemon holds the lock. */
-export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_LOCKED = 3;
+/**
+ * Exit codes (ExitCode in src/core/errors.ts): 0 a requested stop with nothing lost; 1 a failure (systemd's
+ * Restart=on-failure restarts it); 2 it could not start on bad input (the policy); 3 another daemon holds the lock.
+ */
+export const EXIT_OK = ExitCode.ok;
+export const EXIT_FAILED = ExitCode.failure;
 import { registerSecretRedaction } from '../src/policy/redact/setup.js';
 
 export interface RunDaemonOptions {
@@ -38,13 +38,15 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   try {
     daemon = await Daemon.start({ home: o.home, repos: o.repos, env: o.env, logger });
   } catch (e) {
-    // A person's problem (a lock, a policy, a damaged store) is one line; anything else keeps its stack for a report.
-    const known = e instanceof LockError || e instanceof PolicyError || e instanceof StoreDamagedError;
-    const msg = known ? (e as Error).message : `could not start: ${(e as Error).stack ?? e}`;
+    // A person's problem (a lock, a policy, a damaged store: a KairosError that is not a bug) is one line;
+    // anything else keeps its stack for a report. The exit code is the error's own: 2 for a bad policy,
+    // 3 for the lock (LockError), 1 for the rest.
+    const known = e instanceof KairosError && !e.bug;
+    const msg = known ? describeForUser(e) : `could not start: ${describeForUser(e, true)}`;
     logger.error({ err: msg }, 'start failed');
     logger.flush?.();
     process.stderr.write(`kairos: ${msg}\n`);
-    return e instanceof LockError ? EXIT_LOCKED : EXIT_FAILED;
+    return exitCodeOf(e);
   }
   let control: ControlServer | undefined;
   let done!: (code: number) => void;
@@ -67,7 +69,7 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
     logger.info({ change: change.type }, 'approvals changed');
     daemon.onApprovalsChanged(change);
   };
-  const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange }) };
+  const handlers = { ...controlHandlers(daemon, stop), ...approvalHandlers({ queue: daemon.approvals, onChange, log: logger }) };
   try {
     // The home is checked (ours, 0700) before the socket is bound, and both again after.
     control = await startControlServer(o.home, withPresence(handlers, () => daemon.ambient.noteCliUse()));

@@ -76,6 +76,7 @@ function listDirs(root: string): string[] {
       .filter((d) => d.isDirectory())
       .map((d) => path.join(root, d.name));
   } catch {
+    // No plugins folder: nothing to watch. An unreadable one: watch(root) just before has logged why.
     return [];
   }
 }

@@ -67,6 +67,7 @@ export class RetentionJob {
       const due = Math.min(time(oldest.eventAt) + s.events_days * DAY_MS, time(oldest.taskCreatedAt) + s.tasks_days * DAY_MS);
       return Number.isNaN(due) ? FIRST_RUN_MS : Math.min(EVERY_MS, Math.max(FIRST_RUN_MS, due - now));
     } catch {
+      // The store cannot answer now: prune soon rather than guess; that run logs its own failure.
       return FIRST_RUN_MS;
     }
   }

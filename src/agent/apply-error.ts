@@ -1,3 +1,4 @@
+import { RefusedError, type KairosErrorOptions } from '../core/errors.js';
 export type ApplyErrorCode =
   | 'not_found'
   | 'wrong_repo'
@@ -11,14 +12,15 @@ export type ApplyErrorCode =
   | 'not_applied'
   | 'changed_since';
 
-export class ApplyError extends Error {
+export class ApplyError extends RefusedError {
   override name = 'ApplyError';
   constructor(
     readonly code: ApplyErrorCode,
     message: string,
     /** The files the refusal is about, when there are any. */
     readonly files: readonly string[] = [],
+    options?: KairosErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }

@@ -130,7 +130,7 @@ export async function undoProposal(opts: UndoOptions): Promise<UndoResult> {
     try {
       restoreBefore(top, undo);
     } catch (err) {
-      throw new ApplyError('write_failed', `proposal ${p.id}: undo stopped part-way: ${(err as Error).message}; fix that and run \`kairos undo ${p.id}\` again`);
+      throw new ApplyError('write_failed', `proposal ${p.id}: undo stopped part-way: ${(err as Error).message}; fix that and run \`kairos undo ${p.id}\` again`, [], { cause: err });
     }
     store.move(p.id, ['undoing'], 'undone', { undoneAt: now().toISOString() });
     return { restored: undo.files.map((f) => f.path) };

@@ -8,6 +8,7 @@ import { matchSubjects, planHooks } from './hooks/planner.js';
 import { buildRegistry, type HookRegistry, type HookSource, type RegisteredHook } from './hooks/registry.js';
 import { DEFAULT_OUTPUT_LIMIT, DEFAULT_TIMEOUT_SEC, runHookCommand } from './hooks/runner.js';
 import { redactDeep } from '../policy/filter.js';
+import { KairosError } from '../core/errors.js';
 
 /**
  * Hooks: user-configured shell commands that run at the agent's boundaries (before and after each
@@ -49,7 +50,7 @@ export { HookConfigError } from './hooks/registry.js';
 export { loadHookSources, type HookSourcesInput } from './hooks/sources.js';
 
 /** A payload that does not fit its event: a bug in the caller, not something a user can fix. */
-export class HookPayloadError extends Error {
+export class HookPayloadError extends KairosError {
   override readonly name = 'HookPayloadError';
 }
 
@@ -82,6 +83,11 @@ export interface HooksConfig {
   pluginDataRoot?: string;
   /** Every `systemMessage` a hook prints: for the user, not the model (a notification and the daily log). */
   onSystemMessage?: (message: string, about: { event: HookEventName; source: string }) => void;
+  /**
+   * Every warning of a run (a hook that failed, timed out, or answered something unusable): for the
+   * log. A hook's failure never stops the session, so without this it would leave no trace.
+   */
+  onWarning?: (warning: string, about: { event: HookEventName }) => void;
 }
 
 export interface Hooks {
@@ -185,6 +191,7 @@ export function createHooks(config: HooksConfig): Hooks {
     if (outcome.updatedInput && tool !== undefined && sentInput) {
       outcome.updatedInput = fromHookToolInput(tool, outcome.updatedInput, sentInput, workDir);
     }
+    for (const w of outcome.warnings) config.onWarning?.(w, { event });
     if (config.onSystemMessage) {
       for (const run of outcome.runs) {
         if (run.systemMessage?.trim()) config.onSystemMessage(run.systemMessage, { event, source: run.source });

@@ -4,6 +4,7 @@ import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdi
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServerConfig } from '../policy/schema.js';
 import { resultText } from './mcp/content.js';
+import { KairosError, UnavailableError, type KairosErrorOptions } from '../core/errors.js';
 
 /**
  * The MCP SDK is loaded when a task first connects to a server, not with the daemon: it costs
@@ -96,13 +97,14 @@ const NEVER_PASSED = ['ANTHROPIC_API_KEY'];
 type Resolved = ConnectMcpOptions & typeof DEFAULTS;
 
 /** A server that could not be used; its message says which and why. */
-export class McpConnectError extends Error {
+export class McpConnectError extends UnavailableError {
   override readonly name = 'McpConnectError';
   constructor(
     readonly server: string,
     message: string,
+    options?: KairosErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -208,6 +210,7 @@ async function connectOne(server: string, cfg: McpServerConfig, o: Resolved): Pr
     throw new McpConnectError(
       server,
       `MCP server '${server}' (${where}) could not be used: ${why}${said ? `; it said: ${lastLines(said)}` : ''} — check its entry under mcp_servers in the policy`,
+      { cause: e },
     );
   }
 }
@@ -281,7 +284,7 @@ function isMcpError(e: unknown, code: 'RequestTimeout' | 'ConnectionClosed'): bo
   return !!loadedSdk && e instanceof loadedSdk.McpError && e.code === loadedSdk.ErrorCode[code];
 }
 
-class DeadlineError extends Error {
+class DeadlineError extends KairosError {
   override readonly name = 'DeadlineError';
 }
 

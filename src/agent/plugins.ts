@@ -9,6 +9,7 @@ import { readPluginFolder, type PluginContents } from './plugins/folder.js';
 import { MANIFEST_FILE, type McpServer } from './plugins/manifest.js';
 import { pluginTrustStatus, type PluginTrustStatus } from './plugins/trust.js';
 import type { Db } from '../store/db.js';
+import { errnoCode, isAbsent, type KairosErrorOptions, UserInputError } from '../core/errors.js';
 
 /**
  * Plugins: a folder that contributes triggers, tools (command tools or MCP servers), hooks and
@@ -34,13 +35,14 @@ import type { Db } from '../store/db.js';
 export { runCommandTool, type CommandTool, type CommandToolResult, type RunCommandToolOptions } from './plugins/command-tool.js';
 export { PluginManifest, MANIFEST_FILE } from './plugins/manifest.js';
 
-export class PluginError extends Error {
+export class PluginError extends UserInputError {
   override readonly name = 'PluginError';
   constructor(
     readonly dir: string,
     message: string,
+    options?: KairosErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -89,8 +91,10 @@ export function pluginDirs(kairosHome: string): string[] {
   let names: string[];
   try {
     names = fs.readdirSync(root).sort();
-  } catch {
-    return [];
+  } catch (e) {
+    // No plugins folder: no plugins. An unreadable one is said (its plugins' guards would be dropped unsaid).
+    if (isAbsent(e)) return [];
+    throw new PluginError(root, `${root}: cannot list the plugins (${errnoCode(e) ?? (e as Error).message}) — check its permissions`, { cause: e });
   }
   return names.map((n) => path.join(root, n)).filter((d) => isDirectory(d));
 }
@@ -206,16 +210,18 @@ export function isPluginFolder(dir: string): boolean {
 function realpathOrUndefined(p: string): string | undefined {
   try {
     return fs.realpathSync(p);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (isAbsent(e)) return undefined;
+    throw e;
   }
 }
 
 function isDirectory(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
+  } catch (e) {
+    if (isAbsent(e)) return false;
+    throw e;
   }
 }
 

@@ -7,16 +7,18 @@ import { taskWorktreeLocation } from '../git/locate.js';
 import { indexWorktree, TreeTooLargeError, type ContentProblem, type WorktreeIndex } from './git/tree-index.js';
 import { secretsAddedByDiff } from '../policy/redact/diff-secrets.js';
 import { redactText } from '../policy/filter.js';
+import { RefusedError, type KairosErrorOptions } from '../core/errors.js';
 
 export type { Proposal } from '../store/proposal-store.js';
 
-export class ProposalError extends Error {
+export class ProposalError extends RefusedError {
   override name = 'ProposalError';
   constructor(
     readonly code: 'empty' | 'too_large' | 'refused' | 'secret',
     message: string,
+    options?: KairosErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -121,7 +123,7 @@ export async function withWorktreeIndex<T>(loc: GitLocation & { workTree: string
   try {
     idx = await indexWorktree(loc, base, { expectedAdminDir: loc.gitDir });
   } catch (e) {
-    if (e instanceof TreeTooLargeError) throw new ProposalError('too_large', `task ${who}: ${e.message}`);
+    if (e instanceof TreeTooLargeError) throw new ProposalError('too_large', `task ${who}: ${e.message}`, { cause: e });
     throw e;
   }
   try {

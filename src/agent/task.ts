@@ -84,7 +84,12 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     const plugins = loadUserPlugins(d.home, d.db);
     for (const e of plugins.errors) d.log.warn({ err: e.message }, 'plugin not loaded');
     const hookSources = loadHookSources({ kairosHome: d.home, repoDir: t.repo, repoTrusted: trust === 'trusted', extra: pluginHookSources(plugins.plugins) });
-    const hookSettings = { pluginDataRoot: path.join(d.home, 'plugin-data'), ...(d.hookMessage ? { onSystemMessage: d.hookMessage } : {}) };
+    const hookSettings = {
+      pluginDataRoot: path.join(d.home, 'plugin-data'),
+      ...(d.hookMessage ? { onSystemMessage: d.hookMessage } : {}),
+      // A failing hook never stops the session: the log is where it shows.
+      onWarning: (hook: string, about: { event: string }) => d.log.warn({ task: t.taskId, event: about.event, hook }, 'hook warning'),
+    };
     const hooks = createHooks({
       sources: hookSources,
       projectDir: t.repo,

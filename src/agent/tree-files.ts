@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { FileState, UndoPoint } from '../store/proposal-store.js';
 import { sha256Hex } from './proposal.js';
 import { ApplyError } from './apply-error.js';
+import { isAbsent } from '../core/errors.js';
 
 /** Reading and writing the user's files one at a time, exactly: bytes and modes, temp file then rename, and restoring an undo point. */
 
@@ -26,8 +27,10 @@ export function assertNoSymlinkParent(top: string, rel: string): void {
     let st: fs.Stats;
     try {
       st = fs.lstatSync(path.join(top, parent));
-    } catch {
-      return;
+    } catch (e) {
+      // Not there: no symlink on the way; the write creates the folders. Anything else is not that.
+      if (isAbsent(e)) return;
+      throw e;
     }
     if (st.isSymbolicLink()) throw new ApplyError('unsafe_path', `${parent} is a symlink in ${top}; Kairos will not read or write ${rel} through it`, [rel]);
     if (!st.isDirectory()) return;
@@ -91,6 +94,7 @@ export function pruneEmptyParents(top: string, rel: string): void {
     try {
       fs.rmdirSync(path.join(top, dir));
     } catch {
+      // Not empty (ENOTEMPTY: the user's files stay), or gone: the pruning stops here, as git's does. Nothing is lost.
       return;
     }
     dir = path.posix.dirname(dir);

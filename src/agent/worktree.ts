@@ -5,6 +5,7 @@ import path from 'node:path';
 import { git, gitText, type GitLocation } from '../git/safe-git.js';
 import { findWorktreeGitDir, locateRepo, RepoLocateError, taskWorktreeLocation, userTree, type RepoLayout } from '../git/locate.js';
 import { indexWorktree } from './git/tree-index.js';
+import { KairosError } from '../core/errors.js';
 
 /**
  * The isolated git worktree an acting task edits in. It lives under $KAIROS_HOME, outside the
@@ -19,7 +20,7 @@ import { indexWorktree } from './git/tree-index.js';
  * that merely happens to start with `kairos/`.
  */
 
-export class WorktreeError extends Error {
+export class WorktreeError extends KairosError {
   override name = 'WorktreeError';
 }
 
@@ -54,7 +55,7 @@ export async function repoLayout(repo: string): Promise<RepoLayout> {
   try {
     return await locateRepo(repo);
   } catch (e) {
-    if (e instanceof RepoLocateError) throw new WorktreeError(e.message);
+    if (e instanceof RepoLocateError) throw new WorktreeError(e.message, { cause: e });
     throw e;
   }
 }
@@ -168,9 +169,13 @@ export async function createTaskWorktree(opts: CreateWorktreeOptions): Promise<T
     gitDir = findWorktreeGitDir(layout.commonDir, dir);
     if (!gitDir) throw new Error(`git made no admin folder for ${dir} under ${layout.commonDir}/worktrees`);
   } catch (err) {
-    // Leave nothing behind for a failed add: a half-registered worktree or a branch would leak.
-    await removeTaskWorktree({ repo: top, taskId: id, home: opts.home }).catch(() => {});
-    throw new WorktreeError(`could not create the worktree for task ${id} in ${top}: ${(err as Error).message}`);
+    // Leave nothing behind for a failed add: a half-registered worktree or a branch would leak. If that
+    // cleanup fails too, the error says so (the next start's reconcileWorktrees retries it).
+    const leftover = await removeTaskWorktree({ repo: top, taskId: id, home: opts.home }).then(
+      () => '',
+      (e: unknown) => `; removing what it left failed too (${(e as Error).message}), the next start retries`,
+    );
+    throw new WorktreeError(`could not create the worktree for task ${id} in ${top}: ${(err as Error).message}${leftover}`, { cause: err });
   }
   return { dir: fs.realpathSync(dir), gitDir, branch, base, head, repo: top };
 }
@@ -291,6 +296,8 @@ export interface ReconcileOptions {
   repos: readonly string[];
   /** Tasks that may still use their worktree (not finished); all other Kairos worktrees go. */
   liveTaskIds: Iterable<TaskId>;
+  /** Told of each repository or worktree that could not be cleaned up (the next start tries again). */
+  onFailure?: (f: { repo: string; taskId?: string; err: unknown }) => void;
 }
 
 /**
@@ -306,7 +313,10 @@ export async function reconcileWorktrees(opts: ReconcileOptions): Promise<Remove
     let layout: RepoLayout;
     try {
       layout = await repoLayout(repo);
-    } catch {
+    } catch (err) {
+      // Not a repository any more (removed, moved; its watcher already said so): nothing to clean there.
+      // Anything else is told, not dropped.
+      if (!(err instanceof WorktreeError)) opts.onFailure?.({ repo, err });
       continue;
     }
     const top = layout.top;
@@ -329,8 +339,9 @@ export async function reconcileWorktrees(opts: ReconcileOptions): Promise<Remove
       try {
         const r = await removeTaskWorktree({ repo: top, taskId: id, home: opts.home });
         if (r.dir || r.branch) removed.push(r);
-      } catch {
+      } catch (err) {
         // A branch the user has checked out stays; the next start tries again.
+        opts.onFailure?.({ repo: top, taskId: id, err });
       }
     }
   }

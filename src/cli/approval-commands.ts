@@ -86,7 +86,7 @@ async function viaDaemonOrDirect<T>(home: string, method: string, params: Record
   try {
     return await withStoreAsync(home, (db) => direct(directQueue(db, home)));
   } catch (e) {
-    if (e instanceof ApprovalError) throw new ControlError(e.message, e.code);
+    if (e instanceof ApprovalError) throw new ControlError(e.message, e.code, { cause: e });
     throw e;
   }
 }
@@ -116,7 +116,7 @@ function showCommand(home: string, id: string, o: { raw: boolean; json: boolean 
   try {
     details = withStore(home, (db) => directQueue(db, home).show(id));
   } catch (e) {
-    if (e instanceof ApprovalError) throw new ControlError(e.message, e.code);
+    if (e instanceof ApprovalError) throw new ControlError(e.message, e.code, { cause: e });
     throw e;
   }
   const { approval: a, diff } = details;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Db } from '../store/db.js';
 import type { ChainReport } from '../store/audit-chain.js';
 import { auditHashReader } from '../store/audit-store.js';
+import { isAbsent } from '../core/errors.js';
 
 const ANCHOR = /audit head: row (\d+) \(\d+ rows from \d+\), sha256 ([0-9a-f]{64})/g;
 
@@ -19,8 +20,10 @@ export function checkAnchors(home: string, db: Db, report: ChainReport): ChainRe
   let files: string[];
   try {
     files = (fs.readdirSync(logs, { recursive: true, encoding: 'utf8' }) as string[]).filter((f) => f.endsWith('.md')).sort();
-  } catch {
-    return { ...report, anchors: 0 };
+  } catch (e) {
+    // No logs yet: no anchors to check. Logs that cannot be read are not "no anchors": verify says so.
+    if (isAbsent(e)) return { ...report, anchors: 0 };
+    throw e;
   }
   const hashOf = auditHashReader(db);
   let checked = 0;
@@ -28,8 +31,9 @@ export function checkAnchors(home: string, db: Db, report: ChainReport): ChainRe
     let text: string;
     try {
       text = fs.readFileSync(path.join(logs, f), 'utf8');
-    } catch {
-      continue;
+    } catch (e) {
+      if (isAbsent(e)) continue; // removed since the listing (retention)
+      throw e;
     }
     for (const m of text.matchAll(ANCHOR)) {
       const id = Number(m[1]);

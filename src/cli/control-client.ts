@@ -1,7 +1,8 @@
 import net from 'node:net';
 import { ControlError, ControlResponse, socketPath } from './protocol.js';
+import { DaemonStateError } from '../core/errors.js';
 
-export class DaemonNotRunningError extends Error {
+export class DaemonNotRunningError extends DaemonStateError {
   override name = 'DaemonNotRunningError';
   constructor(home: string) {
     super(`no Kairos daemon is running for ${home}. Start one with 'kairos start --repo DIR'.`);
@@ -34,8 +35,8 @@ export function callDaemon(home: string, method: string, params: Record<string, 
         const res = ControlResponse.parse(JSON.parse(buf.slice(0, nl)));
         if ('error' in res) reject(new ControlError(res.error.message, res.error.code ?? 'error'));
         else resolve(res.result);
-      } catch {
-        reject(new ControlError('the daemon sent a malformed answer', 'bad_response'));
+      } catch (e) {
+        reject(new ControlError('the daemon sent a malformed answer', 'bad_response', { cause: e }));
       }
     });
   });

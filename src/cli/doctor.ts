@@ -140,6 +140,7 @@ function checkInotify(platform: NodeJS.Platform, procDir: string): DoctorCheck {
       const n = Number.parseInt(fs.readFileSync(path.join(procDir, 'sys/fs/inotify', key), 'utf8').trim(), 10);
       return Number.isFinite(n) ? n : null;
     } catch {
+      // No such /proc entry: the doctor reports the limit as unknown.
       return null;
     }
   };

@@ -170,6 +170,7 @@ function tail(file: string, from: number, n: number): string {
   try {
     return fs.readFileSync(file).subarray(from).toString('utf8').trimEnd().split('\n').slice(-n).join('\n');
   } catch {
+    // Only an excerpt for an error message: the full log file is where it was.
     return '(no output)';
   }
 }

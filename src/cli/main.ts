@@ -18,10 +18,15 @@ import { EventType } from '../events/event.js';
 import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
 import { exitQuietlyWhenOutputCloses } from './closed-pipe.js';
 import { kairosVersion } from './version.js';
+import { describeForUser, exitCodeOf, ExitCode } from '../core/errors.js';
 
 exitQuietlyWhenOutputCloses();
 
 const program = new Command();
+// Commander's own usage errors (unknown option, missing argument, a bad --limit) exit like a UsageError does:
+// 2, so a script can tell "my command line is wrong" from "it ran and failed". Help and --version stay 0.
+// Set before any command is added: subcommands inherit it when they are created.
+program.exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.ok : ExitCode.userInput));
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
 const limit = (v: string): number => {
   try {
@@ -58,7 +63,10 @@ Examples:
   kairos logs -f                       follow today's log
   kairos policy check                  validate $KAIROS_HOME/policy.yaml and this repository's .kairos/policy.yaml
 
-Policy: $KAIROS_HOME/policy.yaml (see policies/default.yaml for the shipped default and examples).`,
+Policy: $KAIROS_HOME/policy.yaml (see policies/default.yaml for the shipped default and examples).
+
+Exit codes: 0 ok; 1 failed; 2 bad input (arguments, policy, config, a file given); 3 the daemon is not
+running (for \`kairos run\`: another daemon holds the lock). KAIROS_DEBUG=1 prints every error's stack.`,
   );
 
 program
@@ -234,10 +242,9 @@ try {
   // Commands registered from other modules (tray, service) set process.exitCode themselves: keep theirs.
   process.exitCode = exitCode || process.exitCode || 0;
 } catch (e) {
-  const err = e as Error;
-  // Kairos's own errors (UsageError, PolicyError, ServiceError, ...) and system errors (EACCES, ...)
-  // carry a message meant for the user. JavaScript's own error types mean a bug: those keep the stack.
-  const bug = ['TypeError', 'ReferenceError', 'RangeError', 'SyntaxError', 'EvalError', 'URIError', 'AssertionError'].includes(err.name) || !(err instanceof Error);
-  process.stderr.write(`kairos: ${bug || process.env.KAIROS_DEBUG ? (err.stack ?? String(err)) : err.message}\n`);
-  process.exitCode = err.name === 'DaemonNotRunningError' ? 3 : 1;
+  // A KairosError (UsageError, PolicyError, ...) and a system error (EACCES, ...) carry a message meant for the
+  // user; JavaScript's own error types and InternalError mean a bug and keep their stack (every error does with
+  // KAIROS_DEBUG). The exit code is the error's own (see ExitCode in src/core/errors.ts), 1 for the rest.
+  process.stderr.write(`kairos: ${describeForUser(e, !!process.env.KAIROS_DEBUG)}\n`);
+  process.exitCode = exitCodeOf(e);
 }

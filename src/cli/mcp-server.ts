@@ -212,6 +212,7 @@ function redactedJson(value: unknown): string {
     JSON.parse(whole);
     return whole;
   } catch {
+    // A parse attempt: redaction broke the JSON, so the redacted text of each value (redactDeep above) is sent.
     return text;
   }
 }

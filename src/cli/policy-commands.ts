@@ -24,6 +24,7 @@ import { readJsonFile } from '../policy/json-file.js';
 import { compileHooksSection } from '../agent/hooks/registry.js';
 import { stringify as toYaml } from 'yaml';
 import { checkAllSettings, checkSettingsPath } from './settings-check.js';
+import { isAbsent } from '../core/errors.js';
 
 function describe(p: Policy): string {
   const runs = p.triggers.filter((t) => t.run || t.ask).length;
@@ -73,8 +74,10 @@ export function checkPolicy(home: string, file: string | undefined): number {
 function isDirectory(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
+  } catch (e) {
+    // Not there: not a folder (reading it as a file then says "no such file"). Anything else is said as it is.
+    if (isAbsent(e)) return false;
+    throw e;
   }
 }
 
@@ -112,7 +115,7 @@ export function explainCommand(home: string, callText: string, repo: string, jso
   try {
     parseToolCall(callText); // a malformed call is a usage error, not a crash
   } catch (e) {
-    if (e instanceof RuleSyntaxError) throw new UsageError(`policy explain: ${e.message}`);
+    if (e instanceof RuleSyntaxError) throw new UsageError(`policy explain: ${e.message}`, { cause: e });
     throw e;
   }
   const db = openDb(storePath(home));
@@ -193,6 +196,7 @@ function hookCount(file: string): number {
     const value = readJsonFile(file).value as { hooks?: unknown } | null;
     return compileHooksSection(value?.hooks).hooks.length;
   } catch {
+    // A count for the summary line only; the import above already reported any problem with the file.
     return 0;
   }
 }

@@ -6,6 +6,7 @@ function procStat(pid: number): string[] | null {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
+    // Gone, or no /proc (macOS): null is "unknown", and callers then judge by the pid alone.
     return null;
   }
 }

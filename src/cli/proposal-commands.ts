@@ -15,7 +15,7 @@ function target(home: string, ref: string): { proposalId: string; shown: string;
       return { proposalId: p.id, shown: shownId(db, p.id), repo: p.repo };
     });
   } catch (e) {
-    if (e instanceof ApprovalError) throw new ControlError(e.message, e.code);
+    if (e instanceof ApprovalError) throw new ControlError(e.message, e.code, { cause: e });
     throw e;
   }
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { KairosError, type KairosErrorOptions } from '../core/errors.js';
 
 /**
  * The control protocol between `kairos` (and the tray, and MCP) and the daemon: one JSON object per line
@@ -23,12 +24,13 @@ export function socketPath(home: string): string {
 }
 
 /** A control request is refused with one of these, and the CLI prints the message. */
-export class ControlError extends Error {
+export class ControlError extends KairosError {
   override name = 'ControlError';
   constructor(
     message: string,
     readonly code: string = 'error',
+    options?: KairosErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { installService, managerCommands, ServiceError, serviceFile, serviceStatus, shellLine, uninstallService, type ServiceOutcome, type ServiceSpec } from './service.js';
 import { printJson } from './output.js';
 import { assertStableInstall, ensureEnvFile, serviceEnvFile, servicePath, type DroppedDir } from './service-env.js';
+import { isAbsent } from '../core/errors.js';
 
 /** `kairos service install | uninstall | status [--dry-run]`. */
 
@@ -149,7 +150,9 @@ function envFileState(file: string): { path: string; exists: boolean; mode: stri
   try {
     const st = fs.statSync(file);
     return { path: file, exists: true, mode: (st.mode & 0o777).toString(8).padStart(4, '0'), private: (st.mode & 0o077) === 0 };
-  } catch {
+  } catch (e) {
+    // Only a missing file is "no env file": one that cannot be checked must not be reported as absent.
+    if (!isAbsent(e)) throw e;
     return { path: file, exists: false, mode: null, private: true };
   }
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ServiceError } from './service.js';
+import { errnoCode, isAbsent } from '../core/errors.js';
 
 /**
  * What a login service inherits from the shell that installed it must outlive that shell. `npx
@@ -53,13 +54,15 @@ export function unstableDirReason(dir: string, o: { uid: number; tempRoots?: str
   let real: string;
   try {
     real = fs.realpathSync(dir);
-  } catch {
-    return 'does not exist';
+  } catch (e) {
+    if (isAbsent(e)) return 'does not exist';
+    return `cannot be opened (${errnoCode(e) ?? (e as Error).message})`;
   }
   const temps = (o.tempRoots ?? [...TEMP_ROOTS, os.tmpdir()]).map((t) => {
     try {
       return fs.realpathSync(t);
     } catch {
+      // A temp root this machine does not have is compared by its name: only a match matters here.
       return t;
     }
   });

@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { KairosError } from '../core/errors.js';
 
 /**
  * `kairos service`: run the daemon (`kairos run`, the foreground mode) as a per-user service that
@@ -39,7 +40,7 @@ export interface ServiceFile {
   content: string;
 }
 
-export class ServiceError extends Error {
+export class ServiceError extends KairosError {
   override name = 'ServiceError';
 }
 

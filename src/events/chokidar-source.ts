@@ -119,6 +119,7 @@ function isDirectory(abs: string): boolean {
   try {
     return fs.statSync(abs).isDirectory();
   } catch {
+    // Gone by the time it is looked at: not a folder, and its delete event follows.
     return false;
   }
 }

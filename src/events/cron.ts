@@ -1,6 +1,7 @@
 import cron, { type ScheduledTask, type Logger as CronLogger } from 'node-cron';
 import { CronExpressionParser } from 'cron-parser';
 import type { LogSink } from '../report/logger.js';
+import { UserInputError } from '../core/errors.js';
 
 export interface CronSchedule {
   repo: string;
@@ -56,7 +57,7 @@ export interface CronHandle {
   stop(): void;
 }
 
-export class CronError extends Error {
+export class CronError extends UserInputError {
   override readonly name = 'CronError';
 }
 
@@ -85,6 +86,7 @@ export function previousSlot(expr: string, now: Date): Date | null {
     // +1 ms: prev() is strictly before currentDate, and a slot exactly at `now` counts as past.
     return CronExpressionParser.parse(expr, { currentDate: new Date(now.getTime() + 1) }).prev().toDate();
   } catch {
+    // Expressions are validated when the policy loads (CronError); null here is "no earlier slot".
     return null;
   }
 }

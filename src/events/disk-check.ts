@@ -58,6 +58,7 @@ function onDisk(abs: string): DiskState {
     // writes of the same size within one coarse clock tick do not, but the path is then already pending).
     return st.isDirectory() ? { kind: 'dir' } : { kind: 'file', sig: `${st.ino}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` };
   } catch {
+    // Gone, or no longer visible to this user: either way the watcher can no longer see it, as for a delete.
     return { kind: 'gone' };
   }
 }
@@ -98,6 +99,7 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
     try {
       entries = fs.readdirSync(path.join(o.repo, relDir), { withFileTypes: true });
     } catch {
+      // Gone again, or unreadable: nothing in it can be seen; the watcher reports the folder itself.
       return;
     }
     for (const e of entries) {

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoCode, isAbsent, KairosError } from '../core/errors.js';
 
 /**
  * Where a repository's git state lives. For a plain repository gitDir and commonDir are the same
@@ -14,7 +15,7 @@ export interface GitDirs {
   commonDir: string;
 }
 
-export class GitDirError extends Error {
+export class GitDirError extends KairosError {
   override name = 'GitDirError';
 }
 
@@ -23,14 +24,16 @@ export function resolveGitDirs(repoDir: string): GitDirs {
   let workTree: string;
   try {
     workTree = fs.realpathSync(repoDir);
-  } catch {
-    throw new GitDirError(`${repoDir}: no such folder; pass the path of an existing git work tree`);
+  } catch (e) {
+    if (!isAbsent(e)) throw cannotOpen(repoDir, e);
+    throw new GitDirError(`${repoDir}: no such folder; pass the path of an existing git work tree`, { cause: e });
   }
   const dotGit = path.join(workTree, '.git');
   let st: fs.Stats;
   try {
     st = fs.statSync(dotGit);
-  } catch {
+  } catch (e) {
+    if (!isAbsent(e)) throw cannotOpen(dotGit, e);
     throw new GitDirError(
       `${workTree}: not a git repository (no .git here); run \`git init\` there or pass the repository's top folder`,
     );
@@ -74,8 +77,14 @@ function realDir(p: string, message: string): string {
   try {
     const real = fs.realpathSync(p);
     if (fs.statSync(real).isDirectory()) return real;
-  } catch {
-    // fall through to the error below
+  } catch (e) {
+    // Not there: the error below says what points at it. There but unreadable: say that instead.
+    if (!isAbsent(e)) throw cannotOpen(p, e);
   }
   throw new GitDirError(message);
+}
+
+/** There, but not readable (EACCES, ELOOP, ...): not the same as "no such folder", and not fixed the same way. */
+function cannotOpen(p: string, e: unknown): GitDirError {
+  return new GitDirError(`${p}: cannot be opened (${errnoCode(e) ?? (e as Error).message}); check its permissions`, { cause: e });
 }

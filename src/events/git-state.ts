@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { GitDirs } from './git-dir.js';
+import { errnoCode, isAbsent, KairosError } from '../core/errors.js';
 
 /**
  * A snapshot of the parts of `.git` that semantic events are derived from, read by parsing files
@@ -64,14 +65,15 @@ export const GitState = z.object({
 });
 export type GitState = z.infer<typeof GitState>;
 
-export class GitStateError extends Error {
+export class GitStateError extends KairosError {
   override name = 'GitStateError';
 }
 
 export interface ReadGitStateOptions {
   /**
    * The state read last time: the reflog is then read from that read's last line on, so no line
-   * is ever skipped however many were written in between (e.g. while the daemon was down).
+   * written in between (e.g. while the daemon was down) is skipped, up to MAX_REFLOG_READ: past
+   * that, or when the reflog was rewritten (expired, truncated), only its newest part is read.
    */
   since?: GitState | null;
   /** Bytes of reflog tail always read, for context (finding where a rebase started). Default 16 KiB. */
@@ -83,9 +85,12 @@ const MAX_REFLOG_READ = 8 * 1024 * 1024;
 
 export function readGitState(dirs: GitDirs, opts: ReadGitStateOptions = {}): GitState {
   const { gitDir, commonDir } = dirs;
-  const headText = readText(path.join(gitDir, 'HEAD'));
-  if (headText === null) {
-    throw new GitStateError(`${gitDir}/HEAD: cannot be read; the repository was removed or is damaged`);
+  let headText: string;
+  try {
+    headText = fs.readFileSync(path.join(gitDir, 'HEAD'), 'utf8');
+  } catch (e) {
+    const why = isAbsent(e) ? 'the repository was removed or is damaged' : `${errnoCode(e) ?? (e as Error).message}; check its permissions`;
+    throw new GitStateError(`${gitDir}/HEAD: cannot be read; ${why}`, { cause: e });
   }
   const packed = readPackedRefs(path.join(commonDir, 'packed-refs'));
   const resolve = (ref: string): string | null => resolveRef(dirs, packed, ref, 0);
@@ -111,8 +116,9 @@ export function readGitState(dirs: GitDirs, opts: ReadGitStateOptions = {}): Git
     const buf = fs.readFileSync(fetchHeadPath);
     const st = fs.statSync(fetchHeadPath);
     fetchHead = { mtimeMs: st.mtimeMs, hash: createHash('sha1').update(buf).digest('hex') };
-  } catch {
-    fetchHead = null;
+  } catch (e) {
+    if (!isAbsent(e)) throw unreadable(fetchHeadPath, e);
+    fetchHead = null; // never fetched
   }
 
   const sinceLast = opts.since?.reflog.entries.at(-1);
@@ -178,7 +184,7 @@ export function parseGitState(json: string): GitState {
   try {
     raw = JSON.parse(json);
   } catch (err) {
-    throw new GitStateError(`stored git state is not JSON (${(err as Error).message}); it will be replaced on the next change`);
+    throw new GitStateError(`stored git state is not JSON (${(err as Error).message}); it will be replaced on the next change`, { cause: err });
   }
   const v = z.object({ version: z.literal(SNAPSHOT_VERSION), state: GitState }).safeParse(raw);
   if (!v.success) {
@@ -202,7 +208,8 @@ function readPackedRefs(file: string): PackedRefs {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
-  } catch {
+  } catch (e) {
+    if (!isAbsent(e)) throw unreadable(file, e);
     packedCache.delete(file);
     return { refs: new Map() };
   }
@@ -251,7 +258,9 @@ function collectRefs(commonDir: string, prefix: 'refs/heads/' | 'refs/remotes/',
     let names: fs.Dirent[];
     try {
       names = fs.readdirSync(absDir, { withFileTypes: true });
-    } catch {
+    } catch (e) {
+      // No such folder: no refs there. An unreadable one must not read as "every branch deleted".
+      if (!isAbsent(e)) throw unreadable(absDir, e);
       return;
     }
     for (const d of names) {
@@ -283,8 +292,9 @@ function readReflog(file: string, fromOffset: number | null, tailBytes: number):
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
-  } catch {
-    return { size: 0, entries: [] };
+  } catch (e) {
+    if (!isAbsent(e)) throw unreadable(file, e);
+    return { size: 0, entries: [] }; // no reflog (yet, or core.logAllRefUpdates is off)
   }
   try {
     const size = fs.fstatSync(fd).size;
@@ -341,12 +351,18 @@ function asSha(s: string): string | null {
   return /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(s) ? s : null;
 }
 
+/** A file that is not there is null; one that is there but cannot be read (EACCES, EISDIR, ELOOP) throws. */
 function readText(file: string): string | null {
   try {
     return fs.readFileSync(file, 'utf8');
-  } catch {
-    return null;
+  } catch (e) {
+    if (isAbsent(e)) return null;
+    throw unreadable(file, e);
   }
+}
+
+function unreadable(file: string, e: unknown): GitStateError {
+  return new GitStateError(`${file}: cannot be read (${errnoCode(e) ?? (e as Error).message}); check its type and permissions`, { cause: e });
 }
 
 function exists(file: string): boolean {
@@ -356,7 +372,8 @@ function exists(file: string): boolean {
 function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
+  } catch (e) {
+    if (isAbsent(e)) return false;
+    throw unreadable(p, e);
   }
 }

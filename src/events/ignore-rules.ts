@@ -76,6 +76,7 @@ function readIfFile(file: string): string | null {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch {
+    // No ignore file, or one git could not read either (git skips it with a warning): no rules from it, as in git.
     return null;
   }
 }

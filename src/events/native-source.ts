@@ -287,6 +287,7 @@ async function sameWatchmanServer(tree: NativeTree, snapshot: TreeSnapshot): Pro
     const server = (clock: string): string => clock.trim().split(':').slice(0, 3).join(':');
     return server(fs.readFileSync(snapshot.file, 'utf8')) === server(fs.readFileSync(scratch, 'utf8'));
   } catch {
+    // Cannot tell: not the same server, so the safe path (a full rescan) follows. Nothing is lost.
     return false;
   } finally {
     fs.rmSync(scratch, { force: true });

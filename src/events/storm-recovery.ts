@@ -27,6 +27,7 @@ export function missedInStorm(repo: string, rules: IgnoreRules, dirs: Iterable<s
       try {
         mtime = fs.statSync(path.join(repo, rel)).mtimeMs;
       } catch {
+        // Gone since the listing (or unreadable): no change to report for it; the watcher has its delete.
         continue;
       }
       if (mtime < since) continue;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeTree } from './native-tree.js';
 import type { ParcelBackend } from './watch-engine.js';
+import { errnoCode, isAbsent } from '../core/errors.js';
 
 /** Written beside the snapshot: a snapshot is only compared against the same folder under the same backend. */
 interface SnapshotMeta {
@@ -45,8 +46,10 @@ export class TreeSnapshot {
     let meta: SnapshotMeta;
     try {
       meta = JSON.parse(fs.readFileSync(this.metaFile, 'utf8')) as SnapshotMeta;
-    } catch {
-      return { usable: false, why: 'first start: no snapshot yet' };
+    } catch (e) {
+      if (isAbsent(e)) return { usable: false, why: 'first start: no snapshot yet' };
+      // Unreadable or not JSON: not a first start, and the log should say which (a fresh scan follows either way).
+      return { usable: false, why: `the snapshot's metadata cannot be used (${errnoCode(e) ?? (e as Error).message}); scanning afresh` };
     }
     if (!fs.existsSync(this.file)) return { usable: false, why: 'the snapshot file is missing' };
     if (meta.version !== 1 || meta.repo !== this.repo) return { usable: false, why: 'the snapshot belongs to another version or folder' };
@@ -73,6 +76,7 @@ export function rootIno(dir: string): number {
   try {
     return fs.statSync(dir).ino;
   } catch {
+    // -1 matches no stored inode: the snapshot is judged unusable and a fresh scan follows. Nothing is lost.
     return -1;
   }
 }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { errnoCode, isAbsent, UnavailableError } from '../core/errors.js';
 
 /**
  * Which engine watches work trees. `native` is @parcel/watcher on the platform's own API (inotify,
@@ -23,7 +24,7 @@ export interface EngineChoice {
   reason: string;
 }
 
-export class EngineError extends Error {
+export class EngineError extends UnavailableError {
   override name = 'EngineError';
 }
 
@@ -63,8 +64,9 @@ export function watchmanAvailable(env: NodeJS.ProcessEnv): { ok: boolean; why: s
   if (env.WATCHMAN_SOCK) {
     try {
       return fs.statSync(env.WATCHMAN_SOCK).isSocket() ? { ok: true, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK}` } : { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} is not a socket` };
-    } catch {
-      return { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} does not exist` };
+    } catch (e) {
+      if (isAbsent(e)) return { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} does not exist` };
+      return { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} cannot be checked (${errnoCode(e) ?? (e as Error).message})` };
     }
   }
   const r = spawnSync('watchman', ['--output-encoding=json', '--no-pretty', 'get-sockname'], { env, encoding: 'utf8', timeout: 15_000 });
@@ -74,6 +76,7 @@ export function watchmanAvailable(env: NodeJS.ProcessEnv): { ok: boolean; why: s
     const sock = (JSON.parse(r.stdout) as { sockname?: string }).sockname;
     return sock ? { ok: true, why: `watchman at ${sock}` } : { ok: false, why: 'watchman named no socket' };
   } catch {
+    // A parse attempt: the answer says what went wrong.
     return { ok: false, why: 'watchman answered something that is not JSON' };
   }
 }

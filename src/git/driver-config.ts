@@ -2,6 +2,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { safeGitEnv } from './git-env.js';
+import { KairosError } from '../core/errors.js';
 
 /**
  * Filter and merge drivers are programs named in git config (`filter.<name>.clean`, `.smudge`,
@@ -38,6 +39,7 @@ function statSignature(files: readonly string[]): string {
         const st = fs.statSync(f);
         return `${f}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
       } catch {
+        // Any failure is part of the signature too: a file that appears, goes or changes access re-reads the config.
         return `${f}:-`;
       }
     })
@@ -59,7 +61,7 @@ const MAX_CACHED = 256;
 
 const LIST_ARGS = ['config', '--list', '--name-only', '--show-origin', '-z'];
 
-export class DriverConfigError extends Error {
+export class DriverConfigError extends KairosError {
   override name = 'DriverConfigError';
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { safeGitEnv } from './git-env.js';
 import type { GitLocation } from './safe-git.js';
+import { errnoCode, isAbsent, UserInputError } from '../core/errors.js';
 
 /**
  * Finding the git directories once, so every later command can name them.
@@ -13,7 +14,7 @@ import type { GitLocation } from './safe-git.js';
  * back at the worktree), so a `.git` file the agent rewrote in the worktree is never followed.
  */
 
-export class RepoLocateError extends Error {
+export class RepoLocateError extends UserInputError {
   override name = 'RepoLocateError';
 }
 
@@ -31,8 +32,9 @@ export async function locateRepo(dir: string): Promise<RepoLayout> {
   let real: string;
   try {
     real = fs.realpathSync(dir);
-  } catch {
-    throw new RepoLocateError(`${dir}: no such folder; pass the path of the repository's work tree`);
+  } catch (e) {
+    if (isAbsent(e)) throw new RepoLocateError(`${dir}: no such folder; pass the path of the repository's work tree`, { cause: e });
+    throw new RepoLocateError(`${dir}: cannot be opened (${errnoCode(e) ?? (e as Error).message}); check its permissions`, { cause: e });
   }
   const args = ['--no-pager', 'rev-parse', '--path-format=absolute', '--show-toplevel', '--absolute-git-dir', '--git-common-dir'];
   const r = await new Promise<{ ok: boolean; stdout: string; why: string }>((resolve) => {
@@ -61,16 +63,18 @@ export function findWorktreeGitDir(commonDir: string, dir: string): string | und
   let names: string[];
   try {
     names = fs.readdirSync(admin);
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (isAbsent(e)) return undefined; // no linked worktree at all yet
+    throw e;
   }
   const want = realOrResolved(dir);
   for (const name of names) {
     let pointer: string;
     try {
       pointer = fs.readFileSync(path.join(admin, name, 'gitdir'), 'utf8').trim();
-    } catch {
-      continue;
+    } catch (e) {
+      if (isAbsent(e)) continue; // an entry git is still writing or has half removed
+      throw e;
     }
     // The `gitdir` file names the worktree's `.git` file.
     if (path.basename(pointer) === '.git' && realOrResolved(path.dirname(pointer)) === want) return path.join(admin, name);
@@ -88,7 +92,8 @@ export function taskWorktreeLocation(layout: RepoLayout, dir: string): GitLocati
 function realOrResolved(p: string): string {
   try {
     return fs.realpathSync(p);
-  } catch {
-    return path.resolve(p);
+  } catch (e) {
+    if (isAbsent(e)) return path.resolve(p); // not there (yet): compared by its name
+    throw e;
   }
 }

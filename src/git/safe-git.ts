@@ -1,6 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { driverOverrides, driverOverridesAsync } from './driver-config.js';
 import { safeGitArgv, safeGitEnv } from './git-env.js';
+import { KairosError } from '../core/errors.js';
 
 /**
  * The only way the daemon runs git. Every git command it runs in a worktree the agent or a command
@@ -23,7 +24,7 @@ import { safeGitArgv, safeGitEnv } from './git-env.js';
  * transformations, not code, and keep the worktree consistent with what `git worktree add` checks out.
  */
 
-export class GitCommandError extends Error {
+export class GitCommandError extends KairosError {
   override name = 'GitCommandError';
   constructor(
     message: string,

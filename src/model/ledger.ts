@@ -20,8 +20,10 @@ export type { LadderStepRecord, RecoveryRecord } from './recovery-log.js';
  * configured cap and inserts it. An immediate transaction takes the write lock before reading, so
  * two connections or processes on the same file cannot both read "room left" and both insert.
  * Open reservations count as spent; after the call `settle` replaces the reservation with the real
- * cost (never more than reserved, since the output is bounded by max_tokens and input is priced at
- * the dearest rate); a call that failed without being billed is `release`d.
+ * cost. That is normally at most what was reserved (the output is bounded by max_tokens, the input
+ * priced at the dearest rate), but the input tokens are an estimate: when the real count is higher
+ * the cost exceeds the reservation, and `settle` records the truth with an `overrun` note rather
+ * than capping it. A call that failed without being billed is `release`d.
  *
  * Crash choice: a reservation still open when the daemon starts may belong to a request the API
  * received and billed before we died, and we cannot ask the API. `reconcileOpenReservations` counts

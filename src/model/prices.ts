@@ -121,7 +121,7 @@ export function parsePriceFile(text: string, source: string): PriceFile {
   try {
     raw = YAML.parse(text);
   } catch (e) {
-    throw new PriceTableError(source, `not valid YAML (${(e as Error).message})`);
+    throw new PriceTableError(source, `not valid YAML (${(e as Error).message})`, { cause: e });
   }
   const parsed = PriceFile.safeParse(raw);
   if (!parsed.success) {
@@ -150,7 +150,7 @@ export function loadPriceTable(opts: { file?: string; overrides?: Record<string,
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PriceTableError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new PriceTableError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
   return buildPriceTable(parsePriceFile(text, file), opts.overrides ?? {}, file);
 }

@@ -1,3 +1,4 @@
+import { RefusedError } from '../core/errors.js';
 export type ApprovalErrorCode =
   | 'not_found'
   | 'ambiguous'
@@ -11,7 +12,7 @@ export type ApprovalErrorCode =
   | 'duplicate';
 
 /** A refusal of the approval queue, with a code the control socket passes on and a message that says what to do. */
-export class ApprovalError extends Error {
+export class ApprovalError extends RefusedError {
   override name = 'ApprovalError';
   constructor(
     readonly code: ApprovalErrorCode,

@@ -231,6 +231,7 @@ export function dreamStatus(policy: Policy, now: number): Record<string, unknown
   try {
     next = s.enabled ? new Date(nextDreamAt(s.cron, now)).toISOString() : null;
   } catch {
+    // A cron the schedule already refused (restartDream logged why): status shows no next run.
     next = null;
   }
   return { enabled: s.enabled, cron: s.cron, next_at: next };

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoCode, isAbsent } from '../core/errors.js';
 
 /**
  * What a model has already looked at, file by file. The decide stage's first heuristic compares a
@@ -24,8 +25,9 @@ export function pathDigest(repoDir: string, rel: string): string {
     if (!st.isFile()) return `(${st.isDirectory() ? 'dir' : 'other'})`;
     if (st.size > HASH_WHOLE_FILE_LIMIT) return `(large ${st.size} ${st.mtimeMs})`;
     return crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-  } catch {
-    return '(absent)';
+  } catch (e) {
+    // Unreadable is its own state: a file made unreadable, or readable again, is a change worth a look.
+    return isAbsent(e) ? '(absent)' : `(unreadable ${errnoCode(e) ?? 'error'})`;
   }
 }
 

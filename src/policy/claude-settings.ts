@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { readJsonFile, zodProblems, type LocatedJson } from './json-file.js';
 import { PolicyError } from './load.js';
 import { parseRule } from './rules.js';
+import { UserInputError } from '../core/errors.js';
 
 /**
  * Imports the `permissions` rules of a Claude Code settings file (.claude/settings.json or
@@ -27,7 +28,7 @@ const ClaudeSettings = z
   })
   .passthrough();
 
-export class ClaudeSettingsError extends Error {
+export class ClaudeSettingsError extends UserInputError {
   override name = 'ClaudeSettingsError';
 }
 
@@ -124,7 +125,7 @@ export function importClaudeSettingsFile(file: string): ImportedPermissions {
   try {
     json = readJsonFile(file);
   } catch (e) {
-    if (e instanceof PolicyError) throw new ClaudeSettingsError(e.message);
+    if (e instanceof PolicyError) throw new ClaudeSettingsError(e.message, { cause: e });
     throw e;
   }
   return importClaudePermissions(json.value, file, json);

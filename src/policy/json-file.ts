@@ -51,7 +51,7 @@ export function readJsonFile(file: string): LocatedJson {
   } catch (e) {
     if (e instanceof PolicyError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }]);
+    throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }], { cause: e });
   }
   return parseJsonText(text, file);
 }
@@ -82,7 +82,7 @@ export function parseJsonText(text: string, file: string): LocatedJson {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new PolicyError(file, [{ file, line: 1, col: 1, field: '', message: `JSON syntax error: ${(e as Error).message} — fix the JSON syntax` }]);
+    throw new PolicyError(file, [{ file, line: 1, col: 1, field: '', message: `JSON syntax error: ${(e as Error).message} — fix the JSON syntax` }], { cause: e });
   }
   return {
     file,

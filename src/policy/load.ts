@@ -5,6 +5,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from 'zod';
 import { GIT_TRIGGER_TYPES, Policy } from './schema.js';
 import { mergeUserPolicy } from './merge.js';
+import { UserInputError, type KairosErrorOptions } from '../core/errors.js';
 
 /** A repository's policy file is untrusted input: refuse absurd sizes before parsing. */
 const MAX_POLICY_BYTES = 1024 * 1024;
@@ -24,13 +25,14 @@ export interface PolicyProblem {
  * A policy file that cannot be used. The message has one line per problem:
  * `<file>:<line>:<col>: triggers[2].on.fs: <what is wrong> — <how to fix>`.
  */
-export class PolicyError extends Error {
+export class PolicyError extends UserInputError {
   override readonly name = 'PolicyError';
   constructor(
     readonly file: string,
     readonly problems: readonly PolicyProblem[],
+    options?: KairosErrorOptions,
   ) {
-    super(problems.map(formatProblem).join('\n'));
+    super(problems.map(formatProblem).join('\n'), options);
   }
 }
 
@@ -67,7 +69,7 @@ export function loadPolicyFile(file: string, opts: LoadOptions = {}): Policy {
   } catch (e) {
     if (e instanceof PolicyError) throw e;
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }]);
+    throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }], { cause: e });
   }
   return parsePolicyText(text, file);
 }
@@ -95,7 +97,7 @@ export function parsePolicyText(text: string, fileLabel: string): Policy {
   try {
     data = doc.toJS({ maxAliasCount: 100 }) ?? {};
   } catch (e) {
-    throw new PolicyError(fileLabel, [{ file: fileLabel, line: 1, col: 1, field: '', message: `cannot read the YAML: ${firstLine((e as Error).message)} — remove anchors/aliases and write the values out` }]);
+    throw new PolicyError(fileLabel, [{ file: fileLabel, line: 1, col: 1, field: '', message: `cannot read the YAML: ${firstLine((e as Error).message)} — remove anchors/aliases and write the values out` }], { cause: e });
   }
   const result = Policy.safeParse(data);
   if (result.success) return result.data;

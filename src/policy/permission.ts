@@ -30,7 +30,7 @@ export function compileRules(p: { allow?: readonly string[]; ask?: readonly stri
       try {
         return parseRule(r);
       } catch (e) {
-        throw new RuleSyntaxError(`permissions.${where}[${i}]: ${(e as Error).message}`);
+        throw new RuleSyntaxError(`permissions.${where}[${i}]: ${(e as Error).message}`, { cause: e });
       }
     });
   return { allow: each(p?.allow, 'allow'), ask: each(p?.ask, 'ask'), deny: each(p?.deny, 'deny') };

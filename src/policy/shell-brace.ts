@@ -1,3 +1,4 @@
+import { RefusedError } from '../core/errors.js';
 /**
  * Bash brace expansion (`{a,b}`, `x{1..3}`, `{a..e..2}`), done the way bash does it, so that a
  * command written as `{rm,-rf,/tmp/x}` is checked as the `rm -rf /tmp/x` it runs. Only unquoted
@@ -18,7 +19,7 @@ export interface Atom {
 /** More words than this from one word is not a command anyone needs checked: it asks. */
 export const MAX_BRACE_WORDS = 256;
 
-export class BraceLimitError extends Error {}
+export class BraceLimitError extends RefusedError {}
 
 const isSpecial = (a: Atom | undefined, ch: string): boolean => a !== undefined && a.special && a.text === ch;
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Db } from '../store/db.js';
 import { inTrustTransaction, pinRepoTrust, repoTrustPin, unpinRepoTrust } from '../store/trust-store.js';
 import { AuditLog } from './audit.js';
+import { isAbsent, isErrno, UserInputError } from '../core/errors.js';
 
 /**
  * Trust and provenance (policy layer 2). A repository is untrusted until the user runs
@@ -29,7 +30,7 @@ export const PINNED_PATHS = [
 ] as const;
 
 /** A repository that cannot be trusted as asked (it does not exist, or is not a directory). */
-export class TrustError extends Error {
+export class TrustError extends UserInputError {
   override readonly name = 'TrustError';
 }
 
@@ -92,6 +93,8 @@ export function trustStatus(db: Db, repoDir: string): TrustStatus {
   try {
     now = pinnedDigest(repo).digest;
   } catch {
+    // A policy that cannot be hashed now is not shown to be the one trusted: 'changed' refuses its
+    // additions (the safe side), and `kairos status` shows it.
     return 'changed';
   }
   return now === row.trusted_policy_sha ? 'trusted' : 'changed';
@@ -101,7 +104,7 @@ function realRepo(repoDir: string): string {
   try {
     return fs.realpathSync(repoDir);
   } catch (e) {
-    throw new TrustError(`cannot trust ${repoDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} — pass an existing repository directory`);
+    throw new TrustError(`cannot trust ${repoDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} — pass an existing repository directory`, { cause: e });
   }
 }
 
@@ -109,8 +112,9 @@ function realRepo(repoDir: string): string {
 function realRepoOrResolved(repoDir: string): string {
   try {
     return fs.realpathSync(repoDir);
-  } catch {
-    return path.resolve(repoDir);
+  } catch (e) {
+    if (isAbsent(e)) return path.resolve(repoDir);
+    throw e;
   }
 }
 
@@ -127,7 +131,9 @@ export function hashEntry(repo: string, rel: string, lines: string[], files: str
   let st: fs.Stats;
   try {
     st = fs.lstatSync(abs);
-  } catch {
+  } catch (e) {
+    // Only a missing file is hashed as absent: one that cannot be read must not be trusted unread.
+    if (!isAbsent(e)) throw e;
     lines.push(`absent ${rel}`);
     return;
   }
@@ -137,7 +143,9 @@ export function hashEntry(repo: string, rel: string, lines: string[], files: str
     try {
       const target = fs.statSync(abs);
       if (target.isFile()) lines.push(`target ${rel} ${sha256File(abs)} ${target.mode & 0o111 ? 'x' : '-'}`);
-    } catch {
+    } catch (e) {
+      // A target that is missing or loops is dangling; one that cannot be read must not be trusted unread.
+      if (!isAbsent(e) && !isErrno(e, 'ELOOP')) throw e;
       lines.push(`dangling ${rel}`);
     }
   } else if (st.isFile()) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { allow, deny, Step as StepSchema, type Step, type Verdict } from './decision.js';
 import type { LayerContext } from './layers.js';
+import { errnoCode, isAbsent } from '../core/errors.js';
 
 /** Linux limits: NAME_MAX and PATH_MAX, in bytes. */
 export const MAX_NAME_BYTES = 255;
@@ -27,8 +28,9 @@ export function resolveInRoot(root: string, p: string, home?: string): Resolved 
   let realRoot: string;
   try {
     realRoot = fs.realpathSync(root);
-  } catch {
-    return { ok: false, reason: `the root '${root}' does not exist` };
+  } catch (e) {
+    if (isAbsent(e)) return { ok: false, reason: `the root '${root}' does not exist` };
+    return { ok: false, reason: `the root '${root}' cannot be opened (${errnoCode(e) ?? (e as Error).message})` };
   }
   let input = p;
   if (home && (input === '~' || input.startsWith('~/'))) input = path.join(home, input.slice(1));
@@ -71,6 +73,7 @@ function readLink(p: string): string | undefined {
   try {
     return fs.readlinkSync(p);
   } catch {
+    // Not a symlink (EINVAL) or not there: the path is then taken as written, and marked missing.
     return undefined;
   }
 }

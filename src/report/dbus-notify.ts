@@ -12,6 +12,7 @@ import {
   type NotifyAction,
   type ProposalNotice,
 } from './notify-actions.js';
+import { UnavailableError } from '../core/errors.js';
 
 /**
  * Proposal notifications with Approve / Deny / Show buttons on Linux, through
@@ -78,7 +79,7 @@ export interface DbusNotifier {
   close(): Promise<void>;
 }
 
-export class DbusUnavailableError extends Error {
+export class DbusUnavailableError extends UnavailableError {
   override name = 'DbusUnavailableError';
 }
 
@@ -119,7 +120,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       try {
         bus = dbus.sessionBus(options.busAddress ? { busAddress: options.busAddress } : {});
       } catch (e) {
-        throw new DbusUnavailableError(`no D-Bus session bus: ${(e as Error).message}`);
+        throw new DbusUnavailableError(`no D-Bus session bus: ${(e as Error).message}`, { cause: e });
       }
       // A bus that goes away must not crash the daemon: drop it, and the next notification reconnects.
       let failed: (e: Error) => void = () => undefined;
@@ -138,7 +139,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
         return { bus, proxy };
       } catch (e) {
         bus.disconnect();
-        throw new DbusUnavailableError(`no notification server on the session bus: ${(e as Error).message}`);
+        throw new DbusUnavailableError(`no notification server on the session bus: ${(e as Error).message}`, { cause: e });
       }
     })();
     const p = connecting;
@@ -256,6 +257,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       try {
         proxy = (await connect()).proxy;
       } catch {
+        // No session bus or server now: nothing to close; connect() reports that once where notifications are sent.
         return 0;
       }
       let n = 0;

@@ -77,6 +77,7 @@ function formatContext(cwd: string | undefined): FormatContext {
         try {
           file = fileURLToPath(file);
         } catch {
+          // Not a file URL after all: shown as the test runner printed it.
           return p;
         }
       }

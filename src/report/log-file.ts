@@ -119,6 +119,7 @@ export class RotatingLogFile {
       this.size = fs.fstatSync(this.fd).size;
       return true;
     } catch {
+      // ENOSPC, EACCES, EIO: the caller keeps the lines in memory and tries again with the next one.
       this.fd = undefined;
       return false;
     }

@@ -17,6 +17,7 @@ export function notificationIcon(home: string): string | undefined {
     }
     return file;
   } catch {
+    // No icon file: the notification is shown without an icon. Nothing else depends on it.
     return undefined;
   }
 }

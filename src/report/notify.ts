@@ -5,6 +5,7 @@ import type nodeNotifierModule from 'node-notifier';
 import type { LogSink } from './logger.js';
 import { stripTerminalEscapes, truncateText } from './terminal-text.js';
 import { redactText } from '../policy/filter.js';
+import { UnavailableError } from '../core/errors.js';
 
 export type Urgency = 'low' | 'normal' | 'critical';
 
@@ -86,7 +87,7 @@ export function prepareNotification(n: Notification): ShownNotification {
   return { title, body, urgency: n.urgency ?? 'normal', actions };
 }
 
-export class NotifyBackendUnavailableError extends Error {
+export class NotifyBackendUnavailableError extends UnavailableError {
   override readonly name = 'NotifyBackendUnavailableError';
 }
 

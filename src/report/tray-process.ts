@@ -6,12 +6,13 @@ import { createRequire } from 'node:module';
 import type { LogSink } from './logger.js';
 import { trayIconPng } from './tray-icons.js';
 import { menuStructure, type TrayItem, type TrayModel } from './tray-menu.js';
+import { UnavailableError } from '../core/errors.js';
 
 /** The tray binary shipped in the systray2 package, driven over its JSON-lines stdin/stdout protocol. */
 // ---------------------------------------------------------------------------------------------
 // The tray binary
 
-export class TrayUnavailableError extends Error {
+export class TrayUnavailableError extends UnavailableError {
   override name = 'TrayUnavailableError';
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Db } from './db.js';
 import { randomProposalId } from './proposal-store.js';
+import { StoreError } from '../core/errors.js';
 
 export const ApprovalKind = z.enum(['proposal', 'command']);
 export type ApprovalKind = z.infer<typeof ApprovalKind>;
@@ -76,7 +77,7 @@ export interface TokenRow {
   used_at: string | null;
 }
 
-export class ApprovalStoreError extends Error {
+export class ApprovalStoreError extends StoreError {
   override name = 'ApprovalStoreError';
 }
 

@@ -20,7 +20,7 @@ export function openDb(file: string): Db {
     return db;
   } catch (e) {
     db?.close();
-    if (isDamaged(e)) throw new StoreDamagedError(file, (e as Error).message);
+    if (isDamaged(e)) throw new StoreDamagedError(file, (e as Error).message, { cause: e });
     throw e;
   }
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from './db.js';
+import { StoreError } from '../core/errors.js';
 
 export const ProposalState = z.enum(['proposed', 'applying', 'applied', 'undoing', 'undone', 'discarded']);
 export type ProposalState = z.infer<typeof ProposalState>;
@@ -73,7 +74,7 @@ export interface NewProposal {
   createdAt: string;
 }
 
-export class ProposalStoreError extends Error {
+export class ProposalStoreError extends StoreError {
   override name = 'ProposalStoreError';
 }
 

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { StoreError, type KairosErrorOptions } from '../core/errors.js';
 
 /** SQLite result codes (primary code of an extended one) that mean the file is not a usable database. */
 const DAMAGED_CODES = ['SQLITE_CORRUPT', 'SQLITE_NOTADB'];
@@ -30,17 +31,18 @@ export function isDamaged(e: unknown): boolean {
  * The store file is not a database or is corrupt. The message is one line a person can act on: it names
  * the file and says how to start afresh without destroying the evidence.
  */
-export class StoreDamagedError extends Error {
+export class StoreDamagedError extends StoreError {
   override name = 'StoreDamagedError';
   constructor(
     readonly file: string,
     detail: string,
+    options?: KairosErrorOptions,
   ) {
     const q = (p: string): string => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
     // Its write-ahead log goes with it: left behind, it would be replayed into the fresh store.
     const moves = [file, `${file}-wal`, `${file}-shm`]
       .filter((f, i) => i === 0 || fs.existsSync(f))
       .map((f) => `mv ${q(f)} ${q(`${f}.broken`)}`);
-    super(`the store ${file} is damaged (${detail}); move it aside and start again with a fresh one (kept for inspection): ${moves.join(' && ')}`);
+    super(`the store ${file} is damaged (${detail}); move it aside and start again with a fresh one (kept for inspection): ${moves.join(' && ')}`, options);
   }
 }

@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import { mergeTaskData, readTaskData, type TaskData, type TaskDataPatch } from './task-data.js';
 import { canMove, type TaskState } from './task-states.js';
+import { StoreError } from '../core/errors.js';
 
 export interface TaskRow {
   id: number;
@@ -44,7 +45,7 @@ type StoredTaskRow = Omit<TaskRow, 'data' | 'data_problem'> & { data: string };
 /** Told once per task (per store) when a row's JSON did not fully parse; the daemon logs it. */
 export type BadTaskData = (taskId: number, problem: string) => void;
 
-export class TaskStateError extends Error {
+export class TaskStateError extends StoreError {
   override name = 'TaskStateError';
 }
 

@@ -35,7 +35,7 @@ describe('kairos logs --date', () => {
         ['yesterday', /expected a day as YYYY-MM-DD/],
       ] as const) {
         const r = kairos(['logs', '--date', date], h.env);
-        assert.equal(r.code, 1, `--date ${date}: ${r.stdout}`);
+        assert.equal(r.code, 2, `--date ${date}: ${r.stdout}`);
         assert.match(r.stderr, new RegExp(`^kairos: --date ${date}: `));
         assert.match(r.stderr, why);
         assert.equal(r.stdout, '', 'nothing is shown for another day');

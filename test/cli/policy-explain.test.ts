@@ -58,7 +58,7 @@ test('kairos policy explain --sandbox prints the mount table, env allow-list and
     assert.equal(json.limits.processes, 128);
     assert.deepEqual(json.mounts.filter((m) => m.kind === 'rw').map((m) => path.basename(m.path)), ['<task-id>'], 'the worktree is the only writable host folder');
     const none = kairos(['policy', 'explain', '--repo', repo.dir], h.env);
-    assert.equal(none.code, 1);
+    assert.equal(none.code, 2, 'a usage error exits 2');
     assert.match(none.stderr, /name a tool call to explain.*or use --sandbox/);
   } finally {
     repo.cleanup();

@@ -53,7 +53,7 @@ test("policy explain 'Bash(' is a clear usage error, not a stack trace", () => {
   try {
     for (const bad of ['Bash(', 'Bash(npm test', '(npm test)']) {
       const r = kairos(['policy', 'explain', bad, '--repo', repo.dir], h.env);
-      assert.equal(r.code, 1, `${bad}: ${r.stdout}`);
+      assert.equal(r.code, 2, `${bad}: ${r.stdout}`);
       assert.match(r.stderr, /^kairos: policy explain: '.*' (has no closing parenthesis|is not a tool call) — /);
       assert.match(r.stderr, /Bash\(npm test\)/, 'names a correct form');
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');

@@ -1,9 +1,10 @@
 import type { ModelClient } from '../../model/client.js';
 import type { Origin } from '../../model/ledger.js';
 import type { Summariser } from './types.js';
+import { KairosError } from '../../core/errors.js';
 
 /** The summariser got no usable reply from the model client (skipped for budget, or failed after retries). */
-export class SummariserCallError extends Error {
+export class SummariserCallError extends KairosError {
   override name = 'SummariserCallError';
 }
 

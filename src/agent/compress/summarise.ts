@@ -108,6 +108,7 @@ export function parseSummary(text: string): ConversationSummary | undefined {
   try {
     raw = JSON.parse(text.slice(start, end + 1));
   } catch {
+    // A parse attempt at a model's answer: undefined makes the caller fall back to the plain summary.
     return undefined;
   }
   const parsed = ConversationSummary.safeParse(raw);

@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
+import { InternalError } from '../../core/errors.js';
 
 /** A conversation as the Messages API takes it. Compression never mutates one; it builds a new one. */
 export type Message = Anthropic.MessageParam;
@@ -96,11 +97,11 @@ export interface PostCompactInfo {
 }
 
 /** Thrown for options a caller got wrong; the message names the field and the fix. */
-export class CompressOptionsError extends Error {
+export class CompressOptionsError extends InternalError {
   override name = 'CompressOptionsError';
 }
 
 /** Thrown when a stage produced a conversation the API would reject: a bug in that stage, never input-dependent. */
-export class CompressionPairingError extends Error {
+export class CompressionPairingError extends InternalError {
   override name = 'CompressionPairingError';
 }

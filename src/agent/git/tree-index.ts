@@ -4,6 +4,7 @@ import path from 'node:path';
 import { git, gitText, type GitLocation } from '../../git/safe-git.js';
 import { attributesProblem, pathProblem, symlinkProblem } from './content-rules.js';
 import { walkWorktree, type BaseEntry, type ContentProblem, type DiskEntry } from './tree-walk.js';
+import { errnoCode, isAbsent } from '../../core/errors.js';
 
 export { TreeTooLargeError, type ContentProblem } from './tree-walk.js';
 
@@ -142,8 +143,9 @@ function gitFileProblem(root: string, adminDir: string): string | undefined {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
-  } catch {
-    return "the worktree's own .git file was removed";
+  } catch (e) {
+    if (isAbsent(e)) return "the worktree's own .git file was removed";
+    return `the worktree's own .git file cannot be read (${errnoCode(e) ?? (e as Error).message})`;
   }
   if (!st.isFile()) return "the worktree's own .git file was replaced by a folder or a link (a planted repository)";
   if (st.size > 4096) return "the worktree's own .git file was rewritten";
@@ -152,6 +154,7 @@ function gitFileProblem(root: string, adminDir: string): string | undefined {
     try {
       return fs.realpathSync(p);
     } catch {
+      // Compared by name when it cannot be resolved: a mismatch is reported as a problem, never passed.
       return path.resolve(p);
     }
   };

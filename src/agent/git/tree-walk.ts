@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { git, type GitLocation } from '../../git/safe-git.js';
 import { isDotGitName } from './content-rules.js';
+import { RefusedError } from '../../core/errors.js';
 
 /**
  * The daemon's own walk of a worktree the agent touched: readdir's file types (lstat where the file
@@ -38,7 +39,7 @@ export interface Walked {
   unsafeForGit: boolean;
 }
 
-export class TreeTooLargeError extends Error {
+export class TreeTooLargeError extends RefusedError {
   override name = 'TreeTooLargeError';
 }
 

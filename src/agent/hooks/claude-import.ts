@@ -35,13 +35,13 @@ export function readHooksFile(file: string): HooksSettings {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new HookConfigError(`${file}: cannot read it (${(e as Error).message}) — check its permissions`);
+    throw new HookConfigError(`${file}: cannot read it (${(e as Error).message}) — check its permissions`, [], { cause: e });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new HookConfigError(`${file}: not valid JSON (${(e as Error).message}) — fix the file or remove it`);
+    throw new HookConfigError(`${file}: not valid JSON (${(e as Error).message}) — fix the file or remove it`, [], { cause: e });
   }
   return importClaudeHooks(json, file);
 }

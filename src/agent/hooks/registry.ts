@@ -3,6 +3,7 @@ import type { Rule } from '../../policy/rules.js';
 import { CONDITION_EVENTS, parseCondition } from './condition.js';
 import { HOOK_EVENTS, isHookEventName, type HookEventName } from './events.js';
 import { compileMatcher, type Matcher } from './matcher.js';
+import { UserInputError, type KairosErrorOptions } from '../../core/errors.js';
 
 /**
  * What is configured: the hook settings of every trusted source, checked and flattened into one
@@ -15,14 +16,15 @@ import { compileMatcher, type Matcher } from './matcher.js';
  */
 
 /** A setting that cannot be used, with where and how to fix it. */
-export class HookConfigError extends Error {
+export class HookConfigError extends UserInputError {
   override readonly name = 'HookConfigError';
   constructor(
     message: string,
     /** Every problem, with its JSON path inside the hooks section (for `policy check`'s file:line:col). */
     readonly problems: readonly HookProblem[] = [],
+    options?: KairosErrorOptions,
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

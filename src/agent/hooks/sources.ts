@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readHooksFile } from './claude-import.js';
-import type { HookSource } from './registry.js';
+import { HookConfigError, type HookSource } from './registry.js';
+import { errnoCode, isAbsent } from '../../core/errors.js';
 
 /**
  * Where a session's hooks are read from, in configuration order:
@@ -56,8 +57,11 @@ function listJson(dir: string): string[] {
       .filter((f) => f.endsWith('.json'))
       .sort()
       .map((f) => path.join(dir, f));
-  } catch {
-    return [];
+  } catch (e) {
+    // No such folder: no hooks there. An unreadable one is not "no hooks": hooks can be guards, and
+    // running without them unsaid would drop them. Said, with what to fix.
+    if (isAbsent(e)) return [];
+    throw new HookConfigError(`${dir}: cannot list its hook files (${errnoCode(e) ?? (e as Error).message}) — check its permissions`, [], { cause: e });
   }
 }
 
@@ -67,6 +71,7 @@ function peekHooks(file: string): unknown {
     const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { hooks?: unknown } | null;
     return json?.hooks;
   } catch {
+    // Read only to report what an untrusted file would add; it is never run, so nothing is lost.
     return undefined;
   }
 }

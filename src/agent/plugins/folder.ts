@@ -15,6 +15,7 @@ import {
   UNUSED_FOLDERS,
 } from './claude-manifest.js';
 import { describeManifestIssue, MANIFEST_FILE, PluginManifest, type PluginTool } from './manifest.js';
+import { isAbsent } from '../../core/errors.js';
 
 /**
  * Reads one plugin folder, in either format, into what it contributes:
@@ -256,8 +257,9 @@ function inside(dir: string, rel: string): string | undefined {
   let real = f;
   try {
     real = fs.realpathSync(f);
-  } catch {
-    // missing: checked by the caller
+  } catch (e) {
+    // Missing: checked by the caller. Anything else (a symlink loop, EACCES) is not "missing".
+    if (!isAbsent(e)) throw e;
   }
   return real === dir || real.startsWith(dir + path.sep) ? f : undefined;
 }

@@ -49,6 +49,8 @@ export function pluginTrustStatus(db: Db, dir: string): PluginTrustStatus {
   try {
     now = pluginDigest(dir).digest;
   } catch {
+    // Whatever stops the hashing (a file removed, made unreadable), the plugin is not shown to be the
+    // one trusted: 'changed' refuses it, and `kairos status` / `policy check` say so. Nothing runs unseen.
     return 'changed';
   }
   return now === pinned ? 'trusted' : 'changed';

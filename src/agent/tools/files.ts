@@ -76,9 +76,9 @@ async function openRegular(where: { abs: string; rel: string; root: string }, fl
     fh = await fs.promises.open(where.abs, flags | O_NOFOLLOW | O_NONBLOCK, 0o644);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ToolError(`${where.rel}: no such file${missingHint}`);
-    if (code === 'EISDIR') throw new ToolError(`${where.rel} is a folder; use list_files`);
-    if (code === 'ELOOP') throw new ToolError(`${where.rel} became a symlink while it was being opened; refused`);
+    if (code === 'ENOENT') throw new ToolError(`${where.rel}: no such file${missingHint}`, { cause: e });
+    if (code === 'EISDIR') throw new ToolError(`${where.rel} is a folder; use list_files`, { cause: e });
+    if (code === 'ELOOP') throw new ToolError(`${where.rel} became a symlink while it was being opened; refused`, { cause: e });
     if (code === 'ENXIO' || code === 'EOPNOTSUPP') {
       const st = await fs.promises.lstat(where.abs).catch(() => undefined);
       throw new ToolError(`${where.rel} is ${st ? describeKind(st) : 'not a regular file'}; ${NOT_REGULAR}`);
@@ -139,6 +139,7 @@ export function worktreeGitDir(root: string): string | undefined {
     const m = /^gitdir:\s*(.+?)\s*$/m.exec(fs.readFileSync(dotGit, 'utf8'));
     return m?.[1] ? path.resolve(root, m[1]) : undefined;
   } catch {
+    // No readable .git: no git folder to protect under this name; the tool's own path checks still apply.
     return undefined;
   }
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { translateRe2, Untranslatable } from './re2-to-js.js';
+import { UserInputError } from '../../core/errors.js';
 
 /**
  * Loads a gitleaks rule file (TOML, gitleaks' own format) as data and compiles it for redaction.
@@ -95,7 +96,7 @@ export interface RuleSet {
   source: string;
 }
 
-export class SecretRulesError extends Error {
+export class SecretRulesError extends UserInputError {
   override name = 'SecretRulesError';
 }
 
@@ -160,7 +161,7 @@ export function compileRuleSet(tomlText: string, source = 'inline'): RuleSet {
   try {
     doc = parseToml(tomlText) as Record<string, unknown>;
   } catch (e) {
-    throw new SecretRulesError(`${source}: not valid TOML: ${(e as Error).message}`);
+    throw new SecretRulesError(`${source}: not valid TOML: ${(e as Error).message}`, { cause: e });
   }
   const skipped: SkippedRule[] = [];
   const globalRaw = [...(doc.allowlist ? [doc.allowlist] : []), ...(Array.isArray(doc.allowlists) ? doc.allowlists : [])] as RawAllowlist[];

@@ -25,6 +25,7 @@ function readText(p: string): string | undefined {
   try {
     return fs.readFileSync(p, 'utf8');
   } catch {
+    // A cgroup file this kernel or this user does not have: undefined is "no such control", and the caller reports what it could not set up.
     return undefined;
   }
 }
@@ -118,6 +119,7 @@ function pidNamespace(): string {
   try {
     return /\[(\d+)\]/.exec(fs.readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
   } catch {
+    // No /proc (macOS) or no namespace link: one namespace for all, which is what '0' stands for.
     return '0';
   }
 }
@@ -270,6 +272,7 @@ export function sweepStaleGroups(layout: CgroupLayout): number {
     try {
       names = fs.readdirSync(parent);
     } catch {
+      // A parent group that is gone or not ours has nothing of ours left to remove.
       continue;
     }
     for (const n of names) {

@@ -17,6 +17,7 @@ export function gitCommonDir(repo: string): string | undefined {
   try {
     st = fs.lstatSync(dotGit);
   } catch {
+    // No .git (or not one this user can see): no git view to mount; git then fails inside the sandbox and says so.
     return undefined;
   }
   try {
@@ -30,6 +31,7 @@ export function gitCommonDir(repo: string): string | undefined {
     const common = fs.existsSync(commonFile) ? path.resolve(gitDir, fs.readFileSync(commonFile, 'utf8').trim()) : gitDir;
     return fs.realpathSync(common);
   } catch {
+    // A .git file pointing nowhere: no git view to mount, as for a missing .git.
     return undefined;
   }
 }

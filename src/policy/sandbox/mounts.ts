@@ -85,6 +85,7 @@ function lstat(p: string): fs.Stats | undefined {
   try {
     return fs.lstatSync(p);
   } catch {
+    // Not there (or not visible to this user): nothing to mount from it; the table shows what is mounted.
     return undefined;
   }
 }
@@ -96,6 +97,7 @@ function isDirEmptyOrMissing(p: string): boolean {
   try {
     return fs.readdirSync(p).length === 0;
   } catch {
+    // Cannot be listed: not known to be empty, so it is treated as holding something (the safe answer).
     return false;
   }
 }
@@ -212,6 +214,7 @@ export function hiddenTopLevel(entries: readonly MountEntry[]): string[] {
   try {
     names = fs.readdirSync('/');
   } catch {
+    // Only the explanation's list of hidden folders is shortened; the mounts themselves do not depend on it.
     return [];
   }
   return names

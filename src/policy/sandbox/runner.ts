@@ -204,6 +204,7 @@ function hostTasks(): number | undefined {
   try {
     return Number(fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[3]?.split('/')[1]);
   } catch {
+    // No /proc (macOS): the count is unknown and the caller goes without it.
     return undefined;
   }
 }
@@ -215,6 +216,7 @@ export function countDescendants(root: number): number {
   try {
     entries = fs.readdirSync('/proc');
   } catch {
+    // No /proc (macOS): no descendants can be counted, and the limit is then enforced by the sandbox alone.
     return 0;
   }
   for (const e of entries) {
