@@ -4,8 +4,6 @@ import { approvalJson, isPaused, pausedSince, setPaused, type ApprovalQueue, typ
 import type { ControlHandler } from './control-server.js';
 import { redactText } from '../src/policy/filter.js';
 
-export { isPaused } from '../src/pipeline/approvals.js';
-
 /**
  * The approval queue's control methods.
  *

@@ -31,8 +31,7 @@ import type { Db } from '../store/db.js';
  * plugins still load.
  */
 
-export { runCommandTool, type CommandTool, type CommandToolResult, type RunCommandToolOptions } from './plugins/command-tool.js';
-export { PluginManifest, MANIFEST_FILE } from './plugins/manifest.js';
+export { runCommandTool, type CommandTool } from './plugins/command-tool.js';
 
 export class PluginError extends Error {
   override readonly name = 'PluginError';
