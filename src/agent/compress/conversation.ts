@@ -25,7 +25,7 @@ export function indexToolCalls(messages: readonly Message[]): Map<string, ToolCa
  * age is how many assistant messages come after it, so the newest tool results have age 0.
  */
 export function messageAges(messages: readonly Message[]): number[] {
-  const ages = new Array<number>(messages.length).fill(0);
+  const ages = Array.from({ length: messages.length }, () => 0);
   let after = 0;
   for (let i = messages.length - 1; i >= 0; i--) {
     ages[i] = after;
