@@ -39,6 +39,7 @@ export interface Fact {
 /** One line, no stub syntax, at most `max` characters. */
 function clean(s: string, max: number): string {
   const one = s
+    // oxlint-disable-next-line no-control-regex -- control characters are what this strips
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\[/g, '(')
     .replace(/\]/g, ')')
