@@ -23,8 +23,12 @@ const update = args.includes('--update');
 const dash = args.indexOf('--');
 const paths = dash >= 0 ? args.slice(dash + 1) : DEFAULT_PATHS;
 
-const oxlintBin = join(dirname(createRequire(import.meta.url).resolve('oxlint/package.json')), 'bin', 'oxlint');
-const run = spawnSync(process.execPath, [oxlintBin, '-f', 'json', ...paths], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+const require = createRequire(import.meta.url);
+const oxlintBin = join(dirname(require.resolve('oxlint/package.json')), 'bin', 'oxlint');
+// oxlint looks for tsgolint under the working folder's node_modules; named here, it is found from any folder.
+const tsgolint = join(dirname(require.resolve('oxlint-tsgolint/package.json')), 'bin', 'tsgolint.js');
+const env = { ...process.env, OXLINT_TSGOLINT_PATH: process.env.OXLINT_TSGOLINT_PATH ?? tsgolint };
+const run = spawnSync(process.execPath, [oxlintBin, '-f', 'json', ...paths], { encoding: 'utf8', env, maxBuffer: 256 * 1024 * 1024 });
 let report;
 try {
   report = JSON.parse(run.stdout);

@@ -114,7 +114,7 @@ export function describeCall(call: ToolCall | undefined): string {
       return `list_files ${clip(str('pattern') ?? '?', 80)}`;
     case 'git': {
       const args = i['args'];
-      return `git ${clip(Array.isArray(args) ? args.join(' ') : String(args ?? ''), 100)}`;
+      return `git ${clip(Array.isArray(args) ? args.join(' ') : typeof args === 'string' ? args : args == null ? '' : JSON.stringify(args), 100)}`;
     }
     default:
       return `${call.name} ${clip(JSON.stringify(i), 100)}`;
