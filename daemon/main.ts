@@ -40,7 +40,7 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   } catch (e) {
     // A person's problem (a lock, a policy, a damaged store) is one line; anything else keeps its stack for a report.
     const known = e instanceof LockError || e instanceof PolicyError || e instanceof StoreDamagedError;
-    const msg = known ? (e as Error).message : `could not start: ${(e as Error).stack ?? e}`;
+    const msg = known ? e.message : `could not start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
     logger.error({ err: msg }, 'start failed');
     logger.flush?.();
     process.stderr.write(`kairos: ${msg}\n`);
