@@ -26,7 +26,7 @@ export interface RunnerOptions {
   execute(task: TaskRow): Promise<Execution>;
   onFinished(task: TaskRow): void;
   onError(err: Error, task: TaskRow): void;
-  now?(): string;
+  now?: () => string;
 }
 
 /**
