@@ -688,6 +688,7 @@ export class Daemon {
     })();
     this.log.info({ repo: batch.repo, trigger: t.name, task: taskId, events: batch.eventIds.length, joined }, 'batch settled');
     // Stored first; an EventSettled hook may still drop the run (recorded as skipped, not lost).
+    // Not awaited (the settle callback is synchronous): a failure is logged, not an unhandled rejection that stops the daemon.
     void this.hooks.eventSettled(batch.repo, t.name, batch.paths).then((go) => {
       if (go) return this.runner.enqueue(taskId);
       recordHookBlock(this.audit, { repo: batch.repo, taskId, trigger: t.name, origin: 'trigger', action: { type: 'task', kind } }, 'EventSettled', 'the settled batch was dropped');
@@ -696,7 +697,7 @@ export class Daemon {
       } catch {
         // already started or joined by a later batch: it runs
       }
-    });
+    }).catch((e: unknown) => this.log.error({ repo: batch.repo, trigger: t.name, task: taskId, err: e instanceof Error ? e.message : String(e) }, 'EventSettled hook step failed'));
   }
 
   private execute(task: TaskRow): Promise<import('../src/pipeline/runner.js').Execution> {
