@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 
 const BASELINED = ['typescript(no-unsafe-type-assertion)'];
 const BASELINE_FILE = '.oxlint-baseline.json';
-const DEFAULT_PATHS = ['src', 'daemon', 'test', 'bench', 'scripts'];
+const DEFAULT_PATHS = ['bin', 'src', 'daemon', 'test', 'bench', 'scripts'];
 
 const args = process.argv.slice(2);
 const update = args.includes('--update');
