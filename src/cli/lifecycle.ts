@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { z } from 'zod';
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { printJson } from './output.js';
 import type { PluginReport } from '../agent/plugin-policy.js';
