@@ -27,7 +27,7 @@ export interface AgentTasksDeps {
   model: ModelClient;
   sandbox: SandboxStatus;
   log: Logger;
-  notify(title: string, body: string): void;
+  notify: (title: string, body: string) => void;
   /** Appends to the daily log (a hook's systemMessage goes there). */
   daily?(text: string, repo?: string): void;
   /** Tags paths the daemon is about to write in a repository, so its watcher does not trigger on them. */

@@ -6,8 +6,6 @@ import type { LogSink } from '../src/report/logger.js';
 import { redactText } from '../src/policy/filter.js';
 import { RefusedError } from '../src/core/errors.js';
 
-export { isPaused } from '../src/pipeline/approvals.js';
-
 /**
  * The approval queue's control methods.
  *

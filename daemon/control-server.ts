@@ -4,7 +4,8 @@ import path from 'node:path';
 import { ControlRequest, socketPath } from '../src/cli/protocol.js';
 import { enforceOwnerOnly, OwnerOnlyError } from './approval-handlers.js';
 
-export type ControlHandler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
+/** Returns the reply, or a promise of it (the server awaits either). */
+export type ControlHandler = (params: Record<string, unknown>) => unknown;
 
 export interface ControlServer {
   close(): Promise<void>;

@@ -704,7 +704,7 @@ export class Daemon {
         // Already started or joined by a later batch: it runs. Anything else is not that race: logged.
         if (!(e instanceof TaskStateError)) this.log.error({ task: taskId, err: (e as Error).message }, 'could not record the dropped batch');
       }
-    });
+    }).catch((e: unknown) => this.log.error({ repo: batch.repo, trigger: t.name, task: taskId, err: e instanceof Error ? e.message : String(e) }, 'EventSettled hook step failed'));
   }
 
   private execute(task: TaskRow): Promise<import('../src/pipeline/runner.js').Execution> {

@@ -89,12 +89,6 @@ export function holderAlive(h: LockHolder): boolean {
   return true;
 }
 
-/** The pid of a live daemon holding the lock, or null. */
-export function runningDaemonPid(home: string): number | null {
-  const h = readLockHolder(lockPath(home));
-  return h !== null && holderAlive(h) ? h.pid : null;
-}
-
 export function lockPath(home: string): string {
   return path.join(home, 'kairos.pid');
 }

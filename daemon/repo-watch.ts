@@ -21,14 +21,14 @@ export interface RepoWatchOptions {
   /** Where the work tree's snapshot is kept ($KAIROS_HOME/watch). */
   snapshotDir: string;
   env: NodeJS.ProcessEnv;
-  onEvents(drafts: EventDraft[]): void;
+  onEvents: (drafts: EventDraft[]) => void;
   /** Git events and the state snapshot they lead to: store both in one transaction. */
   onGitEvents(drafts: EventDraft[], snapshot: string): void;
-  onGitOperation(op: GitOperation | null): void;
-  onStorm(active: boolean): void;
-  isOwnBranch(branch: string): boolean;
+  onGitOperation: (op: GitOperation | null) => void;
+  onStorm: (active: boolean) => void;
+  isOwnBranch: (branch: string) => boolean;
   onError(err: Error, source: 'fs' | 'git'): void;
-  isOwnWrite(rel: string): boolean;
+  isOwnWrite: (rel: string) => boolean;
   /** Log lines: refused paths, offline recovery, ignore reloads, a folder lost and found. */
   log: Logger;
   /**

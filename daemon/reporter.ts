@@ -20,7 +20,8 @@ export class Reporter {
   constructor(private readonly d: { home: string; log: Logger; notifier: Notifier; voice?: Voice }) {}
 
   notify(title: string, body: string, urgency: 'low' | 'normal' | 'critical' = 'normal'): void {
-    void this.d.notifier.notify({ title, body, urgency });
+    // Not awaited: a notification must never hold up or fail the caller; a failure is logged.
+    void this.d.notifier.notify({ title, body, urgency }).catch((e: unknown) => this.d.log.warn({ err: e instanceof Error ? e.message : String(e), title }, 'notification failed'));
     // Urgent notices are said aloud too (when the policy asks for speech): their title is the phrase.
     if (urgency === 'critical') this.speak(title);
   }

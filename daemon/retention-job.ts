@@ -47,7 +47,11 @@ export class RetentionJob {
     const schedule = (ms: number): void => {
       this.timer = setTimeout(() => {
         if (this.stopped) return;
-        void this.run().finally(() => !this.stopped && schedule(EVERY_MS));
+        // Fire-and-forget from a timer, so nothing awaits it: a failure (a busy store while reading the
+        // event ids) is logged here, or it would be an unhandled rejection, which stops the daemon.
+        void this.run()
+          .catch((e: unknown) => this.o.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'retention: run failed; tried again at the next run'))
+          .finally(() => !this.stopped && schedule(EVERY_MS));
       }, ms);
       this.timer.unref();
     };

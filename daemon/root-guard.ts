@@ -11,7 +11,7 @@ export interface RootGuardOptions {
 
 export interface RootGuard {
   /** Look now (e.g. a source reported an error: its folder may be gone). */
-  poke(): void;
+  poke: () => void;
   close(): void;
 }
 

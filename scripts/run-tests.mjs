@@ -15,6 +15,7 @@ const INTEGRATION = [
   'e2e/', // the real daemon, end to end
   'adversarial/', // hostile repositories against the real daemon and sandbox
   'bench/',
+  'lint/', // the linters on the whole tree (type-aware oxlint is ~15 s alone)
   'cli/', // the real CLI as a process per call, some against a started daemon
   'model/spend-property.test.js', // 1,000 sequential trials against the fake API (minutes)
   'policy/shell-explain-cli.test.js', // the CLI as a process per case

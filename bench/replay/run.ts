@@ -206,7 +206,7 @@ function print(r: ReplayResult): string {
   return [
     `${r.variant}:`,
     `  decisions    ${Object.entries(r.decisions)
-      .sort()
+      .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
     `  model calls  ${r.modelCalls} (${r.apiRequests} API requests with count_tokens)`,

@@ -30,8 +30,8 @@ import {
  */
 
 export { CompressionBreaker } from './compress/breaker.js';
-export type { BreakerOptions, BreakerState, BreakerStatus } from './compress/breaker.js';
-export { modelSummariser, SummariserCallError } from './compress/model-summariser.js';
+export type { BreakerState } from './compress/breaker.js';
+export { modelSummariser } from './compress/model-summariser.js';
 export { pairingProblems } from './compress/pairing.js';
 export { estimateTokens } from './compress/tokens.js';
 export { SUMMARY_MARKER } from './compress/summarise.js';

@@ -43,11 +43,11 @@ import { KairosError } from '../core/errors.js';
  * log); outcome.runs are for the audit.
  */
 
-export type { HookOutcome, HookDecision, HookRunRecord } from './hooks/aggregator.js';
+export type { HookOutcome } from './hooks/aggregator.js';
 export type { HookEventName, EventPayload } from './hooks/events.js';
-export type { HookSource, RegisteredHook, SkippedHook, HookRegistry } from './hooks/registry.js';
+export type { HookSource, HookRegistry } from './hooks/registry.js';
 export { HookConfigError } from './hooks/registry.js';
-export { loadHookSources, type HookSourcesInput } from './hooks/sources.js';
+export { loadHookSources } from './hooks/sources.js';
 
 /** A payload that does not fit its event: a bug in the caller, not something a user can fix. */
 export class HookPayloadError extends KairosError {

@@ -37,7 +37,7 @@ export function loadPluginPolicy(policy: Policy, home: string, log: LogSink, db?
   const allow = [...(policy.permissions?.allow ?? [])];
   const ask = [...(policy.permissions?.ask ?? [])];
   const deny = [...(policy.permissions?.deny ?? [])];
-  const mcpServers = { ...(policy.mcp_servers ?? {}) };
+  const mcpServers = { ...policy.mcp_servers };
   for (const p of plugins) {
     for (const r of p.refused) log.warn({ plugin: p.name, what: r.what, why: r.why }, 'plugin entry refused');
     for (const t of p.triggers) {

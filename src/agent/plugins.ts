@@ -32,8 +32,7 @@ import { errnoCode, isAbsent, type KairosErrorOptions, UserInputError } from '..
  * plugins still load.
  */
 
-export { runCommandTool, type CommandTool, type CommandToolResult, type RunCommandToolOptions } from './plugins/command-tool.js';
-export { PluginManifest, MANIFEST_FILE } from './plugins/manifest.js';
+export { runCommandTool, type CommandTool } from './plugins/command-tool.js';
 
 export class PluginError extends UserInputError {
   override readonly name = 'PluginError';

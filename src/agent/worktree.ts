@@ -24,8 +24,6 @@ export class WorktreeError extends KairosError {
   override name = 'WorktreeError';
 }
 
-export { GitCommandError, type GitResult } from '../git/safe-git.js';
-
 /** Task ids become a branch name and a folder name, so only a safe alphabet is accepted. */
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
@@ -43,11 +41,6 @@ export const BRANCH_PREFIX = 'kairos/';
 
 export function taskBranch(taskId: TaskId): string {
   return `${BRANCH_PREFIX}${checkTaskId(taskId)}`;
-}
-
-/** The repository's top folder, realpath'd: one repository has one key however it is named. */
-export async function repoTopLevel(repo: string): Promise<string> {
-  return (await repoLayout(repo)).top;
 }
 
 /** Where the repository containing `repo` keeps its git folders (see git/locate.ts). */

@@ -21,6 +21,7 @@ export function useColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = 
 }
 
 // C0 controls except tab and newline, DEL, C1 controls, bidi embeddings/overrides/isolates.
+// oxlint-disable-next-line no-control-regex -- control characters are what this matches
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /** Makes every character that could act on a terminal visible as text. */

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { printJson } from './output.js';
 import type { PluginReport } from '../agent/plugin-policy.js';
@@ -15,13 +16,32 @@ export interface LifecycleContext {
 
 const READY_TIMEOUT_MS = 30_000;
 
-export async function daemonStatus(home: string): Promise<Record<string, unknown> | null> {
+/** The part of the daemon's `status` answer printed here; the rest passes through as it came (`status --json`). */
+const DaemonStatus = z.looseObject({
+  pid: z.number(),
+  started_at: z.string(),
+  state: z.string(),
+  repos: z.array(z.looseObject({ path: z.string() })),
+  running: z.array(z.number()),
+  queued: z.array(z.number()),
+  events: z.number(),
+});
+type DaemonStatus = z.infer<typeof DaemonStatus>;
+
+export async function daemonStatus(home: string): Promise<DaemonStatus | null> {
+  let answer: unknown;
   try {
-    return (await callDaemon(home, 'status', {}, 5000)) as Record<string, unknown>;
+    answer = await callDaemon(home, 'status', {}, 5000);
   } catch (e) {
     if (e instanceof DaemonNotRunningError) return null;
     throw e;
   }
+  const parsed = DaemonStatus.safeParse(answer);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`the daemon's status answer is not what this kairos reads (${issue?.path.join('.') || 'the answer'}: ${issue?.message}); is the running daemon another version? \`kairos stop\`, then start it again`);
+  }
+  return parsed.data;
 }
 
 /** Foreground: this process becomes the daemon (for systemd/launchd and debugging). */
@@ -50,15 +70,16 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
   const args = [...process.execArgv, script, 'run', '--home', ctx.home, ...repos.flatMap((r) => ['--repo', r])];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: ctx.env });
   fs.closeSync(out);
-  let exited: number | null = null;
-  child.on('exit', (code) => (exited = code ?? 1));
+  // In an object: set by the exit callback, which a plain `let` would make the compiler read as never set.
+  const exit: { code: number | null } = { code: null };
+  child.on('exit', (code) => (exit.code = code ?? 1));
   child.unref();
   let deadline = Date.now() + READY_TIMEOUT_MS;
   let lastProgress = '';
   while (Date.now() < deadline) {
-    if (exited !== null) {
-      process.stderr.write(`kairos: the daemon exited during start (code ${exited}). It said (${outFile}):\n${tail(outFile, startOffset, 15)}\n`);
-      return exited || 1;
+    if (exit.code !== null) {
+      process.stderr.write(`kairos: the daemon exited during start (code ${exit.code}). It said (${outFile}):\n${tail(outFile, startOffset, 15)}\n`);
+      return exit.code || 1;
     }
     const s = await daemonStatus(ctx.home).catch(() => null);
     if (s?.state === 'indexing') {
@@ -71,7 +92,7 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
       deadline = Math.max(deadline, Date.now() + READY_TIMEOUT_MS);
     } else if (s) {
       if (lastProgress && process.stdout.isTTY) process.stdout.write('\n');
-      process.stdout.write(`kairos: daemon started (pid ${s.pid}), watching ${(s.repos as Array<{ path: string }>).map((r) => r.path).join(', ')}\n`);
+      process.stdout.write(`kairos: daemon started (pid ${s.pid}), watching ${s.repos.map((r) => r.path).join(', ')}\n`);
       process.stdout.write(`kairos: state in ${ctx.home}; 'kairos status' to check, 'kairos stop' to stop\n`);
       printTrustHints(s, repos);
       return 0;
@@ -127,7 +148,7 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
   }
   const dream = s.dream as { enabled: boolean; cron: string; next_at: string | null } | undefined;
   if (dream) process.stdout.write(`  dream: ${dream.enabled ? `${dream.cron}, next ${dream.next_at ?? '(unknown)'}; 'kairos dream' runs it now` : 'off in the policy'}\n`);
-  process.stdout.write(`  events stored: ${s.events}; running tasks: ${(s.running as number[]).length}; queued: ${(s.queued as number[]).length}\n`);
+  process.stdout.write(`  events stored: ${s.events}; running tasks: ${s.running.length}; queued: ${s.queued.length}\n`);
   const store = s.store as { degraded: string | null; held: number; dropped: number } | undefined;
   if (store?.degraded) process.stdout.write(`  store: ${store.degraded}; ${store.held} events held in memory${store.dropped ? `, ${store.dropped} file events dropped` : ''} (written when space returns)\n`);
   const reload = (s.policy as { last_reload: { ok: boolean; error: string | null; at: string } | null } | undefined)?.last_reload;
@@ -147,7 +168,7 @@ function printPlugins(r: PluginReport | undefined): void {
   for (const e of r.errors) process.stdout.write(`  plugin not loaded: ${e.split('\n').join('\n    ')}\n`);
 }
 
-function printTrustHints(s: Record<string, unknown> | null, asked: string[]): void {
+function printTrustHints(s: DaemonStatus | null, asked: string[]): void {
   for (const line of trustHints((s?.repos as Array<{ path: string; trust: string }> | undefined) ?? [], asked)) process.stdout.write(`${line}\n`);
 }
 
@@ -192,7 +213,7 @@ function seconds(ms: number): string {
 }
 
 /** One line of start-up progress: every repository's files indexed so far and the time spent. */
-function indexingLine(s: Record<string, unknown>): string {
+function indexingLine(s: DaemonStatus): string {
   const repos = (s.repos as Array<{ path: string; watcher: WatcherJson | null }>).filter((r) => r.watcher?.state === 'indexing');
   const files = repos.reduce((n, r) => n + (r.watcher?.files ?? 0), 0);
   const elapsed = Math.max(0, ...repos.map((r) => r.watcher?.elapsed_ms ?? 0));

@@ -224,7 +224,7 @@ function failure(e: unknown): Failure {
   if (err instanceof ControlError) return { error: err.message, code: err.code };
   if (err?.name === 'UsageError') return { error: err.message, code: 'bad_params' };
   if (err?.name === 'PolicyError') return { error: err.message, code: 'policy_error' };
-  if (/^no Kairos store in /.test(err?.message ?? '')) return { error: err.message, code: 'no_store' };
+  if ((err?.message ?? '').startsWith('no Kairos store in ')) return { error: err.message, code: 'no_store' };
   return { error: err?.message ?? String(e), code: 'error' };
 }
 

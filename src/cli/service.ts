@@ -56,6 +56,7 @@ export function serviceFile(spec: ServiceSpec): ServiceFile {
   }
   // A line break would end the unit's line and start another setting of the path's choosing.
   for (const [name, v] of [['node', spec.node], ['cli', spec.cli], ['KAIROS_HOME', spec.kairosHome], ['env file', spec.envFile ?? ''], ['PATH', spec.pathEnv ?? ''], ...(spec.nodeArgs ?? []).map((a) => ['node argument', a])] as const) {
+    // oxlint-disable-next-line no-control-regex -- a control character is what this refuses
     if (/[\x00-\x1f\x7f]/.test(v)) throw new ServiceError(`the service's ${name} contains a control character (${JSON.stringify(v)}); use a path without line breaks or tabs`);
   }
   const kind = serviceKind(spec.platform);

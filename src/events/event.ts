@@ -67,7 +67,3 @@ export type EventDraft = z.infer<typeof EventDraft>;
 
 /** An event as stored: the store assigns `id` in arrival order. */
 export type StoredEvent = EventDraft & { id: number; path?: string | undefined };
-
-export function isFileEvent(e: { type: string }): boolean {
-  return e.type.startsWith('file.');
-}

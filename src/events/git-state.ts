@@ -273,7 +273,7 @@ function collectRefs(commonDir: string, prefix: 'refs/heads/' | 'refs/remotes/',
         if (text === null) continue;
         const sha = asSha(text.trim());
         if (sha) out[childRel] = sha;
-        else if (/^ref:/.test(text)) delete out[childRel];
+        else if (text.startsWith('ref:')) delete out[childRel];
       }
     }
   };

@@ -34,14 +34,3 @@ export function cachedSystem(parts: SystemParts): Anthropic.TextBlockParam[] {
 export function cachedTools(tools: readonly Anthropic.Tool[]): Anthropic.Tool[] {
   return tools.map((t, i) => (i === tools.length - 1 ? { ...t, cache_control: EPHEMERAL } : t));
 }
-
-/** The share of prompt tokens read from cache in one usage (0 when there were none). */
-export function cacheReadShare(usage: {
-  input_tokens: number;
-  cache_creation_input_tokens?: number | null;
-  cache_read_input_tokens?: number | null;
-}): number {
-  const read = usage.cache_read_input_tokens ?? 0;
-  const total = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + read;
-  return total === 0 ? 0 : read / total;
-}

@@ -9,8 +9,8 @@ import { CAP_NAMES, capsMicro, windowKeys, type CapName, type WindowKeys } from 
 import { RecoveryLog, type LadderStepRecord } from './recovery-log.js';
 
 export { isAttended, ORIGINS, purposeOf, type Origin, type Purpose } from './origin.js';
-export { CAP_NAMES, capsMicro, windowEnd, windowKeys, type CapName, type WindowKeys } from './windows.js';
-export type { LadderStepRecord, RecoveryRecord } from './recovery-log.js';
+export { capsMicro, windowEnd, windowKeys, type CapName, type WindowKeys } from './windows.js';
+export type { LadderStepRecord } from './recovery-log.js';
 
 /**
  * The spend ledger: money is reserved before it is spent.

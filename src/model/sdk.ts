@@ -6,7 +6,6 @@ import type Anthropic from '@anthropic-ai/sdk';
  * (Its error classes come from the small `@anthropic-ai/sdk/core/error` module, which is the same
  * module the SDK re-exports, so `instanceof` holds.)
  */
-export type AnthropicSdk = Anthropic;
 
 export interface SdkOptions {
   apiKey: string;

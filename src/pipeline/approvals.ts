@@ -10,11 +10,11 @@ import { followApproval } from './task-follow.js';
 import { recoverInterruptedApprovals } from './approval-recovery.js';
 import type { Decider, DecisionKind, DecisionReport } from './decision-report.js';
 
-export type { Approval, ApprovalChannel, ApprovalState, HumanChannel, TokenAction } from '../store/approval-store.js';
-export { ApprovalError, type ApprovalErrorCode } from './approval-error.js';
-export { isPaused, pausedBy, pausedSince, pauseStatus, setPaused } from '../store/pause-switch.js';
-export { approvalJson, proposalActions, type ProposalActionsOptions } from './proposal-actions.js';
-export type { DecisionReport, DecisionListener } from './decision-report.js';
+export type { Approval, HumanChannel, TokenAction } from '../store/approval-store.js';
+export { ApprovalError } from './approval-error.js';
+export { isPaused, pausedSince, pauseStatus, setPaused } from '../store/pause-switch.js';
+export { approvalJson, proposalActions } from './proposal-actions.js';
+export type { DecisionReport } from './decision-report.js';
 export type * from './approval-types.js';
 import type { ApprovalDetails, ApprovalQueueDeps, ApprovalTokens, ApproveOptions, ApproveResult, DenyOptions, DenyResult, EnqueueCommandInput, EnqueueProposalInput, QueuedProposal } from './approval-types.js';
 

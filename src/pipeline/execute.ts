@@ -12,7 +12,7 @@ export interface ExecuteContext {
   timeoutMs: number;
   outputLimit: number;
   env: NodeJS.ProcessEnv;
-  onStart?(pid: number): void;
+  onStart?: (pid: number) => void;
 }
 
 /**

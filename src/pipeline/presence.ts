@@ -1,5 +1,3 @@
-import type { Priority } from './priority-queue.js';
-
 /**
  * Is the user at the keyboard? Kairos does not watch the screen or the mouse; it knows only what it
  * already sees: the user's own file changes in watched repositories and their use of the `kairos`

@@ -26,7 +26,7 @@ export interface RunnerOptions {
   execute(task: TaskRow): Promise<Execution>;
   onFinished(task: TaskRow): void;
   onError(err: Error, task: TaskRow): void;
-  now?(): string;
+  now?: () => string;
 }
 
 /**
@@ -64,6 +64,8 @@ export class TaskRunner {
 
   /** Try every held-back task again now (after `kairos resume`, or a policy reload). */
   retryDeferred(): void {
+    // A copy: a task held again is set back into `deferred`, and a live key iterator would visit it again, forever.
+    // oxlint-disable-next-line unicorn/no-useless-spread -- the copy is the point (above)
     for (const id of [...this.deferred.keys()]) this.enqueue(id);
   }
 

@@ -34,7 +34,7 @@ export interface SettleOptions {
    * operation). A storm hold defaults to STORM_HOLD_CEILING_MS, so a writer that never stops cannot
    * silence a repository's triggers: the batch is released as it stands and the next one begins.
    */
-  holdCeilingMs?(why: string): number | undefined;
+  holdCeilingMs?: (why: string) => number | undefined;
 }
 
 /** A storm may hold a batch back at most this long (twice the 30 s maximum wait). */

@@ -50,10 +50,6 @@ export function combine(verdicts: readonly Verdict[]): Verdict {
   return worst;
 }
 
-export function stricter(a: Decision, b: Decision): boolean {
-  return RANK[a] > RANK[b];
-}
-
 /**
  * A proposed step, as every layer sees it. `action` says what would happen; the rest says where
  * and on whose behalf.

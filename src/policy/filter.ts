@@ -21,7 +21,6 @@ import { resolveInRoot, stepRoot } from './validate.js';
 // Redaction lives in ./redact/ (rule loading, RE2 translation, keyword prefilter, matching);
 // these names are what every channel imports.
 export { redact, redactText, redactDeep, registerKnownSecrets, secretsFromEnv } from './redact/redact.js';
-export type { Finding, Redaction, RedactOptions } from './redact/redact.js';
 
 // ---------------------------------------------------------------------------------------------
 // Files never read for the model

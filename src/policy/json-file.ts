@@ -89,7 +89,7 @@ export function parseJsonText(text: string, file: string): LocatedJson {
     value,
     locate(path) {
       for (let n = path.length; n >= 0; n--) {
-        const node: JsonNode | undefined = findNodeAtLocation(root, [...path.slice(0, n)]);
+        const node: JsonNode | undefined = findNodeAtLocation(root, path.slice(0, n));
         if (node) {
           // A key that is there points at the key itself (`"timeout": "x"` → the value), a missing one at its parent.
           return position(node.offset);
@@ -119,7 +119,7 @@ export function fieldName(p: JsonPath): string {
 function defaultDescribe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} — check the spelling or remove ${issue.keys.length > 1 ? 'them' : 'it'}`;
   if (issue.message.includes(' — ')) return issue.message;
-  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return 'is missing — add it';
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) return 'is missing — add it';
   return `${issue.message} — fix the value`;
 }
 

@@ -9,12 +9,7 @@
  *   layer.ts         the policy layer
  *   explain.ts       `kairos policy explain --sandbox`
  */
-export { detectSandbox, NO_SANDBOX, type SandboxBackend, type SandboxStatus, type DetectOptions } from './sandbox/detect.js';
+export { detectSandbox, NO_SANDBOX, type SandboxStatus } from './sandbox/detect.js';
 export { sandboxLayer } from './sandbox/layer.js';
-export { runSandboxed, runSandboxedArgv, effectiveLimits, type SandboxRunOptions, type SandboxResult, type SandboxLimitHit } from './sandbox/runner.js';
-export { sandboxEnv, BASE_ENV_ALLOW } from './sandbox/env.js';
-export { planMounts, sandboxHome, type MountEntry } from './sandbox/mounts.js';
-export { bwrapArgs } from './sandbox/bwrap.js';
-export { seatbeltProfile } from './sandbox/seatbelt.js';
-export { detectLimits, describeLimits, type LimitsBackend, type LimitsStatus } from './sandbox/limits.js';
-export { resolveLimits, SANDBOX_LIMIT_DEFAULTS, type SandboxLimits } from './sandbox/limits-config.js';
+export { runSandboxed, runSandboxedArgv, type SandboxRunOptions, type SandboxResult } from './sandbox/runner.js';
+export { sandboxEnv } from './sandbox/env.js';

@@ -428,4 +428,3 @@ export const Policy = z
   )
   .describe('Kairos policy file (policies/default.yaml, $KAIROS_HOME/policy.yaml, <repo>/.kairos/policy.yaml).');
 export type Policy = z.infer<typeof Policy>;
-export type PolicyInput = z.input<typeof Policy>;

@@ -60,6 +60,7 @@ function findAlternatives(atoms: readonly Atom[], open: number): { close: number
           return { close: i, alternatives };
         }
         const seq = sequence(atoms.slice(open + 1, i));
+        // oxlint-disable-next-line typescript/no-misused-spread -- bash expands {a..z} per character (code point), as the spread splits; graphemes are not a shell notion
         return seq ? { close: i, alternatives: seq.map((s) => [...s].map((ch) => ({ text: ch, special: false }))) } : undefined;
       }
       depth--;

@@ -133,14 +133,14 @@ function locationAt(loc: string, ctx: FormatContext): string {
 // node --test, spec reporter ---------------------------------------------------------------------
 
 export const nodeSpec: Recogniser = (lines, ctx) => {
-  const section = lines.findIndex((l) => /^✖ failing tests:/.test(l));
+  const section = lines.findIndex((l) => l.startsWith('✖ failing tests:'));
   if (section < 0 && !lines.some((l) => /^ℹ fail \d+/.test(l))) return null;
   const body = section >= 0 ? lines.slice(section + 1) : lines;
   const failures: Failure[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < body.length; i++) {
     const m = /^(\s*)✖ (.*?)(?: \([\d.]+m?s\))?$/.exec(body[i]!);
-    if (!m || /^failing tests:/.test(m[2]!)) continue;
+    if (!m || m[2]!.startsWith('failing tests:')) continue;
     const indent = m[1]!.length;
     const block: string[] = [];
     let j = i + 1;
@@ -176,7 +176,7 @@ export const jest: Recogniser = (lines, ctx) => {
     const block: string[] = [];
     for (let j = i + 1; j < lines.length && !/^\s*● /.test(lines[j]!) && !/^(Test Suites|Tests):/.test(lines[j]!); j++) block.push(lines[j]!);
     // The matcher hint (expect(received).toBe(expected)) is the same for every failure of a kind: Expected/Received say it.
-    const message = messageLines(block, (l) => CODE_FRAME.test(l)).filter((l, k, all) => !(k === 0 && all.length > 1 && /^expect\(/.test(l)));
+    const message = messageLines(block, (l) => CODE_FRAME.test(l)).filter((l, k, all) => !(k === 0 && all.length > 1 && l.startsWith('expect(')));
     const at = firstFrame(block, ctx);
     failures.push({ name: m[1]!.trim(), message: message.map(plainAssertion), ...(at ? { at } : {}) });
   }
@@ -273,7 +273,7 @@ export const pytest: Recogniser = (lines, ctx) => {
 // cargo test / rustc -----------------------------------------------------------------------------
 
 export const cargo: Recogniser = (lines, ctx) => {
-  if (!lines.some((l) => /^test result: FAILED/.test(l) || /panicked at/.test(l) || /^error(\[E\d+\])?: /.test(l))) return null;
+  if (!lines.some((l) => l.startsWith('test result: FAILED') || /panicked at/.test(l) || /^error(\[E\d+\])?: /.test(l))) return null;
   const failures: Failure[] = [];
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i]!;
@@ -297,7 +297,7 @@ export const cargo: Recogniser = (lines, ctx) => {
       failures.push({ message: [`${err[2]}${err[1] ? ` (${err[1].slice(1, -1)})` : ''}`], ...(at ? { at } : {}) });
     }
   }
-  const result = lines.find((l) => /^test result: FAILED\./.test(l));
+  const result = lines.find((l) => l.startsWith('test result: FAILED.'));
   const counts = result ? result.replace(/^test result: FAILED\. /, '').split('; ').filter((p) => /^\d+ (passed|failed)$/.test(p)).reverse().join(', ') : undefined;
   return failures.length ? { tool: 'cargo', failures, ...(counts ? { counts } : {}) } : null;
 };
@@ -362,7 +362,7 @@ export const eslint: Recogniser = (lines, ctx) => {
   const failures: Failure[] = [];
   let file: string | undefined;
   for (const l of lines) {
-    if (/^\S/.test(l) && !/^✖ /.test(l)) file = l.trim();
+    if (/^\S/.test(l) && !l.startsWith('✖ ')) file = l.trim();
     const m = /^\s+(\d+):(\d+)\s+error\s+(.+?)\s{2,}(\S+)\s*$/.exec(l);
     if (m && file) failures.push({ message: [`${m[3]} (${m[4]})`], at: `${ctx.rel(file)}:${m[1]}:${m[2]}` });
   }

@@ -120,7 +120,7 @@ function pairUp(message: readonly string[]): string[] {
   for (let i = 0; i < message.length; i++) {
     const a = message[i]!;
     const b = message[i + 1];
-    if (b !== undefined && ((/^Expected\b/.test(a) && /^Received\b/.test(b)) || (/^left:/.test(a) && /^right:/.test(b)))) {
+    if (b !== undefined && ((/^Expected\b/.test(a) && /^Received\b/.test(b)) || (a.startsWith('left:') && b.startsWith('right:')))) {
       out.push(`${a} · ${b}`);
       i++;
     } else if (b !== undefined && a.endsWith(':') && a.length < 60) {

@@ -19,7 +19,8 @@ export interface LogSink {
 }
 
 export interface LoggerOptions {
-  level?: LogLevel | string;
+  /** A LogLevel name; typed string because it comes from the environment (pino refuses an unknown one). */
+  level?: string;
   /** Also write every line to stderr (foreground runs). */
   alsoStderr?: boolean;
   /**

@@ -48,6 +48,7 @@ export function speechStatus(speak: boolean, env: NodeJS.ProcessEnv): { status: 
 
 /** What is handed to the speaker: one line, no escapes or secrets, bounded, never mistaken for an option. */
 export function speakablePhrase(text: string): string {
+  // oxlint-disable-next-line no-control-regex -- control characters are what this strips
   const one = stripTerminalEscapes(redactText(text)).replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/\s+/g, ' ').trim();
   return truncateText(one.replace(/^-+\s*/, ''), PHRASE_MAX);
 }

@@ -88,10 +88,6 @@ export function recentLooks(db: Db, repo: string, limit: number): Array<{ at: nu
   return db.prepare(`SELECT at, outcome FROM decisions WHERE repo = ? AND looked = 1 ORDER BY id DESC LIMIT ?`).all(repo, limit) as Array<{ at: number; outcome: DecisionOutcome }>;
 }
 
-export function lastLookedHash(db: Db, repo: string): string | undefined {
-  return lastLook(db, repo)?.contentHash;
-}
-
 /**
  * What a model should see of its own past: the last `limit` looked-at decisions, plus the last
  * few it acted on even when older (so it does not forget it already asked for a fix and ask again).
@@ -108,15 +104,4 @@ export function decisionsForContext(db: Db, repo: string, limit = 5, acts = 3): 
     )
     .all(repo, limit, repo, acts) as DecisionRow[];
   return rows;
-}
-
-export function recentDecisions(db: Db, repo: string, limit = 5): DecisionRow[] {
-  return db.prepare('SELECT * FROM decisions WHERE repo = ? ORDER BY id DESC LIMIT ?').all(repo, limit) as DecisionRow[];
-}
-
-/** Decisions made at or after `since` (epoch ms), oldest first, for reports and `kairos status`. */
-export function decisionsSince(db: Db, since: number, repo?: string): DecisionRow[] {
-  return repo === undefined
-    ? (db.prepare('SELECT * FROM decisions WHERE at >= ? ORDER BY id').all(since) as DecisionRow[])
-    : (db.prepare('SELECT * FROM decisions WHERE at >= ? AND repo = ? ORDER BY id').all(since, repo) as DecisionRow[]);
 }

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import { makeHome, kairos, kairosJson, spawnDaemon, waitFor } from '../support/kairos.js';
 import { makeRepo } from '../support/git-repo.js';
 import { startFakeAnthropic, type ToolUseBlockSpec } from '../support/fake-anthropic.js';

@@ -92,7 +92,9 @@ describe('refused', () => {
     ['clustered short options', ['log', '-pw'], /option '-pw' is not allowed/],
     ['-n without a number', ['log', '-n', 'x'], /expects a number/],
   ];
-  for (const [name, args, why] of cases) test(name, () => refused(args, why));
+  for (const [name, args, why] of cases) {
+    test(name, () => refused(args, why));
+  }
 });
 
 describe('allowed, and working', { skip: sandbox.available ? false : 'no sandbox here' }, () => {

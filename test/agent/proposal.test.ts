@@ -156,6 +156,7 @@ describe('makeProposal', () => {
     const text = p.diff.toString('utf8');
     assert.match(text, /^diff --git a\/src\/a\.ts b\/src\/a\.ts$/m);
     assert.match(text, /^--- a\/src\/a\.ts$/m);
+    // oxlint-disable-next-line no-control-regex -- the escape character is what must be absent
     assert.doesNotMatch(text, /\x1b\[/);
   });
 

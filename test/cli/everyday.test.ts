@@ -98,7 +98,7 @@ describe('--help', () => {
   };
   /** At most `n` at once: every process is a whole node start on a machine shared with other tests. */
   const mapLimited = async <T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> => {
-    const out: R[] = new Array(items.length);
+    const out: R[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(n, items.length) }, async () => {

@@ -257,7 +257,7 @@ models: { act: claude-sonnet-4-6 }
   }
 
   test('verify names a row edited from deny to allow', () => {
-    const denied = rows.find((r) => r.verdict === 'deny' && /^deny approval/.test(r.what))!;
+    const denied = rows.find((r) => r.verdict === 'deny' && r.what.startsWith('deny approval'))!;
     assertCaught(tampered((db) => db.prepare("UPDATE audit SET verdict = 'allow', final = 'allow' WHERE id = ?").run(denied.id)), 'changed', denied.id, new RegExp(`row ${denied.id} was changed: its content no longer matches its hash`));
   });
 
@@ -286,7 +286,7 @@ models: { act: claude-sonnet-4-6 }
   });
 
   test('a chain rewritten wholesale (every hash after the edit recomputed, the head too) is caught by the heads anchored in the daily log', () => {
-    const denied = rows.find((r) => r.verdict === 'deny' && /^deny approval/.test(r.what))!;
+    const denied = rows.find((r) => r.verdict === 'deny' && r.what.startsWith('deny approval'))!;
     const t = tampered((db) => {
       db.prepare("UPDATE audit SET verdict = 'allow' WHERE id = ?").run(denied.id);
       let prev = (db.prepare('SELECT prev_hash FROM audit WHERE id = ?').get(denied.id) as { prev_hash: string }).prev_hash;

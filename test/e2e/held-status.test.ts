@@ -88,40 +88,44 @@ triggers:
 `;
   // Model steps on (a key and the fake Messages API), so "paused" is the pause's doing, not a missing key.
   const fake = await startFakeAnthropic();
-  await scenario(policy, ({ h, repo }) => {
-    h.env.ANTHROPIC_API_KEY = 'sk-ant-test-not-a-real-key';
-    h.env.ANTHROPIC_BASE_URL = fake.url;
-    return withDaemon([repo.dir], h.env, async () => {
-      assert.equal(status(h.env).model_steps.state, 'on');
-      assert.equal(kairos(['pause'], h.env).code, 0);
-      repo.write('a.txt', 'x');
-      const held = await waitFor(() => tasks(h.env).find((t) => t.held_reason !== null), { what: 'the task held by the pause' });
-      assert.match(held.held_reason!, /paused/);
-      assert.equal(held.held_until, null, 'a pause holds until resume, not until a time');
+  try {
+    await scenario(policy, ({ h, repo }) => {
+      h.env.ANTHROPIC_API_KEY = 'sk-ant-test-not-a-real-key';
+      h.env.ANTHROPIC_BASE_URL = fake.url;
+      return withDaemon([repo.dir], h.env, async () => {
+        assert.equal(status(h.env).model_steps.state, 'on');
+        assert.equal(kairos(['pause'], h.env).code, 0);
+        repo.write('a.txt', 'x');
+        const held = await waitFor(() => tasks(h.env).find((t) => t.held_reason !== null), { what: 'the task held by the pause' });
+        assert.match(held.held_reason!, /paused/);
+        assert.equal(held.held_until, null, 'a pause holds until resume, not until a time');
 
-      const s = status(h.env);
-      assert.equal(s.paused, true);
-      assert.equal(s.model_steps.state, 'paused');
-      assert.equal(s.pause.by, 'cli');
-      assert.ok(s.pause.since && Date.parse(s.pause.since) <= Date.now());
-      assert.deepEqual(s.held_tasks.map((t) => t.id), [held.id]);
-      assert.equal(s.held_tasks[0]!.until, null);
+        const s = status(h.env);
+        assert.equal(s.paused, true);
+        assert.equal(s.model_steps.state, 'paused');
+        assert.equal(s.pause.by, 'cli');
+        assert.ok(s.pause.since && Date.parse(s.pause.since) <= Date.now());
+        assert.deepEqual(s.held_tasks.map((t) => t.id), [held.id]);
+        assert.equal(s.held_tasks[0]!.until, null);
 
-      const text = kairos(['status'], h.env).stdout;
-      assert.match(text, /model steps: paused/);
-      assert.doesNotMatch(text, /model steps: on/);
-      assert.match(text, /PAUSED since .* \(by cli\)/);
-      assert.match(text, new RegExp(`task ${held.id} \\(t\\) held: Kairos is paused`));
+        const text = kairos(['status'], h.env).stdout;
+        assert.match(text, /model steps: paused/);
+        assert.doesNotMatch(text, /model steps: on/);
+        assert.match(text, /PAUSED since .* \(by cli\)/);
+        assert.match(text, new RegExp(`task ${held.id} \\(t\\) held: Kairos is paused`));
 
-      assert.equal(kairos(['resume'], h.env).code, 0);
-      const done = await waitFor(() => tasks(h.env).find((t) => t.id === held.id && t.state === 'done'), { what: 'released by resume' });
-      assert.equal(done.held_reason, null);
-      assert.equal(done.reason, null, 'a task that ran keeps no stale hold reason');
-      const after = status(h.env);
-      assert.equal(after.pause.paused, false);
-      assert.deepEqual(after.held_tasks, []);
-      assert.doesNotMatch(kairos(['status'], h.env).stdout, /PAUSED|held tasks/);
-      assert.match(kairos(['status'], h.env).stdout, /model steps: on/);
+        assert.equal(kairos(['resume'], h.env).code, 0);
+        const done = await waitFor(() => tasks(h.env).find((t) => t.id === held.id && t.state === 'done'), { what: 'released by resume' });
+        assert.equal(done.held_reason, null);
+        assert.equal(done.reason, null, 'a task that ran keeps no stale hold reason');
+        const after = status(h.env);
+        assert.equal(after.pause.paused, false);
+        assert.deepEqual(after.held_tasks, []);
+        assert.doesNotMatch(kairos(['status'], h.env).stdout, /PAUSED|held tasks/);
+        assert.match(kairos(['status'], h.env).stdout, /model steps: on/);
+      });
     });
-  }).finally(() => fake.close());
+  } finally {
+    await fake.close();
+  }
 });

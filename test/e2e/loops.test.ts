@@ -86,7 +86,7 @@ async function withLoop(policy: string, fn: (l: Loop) => Promise<void>, opts: { 
   }
 }
 
-const isProposal = (n: ShownByDunst): boolean => /^Kairos proposes a change/.test(n.summary);
+const isProposal = (n: ShownByDunst): boolean => n.summary.startsWith('Kairos proposes a change');
 /** The id a proposal notification shows (in its title). */
 const shownId = (n: ShownByDunst): string => /\(([a-z0-9]+)\)$/.exec(n.summary)![1]!;
 const addJs = (repo: TestRepo): string => fs.readFileSync(path.join(repo.dir, 'src/add.js'), 'utf8');

@@ -11,7 +11,7 @@ after(() => tmp.cleanup());
 let seq = 0;
 
 /** A real folder with a .git, and a checker that keeps one burst's memory the way the sources do. */
-function setup(): { repo: string; check(changes: RawChange[]): string[] } {
+function setup(): { repo: string; check: (changes: RawChange[]) => string[] } {
   const repo = path.join(tmp.dir, `tree-${++seq}`);
   fs.mkdirSync(path.join(repo, '.git'), { recursive: true });
   const rules = new IgnoreRules(repo);

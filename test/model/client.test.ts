@@ -209,7 +209,7 @@ describe('model client against the fake Messages API with the real SDK', () => {
     const b = await u.call({ model: SONNET, messages: user('x'), max_tokens: 100, purpose: 'user' });
     assert.equal(b.status, 'ok');
     assert.equal(fake.messageRequests().length, 3);
-    assert.ok(ambientClock.sleeps[0]! > userClock.sleeps[0]! * 4, `ambient ${ambientClock.sleeps} vs user ${userClock.sleeps}`);
+    assert.ok(ambientClock.sleeps[0]! > userClock.sleeps[0]! * 4, `ambient ${ambientClock.sleeps.join(',')} vs user ${userClock.sleeps.join(',')}`);
   });
 
   test('x-should-retry: false stops at once; a dropped connection is retried and charged at worst case', async () => {

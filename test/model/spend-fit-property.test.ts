@@ -146,7 +146,7 @@ async function runLane(fake: FakeAnthropic, seed: number, runs: number, stats: S
   // On a loaded machine a request the client already timed out on can reach the server during the
   // next scenario: it is answered 400 (not billed) and left out of that scenario's checks.
   const mine = (system: unknown): number | undefined => {
-    const m = /trial#(\d+) call#(\d+)/.exec(String(system ?? ''));
+    const m = /trial#(\d+) call#(\d+)/.exec(JSON.stringify(system ?? ''));
     return m && Number(m[1]) === current.trial ? Number(m[2]) : undefined;
   };
   fake.setFallback((req): Reply => {

@@ -148,7 +148,7 @@ describe('recovery by what is left', () => {
     const human = formatSpendReport(rep);
     assert.match(human, /by origin \(\d{4}-\d\d\):\n  ambient .* 1 fallback after overload, 1 gave up/);
     assert.match(human, /  trigger +3 calls .*2 retries \([\d.]+ s waited\), 1 fallback after overload/);
-    assert.deepEqual(rep.recovery.map((e) => [e.kind, e.origin, e.model]).sort(), [
+    assert.deepEqual(rep.recovery.map((e) => [e.kind, e.origin, e.model]).sort((x, y) => x.join(' ').localeCompare(y.join(' '))), [
       ['fallback', 'ambient', HAIKU],
       ['fallback', 'trigger', SONNET],
       ['gave_up', 'ambient', HAIKU],

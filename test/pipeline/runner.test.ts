@@ -51,7 +51,7 @@ test('a task the gate holds back stays queued and starts at its retry time; one 
   s.runner.enqueue(now);
   await waitFor(() => s.order.includes(now), { what: 'ungated task ran' });
   assert.equal(s.tasks.get(later)!.state, 'queued');
-  assert.deepEqual(s.runner.deferredTaskIds().sort(), [later, pausedTask].sort());
+  assert.deepEqual(s.runner.deferredTaskIds().sort((a, b) => a - b), [later, pausedTask].sort((a, b) => a - b));
   // The hold is in the row, for `kairos tasks` and `status`: why, until when (none for a pause), since when.
   const heldLater = s.tasks.get(later)!;
   assert.equal(heldLater.held_reason, 'quiet hours');
@@ -60,7 +60,7 @@ test('a task the gate holds back stays queued and starts at its retry time; one 
   assert.equal(s.tasks.get(pausedTask)!.held_reason, 'paused');
   assert.equal(s.tasks.get(pausedTask)!.held_until, null);
   assert.equal(s.tasks.get(now)!.held_reason, null, 'a task the gate let through was never held');
-  assert.deepEqual(s.tasks.held().map((t) => t.id).sort(), [later, pausedTask].sort());
+  assert.deepEqual(s.tasks.held().map((t) => t.id).sort((a, b) => a - b), [later, pausedTask].sort((a, b) => a - b));
   await waitFor(() => s.tasks.get(later)!.state === 'done', { what: 'deferred task ran at its time' });
   assert.equal(s.tasks.get(later)!.held_reason, null, 'the hold is cleared when the task starts');
   assert.equal(s.tasks.get(later)!.held_until, null);

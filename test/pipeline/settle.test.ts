@@ -146,7 +146,7 @@ describe('Settler', () => {
     const a = fsEvent('docs/readme.md');
     const b = fsEvent('src/own.ts', 'daemon');
     s.add([a, b]);
-    assert.deepEqual(settled.sort(), [a.id, b.id].sort());
+    assert.deepEqual(settled.sort((x, y) => x - y), [a.id, b.id].sort((x, y) => x - y));
     assert.equal(s.pending().length, 0);
     assert.equal(batches.length, 0);
   });

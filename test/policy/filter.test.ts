@@ -82,8 +82,12 @@ describe('redact', () => {
 describe('never-read files', () => {
   const NEVER = ['.env', 'app/.env.local', '.env.production', 'certs/server.pem', 'tls.key', 'id_rsa', 'home/.ssh/id_ed25519', 'keystore.p12', 'aws/credentials', '.npmrc', 'gcp/service-account-prod.json', '~/.ssh/config', 'terraform.tfstate'];
   const READABLE = ['.env.example', '.env.sample', 'src/env.ts', 'id_rsa.pub', 'src/id_generator.ts', 'docs/keys.md', 'README.md', 'src/environment.ts'];
-  for (const p of NEVER) test(`never reads ${p}`, () => assert.equal(isNeverRead(p), true));
-  for (const p of READABLE) test(`may read ${p}`, () => assert.equal(isNeverRead(p), false));
+  for (const p of NEVER) {
+    test(`never reads ${p}`, () => assert.equal(isNeverRead(p), true));
+  }
+  for (const p of READABLE) {
+    test(`may read ${p}`, () => assert.equal(isNeverRead(p), false));
+  }
 });
 
 describe('fenceUntrusted', () => {

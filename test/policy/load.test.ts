@@ -230,7 +230,9 @@ describe('parseDuration', () => {
     ['2h', 7_200_000],
     ['1d', 86_400_000],
   ];
-  for (const [input, ms] of cases) test(`${String(input)} → ${ms}`, () => assert.equal(parseDuration(input), ms));
+  for (const [input, ms] of cases) {
+    test(`${String(input)} → ${ms}`, () => assert.equal(parseDuration(input), ms));
+  }
   test('rejects what the schema rejects', () => {
     assert.throws(() => parseDuration('5 minutes' as never), RangeError);
     assert.throws(() => parseDuration(-1), RangeError);

@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { detectSandbox, runSandboxed, type SandboxResult, type SandboxRunOptions, type SandboxStatus } from '../../src/policy/sandbox.js';
-import { detectLimits } from '../../src/policy/sandbox/limits.js';
 import { groupPrefix, sweepStaleGroups, type CgroupLayout } from '../../src/policy/sandbox/cgroup.js';
 import { tempDir } from '../support/temp.js';
 

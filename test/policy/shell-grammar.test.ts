@@ -60,6 +60,7 @@ describe('word evaluation', () => {
     assert.equal(decodeAnsiC('\\cA'), '\x01');
   });
 
+  // oxlint-disable-next-line typescript/no-misused-spread -- one atom per code point, as shell-brace.ts makes them
   const word = (s: string): Atom[] => [...s].map((ch) => ({ text: ch, special: '{,}'.includes(ch) }));
   const expand = (s: string): string[] => expandBraces(word(s)).map((w) => w.map((a) => a.text).join(''));
   test('brace expansion as bash does it', () => {

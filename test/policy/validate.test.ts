@@ -22,16 +22,21 @@ describe('resolveInRoot', () => {
   });
   after(() => fs.rmSync(base, { recursive: true, force: true }));
 
-  const ok = (p: string, rel: string) => test(`'${p}' → ${rel}`, () => {
-    const r = resolveInRoot(root, p);
-    assert.ok(r.ok, r.ok ? '' : r.reason);
-    assert.equal(r.ok && r.rel, rel);
-  });
-  const no = (p: string, why: RegExp) => test(`'${p.slice(0, 40)}' is denied`, () => {
-    const r = resolveInRoot(root, p, base);
-    assert.equal(r.ok, false);
-    assert.match(r.ok ? '' : r.reason, why);
-  });
+  // Each registers a test (node:test runs it; the promise test() returns is not ours to await).
+  const ok = (p: string, rel: string): void => {
+    test(`'${p}' → ${rel}`, () => {
+      const r = resolveInRoot(root, p);
+      assert.ok(r.ok, r.ok ? '' : r.reason);
+      assert.equal(r.ok && r.rel, rel);
+    });
+  };
+  const no = (p: string, why: RegExp): void => {
+    test(`'${p.slice(0, 40)}' is denied`, () => {
+      const r = resolveInRoot(root, p, base);
+      assert.equal(r.ok, false);
+      assert.match(r.ok ? '' : r.reason, why);
+    });
+  };
 
   ok('src/a.ts', 'src/a.ts');
   ok('./src/../src/a.ts', 'src/a.ts');

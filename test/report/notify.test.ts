@@ -65,6 +65,7 @@ describe('prepareNotification', () => {
     assert.equal(Array.from(n.body).length, BODY_MAX);
     assert.ok(n.body.endsWith('…'));
     assert.ok(n.body.startsWith('FAIL xxx'));
+    // oxlint-disable-next-line no-control-regex -- control characters are what must be absent
     assert.ok(!/[\x00-\x08\x0b-\x1f\x7f-\x9f]/.test(n.body));
     assert.equal(n.urgency, 'normal');
     assert.deepEqual(n.actions, []);

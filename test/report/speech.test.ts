@@ -65,6 +65,7 @@ describe('what is said', () => {
     const p = speakablePhrase(`--rate=999 tests\nfailing \u001b[31min\u001b[0m app\u0007 with ${token}`);
     assert.ok(!p.startsWith('-'), p);
     assert.ok(!p.includes(token), p);
+    // oxlint-disable-next-line no-control-regex -- control characters are what must be absent
     assert.doesNotMatch(p, /[\u0000-\u001f\u007f]/);
     assert.match(p, /^rate=999 tests failing in app with /);
     assert.ok(speakablePhrase('x'.repeat(1000)).length <= PHRASE_MAX);

@@ -55,7 +55,7 @@ export interface TestRepo {
   commit(message: string, files?: Record<string, string>): string;
   /** The sha a revision resolves to. */
   rev(rev?: string): string;
-  cleanup(): void;
+  cleanup: () => void;
 }
 
 export interface MakeRepoOptions {
@@ -106,7 +106,7 @@ export interface UpstreamFixture {
   work: TestRepo;
   /** The branch `work` has checked out. */
   branch: string;
-  cleanup(): void;
+  cleanup: () => void;
 }
 
 export function makeRepoWithUpstream(kind: 'plain' | 'worktree'): UpstreamFixture {

@@ -19,7 +19,7 @@ export interface CliResult {
 }
 
 /** A temp KAIROS_HOME with notifications recorded, never shown, and no API key. */
-export function makeHome(policyYaml?: string): { home: string; env: NodeJS.ProcessEnv; cleanup(): void } {
+export function makeHome(policyYaml?: string): { home: string; env: NodeJS.ProcessEnv; cleanup: () => void } {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-home-'));
   if (policyYaml !== undefined) fs.writeFileSync(path.join(home, 'policy.yaml'), policyYaml);
   const env: NodeJS.ProcessEnv = {

@@ -25,7 +25,7 @@ export function indexToolCalls(messages: readonly Message[]): Map<string, ToolCa
  * age is how many assistant messages come after it, so the newest tool results have age 0.
  */
 export function messageAges(messages: readonly Message[]): number[] {
-  const ages = new Array<number>(messages.length).fill(0);
+  const ages = Array.from({ length: messages.length }, () => 0);
   let after = 0;
   for (let i = messages.length - 1; i >= 0; i--) {
     ages[i] = after;
@@ -114,7 +114,7 @@ export function describeCall(call: ToolCall | undefined): string {
       return `list_files ${clip(str('pattern') ?? '?', 80)}`;
     case 'git': {
       const args = i['args'];
-      return `git ${clip(Array.isArray(args) ? args.join(' ') : String(args ?? ''), 100)}`;
+      return `git ${clip(Array.isArray(args) ? args.join(' ') : typeof args === 'string' ? args : args == null ? '' : JSON.stringify(args), 100)}`;
     }
     default:
       return `${call.name} ${clip(JSON.stringify(i), 100)}`;

@@ -39,6 +39,7 @@ export interface Fact {
 /** One line, no stub syntax, at most `max` characters. */
 function clean(s: string, max: number): string {
   const one = s
+    // oxlint-disable-next-line no-control-regex -- control characters are what this strips
     .replace(/[\u0000-\u001f\u007f]+/g, ' ')
     .replace(/\[/g, '(')
     .replace(/\]/g, ')')
@@ -80,7 +81,7 @@ function stripCommentEnd(s: string): string {
 }
 
 /** Every fact found in `text`, best first within each kind (uncapped by DIGEST_MAX_CHARS). */
-export function resultFacts(text: string, call?: ToolCall | undefined): Fact[] {
+export function resultFacts(text: string, call?: ToolCall): Fact[] {
   const scanned = text.length > SCAN_HEAD_CHARS + SCAN_TAIL_CHARS ? `${text.slice(0, SCAN_HEAD_CHARS)}\n${text.slice(-SCAN_TAIL_CHARS)}` : text;
   const lines = scanned.split('\n').map((l) => (l.length > LINE_CHARS ? l.slice(0, LINE_CHARS) : l));
   // A source file is one read_file away: its code is not a fact, only what its author flagged is.
@@ -148,7 +149,7 @@ export function resultFacts(text: string, call?: ToolCall | undefined): Fact[] {
 const PRIORITY: readonly FactKind[] = ['exit', 'test', 'error', 'location', 'counts', 'note'];
 
 /** The digest line (without the stub around it), or '' when the result holds no recognisable fact. */
-export function digestResult(text: string, call?: ToolCall | undefined): string {
+export function digestResult(text: string, call?: ToolCall): string {
   const facts = resultFacts(text, call).sort((a, b) => PRIORITY.indexOf(a.kind) - PRIORITY.indexOf(b.kind));
   const kept: string[] = [];
   let length = 0;

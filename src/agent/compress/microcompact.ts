@@ -18,7 +18,7 @@ export interface MicrocompactOptions {
   before?: number | undefined;
 }
 
-export function clearedStub(block: ToolResultBlock, what: string, call?: ToolCall | undefined): string {
+export function clearedStub(block: ToolResultBlock, what: string, call?: ToolCall): string {
   const text = toolResultText(block);
   // A spilled result keeps pointing at its file: the full text is still one read_file away.
   const spilled = spillInfo(text);

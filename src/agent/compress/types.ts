@@ -6,7 +6,6 @@ import { InternalError } from '../../core/errors.js';
 export type Message = Anthropic.MessageParam;
 export type ContentBlock = Anthropic.ContentBlockParam;
 export type ToolResultBlock = Anthropic.ToolResultBlockParam;
-export type ToolUseBlock = Anthropic.ToolUseBlockParam;
 
 export const STAGE_NAMES = ['result-budget', 'dedupe', 'microcompact', 'summarise'] as const;
 export const StageName = z.enum(STAGE_NAMES);

@@ -173,7 +173,8 @@ function stdinPath(p: string): string {
 
 /** Blob ids in entry order: files through git's own conversions (no drivers), links by their target bytes. */
 async function hashEntries(loc: GitLocation, scratch: string, entries: readonly DiskEntry[], timeoutMs: number): Promise<string[]> {
-  const out: string[] = new Array<string>(entries.length);
+  // Filled by index below; an entry left '' fails the id check at the end.
+  const out: string[] = Array.from({ length: entries.length }, () => '');
   const files = entries.map((e, i) => ({ e, i })).filter((x) => x.e.kind === 'file');
   if (files.length) {
     const ids = (await gitText(loc, ['hash-object', '-w', '--stdin-paths'], { input: files.map((f) => `${stdinPath(f.e.rel)}\n`).join(''), timeoutMs })).split('\n');

@@ -179,15 +179,6 @@ export const EventPayloads = {
 
 export type EventPayload<E extends HookEventName> = z.input<(typeof EventPayloads)[E]>;
 
-/** Fields every hook gets on stdin, whatever the event (Claude Code's BaseHookInput). */
-export const CommonPayload = z.object({
-  session_id: z.string(),
-  transcript_path: z.string().optional(),
-  cwd: z.string(),
-  hook_event_name: HookEventName,
-  permission_mode: z.string(),
-});
-
 /**
  * What a hook may print on stdout (exit code 0). Hook output is untrusted input: everything is
  * optional, types are checked, unknown keys are ignored (Claude Code adds fields over time and a

@@ -23,17 +23,23 @@ export function resultText(result: { content?: unknown; structuredContent?: unkn
   return clip(parts.join('\n'), limit);
 }
 
+/** A field of a server's answer as text: the server is untrusted, so a non-string is shown as its JSON, not as [object Object]. */
+function asText(v: unknown, absent = ''): string {
+  if (v === undefined || v === null) return absent;
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 function blockText(b: Block): string {
   switch (b.type) {
     case 'text':
-      return String(b.text ?? '');
+      return asText(b.text);
     case 'image':
     case 'audio':
-      return `[${b.type} ${String(b.mimeType ?? '')} omitted]`;
+      return `[${b.type} ${asText(b.mimeType)} omitted]`;
     case 'resource':
-      return typeof b.resource?.text === 'string' ? b.resource.text : `[resource ${String(b.resource?.uri ?? '')} (${String(b.resource?.mimeType ?? 'binary')}) omitted]`;
+      return typeof b.resource?.text === 'string' ? b.resource.text : `[resource ${asText(b.resource?.uri)} (${asText(b.resource?.mimeType, 'binary')}) omitted]`;
     case 'resource_link':
-      return `[resource link: ${String(b.name ?? '')} ${String(b.uri ?? '')}]`;
+      return `[resource link: ${asText(b.name)} ${asText(b.uri)}]`;
     default:
       return `[${String(b.type)} content omitted]`;
   }

@@ -72,6 +72,6 @@ export function describeManifestIssue(issue: z.core.$ZodIssue): string {
     const known = issue.path.length === 0 ? '; the keys are name, version, description, triggers, tools, mcp_servers, hooks, permissions' : '';
     return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')} — check the spelling${known}`;
   }
-  if (issue.code === 'invalid_type') return /received undefined$/.test(issue.message) ? 'is missing — add it' : `${issue.message} — fix the value's type`;
+  if (issue.code === 'invalid_type') return issue.message.endsWith('received undefined') ? 'is missing — add it' : `${issue.message} — fix the value's type`;
   return issue.message;
 }

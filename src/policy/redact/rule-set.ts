@@ -87,7 +87,7 @@ export interface SkippedRule {
 export interface RuleSet {
   rules: SecretRule[];
   /** The file's global allowlists, compiled on first use. */
-  global(): CompiledAllowlist[];
+  global: () => CompiledAllowlist[];
   /** Rules (and allowlist regexes) left out, with why; complete once compileAll has run. */
   skipped: SkippedRule[];
   /** Compiles every rule now (the daemon does, at start, to log the skipped count once). */

@@ -23,8 +23,6 @@ export const SECRETS = {
   daemonApiKey: 'sk-ant-api03-DaemonOwnKeyNeverInABody000000000000000000000000000000000000000000000000000000000000000000BB',
 } as const;
 
-export const ALL_SECRETS: readonly string[] = Object.values(SECRETS);
-
 export function pemBlock(body: string): string {
   return `-----BEGIN RSA PRIVATE KEY-----\n${body}\nQn7Yb2kL0pR3sU6vX9zA2cE5fH8jK1mN4qT7wZ0bD3gJ6lO9rU2xA5dG8iL1oR4u\n-----END RSA PRIVATE KEY-----\n`;
 }
