@@ -30,6 +30,7 @@ const INTEGRATION = [
   'policy/sandbox-mounts.test.js',
   'policy/sandbox-policy.test.js',
   'policy/shell-hostile.test.js',
+  'policy/shell-vs-bash.test.js', // real bash in bubblewrap per table row
   'agent/workers.test.js',
 ];
 const SPAWNS_DAEMON = /\b(spawnDaemon|withDaemon)\(/;
