@@ -18,7 +18,12 @@ esac
 work="$(mktemp -d "${TMPDIR:-/tmp}/kairos-lts.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent "node-linux-${arch}@${version}" >/dev/null && tar -xzf node-linux-*.tgz)
-node_dir="$work/package"
+# Node itself lives outside the temp folder: the service tests (rightly) treat a node under /tmp as
+# one a service must not run, so a node there fails them. Replaced on every run (a new 26.x).
+node_dir="${XDG_CACHE_HOME:-$HOME/.cache}/kairos-ci/node-linux-${arch}-${version}"
+rm -rf "$node_dir"
+mkdir -p "$(dirname "$node_dir")"
+mv "$work/package" "$node_dir"
 "$node_dir/bin/node" --version
 
 # The checkout as git has it (no node_modules, no dist), so nothing built for the other Node leaks in.
