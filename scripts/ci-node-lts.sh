@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the suite again on the current Node LTS (Node 20 reached end of life in April 2026), in a
 # copy of the checkout so the machine's own install (built for its Node) stays usable: after CI,
-# `npx kairos` must still work with the machine's Node. CI runs the unit part here
-# (KAIROS_LTS_SCRIPT=test:unit); `KAIROS_LTS_SCRIPT=test` runs everything.
+# `npx kairos` must still work with the machine's Node. It runs the whole suite (`npm test`, what
+# CI runs); KAIROS_LTS_SCRIPT=test:unit runs only the fast part, KAIROS_LTS_NODE picks another major.
 #
 # Node comes from the npm registry's node-linux-<arch> package (CI reaches the registry for npm ci
 # anyway). It ships its headers, so better-sqlite3 builds against it without downloading anything.
@@ -18,7 +18,12 @@ esac
 work="$(mktemp -d "${TMPDIR:-/tmp}/kairos-lts.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent "node-linux-${arch}@${version}" >/dev/null && tar -xzf node-linux-*.tgz)
-node_dir="$work/package"
+# Node itself lives outside the temp folder: the service tests (rightly) treat a node under /tmp as
+# one a service must not run, so a node there fails them. Replaced on every run (a new 26.x).
+node_dir="${XDG_CACHE_HOME:-$HOME/.cache}/kairos-ci/node-linux-${arch}-${version}"
+rm -rf "$node_dir"
+mkdir -p "$(dirname "$node_dir")"
+mv "$work/package" "$node_dir"
 "$node_dir/bin/node" --version
 
 # The checkout as git has it (no node_modules, no dist), so nothing built for the other Node leaks in.

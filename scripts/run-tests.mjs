@@ -8,6 +8,8 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { readTimes } from './test-times-reporter.mjs';
 
 // The slow part, relative to dist/test: whole folders (a trailing /) or single files. Everything else
 // is a unit test. A file that spawns the daemon belongs here; --unit refuses to run one that does.
@@ -29,6 +31,7 @@ const INTEGRATION = [
   'policy/sandbox-mounts.test.js',
   'policy/sandbox-policy.test.js',
   'policy/shell-hostile.test.js',
+  'policy/shell-vs-bash.test.js', // real bash in bubblewrap per table row
   'agent/workers.test.js',
 ];
 const SPAWNS_DAEMON = /\b(spawnDaemon|withDaemon)\(/;
@@ -62,11 +65,18 @@ if (files.length === 0) {
   console.error('run-tests: no test files under dist/test (did the build run?)');
   process.exit(1);
 }
+// Slowest first (as the last run measured them): the run then ends on short files, not on a long
+// one started last. Files never measured go first, as they may be slow.
+const times = readTimes();
+const took = (f) => times[f] ?? Infinity;
+files.sort((a, b) => took(b) - took(a) || a.localeCompare(b));
+// Unit files mostly wait on git, SQLite and child processes, so twice as many as there are cores
+// keep the cores busy. The full run keeps 2: its daemons and sandboxes have timing margins sized
+// for that (a loaded machine stretches every wait in them).
+const concurrency = process.env.KAIROS_TEST_CONCURRENCY ?? (unit ? Math.max(2, availableParallelism() * 2) : 2);
 // The fast-check properties run fewer cases in the fast part (every case in the full run).
 const env = { ...process.env, KAIROS_TEST: '1', ...(unit ? { KAIROS_PROPERTY_RUNS: process.env.KAIROS_PROPERTY_RUNS ?? '100' } : {}) };
-const r = spawnSync(
-  process.execPath,
-  ['--test', '--test-reporter=spec', `--test-concurrency=${process.env.KAIROS_TEST_CONCURRENCY ?? 2}`, ...files],
-  { stdio: 'inherit', env },
-);
+const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
+reporters.push(`--test-reporter=${new URL('./test-times-reporter.mjs', import.meta.url).href}`, '--test-reporter-destination=stdout');
+const r = spawnSync(process.execPath, ['--test', ...reporters, `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env });
 process.exit(r.status ?? 1);

@@ -11,7 +11,7 @@ import { ProposalStore } from '../../src/store/proposal-store.js';
 import { makeProposal, type Proposal } from '../../src/agent/proposal.js';
 import { createTaskWorktree, type TaskWorktree } from '../../src/agent/worktree.js';
 import { applyProposal, ApplyError, recoverInterruptedApplies, undoProposal, type ApplyErrorCode } from '../../src/agent/apply.js';
-import { COMPILED, REPO_ROOT } from '../support/paths.js';
+import { COMPILED, REPO_ROOT, TS_LOADER } from '../support/paths.js';
 import { snapshotTree } from '../support/tree-hash.js';
 
 process.env.GIT_CONFIG_GLOBAL = '/dev/null';
@@ -348,7 +348,7 @@ describe('applyProposal', () => {
     `;
     const run = (): Promise<string> =>
       new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, f.dbFile, f.p.id, f.p.hash, f.repo.dir, String(startAt)], {
+        const child = spawn(process.execPath, [...TS_LOADER, '--input-type=module', '-e', script, f.dbFile, f.p.id, f.p.hash, f.repo.dir, String(startAt)], {
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         let out = '';

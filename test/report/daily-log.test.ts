@@ -5,6 +5,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { appendDailyLog, dailyLogPath, formatDailyLogBullet, readDailyLog } from '../../src/report/daily-log.js';
 import { tempDir } from '../support/temp.js';
+import { TS_LOADER } from '../support/paths.js';
 
 const temps: Array<{ cleanup(): void }> = [];
 function home(): string {
@@ -73,7 +74,7 @@ describe('daily log', () => {
         for (let i = 0; i < 200; i++) {
           appendDailyLog(${JSON.stringify(h)}, { at: new Date(${at.getTime()}), repo: '/r/${id}', text: '${id} entry ' + i + '\\n${id} detail ' + i + ' ' + 'x'.repeat(i) });
         }`;
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...TS_LOADER, '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const ready = new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createLogger, logFilePath } from '../../src/report/logger.js';
 import { tempDir } from '../support/temp.js';
+import { TS_LOADER } from '../support/paths.js';
 
 const temps: Array<{ cleanup(): void }> = [];
 function home(): string {
@@ -26,7 +27,7 @@ const moduleUrl = new URL('../../src/report/logger.js', import.meta.url).href;
 /** Runs `body` in a fresh node process that has `createLogger` in scope. */
 function child(body: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   const code = `const { createLogger } = await import(${JSON.stringify(moduleUrl)});\n${body}`;
-  const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [...TS_LOADER, '--input-type=module', '-e', code], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   p.stderr.on('data', (d) => (stderr += d));
   return new Promise((resolve) => p.on('exit', (c, s) => resolve({ code: c, signal: s, stderr })));
