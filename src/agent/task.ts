@@ -15,7 +15,9 @@ import { isPaused } from '../store/pause-switch.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources, type HooksConfig } from './hooks.js';
-import { createTaskWorktree, removeTaskWorktree, type TaskWorktree } from './worktree.js';
+import { removeTaskWorktree, type TaskWorktree } from './worktree.js';
+import { TaskWorkspace } from './task-workspace.js';
+import { grepBase, listBaseFiles, readBaseFile, type BaseScope } from './tools/base-files.js';
 import { makeProposal, ProposalError, type Proposal } from './proposal.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
@@ -50,6 +52,12 @@ export interface AgentTaskDeps {
   /** A hook's systemMessage, for the user (the daemon shows it and writes it to the daily log). */
   hookMessage?: HooksConfig['onSystemMessage'];
   limits?: Partial<AgentLimits>;
+  /**
+   * 'lazy' (default): the model starts on the task's base at once and the worktree is made when the
+   * agent first edits or runs something (task-workspace.ts). 'eager': made before the first request
+   * (the old path; kept for the bench's side-by-side and used whenever hooks or MCP servers need a tree).
+   */
+  worktree?: 'lazy' | 'eager';
 }
 
 /** `workers`: what each worker of a split did (for the task's data); absent when the task did not split. */
@@ -76,7 +84,9 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
   if (trust === 'changed') {
     return { state: 'failed', reason: `model work is paused in ${t.repo}: its policy or hook files changed since you trusted it; run 'kairos trust ${t.repo}'`, costMicro: 0 };
   }
-  const wt = await createTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home, includeUncommitted: true });
+  const hasMcp = Object.keys(t.policy.mcp_servers ?? {}).length > 0;
+  const workspace = new TaskWorkspace({ repo: t.repo, taskId: t.taskId, home: d.home, mode: d.worktree === 'eager' || hasMcp ? 'eager' : 'lazy' });
+  await workspace.start();
   const spillDir = path.join(d.home, 'spill', String(t.taskId));
   fs.mkdirSync(spillDir, { recursive: true });
   try {
@@ -85,13 +95,21 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     for (const e of plugins.errors) d.log.warn({ err: e.message }, 'plugin not loaded');
     const hookSources = loadHookSources({ kairosHome: d.home, repoDir: t.repo, repoTrusted: trust === 'trusted', extra: pluginHookSources(plugins.plugins) });
     const hookSettings = { pluginDataRoot: path.join(d.home, 'plugin-data'), ...(d.hookMessage ? { onSystemMessage: d.hookMessage } : {}) };
-    const hooks = createHooks({
-      sources: hookSources,
-      projectDir: t.repo,
-      workDir: wt.dir,
-      sessionId: `kairos-task-${t.taskId}`,
-      ...hookSettings,
-    });
+    const sessionHooks = () =>
+      createHooks({
+        sources: hookSources,
+        projectDir: t.repo,
+        workDir: workspace.current()?.dir ?? workspace.plannedDir,
+        sessionId: `kairos-task-${t.taskId}`,
+        ...hookSettings,
+      });
+    let hooks = sessionHooks();
+    // A hook runs in the worktree (its cwd, the base of its file paths) and may run at any step: with
+    // any hook the tree is made before the first request, as before.
+    if (hooks.registry.hooks.length > 0 && !workspace.current()) {
+      await workspace.materialise();
+      hooks = sessionHooks();
+    }
     const audit = new AuditLog(d.db);
     // Trust is read again at every call, and the pause switch too: the gate's real check for a step
     // of a running task. A tool call costs nothing, so the spend layer is n/a for it (never called).
@@ -115,7 +133,10 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       taskId: t.taskId,
       repo: t.repo,
       home: d.home,
-      coordinatorDir: wt.dir,
+      // Read when the coordinator splits: split needs the tree, so it exists by then.
+      get coordinatorDir() {
+        return workspace.current()?.dir ?? workspace.plannedDir;
+      },
       ledger: d.model.ledger,
       maxWorkers: t.policy.workers?.max ?? WORKERS_DEFAULTS.max,
       log: d.log,
@@ -137,7 +158,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, recordBlocked, execute: toolExecutor(fixedTree(w.worktree), t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}`, ...hookSettings }),
             spillDir: workerSpill,
             limits,
@@ -147,7 +168,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       },
     });
     const execute = toolExecutor(
-      wt,
+      workspaceTree(workspace, spillDir),
       t.repo,
       t.policy.sandbox,
       spillDir,
@@ -163,12 +184,13 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
         return { text: r.text, failed: r.failed };
       },
     );
-    const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: wt.dir, env: process.env, log: d.log });
+    // MCP servers start in the tree (the workspace is eager when there are any).
+    const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: workspace.current()?.dir ?? workspace.plannedDir, env: process.env, log: d.log });
     const pluginTools = pluginToolbox(plugins.plugins);
     let outcome: Awaited<ReturnType<typeof runAgent>>;
     try {
       outcome = await runAgent(
-        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, origin: t.origin, instruction: t.instruction, context: t.context, worktree: wt.dir },
+        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, origin: t.origin, instruction: t.instruction, context: t.context, worktree: () => workspace.root() },
         {
           model: d.model,
           actModel,
@@ -179,6 +201,11 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           spillDir,
           limits,
           log: d.log,
+          // Reads wait only for the base; anything else for the worktree, started as soon as a turn asks for it.
+          prepareTool: async (name) => {
+            if (READ_TOOLS.has(name) || FINISH_TOOLS.has(name)) await workspace.base();
+            else await workspace.materialise();
+          },
         },
       );
     } finally {
@@ -196,6 +223,9 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     };
     if (outcome.kind === 'failed') return untrustedEnd('failed', outcome.reason);
     if (outcome.kind === 'sleep') return untrustedEnd('done', `slept: ${outcome.reason}`);
+    const wt = workspace.current();
+    // Nothing that changes a file ran, so no worktree was made: there is no diff to take.
+    if (!wt) return untrustedEnd('done', `nothing to propose: task ${t.taskId}: the agent changed no file (its worktree was never needed); there is nothing to propose`);
     let proposal: Proposal;
     try {
       proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
@@ -218,6 +248,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     }
     return { state: 'proposed', proposal, reason: outcome.summary, costMicro: cost, ...workerData };
   } finally {
+    await workspace.settled();
     await removeTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home }).catch((e: Error) => d.log.warn({ task: t.taskId, err: e.message }, 'worktree not removed'));
     fs.rmSync(spillDir, { recursive: true, force: true });
   }
@@ -230,9 +261,44 @@ export function untrustedReason(repo: string, denied: number): string {
 
 type ToolOutput = { text: string; failed?: boolean };
 
-/** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
+/** The built-in read tools: before the worktree exists they answer from the task's base. */
+const READ_TOOLS = new Set<string>(['read_file', 'list_files', 'grep']);
+/** Tools that touch no file (the loop or the task handles them). */
+const FINISH_TOOLS = new Set<string>(['propose', 'sleep', 'notify']);
+
+type Tree = Pick<TaskWorktree, 'dir' | 'gitDir'>;
+
+/** The tree a tool executor acts on: the worktree once it exists (made on demand), else the base's objects. */
+interface TreeAccess {
+  current(): Tree | undefined;
+  materialise(): Promise<Tree>;
+  baseScope(): Promise<BaseScope>;
+}
+
+/** A tree that exists from the start (a worker's worktree). */
+function fixedTree(wt: Tree): TreeAccess {
+  return {
+    current: () => wt,
+    materialise: async () => wt,
+    baseScope: async () => {
+      throw new Error('a worker reads its worktree, never a base');
+    },
+  };
+}
+
+function workspaceTree(ws: TaskWorkspace, spillDir: string): TreeAccess {
+  return {
+    current: () => ws.current(),
+    materialise: () => ws.materialise(),
+    baseScope: async () => ({ gitDir: ws.userGitDir, base: await ws.base(), roots: [ws.repo, ws.plannedDir, spillDir], maxReadBytes: READ_BYTES }),
+  };
+}
+
+const READ_BYTES = 256 * 1024;
+
+/** The built-in tools bound to one tree; notify and split are the caller's (a worker gets neither). */
 function toolExecutor(
-  wt: Pick<TaskWorktree, 'dir' | 'gitDir'>,
+  tree: TreeAccess,
   repo: string,
   sandboxSettings: SandboxSettings | undefined,
   spillDir: string,
@@ -240,11 +306,23 @@ function toolExecutor(
   notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
-  const root = wt.dir;
   // The worktree's git dir as the daemon made it (found from the repository's side, never from the tree's `.git`).
-  const git = { gitDir: wt.gitDir, workTree: wt.dir };
-  const files = { root, gitDir: wt.gitDir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+  const scope = (wt: Tree) => ({ root: wt.dir, gitDir: wt.gitDir, readOnlyRoots: [spillDir], maxReadBytes: READ_BYTES });
+  const inSpill = (p: unknown) => typeof p === 'string' && (p === spillDir || p.startsWith(spillDir + path.sep));
   return async (name, input) => {
+    const made = tree.current();
+    if (!made && READ_TOOLS.has(name)) {
+      // The compression spill folder is read as it is; everything else from the base.
+      if (name === 'read_file' && inSpill(input.path)) return { text: await readFile({ root: spillDir, readOnlyRoots: [spillDir], maxReadBytes: READ_BYTES }, input as never) };
+      const base = await tree.baseScope();
+      if (name === 'read_file') return { text: await readBaseFile(base, input as never) };
+      if (name === 'list_files') return { text: await listBaseFiles(base, input as never) };
+      return { text: await grepBase(base, input as never) };
+    }
+    const wt = made ?? (FINISH_TOOLS.has(name) ? undefined : await tree.materialise());
+    const root = wt?.dir ?? '';
+    const files = wt ? scope(wt) : { root, maxReadBytes: READ_BYTES };
+    const git = { gitDir: wt?.gitDir ?? '', workTree: root };
     switch (name) {
       case 'read_file': return { text: await readFile(files, input as never) };
       case 'list_files': return { text: await listFiles(files, input as never) };
