@@ -4,8 +4,10 @@ import { addPlannedWorktree, checkTaskWorktree, snapshotTaskBase, type CheckedWo
  * Where an acting task's tools act, made only as far as the task needs it, so the first model
  * request never waits for the repository's size:
  *
- *   start()        the cheap checks (HEAD has a commit, branch and folder free): awaited, a few ms;
- *                  then the base commit (the user's dirty state snapshotted into objects) in the background;
+ *   start()        in the background: the checks (HEAD has a commit, branch and folder free), then the
+ *                  base commit (the user's dirty state snapshotted into objects); nothing is awaited,
+ *                  so not even a git process stands before the first request. A failed check fails
+ *                  the task at the first tool that needs the base (a task that needs none never asks);
  *   base()         that base: read tools answer from its blobs until the worktree exists (tools/base-files.ts);
  *   materialise()  the full `git worktree add` on the base, the first time the agent edits, runs a
  *                  command, uses git or splits — a command usually needs the whole tree, and a
@@ -26,23 +28,31 @@ export interface TaskWorkspaceOptions {
 
 export class TaskWorkspace {
   private checked: CheckedWorktree | undefined;
+  private checkPromise: Promise<CheckedWorktree> | undefined;
   private basePromise: Promise<string> | undefined;
   private treePromise: Promise<TaskWorktree> | undefined;
   private tree: TaskWorktree | undefined;
 
   constructor(private readonly o: TaskWorkspaceOptions) {}
 
-  /** Throws (a WorktreeError the task reports) before any model call when no worktree could be made. */
+  /** Lazy: returns at once. Eager: returns with the worktree made (or throws a WorktreeError). */
   async start(): Promise<void> {
-    this.checked = await checkTaskWorktree({ repo: this.o.repo, taskId: this.o.taskId, home: this.o.home, includeUncommitted: true });
-    this.basePromise = snapshotTaskBase(this.checked, { includeUncommitted: true });
-    // Awaited by whoever needs it; a failure here is reported there, never as an unhandled rejection.
+    this.checkPromise = checkTaskWorktree({ repo: this.o.repo, taskId: this.o.taskId, home: this.o.home, includeUncommitted: true }).then((c) => (this.checked = c));
+    this.basePromise = this.checkPromise.then((c) => snapshotTaskBase(c, { includeUncommitted: true }));
+    // Awaited by whoever needs them; a failure is reported there, never as an unhandled rejection.
+    this.checkPromise.catch(() => {});
     this.basePromise.catch(() => {});
     if (this.o.mode === 'eager') await this.materialise();
   }
 
+  /** Whether the checks passed: the task's branch and folder are its own to remove at the end. */
+  owned(): boolean {
+    return this.checked !== undefined;
+  }
+
+  /** Set once base() (or materialise()) has resolved; the getters below need it. */
   private get check(): CheckedWorktree {
-    if (!this.checked) throw new Error('TaskWorkspace.start() was not awaited');
+    if (!this.checked) throw new Error('TaskWorkspace: await base() or materialise() before asking where the tree is');
     return this.checked;
   }
 
@@ -74,7 +84,8 @@ export class TaskWorkspace {
   /** The worktree, made on first call (every later call gets the same one). */
   materialise(): Promise<TaskWorktree> {
     this.treePromise ??= (async () => {
-      const plan: PlannedWorktree = { ...this.check, base: await this.base() };
+      const base = await this.base();
+      const plan: PlannedWorktree = { ...this.check, base };
       const wt = await addPlannedWorktree(plan, { home: this.o.home });
       this.tree = wt;
       return wt;
@@ -92,6 +103,7 @@ export class TaskWorkspace {
 
   /** Waits for a materialisation under way (or its failure) so the task's cleanup sees the final state. */
   async settled(): Promise<void> {
+    await this.checkPromise?.catch(() => {});
     await this.treePromise?.catch(() => {});
     await this.basePromise?.catch(() => {});
   }

@@ -99,7 +99,8 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       createHooks({
         sources: hookSources,
         projectDir: t.repo,
-        workDir: workspace.current()?.dir ?? workspace.plannedDir,
+        // With no hook registered the first set is never fired; with any, it is made again on the worktree.
+        workDir: workspace.current()?.dir ?? t.repo,
         sessionId: `kairos-task-${t.taskId}`,
         ...hookSettings,
       });
@@ -185,7 +186,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       },
     );
     // MCP servers start in the tree (the workspace is eager when there are any).
-    const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: workspace.current()?.dir ?? workspace.plannedDir, env: process.env, log: d.log });
+    const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: workspace.current()?.dir ?? t.repo, env: process.env, log: d.log });
     const pluginTools = pluginToolbox(plugins.plugins);
     let outcome: Awaited<ReturnType<typeof runAgent>>;
     try {
@@ -249,7 +250,9 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     return { state: 'proposed', proposal, reason: outcome.summary, costMicro: cost, ...workerData };
   } finally {
     await workspace.settled();
-    await removeTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home }).catch((e: Error) => d.log.warn({ task: t.taskId, err: e.message }, 'worktree not removed'));
+    // A task whose checks failed (its branch or folder already there) leaves them to reconciliation.
+    if (workspace.owned())
+      await removeTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home }).catch((e: Error) => d.log.warn({ task: t.taskId, err: e.message }, 'worktree not removed'));
     fs.rmSync(spillDir, { recursive: true, force: true });
   }
 }
@@ -290,7 +293,10 @@ function workspaceTree(ws: TaskWorkspace, spillDir: string): TreeAccess {
   return {
     current: () => ws.current(),
     materialise: () => ws.materialise(),
-    baseScope: async () => ({ gitDir: ws.userGitDir, base: await ws.base(), roots: [ws.repo, ws.plannedDir, spillDir], maxReadBytes: READ_BYTES }),
+    baseScope: async () => {
+      const base = await ws.base(); // first: the paths below are known once the checks are done
+      return { gitDir: ws.userGitDir, base, roots: [ws.repo, ws.plannedDir, spillDir], maxReadBytes: READ_BYTES };
+    },
   };
 }
 
