@@ -203,8 +203,10 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           limits,
           log: d.log,
           // Reads wait only for the base; anything else for the worktree, started as soon as a turn asks for it.
+          // (The executor makes the worktree itself when a tool reaches it; this only starts it early.)
           prepareTool: async (name) => {
-            if (READ_TOOLS.has(name) || FINISH_TOOLS.has(name)) await workspace.base();
+            // An untrusted repository's edits and commands are denied: no checkout for them.
+            if (READ_TOOLS.has(name) || FINISH_TOOLS.has(name) || trustStatus(d.db, t.repo) !== 'trusted') await workspace.base();
             else await workspace.materialise();
           },
         },
