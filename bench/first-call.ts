@@ -100,7 +100,7 @@ export async function benchFirstCall(opts: { runs: number; sizes: number[] }): P
   let taskId = 0;
   try {
     lines.push(`time to the first model request and requests per turn (median of ${opts.runs}; two-turn ask task: read, edit, propose)`);
-    lines.push(`${'files'.padStart(7)}  ${'path'.padEnd(6)} ${'first request'.padStart(14)} ${'req/turn'.padStart(9)} ${'whole task'.padStart(11)}   first request vs old`);
+    lines.push(`${'files'.padStart(7)}  ${'path'.padEnd(6)} ${'first request'.padStart(14)} ${'req/turn'.padStart(9)} ${'whole task'.padStart(11)}   old first request / this one`);
     for (const size of opts.sizes) {
       const repo = makeSizedRepo(size, 'kairos-bench-firstcall-');
       repo.write('src/d0/f0.ts', 'export const value0 = 0; // uncommitted\n');
@@ -125,7 +125,7 @@ export async function benchFirstCall(opts: { runs: number; sizes: number[] }): P
           const first = median(rs.map((r) => r.firstRequestMs));
           const perTurn = median(rs.map((r) => r.requests / r.turns));
           const total = median(rs.map((r) => r.totalMs));
-          lines.push(`${String(size).padStart(7)}  ${mode.padEnd(6)} ${ms(first).padStart(14)} ${perTurn.toFixed(2).padStart(9)} ${ms(total).padStart(11)}   ${mode === 'old' ? '1' : `1/${(old / first).toFixed(1)}`}`);
+          lines.push(`${String(size).padStart(7)}  ${mode.padEnd(6)} ${ms(first).padStart(14)} ${perTurn.toFixed(2).padStart(9)} ${ms(total).padStart(11)}   ${(old / first).toFixed(1)}×`);
         }
         const now = median(results.get('now')!.map((r) => r.firstRequestMs));
         lines.push(`${''.padStart(7)}  target: first request within 100 ms at any size: ${now <= 100 ? 'PASS' : 'FAIL'} (${ms(now)}); one request per turn: ${median(results.get('now')!.map((r) => r.requests / r.turns)) === 1 ? 'PASS' : 'FAIL'}`);
