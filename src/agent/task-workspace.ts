@@ -13,9 +13,10 @@ import { addPlannedWorktree, checkTaskWorktree, snapshotTaskBase, type CheckedWo
  *                  command, uses git or splits — a command usually needs the whole tree, and a
  *                  checkout of only the edited paths would give it a tree that is not the base.
  *
- * Snapshot semantics: the base is the user's tree when the task started; everything the agent reads
- * (from the base, later from the worktree) is that tree plus its own edits, whatever the user does
- * meanwhile. The proposal is the diff base → worktree, the same as with an eager worktree.
+ * Snapshot semantics: the base is the user's tree as the snapshot (started with the task, running
+ * beside the first request) finds it; the first read waits for it. Everything the agent reads (from
+ * the base, later from the worktree) is that tree plus its own edits, whatever the user saves after
+ * it was taken. The proposal is the diff base → worktree, the same as with an eager worktree.
  */
 export interface TaskWorkspaceOptions {
   repo: string;

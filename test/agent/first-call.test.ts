@@ -131,31 +131,35 @@ test('20,000 files: the first request leaves before any worktree exists; reads s
   }
 });
 
-test('a task that only reads and sleeps never makes a worktree; the user editing meanwhile does not change what it reads', async () => {
+test('a task that only reads and sleeps never makes a worktree; the user editing after the base was taken does not change what it reads', async () => {
   const repo = makeSizedRepo(100);
   try {
     const h = home();
     trustRepo(h.db, repo.dir);
     fake.reset();
-    let second = '';
+    let third = '';
     fake.setFallback((req) => {
       const turn = assistantTurns(req);
-      if (turn === 0) {
-        // The user saves while the model thinks: the task reads its snapshot, not this.
+      if (turn === 0) return tool(['read_file', { path: 'src/d0/f1.ts' }]);
+      if (turn === 1) {
+        // The first read waited for the base, so it is taken: the user now saves while the model
+        // thinks. (An edit racing the first request may or may not make the base: the base is the tree
+        // as the snapshot, started with the task, finds it — and every read agrees with it.)
         fs.writeFileSync(path.join(repo.dir, 'src/d0/f1.ts'), 'changed after the task started\n');
-        return tool(['read_file', { path: 'src/d0/f1.ts' }]);
+        return tool(['read_file', { path: 'src/d0/f1.ts' }], ['grep', { pattern: 'changed after' }]);
       }
-      second = lastResults(req);
+      third = lastResults(req);
       return tool(['sleep', { reason: 'nothing to do' }]);
     });
     const r = await run(h, repo, 7, POLICY);
     assert.equal(r.state, 'done', r.reason);
-    assert.match(second, /export const value1 = 1;/);
-    assert.doesNotMatch(second, /changed after the task started/);
+    assert.match(third, /export const value1 = 1;/);
+    assert.doesNotMatch(third, /changed after the task started/);
+    assert.match(third, /no match for \/changed after\//);
     assert.equal(fs.existsSync(path.join(h.home, 'worktrees', repoKey(repo.dir), '7')), false);
     assert.equal(repo.git('branch', '--list', 'kairos/*').trim(), '', 'no branch was made either');
-    // Two turns, two requests.
-    assert.deepEqual(fake.requests.map((r) => r.path), ['/v1/messages', '/v1/messages']);
+    // Three turns, three requests.
+    assert.deepEqual(fake.requests.map((r) => r.path), ['/v1/messages', '/v1/messages', '/v1/messages']);
   } finally {
     repo.cleanup();
   }
