@@ -7,6 +7,7 @@ import { compressConversation, CompressionBreaker, modelSummariser } from './com
 import type { Hooks } from './hooks.js';
 import { runToolCall, type ToolCallContext } from './tool-call.js';
 import { toolSpecs, type AgentRole } from './tools/schemas.js';
+import { nextInputBound, requestInputBound } from './input-bound.js';
 
 export interface AgentLimits {
   maxTurns: number;
@@ -35,7 +36,8 @@ export interface AgentRun {
   instruction: string;
   /** What happened: the failing command and its output, the changed paths. Already redacted and fenced. */
   context: string;
-  worktree: string;
+  /** Where the tools act (the policy layers' root); a function when it changes mid-task (a worktree made on demand). */
+  worktree: string | (() => string);
 }
 
 export interface AgentDeps {
@@ -52,6 +54,12 @@ export interface AgentDeps {
   limits: AgentLimits;
   log: LogSink;
   now?: () => number;
+  /**
+   * Called for each tool call of a turn as soon as the model's answer arrives, all of them before
+   * the first runs: what a tool needs (the task's worktree) starts being made at once. Each call
+   * awaits its own before it is checked and run. A rejection fails the task.
+   */
+  prepareTool?: (name: string) => Promise<void>;
 }
 
 export type AgentOutcome =
@@ -86,7 +94,11 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
   const breaker = new CompressionBreaker({ clock: now });
   const origin: Origin = run.origin ?? 'trigger';
   const summarise = deps.triageModel ? modelSummariser(deps.model, { model: deps.triageModel, origin, taskId: run.spendKey ?? String(run.taskId), trigger: run.trigger, repo: run.repo }) : undefined;
-  const ctx: ToolCallContext = { ...deps.tools, repo: run.repo, worktree: run.worktree, taskId: run.taskId, trigger: run.trigger, maxToolOutput: deps.limits.maxToolOutput, hooks: deps.hooks, role: deps.role ?? 'coordinator' };
+  const worktreeOf = run.worktree;
+  const ctx: ToolCallContext = { ...deps.tools, repo: run.repo, worktree: '', taskId: run.taskId, trigger: run.trigger, maxToolOutput: deps.limits.maxToolOutput, hooks: deps.hooks, role: deps.role ?? 'coordinator' };
+  // Read at every tool call: the policy layers confine paths to the tree as it is then.
+  if (typeof worktreeOf === 'function') Object.defineProperty(ctx, 'worktree', { get: worktreeOf, enumerable: true });
+  else ctx.worktree = worktreeOf;
   let cost = 0;
   let turns = 0;
   const end = (o: { kind: 'propose'; summary: string } | { kind: 'sleep' | 'failed'; reason: string }): AgentOutcome => ({ ...o, turns, costMicro: cost }) as AgentOutcome;
@@ -103,6 +115,9 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
   const tools = cachedTools([...toolSpecs(deps.role ?? 'coordinator'), ...(deps.externalSpecs ?? [])]);
   let nudged = false;
   let stopBlocks = 0;
+  // The previous request's real prompt size (from its usage) and how many messages it had: the next
+  // request's input is bounded from it without a count_tokens round trip (input-bound.ts).
+  let previous: { usage: Anthropic.Usage; sent: number; model: string } | undefined;
 
   while (turns < deps.limits.maxTurns) {
     if (now() > deadline) return end({ kind: 'failed', reason: `wall-clock limit of ${deps.limits.wallClockMs} ms reached` });
@@ -114,6 +129,8 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
       ...(deps.hooks?.has('PostCompact') ? { onPostCompact: async () => void (await deps.hooks!.fire('PostCompact', { trigger: 'auto' })) } : {}),
     });
     messages = compressed.messages;
+    // Compression rewrote what was sent before: the previous usage no longer measures a prefix.
+    if (compressed.report.some((r) => r.changed)) previous = undefined;
     for (const r of compressed.report) if (r.changed) deps.log.info({ task: run.taskId, stage: r.stage, before: r.tokensBefore, after: r.tokensAfter }, 'context compressed');
     cost += compressed.report.reduce((a, r) => a + (r.costMicros ?? 0), 0);
 
@@ -126,11 +143,15 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
         return end({ kind: 'failed', reason: `model call blocked by a BeforeModelCall hook: ${b.reason ?? ''}` });
       }
     }
+    const fullBound = requestInputBound({ system, tools, messages });
+    const inputTokensBound = previous && previous.model === deps.actModel ? Math.min(fullBound, nextInputBound(previous.usage, messages, previous.sent)) : fullBound;
+    const sent = messages.length;
     const out = await deps.model.call({
       model: deps.actModel,
       system,
       tools,
       messages,
+      inputTokensBound,
       max_tokens: deps.limits.maxTokens,
       minTokens: Math.min(deps.limits.maxTokens, deps.limits.minTokens ?? DEFAULT_MIN_TOKENS.act),
       origin,
@@ -142,6 +163,7 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
     });
     if (out.status !== 'ok') return end({ kind: 'failed', reason: out.reason });
     cost += out.costMicro;
+    previous = { usage: out.message.usage, sent, model: out.model };
     if (deps.hooks?.has('AfterModelCall')) {
       const u = out.message.usage;
       await deps.hooks.fire('AfterModelCall', {
@@ -166,7 +188,14 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
     const results: Anthropic.ToolResultBlockParam[] = [];
     let finish: { kind: 'propose' | 'sleep'; text: string } | undefined;
     let stop: string | undefined;
-    for (const use of uses) {
+    // Everything the turn's tools need starts now (a worktree's checkout overlaps the reads before it).
+    const prepared = uses.map((u) => {
+      const p = deps.prepareTool?.(u.name);
+      p?.catch(() => {});
+      return p;
+    });
+    for (const [i, use] of uses.entries()) {
+      await prepared[i];
       const r = await runToolCall(ctx, use.name, use.input, use.id);
       results.push({ type: 'tool_result', tool_use_id: use.id, content: r.content, ...(r.isError ? { is_error: true } : {}) });
       finish ??= r.finish;

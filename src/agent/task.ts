@@ -15,7 +15,9 @@ import { isPaused } from '../store/pause-switch.js';
 import { trustStatus } from '../policy/trust.js';
 import { trustLayer } from '../policy/trust-layer.js';
 import { createHooks, loadHookSources, type HooksConfig } from './hooks.js';
-import { createTaskWorktree, removeTaskWorktree, type TaskWorktree } from './worktree.js';
+import { removeTaskWorktree, type TaskWorktree } from './worktree.js';
+import { TaskWorkspace } from './task-workspace.js';
+import { grepBase, listBaseFiles, readBaseFile, type BaseScope } from './tools/base-files.js';
 import { makeProposal, ProposalError, type Proposal } from './proposal.js';
 import { ProposalStore } from '../store/proposal-store.js';
 import { runAgent, DEFAULT_AGENT_LIMITS, type AgentLimits } from './loop.js';
@@ -50,6 +52,12 @@ export interface AgentTaskDeps {
   /** A hook's systemMessage, for the user (the daemon shows it and writes it to the daily log). */
   hookMessage?: HooksConfig['onSystemMessage'];
   limits?: Partial<AgentLimits>;
+  /**
+   * 'lazy' (default): the model starts on the task's base at once and the worktree is made when the
+   * agent first edits or runs something (task-workspace.ts). 'eager': made before the first request
+   * (the old path; kept for the bench's side-by-side and used whenever hooks or MCP servers need a tree).
+   */
+  worktree?: 'lazy' | 'eager';
 }
 
 /** `workers`: what each worker of a split did (for the task's data); absent when the task did not split. */
@@ -76,7 +84,9 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
   if (trust === 'changed') {
     return { state: 'failed', reason: `model work is paused in ${t.repo}: its policy or hook files changed since you trusted it; run 'kairos trust ${t.repo}'`, costMicro: 0 };
   }
-  const wt = await createTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home, includeUncommitted: true });
+  const hasMcp = Object.keys(t.policy.mcp_servers ?? {}).length > 0;
+  const workspace = new TaskWorkspace({ repo: t.repo, taskId: t.taskId, home: d.home, mode: d.worktree === 'eager' || hasMcp ? 'eager' : 'lazy' });
+  await workspace.start();
   const spillDir = path.join(d.home, 'spill', String(t.taskId));
   fs.mkdirSync(spillDir, { recursive: true });
   try {
@@ -90,13 +100,22 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       // A failing hook never stops the session: the log is where it shows.
       onWarning: (hook: string, about: { event: string }) => d.log.warn({ task: t.taskId, event: about.event, hook }, 'hook warning'),
     };
-    const hooks = createHooks({
-      sources: hookSources,
-      projectDir: t.repo,
-      workDir: wt.dir,
-      sessionId: `kairos-task-${t.taskId}`,
-      ...hookSettings,
-    });
+    const sessionHooks = () =>
+      createHooks({
+        sources: hookSources,
+        projectDir: t.repo,
+        // With no hook registered the first set is never fired; with any, it is made again on the worktree.
+        workDir: workspace.current()?.dir ?? t.repo,
+        sessionId: `kairos-task-${t.taskId}`,
+        ...hookSettings,
+      });
+    let hooks = sessionHooks();
+    // A hook runs in the worktree (its cwd, the base of its file paths) and may run at any step: with
+    // any hook the tree is made before the first request, as before.
+    if (hooks.registry.hooks.length > 0 && !workspace.current()) {
+      await workspace.materialise();
+      hooks = sessionHooks();
+    }
     const audit = new AuditLog(d.db);
     // Trust is read again at every call, and the pause switch too: the gate's real check for a step
     // of a running task. A tool call costs nothing, so the spend layer is n/a for it (never called).
@@ -120,7 +139,10 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       taskId: t.taskId,
       repo: t.repo,
       home: d.home,
-      coordinatorDir: wt.dir,
+      // Read when the coordinator splits: split needs the tree, so it exists by then.
+      get coordinatorDir() {
+        return workspace.current()?.dir ?? workspace.plannedDir;
+      },
       ledger: d.model.ledger,
       maxWorkers: t.policy.workers?.max ?? WORKERS_DEFAULTS.max,
       log: d.log,
@@ -142,7 +164,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
             actModel,
             triageModel: t.policy.models?.triage,
             role: 'worker',
-            tools: { evaluate, recordBlocked, execute: toolExecutor(w.worktree, t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
+            tools: { evaluate, recordBlocked, execute: toolExecutor(fixedTree(w.worktree), t.repo, t.policy.sandbox, workerSpill, d, () => ({ text: 'workers cannot notify', failed: true }), undefined) },
             hooks: createHooks({ sources: hookSources, projectDir: t.repo, workDir: w.worktree.dir, sessionId: `kairos-task-${w.id}`, ...hookSettings }),
             spillDir: workerSpill,
             limits,
@@ -152,7 +174,7 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
       },
     });
     const execute = toolExecutor(
-      wt,
+      workspaceTree(workspace, spillDir),
       t.repo,
       t.policy.sandbox,
       spillDir,
@@ -168,12 +190,13 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
         return { text: r.text, failed: r.failed };
       },
     );
-    const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: wt.dir, env: process.env, log: d.log });
+    // MCP servers start in the tree (the workspace is eager when there are any).
+    const mcp = await connectMcpServers(t.policy.mcp_servers ?? {}, { cwd: workspace.current()?.dir ?? t.repo, env: process.env, log: d.log });
     const pluginTools = pluginToolbox(plugins.plugins);
     let outcome: Awaited<ReturnType<typeof runAgent>>;
     try {
       outcome = await runAgent(
-        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, origin: t.origin, instruction: t.instruction, context: t.context, worktree: wt.dir },
+        { taskId: t.taskId, repo: t.repo, trigger: t.trigger, origin: t.origin, instruction: t.instruction, context: t.context, worktree: () => workspace.root() },
         {
           model: d.model,
           actModel,
@@ -184,6 +207,13 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           spillDir,
           limits,
           log: d.log,
+          // Reads wait only for the base; anything else for the worktree, started as soon as a turn asks for it.
+          // (The executor makes the worktree itself when a tool reaches it; this only starts it early.)
+          prepareTool: async (name) => {
+            // An untrusted repository's edits and commands are denied: no checkout for them.
+            if (READ_TOOLS.has(name) || FINISH_TOOLS.has(name) || trustStatus(d.db, t.repo) !== 'trusted') await workspace.base();
+            else await workspace.materialise();
+          },
         },
       );
     } finally {
@@ -201,6 +231,9 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     };
     if (outcome.kind === 'failed') return untrustedEnd('failed', outcome.reason);
     if (outcome.kind === 'sleep') return untrustedEnd('done', `slept: ${outcome.reason}`);
+    const wt = workspace.current();
+    // Nothing that changes a file ran, so no worktree was made: there is no diff to take.
+    if (!wt) return untrustedEnd('done', `nothing to propose: task ${t.taskId}: the agent changed no file (its worktree was never needed); there is nothing to propose`);
     let proposal: Proposal;
     try {
       proposal = await makeProposal({ db: d.db, repo: t.repo, worktreeDir: wt.dir, base: wt.base, taskId: t.taskId, summary: outcome.summary, costMicros: cost });
@@ -223,7 +256,10 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
     }
     return { state: 'proposed', proposal, reason: outcome.summary, costMicro: cost, ...workerData };
   } finally {
-    await removeTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home }).catch((e: Error) => d.log.warn({ task: t.taskId, err: e.message }, 'worktree not removed'));
+    await workspace.settled();
+    // A task whose checks failed (its branch or folder already there) leaves them to reconciliation.
+    if (workspace.owned())
+      await removeTaskWorktree({ repo: t.repo, taskId: t.taskId, home: d.home }).catch((e: Error) => d.log.warn({ task: t.taskId, err: e.message }, 'worktree not removed'));
     fs.rmSync(spillDir, { recursive: true, force: true });
   }
 }
@@ -234,6 +270,11 @@ export function untrustedReason(repo: string, denied: number): string {
 }
 
 type ToolOutput = { text: string; failed?: boolean };
+
+/** The built-in read tools: before the worktree exists they answer from the task's base. */
+const READ_TOOLS = new Set<string>(['read_file', 'list_files', 'grep']);
+/** Tools that touch no file (the loop or the task handles them). */
+const FINISH_TOOLS = new Set<string>(['propose', 'sleep', 'notify']);
 
 /** One handler per built-in tool, each given the input its zod schema parsed. propose and sleep end the loop there, so they have none. */
 type ToolHandlers = { [N in ToolName]?: (input: ToolInput<N>) => Promise<ToolOutput> };
@@ -253,9 +294,43 @@ function validatedInput<N extends ToolName>(_name: N, input: Record<string, unkn
   return input as ToolInput<N>;
 }
 
-/** The built-in tools bound to one worktree; notify and split are the caller's (a worker gets neither). */
+
+type Tree = Pick<TaskWorktree, 'dir' | 'gitDir'>;
+
+/** The tree a tool executor acts on: the worktree once it exists (made on demand), else the base's objects. */
+interface TreeAccess {
+  current(): Tree | undefined;
+  materialise(): Promise<Tree>;
+  baseScope(): Promise<BaseScope>;
+}
+
+/** A tree that exists from the start (a worker's worktree). */
+function fixedTree(wt: Tree): TreeAccess {
+  return {
+    current: () => wt,
+    materialise: async () => wt,
+    baseScope: async () => {
+      throw new Error('a worker reads its worktree, never a base');
+    },
+  };
+}
+
+function workspaceTree(ws: TaskWorkspace, spillDir: string): TreeAccess {
+  return {
+    current: () => ws.current(),
+    materialise: () => ws.materialise(),
+    baseScope: async () => {
+      const base = await ws.base(); // first: the paths below are known once the checks are done
+      return { gitDir: ws.userGitDir, base, roots: [ws.repo, ws.plannedDir, spillDir], maxReadBytes: READ_BYTES };
+    },
+  };
+}
+
+const READ_BYTES = 256 * 1024;
+
+/** The built-in tools bound to one tree; notify and split are the caller's (a worker gets neither). */
 function toolExecutor(
-  wt: Pick<TaskWorktree, 'dir' | 'gitDir'>,
+  tree: TreeAccess,
   repo: string,
   sandboxSettings: SandboxSettings | undefined,
   spillDir: string,
@@ -263,21 +338,42 @@ function toolExecutor(
   notify: (message: string) => ToolOutput | Promise<ToolOutput>,
   split: ((tasks: ToolInput<'split'>['tasks']) => Promise<ToolOutput>) | undefined,
 ): (name: ToolName, input: Record<string, unknown>) => Promise<ToolOutput> {
-  const root = wt.dir;
   // The worktree's git dir as the daemon made it (found from the repository's side, never from the tree's `.git`).
-  const git = { gitDir: wt.gitDir, workTree: wt.dir };
-  const files = { root, gitDir: wt.gitDir, readOnlyRoots: [spillDir], maxReadBytes: 256 * 1024 };
+  const scope = (wt: Tree) => ({ root: wt.dir, gitDir: wt.gitDir, readOnlyRoots: [spillDir], maxReadBytes: READ_BYTES });
+  const inSpill = (p: string) => p === spillDir || p.startsWith(spillDir + path.sep);
   const sandbox = { sandbox: d.sandbox, ...(sandboxSettings ? { settings: sandboxSettings } : {}), home: os.homedir(), kairosHome: d.home };
+  /** The worktree, made on the first tool that writes, runs or asks git; reads before that answer from the base. */
+  const worktree = async (): Promise<Tree> => tree.current() ?? tree.materialise();
   const handlers: ToolHandlers = {
-    read_file: async (input) => ({ text: await readFile(files, input) }),
-    list_files: async (input) => ({ text: await listFiles(files, input) }),
-    grep: async (input) => ({ text: await grep(files, input) }),
-    write_file: async (input) => ({ text: await writeFile(files, input) }),
-    edit_file: async (input) => ({ text: await editFile(files, input) }),
-    git: async (input) => ({ text: await gitRead({ git, repo, ...sandbox, timeoutMs: 30_000 }, input) }),
-    run_command: (input) => runAgentCommand({ root, repo, ...sandbox, timeoutMs: AGENT_COMMAND_TIMEOUT_MS, outputLimit: 64_000 }, input),
+    read_file: async (input) => {
+      const made = tree.current();
+      if (made) return { text: await readFile(scope(made), input) };
+      // The compression spill folder is read as it is; everything else from the base.
+      if (inSpill(input.path)) return { text: await readFile({ root: spillDir, readOnlyRoots: [spillDir], maxReadBytes: READ_BYTES }, input) };
+      return { text: await readBaseFile(await tree.baseScope(), input) };
+    },
+    list_files: async (input) => {
+      const made = tree.current();
+      return { text: made ? await listFiles(scope(made), input) : await listBaseFiles(await tree.baseScope(), input) };
+    },
+    grep: async (input) => {
+      const made = tree.current();
+      return { text: made ? await grep(scope(made), input) : await grepBase(await tree.baseScope(), input) };
+    },
+    write_file: async (input) => ({ text: await writeFile(scope(await worktree()), input) }),
+    edit_file: async (input) => ({ text: await editFile(scope(await worktree()), input) }),
+    git: async (input) => {
+      const wt = await worktree();
+      return { text: await gitRead({ git: { gitDir: wt.gitDir, workTree: wt.dir }, repo, ...sandbox, timeoutMs: 30_000 }, input) };
+    },
+    run_command: async (input) => runAgentCommand({ root: (await worktree()).dir, repo, ...sandbox, timeoutMs: AGENT_COMMAND_TIMEOUT_MS, outputLimit: 64_000 }, input),
+    // notify touches no file: it never makes the worktree.
     notify: async (input) => notify(input.message),
-    split: (input) => (split ? split(input.tasks) : Promise.resolve({ text: 'split is not available here', failed: true })),
+    split: async (input) => {
+      if (!split) return { text: 'split is not available here', failed: true };
+      await worktree(); // workers branch from the task's tree
+      return split(input.tasks);
+    },
   };
   return (name, input) => dispatchTool(handlers, name, validatedInput(name, input));
 }

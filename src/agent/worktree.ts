@@ -120,6 +120,37 @@ const KAIROS_IDENTITY = {
  * are carried as their recorded commit.
  */
 export async function createTaskWorktree(opts: CreateWorktreeOptions): Promise<TaskWorktree> {
+  return addPlannedWorktree(await planTaskWorktree(opts), opts);
+}
+
+/**
+ * A task's worktree decided but not yet on disk: its base commit is made (the user's dirty state
+ * snapshotted into objects only), its folder and branch are named and checked free. An agent reads
+ * the base's blobs through it (git/base-files.ts) and materialises it with addPlannedWorktree only
+ * when it first edits or runs something, so the first model request never waits for a checkout.
+ */
+export interface PlannedWorktree {
+  id: string;
+  layout: RepoLayout;
+  /** The folder the worktree will have (not realpath'd: it does not exist yet). */
+  dir: string;
+  branch: string;
+  base: string;
+  head: string;
+  /** The realpath'd top folder of the user's repository. */
+  repo: string;
+}
+
+/** Everything createTaskWorktree does before `git worktree add`: the checks and the base commit. */
+export async function planTaskWorktree(opts: CreateWorktreeOptions): Promise<PlannedWorktree> {
+  const checked = await checkTaskWorktree(opts);
+  return { ...checked, base: await snapshotTaskBase(checked, opts) };
+}
+
+export type CheckedWorktree = Omit<PlannedWorktree, 'base'>;
+
+/** The cheap part (a few git look-ups): HEAD has a commit, the branch and folder are free. */
+export async function checkTaskWorktree(opts: CreateWorktreeOptions): Promise<CheckedWorktree> {
   const id = checkTaskId(opts.taskId);
   const layout = await repoLayout(opts.repo);
   const top = layout.top;
@@ -141,7 +172,13 @@ export async function createTaskWorktree(opts: CreateWorktreeOptions): Promise<T
   if (fs.existsSync(dir)) {
     throw new WorktreeError(`${dir} already exists; remove it (or restart the daemon to reconcile leaked worktrees) before starting task ${id} again`);
   }
+  return { id, layout, dir, branch, head, repo: top };
+}
 
+/** The worktree's base commit: HEAD, or a commit of HEAD plus the dirty state of the user's tree (or of `from`). */
+export async function snapshotTaskBase(checked: CheckedWorktree, opts: Pick<CreateWorktreeOptions, 'includeUncommitted' | 'from'>): Promise<string> {
+  const { id, layout, head } = checked;
+  const user = userTree(layout);
   let base: string;
   if (opts.from) {
     // Another task's worktree: touched by an agent, so read only through the daemon's own index (never `git add`).
@@ -151,14 +188,20 @@ export async function createTaskWorktree(opts: CreateWorktreeOptions): Promise<T
   } else {
     base = opts.includeUncommitted ? await snapshotUncommitted(user, head, id) : head;
   }
+  return base;
+}
 
+/** `git worktree add` of a planned worktree on its base; on failure nothing is left behind. */
+export async function addPlannedWorktree(plan: PlannedWorktree, opts: Pick<CreateWorktreeOptions, 'home' | 'now'>): Promise<TaskWorktree> {
+  const { id, layout, dir, branch, base, head } = plan;
+  const top = layout.top;
   const marker = markerPath(opts.home, top, id);
   fs.mkdirSync(path.dirname(marker), { recursive: true });
   const now = (opts.now ?? (() => new Date()))();
   fs.writeFileSync(marker, JSON.stringify({ repo: top, branch, base, head, createdAt: now.toISOString() }) + '\n');
   let gitDir: string | undefined;
   try {
-    await git(user, ['worktree', 'add', '--quiet', '-b', branch, dir, base]);
+    await git(userTree(layout), ['worktree', 'add', '--quiet', '-b', branch, dir, base]);
     gitDir = findWorktreeGitDir(layout.commonDir, dir);
     if (!gitDir) throw new Error(`git made no admin folder for ${dir} under ${layout.commonDir}/worktrees`);
   } catch (err) {

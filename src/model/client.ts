@@ -84,6 +84,13 @@ export interface ModelCallRequest {
   repo?: string | undefined;
   /** Step down models.act → models.triage when the budget says so (default true). */
   ladder?: boolean | undefined;
+  /**
+   * An upper bound of the request's input tokens the caller vouches for (src/agent/input-bound.ts):
+   * the call is reserved on it with no count_tokens round trip. Near a cap (the bound would lower
+   * max_tokens or be refused) or the context window, count_tokens is asked anyway: the exact number
+   * is never above the bound and may let the call through whole. Without it, every call counts.
+   */
+  inputTokensBound?: number | undefined;
 }
 
 export type ModelCallOutcome =
@@ -170,6 +177,11 @@ export function modelLadder(model: string, models: Models | undefined, enabled =
   return [...new Set([model, ...below])];
 }
 
+/** Every model Kairos calls has at least this context window (input + output tokens). */
+export const CONTEXT_WINDOW_TOKENS = 200_000;
+/** A call whose bound comes this near the window counts exactly (the window is a hard edge). */
+const WINDOW_MARGIN = 0.8;
+
 /** Conservative token estimate without the API: ~3 characters per token (real text is nearer 4). */
 export function estimateInputTokens(req: Pick<ModelCallRequest, 'system' | 'messages' | 'tools'>): number {
   const chars = JSON.stringify([req.system ?? '', req.messages, req.tools ?? []]).length;
@@ -254,10 +266,20 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     const inputTokens = async (model: string): Promise<number> => {
       let tokens = counts.get(model);
       if (tokens === undefined) {
-        tokens = (await countInputTokens({ ...req, model })).tokens;
+        const bound = model === req.model ? usableBound(model) : undefined;
+        tokens = bound ?? (await countInputTokens({ ...req, model })).tokens;
         counts.set(model, tokens);
       }
       return tokens;
+    };
+    // The caller's bound, when reserving on it is as good as the exact count: far from the window,
+    // and every cap still grants the full max_tokens with it.
+    const usableBound = (model: string): number | undefined => {
+      const bound = req.inputTokensBound;
+      if (bound === undefined || !Number.isSafeInteger(bound) || bound < 0) return undefined;
+      if (bound + req.max_tokens > CONTEXT_WINDOW_TOKENS * WINDOW_MARGIN) return undefined;
+      const fit = ledger.fit(reserveRequest(model, bound, reserved + 1), clock());
+      return fit.ok && fit.maxTokens >= req.max_tokens ? bound : undefined;
     };
     const reserveRequest = (model: string, tokens: number, attempt: number) => ({
       model,
