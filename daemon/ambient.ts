@@ -14,6 +14,7 @@ import { LookMemory } from '../src/pipeline/look-memory.js';
 import { QuietWindow } from '../src/pipeline/quiet-window.js';
 import { ENGINE_DEFAULTS } from '../src/policy/schema.js';
 import { changedPaths } from '../src/events/git-changed-paths.js';
+import { messageOf } from '../src/core/errors.js';
 
 /** The trigger name agent tasks started by ambient triage carry (it names no policy trigger). */
 export const AMBIENT_TRIGGER = 'ambient';
@@ -89,7 +90,7 @@ export class Ambient {
       rehash: (repo, paths) => contentHash(repo, paths, String(d.lastTaskId(repo) ?? '')),
       budgetMs: () => allowance(this.presence.mode()).tickBudgetMs,
       onLate: (item, r) => d.daily(`a decision for ${item.source} ran past its tick budget and ${r.ok ? 'finished' : 'failed'} in the background`, item.repo),
-      onError: (err, item) => d.log.error({ repo: item.repo, err: (err as Error).message }, 'ambient decision failed'),
+      onError: (err, item) => d.log.error({ repo: item.repo, err: messageOf(err) }, 'ambient decision failed'),
     });
   }
 
@@ -121,7 +122,7 @@ export class Ambient {
     try {
       this.dreamJob = scheduleDream(s.cron, this.d.db, (slot) => void this.dreamAll(this.d.watchedRepos(), { slot }), this.d.log);
     } catch (e) {
-      this.d.log.error({ cron: s.cron, err: (e as Error).message }, 'the dream schedule could not start; no nightly dream until the policy is fixed');
+      this.d.log.error({ cron: s.cron, err: messageOf(e) }, 'the dream schedule could not start; no nightly dream until the policy is fixed');
     }
   }
 
@@ -148,8 +149,8 @@ export class Ambient {
           this.d.daily(r.status === 'done' ? `${why}: memory rewritten (${r.lines} lines)` : `${why} ${r.status}: ${r.reason}`, repo);
           out.push({ ...r, repo });
         } catch (e) {
-          this.d.log.error({ repo, err: (e as Error).message }, 'dream failed');
-          out.push({ status: 'failed', runId: -1, reason: (e as Error).message, costMicro: 0, repo });
+          this.d.log.error({ repo, err: messageOf(e) }, 'dream failed');
+          out.push({ status: 'failed', runId: -1, reason: messageOf(e), costMicro: 0, repo });
         }
       }
       return out;

@@ -4,7 +4,7 @@ import { approvalJson, isPaused, pausedSince, setPaused, type ApprovalQueue, typ
 import type { ControlHandler } from './control-server.js';
 import type { LogSink } from '../src/report/logger.js';
 import { redactText } from '../src/policy/filter.js';
-import { RefusedError } from '../src/core/errors.js';
+import { RefusedError, messageOf } from '../src/core/errors.js';
 
 /**
  * The approval queue's control methods.
@@ -56,7 +56,7 @@ export function approvalHandlers(deps: ApprovalHandlerDeps): Record<string, Cont
       deps.onChange?.(c);
     } catch (e) {
       // A listener's failure must not turn a recorded decision into an error for the caller: logged instead.
-      deps.log?.warn({ change: c.type, err: (e as Error).message }, 'an approval listener failed');
+      deps.log?.warn({ change: c.type, err: messageOf(e) }, 'an approval listener failed');
     }
   };
   return {

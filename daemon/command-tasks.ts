@@ -6,7 +6,7 @@ import type { Logger } from '../src/report/logger.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import { isAlive, processStartTime } from '../src/cli/process-alive.js';
 import type { Evaluation } from '../src/policy/layers.js';
-import { isErrno } from '../src/core/errors.js';
+import { isErrno, messageOf } from '../src/core/errors.js';
 
 const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 const DEFAULT_OUTPUT_LIMIT = 64_000;
@@ -61,7 +61,7 @@ export class CommandTasks {
         process.kill(-pid, 'SIGTERM');
       } catch (e) {
         // ESRCH: the group is gone already. Anything else (EPERM: no longer ours) is said, not dropped.
-        if (!isErrno(e, 'ESRCH')) this.d.log.warn({ pid, err: (e as Error).message }, 'could not stop a running command');
+        if (!isErrno(e, 'ESRCH')) this.d.log.warn({ pid, err: messageOf(e) }, 'could not stop a running command');
       }
     }
   }
@@ -75,7 +75,7 @@ export class CommandTasks {
       this.d.log.warn({ task: t.id, pid }, 'stopped the command an interrupted task left running');
     } catch (e) {
       // ESRCH: already gone. Anything else (EPERM) is said, not dropped.
-      if (!isErrno(e, 'ESRCH')) this.d.log.warn({ task: t.id, pid, err: (e as Error).message }, 'could not stop the command an interrupted task left running');
+      if (!isErrno(e, 'ESRCH')) this.d.log.warn({ task: t.id, pid, err: messageOf(e) }, 'could not stop the command an interrupted task left running');
     }
   }
 }

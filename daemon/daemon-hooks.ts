@@ -7,6 +7,7 @@ import { loadUserPlugins, pluginHookSources } from '../src/agent/plugins.js';
 import { trustStatus } from '../src/policy/trust.js';
 import type { ChangedFile } from './file-changed.js';
 import { hookMessageSink } from './hook-messages.js';
+import { messageOf } from '../src/core/errors.js';
 
 /**
  * Hooks for the daemon's own events, outside any agent session: EventSettled (a block drops the
@@ -52,7 +53,7 @@ export class DaemonHooks {
           onSystemMessage: hookMessageSink(this.d, { ...(repo ? { repo } : {}), title: 'Kairos: hook' }),
         });
       } catch (e) {
-        this.d.log.warn({ repo, err: (e as Error).message }, 'hooks not loaded for daemon events');
+        this.d.log.warn({ repo, err: messageOf(e) }, 'hooks not loaded for daemon events');
         this.perRepo.set(key, null);
         return undefined;
       }
@@ -122,7 +123,7 @@ export class DaemonHooks {
 
   /** fire() rejects only for Kairos's own fault (a payload it could not build): logged, never the daemon's stop. */
   private failed(repo: string | undefined, event: HookEventName, e: unknown): void {
-    this.d.log.warn({ repo, event, err: (e as Error).message }, 'hooks not run');
+    this.d.log.warn({ repo, event, err: messageOf(e) }, 'hooks not run');
   }
 
   private warn(repo: string | undefined, warnings: readonly string[]): void {

@@ -46,6 +46,7 @@ import { watchPolicyFiles, type PolicyWatch } from './policy-watch.js';
 import { ensureIncrementalVacuum } from '../src/store/retention.js';
 import { isDamaged, StoreDamagedError } from '../src/store/store-errors.js';
 import { dreamStatus, memoryStatus } from '../src/pipeline/dream.js';
+import { messageOf } from '../src/core/errors.js';
 
 export const DEFAULT_SETTLE_MS = 1500;
 
@@ -68,7 +69,7 @@ interface WatchedRepo {
 
 /** A corrupt page met while starting (not only at open) is the same problem for the user: one line, what to do. */
 function damagedAsOneLine(e: unknown, home: string): unknown {
-  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), (e as Error).message, { cause: e }) : e;
+  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), messageOf(e), { cause: e }) : e;
 }
 
 /** The long-running process's engine: sources → store → settle → tasks → report. */
@@ -362,7 +363,7 @@ export class Daemon {
       await entry.watch.ready;
     } catch (e) {
       // Listed with its failed watcher (status shows the reason) rather than dropped silently.
-      this.log.error({ repo, err: (e as Error).message }, 'watcher failed');
+      this.log.error({ repo, err: messageOf(e) }, 'watcher failed');
       return;
     }
     if (this.repos.get(repo) !== entry || this.stopping) return; // removed, or stopping, while it indexed
@@ -421,7 +422,7 @@ export class Daemon {
     try {
       this.userPolicy = this.withPlugins(loadUserPolicy(this.opts.home));
     } catch (e) {
-      const error = (e as Error).message;
+      const error = messageOf(e);
       // Said once per distinct error: an editor saving the same broken file twice is not news.
       if (this.lastReload?.error !== error) this.reporter.policyReloadFailed(error);
       this.lastReload = { ok: false, error, at: at.toISOString() };
@@ -559,7 +560,7 @@ export class Daemon {
     try {
       if (ensureIncrementalVacuum(this.db) === 'converted') this.log.info({ ms: Date.now() - t0 }, 'store converted to incremental vacuum (once)');
     } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'could not convert the store to incremental vacuum (needs free disk as large as the store); tried again at the next start');
+      this.log.warn({ err: messageOf(e) }, 'could not convert the store to incremental vacuum (needs free disk as large as the store); tried again at the next start');
     }
   }
 
@@ -577,8 +578,8 @@ export class Daemon {
       try {
         await fn();
       } catch (e) {
-        errors.push(`${what}: ${(e as Error).message}`);
-        this.log.error({ err: (e as Error).message }, `stopping: ${what} failed`);
+        errors.push(`${what}: ${messageOf(e)}`);
+        this.log.error({ err: messageOf(e) }, `stopping: ${what} failed`);
       }
     };
     this.policyWatch?.close();
@@ -692,7 +693,7 @@ export class Daemon {
     // Stored first; an EventSettled hook may still drop the run (recorded as skipped, not lost).
     const settled = this.hooks.eventSettled(batch.repo, t.name, batch.paths).catch((e: unknown) => {
       // Hooks that could not run did not block: the task runs, and the log says why no hook had a say.
-      this.log.warn({ repo: batch.repo, task: taskId, err: (e as Error).message }, 'EventSettled hooks not run');
+      this.log.warn({ repo: batch.repo, task: taskId, err: messageOf(e) }, 'EventSettled hooks not run');
       return true;
     });
     void settled.then((go) => {
@@ -702,7 +703,7 @@ export class Daemon {
         this.tasks.move(taskId, 'queued', 'skipped', new Date().toISOString(), { reason: 'dropped by an EventSettled hook' });
       } catch (e) {
         // Already started or joined by a later batch: it runs. Anything else is not that race: logged.
-        if (!(e instanceof TaskStateError)) this.log.error({ task: taskId, err: (e as Error).message }, 'could not record the dropped batch');
+        if (!(e instanceof TaskStateError)) this.log.error({ task: taskId, err: messageOf(e) }, 'could not record the dropped batch');
       }
     }).catch((e: unknown) => this.log.error({ repo: batch.repo, trigger: t.name, task: taskId, err: e instanceof Error ? e.message : String(e) }, 'EventSettled hook step failed'));
   }

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../src/report/logger.js';
+import { messageOf } from '../src/core/errors.js';
 
 /** The files in `$KAIROS_HOME` whose edit changes what the daemon does. */
 const WATCHED_NAMES = new Set(['policy.yaml', 'hooks.json', 'plugins']);
@@ -38,7 +39,7 @@ export function watchPolicyFiles(home: string, reload: () => void, log: Logger, 
       return w;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') log.warn({ dir, err: (e as Error).message }, 'cannot watch for policy edits');
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') log.warn({ dir, err: messageOf(e) }, 'cannot watch for policy edits');
       return undefined;
     }
   };

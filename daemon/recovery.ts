@@ -7,6 +7,7 @@ import { ApprovalStore } from '../src/store/approval-store.js';
 import type { TaskRow, TaskStore } from '../src/store/task-store.js';
 import type { Logger } from '../src/report/logger.js';
 import { followAll } from '../src/pipeline/task-follow.js';
+import { messageOf } from '../src/core/errors.js';
 
 /**
  * What a crash (or SIGKILL) can leave half done, settled before the daemon does anything new:
@@ -93,7 +94,7 @@ export function startApprovalExpiry(approvals: ApprovalQueue, log: Logger, maxWa
           // Something still due right after a run (a failure, a clock step) is retried later, not in a loop.
           arm(Math.max(nextDue(), Date.now() + (failed ? 60_000 : 1000)));
         } catch (e) {
-          log.error({ err: (e as Error).message }, 'expiring approvals failed');
+          log.error({ err: messageOf(e) }, 'expiring approvals failed');
         }
       });
   };

@@ -12,6 +12,7 @@ import { startCron, type CronDraft } from '../src/events/cron.js';
 import type { Db } from '../src/store/db.js';
 import { cronSlots } from '../src/store/cron-store.js';
 import type { Logger } from '../src/report/logger.js';
+import { messageOf } from '../src/core/errors.js';
 
 export interface RepoWatchOptions {
   repo: string;
@@ -193,7 +194,7 @@ export function startRepoCron(repo: string, policy: RepoPolicy, db: Db, log: Log
   try {
     return startCron({ schedules, slots: cronSlots(db), log, onFire });
   } catch (e) {
-    log.error({ repo, err: (e as Error).message }, 'cron schedules not started');
+    log.error({ repo, err: messageOf(e) }, 'cron schedules not started');
     return undefined;
   }
 }

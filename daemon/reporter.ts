@@ -14,6 +14,7 @@ import { callDaemon } from '../src/cli/control-client.js';
 import type { TaskRow } from '../src/store/task-store.js';
 import type { Voice } from '../src/report/speech.js';
 import path from 'node:path';
+import { messageOf } from '../src/core/errors.js';
 
 /** The report stage as the daemon uses it: the daily log, notifications and the log file, never failing the caller. */
 export class Reporter {
@@ -35,7 +36,7 @@ export class Reporter {
     try {
       appendDailyLog(this.d.home, { at: new Date(), ...(repo ? { repo } : {}), text });
     } catch (e) {
-      this.d.log.error({ err: (e as Error).message }, 'could not write the daily log');
+      this.d.log.error({ err: messageOf(e) }, 'could not write the daily log');
     }
   }
 

@@ -3,6 +3,7 @@ import type { EventStore } from '../src/store/event-store.js';
 import { oldestRows, pruneStore, RETENTION_DEFAULTS, type PruneResult, type RetentionSettings } from '../src/store/retention.js';
 import type { Policy } from '../src/policy/schema.js';
 import type { Logger } from '../src/report/logger.js';
+import { messageOf } from '../src/core/errors.js';
 
 export interface RetentionRun extends PruneResult {
   /** The newest event id when the prune began and when it ended: events between them arrived while it ran. */
@@ -108,7 +109,7 @@ export class RetentionJob {
         });
       } catch (e) {
         // A full disk mid-prune (the deletes need WAL space) or a locked store: next time.
-        this.o.log.warn({ err: (e as Error).message }, 'retention: prune failed; tried again at the next run');
+        this.o.log.warn({ err: messageOf(e) }, 'retention: prune failed; tried again at the next run');
         this.o.events.recount(); // some chunks may have committed before the failure
       }
       this.o.events.noteDeleted(r.events);

@@ -4,6 +4,7 @@ import type { EventStore } from '../src/store/event-store.js';
 import { DEFAULT_HELD_EVENTS, HeldEvents } from '../src/store/held-events.js';
 import { isDiskFull } from '../src/store/store-errors.js';
 import type { Logger } from '../src/report/logger.js';
+import { messageOf } from '../src/core/errors.js';
 
 export interface StoreGuardOptions {
   db: Db;
@@ -171,7 +172,7 @@ export class StoreGuard {
       this.o.events.recount(); // the chunk's transaction rolled back after appendMany counted its rows
       if (isDiskFull(e)) return false;
       // Not a full disk: this write will never succeed by waiting. Say so and move on.
-      this.o.log.error({ err: (e as Error).message }, 'a held store write failed; dropped');
+      this.o.log.error({ err: messageOf(e) }, 'a held store write failed; dropped');
       if (!this.held.empty) this.held.done(1);
       else this.waiting.shift();
       return true;

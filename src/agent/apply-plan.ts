@@ -8,7 +8,7 @@ import { userTree, type RepoLayout } from '../git/locate.js';
 import { attributesProblem, isDotGitName, pathProblem, symlinkProblem } from './git/content-rules.js';
 import { ApplyError } from './apply-error.js';
 import { assertNoSymlinkParent, putFile, pruneEmptyParents, readState, removeFile, restoreBefore, stateAt, sameState, tempName, type CurrentFile } from './tree-files.js';
-import { isAbsent } from '../core/errors.js';
+import { isAbsent, messageOf } from '../core/errors.js';
 
 /** Planning an apply (everything that can refuse happens here, before any byte of the user's tree changes), then carrying the plan out. */
 
@@ -242,13 +242,13 @@ export function writePlan(top: string, plan: Plan): void {
     } catch (rollbackErr) {
       throw new ApplyError(
         'write_failed',
-        `applying stopped part-way (${(err as Error).message}) and putting the files back failed too (${(rollbackErr as Error).message}); check ${partial.files.map((f) => f.path).join(', ')} by hand`,
+        `applying stopped part-way (${messageOf(err)}) and putting the files back failed too (${(rollbackErr as Error).message}); check ${partial.files.map((f) => f.path).join(', ')} by hand`,
         partial.files.map((f) => f.path),
         { cause: err },
       );
     }
     if (err instanceof ApplyError) throw err;
-    throw new ApplyError('write_failed', `could not write the proposal's files into ${top}: ${(err as Error).message}; nothing was changed`, plan.files.map((f) => f.rel), { cause: err });
+    throw new ApplyError('write_failed', `could not write the proposal's files into ${top}: ${messageOf(err)}; nothing was changed`, plan.files.map((f) => f.rel), { cause: err });
   }
 }
 

@@ -8,6 +8,7 @@ import type { RepoLayout } from '../git/locate.js';
 import { ApplyError } from './apply-error.js';
 import { planApply, writePlan } from './apply-plan.js';
 import { assertNoSymlinkParent, restoreBefore, sameState, stateAt, undoTouched } from './tree-files.js';
+import { messageOf } from '../core/errors.js';
 
 export { ApplyError, type ApplyErrorCode } from './apply-error.js';
 
@@ -130,7 +131,7 @@ export async function undoProposal(opts: UndoOptions): Promise<UndoResult> {
     try {
       restoreBefore(top, undo);
     } catch (err) {
-      throw new ApplyError('write_failed', `proposal ${p.id}: undo stopped part-way: ${(err as Error).message}; fix that and run \`kairos undo ${p.id}\` again`, [], { cause: err });
+      throw new ApplyError('write_failed', `proposal ${p.id}: undo stopped part-way: ${messageOf(err)}; fix that and run \`kairos undo ${p.id}\` again`, [], { cause: err });
     }
     store.move(p.id, ['undoing'], 'undone', { undoneAt: now().toISOString() });
     return { restored: undo.files.map((f) => f.path) };

@@ -9,7 +9,7 @@ import { readPluginFolder, type PluginContents } from './plugins/folder.js';
 import { MANIFEST_FILE, type McpServer } from './plugins/manifest.js';
 import { pluginTrustStatus, type PluginTrustStatus } from './plugins/trust.js';
 import type { Db } from '../store/db.js';
-import { errnoCode, isAbsent, type KairosErrorOptions, UserInputError } from '../core/errors.js';
+import { errnoCode, isAbsent, type KairosErrorOptions, UserInputError, messageOf } from '../core/errors.js';
 
 /**
  * Plugins: a folder that contributes triggers, tools (command tools or MCP servers), hooks and
@@ -93,7 +93,7 @@ export function pluginDirs(kairosHome: string): string[] {
   } catch (e) {
     // No plugins folder: no plugins. An unreadable one is said (its plugins' guards would be dropped unsaid).
     if (isAbsent(e)) return [];
-    throw new PluginError(root, `${root}: cannot list the plugins (${errnoCode(e) ?? (e as Error).message}) — check its permissions`, { cause: e });
+    throw new PluginError(root, `${root}: cannot list the plugins (${errnoCode(e) ?? messageOf(e)}) — check its permissions`, { cause: e });
   }
   return names.map((n) => path.join(root, n)).filter((d) => isDirectory(d));
 }
@@ -158,7 +158,7 @@ function loadOne(dir: string, trust: Plugin['trust'], trustStatus: PluginTrustSt
     c = readPluginFolder(dir, dataRoot ? path.join(dataRoot, path.basename(dir)) : undefined);
   } catch (e) {
     if (e instanceof PolicyError) return new PluginError(dir, e.message);
-    return new PluginError(dir, `${dir}: cannot read the plugin (${(e as Error).message}) — check the folder's permissions`);
+    return new PluginError(dir, `${dir}: cannot read the plugin (${messageOf(e)}) — check the folder's permissions`);
   }
   const refused: Plugin['refused'] = [];
   const permissions = qualifyOwnTools(c);

@@ -6,6 +6,7 @@ import { fenceUntrusted, redact } from '../policy/filter.js';
 import { BoundedOutput } from '../policy/bounded-output.js';
 import { isToolName, toolAllowedFor, ToolInputs, type AgentRole, type ToolName } from './tools/schemas.js';
 import { ToolError } from './tools/tool-error.js';
+import { messageOf } from '../core/errors.js';
 
 /** What one tool call came to, for the model and for the loop. */
 export interface ToolCallResult {
@@ -155,7 +156,7 @@ export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: 
       failed = !r.ok;
     }
   } catch (e) {
-    const message = e instanceof ToolError ? e.message : `internal error: ${(e as Error).message}`;
+    const message = e instanceof ToolError ? e.message : `internal error: ${messageOf(e)}`;
     if (ctx.hooks?.has('PostToolUseFailure')) await ctx.hooks.fire('PostToolUseFailure', { tool_name: name, tool_input: input, error: message, tool_use_id: toolUseId });
     return { content: redact(message).text, isError: true };
   }

@@ -11,6 +11,7 @@ import { taskWorktreeLocation } from '../git/locate.js';
 import { indexWorktree } from './git/tree-index.js';
 import type { ToolInput } from './tools/schemas.js';
 import type { WorkerRecord } from '../store/task-data.js';
+import { messageOf } from '../core/errors.js';
 
 export type { WorkerRecord };
 
@@ -133,8 +134,8 @@ export class SplitRunner {
       if (diff.length === 0) return { kind: 'no_changes', reason: outcome.summary, costMicro };
       return { kind: 'diff', diff, files, reason: outcome.summary, costMicro };
     } catch (e) {
-      d.log.warn({ task: d.taskId, worker: id, err: (e as Error).message }, 'worker failed');
-      return { kind: 'failed', reason: (e as Error).message, costMicro };
+      d.log.warn({ task: d.taskId, worker: id, err: messageOf(e) }, 'worker failed');
+      return { kind: 'failed', reason: messageOf(e), costMicro };
     } finally {
       await removeTaskWorktree({ repo: d.repo, taskId: id, home: d.home }).catch((e: Error) => d.log.warn({ task: d.taskId, worker: id, err: e.message }, 'worker worktree not removed'));
       fs.rmSync(path.join(d.home, 'spill', id), { recursive: true, force: true });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { git, gitText, type GitLocation } from '../git/safe-git.js';
 import { findWorktreeGitDir, locateRepo, RepoLocateError, taskWorktreeLocation, userTree, type RepoLayout } from '../git/locate.js';
 import { indexWorktree } from './git/tree-index.js';
-import { KairosError } from '../core/errors.js';
+import { KairosError, messageOf } from '../core/errors.js';
 
 /**
  * The isolated git worktree an acting task edits in. It lives under $KAIROS_HOME, outside the
@@ -209,9 +209,9 @@ export async function addPlannedWorktree(plan: PlannedWorktree, opts: Pick<Creat
     // cleanup fails too, the error says so (the next start's reconcileWorktrees retries it).
     const leftover = await removeTaskWorktree({ repo: top, taskId: id, home: opts.home }).then(
       () => '',
-      (e: unknown) => `; removing what it left failed too (${(e as Error).message}), the next start retries`,
+      (e: unknown) => `; removing what it left failed too (${messageOf(e)}), the next start retries`,
     );
-    throw new WorktreeError(`could not create the worktree for task ${id} in ${top}: ${(err as Error).message}${leftover}`, { cause: err });
+    throw new WorktreeError(`could not create the worktree for task ${id} in ${top}: ${messageOf(err)}${leftover}`, { cause: err });
   }
   return { dir: fs.realpathSync(dir), gitDir, branch, base, head, repo: top };
 }

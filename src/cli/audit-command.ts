@@ -8,6 +8,7 @@ import { visibleControls } from './diff-view.js';
 import { withStore } from './listings.js';
 import { checkAnchors } from './audit-anchors.js';
 import { parseLimit, printJson, printTable } from './output.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * `kairos audit` lists what every policy layer decided for every step (newest first, redacted as
@@ -48,7 +49,7 @@ function limit(v: string): number {
   try {
     return parseLimit(v);
   } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
+    throw new InvalidArgumentError(messageOf(e));
   }
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { errnoCode, isAbsent, UserInputError } from '../core/errors.js';
+import { errnoCode, isAbsent, UserInputError, messageOf } from '../core/errors.js';
 
 export class UsageError extends UserInputError {
   override name = 'UsageError';
@@ -23,7 +23,7 @@ export function resolveRepo(dir: string): string {
     real = fs.realpathSync(path.resolve(dir));
   } catch (e) {
     if (isAbsent(e)) throw new UsageError(`--repo ${dir}: no such folder`, { cause: e });
-    throw new UsageError(`--repo ${dir}: cannot be opened (${errnoCode(e) ?? (e as Error).message}); check its permissions`, { cause: e });
+    throw new UsageError(`--repo ${dir}: cannot be opened (${errnoCode(e) ?? messageOf(e)}); check its permissions`, { cause: e });
   }
   if (!fs.statSync(real).isDirectory()) throw new UsageError(`--repo ${dir}: not a folder`);
   for (let d = real; ; d = path.dirname(d)) {

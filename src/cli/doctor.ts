@@ -10,6 +10,7 @@ import { verifyAudit } from './audit-command.js';
 import { speechStatus } from '../report/speech.js';
 import { loadPolicyOrDefault } from '../policy/load.js';
 import { probeSqlite } from '../store/sqlite-probe.js';
+import { messageOf } from '../core/errors.js';
 
 export const DoctorStatus = z.enum(['ok', 'warn', 'fail']);
 export const DoctorCheck = z.object({
@@ -56,7 +57,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorCheck[]> 
     try {
       return await check();
     } catch (e) {
-      return { name, status: 'fail', detail: `the check itself failed: ${(e as Error).message}` };
+      return { name, status: 'fail', detail: `the check itself failed: ${messageOf(e)}` };
     }
   };
   return Promise.all([
@@ -177,7 +178,7 @@ async function checkWatcher(env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
   try {
     engine = await chooseEngine(env);
   } catch (e) {
-    return { name, status: 'fail', detail: (e as Error).message, fix: 'unset KAIROS_WATCHER (or set it to auto) to let Kairos choose' };
+    return { name, status: 'fail', detail: messageOf(e), fix: 'unset KAIROS_WATCHER (or set it to auto) to let Kairos choose' };
   }
   if (engine.name !== 'chokidar') return { name, status: 'ok', detail: `${engine.name} (${engine.backend}): ${engine.reason}` };
   if (env.KAIROS_WATCHER === 'chokidar') return { name, status: 'ok', detail: `chokidar: ${engine.reason}` };

@@ -18,7 +18,7 @@ import { EventType } from '../events/event.js';
 import { registerKnownSecrets, secretsFromEnv } from '../policy/filter.js';
 import { exitQuietlyWhenOutputCloses } from './closed-pipe.js';
 import { kairosVersion } from './version.js';
-import { describeForUser, exitCodeOf, ExitCode } from '../core/errors.js';
+import { describeForUser, exitCodeOf, ExitCode, messageOf } from '../core/errors.js';
 
 exitQuietlyWhenOutputCloses();
 
@@ -32,7 +32,7 @@ const limit = (v: string): number => {
   try {
     return parseLimit(v);
   } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
+    throw new InvalidArgumentError(messageOf(e));
   }
 };
 const home = (): string => resolveHome(program.opts<{ home?: string }>().home);

@@ -10,6 +10,7 @@ import { PolicyError } from '../policy/load.js';
 import { openDb, storePath } from '../store/db.js';
 import { reloadDaemonIfRunning } from './control-client.js';
 import { resolveRepo, UsageError } from './context.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * `kairos trust --plugin NAME`: pins a plugin folder in $KAIROS_HOME/plugins by sha256 over all
@@ -53,7 +54,7 @@ function findPlugin(home: string, nameOrPath: string): Found {
       const contents = readPluginFolder(dir, path.join(home, 'plugin-data', path.basename(dir)));
       return { dir, name: contents.name, contents };
     } catch (e) {
-      return { dir, name: path.basename(dir), error: e instanceof PolicyError ? e.message : (e as Error).message };
+      return { dir, name: path.basename(dir), error: e instanceof PolicyError ? e.message : messageOf(e) };
     }
   });
   let real: string | undefined;

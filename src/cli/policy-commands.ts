@@ -24,7 +24,7 @@ import { readJsonFile } from '../policy/json-file.js';
 import { compileHooksSection } from '../agent/hooks/registry.js';
 import { stringify as toYaml } from 'yaml';
 import { checkAllSettings, checkSettingsPath } from './settings-check.js';
-import { isAbsent } from '../core/errors.js';
+import { isAbsent, messageOf } from '../core/errors.js';
 
 function describe(p: Policy): string {
   const runs = p.triggers.filter((t) => t.run || t.ask).length;
@@ -64,7 +64,7 @@ export function checkPolicy(home: string, file: string | undefined): number {
       out.ok(`${f}: ${describe(loadPolicyFile(f))}`);
     } catch (e) {
       failed++;
-      out.fail(e instanceof PolicyError ? e.message : `${f}: ${(e as Error).message}`);
+      out.fail(e instanceof PolicyError ? e.message : `${f}: ${messageOf(e)}`);
     }
   }
   if (!file) failed += checkAllSettings(home, repo, out);

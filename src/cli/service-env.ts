@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ServiceError } from './service.js';
-import { errnoCode, isAbsent } from '../core/errors.js';
+import { errnoCode, isAbsent, messageOf } from '../core/errors.js';
 
 /**
  * What a login service inherits from the shell that installed it must outlive that shell. `npx
@@ -56,7 +56,7 @@ export function unstableDirReason(dir: string, o: { uid: number; tempRoots?: str
     real = fs.realpathSync(dir);
   } catch (e) {
     if (isAbsent(e)) return 'does not exist';
-    return `cannot be opened (${errnoCode(e) ?? (e as Error).message})`;
+    return `cannot be opened (${errnoCode(e) ?? messageOf(e)})`;
   }
   const temps = (o.tempRoots ?? [...TEMP_ROOTS, os.tmpdir()]).map((t) => {
     try {

@@ -7,6 +7,7 @@ import { loadPolicyOrDefault } from '../policy/load.js';
 import { runTray, spendFacts, TrayUnavailableError, type LocalTrayFacts } from '../report/tray.js';
 import { callDaemon } from './control-client.js';
 import { withStore } from './listings.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * `kairos tray`: the tray icon, as its own process. It talks to the daemon only over the control
@@ -66,7 +67,7 @@ export async function trayCommand(home: string, refreshSeconds: number): Promise
     await tray.done;
     return 0;
   } catch (e) {
-    process.stderr.write(`kairos tray: ${(e as Error).message}\n`);
+    process.stderr.write(`kairos tray: ${messageOf(e)}\n`);
     return 1;
   } finally {
     process.off('SIGINT', stop);

@@ -16,6 +16,8 @@
  * it imports nothing of Kairos.
  */
 
+import { inspect } from 'node:util';
+
 /** The exit codes of `kairos` and of the daemon (`kairos run`). README and docs/ARCHITECTURE.md list them too. */
 export const ExitCode = {
   ok: 0,
@@ -96,15 +98,15 @@ const JS_BUG_NAMES = new Set(['TypeError', 'ReferenceError', 'RangeError', 'Synt
 function withCauses(e: Error): string {
   const parts = [e.stack ?? String(e)];
   for (let c: unknown = e.cause, depth = 0; c !== undefined && depth < 5; c = c instanceof Error ? c.cause : undefined, depth++) {
-    parts.push(`caused by: ${c instanceof Error ? (c.stack ?? c.message) : String(c)}`);
+    parts.push(`caused by: ${c instanceof Error ? (c.stack ?? c.message) : inspect(c)}`);
   }
   return parts.join('\n');
 }
 
 /** Node's system errors carry a string `code` such as 'ENOENT' or 'EACCES'. */
 export function errnoCode(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null | undefined)?.code;
-  return e instanceof Error && typeof code === 'string' ? code : undefined;
+  if (!(e instanceof Error) || !('code' in e)) return undefined;
+  return typeof e.code === 'string' ? e.code : undefined;
 }
 
 /** True when `e` is a system error with one of these codes: the one place Kairos checks errno codes. */
@@ -116,4 +118,9 @@ export function isErrno(e: unknown, ...codes: readonly string[]): e is NodeJS.Er
 /** A file that is simply not there (or a path through a non-folder): the cases a reader may treat as "absent". */
 export function isAbsent(e: unknown): e is NodeJS.ErrnoException {
   return isErrno(e, 'ENOENT', 'ENOTDIR');
+}
+
+/** The message of anything thrown: an Error's own message, anything else as text (no cast that could lie). */
+export function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -1,7 +1,7 @@
 import cron, { type ScheduledTask, type Logger as CronLogger } from 'node-cron';
 import { CronExpressionParser } from 'cron-parser';
 import type { LogSink } from '../report/logger.js';
-import { UserInputError } from '../core/errors.js';
+import { UserInputError, messageOf } from '../core/errors.js';
 
 export interface CronSchedule {
   repo: string;
@@ -75,7 +75,7 @@ export function validateCron(expr: string): string | null {
   try {
     CronExpressionParser.parse(expr).prev();
   } catch (e) {
-    return (e as Error).message;
+    return messageOf(e);
   }
   return null;
 }
@@ -130,7 +130,7 @@ export function startCron(options: CronOptions): CronHandle {
     try {
       if (fire(s, slot, catchUp)) log?.info({ repo: s.repo, trigger: s.trigger, slot: slot.toISOString(), catchUp }, 'cron fired');
     } catch (e) {
-      log?.error({ repo: s.repo, trigger: s.trigger, err: (e as Error).message }, 'cron firing failed; the slot stays unrecorded');
+      log?.error({ repo: s.repo, trigger: s.trigger, err: messageOf(e) }, 'cron firing failed; the slot stays unrecorded');
     }
   };
 

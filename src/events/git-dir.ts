@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode, isAbsent, KairosError } from '../core/errors.js';
+import { errnoCode, isAbsent, KairosError, messageOf } from '../core/errors.js';
 
 /**
  * Where a repository's git state lives. For a plain repository gitDir and commonDir are the same
@@ -86,5 +86,5 @@ function realDir(p: string, message: string): string {
 
 /** There, but not readable (EACCES, ELOOP, ...): not the same as "no such folder", and not fixed the same way. */
 function cannotOpen(p: string, e: unknown): GitDirError {
-  return new GitDirError(`${p}: cannot be opened (${errnoCode(e) ?? (e as Error).message}); check its permissions`, { cause: e });
+  return new GitDirError(`${p}: cannot be opened (${errnoCode(e) ?? messageOf(e)}); check its permissions`, { cause: e });
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { GitDirs } from './git-dir.js';
-import { errnoCode, isAbsent, KairosError } from '../core/errors.js';
+import { errnoCode, isAbsent, KairosError, messageOf } from '../core/errors.js';
 
 /**
  * A snapshot of the parts of `.git` that semantic events are derived from, read by parsing files
@@ -89,7 +89,7 @@ export function readGitState(dirs: GitDirs, opts: ReadGitStateOptions = {}): Git
   try {
     headText = fs.readFileSync(path.join(gitDir, 'HEAD'), 'utf8');
   } catch (e) {
-    const why = isAbsent(e) ? 'the repository was removed or is damaged' : `${errnoCode(e) ?? (e as Error).message}; check its permissions`;
+    const why = isAbsent(e) ? 'the repository was removed or is damaged' : `${errnoCode(e) ?? messageOf(e)}; check its permissions`;
     throw new GitStateError(`${gitDir}/HEAD: cannot be read; ${why}`, { cause: e });
   }
   const packed = readPackedRefs(path.join(commonDir, 'packed-refs'));
@@ -184,7 +184,7 @@ export function parseGitState(json: string): GitState {
   try {
     raw = JSON.parse(json);
   } catch (err) {
-    throw new GitStateError(`stored git state is not JSON (${(err as Error).message}); it will be replaced on the next change`, { cause: err });
+    throw new GitStateError(`stored git state is not JSON (${messageOf(err)}); it will be replaced on the next change`, { cause: err });
   }
   const v = z.object({ version: z.literal(SNAPSHOT_VERSION), state: GitState }).safeParse(raw);
   if (!v.success) {
@@ -362,7 +362,7 @@ function readText(file: string): string | null {
 }
 
 function unreadable(file: string, e: unknown): GitStateError {
-  return new GitStateError(`${file}: cannot be read (${errnoCode(e) ?? (e as Error).message}); check its type and permissions`, { cause: e });
+  return new GitStateError(`${file}: cannot be read (${errnoCode(e) ?? messageOf(e)}); check its type and permissions`, { cause: e });
 }
 
 function exists(file: string): boolean {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { NativeTree } from './native-tree.js';
 import type { ParcelBackend } from './watch-engine.js';
-import { errnoCode, isAbsent } from '../core/errors.js';
+import { errnoCode, isAbsent, messageOf } from '../core/errors.js';
 
 /** Written beside the snapshot: a snapshot is only compared against the same folder under the same backend. */
 interface SnapshotMeta {
@@ -49,7 +49,7 @@ export class TreeSnapshot {
     } catch (e) {
       if (isAbsent(e)) return { usable: false, why: 'first start: no snapshot yet' };
       // Unreadable or not JSON: not a first start, and the log should say which (a fresh scan follows either way).
-      return { usable: false, why: `the snapshot's metadata cannot be used (${errnoCode(e) ?? (e as Error).message}); scanning afresh` };
+      return { usable: false, why: `the snapshot's metadata cannot be used (${errnoCode(e) ?? messageOf(e)}); scanning afresh` };
     }
     if (!fs.existsSync(this.file)) return { usable: false, why: 'the snapshot file is missing' };
     if (meta.version !== 1 || meta.repo !== this.repo) return { usable: false, why: 'the snapshot belongs to another version or folder' };

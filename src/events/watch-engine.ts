@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import { errnoCode, isAbsent, UnavailableError } from '../core/errors.js';
+import { errnoCode, isAbsent, UnavailableError, messageOf } from '../core/errors.js';
 
 /**
  * Which engine watches work trees. `native` is @parcel/watcher on the platform's own API (inotify,
@@ -52,7 +52,7 @@ async function loadParcel(): Promise<{ parcel?: ParcelWatcher; error?: string }>
     if (!parcel || typeof parcel.subscribe !== 'function') return { error: '@parcel/watcher loaded without its subscribe function' };
     return { parcel };
   } catch (e) {
-    return { error: (e as Error).message.split('\n')[0] ?? String(e) };
+    return { error: messageOf(e).split('\n')[0] ?? String(e) };
   }
 }
 
@@ -66,7 +66,7 @@ export function watchmanAvailable(env: NodeJS.ProcessEnv): { ok: boolean; why: s
       return fs.statSync(env.WATCHMAN_SOCK).isSocket() ? { ok: true, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK}` } : { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} is not a socket` };
     } catch (e) {
       if (isAbsent(e)) return { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} does not exist` };
-      return { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} cannot be checked (${errnoCode(e) ?? (e as Error).message})` };
+      return { ok: false, why: `WATCHMAN_SOCK=${env.WATCHMAN_SOCK} cannot be checked (${errnoCode(e) ?? messageOf(e)})` };
     }
   }
   const r = spawnSync('watchman', ['--output-encoding=json', '--no-pretty', 'get-sockname'], { env, encoding: 'utf8', timeout: 15_000 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { safeGitEnv } from './git-env.js';
 import type { GitLocation } from './safe-git.js';
-import { errnoCode, isAbsent, UserInputError } from '../core/errors.js';
+import { errnoCode, isAbsent, UserInputError, messageOf } from '../core/errors.js';
 
 /**
  * Finding the git directories once, so every later command can name them.
@@ -34,7 +34,7 @@ export async function locateRepo(dir: string): Promise<RepoLayout> {
     real = fs.realpathSync(dir);
   } catch (e) {
     if (isAbsent(e)) throw new RepoLocateError(`${dir}: no such folder; pass the path of the repository's work tree`, { cause: e });
-    throw new RepoLocateError(`${dir}: cannot be opened (${errnoCode(e) ?? (e as Error).message}); check its permissions`, { cause: e });
+    throw new RepoLocateError(`${dir}: cannot be opened (${errnoCode(e) ?? messageOf(e)}); check its permissions`, { cause: e });
   }
   const args = ['--no-pager', 'rev-parse', '--path-format=absolute', '--show-toplevel', '--absolute-git-dir', '--git-common-dir'];
   const r = await new Promise<{ ok: boolean; stdout: string; why: string }>((resolve) => {

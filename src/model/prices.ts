@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { PriceTableError } from './errors.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * Model prices. Money is integer micro-dollars everywhere (1 USD = 1_000_000 µ$); a price of
@@ -121,7 +122,7 @@ export function parsePriceFile(text: string, source: string): PriceFile {
   try {
     raw = YAML.parse(text);
   } catch (e) {
-    throw new PriceTableError(source, `not valid YAML (${(e as Error).message})`, { cause: e });
+    throw new PriceTableError(source, `not valid YAML (${messageOf(e)})`, { cause: e });
   }
   const parsed = PriceFile.safeParse(raw);
   if (!parsed.success) {
@@ -150,7 +151,7 @@ export function loadPriceTable(opts: { file?: string; overrides?: Record<string,
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PriceTableError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
+    throw new PriceTableError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`, { cause: e });
   }
   return buildPriceTable(parsePriceFile(text, file), opts.overrides ?? {}, file);
 }

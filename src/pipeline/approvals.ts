@@ -17,6 +17,7 @@ export { approvalJson, proposalActions } from './proposal-actions.js';
 export type { DecisionReport } from './decision-report.js';
 export type * from './approval-types.js';
 import type { ApprovalDetails, ApprovalQueueDeps, ApprovalTokens, ApproveOptions, ApproveResult, DenyOptions, DenyResult, EnqueueCommandInput, EnqueueProposalInput, QueuedProposal } from './approval-types.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * The approval queue (policy layer 7's "a human must decide", made durable). Fail closed:
@@ -215,7 +216,7 @@ export class ApprovalQueue {
     try {
       files = (await this.deps.apply(approval)).files;
     } catch (err) {
-      const why = (err as Error).message;
+      const why = messageOf(err);
       const at = this.clock();
       const followed = this.db.transaction(() => {
         this.store.move(id, ['applying'], 'failed', { reason: why });
@@ -378,7 +379,7 @@ export class ApprovalQueue {
       await this.deps.discard(a);
       return undefined;
     } catch (err) {
-      return (err as Error).message;
+      return messageOf(err);
     }
   }
 }

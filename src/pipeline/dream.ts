@@ -13,6 +13,7 @@ import { readDailyLog } from '../report/daily-log.js';
 import type { LogSink } from '../report/logger.js';
 import { startCron } from '../events/cron.js';
 import { MEMORY_MAX_LINES, memoryFor, memoryPath, writeMemory } from './memory.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * The nightly "dream": the cheap model reads a repository's recent daily-log entries and its
@@ -138,7 +139,7 @@ export async function dream(repo: string, deps: DreamDeps): Promise<DreamResult>
     finish('done', written.truncated ? `cut to ${MEMORY_MAX_LINES} lines` : null, { lines: written.lines, costMicro: out.costMicro });
     return { status: 'done', runId, file: written.file, lines: written.lines, truncated: written.truncated, costMicro: out.costMicro };
   } catch (e) {
-    finish('failed', (e as Error).message);
+    finish('failed', messageOf(e));
     throw e;
   }
 }

@@ -2,6 +2,7 @@ import { applyProposal, undoProposal, type ApplyResult, type UndoResult } from '
 import { ProposalStore } from '../store/proposal-store.js';
 import { ApprovalError, type ApprovalQueue, type HumanChannel } from './approvals.js';
 import { followProposal } from './task-follow.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * `kairos apply ID --hash H` and `kairos undo ID`, the same whichever process runs them (the daemon
@@ -45,7 +46,7 @@ export async function applyProposalChecked(
     queue.report('apply', latest ?? null, o.channel, { at, files: r.files, proposal: p, taskIds: followed.map((t) => t.taskId) });
     return r;
   } catch (e) {
-    queue.audit.apply(subject, o.channel, { validate: { decision: 'deny', reason: (e as Error).message }, approval: { decision: 'allow', reason: approval } });
+    queue.audit.apply(subject, o.channel, { validate: { decision: 'deny', reason: messageOf(e) }, approval: { decision: 'allow', reason: approval } });
     throw e;
   }
 }
@@ -69,7 +70,7 @@ export async function undoProposalAudited(
     queue.report('undo', latest, o.channel, { at, files: r.restored, proposal: p, taskIds: followed.map((t) => t.taskId) });
     return r;
   } catch (e) {
-    queue.audit.undo(step, o.channel, o.force, { validate: { decision: 'deny', reason: (e as Error).message }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });
+    queue.audit.undo(step, o.channel, o.force, { validate: { decision: 'deny', reason: messageOf(e) }, approval: { decision: 'allow', reason: `the user asked for it via ${o.channel}` } });
     throw e;
   }
 }

@@ -1,5 +1,6 @@
 import type { TaskRow, TaskStore } from '../store/task-store.js';
 import { redactText } from '../policy/filter.js';
+import { messageOf } from '../core/errors.js';
 
 export interface Execution {
   /** 'proposed': an agent task that ended with a proposal waiting for a human. */
@@ -139,7 +140,7 @@ export class TaskRunner {
     try {
       result = await this.opts.execute(task);
     } catch (e) {
-      result = { state: 'failed', reason: `internal error: ${(e as Error).message}` };
+      result = { state: 'failed', reason: `internal error: ${messageOf(e)}` };
     }
     try {
       if (!this.stopped || this.opts.tasks.get(task.id)?.state === 'running') {

@@ -11,6 +11,7 @@ import { decisionsForContext } from '../store/decision-store.js';
 import { recentFinishedTasks, recentUserEvents } from '../store/recent-activity.js';
 import { PRIORITIES } from './priority-queue.js';
 import type { PresenceMode } from './presence.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * Triage: one call to the policy's cheap model that answers "is this worth doing anything about?"
@@ -54,7 +55,7 @@ export function parseTriageAnswer(text: string): ParsedTriage {
   try {
     json = JSON.parse(body);
   } catch (e) {
-    return { ok: false, reason: `triage answer is not valid JSON (${(e as Error).message}): ${clip(text)}` };
+    return { ok: false, reason: `triage answer is not valid JSON (${messageOf(e)}): ${clip(text)}` };
   }
   const r = TriageAnswer.safeParse(json);
   if (!r.success) {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { readJsonFile, zodProblems, type LocatedJson } from './json-file.js';
 import { PolicyError } from './load.js';
 import { parseRule } from './rules.js';
-import { UserInputError } from '../core/errors.js';
+import { UserInputError, messageOf } from '../core/errors.js';
 
 /**
  * Imports the `permissions` rules of a Claude Code settings file (.claude/settings.json or
@@ -82,7 +82,7 @@ export function importClaudePermissions(json: unknown, source = 'settings.json',
       try {
         rule = parseRule(raw);
       } catch (e) {
-        out.skipped.push({ list, rule: raw, why: (e as Error).message });
+        out.skipped.push({ list, rule: raw, why: messageOf(e) });
         continue;
       }
       const asRead = AS_READ[rule.tool];
@@ -91,7 +91,7 @@ export function importClaudePermissions(json: unknown, source = 'settings.json',
         try {
           parseRule(to);
         } catch (e) {
-          out.skipped.push({ list, rule: raw, why: (e as Error).message });
+          out.skipped.push({ list, rule: raw, why: messageOf(e) });
           continue;
         }
         if (!out.permissions[list].includes(to)) out.permissions[list].push(to);

@@ -5,6 +5,7 @@ import type { Policy, Trigger } from './schema.js';
 import { loadPolicyFile, loadPolicyOrDefault, PolicyError } from './load.js';
 import { mergeRepoPolicy } from './merge.js';
 import { trustStatus } from './trust.js';
+import { messageOf } from '../core/errors.js';
 
 export interface RepoPolicy {
   policy: Policy;
@@ -32,7 +33,7 @@ export function resolveRepoPolicy(db: Db, user: Policy, repo: string): RepoPolic
   try {
     repoPolicy = loadPolicyFile(file, { within: repo });
   } catch (e) {
-    const error = e instanceof PolicyError ? e.message : `${file}: ${(e as Error).message}`;
+    const error = e instanceof PolicyError ? e.message : `${file}: ${messageOf(e)}`;
     return { policy: { ...user, triggers: [] }, trust, refused: [], error };
   }
   const { policy, refused } = mergeRepoPolicy(user, repoPolicy, { trusted: trust === 'trusted' });

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
 import { PolicyError, type PolicyProblem } from './load.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * JSON settings files (hooks.json, .claude/settings.json, plugin manifests, .mcp.json) read so
@@ -50,7 +51,7 @@ export function readJsonFile(file: string): LocatedJson {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof PolicyError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    const code = (e as NodeJS.ErrnoException).code ?? messageOf(e);
     throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }], { cause: e });
   }
   return parseJsonText(text, file);
@@ -82,7 +83,7 @@ export function parseJsonText(text: string, file: string): LocatedJson {
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new PolicyError(file, [{ file, line: 1, col: 1, field: '', message: `JSON syntax error: ${(e as Error).message} — fix the JSON syntax` }], { cause: e });
+    throw new PolicyError(file, [{ file, line: 1, col: 1, field: '', message: `JSON syntax error: ${messageOf(e)} — fix the JSON syntax` }], { cause: e });
   }
   return {
     file,

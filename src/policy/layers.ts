@@ -7,6 +7,7 @@ import { gateLayer, type GateConfig, type GateState } from './gate.js';
 import { permissionLayer, type PermissionRules } from './permission.js';
 import { sandboxLayer, type SandboxStatus } from './sandbox.js';
 import { validateLayer } from './validate.js';
+import { messageOf } from '../core/errors.js';
 
 /** Everything a layer may look at besides the step. The daemon builds one per evaluation. */
 export interface LayerContext {
@@ -116,7 +117,7 @@ export function evaluateStep(step: Step, ctx: LayerContext, deps: LayerDeps): Ev
     try {
       v = layers[name](step, ctx);
     } catch (e) {
-      v = deny(`the ${name} layer failed: ${(e as Error).message}`);
+      v = deny(`the ${name} layer failed: ${messageOf(e)}`);
     }
     trail.push({ layer: name, verdict: v });
     if (v.decision === 'deny' || (v.decision === 'ask' && final.decision === 'allow')) {

@@ -5,7 +5,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from 'zod';
 import { GIT_TRIGGER_TYPES, Policy } from './schema.js';
 import { mergeUserPolicy } from './merge.js';
-import { UserInputError, type KairosErrorOptions } from '../core/errors.js';
+import { UserInputError, type KairosErrorOptions, messageOf } from '../core/errors.js';
 
 /** A repository's policy file is untrusted input: refuse absurd sizes before parsing. */
 const MAX_POLICY_BYTES = 1024 * 1024;
@@ -68,7 +68,7 @@ export function loadPolicyFile(file: string, opts: LoadOptions = {}): Policy {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof PolicyError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    const code = (e as NodeJS.ErrnoException).code ?? messageOf(e);
     throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }], { cause: e });
   }
   return parsePolicyText(text, file);
@@ -97,7 +97,7 @@ export function parsePolicyText(text: string, fileLabel: string): Policy {
   try {
     data = doc.toJS({ maxAliasCount: 100 }) ?? {};
   } catch (e) {
-    throw new PolicyError(fileLabel, [{ file: fileLabel, line: 1, col: 1, field: '', message: `cannot read the YAML: ${firstLine((e as Error).message)} — remove anchors/aliases and write the values out` }], { cause: e });
+    throw new PolicyError(fileLabel, [{ file: fileLabel, line: 1, col: 1, field: '', message: `cannot read the YAML: ${firstLine(messageOf(e))} — remove anchors/aliases and write the values out` }], { cause: e });
   }
   const result = Policy.safeParse(data);
   if (result.success) return result.data;

@@ -16,6 +16,7 @@ import {
 import { decomposeCommand, isDangerousVariable, type SimpleCommand } from './shell.js';
 import { commandVerdict } from './command-rules.js';
 import { resolveInRoot, stepRoot } from './validate.js';
+import { messageOf } from '../core/errors.js';
 
 /** The `permissions` section of a policy, with every rule parsed once. */
 export interface PermissionRules {
@@ -30,7 +31,7 @@ export function compileRules(p: { allow?: readonly string[]; ask?: readonly stri
       try {
         return parseRule(r);
       } catch (e) {
-        throw new RuleSyntaxError(`permissions.${where}[${i}]: ${(e as Error).message}`, { cause: e });
+        throw new RuleSyntaxError(`permissions.${where}[${i}]: ${messageOf(e)}`, { cause: e });
       }
     });
   return { allow: each(p?.allow, 'allow'), ask: each(p?.ask, 'ask'), deny: each(p?.deny, 'deny') };

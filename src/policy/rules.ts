@@ -3,7 +3,7 @@ import picomatch from 'picomatch';
 import { parseBash } from './shell-grammar.js';
 import { evaluateWord, renderTokens, WORD_TYPES } from './shell-words.js';
 import { z } from 'zod';
-import { UserInputError } from '../core/errors.js';
+import { UserInputError, messageOf } from '../core/errors.js';
 
 /**
  * The permission-rule syntax coding-agent users already write (Claude Code's):
@@ -280,7 +280,7 @@ function compilePathPattern(spec: string, ruleText = spec): PathMatcher {
     // A matched directory covers what is inside it, as in .gitignore.
     match = (s) => (!dirOnly && exact(s)) || under(s) || (base !== undefined && ((!dirOnly && base(s)) || baseUnder!(s)));
   } catch (e) {
-    throw new RuleSyntaxError(`'${ruleText}': '${spec}' is not a valid glob (${(e as Error).message.split('\n')[0]}) — check its brackets`, { cause: e });
+    throw new RuleSyntaxError(`'${ruleText}': '${spec}' is not a valid glob (${messageOf(e).split('\n')[0]}) — check its brackets`, { cause: e });
   }
   const fn: PathMatcher = (t, home) => {
     if (kind === 'rel') return t.rel !== null && match(t.rel);

@@ -5,6 +5,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { GIT_EVENT_TYPES } from '../events/event.js';
 import { parseRule } from './rules.js';
 import { MEMORY_SIZE_RE, parseMemorySize } from './sandbox/size.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * The policy file's shape. This schema is the single source of truth: the TypeScript types
@@ -55,11 +56,11 @@ function checkGlob(glob: string, ctx: z.core.$RefinementCtx<string>): void {
   try {
     re = picomatch.makeRe(glob, { dot: true, strictBrackets: true });
   } catch (e) {
-    const open = /Missing closing: "(.)"/.exec((e as Error).message)?.[1];
+    const open = /Missing closing: "(.)"/.exec(messageOf(e))?.[1];
     return fail(
       open
         ? `'${clip(glob)}' is not a valid glob: missing closing "${open}" — add it, or write "\\${OPENERS[open] ?? open}" to match the character itself`
-        : `'${clip(glob)}' is not a valid glob (${(e as Error).message.split('\n')[0]}) — check its brackets and braces`,
+        : `'${clip(glob)}' is not a valid glob (${messageOf(e).split('\n')[0]}) — check its brackets and braces`,
     );
   }
   // picomatch turns an unbalanced brace into a pattern that matches nothing.
@@ -81,7 +82,7 @@ function checkCron(expr: string, ctx: z.core.$RefinementCtx<string>): void {
   try {
     CronExpressionParser.parse(expr);
   } catch (e) {
-    detail = (e as Error).message.split('\n')[0];
+    detail = messageOf(e).split('\n')[0];
   }
   if (detail !== undefined || !cron.validate(expr)) {
     return fail(
@@ -210,7 +211,7 @@ const Rule = z
     try {
       parseRule(text);
     } catch (e) {
-      const message = (e as Error).message;
+      const message = messageOf(e);
       ctx.addIssue({ code: 'custom', input: text, message: message.includes(' — ') ? message : `${message} — write Tool or Tool(specifier), e.g. "Bash(npm test)"` });
     }
   });

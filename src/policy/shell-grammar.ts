@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Language, Parser, type Node, type Tree } from 'web-tree-sitter';
+import { messageOf } from '../core/errors.js';
 
 /**
  * The bash grammar (tree-sitter-bash, compiled to WebAssembly and run by web-tree-sitter), loaded
@@ -25,7 +26,7 @@ export async function loadBashGrammar(wasmPath?: string): Promise<GrammarState> 
     parser.setLanguage(language);
     return { ok: true, language, parser };
   } catch (e) {
-    return { ok: false, error: `the bash grammar could not be loaded (${(e as Error).message ?? String(e)})` };
+    return { ok: false, error: `the bash grammar could not be loaded (${messageOf(e) ?? String(e)})` };
   }
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { allow, deny, Step as StepSchema, type Step, type Verdict } from './decision.js';
 import type { LayerContext } from './layers.js';
-import { errnoCode, isAbsent } from '../core/errors.js';
+import { errnoCode, isAbsent, messageOf } from '../core/errors.js';
 
 /** Linux limits: NAME_MAX and PATH_MAX, in bytes. */
 export const MAX_NAME_BYTES = 255;
@@ -30,7 +30,7 @@ export function resolveInRoot(root: string, p: string, home?: string): Resolved 
     realRoot = fs.realpathSync(root);
   } catch (e) {
     if (isAbsent(e)) return { ok: false, reason: `the root '${root}' does not exist` };
-    return { ok: false, reason: `the root '${root}' cannot be opened (${errnoCode(e) ?? (e as Error).message})` };
+    return { ok: false, reason: `the root '${root}' cannot be opened (${errnoCode(e) ?? messageOf(e)})` };
   }
   let input = p;
   if (home && (input === '~' || input.startsWith('~/'))) input = path.join(home, input.slice(1));

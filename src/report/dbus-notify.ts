@@ -12,7 +12,7 @@ import {
   type NotifyAction,
   type ProposalNotice,
 } from './notify-actions.js';
-import { UnavailableError } from '../core/errors.js';
+import { UnavailableError, messageOf } from '../core/errors.js';
 
 /**
  * Proposal notifications with Approve / Deny / Show buttons on Linux, through
@@ -120,7 +120,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       try {
         bus = dbus.sessionBus(options.busAddress ? { busAddress: options.busAddress } : {});
       } catch (e) {
-        throw new DbusUnavailableError(`no D-Bus session bus: ${(e as Error).message}`, { cause: e });
+        throw new DbusUnavailableError(`no D-Bus session bus: ${messageOf(e)}`, { cause: e });
       }
       // A bus that goes away must not crash the daemon: drop it, and the next notification reconnects.
       let failed: (e: Error) => void = () => undefined;
@@ -139,7 +139,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
         return { bus, proxy };
       } catch (e) {
         bus.disconnect();
-        throw new DbusUnavailableError(`no notification server on the session bus: ${(e as Error).message}`, { cause: e });
+        throw new DbusUnavailableError(`no notification server on the session bus: ${messageOf(e)}`, { cause: e });
       }
     })();
     const p = connecting;
@@ -205,7 +205,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
     try {
       return await openFile(writeDiffForViewing(options.home, approvalId, typeof diff === 'string' ? diff : null));
     } catch (e) {
-      return { opened: false, why: (e as Error).message };
+      return { opened: false, why: messageOf(e) };
     }
   };
 
@@ -228,7 +228,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       const { proxy } = await connect();
       return await withTimeout(proxy.GetCapabilities(), timeoutMs, 'GetCapabilities');
     } catch (e) {
-      log.debug({ err: (e as Error).message }, 'desktop notification capabilities unavailable');
+      log.debug({ err: messageOf(e) }, 'desktop notification capabilities unavailable');
       return null;
     }
   };
@@ -283,7 +283,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
         conn = await connect();
         caps = await withTimeout(conn.proxy.GetCapabilities(), timeoutMs, 'GetCapabilities');
       } catch (e) {
-        return toFallback(n, (e as Error).message);
+        return toFallback(n, messageOf(e));
       }
       if (!caps.includes('actions')) return toFallback(n, 'the notification server does not support actions');
       const actions: NotifyAction[] = ['approve', 'deny', 'show'];
@@ -293,7 +293,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
         log.info({ notification: id, approval: n.approvalId }, 'proposal notification shown with buttons');
         return { channel: 'dbus', notificationId: id };
       } catch (e) {
-        return toFallback(n, `Notify failed: ${(e as Error).message}`);
+        return toFallback(n, `Notify failed: ${messageOf(e)}`);
       }
     },
 

@@ -5,7 +5,7 @@ import type nodeNotifierModule from 'node-notifier';
 import type { LogSink } from './logger.js';
 import { stripTerminalEscapes, truncateText } from './terminal-text.js';
 import { redactText } from '../policy/filter.js';
-import { UnavailableError } from '../core/errors.js';
+import { UnavailableError, messageOf } from '../core/errors.js';
 
 export type Urgency = 'low' | 'normal' | 'critical';
 
@@ -107,7 +107,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
       // One appendFileSync per line: a single O_APPEND write, so concurrent writers never interleave.
       fs.appendFileSync(recordFile, JSON.stringify({ at: now().toISOString(), ...n, ...result }) + '\n');
     } catch (e) {
-      log.warn({ file: recordFile, err: (e as Error).message }, 'could not record notification');
+      log.warn({ file: recordFile, err: messageOf(e) }, 'could not record notification');
     }
   };
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findOnPath } from './notify.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * Where a Show button (notification or tray) puts the diff for a person to read:
@@ -74,7 +75,7 @@ function runOpener(program: string, args: string[], env: NodeJS.ProcessEnv, wait
     try {
       child = spawn(program, args, { detached: true, stdio: 'ignore', env });
     } catch (e) {
-      resolve(`could not start: ${(e as Error).message}`);
+      resolve(`could not start: ${messageOf(e)}`);
       return;
     }
     const timer = setTimeout(() => {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { ControlCall } from './notify-actions.js';
 import { stripTerminalEscapes, truncateText } from './terminal-text.js';
+import { messageOf } from '../core/errors.js';
 
 /** The tray's pure part: what the icon and menu show for a state, and the control call a click makes. */
 // ---------------------------------------------------------------------------------------------
@@ -235,7 +236,7 @@ export async function readTrayState(control: ControlCall, local?: () => LocalTra
     } catch {
       // no store yet either
     }
-    return { online: false, error: (e as Error).message, paused: facts.paused ?? false, pending: [], spendToday: facts.spendToday ?? null, budgetLow: facts.budgetLow ?? false };
+    return { online: false, error: messageOf(e), paused: facts.paused ?? false, pending: [], spendToday: facts.spendToday ?? null, budgetLow: facts.budgetLow ?? false };
   }
   let facts: LocalTrayFacts = {};
   const needLocal = typeof status.paused !== 'boolean' || typeof status.spend !== 'object';

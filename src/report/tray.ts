@@ -34,6 +34,7 @@ export * from './tray-menu.js';
 export * from './tray-process.js';
 import { itemsByKey, onClick, readTrayState, trayMenu, type LocalTrayFacts, type TrayItem, type TrayModel, type TrayState } from './tray-menu.js';
 import { TrayProcess, TrayUnavailableError, locateTrayBinary, trayEnvironment } from './tray-process.js';
+import { messageOf } from '../core/errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Running it
@@ -119,8 +120,8 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
         log?.info({ action: item.key }, 'tray action done');
         o.onAction?.(item, { ok: true, result });
       } catch (e) {
-        log?.warn({ action: item.key, err: (e as Error).message }, 'tray action refused');
-        o.onAction?.(item, { ok: false, error: (e as Error).message });
+        log?.warn({ action: item.key, err: messageOf(e) }, 'tray action refused');
+        o.onAction?.(item, { ok: false, error: messageOf(e) });
       }
       await doRefresh();
     });
@@ -168,7 +169,7 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
       }
     } catch (e) {
       failures++;
-      log?.warn({ err: (e as Error).message, failures }, 'tray binary failed to start');
+      log?.warn({ err: messageOf(e), failures }, 'tray binary failed to start');
       if (failures >= MAX_RESTARTS || !(e instanceof TrayUnavailableError)) {
         void stop(e as Error);
         throw e;

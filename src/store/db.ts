@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { allMigrations } from './migrations.js';
 import { isDamaged, StoreDamagedError } from './store-errors.js';
 import './schemas.js';
+import { messageOf } from '../core/errors.js';
 
 export type Db = Database.Database;
 
@@ -20,7 +21,7 @@ export function openDb(file: string): Db {
     return db;
   } catch (e) {
     db?.close();
-    if (isDamaged(e)) throw new StoreDamagedError(file, (e as Error).message, { cause: e });
+    if (isDamaged(e)) throw new StoreDamagedError(file, messageOf(e), { cause: e });
     throw e;
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { messageOf } from '../core/errors.js';
 
 /** What each worker of a split agent task did (agent/workers.ts writes it; `kairos tasks --json` shows it). */
 const WorkerRecordData = z.object({
@@ -72,7 +73,7 @@ export function readTaskData(raw: string): ReadTaskData {
   try {
     json = JSON.parse(raw);
   } catch (e) {
-    return { data: {}, problem: `not JSON (${(e as Error).message})` };
+    return { data: {}, problem: `not JSON (${messageOf(e)})` };
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return { data: {}, problem: `not a JSON object: ${raw.slice(0, 80)}` };
   const whole = TaskData.safeParse(json);

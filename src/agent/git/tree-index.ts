@@ -4,7 +4,7 @@ import path from 'node:path';
 import { git, gitText, type GitLocation } from '../../git/safe-git.js';
 import { attributesProblem, pathProblem, symlinkProblem } from './content-rules.js';
 import { walkWorktree, type BaseEntry, type ContentProblem, type DiskEntry } from './tree-walk.js';
-import { errnoCode, isAbsent } from '../../core/errors.js';
+import { errnoCode, isAbsent, messageOf } from '../../core/errors.js';
 
 export { TreeTooLargeError, type ContentProblem } from './tree-walk.js';
 
@@ -145,7 +145,7 @@ function gitFileProblem(root: string, adminDir: string): string | undefined {
     st = fs.lstatSync(file);
   } catch (e) {
     if (isAbsent(e)) return "the worktree's own .git file was removed";
-    return `the worktree's own .git file cannot be read (${errnoCode(e) ?? (e as Error).message})`;
+    return `the worktree's own .git file cannot be read (${errnoCode(e) ?? messageOf(e)})`;
   }
   if (!st.isFile()) return "the worktree's own .git file was replaced by a folder or a link (a planted repository)";
   if (st.size > 4096) return "the worktree's own .git file was rewritten";

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { HookConfigError, parseHooksSettings, type HooksSettings } from './registry.js';
+import { messageOf } from '../../core/errors.js';
 
 /**
  * Imports the `hooks` section of a Claude Code settings file (.claude/settings.json,
@@ -35,13 +36,13 @@ export function readHooksFile(file: string): HooksSettings {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new HookConfigError(`${file}: cannot read it (${(e as Error).message}) — check its permissions`, [], { cause: e });
+    throw new HookConfigError(`${file}: cannot read it (${messageOf(e)}) — check its permissions`, [], { cause: e });
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new HookConfigError(`${file}: not valid JSON (${(e as Error).message}) — fix the file or remove it`, [], { cause: e });
+    throw new HookConfigError(`${file}: not valid JSON (${messageOf(e)}) — fix the file or remove it`, [], { cause: e });
   }
   return importClaudeHooks(json, file);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { messageOf } from '../../core/errors.js';
 
 /**
  * Hook events, what each one's stdin payload holds, and what a hook may answer on stdout.
@@ -238,7 +239,7 @@ export function parseHookStdout(stdout: string, event: HookEventName, truncated 
   try {
     json = JSON.parse(text);
   } catch (e) {
-    return { kind: 'invalid', warning: `printed invalid JSON (${(e as Error).message}), ignored — print one JSON object, or plain text` };
+    return { kind: 'invalid', warning: `printed invalid JSON (${messageOf(e)}), ignored — print one JSON object, or plain text` };
   }
   const parsed = HookOutput.safeParse(json);
   if (!parsed.success) {

@@ -1,3 +1,4 @@
+import { messageOf } from '../../core/errors.js';
 /**
  * Claude Code's matcher rules, so a matcher copied from a settings file selects the same tools:
  * - absent, "" or "*" matches everything;
@@ -23,7 +24,7 @@ export function compileMatcher(matcher: string | undefined): Matcher {
   try {
     re = new RegExp(matcher);
   } catch (e) {
-    throw new Error(`'${matcher}' is not a valid regular expression (${(e as Error).message}) — write a tool name, names joined by "|", or a valid regular expression`);
+    throw new Error(`'${matcher}' is not a valid regular expression (${messageOf(e)}) — write a tool name, names joined by "|", or a valid regular expression`);
   }
   return (subjects) => subjects.some((s) => re.test(s));
 }

@@ -3,7 +3,7 @@ import type { Rule } from '../../policy/rules.js';
 import { CONDITION_EVENTS, parseCondition } from './condition.js';
 import { HOOK_EVENTS, isHookEventName, type HookEventName } from './events.js';
 import { compileMatcher, type Matcher } from './matcher.js';
-import { UserInputError, type KairosErrorOptions } from '../../core/errors.js';
+import { UserInputError, type KairosErrorOptions, messageOf } from '../../core/errors.js';
 
 /**
  * What is configured: the hook settings of every trusted source, checked and flattened into one
@@ -145,7 +145,7 @@ export function compileHooksSection(value: unknown): { hooks: CompiledHook[]; sk
       try {
         matches = compileMatcher(group.matcher);
       } catch (e) {
-        problems.push({ path: [eventName, gi, 'matcher'], message: (e as Error).message });
+        problems.push({ path: [eventName, gi, 'matcher'], message: messageOf(e) });
         return;
       }
       group.hooks.forEach((raw, hi) => {
@@ -164,7 +164,7 @@ export function compileHooksSection(value: unknown): { hooks: CompiledHook[]; sk
           try {
             condition = parseCondition(cmd.data.if);
           } catch (e) {
-            problems.push({ path: [...at, 'if'], message: (e as Error).message });
+            problems.push({ path: [...at, 'if'], message: messageOf(e) });
             return;
           }
           if (!CONDITION_EVENTS.has(eventName)) {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { BoundedOutput } from '../../policy/bounded-output.js';
+import { messageOf } from '../../core/errors.js';
 
 /**
  * Runs one command hook: `/bin/sh -c command` in its own process group, the payload as JSON on
@@ -70,7 +71,7 @@ export function runHookCommand(opts: RunHookOptions): Promise<HookRunResult> {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
     } catch (e) {
-      resolve(result('error', null, null, `could not start: ${(e as Error).message}`));
+      resolve(result('error', null, null, `could not start: ${messageOf(e)}`));
       return;
     }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readHooksFile } from './claude-import.js';
 import { HookConfigError, type HookSource } from './registry.js';
-import { errnoCode, isAbsent } from '../../core/errors.js';
+import { errnoCode, isAbsent, messageOf } from '../../core/errors.js';
 
 /**
  * Where a session's hooks are read from, in configuration order:
@@ -61,7 +61,7 @@ function listJson(dir: string): string[] {
     // No such folder: no hooks there. An unreadable one is not "no hooks": hooks can be guards, and
     // running without them unsaid would drop them. Said, with what to fix.
     if (isAbsent(e)) return [];
-    throw new HookConfigError(`${dir}: cannot list its hook files (${errnoCode(e) ?? (e as Error).message}) — check its permissions`, [], { cause: e });
+    throw new HookConfigError(`${dir}: cannot list its hook files (${errnoCode(e) ?? messageOf(e)}) — check its permissions`, [], { cause: e });
   }
 }
 

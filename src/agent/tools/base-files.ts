@@ -4,6 +4,7 @@ import { fenceUntrusted, isNeverRead } from '../../policy/filter.js';
 import { git as safeGit, type GitLocation } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
+import { messageOf } from '../../core/errors.js';
 
 /**
  * The read tools before a task's worktree exists: they answer from the task's base commit (HEAD plus
@@ -37,7 +38,7 @@ async function run(scope: BaseScope, args: readonly string[]): Promise<{ code: n
     const r = await safeGit(loc, args, { allowFail: true, timeoutMs: scope.gitTimeoutMs ?? GIT_TIMEOUT_MS });
     return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
-    return { code: -1, stdout: Buffer.alloc(0), stderr: (e as Error).message };
+    return { code: -1, stdout: Buffer.alloc(0), stderr: messageOf(e) };
   }
 }
 

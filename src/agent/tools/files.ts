@@ -7,6 +7,7 @@ import { resolveInRoot } from '../../policy/validate.js';
 import { git as safeGit } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
+import { messageOf } from '../../core/errors.js';
 
 /** Where file tools act: the task's worktree, plus read-only folders (the compression spill folder). */
 export interface FileScope {
@@ -83,7 +84,7 @@ async function openRegular(where: { abs: string; rel: string; root: string }, fl
       const st = await fs.promises.lstat(where.abs).catch(() => undefined);
       throw new ToolError(`${where.rel} is ${st ? describeKind(st) : 'not a regular file'}; ${NOT_REGULAR}`);
     }
-    throw new ToolError(`${where.rel}: cannot open (${code ?? (e as Error).message})`);
+    throw new ToolError(`${where.rel}: cannot open (${code ?? messageOf(e)})`);
   }
   try {
     const st = await fh.stat();
@@ -156,7 +157,7 @@ async function git(scope: FileScope, args: readonly string[]): Promise<{ code: n
     const r = await safeGit(loc, args, { allowFail: true, timeoutMs: scope.gitTimeoutMs ?? GIT_TIMEOUT_MS });
     return { code: r.code ?? -1, stdout: r.stdout.toString('utf8'), stderr: r.stderr };
   } catch (e) {
-    return { code: -1, stdout: '', stderr: (e as Error).message };
+    return { code: -1, stdout: '', stderr: messageOf(e) };
   }
 }
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type RewritePattern from 'regexpu-core';
-import { KairosError } from '../../core/errors.js';
+import { KairosError, messageOf } from '../../core/errors.js';
 
 // Loaded on first need: only patterns with modifier groups use it, and a CLI call may need none.
 let rewriter: typeof RewritePattern | undefined;
@@ -245,7 +245,7 @@ export function translateRe2(pattern: string): JsPattern {
     try {
       source = rewritePattern(source, flags, { modifiers: 'transform', onNewFlags: (f) => (newFlags = f) });
     } catch (e) {
-      throw new Untranslatable(`modifier groups: ${(e as Error).message}`, { cause: e });
+      throw new Untranslatable(`modifier groups: ${messageOf(e)}`, { cause: e });
     }
     flags = newFlags;
   }
@@ -253,7 +253,7 @@ export function translateRe2(pattern: string): JsPattern {
   try {
     new RegExp(source, flags);
   } catch (e) {
-    throw new Untranslatable((e as Error).message, { cause: e });
+    throw new Untranslatable(messageOf(e), { cause: e });
   }
   return { source, flags };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { translateRe2, Untranslatable } from './re2-to-js.js';
-import { UserInputError } from '../../core/errors.js';
+import { UserInputError, messageOf } from '../../core/errors.js';
 
 /**
  * Loads a gitleaks rule file (TOML, gitleaks' own format) as data and compiles it for redaction.
@@ -133,7 +133,7 @@ function compileAllowlist(raw: RawAllowlist, where: string, skipped: SkippedRule
     try {
       sources.push(`(?:${wrapFlags(re)})`);
     } catch (e) {
-      skipped.push({ id: where, reason: `allowlist regex ${re}: ${(e as Error).message}` });
+      skipped.push({ id: where, reason: `allowlist regex ${re}: ${messageOf(e)}` });
     }
   }
   const stopwords = strings(raw.stopwords, `${where}.stopwords`).map((s) => s.toLowerCase());
@@ -161,7 +161,7 @@ export function compileRuleSet(tomlText: string, source = 'inline'): RuleSet {
   try {
     doc = parseToml(tomlText) as Record<string, unknown>;
   } catch (e) {
-    throw new SecretRulesError(`${source}: not valid TOML: ${(e as Error).message}`, { cause: e });
+    throw new SecretRulesError(`${source}: not valid TOML: ${messageOf(e)}`, { cause: e });
   }
   const skipped: SkippedRule[] = [];
   const globalRaw = [...(doc.allowlist ? [doc.allowlist] : []), ...(Array.isArray(doc.allowlists) ? doc.allowlists : [])] as RawAllowlist[];

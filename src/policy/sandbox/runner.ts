@@ -12,6 +12,7 @@ import { resolveLimits, type SandboxLimits } from './limits-config.js';
 import { detectLimits, prepareLimits, type LimitsRun, type LimitsStatus } from './limits.js';
 import { planMounts, sandboxHome } from './mounts.js';
 import { seatbeltProfile } from './seatbelt.js';
+import { messageOf } from '../../core/errors.js';
 
 export interface SandboxRunOptions {
   /** The only host folder (besides the private /tmp) the command may write. Also its working directory. */
@@ -86,7 +87,7 @@ export async function runSandboxedArgv(argv: readonly string[], opts: SandboxRun
     run = prepareLimits(limitsOf(st), limits);
   } catch (e) {
     // Fail closed: a command that should be limited does not run unlimited.
-    return failed(`could not set up the resource limits (${(e as Error).message}); run 'kairos doctor'`);
+    return failed(`could not set up the resource limits (${messageOf(e)}); run 'kairos doctor'`);
   }
   const home = sandboxHome(opts.home);
   const mounts = planMounts({
