@@ -32,13 +32,16 @@ export interface CommitChange {
   paths: string[];
 }
 
-/** The commits among `eventIds`, oldest first, each with the files it changed (read from git). */
+/** The most commits whose files are read from git for one look (one `git diff` each); older ones' files count with the saves. */
+export const MAX_READ_COMMITS = 50;
+
+/** The newest commits among `eventIds` (at most MAX_READ_COMMITS), oldest first, each with the files it changed (read from git). */
 export function commitsOf(db: Db, repo: string, eventIds: readonly number[]): CommitChange[] {
   if (!eventIds.length) return [];
   const rows = db
-    .prepare(`SELECT data FROM events WHERE repo = ? AND type = 'git.commit' AND id IN (SELECT value FROM json_each(?)) ORDER BY id`)
-    .all(repo, JSON.stringify(eventIds)) as Array<{ data: string }>;
-  return rows.flatMap((r) => {
+    .prepare(`SELECT data FROM events WHERE repo = ? AND type = 'git.commit' AND id IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?`)
+    .all(repo, JSON.stringify(eventIds), MAX_READ_COMMITS) as Array<{ data: string }>;
+  return rows.reverse().flatMap((r) => {
     const d = JSON.parse(r.data) as { from?: unknown; to?: unknown; message?: unknown };
     if (typeof d.to !== 'string') return [];
     const paths = typeof d.from === 'string' ? (changedPaths(repo, d.from, d.to) ?? []) : [];
