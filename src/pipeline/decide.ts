@@ -263,8 +263,7 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
   const wait = userAsked || failed ? undefined : lookWait(deps.db, item.repo, lookEveryMs(deps.policy), now);
   if (wait) {
     const looks = wait.quietLooks === 1 ? 'the last look' : `the last ${wait.quietLooks} looks`;
-    const why = wait.quietLooks ? `${looks} found nothing to do: the next waits a while` : 'the last look acted, but most looks here find nothing: the next waits a while';
-    return { stage: 'heuristic', outcome: 'later', why, retryAt: wait.until };
+    return { stage: 'heuristic', outcome: 'later', why: `${looks} found nothing to do: the next waits a while`, retryAt: wait.until };
   }
   const { model, policy } = deps;
   if (!model.modelStepsEnabled) return { stage: 'heuristic', outcome: 'sleep', why: model.disabledReason ?? 'model steps are off' };

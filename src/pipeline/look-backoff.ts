@@ -7,17 +7,12 @@ import { recentLooks } from '../store/decision-store.js';
  * How often ambient triage may look at a repository whose changes keep being routine. After a look
  * that found nothing to do, the next waits at least `triage.look_every` (default 10 minutes), and
  * twice as long after each further such look, up to 8× (80 minutes by default). An "act" answer
- * steps the wait down one level (halves it) rather than starting over: one problem found among many
- * routine looks does not make the repository busy (the agent task it started handles that problem),
- * while problems found look after look bring the wait back to nothing. A failing command and a poke
- * are not held at all. Nothing is dropped: what changes meanwhile waits, parked, and the next look
- * sees all of it at once.
+ * starts over; a failing command and a poke are not held at all. Nothing is dropped: what changes
+ * meanwhile waits, parked, and the next look sees all of it at once.
  *
  * Why: replaying real histories (bench/replay/history), a look per work session still asked the
  * model about one session in three on a repository that needed nothing nine times out of ten; a
- * poller that keeps finding nothing should poll less. And with "act starts over", each act was
- * followed by three or four quick looks (10, 20, 40 minutes apart) that found nothing: a third of
- * the calls on both replayed histories.
+ * poller that keeps finding nothing should poll less.
  */
 
 export const DEFAULT_LOOK_EVERY = '10m';
@@ -31,26 +26,18 @@ export function lookEveryMs(policy: Pick<Policy, 'triage'>): number {
 export interface LookWait {
   /** When the next look may be made (epoch ms). */
   until: number;
-  /** How many looks in a row found nothing (0 when the last one acted). */
+  /** How many looks in a row found nothing (1..). */
   quietLooks: number;
-  /** The back-off level (1..): the wait is look_every × 2^(level-1). */
-  level: number;
 }
-
-/** How many past looks the level is read from: enough to climb to the cap and back. */
-const HISTORY = 16;
 
 /** Must the next ambient look at `repo` wait? Undefined when it may look now. */
 export function lookWait(db: Db, repo: string, everyMs: number, now: number): LookWait | undefined {
   if (everyMs <= 0) return undefined;
   const steps = Math.log2(MAX_LOOK_BACKOFF) + 1;
-  const looks = recentLooks(db, repo, HISTORY);
-  // Oldest first: a quiet look climbs one level (up to the cap), an act steps one down.
-  let level = 0;
-  for (const l of [...looks].reverse()) level = l.outcome === 'act' ? Math.max(0, level - 1) : Math.min(steps, level + 1);
-  if (level === 0) return undefined;
+  const looks = recentLooks(db, repo, steps);
   let quiet = 0;
-  while (quiet < looks.length && looks[quiet]!.outcome !== 'act') quiet++;
-  const until = looks[0]!.at + everyMs * 2 ** (level - 1);
-  return now < until ? { until, quietLooks: quiet, level } : undefined;
+  while (quiet < looks.length && looks[quiet]!.outcome === 'sleep') quiet++;
+  if (quiet === 0) return undefined;
+  const until = looks[0]!.at + everyMs * 2 ** (Math.min(quiet, steps) - 1);
+  return now < until ? { until, quietLooks: quiet } : undefined;
 }

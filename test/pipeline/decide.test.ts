@@ -333,48 +333,6 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     fake.script(SLEEP);
     assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 8), deps({ policy: backoff, clock: at }))).stage, 'triage');
   });
-
-  test('after many quiet looks, an act steps the wait down one level instead of starting over; acts in a row bring it to nothing', async () => {
-    let now = T0;
-    const at = () => now;
-    let id = 100;
-    const look = () => {
-      edit(id);
-      return decide(ambient(['src/app.ts'], ['file.changed'], id++), deps({ policy: backoff, clock: at }));
-    };
-    const ACT = answer({ act: true, why: 'the build breaks', task: 'fix the build', urgency: 'next' });
-    // Four quiet looks, each as soon as allowed: the wait reaches the cap (8×).
-    for (const gap of [0, 1, 2, 4]) {
-      now += gap * EVERY;
-      fake.script(SLEEP);
-      assert.equal((await look()).stage, 'triage');
-    }
-    now += 8 * EVERY;
-    fake.script(ACT);
-    assert.equal((await look()).outcome, 'act');
-    // One act among quiet looks: the next waits 4× (it waited nothing before), and says why.
-    now += 4 * EVERY - 1000;
-    const held = await look();
-    assert.deepEqual([held.outcome, held.retryAt, held.why], ['later', now + 1000, 'the last look acted, but most looks here find nothing: the next waits a while']);
-    now += 1000;
-    fake.script(ACT);
-    assert.equal((await look()).outcome, 'act');
-    // A second act in a row: 2×; a third: 1×; a fourth: no wait at all.
-    now += 2 * EVERY - 1000;
-    assert.equal((await look()).outcome, 'later');
-    now += 1000;
-    fake.script(ACT);
-    assert.equal((await look()).outcome, 'act');
-    now += EVERY - 1000;
-    assert.equal((await look()).outcome, 'later');
-    now += 1000;
-    fake.script(ACT);
-    assert.equal((await look()).outcome, 'act');
-    now += 1000;
-    fake.script(SLEEP);
-    assert.equal((await look()).stage, 'triage', 'problems found look after look: no wait');
-    assert.equal(fake.messageRequests().length, 9);
-  });
 });
 
 describe('decide: stage 3, triage, and 4, action', () => {
