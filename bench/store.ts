@@ -29,7 +29,7 @@ const builds: Array<{ name: string; dist: string }> = [{ name: 'this', dist: pat
 for (let i = 0; i < args.length; i++) {
   if (args[i] !== '--build') continue;
   const [name, dist] = (args[i + 1] ?? '').split('=');
-  if (!name || !dist || !fs.existsSync(path.join(dist, 'src', 'cli', 'main.js'))) throw new Error(`--build NAME=/path/to/dist: no dist/src/cli/main.js under '${dist}'`);
+  if (!name || !dist || !cliEntryOf(dist)) throw new Error(`--build NAME=/path/to/dist: no dist/bin/kairos.js (or the older dist/src/cli/main.js) under '${dist}'`);
   builds.push({ name, dist: path.resolve(dist) });
 }
 
@@ -53,8 +53,13 @@ interface Daemon {
   stop(): Promise<void>;
 }
 
+/** A build's CLI entry: dist/bin/kairos.js, or dist/src/cli/main.js for builds from before the bin moved. */
+function cliEntryOf(dist: string): string | undefined {
+  return [path.join(dist, 'bin', 'kairos.js'), path.join(dist, 'src', 'cli', 'main.js')].find((f) => fs.existsSync(f));
+}
+
 async function startDaemon(dist: string, repo: string, env: NodeJS.ProcessEnv, home: string): Promise<Daemon> {
-  const proc = spawn(process.execPath, [path.join(dist, 'src', 'cli', 'main.js'), 'run', '--repo', repo], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [cliEntryOf(dist)!, 'run', '--repo', repo], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));
   const exited = new Promise<number | string>((r) => proc.on('exit', (c, s) => r(c ?? s ?? -1)));

@@ -12,7 +12,7 @@ import { callDaemon } from '../../src/cli/control-client.js';
 import { BenchTimeout, until } from './measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const CLI = path.resolve(here, '../../src/cli/main.js');
+const CLI = path.resolve(here, '../../bin/kairos.js');
 
 export interface Peer {
   pid: number;

@@ -5,6 +5,7 @@ import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { printJson } from './output.js';
 import type { PluginReport } from '../agent/plugin-policy.js';
 import { isAlive } from './process-alive.js';
+import { daemonRunner } from './daemon-runner.js';
 import { modelStepsText, statusDetailLines, trustHints, type PauseJson } from './status-view.js';
 
 export interface LifecycleContext {
@@ -25,10 +26,7 @@ export async function daemonStatus(home: string): Promise<Record<string, unknown
 
 /** Foreground: this process becomes the daemon (for systemd/launchd and debugging). */
 export async function runForeground(ctx: LifecycleContext, repos: string[]): Promise<number> {
-  // The daemon is the process entry, not part of the library: loaded only when this process becomes it.
-  const entry = new URL('../../daemon/main.js', import.meta.url).href;
-  const { runDaemon } = (await import(entry)) as typeof import('../../daemon/main.js');
-  return runDaemon({ home: ctx.home, repos, env: ctx.env, verbose: true });
+  return daemonRunner()({ home: ctx.home, repos, env: ctx.env, verbose: true });
 }
 
 /**

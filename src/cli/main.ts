@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+// The CLI's commands. The process entry is bin/kairos.ts, which loads this module.
 import { Command, InvalidArgumentError } from 'commander';
 import { repoOrCwd, resolveHome, resolveRepo, UsageError } from './context.js';
 import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';

@@ -14,17 +14,18 @@ export interface ServiceCommandDeps {
 }
 
 /**
- * The CLI entry the service runs: the compiled dist/src/cli/main.js. Run from source (tsx) without a
- * build, it falls back to src/cli/main.ts under tsx's loader, which works but is for development only.
+ * The CLI entry the service runs: the compiled dist/bin/kairos.js (the package's bin). Run from source
+ * (tsx) without a build, it falls back to bin/kairos.ts under tsx's loader, for development only.
  */
 export function cliEntry(): { cli: string; nodeArgs: string[] } {
   const here = fileURLToPath(import.meta.url);
-  const sibling = path.join(path.dirname(here), 'main.js');
-  if (here.endsWith('.js') && fs.existsSync(sibling)) return { cli: sibling, nodeArgs: [] };
+  // here: <root>/dist/src/cli/service-command.js, or <root>/src/cli/service-command.ts from source.
   const root = path.resolve(path.dirname(here), '..', '..');
-  const built = path.join(root, 'dist', 'src', 'cli', 'main.js');
+  const besideThis = path.join(root, 'bin', 'kairos.js');
+  if (here.endsWith('.js') && fs.existsSync(besideThis)) return { cli: besideThis, nodeArgs: [] };
+  const built = path.join(root, 'dist', 'bin', 'kairos.js');
   if (fs.existsSync(built)) return { cli: built, nodeArgs: [] };
-  return { cli: path.join(path.dirname(here), 'main.ts'), nodeArgs: ['--import', fileURLToPath(import.meta.resolve('tsx'))] };
+  return { cli: path.join(root, 'bin', 'kairos.ts'), nodeArgs: ['--import', fileURLToPath(import.meta.resolve('tsx'))] };
 }
 
 export interface CurrentService {

@@ -24,7 +24,7 @@ export interface ServiceSpec {
   node: string;
   /** Node arguments before the script (e.g. a loader when running from source); usually none. */
   nodeArgs?: string[];
-  /** Absolute path of the CLI entry (dist/src/cli/main.js). */
+  /** Absolute path of the CLI entry (dist/bin/kairos.js). */
   cli: string;
   /** PATH for the daemon: triggers run the user's tools (git, npm, ...), which the service manager's own PATH may not have. */
   pathEnv?: string;

@@ -193,21 +193,21 @@ describe('kairos service install, the real command', { skip: process.platform !=
   test('run from an npx cache, install refuses and says to install globally first', () => {
     // The built CLI laid out as npx lays out a package: ~/.npm/_npx/<hash>/node_modules/kairos.
     const pkg = dir('u2/.npm/_npx/5d4c/node_modules/kairos');
-    for (const part of ['dist/src', 'dist/daemon', 'policies', 'package.json']) fs.cpSync(path.join(REPO_ROOT, part), path.join(pkg, part), { recursive: true });
+    for (const part of ['dist/bin', 'dist/src', 'dist/daemon', 'policies', 'package.json']) fs.cpSync(path.join(REPO_ROOT, part), path.join(pkg, part), { recursive: true });
     fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
     const home = path.join(tmp, 'u2');
-    const r = run([path.join(pkg, 'dist/src/cli/main.js')], ['--home', path.join(home, '.kairos'), 'service', 'install', '--dry-run'], { ...process.env, HOME: home });
+    const r = run([path.join(pkg, 'dist/bin/kairos.js')], ['--home', path.join(home, '.kairos'), 'service', 'install', '--dry-run'], { ...process.env, HOME: home });
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^kairos: this kairos runs from .*\/_npx\/5d4c\/node_modules\/kairos\/dist\/src\/cli, npx's temporary cache/);
+    assert.match(r.stderr, /^kairos: this kairos runs from .*\/_npx\/5d4c\/node_modules\/kairos\/dist\/bin, npx's temporary cache/);
     assert.match(r.stderr, /npm install -g kairos/);
     assert.doesNotMatch(r.stderr, /^\s+at /m);
     assert.equal(fs.existsSync(path.join(home, '.config')), false, 'nothing written');
     // Status and uninstall still work from there: removing a service must not need a good install.
-    const st = run([path.join(pkg, 'dist/src/cli/main.js')], ['--home', path.join(home, '.kairos'), 'service', 'status', '--json'], { ...process.env, HOME: home, PATH: '/nonexistent' });
+    const st = run([path.join(pkg, 'dist/bin/kairos.js')], ['--home', path.join(home, '.kairos'), 'service', 'status', '--json'], { ...process.env, HOME: home, PATH: '/nonexistent' });
     assert.equal(st.status, 0, st.stderr);
     assert.equal((JSON.parse(st.stdout) as { installed: boolean }).installed, false);
-    const un = run([path.join(pkg, 'dist/src/cli/main.js')], ['--home', path.join(home, '.kairos'), 'service', 'uninstall'], { ...process.env, HOME: home, PATH: '/nonexistent' });
+    const un = run([path.join(pkg, 'dist/bin/kairos.js')], ['--home', path.join(home, '.kairos'), 'service', 'uninstall'], { ...process.env, HOME: home, PATH: '/nonexistent' });
     assert.equal(un.status, 0, un.stderr);
     assert.match(un.stdout, /nothing to remove/);
   });

@@ -20,7 +20,7 @@ function spec(over: Partial<ServiceSpec> = {}): ServiceSpec {
     userHome,
     kairosHome: path.join(userHome, '.kairos 100%'),
     node: process.execPath,
-    cli: '/opt/kai$ros/dist/src/cli/main.js',
+    cli: '/opt/kai$ros/dist/bin/kairos.js',
     pathEnv: '/usr/local/bin:/usr/bin:/bin',
     uid: 1000,
     ...over,
@@ -66,7 +66,7 @@ describe('systemd user unit', () => {
     assert.equal(f.kind, 'systemd');
     assert.equal(f.path, path.join(s.userHome, '.config/systemd/user/kairos.service'));
     const u = parseUnit(f.content);
-    assert.deepEqual(words(u.Service!.ExecStart![0]!, true), [process.execPath, '/opt/kai$ros/dist/src/cli/main.js', 'run']);
+    assert.deepEqual(words(u.Service!.ExecStart![0]!, true), [process.execPath, '/opt/kai$ros/dist/bin/kairos.js', 'run']);
     assert.deepEqual(u.Service!.Restart, ['on-failure']);
     assert.ok(Number(u.Service!.RestartSec![0]) > 0);
     const env = u.Service!.Environment!.flatMap((e) => words(e, false));
@@ -76,7 +76,7 @@ describe('systemd user unit', () => {
   });
 
   test('relative paths are refused', () => {
-    assert.throws(() => serviceFile(spec({ cli: 'dist/src/cli/main.js' })), /absolute cli path/);
+    assert.throws(() => serviceFile(spec({ cli: 'dist/bin/kairos.js' })), /absolute cli path/);
   });
 
   const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' });
@@ -213,7 +213,7 @@ describe('kairos service (the command, as a process)', { skip: process.platform 
     const exec = words(u.Service!.ExecStart![0]!, true);
     assert.equal(exec[0], process.execPath);
     assert.equal(exec.at(-1), 'run');
-    assert.ok(path.isAbsolute(exec.at(-2)!) && /src\/cli\/main\.(js|ts)$/.test(exec.at(-2)!), exec.join(' '));
+    assert.ok(path.isAbsolute(exec.at(-2)!) && /bin\/kairos\.(js|ts)$/.test(exec.at(-2)!), exec.join(' '));
     assert.ok(u.Service!.Environment!.some((e) => words(e, false).includes(`KAIROS_HOME=${path.join(home, '.kairos')}`)));
     assert.match(dry.stderr, /systemctl --user enable --now kairos\.service/);
     assert.equal(fs.existsSync(unitPath), false);

@@ -9,8 +9,8 @@ const here = fileURLToPath(import.meta.url);
 const fromSource = here.endsWith('.ts');
 /** The real CLI entry: the compiled one under dist/, or the source through tsx when a test runs from source. */
 const cliArgs = fromSource
-  ? ['--import', 'tsx', path.resolve(path.dirname(here), '../../src/cli/main.ts')]
-  : [path.resolve(path.dirname(here), '../../src/cli/main.js')];
+  ? ['--import', 'tsx', path.resolve(path.dirname(here), '../../bin/kairos.ts')]
+  : [path.resolve(path.dirname(here), '../../bin/kairos.js')];
 
 export interface CliResult {
   code: number;
