@@ -10,7 +10,8 @@ import { lastLook, recordDecision, type DecisionOutcome, type DecisionSource, ty
 import { higherPriority, type Priority } from './priority-queue.js';
 import { allowance, type PresenceMode } from './presence.js';
 import { memoryFor } from './memory.js';
-import { onlyDocumentation } from './doc-paths.js';
+import { isDocumentation, onlyDocumentation } from './doc-paths.js';
+import { isLockFile } from './path-kinds.js';
 import { pathDigest, type LookMemory } from './look-memory.js';
 import { lookEveryMs, lookWait } from './look-backoff.js';
 import { buildTriageContext, buildTriagePrompt, runTriage, TRIAGE_MAX_TOKENS, type TriageContext } from './triage.js';
@@ -237,10 +238,18 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
   if (!userAsked && onlyDocumentation(item.paths)) {
     return { stage: 'heuristic', outcome: 'sleep', why: 'only documentation changed: nothing for an agent to check' };
   }
+  // A lock file is a package manager's output: alone, or with prose, it says nothing the next build
+  // would not (src/pipeline/path-kinds.ts).
+  const substantive = item.paths.filter((p) => !isDocumentation(p) && !isLockFile(p));
+  if (!userAsked && item.paths.length && !substantive.length) {
+    return { stage: 'heuristic', outcome: 'sleep', why: "only lock files or documentation changed: a package manager's output" };
+  }
   // The same files regrouped — the saves parked while the user typed, after their commit was looked
-  // at — are nothing new, unless a rule's command finished since (its result is news).
-  if (!userAsked && deps.looks?.covers(item.repo, item.paths) && !commandFinishedSince(deps.db, item.repo, look?.at ?? 0)) {
-    return { stage: 'heuristic', outcome: 'sleep', why: 'nothing changed since a model looked at these files' };
+  // at — are nothing new, unless a rule's command finished since (its result is news). Documentation
+  // and lock files beside them add nothing a model would act on either (the two rules above).
+  if (!userAsked && deps.looks?.covers(item.repo, substantive) && !commandFinishedSince(deps.db, item.repo, look?.at ?? 0)) {
+    const why = substantive.length < item.paths.length ? 'nothing new but documentation or lock files since a model looked' : 'nothing changed since a model looked at these files';
+    return { stage: 'heuristic', outcome: 'sleep', why };
   }
   // A rule's command failing since the last look makes the next save no longer routine: that is
   // exactly when a prepared fix helps, and waiting for the user to step away often means they
@@ -274,7 +283,7 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
   const ctx =
     deps.context?.(item, mode) ??
     buildTriageContext(deps.db, {
-      item: { repo: item.repo, source: item.source, trigger: item.trigger?.name, eventTypes: item.eventTypes, paths: item.paths, note: item.note },
+      item: { repo: item.repo, source: item.source, trigger: item.trigger?.name, eventTypes: item.eventTypes, paths: item.paths, note: item.note, eventIds: item.eventIds },
       policy,
       mode,
       memory: memoryFor(deps.home, item.repo),

@@ -12,6 +12,7 @@ import { recentFinishedTasks, recentUserEvents } from '../store/recent-activity.
 import { PRIORITIES } from './priority-queue.js';
 import type { PresenceMode } from './presence.js';
 import { messageOf } from '../core/errors.js';
+import { commitsOf, summariseChanges, type CommitChange } from './triage-changes.js';
 
 /**
  * Triage: one call to the policy's cheap model that answers "is this worth doing anything about?"
@@ -73,6 +74,8 @@ export interface TriageItem {
   eventTypes: readonly string[];
   paths: readonly string[];
   note?: string | undefined;
+  /** The item's events: its commits (subjects, each commit's files) are read from them. */
+  eventIds?: readonly number[] | undefined;
 }
 
 export interface TriageContext {
@@ -87,6 +90,8 @@ export interface TriageContext {
   /** The last decisions a model made, and the last it acted on, so it does not ask for the same thing twice. */
   lastDecisions: string;
   policySummary: string;
+  /** The item's commits, oldest first, each with its files (so a big item still names every commit). */
+  commits?: CommitChange[] | undefined;
 }
 
 const SYSTEM = `You are the triage step of Kairos, a background assistant that watches a developer's git repository.
@@ -153,6 +158,7 @@ export function buildTriageContext(db: Db, args: { item: TriageItem; policy: Pol
     lastResults,
     lastDecisions,
     policySummary: summarisePolicy(args.policy),
+    commits: commitsOf(db, item.repo, item.eventIds ?? []),
   };
 }
 
@@ -166,11 +172,13 @@ export function buildTriagePrompt(ctx: TriageContext): { system: Anthropic.TextB
   const memory = ctx.memory?.trim()
     ? `What you remember about this repository (your own notes from earlier days):\n${fenceUntrusted('MEMORY.md', ctx.memory, { nonce: contentNonce(ctx.memory) })}`
     : undefined;
-  const paths = item.paths.slice(0, 40);
+  // A bounded list that names every commit of the item (src/pipeline/triage-changes.ts).
+  const changes = summariseChanges(item.paths, ctx.commits ?? []);
   const itemText = [
     `Repository: ${item.repo}`,
     `What happened: ${item.source}${item.trigger ? ` (trigger ${item.trigger})` : ''}: ${item.eventTypes.join(', ') || 'no events'}`,
-    `Changed paths (${item.paths.length}): ${paths.join(', ') || '(none)'}${item.paths.length > paths.length ? ', ...' : ''}`,
+    `Changed paths (${item.paths.length}): ${changes.listed.join(', ') || '(none)'}${item.paths.length > changes.listed.length ? ', ...' : ''}`,
+    changes.unlisted ? `Not listed, by folder: ${changes.unlisted}` : '',
     item.note ? `The developer's note: ${item.note}` : '',
   ]
     .filter(Boolean)
@@ -180,6 +188,7 @@ export function buildTriagePrompt(ctx: TriageContext): { system: Anthropic.TextB
       ? 'The developer is away: longer checks and prepared proposals are welcome.'
       : 'The developer is at work right now: act only for something worth their attention.';
   const data = [
+    ...(changes.commitLines.length ? [`Commits in this batch (${ctx.commits!.length}), newest first:\n${changes.commitLines.join('\n')}`] : []),
     `Recent activity:\n${ctx.recentEvents || '(none)'}`,
     `Last results:\n${ctx.lastResults || '(none)'}`,
     `Your last decisions:\n${ctx.lastDecisions || '(none)'}`,

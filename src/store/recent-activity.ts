@@ -37,3 +37,11 @@ export function recentFinishedTasks(db: Db, repo: string, limit: number): Finish
     )
     .all(repo, limit) as FinishedTaskSummary[];
 }
+
+/** The stored `data` of the newest `git.commit` events among `eventIds` (at most `limit`), newest first. */
+export function commitEventData(db: Db, repo: string, eventIds: readonly number[], limit: number): string[] {
+  const rows = db
+    .prepare(`SELECT data FROM events WHERE repo = ? AND type = 'git.commit' AND id IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?`)
+    .all(repo, JSON.stringify(eventIds), limit) as Array<{ data: string }>;
+  return rows.map((r) => r.data);
+}

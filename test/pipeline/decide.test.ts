@@ -244,6 +244,43 @@ describe('decide: stage 2, files already looked at, documentation', () => {
   });
 });
 
+describe('decide: stage 2, lock files', () => {
+  test('lock files alone, or with documentation, sleep without a model; with a manifest or code they are looked at', async () => {
+    for (const [p, body] of [['package-lock.json', '{}'], ['crates/cli/Cargo.lock', '# lock'], ['go.sum', 'x'], ['CHANGELOG.md', '# c']] as const) {
+      fs.mkdirSync(path.dirname(path.join(repo, p)), { recursive: true });
+      fs.writeFileSync(path.join(repo, p), body);
+    }
+    const locks = await decide(ambient(['package-lock.json', 'crates/cli/Cargo.lock', 'go.sum'], ['git.commit', 'git.commit', 'git.commit']), deps());
+    assert.deepEqual([locks.stage, locks.outcome, locks.why], ['heuristic', 'sleep', "only lock files or documentation changed: a package manager's output"]);
+    const withDocs = await decide(ambient(['Cargo.lock', 'CHANGELOG.md'], ['file.changed', 'file.changed'], 5), deps());
+    assert.equal(withDocs.why, "only lock files or documentation changed: a package manager's output");
+    assert.equal(fake.requests.length, 0);
+    fs.writeFileSync(path.join(repo, 'package.json'), '{"name":"x"}');
+    fake.script(SLEEP, SLEEP);
+    assert.equal((await decide(ambient(['package.json', 'package-lock.json'], ['file.changed', 'file.changed'], 10), deps())).stage, 'triage');
+    const poke = tickItem({ repo, source: 'poke', events: [{ id: 20, type: 'manual' }], paths: ['go.sum'], note: 'why did this change?', at: T0 });
+    assert.equal((await decide(poke, deps())).stage, 'triage');
+    assert.equal(fake.messageRequests().length, 2);
+  });
+
+  test('files a model looked at, with only documentation or lock files new beside them, sleep; new code beside them is looked at', async () => {
+    const looks = new LookMemory();
+    fs.writeFileSync(path.join(repo, 'README.md'), '# r\n');
+    fs.writeFileSync(path.join(repo, 'Cargo.lock'), '# lock\n');
+    fake.script(SLEEP);
+    assert.equal((await decide(ambient(['src/app.ts'], ['git.commit']), deps({ looks }))).stage, 'triage');
+    // The saves of that file regrouped with a README edit and a lock refresh: nothing a model would act on is new.
+    const d = await decide(ambient(['src/app.ts', 'README.md', 'Cargo.lock'], ['file.changed', 'file.changed', 'file.changed'], 2), deps({ looks }));
+    assert.deepEqual([d.stage, d.outcome, d.why], ['heuristic', 'sleep', 'nothing new but documentation or lock files since a model looked']);
+    assert.equal(fake.messageRequests().length, 1);
+    // A new code file beside them is news.
+    fs.writeFileSync(path.join(repo, 'src/new.ts'), 'export const n = 1;\n');
+    fake.script(SLEEP);
+    assert.equal((await decide(ambient(['src/app.ts', 'README.md', 'src/new.ts'], ['file.changed', 'file.changed', 'file.changed'], 5), deps({ looks }))).stage, 'triage');
+    assert.equal(fake.messageRequests().length, 2);
+  });
+});
+
 describe('decide: stage 2, looks that keep finding nothing come less often', () => {
   const EVERY = 10 * 60_000;
   const backoff = { ...POLICY, triage: { look_every: '10m' } };
