@@ -27,8 +27,3 @@ const LOCK_FILE =
 export function isLockFile(path: string): boolean {
   return LOCK_FILE.test(path);
 }
-
-/** True when there are paths and every one is a lock file. */
-export function onlyLockFiles(paths: readonly string[]): boolean {
-  return paths.length > 0 && paths.every(isLockFile);
-}
