@@ -100,10 +100,11 @@ test('a replay through the real daemon: counts, triage calls, agent tasks, preci
       source: repo.dir,
       days,
       speed,
-      // ...but every commit gets the time to be decided before the next one, so the counts are exact.
-      // (the daemon's own quiet window for a burst is 1.5 s: a commit and its files are one look)
+      // ...but every commit is decided before the next one is made (the harness waits for the daemon
+      // to be quiet, not for a time), so the counts are exact on a loaded machine too.
       minGapMs: 4000,
       maxGapMs: 4500,
+      decideEachCommit: true,
       // The user counts as away 1 ms after their last change: every batch is decided when it comes,
       // never parked (how parked work wakes up is presence's business, tested in test/e2e).
       awayAfterSimMs: speed,

@@ -35,6 +35,12 @@ export interface ReplayOptions {
   rule?: LabelRule | undefined;
   /** How long to wait for the day's work to be decided before closing it anyway. */
   dayEndTimeoutMs?: number | undefined;
+  /**
+   * Wait until each commit is decided (nothing settling, queued or parked) before making the next:
+   * one look per commit on any machine, loaded or not. For tests whose counts must be exact; a
+   * real day's replay leaves it off, since merging close commits into one look is what the daemon does.
+   */
+  decideEachCommit?: boolean | undefined;
   /** Keep the scratch clone and KAIROS_HOME (printed) instead of removing them. */
   keep?: boolean | undefined;
   log?: ((line: string) => void) | undefined;
@@ -148,6 +154,10 @@ export async function replayHistory(o: ReplayOptions): Promise<ReplayOutcome> {
         if (!made.sameTree) treeMismatches.push(c.sha);
         // The commit must reach the store before the next one is made: attribution depends on it.
         await waitFor(() => commitStored(made.sha), { timeoutMs: 60_000, what: `the git.commit event of ${c.sha.slice(0, 10)}` });
+        if (o.decideEachCommit) {
+          const left = await dayEnd(env, 60_000);
+          if (left) throw new Error(`commit ${c.sha.slice(0, 10)}: ${left} items still parked or queued after 60 s`);
+        }
       }
       const leftParked = await dayEnd(env, o.dayEndTimeoutMs ?? 75_000);
       if (leftParked) log(`  day ${day.date} closed with ${leftParked} items still parked or queued`);
