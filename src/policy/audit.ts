@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../store/db.js';
 import { rowHash, verifyChain, GENESIS_HASH, type ChainReport, type HashedRow } from '../store/audit-chain.js';
-import { AuditStore, type AuditRowQuery } from '../store/audit-store.js';
+import { AuditStore, type AuditRowQuery, type StoredAuditRow } from '../store/audit-store.js';
 import type { Decision, Step, Verdict } from './decision.js';
 import { redactText } from './filter.js';
 import { formatToolCall } from './rules.js';
@@ -66,24 +66,12 @@ export interface AuditEntry {
   final?: Decision;
 }
 
-export interface AuditRow {
-  id: number;
-  at: string;
-  repo: string;
-  task_id: number | null;
-  trigger: string | null;
-  origin: string;
-  what: string;
+/** An audit row with its layer, verdict and decision typed (the store keeps them as text). */
+export type AuditRow = Omit<StoredAuditRow, 'layer' | 'verdict' | 'final'> & {
   layer: LayerName;
   verdict: AuditVerdict;
-  reason: string | null;
-  rule: string | null;
-  queued: number;
   final: Decision | null;
-  eval_id: string;
-  prev_hash: string;
-  hash: string;
-}
+};
 
 /** One line saying what a step would do, e.g. `Bash(npm test)` or `model claude-x (1200+4096 tokens)`. */
 export function describeStep(step: AuditStep): string {
