@@ -214,7 +214,7 @@ test('kairos trust --plugin pins the folder: its own allow rule applies until a 
     });
     // Without the daemon too: a folder named as if it were a repository gets the right command.
     const wrong = kairos(['trust', plugin], h.env);
-    assert.equal(wrong.code, 1);
+    assert.equal(wrong.code, 2, 'a wrong argument is a usage error');
     assert.match(wrong.stderr, /is a plugin folder, not a repository — trust a plugin with 'kairos trust --plugin lint-guard'/);
   });
 });
