@@ -5,7 +5,9 @@
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
-const bins = typeof pkg.bin === 'string' ? [pkg.bin] : Object.values(pkg.bin ?? {});
+// dist/src/cli/main.js was the bin before bin/kairos.js: an npx cache made then still links it.
+const FORMER_BINS = ['dist/src/cli/main.js'];
+const bins = [...(typeof pkg.bin === 'string' ? [pkg.bin] : Object.values(pkg.bin ?? {})), ...FORMER_BINS];
 for (const bin of bins) {
   const file = new URL(`../${bin}`, import.meta.url);
   const head = readFileSync(file, 'utf8').slice(0, 64);

@@ -19,6 +19,6 @@ export function provideDaemonRunner(r: DaemonRunner): void {
 }
 
 export function daemonRunner(): DaemonRunner {
-  if (!runner) throw new Error('this entry cannot run the daemon: start Kairos through its bin (`kairos run`, i.e. dist/bin/kairos.js), not dist/src/cli/main.js (a service unit from an older Kairos runs that path: `kairos service install` writes the current one)');
+  if (!runner) throw new Error('this entry cannot run the daemon: start Kairos through its bin (`kairos run`, i.e. dist/bin/kairos.js), not dist/src/cli/main.js (a service unit from an older Kairos runs that path: `kairos service install` writes the current one; an npx cache made by an older Kairos links it too: `rm -rf ~/.npm/_npx` clears it)');
   return runner;
 }

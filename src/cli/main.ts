@@ -1,4 +1,6 @@
-// The CLI's commands. The process entry is bin/kairos.ts, which loads this module.
+#!/usr/bin/env node
+// The CLI's commands. The process entry is bin/kairos.ts, which loads this module. The shebang stays:
+// this file was the bin before, and an npx cache made then still links it (every command but `run` works).
 import { Command, InvalidArgumentError } from 'commander';
 import { repoOrCwd, resolveHome, resolveRepo, UsageError } from './context.js';
 import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';

@@ -23,3 +23,9 @@ test('the CLI module run directly refuses `run` with the way to start Kairos, an
     fs.rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('the former bin (dist/src/cli/main.js, still linked by npx caches made before bin/kairos.js) runs as a program for every other command', () => {
+  const r = spawnSync(path.join(dist, 'src/cli/main.js'), ['--version'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+});
