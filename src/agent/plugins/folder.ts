@@ -68,19 +68,12 @@ export function readPluginFolder(dir: string, dataDir?: string): PluginContents 
   }
   const expand = (s: string): string => s.replaceAll('${CLAUDE_PLUGIN_ROOT}', dir).replaceAll('${CLAUDE_PLUGIN_DATA}', dataDir ?? path.join(dir, '.data'));
   const problems: PolicyProblem[] = [];
-  const out: PluginContents = {
+  const out = emptyContents({
     name: path.basename(dir),
     version: '0.0.0',
-    description: '',
     format: hasKairos ? (hasClaude ? 'kairos+claude' : 'kairos') : 'claude',
     manifestFile: hasKairos ? kairosFile : hasClaude ? claudeFile : defaultHooks,
-    triggers: [],
-    tools: [],
-    mcpServers: {},
-    hooks: [],
-    permissions: { allow: [], ask: [], deny: [] },
-    unused: [],
-  };
+  });
 
   let claudeName: string | undefined;
   if (hasClaude) claudeName = readClaudeManifest(dir, claudeFile, out, problems, expand);
@@ -285,23 +278,16 @@ function sortProblems(problems: PolicyProblem[]): PolicyProblem[] {
  */
 export function checkSettingsFile(file: string, kind: 'settings' | 'hooks' | 'mcp'): { hooks: number; servers: string[]; unused: PluginContents['unused'] } {
   const dir = path.dirname(file);
-  const out: PluginContents = {
-    name: '',
-    version: '',
-    description: '',
-    format: 'claude',
-    manifestFile: file,
-    triggers: [],
-    tools: [],
-    mcpServers: {},
-    hooks: [],
-    permissions: { allow: [], ask: [], deny: [] },
-    unused: [],
-  };
+  const out = emptyContents({ name: '', version: '', format: 'claude', manifestFile: file });
   const problems: PolicyProblem[] = [];
   if (kind === 'mcp') readMcpFile(file, out, problems, (s) => s);
   else readHooksFile(dir, file, out, problems, kind === 'settings');
   if (problems.length > 0) throw new PolicyError(file, sortProblems(problems));
   const hooks = out.hooks.reduce((n, h) => n + compileHooksSection(h.hooks).hooks.length, 0);
   return { hooks, servers: Object.keys(out.mcpServers), unused: out.unused };
+}
+
+/** A plugin's contents before any file is read: what it is called and where its manifest is, nothing declared. */
+function emptyContents(o: Pick<PluginContents, 'name' | 'version' | 'format' | 'manifestFile'>): PluginContents {
+  return { ...o, description: '', triggers: [], tools: [], mcpServers: {}, hooks: [], permissions: { allow: [], ask: [], deny: [] }, unused: [] };
 }
