@@ -281,7 +281,9 @@ describe('kairos tray under Xvfb with a real tray host (trayer)', { skip: displa
   // which the deny step then denies, and the last step stops the tray the others use.
   test('the icon, a real click to approve, deny on what is left, a clean stop', async (t) => {
     await t.test('the icon appears in the tray host; screenshot with 2 pending', async () => {
-      const at = await until(() => (tray.exitCode === null ? iconAt() : (() => { throw new Error(`kairos tray exited ${tray.exitCode}: ${trayOut}`); })()), 'the tray icon in trayer');
+      // Placed: trayer maps the icon's window first and moves it into the panel after (seen at x ≤ 0 under load).
+      const placed = (): { x: number; y: number } | null => { const a = iconAt(); return a && a.x > 0 ? a : null; };
+      const at = await until(() => (tray.exitCode === null ? placed() : (() => { throw new Error(`kairos tray exited ${tray.exitCode}: ${trayOut}`); })()), 'the tray icon placed in trayer');
       assert.ok(at.x > 0);
       // The icon as the screen shows it: the "pending" blue disc must be there, at the icon's place
       // (polled: the window is mapped before GTK has painted it).
