@@ -20,9 +20,9 @@ trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent "node-linux-${arch}@${version}" >/dev/null && tar -xzf node-linux-*.tgz)
 # Node itself lives outside the temp folder and outside $HOME: the service tests (rightly) treat a
 # node under /tmp as one a service must not run, and the sandbox binds node's folder into every
-# command, where a folder under $HOME would show up beside the home the sandbox hides. /opt when
-# this runs as root (CI), else the user's cache. Replaced on every run (a new 26.x).
-if [ -w /opt ]; then node_root=/opt/kairos-ci; else node_root="${XDG_CACHE_HOME:-$HOME/.cache}/kairos-ci"; fi
+# command, where a folder under $HOME (or /opt) would show up where the sandbox shows nothing. Under
+# /usr/local when this runs as root (CI), else the user's cache. Replaced on every run (a new 26.x).
+if [ -w /usr/local/lib ]; then node_root=/usr/local/lib/kairos-ci; else node_root="${XDG_CACHE_HOME:-$HOME/.cache}/kairos-ci"; fi
 node_dir="$node_root/node-linux-${arch}-${version}"
 rm -rf "$node_dir"
 mkdir -p "$(dirname "$node_dir")"
