@@ -1,9 +1,9 @@
 import path from 'node:path';
-import picomatch from 'picomatch';
 import { fenceUntrusted, isNeverRead } from '../../policy/filter.js';
 import { git as safeGit, type GitLocation } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
+import { grepAnswer, listingOf } from './files.js';
 import { messageOf } from '../../core/errors.js';
 
 /**
@@ -28,8 +28,6 @@ export interface BaseScope {
   gitTimeoutMs?: number;
 }
 
-const MAX_LISTED = 500;
-const MAX_GREP_LINES = 300;
 const GIT_TIMEOUT_MS = 60_000;
 
 async function run(scope: BaseScope, args: readonly string[]): Promise<{ code: number; stdout: Buffer; stderr: string }> {
@@ -118,11 +116,7 @@ async function baseFiles(scope: BaseScope): Promise<string[]> {
 }
 
 export async function listBaseFiles(scope: BaseScope, input: ToolInput<'list_files'>): Promise<string> {
-  const match = picomatch(input.pattern, { dot: true });
-  const hits = (await baseFiles(scope)).filter((f) => match(f)).sort();
-  if (hits.length === 0) return `no files match ${input.pattern}`;
-  const shown = hits.slice(0, MAX_LISTED).join('\n');
-  return hits.length > MAX_LISTED ? `${shown}\n[… ${hits.length - MAX_LISTED} more]` : shown;
+  return listingOf(await baseFiles(scope), input.pattern);
 }
 
 export async function grepBase(scope: BaseScope, input: ToolInput<'grep'>): Promise<string> {
@@ -132,12 +126,11 @@ export async function grepBase(scope: BaseScope, input: ToolInput<'grep'>): Prom
   if (r.code !== 0) throw new ToolError(`grep failed: ${r.stderr.trim() || 'bad pattern'}`);
   // git prefixes each line with "<base>:" when it searches a commit; the worktree's grep does not.
   const prefix = `${scope.base}:`;
-  const lines = r.stdout
-    .toString('utf8')
-    .split('\n')
-    .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : l))
-    .filter((l) => l && !isNeverRead(l.slice(0, l.indexOf(':'))));
-  const shown = lines.slice(0, MAX_GREP_LINES).join('\n');
-  const body = lines.length > MAX_GREP_LINES ? `${shown}\n[… ${lines.length - MAX_GREP_LINES} more lines]` : shown;
-  return fenceUntrusted(`grep ${input.pattern}`, body);
+  return grepAnswer(
+    r.stdout
+      .toString('utf8')
+      .split('\n')
+      .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : l)),
+    input.pattern,
+  );
 }

@@ -170,9 +170,14 @@ async function repoFiles(scope: FileScope): Promise<string[]> {
 }
 
 export async function listFiles(scope: FileScope, input: ToolInput<'list_files'>): Promise<string> {
-  const match = picomatch(input.pattern, { dot: true });
-  const hits = (await repoFiles(scope)).filter((f) => match(f)).sort();
-  if (hits.length === 0) return `no files match ${input.pattern}`;
+  return listingOf(await repoFiles(scope), input.pattern);
+}
+
+/** list_files's answer from every path of a tree (the worktree's, or the base commit's before it exists). */
+export function listingOf(files: readonly string[], pattern: string): string {
+  const match = picomatch(pattern, { dot: true });
+  const hits = files.filter((f) => match(f)).sort();
+  if (hits.length === 0) return `no files match ${pattern}`;
   const shown = hits.slice(0, MAX_LISTED).join('\n');
   return hits.length > MAX_LISTED ? `${shown}\n[… ${hits.length - MAX_LISTED} more]` : shown;
 }
@@ -182,10 +187,15 @@ export async function grep(scope: FileScope, input: ToolInput<'grep'>): Promise<
   const r = await git(scope, ['grep', '--untracked', '-n', '-I', '-E', '-e', input.pattern, '--', where]);
   if (r.code === 1) return `no match for /${input.pattern}/`;
   if (r.code !== 0) throw new ToolError(`grep failed: ${r.stderr.trim() || 'bad pattern'}`);
-  const lines = r.stdout.split('\n').filter((l) => l && !isNeverRead(l.slice(0, l.indexOf(':'))));
+  return grepAnswer(r.stdout.split('\n'), input.pattern);
+}
+
+/** grep's answer from git grep's `path:line:text` lines: secret files' lines dropped, capped, fenced. */
+export function grepAnswer(output: readonly string[], pattern: string): string {
+  const lines = output.filter((l) => l && !isNeverRead(l.slice(0, l.indexOf(':'))));
   const shown = lines.slice(0, MAX_GREP_LINES).join('\n');
   const body = lines.length > MAX_GREP_LINES ? `${shown}\n[… ${lines.length - MAX_GREP_LINES} more lines]` : shown;
-  return fenceUntrusted(`grep ${input.pattern}`, body);
+  return fenceUntrusted(`grep ${pattern}`, body);
 }
 
 async function replaceContent(fh: fs.promises.FileHandle, content: string): Promise<void> {
