@@ -33,6 +33,7 @@ const INTEGRATION = [
   'policy/shell-hostile.test.js',
   'policy/shell-vs-bash.test.js', // real bash in bubblewrap per table row
   'agent/workers.test.js',
+  'agent/first-call-large.test.js', // 20,000 files written, committed, checked out and removed: disk-bound
 ];
 const SPAWNS_DAEMON = /\b(spawnDaemon|withDaemon)\(/;
 

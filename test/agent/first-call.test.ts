@@ -1,144 +1,40 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { openDb, type Db } from '../../src/store/db.js';
-import { createModelClient } from '../../src/model/client.js';
-import { loadPriceTable } from '../../src/model/prices.js';
-import { parsePolicyText } from '../../src/policy/load.js';
 import { trustRepo } from '../../src/policy/trust.js';
-import { detectSandbox } from '../../src/policy/sandbox.js';
-import { runAgentTask, type AgentTaskResult } from '../../src/agent/task.js';
 import { repoKey } from '../../src/agent/worktree.js';
-import { startFakeAnthropic, type FakeAnthropic, type RecordedRequest, type Reply } from '../support/fake-anthropic.js';
+import type { RecordedRequest, Reply } from '../support/fake-anthropic.js';
 import { makeSizedRepo } from '../support/sized-repo.js';
-import type { TestRepo } from '../support/git-repo.js';
+import { startFirstCallHarness, lazyMatchesEager, tool, assistantTurns, lastResults, POLICY, type FirstCallHarness } from '../support/first-call.js';
 
 /**
  * Time to the first model call does not grow with the repository (issue 13 item 5): runAgentTask
- * with the real SDK against the fake Messages API, real repositories (one of 20,000 files), real
- * worktrees and a real SQLite ledger. What is asserted is order, not time: the worktree folder at the
- * moment the fake server receives the first request, and the request log per turn.
+ * with the real SDK against the fake Messages API, real repositories, real worktrees and a real
+ * SQLite ledger. What is asserted is order, not time: the worktree folder at the moment the fake
+ * server receives the first request, and the request log per turn. The same scenario on 20,000 files
+ * is first-call-large.test.ts (full run only: it is disk-bound).
  */
 
-let fake: FakeAnthropic;
-let root: string;
+let harness: FirstCallHarness;
 before(async () => {
-  fake = await startFakeAnthropic();
-  root = fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-firstcall-'));
+  harness = await startFirstCallHarness();
 });
-after(async () => {
-  await fake.close();
-  fs.rmSync(root, { recursive: true, force: true });
-});
+after(() => harness.close());
+const fake = () => harness.fake;
+const home = () => harness.home();
+const run: FirstCallHarness['run'] = (...args) => harness.run(...args);
 
-const tool = (...uses: Array<[string, Record<string, unknown>]>): Reply => ({
-  content: uses.map(([name, input]) => ({ type: 'tool_use' as const, name, input })),
-  stop_reason: 'tool_use',
-});
-const assistantTurns = (req: RecordedRequest): number => (req.body?.messages ?? []).filter((m: { role: string }) => m.role === 'assistant').length;
-/** The text of the tool results the request carries last (what the previous turn's tools answered). */
-const lastResults = (req: RecordedRequest): string => JSON.stringify(req.body?.messages?.at(-1)?.content ?? '');
-
-let homes = 0;
-function home(): { home: string; db: Db } {
-  const h = path.join(root, `home${++homes}`);
-  fs.mkdirSync(h, { recursive: true });
-  return { home: h, db: openDb(path.join(h, 'kairos.db')) };
-}
-
-function run(h: { home: string; db: Db }, repo: TestRepo, taskId: number, policyYaml: string, worktree?: 'lazy' | 'eager'): Promise<AgentTaskResult> {
-  const policy = parsePolicyText(policyYaml, 'test.yaml');
-  const model = createModelClient({ db: h.db, budget: policy.budget, models: policy.models, apiKey: 'sk-ant-test', baseURL: fake.url, prices: loadPriceTable(), sleep: async () => {} });
-  return runAgentTask(
-    { taskId, repo: repo.dir, trigger: 'ask', instruction: 'Set value0 to 42 and add src/new.ts.', context: 'asked by the user', policy },
-    {
-      db: h.db,
-      home: h.home,
-      model,
-      sandbox: detectSandbox(),
-      log: { debug() {}, info() {}, warn() {}, error() {} },
-      notify: () => {},
-      limits: { maxTurns: 6, maxTokens: 4096 },
-      ...(worktree ? { worktree } : {}),
-    },
-  );
-}
-
-const POLICY = `
-permissions:
-  allow: ["Edit", "Write", "Read"]
-budget: { task_usd: 5, day_usd: 50 }
-models: { act: claude-haiku-4-5, triage: claude-haiku-4-5 }
-`;
-
-const worktreeDir = (h: { home: string }, repo: TestRepo, taskId: number) => path.join(h.home, 'worktrees', repoKey(repo.dir), String(taskId));
-
-test('20,000 files: the first request leaves before any worktree exists; reads see the base, edits materialise it, and the proposal equals the eager path\'s', async () => {
-  const repo = makeSizedRepo(20_000);
-  try {
-    // Uncommitted work of the user's: the base carries it, so the agent must read it.
-    repo.write('src/d0/f0.ts', 'export const value0 = 0; // the user is mid-edit\n');
-    const h = home();
-    trustRepo(h.db, repo.dir);
-    const seen: Array<{ task: number; turn: number; worktreeExists: boolean; results: string }> = [];
-    let task = 0;
-    fake.reset();
-    fake.setFallback((req) => {
-      const turn = assistantTurns(req);
-      seen.push({ task, turn, worktreeExists: fs.existsSync(worktreeDir(h, repo, task)), results: lastResults(req) });
-      if (turn === 0) return tool(['read_file', { path: 'src/d0/f0.ts' }], ['grep', { pattern: 'value19999 =' }], ['list_files', { pattern: 'src/d199/*' }]);
-      if (turn === 1) return tool(['edit_file', { path: 'src/d0/f0.ts', old: 'value0 = 0;', new: 'value0 = 42;' }], ['write_file', { path: 'src/new.ts', content: 'export const added = true;\n' }]);
-      return tool(['propose', { summary: 'value0 is 42; src/new.ts added' }]);
-    });
-
-    task = 1;
-    const lazy = await run(h, repo, 1, POLICY);
-    assert.equal(lazy.state, 'proposed', lazy.reason);
-    const lazyTurns = seen.filter((s) => s.task === 1);
-    assert.equal(lazyTurns[0]!.turn, 0);
-    assert.equal(lazyTurns[0]!.worktreeExists, false, 'the first request reached the server before the worktree existed');
-    // Turn 2's request carries what the reads answered from the base (before any worktree existed).
-    assert.equal(lazyTurns[1]!.worktreeExists, false, 'reads alone never make the worktree');
-    assert.match(lazyTurns[1]!.results, /the user is mid-edit/);
-    assert.match(lazyTurns[1]!.results, /src\/d199\/f99\.ts:1:export const value19999 = 19999;/);
-    assert.match(lazyTurns[1]!.results, /src\/d199\/f0\.ts/);
-    assert.equal(lazyTurns[2]!.worktreeExists, true, 'the edits made the worktree');
-    assert.doesNotMatch(lazyTurns[2]!.results, /is_error":true/);
-    // One round trip per turn: no count_tokens far from the caps.
-    assert.deepEqual(
-      fake.requests.map((r) => r.path),
-      ['/v1/messages', '/v1/messages', '/v1/messages'],
-    );
-    assert.equal(fs.existsSync(worktreeDir(h, repo, 1)), false, 'the worktree is removed at the end');
-
-    // The old path, same script, same repository state: the same proposal, byte for byte.
-    fake.requests.length = 0;
-    task = 2;
-    const eager = await run(h, repo, 2, POLICY, 'eager');
-    assert.equal(eager.state, 'proposed', eager.reason);
-    assert.equal(seen.find((s) => s.task === 2)!.worktreeExists, true, 'the eager path makes the worktree before the first request');
-    if (lazy.state !== 'proposed' || eager.state !== 'proposed') return;
-    assert.equal(lazy.proposal.hash, eager.proposal.hash);
-    assert.deepEqual(lazy.proposal.files, eager.proposal.files);
-    assert.match(lazy.proposal.diff.toString('utf8'), /\+export const value0 = 42; \/\/ the user is mid-edit/);
-    // The user's tree is untouched by either.
-    assert.equal(fs.readFileSync(path.join(repo.dir, 'src/d0/f0.ts'), 'utf8'), 'export const value0 = 0; // the user is mid-edit\n');
-    assert.equal(fs.existsSync(path.join(repo.dir, 'src/new.ts')), false);
-  } finally {
-    repo.cleanup();
-  }
-});
+test('300 files: the first request leaves before any worktree exists; reads see the base, edits materialise it, and the proposal equals the eager path\'s', () => lazyMatchesEager(harness, 300));
 
 test('a task that only reads and sleeps never makes a worktree; the user editing after the base was taken does not change what it reads', async () => {
   const repo = makeSizedRepo(100);
   try {
     const h = home();
     trustRepo(h.db, repo.dir);
-    fake.reset();
+    fake().reset();
     let third = '';
-    fake.setFallback((req) => {
+    fake().setFallback((req) => {
       const turn = assistantTurns(req);
       if (turn === 0) return tool(['read_file', { path: 'src/d0/f1.ts' }]);
       if (turn === 1) {
@@ -159,7 +55,7 @@ test('a task that only reads and sleeps never makes a worktree; the user editing
     assert.equal(fs.existsSync(path.join(h.home, 'worktrees', repoKey(repo.dir), '7')), false);
     assert.equal(repo.git('branch', '--list', 'kairos/*').trim(), '', 'no branch was made either');
     // Three turns, three requests.
-    assert.deepEqual(fake.requests.map((r) => r.path), ['/v1/messages', '/v1/messages', '/v1/messages']);
+    assert.deepEqual(fake().requests.map((r) => r.path), ['/v1/messages', '/v1/messages', '/v1/messages']);
   } finally {
     repo.cleanup();
   }
@@ -174,9 +70,9 @@ test('base reads keep the tools\' rules: secrets, symlinks, folders, paths outsi
     repo.commit('secrets and a link');
     const h = home();
     trustRepo(h.db, repo.dir);
-    fake.reset();
+    fake().reset();
     let results = '';
-    fake.setFallback((req) => {
+    fake().setFallback((req) => {
       if (assistantTurns(req) === 0)
         return tool(['read_file', { path: '.env' }], ['read_file', { path: 'passwd-link' }], ['read_file', { path: 'inner-link' }], ['read_file', { path: 'src' }], ['read_file', { path: '../../etc/passwd' }], ['read_file', { path: '/etc/passwd' }], ['grep', { pattern: 'hunter2' }]);
       results = lastResults(req);
@@ -206,20 +102,20 @@ test('near the task cap the turn still counts its tokens exactly, and the cap is
       return { ...(turn < 3 ? tool(['read_file', { path: `src/d0/f${turn}.ts` }]) : tool(['sleep', { reason: 'done' }])), billMaxTokens: true };
     };
     // A probe far from the cap: what the first turn reserves on its bound.
-    fake.reset();
-    fake.setFallback(script);
+    fake().reset();
+    fake().setFallback(script);
     await run(h, repo, 20, POLICY);
     const probe = h.db.prepare(`SELECT reserved_micro, input_tokens FROM spend_reservations WHERE task_id = '20' ORDER BY id LIMIT 1`).get() as { reserved_micro: number; input_tokens: number };
-    assert.equal(fake.requests.filter((r) => r.path.endsWith('count_tokens')).length, 0);
+    assert.equal(fake().requests.filter((r) => r.path.endsWith('count_tokens')).length, 0);
 
     // A cap one micro-dollar under that: the bound no longer grants the full max_tokens, the exact count does.
     const capUsd = (probe.reserved_micro - 1) / 1e6;
-    fake.reset();
-    fake.setFallback(script);
+    fake().reset();
+    fake().setFallback(script);
     const r = await run(h, repo, 21, `${POLICY.replace('task_usd: 5', `task_usd: ${capUsd}`)}`);
-    const counted = fake.requests.filter((q) => q.path.endsWith('count_tokens')).length;
+    const counted = fake().requests.filter((q) => q.path.endsWith('count_tokens')).length;
     assert.ok(counted >= 1, 'count_tokens was asked near the cap');
-    const first = fake.messageRequests()[0]!;
+    const first = fake().messageRequests()[0]!;
     assert.equal(first.body.max_tokens, 4096, 'the exact count let the first turn through whole');
     const rows = h.db.prepare(`SELECT state, reserved_micro, cost_micro, note FROM spend_reservations WHERE task_id = '21'`).all() as Array<{ state: string; reserved_micro: number; cost_micro: number | null; note: string | null }>;
     const spent = rows.reduce((a, x) => a + (x.cost_micro ?? 0), 0);
