@@ -111,20 +111,59 @@ export interface UpstreamFixture {
 
 export function makeRepoWithUpstream(kind: 'plain' | 'worktree'): UpstreamFixture {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `kairos-git-${kind}-`)));
+  copyRepoTree(upstreamTemplate(kind), root);
+  const upstream = wrapRepo(path.join(root, 'upstream'));
+  const clone = wrapRepo(path.join(root, 'clone'));
+  const work = kind === 'worktree' ? wrapRepo(path.join(root, 'wt')) : clone;
+  // The copies' files have new inodes, so each index is stale until refreshed: refreshed here, as
+  // git left them in the template, not by whichever command of the test runs git first.
+  for (const repo of new Set([upstream, clone, work])) repo.git('update-index', '-q', '--refresh');
+  const branch = kind === 'worktree' ? 'wt' : 'main';
+  return { kind, upstream, clone, work, branch, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+}
+
+/**
+ * One fixture of each layout is built with git once per test process and copied for every test:
+ * the dozen git processes a fixture takes were most of what the git event tests cost. Every test
+ * still gets its own folders (tests stay independent); only the commits' hashes repeat.
+ */
+const upstreamTemplates = new Map<'plain' | 'worktree', string>();
+function upstreamTemplate(kind: 'plain' | 'worktree'): string {
+  const known = upstreamTemplates.get(kind);
+  if (known) return known;
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `kairos-git-template-${kind}-`)));
+  if (upstreamTemplates.size === 0) process.on('exit', () => upstreamTemplates.forEach((t) => fs.rmSync(t, { recursive: true, force: true })));
+  upstreamTemplates.set(kind, root);
   const upDir = path.join(root, 'upstream');
   fs.mkdirSync(upDir);
   runGit(upDir, ['init', '-q']);
   const upstream = wrapRepo(upDir, () => {}, true);
   upstream.commit('second', { 'a.txt': 'a\n' });
   runGit(root, ['clone', '-q', upDir, 'clone']);
-  const clone = wrapRepo(path.join(root, 'clone'));
-  let work = clone;
-  let branch = 'main';
   if (kind === 'worktree') {
-    clone.git('worktree', 'add', '-q', path.join(root, 'wt'), '-b', 'wt');
-    work = wrapRepo(path.join(root, 'wt'));
-    work.git('branch', '-q', '--set-upstream-to=origin/main');
-    branch = 'wt';
+    runGit(path.join(root, 'clone'), ['worktree', 'add', '-q', path.join(root, 'wt'), '-b', 'wt']);
+    runGit(path.join(root, 'wt'), ['branch', '-q', '--set-upstream-to=origin/main']);
   }
-  return { kind, upstream, clone, work, branch, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+  return root;
+}
+
+/**
+ * Copies the folder `from` (repositories made by the tests) to `to`, rewriting the absolute paths git
+ * wrote into its files (origin's URL, a linked worktree's gitdir links, reflog messages) to the copy's.
+ * Object files are compressed and hold no paths; they are copied as they are.
+ */
+function copyRepoTree(from: string, to: string): void {
+  fs.cpSync(from, to, { recursive: true, preserveTimestamps: true });
+  const rewrite = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'objects') rewrite(p);
+      } else if (entry.isFile()) {
+        const text = fs.readFileSync(p, 'latin1');
+        if (text.includes(from)) fs.writeFileSync(p, text.split(from).join(to), 'latin1');
+      }
+    }
+  };
+  rewrite(to);
 }
