@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeRepo, type TestRepo } from '../support/git-repo.js';
+import { makeRepo, makeRepoFrom, type TestRepo } from '../support/git-repo.js';
 import { tempDir } from '../support/temp.js';
 import { openDb, storePath, type Db } from '../../src/store/db.js';
 import { ProposalStore } from '../../src/store/proposal-store.js';
@@ -52,22 +52,24 @@ let nextTask = 1;
  * proposal that edits, creates (in new folders), deletes, changes a binary and flips an executable bit.
  */
 async function fixture(opts: { agent?: (wtDir: string) => void; user?: (repo: TestRepo) => void; includeUncommitted?: boolean } = {}): Promise<Fixture> {
-  const repo = makeRepo();
+  // The same two commits start every fixture: made once per process, copied per test.
+  const repo = makeRepoFrom('apply-fixture', (r) => {
+    r.commit('files', {
+      '.gitignore': '*.log\n',
+      'src/a.txt': TEN,
+      'gone.txt': 'delete me\n',
+      'tool.sh': '#!/bin/sh\necho tool\n',
+      'run.sh': '#!/bin/sh\necho run\n',
+      'img.bin': '',
+    });
+    fs.writeFileSync(path.join(r.dir, 'img.bin'), BIN_V1);
+    fs.chmodSync(path.join(r.dir, 'run.sh'), 0o755);
+    r.commit('binary and exec');
+  });
   const home = tempDir('kairos-home-');
   const dbFile = storePath(home.dir);
   const db = openDb(dbFile);
   cleanups.push(repo.cleanup, home.cleanup, () => db.close());
-  repo.commit('files', {
-    '.gitignore': '*.log\n',
-    'src/a.txt': TEN,
-    'gone.txt': 'delete me\n',
-    'tool.sh': '#!/bin/sh\necho tool\n',
-    'run.sh': '#!/bin/sh\necho run\n',
-    'img.bin': '',
-  });
-  fs.writeFileSync(path.join(repo.dir, 'img.bin'), BIN_V1);
-  fs.chmodSync(path.join(repo.dir, 'run.sh'), 0o755);
-  repo.commit('binary and exec');
   repo.write('debug.log', 'ignored by the user\n');
   repo.write('notes.md', 'untracked by the user\n');
   opts.user?.(repo);

@@ -110,60 +110,76 @@ export interface UpstreamFixture {
 }
 
 export function makeRepoWithUpstream(kind: 'plain' | 'worktree'): UpstreamFixture {
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `kairos-git-${kind}-`)));
-  copyRepoTree(upstreamTemplate(kind), root);
+  const { root, cleanup } = copyTemplate(`upstream-${kind}`, (dir) => {
+    const upDir = path.join(dir, 'upstream');
+    fs.mkdirSync(upDir);
+    runGit(upDir, ['init', '-q']);
+    const upstream = wrapRepo(upDir, () => {}, true);
+    upstream.commit('second', { 'a.txt': 'a\n' });
+    runGit(dir, ['clone', '-q', upDir, 'clone']);
+    if (kind === 'worktree') {
+      runGit(path.join(dir, 'clone'), ['worktree', 'add', '-q', path.join(dir, 'wt'), '-b', 'wt']);
+      runGit(path.join(dir, 'wt'), ['branch', '-q', '--set-upstream-to=origin/main']);
+    }
+    return ['upstream', 'clone', ...(kind === 'worktree' ? ['wt'] : [])];
+  });
   const upstream = wrapRepo(path.join(root, 'upstream'));
   const clone = wrapRepo(path.join(root, 'clone'));
   const work = kind === 'worktree' ? wrapRepo(path.join(root, 'wt')) : clone;
-  // The copies' files have new inodes, so each index is stale until refreshed: refreshed here, as
-  // git left them in the template, not by whichever command of the test runs git first.
-  for (const repo of new Set([upstream, clone, work])) repo.git('update-index', '-q', '--refresh');
-  const branch = kind === 'worktree' ? 'wt' : 'main';
-  return { kind, upstream, clone, work, branch, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
+  return { kind, upstream, clone, work, branch: kind === 'worktree' ? 'wt' : 'main', cleanup };
 }
 
 /**
- * One fixture of each layout is built with git once per test process and copied for every test:
- * the dozen git processes a fixture takes were most of what the git event tests cost. Every test
- * still gets its own folders (tests stay independent); only the commits' hashes repeat.
+ * A fresh copy of the repository `build` made (in a makeRepo repository) the first time this test
+ * process asked for `key`: for a file whose every test starts from the same commits, copying is far
+ * cheaper than the git processes that made them. Each test gets its own copy (tests stay independent);
+ * only the commits' hashes repeat between copies.
  */
-const upstreamTemplates = new Map<'plain' | 'worktree', string>();
-function upstreamTemplate(kind: 'plain' | 'worktree'): string {
-  const known = upstreamTemplates.get(kind);
-  if (known) return known;
-  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), `kairos-git-template-${kind}-`)));
-  if (upstreamTemplates.size === 0) process.on('exit', () => upstreamTemplates.forEach((t) => fs.rmSync(t, { recursive: true, force: true })));
-  upstreamTemplates.set(kind, root);
-  const upDir = path.join(root, 'upstream');
-  fs.mkdirSync(upDir);
-  runGit(upDir, ['init', '-q']);
-  const upstream = wrapRepo(upDir, () => {}, true);
-  upstream.commit('second', { 'a.txt': 'a\n' });
-  runGit(root, ['clone', '-q', upDir, 'clone']);
-  if (kind === 'worktree') {
-    runGit(path.join(root, 'clone'), ['worktree', 'add', '-q', path.join(root, 'wt'), '-b', 'wt']);
-    runGit(path.join(root, 'wt'), ['branch', '-q', '--set-upstream-to=origin/main']);
+export function makeRepoFrom(key: string, build: (repo: TestRepo) => void): TestRepo {
+  const { root, cleanup } = copyTemplate(`repo-${key}`, (dir) => {
+    const repoDir = path.join(dir, 'repo');
+    fs.mkdirSync(repoDir);
+    runGit(repoDir, ['init', '-q']);
+    build(wrapRepo(repoDir, () => {}, true));
+    return ['repo'];
+  });
+  return wrapRepo(path.join(root, 'repo'), cleanup);
+}
+
+/** Template folders of this process, by key, with the work trees in them (relative paths). */
+const templates = new Map<string, { dir: string; workTrees: string[] }>();
+
+/**
+ * Copies the template `key` (made by `build` in an empty folder the first time, returning the work
+ * trees it made) to a new temporary folder. The absolute paths git wrote into its files (origin's
+ * URL, a linked worktree's gitdir links, reflog messages) are rewritten to the copy's, and each
+ * index is refreshed: the copied files have new inodes, so git would otherwise refresh it on the
+ * test's first command, changing index bytes a test may compare.
+ */
+function copyTemplate(key: string, build: (dir: string) => string[]): { root: string; cleanup: () => void } {
+  let template = templates.get(key);
+  if (!template) {
+    const dir = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-git-template-')));
+    if (templates.size === 0) process.on('exit', () => templates.forEach((t) => fs.rmSync(t.dir, { recursive: true, force: true })));
+    template = { dir, workTrees: [] };
+    templates.set(key, template);
+    template.workTrees = build(dir);
   }
-  return root;
-}
-
-/**
- * Copies the folder `from` (repositories made by the tests) to `to`, rewriting the absolute paths git
- * wrote into its files (origin's URL, a linked worktree's gitdir links, reflog messages) to the copy's.
- * Object files are compressed and hold no paths; they are copied as they are.
- */
-function copyRepoTree(from: string, to: string): void {
-  fs.cpSync(from, to, { recursive: true, preserveTimestamps: true });
+  const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-git-')));
+  fs.cpSync(template.dir, root, { recursive: true, preserveTimestamps: true });
+  const from = template.dir;
   const rewrite = (dir: string): void => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, entry.name);
       if (entry.isDirectory()) {
-        if (entry.name !== 'objects') rewrite(p);
+        if (entry.name !== 'objects') rewrite(p); // compressed objects hold no paths
       } else if (entry.isFile()) {
         const text = fs.readFileSync(p, 'latin1');
-        if (text.includes(from)) fs.writeFileSync(p, text.split(from).join(to), 'latin1');
+        if (text.includes(from)) fs.writeFileSync(p, text.split(from).join(root), 'latin1');
       }
     }
   };
-  rewrite(to);
+  rewrite(root);
+  for (const wt of template.workTrees) runGit(path.join(root, wt), ['update-index', '-q', '--refresh']);
+  return { root, cleanup: () => fs.rmSync(root, { recursive: true, force: true }) };
 }
