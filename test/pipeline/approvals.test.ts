@@ -10,7 +10,7 @@ import { ProposalStore } from '../../src/store/proposal-store.js';
 import { makeProposal, type Proposal } from '../../src/agent/proposal.js';
 import { createTaskWorktree, removeTaskWorktree } from '../../src/agent/worktree.js';
 import { ApprovalError, ApprovalQueue, isPaused, proposalActions, setPaused, tokenHash, type Approval, type QueuedProposal } from '../../src/pipeline/approvals.js';
-import { makeRepo, type TestRepo } from '../support/git-repo.js';
+import { makeRepoFrom, type TestRepo } from '../support/git-repo.js';
 import { treeHash } from '../support/tree-hash.js';
 import { nodeArgsFor } from '../support/paths.js';
 
@@ -49,8 +49,8 @@ interface Fixture {
 }
 
 function fixture(): Fixture {
-  const repo = makeRepo();
-  repo.commit('code', { 'src/add.js': 'export const add = (a, b) => a - b;\n', 'src/keep.txt': 'keep\n' });
+  // The same commit starts every fixture: made once per process, copied per test.
+  const repo = makeRepoFrom('approvals', (r) => void r.commit('code', { 'src/add.js': 'export const add = (a, b) => a - b;\n', 'src/keep.txt': 'keep\n' }));
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-approvals-'));
   const dbFile = path.join(home, 'kairos.db');
   const db = openDb(dbFile);

@@ -15,7 +15,7 @@ import { followAll } from '../../src/pipeline/task-follow.js';
 import { canMove, isFinal } from '../../src/store/task-states.js';
 import { AuditLog } from '../../src/policy/audit.js';
 import { decisionLogText } from '../../src/report/decision-text.js';
-import { makeRepo, type TestRepo } from '../support/git-repo.js';
+import { makeRepoFrom, type TestRepo } from '../support/git-repo.js';
 
 /**
  * Tasks follow their proposal (issue 12): the real queue on a real SQLite file, real proposals
@@ -33,8 +33,8 @@ interface Fixture {
 }
 
 function fixture(): Fixture {
-  const repo = makeRepo();
-  repo.commit('code', { 'src/add.js': 'export const add = (a, b) => a - b;\n' });
+  // The same commit starts every fixture: made once per process, copied per test.
+  const repo = makeRepoFrom('task-follow', (r) => void r.commit('code', { 'src/add.js': 'export const add = (a, b) => a - b;\n' }));
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'kairos-follow-'));
   const db = openDb(path.join(home, 'kairos.db'));
   const reports: DecisionReport[] = [];
