@@ -24,7 +24,7 @@ import type { PolicyWatch } from './policy-watch.js';
 import type { WatchedRepo } from './repo-wiring.js';
 import type { DaemonHooks } from './daemon-hooks.js';
 import type { OwnWrites } from './own-writes.js';
-import type { StoredEvent } from '../src/events/event.js';
+import type { EventDraft, StoredEvent } from '../src/events/event.js';
 import type { PolicyState } from './policy-state.js';
 
 /**
@@ -71,6 +71,8 @@ export interface DaemonParts {
   addRepo(repo: string): Promise<void>;
   refreshPolicy(repo: string, why: string): void;
   ingest(drafts: readonly unknown[], alsoInTransaction?: () => void): StoredEvent[];
+  /** ingest without the schema check, for drafts the daemon's own watchers built. */
+  storeEvents(drafts: EventDraft[], alsoInTransaction?: () => void): StoredEvent[];
   /** True once the daemon is stopping: a repository that finishes indexing then is not started. */
   stopping(): boolean;
   indexing(): boolean;

@@ -276,6 +276,7 @@ export class Daemon {
       addRepo: (repo) => this.addRepo(repo),
       refreshPolicy: (repo, why) => this.refreshPolicy(repo, why),
       ingest: (drafts, alsoInTransaction) => this.ingest(drafts, alsoInTransaction),
+      storeEvents: (drafts, alsoInTransaction) => this.intake.storeEvents(drafts, alsoInTransaction),
       stopping: () => this.stopping !== undefined,
       indexing: () => this.indexing,
       indexed: () => {

@@ -21,6 +21,11 @@ export class EventIntake {
       if (parsed.success) valid.push(parsed.data);
       else this.d.log.error({ event: d, issues: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid event dropped');
     }
+    return this.storeEvents(valid, alsoInTransaction);
+  }
+
+  /** Events the daemon's own watchers built (typed already, so not parsed again: a zod pass per event is measurable at a steady stream). */
+  storeEvents(valid: EventDraft[], alsoInTransaction?: () => void): StoredEvent[] {
     // Empty while the disk is full: the events are held and reach afterStored once written.
     const stored = this.d.guard.write(valid, alsoInTransaction);
     this.afterStored(stored);

@@ -17,7 +17,7 @@ export interface WatchedRepo {
 /** What the repository wiring uses of the daemon's parts; it adds to and removes from `repos`. */
 export type RepoWiringDeps = Pick<
   DaemonParts,
-  'repos' | 'ownWrites' | 'db' | 'repoStore' | 'audit' | 'reporter' | 'log' | 'home' | 'env' | 'settler' | 'fileChanges' | 'userPolicy' | 'ingest' | 'stopping'
+  'repos' | 'ownWrites' | 'db' | 'repoStore' | 'audit' | 'reporter' | 'log' | 'home' | 'env' | 'settler' | 'fileChanges' | 'userPolicy' | 'ingest' | 'storeEvents' | 'stopping'
 >;
 
 /** One repository's wiring: its watcher into the store, its git operations and storms into the settlers, its cron, its policy. */
@@ -69,8 +69,8 @@ export class RepoWiring {
       snapshotDir: path.join(this.d.home, 'watch'),
       env: this.d.env,
       log: this.log,
-      onEvents: (drafts) => this.d.ingest(drafts),
-      onGitEvents: (drafts, snapshot) => this.d.ingest(drafts, () => this.d.repoStore.saveGitState(repo, snapshot)),
+      onEvents: (drafts) => this.d.storeEvents(drafts),
+      onGitEvents: (drafts, snapshot) => this.d.storeEvents(drafts, () => this.d.repoStore.saveGitState(repo, snapshot)),
       onGitOperation: (op) => {
         for (const s of [this.d.settler, this.d.fileChanges]) {
           if (op) s.hold(repo, 'git');

@@ -18,6 +18,9 @@ import { eventRows, taskRows } from '../../src/cli/listings.js';
 import { pruneStore } from '../../src/store/retention.js';
 import type { EventDraft } from '../../src/events/event.js';
 import { tempDir } from '../support/temp.js';
+import { evaluateRunStep, gateTaskStart } from '../../daemon/task-gate.js';
+import { AuditLog } from '../../src/policy/audit.js';
+import { Policy } from '../../src/policy/schema.js';
 
 /** Tables that stay a handful of rows whatever the use; every other table grows and must not be scanned. */
 const SMALL_TABLES = new Set(['repos', 'schema_migrations', 'cron_runs', 'daemon_settings', 'spend_thresholds', 'dream_runs', 'spend_task_caps']);
@@ -182,6 +185,25 @@ describe('every hot-path and listing query uses an index (EXPLAIN QUERY PLAN)', 
     tasks.lastFinished(REPO, 'lint', first.taskId);
     tasks.list({ repo: REPO, limit: 1 }); // ambient's lastTaskId
     assertIndexed(real, ran, 'batch/task path');
+  });
+
+  test("a task's start: the gate, the run step's layers and their audit rows; events replayed or offered after settling", () => {
+    const { db, ran } = recording(real);
+    const events = new EventStore(db);
+    const tasks = new TaskStore(db);
+    const audit = new AuditLog(db);
+    const at = new Date().toISOString();
+    const [e] = events.appendMany([{ type: 'file.changed', repo: REPO, at, origin: 'user', path: 'src/g.ts', data: {} } as EventDraft]);
+    const { taskId } = tasks.createBatchTask({ repo: REPO, trigger: 'gated', kind: 'command', command: 'true', eventIds: [e!.id], paths: ['src/g.ts'], at });
+    const task = tasks.get(taskId)!;
+    const policy = Policy.parse({ triggers: [{ name: 'gated', on: { fs: ['src/**'] }, run: 'true', notify: 'never' }] });
+    const ctx = { policy, trust: 'trusted' as const, fromRepo: false, audit, kairosHome: temp.dir };
+    assert.equal(gateTaskStart(task, { ...ctx, tasks, lastUserEdit: undefined, paused: isPaused(db) }).go, true);
+    tasks.move(taskId, 'queued', 'running', at);
+    assert.equal(evaluateRunStep(task, 'true', { ...ctx, paused: false }).verdict.decision, 'allow');
+    events.byIds([e!.id]);
+    events.unsettled();
+    assertIndexed(real, ran, 'task start');
   });
 
   test('status: event count, queue, pause flag, spend, approvals pending', () => {
