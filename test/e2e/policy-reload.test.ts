@@ -49,7 +49,9 @@ describe('the policy file reloads live (real daemon, no SIGHUP)', () => {
     assert.deepEqual(s.repos[0]!.triggers, ['first', 'second']);
     assert.ok(s.policy.loaded_at > loadedAt);
     repo.write('two/a.txt', 'a\n');
-    await waitFor(() => doneTasks('second').length === 1, { what: 'the new trigger ran' });
+    // At least once: the file in a new folder can surface as an add (the folder's listing saw it
+    // created) and a change (the watcher saw the write) more than settle_ms apart on a loaded machine.
+    await waitFor(() => doneTasks('second').length >= 1, { what: 'the new trigger ran' });
   });
 
   test('a broken edit is kept out: status says why, the old policy still fires, a notification and the daily log say so', async () => {
