@@ -60,6 +60,11 @@ export interface AgentDeps {
    * awaits its own before it is checked and run. A rejection fails the task.
    */
   prepareTool?: (name: string) => Promise<void>;
+  /**
+   * Called when a turn's request has left (its body written; or when the call ended without that
+   * being seen), possibly once per turn: background work that must not delay the request starts here.
+   */
+  onRequestSent?: () => void;
 }
 
 export type AgentOutcome =
@@ -152,6 +157,7 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
       tools,
       messages,
       inputTokensBound,
+      onSent: deps.onRequestSent,
       max_tokens: deps.limits.maxTokens,
       minTokens: Math.min(deps.limits.maxTokens, deps.limits.minTokens ?? DEFAULT_MIN_TOKENS.act),
       origin,

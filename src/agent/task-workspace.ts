@@ -4,17 +4,20 @@ import { addPlannedWorktree, checkTaskWorktree, snapshotTaskBase, type CheckedWo
  * Where an acting task's tools act, made only as far as the task needs it, so the first model
  * request never waits for the repository's size:
  *
- *   start()        in the background: the checks (HEAD has a commit, branch and folder free), then the
- *                  base commit (the user's dirty state snapshotted into objects); nothing is awaited,
- *                  so not even a git process stands before the first request. A failed check fails
- *                  the task at the first tool that needs the base (a task that needs none never asks);
+ *   begin()        in the background: the checks (HEAD has a commit, branch and folder free), then the
+ *                  base commit (the user's dirty state snapshotted into objects). The task calls it
+ *                  once its first model request has left (src/model/request-sent.ts): spawning git
+ *                  blocks the event loop until the child has exec'd, so not one git process starts
+ *                  before that request. base() and materialise() begin it too if nothing has yet.
+ *                  A failed check fails the task at the first tool that needs the base (a task that
+ *                  needs none never asks);
  *   base()         that base: read tools answer from its blobs until the worktree exists (tools/base-files.ts);
  *   materialise()  the full `git worktree add` on the base, the first time the agent edits, runs a
  *                  command, uses git or splits — a command usually needs the whole tree, and a
  *                  checkout of only the edited paths would give it a tree that is not the base.
  *
- * Snapshot semantics: the base is the user's tree as the snapshot (started with the task, running
- * beside the first request) finds it; the first read waits for it. Everything the agent reads (from
+ * Snapshot semantics: the base is the user's tree as the snapshot (begun as the first request
+ * leaves, running while the model answers) finds it; the first read waits for it. Everything the agent reads (from
  * the base, later from the worktree) is that tree plus its own edits, whatever the user saves after
  * it was taken. The proposal is the diff base → worktree, the same as with an eager worktree.
  */
@@ -23,7 +26,7 @@ export interface TaskWorkspaceOptions {
   taskId: string | number;
   /** $KAIROS_HOME */
   home: string;
-  /** 'eager' materialises in start() (the old path; hooks and MCP servers need a tree to run in). */
+  /** 'eager' begins and materialises in start() (the old path; hooks and MCP servers need a tree to run in). */
   mode: 'lazy' | 'eager';
 }
 
@@ -36,14 +39,20 @@ export class TaskWorkspace {
 
   constructor(private readonly o: TaskWorkspaceOptions) {}
 
-  /** Lazy: returns at once. Eager: returns with the worktree made (or throws a WorktreeError). */
+  /** Lazy: returns at once, having started nothing. Eager: returns with the worktree made (or throws a WorktreeError). */
   async start(): Promise<void> {
+    if (this.o.mode === 'eager') await this.materialise();
+  }
+
+  /** Starts the checks and the base snapshot in the background (once; later calls get the same base). */
+  begin(): Promise<string> {
+    if (this.basePromise) return this.basePromise;
     this.checkPromise = checkTaskWorktree({ repo: this.o.repo, taskId: this.o.taskId, home: this.o.home, includeUncommitted: true }).then((c) => (this.checked = c));
     this.basePromise = this.checkPromise.then((c) => snapshotTaskBase(c, { includeUncommitted: true }));
     // Awaited by whoever needs them; a failure is reported there, never as an unhandled rejection.
     this.checkPromise.catch(() => {});
     this.basePromise.catch(() => {});
-    if (this.o.mode === 'eager') await this.materialise();
+    return this.basePromise;
   }
 
   /** Whether the checks passed: the task's branch and folder are its own to remove at the end. */
@@ -72,9 +81,8 @@ export class TaskWorkspace {
     return this.check.dir;
   }
 
-  async base(): Promise<string> {
-    if (!this.basePromise) throw new Error('TaskWorkspace.start() was not awaited');
-    return this.basePromise;
+  base(): Promise<string> {
+    return this.begin();
   }
 
   /** The worktree if it exists already. */

@@ -207,6 +207,9 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
           spillDir,
           limits,
           log: d.log,
+          // The checks and the snapshot spawn git, and each spawn blocks the event loop until the child
+          // has exec'd: they start once the first request has left, and run while the model answers.
+          onRequestSent: () => void workspace.begin(),
           // Reads wait only for the base; anything else for the worktree, started as soon as a turn asks for it.
           // (The executor makes the worktree itself when a tool reaches it; this only starts it early.)
           prepareTool: async (name) => {

@@ -18,6 +18,7 @@ import { formatUsd, loadPriceTable, type PriceTable } from './prices.js';
 import { runWithRecovery, type AttemptRecord, type ClassifiedError, type LadderStep } from './recovery.js';
 import { ALL_REPOS, AuditLog, notApplicable, type AuditStep } from '../policy/audit.js';
 import { redactMessages, redactSystem } from './outgoing.js';
+import { whenSent } from './request-sent.js';
 
 /**
  * The one way Kairos calls a model. Every attempt is reserved in the spend ledger first, retried
@@ -91,6 +92,12 @@ export interface ModelCallRequest {
    * is never above the bound and may let the call through whole. Without it, every call counts.
    */
   inputTokensBound?: number | undefined;
+  /**
+   * Called once, as soon as the first attempt's request has left (its body written to the socket;
+   * src/model/request-sent.ts), or when that attempt ended without it being seen. Never called when
+   * no attempt is sent (a refusal). Work that must not delay the request starts here.
+   */
+  onSent?: (() => void) | undefined;
 }
 
 export type ModelCallOutcome =
@@ -262,6 +269,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     const counts = new Map<string, number>();
     let lastRefusal: { cap: CapName; windowKey: string; capMicro: number; leftMicro: number; reason: string } | undefined;
     let sentMaxTokens = req.max_tokens;
+    let onSent = req.onSent;
     let reserved = 0;
     const inputTokens = async (model: string): Promise<number> => {
       let tokens = counts.get(model);
@@ -337,7 +345,9 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
           };
           const stream = req.stream === true || maxTokens > MAX_NON_STREAMING_TOKENS;
           const client = await sdk();
-          return stream ? await client.messages.stream(params).finalMessage() : await client.messages.create(params);
+          const sent = onSent;
+          onSent = undefined;
+          return whenSent(sent, () => (stream ? client.messages.stream(params).finalMessage() : client.messages.create(params)));
         },
         settle: (id, message) => {
           const s = ledger.settle(id, message.usage, clock());

@@ -40,7 +40,7 @@ test('a task that only reads and sleeps never makes a worktree; the user editing
       if (turn === 1) {
         // The first read waited for the base, so it is taken: the user now saves while the model
         // thinks. (An edit racing the first request may or may not make the base: the base is the tree
-        // as the snapshot, started with the task, finds it — and every read agrees with it.)
+        // as the snapshot, begun as the first request leaves, finds it — and every read agrees with it.)
         fs.writeFileSync(path.join(repo.dir, 'src/d0/f1.ts'), 'changed after the task started\n');
         return tool(['read_file', { path: 'src/d0/f1.ts' }], ['grep', { pattern: 'changed after' }]);
       }
@@ -122,6 +122,30 @@ test('near the task cap the turn still counts its tokens exactly, and the cap is
     assert.ok(spent <= capUsd * 1e6, `spent ${spent} > cap ${capUsd * 1e6} (${r.state}: ${r.reason})`);
     for (const x of rows) if (x.state === 'settled') assert.ok((x.cost_micro ?? 0) <= x.reserved_micro, `reservation short: ${JSON.stringify(x)}`);
     assert.equal(rows.filter((x) => x.note?.startsWith('overrun')).length, 0);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('no git runs before the first request leaves: a task whose first call the spend layer refuses never snapshots the tree', async () => {
+  const repo = makeSizedRepo(10);
+  try {
+    // The user's uncommitted content, unique to this test: a snapshot would write it as a blob.
+    const dirty = `export const value0 = 0; // uncommitted ${process.pid}-${Date.now()}\n`;
+    repo.write('src/d0/f0.ts', dirty);
+    const blob = repo.git('hash-object', 'src/d0/f0.ts').trim(); // computed, not written
+    const h = home();
+    trustRepo(h.db, repo.dir);
+    fake.reset();
+    fake.setFallback(tool(['sleep', { reason: 'never asked' }]));
+    // A task cap no act call fits, even at its floor.
+    const r = await run(h, repo, 30, POLICY.replace('task_usd: 5', 'task_usd: 0.000001'));
+    assert.equal(r.state, 'failed', r.reason);
+    assert.equal(fake.messageRequests().length, 0, 'no model request was sent');
+    // The task has ended (its cleanup waits for any git it started): nothing was snapshotted.
+    assert.throws(() => repo.git('cat-file', '-e', blob), 'the dirty file was never written as an object');
+    assert.equal(repo.git('branch', '--list', 'kairos/*').trim(), '');
+    assert.equal(fs.existsSync(worktreeDir(h, repo, 30)), false);
   } finally {
     repo.cleanup();
   }

@@ -61,10 +61,28 @@ export function isToolName(name: string): name is ToolName {
   return Object.hasOwn(ToolInputs, name);
 }
 
+/**
+ * The built-in tools' JSON schemas, made once per process: zod's toJSONSchema costs milliseconds per
+ * call and the schemas never change, so a task's first request does not pay for them. Frozen, so no
+ * caller can change what every later task sends.
+ */
+let builtInSpecs: readonly Anthropic.Tool[] | undefined;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** The tool definitions sent to the Messages API. */
 export function toolSpecs(role: AgentRole = 'coordinator'): Anthropic.Tool[] {
-  return (Object.keys(ToolInputs) as ToolName[]).filter((name) => toolAllowedFor(role, name)).map((name) => {
-    const { $schema: _drop, ...schema } = z.toJSONSchema(ToolInputs[name]) as Record<string, unknown>;
-    return { name, description: DESCRIPTIONS[name], input_schema: schema as Anthropic.Tool.InputSchema };
-  });
+  builtInSpecs ??= deepFreeze(
+    (Object.keys(ToolInputs) as ToolName[]).map((name): Anthropic.Tool => {
+      const { $schema: _drop, ...schema } = z.toJSONSchema(ToolInputs[name]) as Record<string, unknown>;
+      return { name, description: DESCRIPTIONS[name], input_schema: schema as Anthropic.Tool.InputSchema };
+    }),
+  );
+  return builtInSpecs.filter((t) => toolAllowedFor(role, t.name as ToolName));
 }
