@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { ControlRequest, socketPath } from '../src/cli/protocol.js';
+import { ControlRequest, errorReply, socketPath } from '../src/cli/protocol.js';
 import { enforceOwnerOnly, OwnerOnlyError } from './approval-handlers.js';
-import { messageOf } from '../src/core/errors.js';
 
 /** Returns the reply, or a promise of it (the server awaits either). */
 export type ControlHandler = (params: Record<string, unknown>) => unknown;
@@ -68,9 +67,9 @@ export async function startControlServer(home: string, handlers: Record<string, 
     try {
       return JSON.stringify({ id: req.id, result: (await handler(req.params)) ?? null });
     } catch (e) {
-      // Named errors with a code (ControlError, ApplyError) keep it, so the CLI can act on it.
-      const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'error';
-      return JSON.stringify({ id: req.id, error: { message: messageOf(e), code } });
+      // Named errors with a code (ControlError, ApplyError) keep it, so the CLI can act on it; the kind, exit code
+      // and hint travel too, so the CLI exits and advises as it would had it refused itself.
+      return JSON.stringify({ id: req.id, error: errorReply(e) });
     }
   }
 

@@ -97,7 +97,7 @@ export class Daemon {
 
   private constructor(
     private readonly opts: DaemonOptions,
-    private readonly lock: InstanceLock,
+    lock: InstanceLock,
   ) {
     this.log.info({ home: opts.home }, 'starting');
     // The store first: a plugin's explicit trust is kept there.

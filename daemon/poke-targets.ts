@@ -8,18 +8,19 @@ import type { Trigger } from '../src/policy/schema.js';
  */
 export function pokeTargets(repos: ReadonlyMap<string, { triggers: readonly Trigger[] }>, repo: string | undefined, trigger: string | undefined): string[] {
   const targets = repo ? [repo] : [...repos.keys()];
-  for (const t of targets) if (!repos.has(t)) throw new ControlError(`${t} is not watched; add it with 'kairos start --repo ${t}'`, 'not_found');
+  // Not watched: the daemon is not in the state the poke needs (exit 3), and the hint says how to get it there.
+  for (const t of targets) if (!repos.has(t)) throw new ControlError(`${t} is not watched`, 'not_found', { kind: 'daemon_state', hint: `add it with 'kairos start --repo ${t}'` });
   if (trigger === undefined) return targets;
   const firing = targets.filter((r) => repos.get(r)!.triggers.some((t) => t.name === trigger && t.enabled));
   if (firing.length) return firing;
   const where = repo ? `the policy of ${repo}` : 'the policy of any watched repository';
   const all = targets.flatMap((r) => repos.get(r)!.triggers);
   if (all.some((t) => t.name === trigger)) {
-    throw new ControlError(`trigger '${trigger}' is disabled (enabled: false) in ${where}; enable it in the policy, then poke again`, 'bad_params');
+    throw new ControlError(`trigger '${trigger}' is disabled (enabled: false) in ${where}`, 'bad_params', { kind: 'user_input', hint: 'enable it in the policy, then poke again' });
   }
   const known = [...new Set(all.filter((t) => t.enabled).map((t) => t.name))].sort();
-  throw new ControlError(
-    `no trigger '${trigger}' in ${where}; ${known.length ? `known triggers: ${known.join(', ')}` : 'it has no enabled triggers'} ('kairos status' lists them)`,
-    'bad_params',
-  );
+  throw new ControlError(`no trigger '${trigger}' in ${where}; ${known.length ? `known triggers: ${known.join(', ')}` : 'it has no enabled triggers'}`, 'bad_params', {
+    kind: 'user_input',
+    hint: "'kairos status' lists each repository's triggers",
+  });
 }

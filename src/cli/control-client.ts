@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ControlError, ControlResponse, socketPath } from './protocol.js';
+import { ControlError, ControlResponse, refusalFromReply, socketPath } from './protocol.js';
 import { DaemonStateError } from '../core/errors.js';
 
 export class DaemonNotRunningError extends DaemonStateError {
@@ -33,7 +33,8 @@ export function callDaemon(home: string, method: string, params: Record<string, 
       sock.end();
       try {
         const res = ControlResponse.parse(JSON.parse(buf.slice(0, nl)));
-        if ('error' in res) reject(new ControlError(res.error.message, res.error.code ?? 'error'));
+        // The daemon's refusal as the kind of error it was there: bad input exits 2, a daemon-state refusal 3.
+        if ('error' in res) reject(refusalFromReply(res.error));
         else resolve(res.result);
       } catch (e) {
         reject(new ControlError('the daemon sent a malformed answer', 'bad_response', { cause: e }));

@@ -16,7 +16,7 @@ import { TaskStore } from '../store/task-store.js';
 import { resolveRepo } from './context.js';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { taskJson, withStore } from './listings.js';
-import { ControlError } from './protocol.js';
+import { isCodedRefusal } from './protocol.js';
 
 /**
  * `kairos mcp`: Kairos as an MCP server over stdio, so a coding assistant can see what the daemon
@@ -221,7 +221,8 @@ function redactedJson(value: unknown): string {
 function failure(e: unknown): Failure {
   const err = e as Error;
   if (err instanceof DaemonNotRunningError) return { error: err.message, code: 'daemon_not_running' };
-  if (err instanceof ControlError) return { error: err.message, code: err.code };
+  // The hint (the fix) travels with a daemon's refusal now: the MCP client reads it too.
+  if (isCodedRefusal(err)) return { error: err.hint && !err.message.includes(err.hint) ? `${err.message}; ${err.hint}` : err.message, code: err.code };
   if (err?.name === 'UsageError') return { error: err.message, code: 'bad_params' };
   if (err?.name === 'PolicyError') return { error: err.message, code: 'policy_error' };
   if ((err?.message ?? '').startsWith('no Kairos store in ')) return { error: err.message, code: 'no_store' };

@@ -42,7 +42,9 @@ const neverReadGlob = picomatch(NEVER_READ_PATTERNS as string[], { dot: true, no
 
 /** Whether a path (relative or absolute) names a file that is never read for the model. */
 export function isNeverRead(p: string): boolean {
-  const norm = p.replace(/\\/g, '/');
+  // A glob's `*` does not cross a newline: a hostile repository's folder `a\nb/` must not hide the `.env` in it.
+  // oxlint-disable-next-line no-control-regex -- control characters are exactly what is replaced
+  const norm = p.replace(/\\/g, '/').replace(/[\x00-\x1f\x7f]/g, '?');
   const base = norm.split('/').pop() ?? norm;
   if (TEMPLATE.test(base) || base.endsWith('.pub')) return false;
   const rel = norm.replace(/^\/+/, '').replace(/^~\//, '');

@@ -45,14 +45,15 @@ describe('against a running daemon', () => {
     h?.cleanup();
   });
 
+  // Bad input refused by the daemon exits 2, as bad input the CLI refuses itself does (issue 14: it was 1).
   test('poke --trigger with an unknown name fails, naming the known triggers, and stores no event', async () => {
     const before = kairosJson<unknown[]>(['events', '--type', 'manual'], h.env).length;
     const r = kairos(['poke', '--trigger', 'helo'], h.env);
-    assert.equal(r.code, 1, r.stdout);
+    assert.equal(r.code, 2, r.stdout);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^kairos: no trigger 'helo' in the policy of any watched repository; known triggers: hello, lint \('kairos status' lists them\)\n$/);
+    assert.match(r.stderr, /^kairos: no trigger 'helo' in the policy of any watched repository; known triggers: hello, lint\n'kairos status' lists each repository's triggers\n$/);
     const named = kairos(['poke', '--repo', repo.dir, '--trigger', 'helo'], h.env);
-    assert.equal(named.code, 1);
+    assert.equal(named.code, 2);
     assert.match(named.stderr, new RegExp(`no trigger 'helo' in the policy of ${repo.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; known triggers: hello, lint`));
 
     // The refusal stored nothing: the next (good) poke's event is the only new one, and it runs.
@@ -67,8 +68,8 @@ describe('against a running daemon', () => {
 
   test('poke --trigger naming a disabled trigger says it is disabled', () => {
     const r = kairos(['poke', '--trigger', 'sleeper'], h.env);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /trigger 'sleeper' is disabled \(enabled: false\)/);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /trigger 'sleeper' is disabled \(enabled: false\) in the policy of any watched repository\nenable it in the policy, then poke again\n$/);
   });
 
   test('resume when not paused says so; pause, pause again, resume say what happened', () => {

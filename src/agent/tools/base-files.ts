@@ -4,6 +4,7 @@ import { git as safeGit, type GitLocation } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
 import { grepAnswer, listingOf } from './files.js';
+import { gitGrepMatches } from './grep-output.js';
 import { messageOf } from '../../core/errors.js';
 
 /**
@@ -121,16 +122,10 @@ export async function listBaseFiles(scope: BaseScope, input: ToolInput<'list_fil
 
 export async function grepBase(scope: BaseScope, input: ToolInput<'grep'>): Promise<string> {
   const where = input.path ? baseRelative(scope, input.path) || '.' : '.';
-  const r = await run(scope, ['grep', '-n', '-I', '-E', '-e', input.pattern, scope.base, '--', where]);
+  // -z: each path verbatim and ended by a NUL, so a file named `a:1:b.ts` or with a newline in its name is read right.
+  const r = await run(scope, ['grep', '-z', '-n', '-I', '-E', '-e', input.pattern, scope.base, '--', where]);
   if (r.code === 1) return `no match for /${input.pattern}/`;
   if (r.code !== 0) throw new ToolError(`grep failed: ${r.stderr.trim() || 'bad pattern'}`);
-  // git prefixes each line with "<base>:" when it searches a commit; the worktree's grep does not.
-  const prefix = `${scope.base}:`;
-  return grepAnswer(
-    r.stdout
-      .toString('utf8')
-      .split('\n')
-      .map((l) => (l.startsWith(prefix) ? l.slice(prefix.length) : l)),
-    input.pattern,
-  );
+  // git prefixes each path with "<base>:" when it searches a commit; the worktree's grep does not.
+  return grepAnswer(gitGrepMatches(r.stdout.toString('utf8'), `${scope.base}:`), input.pattern);
 }

@@ -7,6 +7,7 @@ import { resolveInRoot } from '../../policy/validate.js';
 import { git as safeGit } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
+import { gitGrepMatches, shownPath, type GrepMatch } from './grep-output.js';
 import { messageOf } from '../../core/errors.js';
 
 /** Where file tools act: the task's worktree, plus read-only folders (the compression spill folder). */
@@ -184,15 +185,15 @@ export function listingOf(files: readonly string[], pattern: string): string {
 
 export async function grep(scope: FileScope, input: ToolInput<'grep'>): Promise<string> {
   const where = input.path ? confined(scope, input.path, false).rel : '.';
-  const r = await git(scope, ['grep', '--untracked', '-n', '-I', '-E', '-e', input.pattern, '--', where]);
+  const r = await git(scope, ['grep', '--untracked', '-z', '-n', '-I', '-E', '-e', input.pattern, '--', where]);
   if (r.code === 1) return `no match for /${input.pattern}/`;
   if (r.code !== 0) throw new ToolError(`grep failed: ${r.stderr.trim() || 'bad pattern'}`);
-  return grepAnswer(r.stdout.split('\n'), input.pattern);
+  return grepAnswer(gitGrepMatches(r.stdout), input.pattern);
 }
 
-/** grep's answer from git grep's `path:line:text` lines: secret files' lines dropped, capped, fenced. */
-export function grepAnswer(output: readonly string[], pattern: string): string {
-  const lines = output.filter((l) => l && !isNeverRead(l.slice(0, l.indexOf(':'))));
+/** grep's answer from git grep's matches, as `path:line:text` lines: secret files' lines dropped, capped, fenced. */
+export function grepAnswer(matches: readonly GrepMatch[], pattern: string): string {
+  const lines = matches.filter((m) => !isNeverRead(m.path)).map((m) => `${shownPath(m.path)}:${m.line}:${m.text}`);
   const shown = lines.slice(0, MAX_GREP_LINES).join('\n');
   const body = lines.length > MAX_GREP_LINES ? `${shown}\n[… ${lines.length - MAX_GREP_LINES} more lines]` : shown;
   return fenceUntrusted(`grep ${pattern}`, body);
