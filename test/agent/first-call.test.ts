@@ -6,7 +6,7 @@ import { trustRepo } from '../../src/policy/trust.js';
 import { repoKey } from '../../src/agent/worktree.js';
 import type { RecordedRequest, Reply } from '../support/fake-anthropic.js';
 import { makeSizedRepo } from '../support/sized-repo.js';
-import { startFirstCallHarness, lazyMatchesEager, tool, assistantTurns, lastResults, POLICY, type FirstCallHarness } from '../support/first-call.js';
+import { startFirstCallHarness, lazyMatchesEager, tool, assistantTurns, lastResults, POLICY, worktreeDir, type FirstCallHarness } from '../support/first-call.js';
 
 /**
  * Time to the first model call does not grow with the repository (issue 13 item 5): runAgentTask
@@ -136,12 +136,12 @@ test('no git runs before the first request leaves: a task whose first call the s
     const blob = repo.git('hash-object', 'src/d0/f0.ts').trim(); // computed, not written
     const h = home();
     trustRepo(h.db, repo.dir);
-    fake.reset();
-    fake.setFallback(tool(['sleep', { reason: 'never asked' }]));
+    fake().reset();
+    fake().setFallback(tool(['sleep', { reason: 'never asked' }]));
     // A task cap no act call fits, even at its floor.
     const r = await run(h, repo, 30, POLICY.replace('task_usd: 5', 'task_usd: 0.000001'));
     assert.equal(r.state, 'failed', r.reason);
-    assert.equal(fake.messageRequests().length, 0, 'no model request was sent');
+    assert.equal(fake().messageRequests().length, 0, 'no model request was sent');
     // The task has ended (its cleanup waits for any git it started): nothing was snapshotted.
     assert.throws(() => repo.git('cat-file', '-e', blob), 'the dirty file was never written as an object');
     assert.equal(repo.git('branch', '--list', 'kairos/*').trim(), '');
