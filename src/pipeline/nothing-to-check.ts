@@ -49,6 +49,8 @@ export async function nothingToCheck(db: Db, item: ItemChanges, substantive: rea
   if (base === undefined) return undefined;
   const v = await inertSince(item.repo, base, rest);
   if (!v.inert) return undefined;
+  // Saved or committed again, but the same bytes as before the item: touched, not changed.
+  if (!v.kinds.length) return `the ${rest.length} file${rest.length === 1 ? '' : 's'} touched hold what they held before: nothing changed`;
   const besides = generated.size ? ` (and ${generated.size} generated file${generated.size === 1 ? '' : 's'})` : '';
   return `only ${describeInert(v.kinds)} changed in ${rest.length} file${rest.length === 1 ? '' : 's'}${besides}: nothing for an agent to check`;
 }

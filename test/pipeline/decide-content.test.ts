@@ -185,3 +185,16 @@ describe('inertSince: what is not read as inert', () => {
     assert.equal(d.stage, 'triage');
   });
 });
+
+describe('decide: touched, not changed', () => {
+  test('saves that put back what HEAD holds sleep without a model; a save that differs is looked at', async () => {
+    repo.commit('add', { 'src/x.ts': 'export const a = 1;\n' });
+    repo.write('src/x.ts', 'export const a = 2;\n');
+    const back = await decideSaves({ 'src/x.ts': 'export const a = 1;\n' });
+    assert.deepEqual([back.stage, back.outcome], ['heuristic', 'sleep']);
+    assert.match(back.why, /hold what they held before/);
+    const differs = await decideSaves({ 'src/x.ts': 'export const a = 3;\n' });
+    assert.equal(differs.stage, 'triage');
+    assert.equal(fake.messageRequests().length, 1);
+  });
+});
