@@ -286,7 +286,7 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
   const backoff = { ...POLICY, triage: { look_every: '10m' } };
   const edit = (n: number) => fs.writeFileSync(path.join(repo, 'src/app.ts'), `export const x = ${n};\n`);
 
-  test('after a quiet look the next waits look_every, then twice as long after each further one, up to 8×; the wait says when', async () => {
+  test('after a quiet look the next waits look_every, then twice as long after each further one, up to 16×; the wait says when', async () => {
     let now = T0;
     const at = () => now;
     const look = async (n: number) => {
@@ -295,7 +295,7 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     };
     fake.script(SLEEP);
     assert.equal((await look(1)).stage, 'triage');
-    for (const [k, gap] of [1, 2, 4, 8, 8].entries()) {
+    for (const [k, gap] of [1, 2, 4, 8, 16, 16].entries()) {
       now += gap * EVERY - 1000;
       const held = await look(10 + k);
       assert.deepEqual([held.stage, held.outcome], ['heuristic', 'later'], `quiet look ${k + 1}: held`);
@@ -304,10 +304,10 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
       fake.script(SLEEP);
       assert.equal((await look(20 + k)).stage, 'triage', `quiet look ${k + 1}: looked at once the wait is over`);
     }
-    assert.equal(fake.messageRequests().length, 6);
+    assert.equal(fake.messageRequests().length, 7);
   });
 
-  test('an act answer starts over; a failed command and a poke are never held', async () => {
+  test('an act answer starts over after a cool-down of look_every; a failed command and a poke are never held', async () => {
     let now = T0;
     const at = () => now;
     fake.script(SLEEP);
@@ -318,9 +318,15 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     fake.script(answer({ act: true, why: 'a fix', task: 'fix it', urgency: 'next' }));
     const poke = await decide(tickItem({ repo, source: 'poke', events: [{ id: 5, type: 'manual' }], note: 'look', at: now }), deps({ policy: backoff, clock: at }));
     assert.equal(poke.outcome, 'act');
-    // The last look acted: the next change is looked at without waiting.
+    // The last look acted: the agent is on it, so what changes within look_every waits for one look...
+    const actedAt = now;
     now += 60_000;
     edit(3);
+    const cooling = await decide(ambient(['src/app.ts'], ['file.changed'], 6), deps({ policy: backoff, clock: at }));
+    assert.deepEqual([cooling.stage, cooling.outcome, cooling.retryAt], ['heuristic', 'later', actedAt + EVERY]);
+    assert.match(cooling.why, /the last look found work for the agent/);
+    // ...made once look_every is over, with no back-off (the act started it over).
+    now = actedAt + EVERY;
     fake.script(SLEEP);
     assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 6), deps({ policy: backoff, clock: at }))).stage, 'triage');
     // Quiet again: held; until a rule's command fails.
