@@ -173,7 +173,7 @@ export async function inertSince(repoDir: string, base: string, paths: readonly 
 
 /** "whitespace and version numbers" for the decision's reason. */
 export function describeInert(kinds: readonly InertKind[]): string {
-  const words: Record<InertKind, string> = { whitespace: 'formatting (whitespace)', comments: 'comments', versions: 'version numbers or dates' };
+  const words: Record<InertKind, string> = { whitespace: 'formatting', comments: 'comments', versions: 'version numbers or dates' };
   const w = kinds.map((k) => words[k]);
   return w.length <= 1 ? (w[0] ?? 'nothing') : `${w.slice(0, -1).join(', ')} and ${w.at(-1)}`;
 }

@@ -93,7 +93,7 @@ describe('decide: formatting and comments (by the diff)', () => {
     repo.commit('add', { 'src/lib.rs': RS });
     const fmt = await decideCommit('fmt', { 'src/lib.rs': 'pub fn area(w: u32, h: u32) -> u32 {\n    let a = mul(\n        w,\n        h);\n\n    a\n}\n' });
     assert.deepEqual([fmt.stage, fmt.outcome], ['heuristic', 'sleep']);
-    assert.match(fmt.why, /only formatting \(whitespace\) changed in 1 file/);
+    assert.match(fmt.why, /only formatting changed in 1 file/);
     assert.equal(fake.messageRequests().length, 0);
     const row = db.prepare('SELECT why FROM decisions WHERE id = ?').get(fmt.id) as { why: string };
     assert.equal(row.why, fmt.why, 'the reason is stored with the decision');
