@@ -40,6 +40,7 @@ const INDENT_SENSITIVE = /\.(py|pyi|ya?ml|haml|pug|jade|slim|coffee|nim|sass|sty
 /** A version (1.18, 2.0.0-pre.4, v0.33.0-nightly.20260302) or a date (2022-01-20): what a release bumps. */
 const VERSION_TOKEN = /\bv?\d+\.\d+(?:\.\d+){0,2}(?:[-+][0-9A-Za-z][0-9A-Za-z.-]*)?\b|\b\d{4}-\d{2}-\d{2}\b/g;
 /** In a build file, the lines whose version may change as bookkeeping: the package's own, or a path dependency's. */
+const OWN_VERSION_KEY = /^\s*"?version"?\s*[:=]/i;
 const OWN_VERSION_LINE = /^\s*"?version"?\s*[:=]|\bpath\s*=\s*"|"workspace:/i;
 
 function isSlashComment(line: string): boolean {
@@ -116,8 +117,27 @@ export function parseDiff(text: string): FileDiff[] {
   return files;
 }
 
+/**
+ * The versions this diff gives packages on their own `version` lines: a release writes its new
+ * version into other lines of its manifests too (an image tag, a sibling's pinned version), and a
+ * line that only takes up one of these is bookkeeping as well. A dependency upgraded to a version
+ * no package here is given is not.
+ */
+function releasedVersions(files: readonly FileDiff[]): Set<string> {
+  const out = new Set<string>();
+  for (const f of files) for (const h of f.hunks) for (const l of h.added) if (OWN_VERSION_KEY.test(l)) for (const v of l.match(VERSION_TOKEN) ?? []) out.add(v);
+  return out;
+}
+
+/** A build file's changed line that is bookkeeping: the own version, a path dependency, or a line taking up a released version. */
+function bookkeepingLine(line: string, released: ReadonlySet<string>): boolean {
+  if (OWN_VERSION_LINE.test(line)) return true;
+  const versions = line.match(VERSION_TOKEN) ?? [];
+  return versions.length > 0 && versions.every((v) => released.has(v));
+}
+
 /** What one hunk's change is, or undefined when it is a real change. */
-function hunkKind(file: string, removed: readonly string[], added: readonly string[]): InertKind | undefined {
+function hunkKind(file: string, removed: readonly string[], added: readonly string[], released: ReadonlySet<string>): InertKind | undefined {
   const indent = INDENT_SENSITIVE.test(file);
   if (normalise(removed, indent) === normalise(added, indent)) return 'whitespace';
   const isComment = commentTest(file);
@@ -126,8 +146,7 @@ function hunkKind(file: string, removed: readonly string[], added: readonly stri
   const a = code(added);
   if (isComment && normalise(r, indent) === normalise(a, indent)) return 'comments';
   if (CODE_EXT.test(file)) return undefined;
-  const changed = [...r, ...a].filter((l) => l.trim() !== '');
-  if (isBuildFile(file) && !changed.every((l) => OWN_VERSION_LINE.test(l))) return undefined;
+  if (isBuildFile(file) && !a.filter((l) => l.trim() !== '').every((l) => bookkeepingLine(l, released))) return undefined;
   const unversioned = (ls: readonly string[]) => normalise(ls, indent).replace(VERSION_TOKEN, '<v>');
   return unversioned(r) === unversioned(a) ? 'versions' : undefined;
 }
@@ -135,10 +154,11 @@ function hunkKind(file: string, removed: readonly string[], added: readonly stri
 /** Classifies a parsed diff: inert when every hunk of every file is. */
 export function classifyDiff(files: readonly FileDiff[]): InertVerdict {
   const kinds = new Set<InertKind>();
+  const released = releasedVersions(files);
   for (const f of files) {
     if (f.binary) return { inert: false, reason: `${f.file} is binary` };
     for (const h of f.hunks) {
-      const k = hunkKind(f.file, h.removed, h.added);
+      const k = hunkKind(f.file, h.removed, h.added, released);
       if (!k) return { inert: false, reason: `${f.file} has a real change` };
       kinds.add(k);
     }

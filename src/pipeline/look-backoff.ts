@@ -7,18 +7,15 @@ import { recentLooks } from '../store/decision-store.js';
  * How often ambient triage may look at a repository whose changes keep being routine. After a look
  * that found nothing to do, the next waits at least `triage.look_every` (default 10 minutes), and
  * twice as long after each further such look, up to 16× (160 minutes by default). An "act" answer
- * starts over, but the next look still waits `look_every` (a cool-down: the agent is on it, and what
- * arrives meanwhile is one look, not one per batch); a failing command and a poke are not held at
- * all. Nothing is dropped: what changes meanwhile waits, parked, and the next look sees all of it at
- * once.
- *
- * The cap went from 8× to 16× and the cool-down after an act was added when replaying gemini-cli
- * and watchexec showed about one look in eight still finding something at 8× (bench/README.md,
- * "Replaying a real repository's history"): the figures there are before and after.
+ * starts over; a failing command and a poke are not held at all. Nothing is dropped: what changes
+ * meanwhile waits, parked, and the next look sees all of it at once.
  *
  * Why: replaying real histories (bench/replay/history), a look per work session still asked the
  * model about one session in three on a repository that needed nothing nine times out of ten; a
- * poller that keeps finding nothing should poll less.
+ * poller that keeps finding nothing should poll less. The cap went from 8× to 16× when replaying
+ * gemini-cli and watchexec still showed about one call in eight batches at 8×, recall unchanged
+ * (bench/README.md). A cool-down of look_every after an act answer was tried and dropped: it cost
+ * watchexec an act-labelled commit and saved no call.
  */
 
 export const DEFAULT_LOOK_EVERY = '10m';
@@ -32,7 +29,7 @@ export function lookEveryMs(policy: Pick<Policy, 'triage'>): number {
 export interface LookWait {
   /** When the next look may be made (epoch ms). */
   until: number;
-  /** How many looks in a row found nothing (0 when the last look acted: the cool-down after an act). */
+  /** How many looks in a row found nothing (1..). */
   quietLooks: number;
 }
 
@@ -41,11 +38,9 @@ export function lookWait(db: Db, repo: string, everyMs: number, now: number): Lo
   if (everyMs <= 0) return undefined;
   const steps = Math.log2(MAX_LOOK_BACKOFF) + 1;
   const looks = recentLooks(db, repo, steps);
-  if (!looks.length) return undefined;
   let quiet = 0;
   while (quiet < looks.length && looks[quiet]!.outcome === 'sleep') quiet++;
-  // After an act answer the agent is on it: what arrives within look_every is looked at once, with
-  // the rest, rather than each batch at once (the least wait between two looks, whatever the last found).
-  const until = looks[0]!.at + everyMs * 2 ** (Math.max(1, Math.min(quiet, steps)) - 1);
+  if (quiet === 0) return undefined;
+  const until = looks[0]!.at + everyMs * 2 ** (Math.min(quiet, steps) - 1);
   return now < until ? { until, quietLooks: quiet } : undefined;
 }

@@ -146,6 +146,12 @@ describe('decide: release bookkeeping (version numbers)', () => {
 
     const upgrade = await decideCommit('update deps', { 'Cargo.toml': '[package]\nname = "tool"\nversion = "1.18.5"\n\n[dependencies]\nlib = { version = "2.0.0-pre.9", path = "../lib" }\ntokio = "1.16"\n' });
     assert.equal(upgrade.stage, 'triage', 'a dependency upgrade can break the build');
+    // A release also writes its new version into other manifest lines (an image tag): bookkeeping too.
+    repo.commit('pkg', { 'package.json': '{\n  "name": "cli",\n  "version": "0.34.0-nightly.1",\n  "config": {\n    "image": "docker.example/sandbox:0.34.0-nightly.1"\n  },\n  "dependencies": {\n    "left-pad": "1.0.0"\n  }\n}\n' });
+    const bump = await decideCommit('chore(release): bump version', { 'package.json': '{\n  "name": "cli",\n  "version": "0.34.0-nightly.2",\n  "config": {\n    "image": "docker.example/sandbox:0.34.0-nightly.2"\n  },\n  "dependencies": {\n    "left-pad": "1.0.0"\n  }\n}\n' });
+    assert.deepEqual([bump.stage, bump.outcome], ['heuristic', 'sleep']);
+    const depToOther = await decideCommit('deps', { 'package.json': '{\n  "name": "cli",\n  "version": "0.34.0-nightly.2",\n  "config": {\n    "image": "docker.example/sandbox:0.34.0-nightly.2"\n  },\n  "dependencies": {\n    "left-pad": "1.3.0"\n  }\n}\n' });
+    assert.equal(depToOther.stage, 'triage', 'a dependency moved to a version no package here was given');
     const inCode = await decideCommit('bump', { 'src/main.rs': 'const V: &str = "1.2.3";\nfn main() {}\n' });
     assert.equal(inCode.stage, 'triage', 'a version in source code is code');
   });

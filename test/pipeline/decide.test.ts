@@ -307,7 +307,7 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     assert.equal(fake.messageRequests().length, 7);
   });
 
-  test('an act answer starts over after a cool-down of look_every; a failed command and a poke are never held', async () => {
+  test('an act answer starts over; a failed command and a poke are never held', async () => {
     let now = T0;
     const at = () => now;
     fake.script(SLEEP);
@@ -318,15 +318,9 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     fake.script(answer({ act: true, why: 'a fix', task: 'fix it', urgency: 'next' }));
     const poke = await decide(tickItem({ repo, source: 'poke', events: [{ id: 5, type: 'manual' }], note: 'look', at: now }), deps({ policy: backoff, clock: at }));
     assert.equal(poke.outcome, 'act');
-    // The last look acted: the agent is on it, so what changes within look_every waits for one look...
-    const actedAt = now;
+    // The last look acted: the next change is looked at without waiting.
     now += 60_000;
     edit(3);
-    const cooling = await decide(ambient(['src/app.ts'], ['file.changed'], 6), deps({ policy: backoff, clock: at }));
-    assert.deepEqual([cooling.stage, cooling.outcome, cooling.retryAt], ['heuristic', 'later', actedAt + EVERY]);
-    assert.match(cooling.why, /the last look found work for the agent/);
-    // ...made once look_every is over, with no back-off (the act started it over).
-    now = actedAt + EVERY;
     fake.script(SLEEP);
     assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 6), deps({ policy: backoff, clock: at }))).stage, 'triage');
     // Quiet again: held; until a rule's command fails.
