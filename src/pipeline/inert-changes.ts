@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { git } from '../git/safe-git.js';
 import { resolveGitDirs } from '../events/git-dir.js';
@@ -185,7 +186,18 @@ export async function inertSince(repoDir: string, base: string, paths: readonly 
       ['diff', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', '-U0', base, '--', ...specs],
       { timeoutMs: 20_000 },
     );
-    return classifyDiff(parseDiff(res.stdout.toString('utf8')));
+    const files = parseDiff(res.stdout.toString('utf8'));
+    // git diff is silent about a file git does not track (a new file not yet added): silence is
+    // "unchanged" only for a path the base holds, or that is absent both there and here.
+    const diffed = new Set(files.map((f) => f.file));
+    const silent = paths.filter((p) => !diffed.has(p.split(path.sep).join('/')));
+    if (silent.length) {
+      const tree = await git({ gitDir: dirs.gitDir, workTree: repoDir }, ['ls-tree', '-r', '-z', '--name-only', base, '--', ...silent.map((p) => `:(literal)${p.split(path.sep).join('/')}`)], { timeoutMs: 20_000 });
+      const inBase = new Set(tree.stdout.toString('utf8').split('\0').filter(Boolean));
+      const added = silent.find((p) => !inBase.has(p.split(path.sep).join('/')) && fs.existsSync(path.join(repoDir, p)));
+      if (added !== undefined) return { inert: false, reason: `${added} is new (not in ${base})` };
+    }
+    return classifyDiff(files);
   } catch (e) {
     return { inert: false, reason: `git diff failed: ${(e as Error).message}` };
   }

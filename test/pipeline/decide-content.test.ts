@@ -199,8 +199,10 @@ describe('decide: touched, not changed', () => {
     const back = await decideSaves({ 'src/x.ts': 'export const a = 1;\n' });
     assert.deepEqual([back.stage, back.outcome], ['heuristic', 'sleep']);
     assert.match(back.why, /hold what they held before/);
+    const untracked = await decideSaves({ 'src/new.ts': 'export const b = 1;\n' });
+    assert.equal(untracked.stage, 'triage', 'a new file git does not track yet is a change, though git diff is silent about it');
     const differs = await decideSaves({ 'src/x.ts': 'export const a = 3;\n' });
     assert.equal(differs.stage, 'triage');
-    assert.equal(fake.messageRequests().length, 1);
+    assert.equal(fake.messageRequests().length, 2);
   });
 });
