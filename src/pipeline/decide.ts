@@ -13,6 +13,7 @@ import { memoryFor } from './memory.js';
 import { isDocumentation, onlyDocumentation } from './doc-paths.js';
 import { isLockFile } from './path-kinds.js';
 import { pathDigest, type LookMemory } from './look-memory.js';
+import { nothingToCheck } from './nothing-to-check.js';
 import { lookEveryMs, lookWait } from './look-backoff.js';
 import { buildTriageContext, buildTriagePrompt, runTriage, TRIAGE_MAX_TOKENS, type TriageContext } from './triage.js';
 
@@ -265,6 +266,12 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
   if (wait) {
     const looks = wait.quietLooks === 1 ? 'the last look' : `the last ${wait.quietLooks} looks`;
     return { stage: 'heuristic', outcome: 'later', why: `${looks} found nothing to do: the next waits a while`, retryAt: wait.until };
+  }
+  // What the diff says, read only now that a look would be made: generated files, reformatting,
+  // comments, version bumps (src/pipeline/nothing-to-check.ts). Not when a command's result is news.
+  if (!userAsked && !failed && !commandFinishedSince(deps.db, item.repo, look?.at ?? 0)) {
+    const why = await nothingToCheck(deps.db, item, substantive);
+    if (why) return { stage: 'heuristic', outcome: 'sleep', why };
   }
   const { model, policy } = deps;
   if (!model.modelStepsEnabled) return { stage: 'heuristic', outcome: 'sleep', why: model.disabledReason ?? 'model steps are off' };

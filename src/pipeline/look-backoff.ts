@@ -6,18 +6,22 @@ import { recentLooks } from '../store/decision-store.js';
 /**
  * How often ambient triage may look at a repository whose changes keep being routine. After a look
  * that found nothing to do, the next waits at least `triage.look_every` (default 10 minutes), and
- * twice as long after each further such look, up to 8× (80 minutes by default). An "act" answer
+ * twice as long after each further such look, up to 16× (160 minutes by default). An "act" answer
  * starts over; a failing command and a poke are not held at all. Nothing is dropped: what changes
  * meanwhile waits, parked, and the next look sees all of it at once.
  *
  * Why: replaying real histories (bench/replay/history), a look per work session still asked the
  * model about one session in three on a repository that needed nothing nine times out of ten; a
- * poller that keeps finding nothing should poll less.
+ * poller that keeps finding nothing should poll less. The cap went from 8× to 16× when replaying
+ * gemini-cli and watchexec still showed about one call in eight batches at 8× (bench/README.md):
+ * 16× with the content rules cut 6–10 calls per history, recall kept ≥ 0.8; 32× cut more but cost gemini-cli two
+ * act-labelled commits (looked at only after their repair). A cool-down of look_every after an act
+ * answer was tried too and dropped: it saved no call and cost watchexec an act-labelled commit.
  */
 
 export const DEFAULT_LOOK_EVERY = '10m';
 /** The longest wait, as a multiple of look_every. */
-export const MAX_LOOK_BACKOFF = 8;
+export const MAX_LOOK_BACKOFF = 16;
 
 export function lookEveryMs(policy: Pick<Policy, 'triage'>): number {
   return parseDuration(policy.triage?.look_every ?? DEFAULT_LOOK_EVERY);

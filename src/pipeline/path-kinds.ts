@@ -9,11 +9,22 @@
  * look cannot list every changed path, these are listed first: they are what a check, or an agent
  * preparing a repair, would be about.
  */
-const CHECK_FILE =
-  /(^|\/)(package\.json|tsconfig[^/]*\.json|Cargo\.toml|build\.rs|Makefile|CMakeLists\.txt|Dockerfile|go\.mod|pyproject\.toml|setup\.(py|cfg)|tox\.ini|\.eslintrc[^/]*|eslint\.config\.[cm]?[jt]s|\.prettierrc[^/]*|(vite|vitest|jest|esbuild|webpack|rollup)\.config\.[cm]?[jt]s|rust-toolchain(\.toml)?|clippy\.toml|rustfmt\.toml|deny\.toml|build\.gradle(\.kts)?|pom\.xml)$|(^|\/)\.github\/workflows\/|(^|\/)\.cargo\/config|(^|\/)(tests?|__tests__|spec|e2e|integration-tests|testdata|fixtures)\/|\.(test|spec)\.[cm]?[jt]sx?$|_test\.(go|rs|py)$|(^|\/)test_[^/]*\.py$/;
+const BUILD_FILE =
+  /(^|\/)(package\.json|tsconfig[^/]*\.json|Cargo\.toml|build\.rs|Makefile|CMakeLists\.txt|Dockerfile|go\.mod|pyproject\.toml|setup\.(py|cfg)|tox\.ini|\.eslintrc[^/]*|eslint\.config\.[cm]?[jt]s|\.prettierrc[^/]*|(vite|vitest|jest|esbuild|webpack|rollup)\.config\.[cm]?[jt]s|rust-toolchain(\.toml)?|clippy\.toml|rustfmt\.toml|deny\.toml|build\.gradle(\.kts)?|pom\.xml)$|(^|\/)\.github\/workflows\/|(^|\/)\.cargo\/config/;
+const TEST_FILE = /(^|\/)(tests?|__tests__|spec|e2e|integration-tests|testdata|fixtures)\/|\.(test|spec)\.[cm]?[jt]sx?$|_test\.(go|rs|py)$|(^|\/)test_[^/]*\.py$/;
+
+/** Manifests, build scripts, CI workflows, compiler/linter/formatter settings. */
+export function isBuildFile(path: string): boolean {
+  return BUILD_FILE.test(path);
+}
+
+/** Tests, their fixtures and snapshots (by folder or name). */
+export function isTestFile(path: string): boolean {
+  return TEST_FILE.test(path);
+}
 
 export function isCheckFile(path: string): boolean {
-  return CHECK_FILE.test(path);
+  return isBuildFile(path) || isTestFile(path);
 }
 
 /**

@@ -23,7 +23,7 @@ import { parseHistoryArgs, UsageError } from '../../bench/replay/history.js';
  * Day 2
  *   c7 09:00 Add format       src/format.js test/format.test.js sleep (no repair follows)
  *   c8 10:00 Tweak lib        src/lib.js test/lib.test.js       act   c9 "Fix lint" repairs src/lib.js
- *   c9 11:00 Fix lint         src/lib.js                        sleep
+ *   c9 11:00 Fix lint         src/lib.js                        sleep (only whitespace: no model)
  *   c10 12:00 Docs: changelog CHANGELOG.md                      sleep (documentation: no model)
  */
 
@@ -129,11 +129,12 @@ test('a replay through the real daemon: counts, triage calls, agent tasks, preci
     r.days.forEach((d, i) => {
       assert.ok(d.events >= files[i]! + commits[i]! && d.events <= 2 * files[i]! + commits[i]!, `${d.date}: ${d.events} events for ${files[i]} files and ${commits[i]} commits`);
     });
-    // One triage call per commit that is not documentation (c3 and c10 sleep on the heuristic): a
-    // commit's files and its git.commit are two batches, and one look.
+    // One triage call per commit that is not documentation (c3 and c10 sleep on the heuristic) or a
+    // reformat (c9 only takes a space out: the diff heuristic): a commit's files and its git.commit
+    // are two batches, and one look.
     assert.deepEqual(
       r.days.map((d) => d.triageCalls),
-      [5, 3],
+      [5, 2],
     );
     assert.deepEqual(
       r.days.map((d) => [d.actDecisions, d.agentTasks]),
@@ -171,7 +172,8 @@ test('a replay through the real daemon: counts, triage calls, agent tasks, preci
     const t = totals(r.days);
     assert.equal(precision(t), 1);
     assert.equal(recall(t), 1);
-    assert.equal(t.commitsSeenByModel, 8);
+    assert.equal(t.commitsSeenByModel, 7);
+    assert.ok((t.verdicts['heuristic/sleep: only formatting changed in N file: nothing for an agent to check'] ?? 0) >= 1, JSON.stringify(t.verdicts));
   } finally {
     repo.cleanup();
   }

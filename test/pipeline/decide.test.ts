@@ -286,7 +286,7 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
   const backoff = { ...POLICY, triage: { look_every: '10m' } };
   const edit = (n: number) => fs.writeFileSync(path.join(repo, 'src/app.ts'), `export const x = ${n};\n`);
 
-  test('after a quiet look the next waits look_every, then twice as long after each further one, up to 8×; the wait says when', async () => {
+  test('after a quiet look the next waits look_every, then twice as long after each further one, up to 16×; the wait says when', async () => {
     let now = T0;
     const at = () => now;
     const look = async (n: number) => {
@@ -295,7 +295,7 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     };
     fake.script(SLEEP);
     assert.equal((await look(1)).stage, 'triage');
-    for (const [k, gap] of [1, 2, 4, 8, 8].entries()) {
+    for (const [k, gap] of [1, 2, 4, 8, 16, 16].entries()) {
       now += gap * EVERY - 1000;
       const held = await look(10 + k);
       assert.deepEqual([held.stage, held.outcome], ['heuristic', 'later'], `quiet look ${k + 1}: held`);
@@ -304,7 +304,7 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
       fake.script(SLEEP);
       assert.equal((await look(20 + k)).stage, 'triage', `quiet look ${k + 1}: looked at once the wait is over`);
     }
-    assert.equal(fake.messageRequests().length, 6);
+    assert.equal(fake.messageRequests().length, 7);
   });
 
   test('an act answer starts over; a failed command and a poke are never held', async () => {
