@@ -308,7 +308,7 @@ export const TriageSettings = z
     enabled: z.boolean().optional().describe('Ask the triage model about changes no trigger handles (default true); false leaves only the rules.'),
     reserve_usd: Usd.optional().describe('Ambient triage sleeps when less than this is left under any cap, keeping it for your own requests (default 0).'),
     look_every: Duration.optional().describe(
-      'After a look that found nothing to do, the next ambient look at a repository waits at least this long, twice as long after each further such look, up to 8 times (default "10m"). A failing command or a poke is never held.',
+      'After a look that found nothing to do, the next ambient look at a repository waits at least this long, twice as long after each further such look, up to 16 times (default "10m"). A failing command or a poke is never held.',
     ),
   })
   .strict();
