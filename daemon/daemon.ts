@@ -18,7 +18,7 @@ import type { Logger } from '../src/report/logger.js';
 import { createModelClient, type ModelClient } from '../src/model/client.js';
 import { loadPriceTable, readPriceOverrides } from '../src/model/prices.js';
 import { detectSandbox } from '../src/policy/sandbox.js';
-import { shellGrammarStatus } from '../src/policy/shell.js';
+import { onBashGrammarFailure } from '../src/policy/shell-grammar.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { AgentTasks } from './agent-tasks.js';
 import { loadPluginPolicy, type PluginReport } from '../src/agent/plugin-policy.js';
@@ -341,8 +341,8 @@ export class Daemon {
     this.retention.start();
     this.policyWatch = watchPolicyFiles(this.opts.home, () => this.reload(), this.log);
     if (!this.model.modelStepsEnabled) this.log.warn(this.model.disabledReason ?? 'model steps are off');
-    const grammar = shellGrammarStatus();
-    if (!grammar.ok) this.log.warn(`${grammar.error}: every agent command will wait for approval (reinstall kairos to restore it)`);
+    // The bash grammar loads with the first command check (an agent task), not at start; a failure is said then.
+    onBashGrammarFailure((error) => this.log.warn(`${error}: every agent command will wait for approval (reinstall kairos to restore it)`));
     this.reporter.daily(this.audit.anchor());
   }
 
