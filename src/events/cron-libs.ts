@@ -13,6 +13,11 @@ const require = createRequire(import.meta.url);
 let cron: typeof nodeCron | undefined;
 let parser: typeof CronExpressionParser | undefined;
 
+/** Whether anything in this process has needed either library yet (the daemon's `debug.lazy_modules`). */
+export function cronLibsLoaded(): boolean {
+  return cron !== undefined || parser !== undefined;
+}
+
 export function nodeCronLib(): typeof nodeCron {
   cron ??= (require('node-cron') as { default: typeof nodeCron }).default;
   return cron;

@@ -101,6 +101,11 @@ const SILENT: LogSink = { debug() {}, info() {}, warn() {}, error() {} };
 
 let loadedDbusNext: typeof DBus | undefined;
 
+/** Whether a notification has loaded dbus-next in this process yet (the daemon's `debug.lazy_modules`). */
+export function dbusNextLoaded(): boolean {
+  return loadedDbusNext !== undefined;
+}
+
 async function loadDbusNext(): Promise<typeof DBus> {
   loadedDbusNext ??= ((await import('dbus-next')) as unknown as { default: typeof DBus }).default;
   return loadedDbusNext;
