@@ -93,7 +93,6 @@ interface NotificationsProxy {
 
 interface Connection {
   bus: DBus.MessageBus;
-
   proxy: NotificationsProxy;
 }
 
@@ -131,7 +130,12 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
     connecting ??= (async () => {
       // dbus-next and its XML libraries (~12 MB) are loaded with the first notification, not at start:
       // watching never needs them, and many daemons never notify over D-Bus.
-      const dbus = await loadDbusNext();
+      let dbus: typeof DBus;
+      try {
+        dbus = await loadDbusNext();
+      } catch (e) {
+        throw new DbusUnavailableError(`dbus-next could not be loaded: ${messageOf(e)}`, { cause: e });
+      }
       let bus: DBus.MessageBus;
       try {
         bus = dbus.sessionBus(options.busAddress ? { busAddress: options.busAddress } : {});
