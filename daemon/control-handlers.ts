@@ -1,6 +1,9 @@
 import { ControlError } from '../src/cli/protocol.js';
 import type { ControlHandler } from './control-server.js';
 import type { Daemon } from './daemon.js';
+import { bashGrammarLoaded } from '../src/policy/shell-grammar.js';
+import { cronLibsLoaded } from '../src/events/cron-libs.js';
+import { dbusNextLoaded } from '../src/report/dbus-notify.js';
 
 function str(params: Record<string, unknown>, key: string): string | undefined {
   const v = params[key];
@@ -13,6 +16,8 @@ function str(params: Record<string, unknown>, key: string): string | undefined {
 export function controlHandlers(d: Daemon, requestStop: (reason: string) => void): Record<string, ControlHandler> {
   return {
     status: () => d.status(),
+    // Which of the parts loaded on first use this process has loaded so far (tests and start-up profiling).
+    'debug.lazy_modules': () => ({ bash_grammar: bashGrammarLoaded(), cron: cronLibsLoaded(), dbus: dbusNextLoaded() }),
     poke: async (p) => {
       const repo = str(p, 'repo');
       const note = str(p, 'note');

@@ -22,7 +22,7 @@ export interface RunDaemonOptions {
 }
 
 /** Polling methods (the tray, scripts) must not make the user look present; everything else is someone at the CLI. */
-const POLLING = new Set(['status', 'approvals.pending']);
+const POLLING = new Set(['status', 'approvals.pending', 'debug.lazy_modules']);
 
 function withPresence(handlers: Record<string, ControlHandler>, note: () => void): Record<string, ControlHandler> {
   return Object.fromEntries(

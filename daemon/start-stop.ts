@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { storePath, type Db } from '../src/store/db.js';
 import type { Logger } from '../src/report/logger.js';
-import { shellGrammarStatus } from '../src/policy/shell.js';
+import { onBashGrammarFailure } from '../src/policy/shell-grammar.js';
 import { reconcileWorktrees } from '../src/agent/worktree.js';
 import { recoverAfterStop, startApprovalExpiry } from './recovery.js';
 import { watchPolicyFiles } from './policy-watch.js';
@@ -82,8 +82,8 @@ export async function recoverAndWatch(p: DaemonParts): Promise<void> {
   p.retention.start();
   p.setPolicyWatch(watchPolicyFiles(p.home, () => p.policy.reload(), p.log));
   if (!p.model.modelStepsEnabled) p.log.warn(p.model.disabledReason ?? 'model steps are off');
-  const grammar = shellGrammarStatus();
-  if (!grammar.ok) p.log.warn(`${grammar.error}: every agent command will wait for approval (reinstall kairos to restore it)`);
+  // The bash grammar loads with the first command check (an agent task), not at start; a failure is said then.
+  onBashGrammarFailure((error) => p.log.warn(`${error}: every agent command will wait for approval (reinstall kairos to restore it)`));
   p.reporter.daily(p.audit.anchor());
 }
 

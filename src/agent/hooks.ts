@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { aggregate, type HookOutcome } from './hooks/aggregator.js';
 import { conditionMatches } from './hooks/condition.js';
+import { ensureBashGrammar } from '../policy/shell-grammar.js';
 import { fromHookToolInput, hookToolName, toHookToolInput, toolNames } from './hooks/claude-tools.js';
 import { EventPayloads, type EventPayload, type HookEventName } from './hooks/events.js';
 import { matchSubjects, planHooks } from './hooks/planner.js';
@@ -123,6 +124,8 @@ export function createHooks(config: HooksConfig): Hooks {
     }
     const fields = parsed.data as Record<string, unknown>;
     const home = config.home ?? os.homedir();
+    // A Bash condition (`if: Bash(git *)`) reads the command with the bash grammar, which loads on first use.
+    if (TOOL_EVENTS.has(event)) await ensureBashGrammar();
     // FileChanged: each hook gets the changed files its matcher accepts, and runs when there is one.
     const filesFor = (hook: RegisteredHook): ChangedFile[] =>
       (fields.files as ChangedFile[]).filter((f) => hook.matches([path.posix.basename(f.path), f.path]));

@@ -8,6 +8,7 @@ import type { Policy, SandboxSettings } from '../policy/schema.js';
 import type { LogSink } from '../report/logger.js';
 import { deny } from '../policy/decision.js';
 import { evaluateStep } from '../policy/layers.js';
+import { ensureBashGrammar } from '../policy/shell-grammar.js';
 import { layerContext } from '../policy/layer-context.js';
 import type { SandboxStatus } from '../policy/sandbox.js';
 import { AuditLog, recordHookBlock } from '../policy/audit.js';
@@ -81,6 +82,8 @@ export async function runAgentTask(t: AgentTaskInput, d: AgentTaskDeps): Promise
   // Checked again at every tool call (below): a trusted hook that rewrites its own files mid-session
   // changes the pinned digest, and the next call is denied.
   const trust = trustStatus(d.db, t.repo);
+  // The layers check the agent's commands synchronously with the bash grammar, which loads on first use.
+  await ensureBashGrammar();
   if (trust === 'changed') {
     return { state: 'failed', reason: `model work is paused in ${t.repo}: its policy or hook files changed since you trusted it; run 'kairos trust ${t.repo}'`, costMicro: 0 };
   }

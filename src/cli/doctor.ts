@@ -91,8 +91,8 @@ export function formatDoctor(checks: readonly DoctorCheck[]): string {
 }
 
 /** The bash grammar the policy parses commands with; without it every agent command asks. */
-function checkShellGrammar(): DoctorCheck {
-  const g = shellGrammarStatus();
+async function checkShellGrammar(): Promise<DoctorCheck> {
+  const g = await shellGrammarStatus();
   return g.ok
     ? { name: 'shell-grammar', status: 'ok', detail: 'tree-sitter-bash loaded: commands are checked part by part' }
     : { name: 'shell-grammar', status: 'fail', detail: `${g.error}; every agent command waits for approval`, fix: 'reinstall kairos (npm install) so tree-sitter-bash and web-tree-sitter are present' };

@@ -190,7 +190,7 @@ policy
   .action(async (call: string | undefined, o: { repo?: string; json?: boolean; sandbox?: boolean }) => {
     const { explainCommand, explainSandboxCommand } = await policyCommands();
     if (o.sandbox) exitCode = explainSandboxCommand(home(), repoOrCwd(o.repo), !!o.json);
-    else if (call) exitCode = explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
+    else if (call) exitCode = await explainCommand(home(), call, repoOrCwd(o.repo), !!o.json);
     else throw new UsageError('name a tool call to explain, e.g. kairos policy explain "Bash(npm test)", or use --sandbox');
   });
 

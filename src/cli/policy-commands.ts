@@ -25,6 +25,7 @@ import { compileHooksSection } from '../agent/hooks/registry.js';
 import { stringify as toYaml } from 'yaml';
 import { checkAllSettings, checkSettingsPath } from './settings-check.js';
 import { isAbsent, messageOf } from '../core/errors.js';
+import { ensureBashGrammar } from '../policy/shell-grammar.js';
 
 function describe(p: Policy): string {
   const runs = p.triggers.filter((t) => t.run || t.ask).length;
@@ -111,13 +112,14 @@ export async function trustCommand(home: string, repo: string, revoke: boolean):
  * `kairos policy explain "<Tool(arg)>"`: a dry run of the eight layers for one call an agent might
  * make in this repository, under its effective policy and trust; nothing is run or audited.
  */
-export function explainCommand(home: string, callText: string, repo: string, json: boolean): number {
+export async function explainCommand(home: string, callText: string, repo: string, json: boolean): Promise<number> {
   try {
     parseToolCall(callText); // a malformed call is a usage error, not a crash
   } catch (e) {
     if (e instanceof RuleSyntaxError) throw new UsageError(`policy explain: ${e.message}`, { cause: e });
     throw e;
   }
+  await ensureBashGrammar(); // the layers read commands with it, synchronously
   const db = openDb(storePath(home));
   try {
     const quiet = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,5 +1,5 @@
-import cron, { type ScheduledTask, type Logger as CronLogger } from 'node-cron';
-import { CronExpressionParser } from 'cron-parser';
+import type { ScheduledTask, Logger as CronLogger } from 'node-cron';
+import { cronExpressionParser, nodeCronLib } from './cron-libs.js';
 import type { LogSink } from '../report/logger.js';
 import { UserInputError, messageOf } from '../core/errors.js';
 
@@ -67,13 +67,13 @@ const LATE_MS = 30_000;
 
 /** Null when both node-cron (which runs it) and cron-parser (which computes catch-up) accept `expr`; else why not. */
 export function validateCron(expr: string): string | null {
-  const detailed = cron.validateDetailed(expr);
+  const detailed = nodeCronLib().validateDetailed(expr);
   if (!detailed.valid) {
     const e = detailed.errors[0];
     return e ? `${e.field}: ${e.message}` : `'${expr}' is not a valid cron expression`;
   }
   try {
-    CronExpressionParser.parse(expr).prev();
+    cronExpressionParser().parse(expr).prev();
   } catch (e) {
     return messageOf(e);
   }
@@ -84,7 +84,7 @@ export function validateCron(expr: string): string | null {
 export function previousSlot(expr: string, now: Date): Date | null {
   try {
     // +1 ms: prev() is strictly before currentDate, and a slot exactly at `now` counts as past.
-    return CronExpressionParser.parse(expr, { currentDate: new Date(now.getTime() + 1) }).prev().toDate();
+    return cronExpressionParser().parse(expr, { currentDate: new Date(now.getTime() + 1) }).prev().toDate();
   } catch {
     // Expressions are validated when the policy loads (CronError); null here is "no earlier slot".
     return null;
@@ -147,7 +147,7 @@ export function startCron(options: CronOptions): CronHandle {
       safeFire(s, prev, true);
     }
 
-    const task = cron.schedule(
+    const task = nodeCronLib().schedule(
       s.expr,
       (ctx) => {
         // ctx.date is the slot being run. A large infinite tolerance makes node-cron run the most recent

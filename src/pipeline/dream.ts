@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
-import { CronExpressionParser } from 'cron-parser';
 import type { Db } from '../store/db.js';
 import { cronSlots } from '../store/cron-store.js';
 import { dreamHistory, finishDream, insertSkippedDream, lastDoneDream, newestUserEventId, takeDreamLock } from '../store/dream-store.js';
@@ -12,6 +11,7 @@ import { fenceUntrusted, redactText } from '../policy/filter.js';
 import { readDailyLog } from '../report/daily-log.js';
 import type { LogSink } from '../report/logger.js';
 import { startCron } from '../events/cron.js';
+import { cronExpressionParser } from '../events/cron-libs.js';
 import { MEMORY_MAX_LINES, memoryFor, memoryPath, writeMemory } from './memory.js';
 import { messageOf } from '../core/errors.js';
 
@@ -240,7 +240,7 @@ export function dreamStatus(policy: Policy, now: number): Record<string, unknown
 
 /** When the schedule fires next after `now` (for `kairos status`). */
 export function nextDreamAt(expr: string, now: number): number {
-  return CronExpressionParser.parse(expr, { currentDate: new Date(now) }).next().getTime();
+  return cronExpressionParser().parse(expr, { currentDate: new Date(now) }).next().getTime();
 }
 
 /** The cron_runs key of the daemon's one dream schedule (a pseudo-repository: the schedule is not any repository's). */

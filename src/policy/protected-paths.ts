@@ -19,7 +19,9 @@ export const PROTECTED_WRITE_PATTERNS: readonly string[] = [
   '**/.cshrc', '**/.tcshrc', '**/.kshrc', '**/.inputrc', '**/.config/fish/**',
 ];
 
-const isProtectedGlob = picomatch(PROTECTED_WRITE_PATTERNS as string[], { dot: true, nocase: true });
+// Compiled on first use (the first agent write), not when the daemon starts.
+let protectedMatcher: picomatch.Matcher | undefined;
+const isProtectedGlob = (p: string): boolean => (protectedMatcher ??= picomatch(PROTECTED_WRITE_PATTERNS as string[], { dot: true, nocase: true }))(p);
 
 /** Why a repository-relative path may not be written, or undefined when it may. */
 export function protectedReason(rel: string): string | undefined {

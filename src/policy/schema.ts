@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import picomatch from 'picomatch';
-import cron from 'node-cron';
-import { CronExpressionParser } from 'cron-parser';
+import { cronExpressionParser, nodeCronLib } from '../events/cron-libs.js';
 import { GIT_EVENT_TYPES } from '../events/event.js';
 import { parseRule } from './rules.js';
 import { MEMORY_SIZE_RE, parseMemorySize } from './sandbox/size.js';
@@ -80,11 +79,11 @@ function checkCron(expr: string, ctx: z.core.$RefinementCtx<string>): void {
   }
   let detail: string | undefined;
   try {
-    CronExpressionParser.parse(expr);
+    cronExpressionParser().parse(expr);
   } catch (e) {
     detail = messageOf(e).split('\n')[0];
   }
-  if (detail !== undefined || !cron.validate(expr)) {
+  if (detail !== undefined || !nodeCronLib().validate(expr)) {
     return fail(
       `'${clip(expr)}' is not a valid cron expression${detail ? ` (${detail})` : ''} — write "minute hour day-of-month month day-of-week", e.g. "*/15 * * * *"`,
     );

@@ -1,15 +1,17 @@
 import { createRequire } from 'node:module';
-import { Language, Parser, type Node, type Tree } from 'web-tree-sitter';
+import type { Language, Node, Parser, Tree } from 'web-tree-sitter';
 import { messageOf } from '../core/errors.js';
 
 /**
  * The bash grammar (tree-sitter-bash, compiled to WebAssembly and run by web-tree-sitter), loaded
- * once per process. Loading is asynchronous, so this module awaits it at import: every module that
- * checks commands imports this one, which means the grammar is ready before any policy layer can
- * run, and analysis stays synchronous afterwards (the layers are synchronous).
+ * once per process, on first use: it costs ~13 MB and a WebAssembly compile, and a daemon that only
+ * watches never checks a command. Loading is asynchronous and the policy layers are synchronous, so
+ * every path that checks commands (an agent task, its hooks, `kairos policy explain`, `doctor`)
+ * awaits `ensureBashGrammar()` first; analysis stays synchronous afterwards.
  *
- * If the grammar cannot be loaded, nothing is guessed: `bashGrammar` holds the error, and every
- * command analysis reports it as a problem, which the permission layer turns into ask.
+ * If the grammar cannot be loaded, nothing is guessed: `bashGrammar()` holds the error, and every
+ * command analysis reports it as a problem, which the permission layer turns into ask. A check that
+ * runs before anything awaited the grammar fails closed the same way, naming that as the reason.
  */
 
 export type GrammarState = { ok: true; language: Language; parser: Parser } | { ok: false; error: string };
@@ -19,6 +21,7 @@ const PARSE_BUDGET_MS = 1000;
 
 export async function loadBashGrammar(wasmPath?: string): Promise<GrammarState> {
   try {
+    const { Language, Parser } = await import('web-tree-sitter');
     await Parser.init();
     const file = wasmPath ?? createRequire(import.meta.url).resolve('tree-sitter-bash/tree-sitter-bash.wasm');
     const language = await Language.load(file);
@@ -30,7 +33,36 @@ export async function loadBashGrammar(wasmPath?: string): Promise<GrammarState> 
   }
 }
 
-export const bashGrammar: GrammarState = await loadBashGrammar();
+const NOT_LOADED: GrammarState = { ok: false, error: 'the bash grammar was not loaded before this check (a bug in kairos: its caller must await ensureBashGrammar())' };
+
+let loaded: GrammarState | undefined;
+let loading: Promise<GrammarState> | undefined;
+const failureListeners: ((error: string) => void)[] = [];
+
+/** Loads the grammar once per process (later calls share the first load); resolves, never rejects. */
+export function ensureBashGrammar(): Promise<GrammarState> {
+  loading ??= loadBashGrammar().then((state) => {
+    loaded = state;
+    if (!state.ok) for (const listener of failureListeners) listener(state.error);
+    return state;
+  });
+  return loading;
+}
+
+/** The grammar as loaded so far: its state once `ensureBashGrammar()` has settled, else a problem. */
+export function bashGrammar(): GrammarState {
+  return loaded ?? NOT_LOADED;
+}
+
+/** Whether `ensureBashGrammar()` has loaded (or failed to load) the grammar in this process. */
+export function bashGrammarLoaded(): boolean {
+  return loaded !== undefined;
+}
+
+/** Called once if the grammar fails to load, when it is first needed (the daemon logs it then). */
+export function onBashGrammarFailure(listener: (error: string) => void): void {
+  failureListeners.push(listener);
+}
 
 export type ParseOutcome = { ok: true; tree: Tree } | { ok: false; error: string };
 
@@ -38,7 +70,7 @@ export type ParseOutcome = { ok: true; tree: Tree } | { ok: false; error: string
  * Parses a command with the given grammar. The caller must `tree.delete()` the result: trees live
  * in WebAssembly memory, which the JavaScript garbage collector does not see.
  */
-export function parseBash(source: string, grammar: GrammarState = bashGrammar): ParseOutcome {
+export function parseBash(source: string, grammar: GrammarState = bashGrammar()): ParseOutcome {
   if (!grammar.ok) return grammar;
   const deadline = performance.now() + PARSE_BUDGET_MS;
   let timedOut = false;

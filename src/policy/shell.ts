@@ -1,9 +1,10 @@
-import { bashGrammar, type GrammarState } from './shell-grammar.js';
+import { bashGrammar, ensureBashGrammar, type GrammarState } from './shell-grammar.js';
 import { analyseSource } from './shell-walk.js';
 import type { Origin } from './shell-wrappers.js';
 
 export { isDangerousVariable } from './shell-variables.js';
 export type { Origin } from './shell-wrappers.js';
+export { ensureBashGrammar };
 
 /**
  * Splits a shell command into the simple commands it would run, so each one is checked on its own:
@@ -64,10 +65,10 @@ export interface CommandAnalysis {
 }
 
 /**
- * Synchronous: the grammar is loaded when this module is imported (see shell-grammar.ts). `grammar`
- * is for tests of the failure path; without a loaded grammar every command is one problem.
+ * Synchronous: the caller has awaited `ensureBashGrammar()` (see shell-grammar.ts). `grammar` is
+ * for tests of the failure path; without a loaded grammar every command is one problem.
  */
-export function decomposeCommand(command: string, grammar: GrammarState = bashGrammar): CommandAnalysis {
+export function decomposeCommand(command: string, grammar: GrammarState = bashGrammar()): CommandAnalysis {
   const out: CommandAnalysis = { source: command, parts: [], problems: [] };
   if (!grammar.ok) {
     out.problems.push(`${grammar.error}, so no command can be checked`);
@@ -77,7 +78,8 @@ export function decomposeCommand(command: string, grammar: GrammarState = bashGr
   return out;
 }
 
-/** Whether the bash grammar loaded; when not, every command asks, and this says why. */
-export function shellGrammarStatus(): { ok: true } | { ok: false; error: string } {
-  return bashGrammar.ok ? { ok: true } : { ok: false, error: bashGrammar.error };
+/** Whether the bash grammar loads (loading it if no check has yet); when not, every command asks, and this says why. */
+export async function shellGrammarStatus(): Promise<{ ok: true } | { ok: false; error: string }> {
+  const grammar = await ensureBashGrammar();
+  return grammar.ok ? { ok: true } : { ok: false, error: grammar.error };
 }

@@ -1,4 +1,4 @@
-import dbus from 'dbus-next';
+import type * as DBus from 'dbus-next';
 import type { LogSink } from './logger.js';
 import { openForReading, writeDiffForViewing, type OpenResult } from './show-diff.js';
 import { prepareNotification, type Notifier, type NotifyResult, type ShownNotification } from './notify.js';
@@ -85,18 +85,30 @@ export class DbusUnavailableError extends UnavailableError {
 
 interface NotificationsProxy {
   GetCapabilities(): Promise<string[]>;
-  Notify(appName: string, replacesId: number, icon: string, summary: string, body: string, actions: string[], hints: Record<string, dbus.Variant>, timeout: number): Promise<number>;
+  Notify(appName: string, replacesId: number, icon: string, summary: string, body: string, actions: string[], hints: Record<string, DBus.Variant>, timeout: number): Promise<number>;
   CloseNotification(id: number): Promise<void>;
   on(signal: 'ActionInvoked', fn: (id: number, key: string) => void): void;
   on(signal: 'NotificationClosed', fn: (id: number, reason: number) => void): void;
 }
 
 interface Connection {
-  bus: dbus.MessageBus;
+  bus: DBus.MessageBus;
   proxy: NotificationsProxy;
 }
 
 const SILENT: LogSink = { debug() {}, info() {}, warn() {}, error() {} };
+
+let loadedDbusNext: typeof DBus | undefined;
+
+/** Whether a notification has loaded dbus-next in this process yet (the daemon's `debug.lazy_modules`). */
+export function dbusNextLoaded(): boolean {
+  return loadedDbusNext !== undefined;
+}
+
+async function loadDbusNext(): Promise<typeof DBus> {
+  loadedDbusNext ??= ((await import('dbus-next')) as unknown as { default: typeof DBus }).default;
+  return loadedDbusNext;
+}
 
 export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
   const appName = options.appName ?? 'Kairos';
@@ -116,7 +128,15 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
 
   const connect = (): Promise<Connection> => {
     connecting ??= (async () => {
-      let bus: dbus.MessageBus;
+      // dbus-next and its XML libraries (~12 MB) are loaded with the first notification, not at start:
+      // watching never needs them, and many daemons never notify over D-Bus.
+      let dbus: typeof DBus;
+      try {
+        dbus = await loadDbusNext();
+      } catch (e) {
+        throw new DbusUnavailableError(`dbus-next could not be loaded: ${messageOf(e)}`, { cause: e });
+      }
+      let bus: DBus.MessageBus;
       try {
         bus = dbus.sessionBus(options.busAddress ? { busAddress: options.busAddress } : {});
       } catch (e) {
@@ -150,7 +170,9 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
   };
 
   const notify = async (proxy: NotificationsProxy, n: ShownNotification, o: { replaces?: number; actions: NotifyAction[]; resident: boolean; markup: boolean }): Promise<number> => {
-    const hints: Record<string, dbus.Variant> = {
+    // connect() has loaded dbus-next before any proxy exists.
+    const dbus = loadedDbusNext!;
+    const hints: Record<string, DBus.Variant> = {
       urgency: new dbus.Variant('y', n.urgency === 'low' ? 0 : n.urgency === 'critical' ? 2 : 1),
       // resident: a Show click must not take the Approve / Deny buttons away with the notification.
       resident: new dbus.Variant('b', o.resident),

@@ -13,6 +13,10 @@ import { readFile, writeFile } from '../../src/agent/tools/files.js';
 import { tempDir } from '../support/temp.js';
 import { connectMcpServers } from '../../src/agent/mcp-client.js';
 import { COMPILED, REPO_ROOT } from '../support/paths.js';
+import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
+
+// The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
+await ensureBashGrammar();
 
 const tmp = tempDir('kairos-toolcall-');
 after(() => tmp.cleanup());

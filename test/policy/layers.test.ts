@@ -10,6 +10,10 @@ import { combine } from '../../src/policy/decision.js';
 import { explainCall, formatExplanation } from '../../src/policy/explain.js';
 import { evaluateStep } from '../../src/policy/layers.js';
 import { allowOthers, makeContext } from './policy-context.js';
+import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
+
+// The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
+await ensureBashGrammar();
 
 describe('the eight layers', () => {
   let dir: string;

@@ -7,6 +7,10 @@ import path from 'node:path';
 import { evaluateStep } from '../../src/policy/layers.js';
 import { parseToolCall } from '../../src/policy/rules.js';
 import { allowOthers, makeContext } from './policy-context.js';
+import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
+
+// The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
+await ensureBashGrammar();
 
 const permissions = {
   allow: [

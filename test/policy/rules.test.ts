@@ -3,6 +3,10 @@ import assert from 'node:assert/strict';
 import { parseRule, parseToolCall, ruleMatchesPath, RuleSyntaxError, toolCallFor, type PathTarget } from '../../src/policy/rules.js';
 import { compileRules } from '../../src/policy/permission.js';
 import { decomposeCommand } from '../../src/policy/shell.js';
+import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
+
+// The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
+await ensureBashGrammar();
 
 describe('rule parsing', () => {
   test('tool, tool(specifier), bare and (*) forms', () => {

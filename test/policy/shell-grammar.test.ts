@@ -6,13 +6,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadBashGrammar } from '../../src/policy/shell-grammar.js';
+import { ensureBashGrammar, loadBashGrammar } from '../../src/policy/shell-grammar.js';
 import { decomposeCommand } from '../../src/policy/shell.js';
 import { decodeAnsiC } from '../../src/policy/shell-words.js';
 import { expandBraces, type Atom } from '../../src/policy/shell-brace.js';
 import { sedExecutes } from '../../src/policy/shell-programs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+
+// The word-evaluation tests below read commands with the grammar, which loads on first use.
+await ensureBashGrammar();
 
 describe('grammar loading', () => {
   test('a grammar that does not load is an error, and every command is a problem', async () => {
@@ -35,6 +38,8 @@ describe('grammar loading', () => {
       );
       const script = `
         const { evaluateStep } = await import(${JSON.stringify(path.join(here, '../../src/policy/layers.js'))});
+        const { ensureBashGrammar } = await import(${JSON.stringify(path.join(here, '../../src/policy/shell-grammar.js'))});
+        await ensureBashGrammar();
         const { makeContext, allowOthers } = await import(${JSON.stringify(path.join(here, 'policy-context.js'))});
         const ctx = makeContext({ permissions: { allow: ['Bash(*)', 'Bash(npm  test)'], deny: ['Bash(curl:*)'] } });
         const ev = evaluateStep({ repo: ${JSON.stringify(dir)}, origin: 'agent', action: { type: 'tool', call: { tool: 'Bash', command: 'ls' } } }, ctx, allowOthers);
@@ -47,6 +52,29 @@ describe('grammar loading', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('the grammar loads on first use: not at import, and a check before it is loaded asks, saying why', () => {
+    const script = `
+      const { evaluateStep } = await import(${JSON.stringify(path.join(here, '../../src/policy/layers.js'))});
+      const grammar = await import(${JSON.stringify(path.join(here, '../../src/policy/shell-grammar.js'))});
+      const { makeContext, allowOthers } = await import(${JSON.stringify(path.join(here, 'policy-context.js'))});
+      const ctx = makeContext({ permissions: { allow: ['Bash(ls)'] } });
+      const step = { repo: process.cwd(), origin: 'agent', action: { type: 'tool', call: { tool: 'Bash', command: 'ls' } } };
+      const loadedAtImport = grammar.bashGrammarLoaded();
+      const before = evaluateStep(step, ctx, allowOthers).verdict;
+      const state = await grammar.ensureBashGrammar();
+      const after = evaluateStep(step, ctx, allowOthers).verdict;
+      process.stdout.write(JSON.stringify({ loadedAtImport, before, ok: state.ok, loaded: grammar.bashGrammarLoaded(), after }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { loadedAtImport: boolean; before: { decision: string; reason: string }; ok: boolean; loaded: boolean; after: { decision: string } };
+    assert.equal(out.loadedAtImport, false);
+    assert.equal(out.before.decision, 'ask');
+    assert.match(out.before.reason, /bash grammar was not loaded before this check/);
+    assert.equal(out.ok, true);
+    assert.equal(out.loaded, true);
+    assert.equal(out.after.decision, 'allow');
   });
 });
 

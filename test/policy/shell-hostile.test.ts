@@ -9,6 +9,10 @@ import { evaluateStep } from '../../src/policy/layers.js';
 import { loadPolicyFile, shippedPolicyPath } from '../../src/policy/load.js';
 import { allowOthers, makeContext } from './policy-context.js';
 import { CONTEXTS, GROUPS, type Context } from './hostile-commands.js';
+import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
+
+// The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
+await ensureBashGrammar();
 
 const total = GROUPS.reduce((n, g) => n + g.cases.length, 0);
 

@@ -12,6 +12,10 @@ import { compileRules } from '../../src/policy/permission.js';
 import { ruleMatchesCommand } from '../../src/policy/rules.js';
 import { renderTokens } from '../../src/policy/shell-words.js';
 import { CONTEXTS, GROUPS } from './hostile-commands.js';
+import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
+
+// The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
+await ensureBashGrammar();
 
 const bash = ['/usr/bin/bash', '/bin/bash'].find((p) => fs.existsSync(p));
 const bwrap = ['/usr/bin/bwrap', '/bin/bwrap'].find((p) => fs.existsSync(p));
