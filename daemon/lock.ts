@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isAlive as pidAlive, processStartTime } from '../src/cli/process-alive.js';
-import { DaemonStateError, isAbsent } from '../src/core/errors.js';
+import { DaemonStateError, isAbsent, errnoCode } from '../src/core/errors.js';
 
 export class LockError extends DaemonStateError {
   override name = 'LockError';
@@ -115,7 +115,7 @@ export function acquireLock(home: string): InstanceLock {
         },
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (errnoCode(e) !== 'EEXIST') throw e;
     }
     const holder = readLockHolder(file);
     if (holder !== null && holder.pid !== process.pid && holderAlive(holder)) {

@@ -5,6 +5,7 @@ import { repoOrCwd, resolveRepo } from './context.js';
 import { printJson } from './output.js';
 import { memoryPath } from '../pipeline/memory.js';
 import { visibleControls } from './diff-view.js';
+import { errnoCode } from '../core/errors.js';
 
 /**
  * `kairos dream` and `kairos memory`.
@@ -86,7 +87,7 @@ export function registerDreamCommand(program: Command, deps: DreamCommandDeps): 
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if (errnoCode(e) !== 'ENOENT') throw e;
         process.stderr.write(`kairos: no memory yet for ${repo}; the first dream writes it to ${file} ('kairos dream --repo ${repo}' runs one now)\n`);
         deps.setExitCode(1);
         return;

@@ -5,7 +5,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import type { z } from 'zod';
 import { GIT_TRIGGER_TYPES, Policy } from './schema.js';
 import { mergeUserPolicy } from './merge.js';
-import { UserInputError, type KairosErrorOptions, messageOf } from '../core/errors.js';
+import { UserInputError, type KairosErrorOptions, messageOf, errnoCode } from '../core/errors.js';
 
 /** A repository's policy file is untrusted input: refuse absurd sizes before parsing. */
 const MAX_POLICY_BYTES = 1024 * 1024;
@@ -68,7 +68,7 @@ export function loadPolicyFile(file: string, opts: LoadOptions = {}): Policy {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof PolicyError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? messageOf(e);
+    const code = errnoCode(e) ?? messageOf(e);
     throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }], { cause: e });
   }
   return parsePolicyText(text, file);

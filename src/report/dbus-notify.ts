@@ -127,7 +127,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       const busError = new Promise<never>((_, reject) => (failed = reject));
       busError.catch(() => undefined);
       bus.on('error', (e: unknown) => {
-        log.debug({ err: (e as Error)?.message }, 'D-Bus session bus connection lost');
+        log.debug({ err: messageOf(e) }, 'D-Bus session bus connection lost');
         connecting = null;
         failed(e instanceof Error ? e : new Error(String(e)));
       });
