@@ -3,7 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { ControlRequest, socketPath } from '../src/cli/protocol.js';
 import { enforceOwnerOnly, OwnerOnlyError } from './approval-handlers.js';
-import { messageOf } from '../src/core/errors.js';
+import { errnoCode, messageOf } from '../src/core/errors.js';
 
 /** Returns the reply, or a promise of it (the server awaits either). */
 export type ControlHandler = (params: Record<string, unknown>) => unknown;
@@ -69,7 +69,7 @@ export async function startControlServer(home: string, handlers: Record<string, 
       return JSON.stringify({ id: req.id, result: (await handler(req.params)) ?? null });
     } catch (e) {
       // Named errors with a code (ControlError, ApplyError) keep it, so the CLI can act on it.
-      const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'error';
+      const code = errnoCode(e) ?? 'error';
       return JSON.stringify({ id: req.id, error: { message: messageOf(e), code } });
     }
   }

@@ -324,7 +324,7 @@ export class Daemon {
     });
     // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
     const onFailure = (f: { repo: string; taskId?: string; err: unknown }): void =>
-      this.log.warn({ repo: f.repo, task: f.taskId, err: (f.err as Error).message }, 'could not remove a leftover agent worktree; the next start tries again');
+      this.log.warn({ repo: f.repo, task: f.taskId, err: messageOf(f.err) }, 'could not remove a leftover agent worktree; the next start tries again');
     const leaked = await reconcileWorktrees({ home: this.opts.home, repos: [...this.repos.keys()], liveTaskIds: [], onFailure }).catch((e: Error) => {
       this.log.warn({ err: e.message }, 'could not reconcile agent worktrees');
       return [];

@@ -219,13 +219,13 @@ function redactedJson(value: unknown): string {
 
 
 function failure(e: unknown): Failure {
-  const err = e as Error;
-  if (err instanceof DaemonNotRunningError) return { error: err.message, code: 'daemon_not_running' };
-  if (err instanceof ControlError) return { error: err.message, code: err.code };
-  if (err?.name === 'UsageError') return { error: err.message, code: 'bad_params' };
-  if (err?.name === 'PolicyError') return { error: err.message, code: 'policy_error' };
-  if ((err?.message ?? '').startsWith('no Kairos store in ')) return { error: err.message, code: 'no_store' };
-  return { error: err?.message ?? String(e), code: 'error' };
+  if (e instanceof DaemonNotRunningError) return { error: e.message, code: 'daemon_not_running' };
+  if (e instanceof ControlError) return { error: e.message, code: e.code };
+  if (!(e instanceof Error)) return { error: String(e), code: 'error' };
+  if (e.name === 'UsageError') return { error: e.message, code: 'bad_params' };
+  if (e.name === 'PolicyError') return { error: e.message, code: 'policy_error' };
+  if (e.message.startsWith('no Kairos store in ')) return { error: e.message, code: 'no_store' };
+  return { error: e.message, code: 'error' };
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   type NotifyAction,
   type ProposalNotice,
 } from './notify-actions.js';
-import { UnavailableError, messageOf } from '../core/errors.js';
+import { UnavailableError, errnoCode, messageOf } from '../core/errors.js';
 
 /**
  * Proposal notifications with Approve / Deny / Show buttons on Linux, through
@@ -173,8 +173,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
         outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: true, result: req.action === 'show' ? withoutDiff(result) : result };
         if (req.action === 'show') outcome.opened = await showDiff(req.approvalId, result);
       } catch (e) {
-        const err = e as Error & { code?: unknown };
-        outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: false, error: { message: err.message, code: typeof err.code === 'string' ? err.code : 'error' } };
+        outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: false, error: { message: messageOf(e), code: errnoCode(e) ?? 'error' } };
       }
       log[outcome.ok ? 'info' : 'warn']({ approval: outcome.approvalId, action: outcome.action, ok: outcome.ok, error: outcome.error?.message }, 'notification action answered');
       try {

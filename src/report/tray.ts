@@ -34,7 +34,7 @@ export * from './tray-menu.js';
 export * from './tray-process.js';
 import { itemsByKey, onClick, readTrayState, trayMenu, type LocalTrayFacts, type TrayItem, type TrayModel, type TrayState } from './tray-menu.js';
 import { TrayProcess, TrayUnavailableError, locateTrayBinary, trayEnvironment } from './tray-process.js';
-import { messageOf } from '../core/errors.js';
+import { messageOf, asError } from '../core/errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Running it
@@ -171,7 +171,7 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
       failures++;
       log?.warn({ err: messageOf(e), failures }, 'tray binary failed to start');
       if (failures >= MAX_RESTARTS || !(e instanceof TrayUnavailableError)) {
-        void stop(e as Error);
+        void stop(asError(e));
         throw e;
       }
       return;
