@@ -20,7 +20,7 @@ import { resolveInRoot, stepRoot } from './validate.js';
 
 // Redaction lives in ./redact/ (rule loading, RE2 translation, keyword prefilter, matching);
 // these names are what every channel imports.
-export { redact, redactText, redactDeep, registerKnownSecrets, secretsFromEnv } from './redact/redact.js';
+export { redact, redactText, redactDeep, redactRecord, registerKnownSecrets, secretsFromEnv } from './redact/redact.js';
 
 // ---------------------------------------------------------------------------------------------
 // Files never read for the model
