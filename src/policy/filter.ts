@@ -38,7 +38,7 @@ export const NEVER_READ_PATTERNS: readonly string[] = [
   '**/.ssh/**', '**/.gnupg/**', '**/.aws/**', '**/.config/gh/**', '**/.docker/config.json', '**/.kube/config',
 ];
 const TEMPLATE = /\.(example|sample|template|dist|defaults?)$/i;
-const neverReadGlob = picomatch(NEVER_READ_PATTERNS as string[], { dot: true, nocase: true });
+const neverReadGlob = picomatch([...NEVER_READ_PATTERNS], { dot: true, nocase: true });
 
 /** Whether a path (relative or absolute) names a file that is never read for the model. */
 export function isNeverRead(p: string): boolean {

@@ -19,7 +19,7 @@ export const PROTECTED_WRITE_PATTERNS: readonly string[] = [
   '**/.cshrc', '**/.tcshrc', '**/.kshrc', '**/.inputrc', '**/.config/fish/**',
 ];
 
-const isProtectedGlob = picomatch(PROTECTED_WRITE_PATTERNS as string[], { dot: true, nocase: true });
+const isProtectedGlob = picomatch([...PROTECTED_WRITE_PATTERNS], { dot: true, nocase: true });
 
 /** Why a repository-relative path may not be written, or undefined when it may. */
 export function protectedReason(rel: string): string | undefined {
