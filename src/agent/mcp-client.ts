@@ -32,6 +32,7 @@ let mcpSdk: Promise<McpSdk> | undefined;
 let loadedSdk: McpSdk | undefined;
 const sdk = async (): Promise<McpSdk> => (loadedSdk = await (mcpSdk ??= loadMcpSdk()));
 import { ToolNamer } from './mcp/tool-names.js';
+import { definedOnly } from '../core/record.js';
 
 /**
  * MCP servers listed in the policy (`mcp_servers:`), as tools for the agent: `mcp__<server>__<tool>`.
@@ -311,6 +312,3 @@ function lastLines(text: string): string {
   return text.split('\n').slice(-5).join(' | ');
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

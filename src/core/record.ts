@@ -8,3 +8,13 @@
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * A copy of `o` without its undefined-valued keys, so merged settings compare and print as written.
+ * Same type: with exactOptionalPropertyTypes off, an absent key and an undefined one type alike.
+ */
+export function definedOnly<T extends object>(o: T): T {
+  const out = { ...o };
+  for (const k in out) if (out[k] === undefined) delete out[k];
+  return out;
+}
