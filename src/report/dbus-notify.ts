@@ -13,6 +13,7 @@ import {
   type ProposalNotice,
 } from './notify-actions.js';
 import { UnavailableError, errnoCode, messageOf } from '../core/errors.js';
+import { isRecord } from '../core/record.js';
 
 /**
  * Proposal notifications with Approve / Deny / Show buttons on Linux, through
@@ -200,7 +201,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
   };
 
   const showDiff = async (approvalId: string, result: unknown): Promise<OpenResult> => {
-    const diff = (result as { diff?: unknown } | null)?.diff;
+    const diff = isRecord(result) ? result.diff : undefined;
     try {
       return await openFile(writeDiffForViewing(options.home, approvalId, typeof diff === 'string' ? diff : null));
     } catch (e) {
