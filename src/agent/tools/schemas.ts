@@ -63,8 +63,9 @@ export function isToolName(name: string): name is ToolName {
 
 /** The tool definitions sent to the Messages API. */
 export function toolSpecs(role: AgentRole = 'coordinator'): Anthropic.Tool[] {
-  return (Object.keys(ToolInputs) as ToolName[]).filter((name) => toolAllowedFor(role, name)).map((name) => {
+  return Object.keys(ToolInputs).filter(isToolName).filter((name) => toolAllowedFor(role, name)).map((name) => {
     const { $schema: _drop, ...schema } = z.toJSONSchema(ToolInputs[name]) as Record<string, unknown>;
-    return { name, description: DESCRIPTIONS[name], input_schema: schema as Anthropic.Tool.InputSchema };
+    // Every tool input is a z.object, so its JSON schema already says type 'object'; written again for the type.
+    return { name, description: DESCRIPTIONS[name], input_schema: { ...schema, type: 'object' as const } };
   });
 }
