@@ -1,0 +1,128 @@
+import fs from 'node:fs';
+import { storePath, type Db } from '../src/store/db.js';
+import type { Logger } from '../src/report/logger.js';
+import { shellGrammarStatus } from '../src/policy/shell.js';
+import { reconcileWorktrees } from '../src/agent/worktree.js';
+import { recoverAfterStop, startApprovalExpiry } from './recovery.js';
+import { watchPolicyFiles } from './policy-watch.js';
+import { ensureIncrementalVacuum } from '../src/store/retention.js';
+import { isDamaged, StoreDamagedError } from '../src/store/store-errors.js';
+import { messageOf } from '../src/core/errors.js';
+import type { DaemonParts } from './daemon-parts.js';
+
+/** A corrupt page met while starting (not only at open) is the same problem for the user: one line, what to do. */
+export function damagedAsOneLine(e: unknown, home: string): unknown {
+  return isDamaged(e) && !(e instanceof StoreDamagedError) ? new StoreDamagedError(storePath(home), messageOf(e), { cause: e }) : e;
+}
+
+/** A store made before incremental vacuum is rewritten once, at start, before anything is watched. */
+function convertToIncrementalVacuum(db: Db, log: Logger): void {
+  const t0 = Date.now();
+  try {
+    if (ensureIncrementalVacuum(db) === 'converted') log.info({ ms: Date.now() - t0 }, 'store converted to incremental vacuum (once)');
+  } catch (e) {
+    log.warn({ err: messageOf(e) }, 'could not convert the store to incremental vacuum (needs free disk as large as the store); tried again at the next start');
+  }
+}
+
+/**
+ * The start sequence, after the parts are wired: recover what the last stop left, then watch every
+ * repository (indexing finishes in the background), replay, and start the scheduled jobs.
+ */
+export async function recoverAndWatch(p: DaemonParts): Promise<void> {
+  const now = new Date().toISOString();
+  convertToIncrementalVacuum(p.db, p.log);
+  p.events.count(); // counted once here, so status never counts a big table
+  await recoverAfterStop({
+    db: p.db,
+    model: p.model,
+    tasks: p.tasks,
+    approvals: p.approvals,
+    log: p.log,
+    onInterrupted: (t) => {
+      p.commands.stopOrphaned(t);
+      p.reporter.interrupted(t);
+    },
+  });
+  p.setExpiry(startApprovalExpiry(p.approvals, p.log));
+  const shownAgain = p.proposalNotifier ? p.agents.announcePending() : 0;
+  if (shownAgain) p.log.info({ count: shownAgain }, 'proposals still waiting shown again');
+  for (const r of p.startRepos) p.repoStore.setWatched(r, true, now);
+  // Sources start now; indexing finishes in the background so `status` answers "indexing" meanwhile.
+  const indexing: Promise<void>[] = [];
+  for (const r of p.repoStore.watched()) {
+    if (!fs.existsSync(r)) {
+      p.log.warn({ repo: r }, 'watched repository no longer exists; skipping');
+      continue;
+    }
+    indexing.push(p.addRepo(r).catch((e: Error) => p.log.error({ repo: r, err: e.message }, 'could not watch repository')));
+  }
+  p.setWatching(
+    Promise.all(indexing).then(() => {
+      p.indexed();
+      p.log.info({ repos: [...p.repos.keys()] }, 'ready');
+    }),
+  );
+  // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
+  const onFailure = (f: { repo: string; taskId?: string; err: unknown }): void =>
+    p.log.warn({ repo: f.repo, task: f.taskId, err: messageOf(f.err) }, 'could not remove a leftover agent worktree; the next start tries again');
+  const leaked = await reconcileWorktrees({ home: p.home, repos: [...p.repos.keys()], liveTaskIds: [], onFailure }).catch((e: Error) => {
+    p.log.warn({ err: e.message }, 'could not reconcile agent worktrees');
+    return [];
+  });
+  if (leaked.length) p.log.warn({ count: leaked.length }, 'removed agent worktrees left by the last stop');
+  // Settled batches whose task never started run now; events stored but never settled are replayed.
+  for (const t of p.tasks.queued()) p.runner.enqueue(t.id);
+  const unsettled = p.events.unsettled().filter((e) => p.repos.has(e.repo));
+  if (unsettled.length) {
+    p.log.info({ count: unsettled.length }, 'replaying events stored before the last stop');
+    p.settler.add(unsettled);
+  }
+  p.ambient.start();
+  p.retention.start();
+  p.setPolicyWatch(watchPolicyFiles(p.home, () => p.policy.reload(), p.log));
+  if (!p.model.modelStepsEnabled) p.log.warn(p.model.disabledReason ?? 'model steps are off');
+  const grammar = shellGrammarStatus();
+  if (!grammar.ok) p.log.warn(`${grammar.error}: every agent command will wait for approval (reinstall kairos to restore it)`);
+  p.reporter.daily(p.audit.anchor());
+}
+
+/** Every step runs even when one before it failed (a full disk, a watcher that will not close). */
+export async function shutdown(p: DaemonParts, reason: string): Promise<{ unwritten: number; errors: string[] }> {
+  p.log.info({ reason }, 'stopping');
+  const errors: string[] = [];
+  const step = async (what: string, fn: () => unknown): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      errors.push(`${what}: ${messageOf(e)}`);
+      p.log.error({ err: messageOf(e) }, `stopping: ${what} failed`);
+    }
+  };
+  p.policyWatch()?.close();
+  await step('settle', () => p.settler.stop());
+  await step('file changes', () => p.fileChanges.stop());
+  await step('ambient', () => p.ambient.stop());
+  await step('retention', () => p.retention.stop());
+  await step('notifications', () => p.proposalNotifier?.close());
+  p.expiry()?.stop();
+  for (const r of p.repos.values()) await step('cron', () => r.cron?.stop());
+  await Promise.allSettled([...p.repos.values()].map((r) => r.watch?.close()));
+  // Give running commands a moment, then stop them; they are recorded as interrupted, not lost.
+  await step('tasks', () => p.runner.stop(3000));
+  await step('commands', () => p.commands.stopAll());
+  let unwritten = 0;
+  await step('held events', () => (unwritten = p.guard.stop()));
+  if (unwritten) p.log.error({ unwritten }, `${unwritten} events held in memory could not be written (disk still full); they are lost with this process`);
+  await step('interrupted tasks', () => p.tasks.interruptRunning(new Date().toISOString()));
+  await step('audit anchor', () => p.reporter.daily(p.audit.anchor()));
+  // Held notifications are shown, not lost, when the daemon stops.
+  await step('notifications', async () => {
+    p.batching.flush();
+    await p.batching.settled();
+  });
+  await step('store', () => p.db.close());
+  p.lock.release();
+  p.log.info('stopped');
+  return { unwritten, errors };
+}
