@@ -107,7 +107,7 @@ export async function shutdown(p: DaemonParts, reason: string): Promise<{ unwrit
   await step('notifications', () => p.proposalNotifier?.close());
   p.expiry()?.stop();
   for (const r of p.repos.values()) await step('cron', () => r.cron?.stop());
-  await Promise.allSettled([...p.repos.values()].map((r) => r.watch?.close()));
+  await Promise.allSettled([...p.repos.values()].map((r) => r.watch?.close() ?? Promise.resolve()));
   // Give running commands a moment, then stop them; they are recorded as interrupted, not lost.
   await step('tasks', () => p.runner.stop(3000));
   await step('commands', () => p.commands.stopAll());
