@@ -83,7 +83,11 @@ export class Ambient {
     this.loop = new TickLoop({
       decide: (item) => {
         const policy = d.repoPolicy(item.repo);
-        if (!policy) return Promise.resolve({ repo: item.repo, outcome: 'sleep', stage: 'heuristic', why: 'the repository is no longer watched' } as Decision);
+        if (!policy) {
+          // Not stored (id 0) and free: the repository went while the item waited.
+          const gone: Decision = { id: 0, repo: item.repo, at: Date.now(), outcome: 'sleep', stage: 'heuristic', why: 'the repository is no longer watched', costMicro: 0, contentHash: item.contentHash, mode: this.presence.mode(), tickBudgetMs: 0 };
+          return Promise.resolve(gone);
+        }
         return decide(item, { db: d.db, model: d.model, policy, home: d.home, presence: this.presence, looks: this.looks });
       },
       onDecision: (decision, item) => this.onDecision(decision, item),
@@ -242,7 +246,7 @@ export class Ambient {
  */
 function gitEventPaths(repo: string, e: StoredEvent): string[] {
   if (!e.type.startsWith('git.')) return [];
-  const data = e.data as { paths?: unknown; from?: unknown; to?: unknown };
+  const data: Record<string, unknown> = e.data;
   if (Array.isArray(data.paths)) return data.paths.filter((p): p is string => typeof p === 'string');
   if (e.type === 'git.commit' && typeof data.from === 'string' && typeof data.to === 'string') return changedPaths(repo, data.from, data.to) ?? [];
   return [];

@@ -46,8 +46,9 @@ export class FileChangedBatches {
     const taken = events.filter((e) => e.origin !== 'daemon' && (KINDS[e.type] !== undefined || e.type.startsWith('git.')) && this.o.wanted(e.repo));
     for (const e of taken) {
       const kind = KINDS[e.type];
-      const gitPaths = (e.data as { paths?: unknown }).paths;
-      const files = kind && e.path ? [{ path: e.path, event: kind }] : Array.isArray(gitPaths) ? (gitPaths as string[]).map((p) => ({ path: p, event: 'change' as const })) : [];
+      const data: Record<string, unknown> = e.data;
+      const gitPaths = data.paths;
+      const files = kind && e.path ? [{ path: e.path, event: kind }] : Array.isArray(gitPaths) ? gitPaths.filter((p): p is string => typeof p === 'string').map((p) => ({ path: p, event: 'change' as const })) : [];
       if (files.length) this.kinds.set(e.id, files);
     }
     this.settler.add(taken.filter((e) => this.kinds.has(e.id)));

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { isAlive as pidAlive, processStartTime } from '../src/cli/process-alive.js';
-import { DaemonStateError, isAbsent } from '../src/core/errors.js';
+import { DaemonStateError, isAbsent, errnoCode } from '../src/core/errors.js';
 
 export class LockError extends DaemonStateError {
   override name = 'LockError';
@@ -33,6 +34,14 @@ export interface LockHolder {
 }
 
 /** The file: the pid alone on the first line (what older versions wrote and read), then the holder as JSON. */
+/** The lock file's second line, as currentHolder writes it; a field that is missing or not text reads as unknown (null). */
+const LockFileJson = z.looseObject({
+  pid: z.number(),
+  start: z.string().nullable().catch(null),
+  exe: z.string().nullable().catch(null),
+  cmdline: z.string().nullable().catch(null),
+});
+
 export function readLockHolder(file: string): LockHolder | null {
   let text: string;
   try {
@@ -46,8 +55,8 @@ export function readLockHolder(file: string): LockHolder | null {
   const pid = Number.parseInt((first ?? '').trim(), 10);
   if (!Number.isInteger(pid) || pid <= 0) return null;
   try {
-    const j = JSON.parse(second ?? '') as Partial<LockHolder>;
-    if (j.pid === pid) return { pid, start: typeof j.start === 'string' ? j.start : null, exe: typeof j.exe === 'string' ? j.exe : null, cmdline: typeof j.cmdline === 'string' ? j.cmdline : null };
+    const j = LockFileJson.safeParse(JSON.parse(second ?? ''));
+    if (j.success && j.data.pid === pid) return { pid, start: j.data.start, exe: j.data.exe, cmdline: j.data.cmdline };
   } catch {
     // a lock written by an older version: the pid only
   }
@@ -115,7 +124,7 @@ export function acquireLock(home: string): InstanceLock {
         },
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (errnoCode(e) !== 'EEXIST') throw e;
     }
     const holder = readLockHolder(file);
     if (holder !== null && holder.pid !== process.pid && holderAlive(holder)) {

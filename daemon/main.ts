@@ -94,7 +94,8 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   process.on('unhandledRejection', fatal('unhandled promise rejection'));
   if (o.verbose) {
     void daemon.watching.then(() => {
-      const n = (daemon.status().repos as unknown[]).length;
+      const repos = daemon.status().repos;
+      const n = Array.isArray(repos) ? repos.length : 0;
       process.stderr.write(`kairos: watching ${n} repositor${n === 1 ? 'y' : 'ies'}; Ctrl-C stops\n`);
     });
   }

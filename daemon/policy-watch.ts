@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../src/report/logger.js';
-import { messageOf } from '../src/core/errors.js';
+import { messageOf, errnoCode } from '../src/core/errors.js';
 
 /** The files in `$KAIROS_HOME` whose edit changes what the daemon does. */
 const WATCHED_NAMES = new Set(['policy.yaml', 'hooks.json', 'plugins']);
@@ -38,7 +38,7 @@ export function watchPolicyFiles(home: string, reload: () => void, log: Logger, 
       w.on('error', (e) => log.warn({ dir, err: e.message }, 'policy file watch failed; SIGHUP or a restart reloads the policy'));
       return w;
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = errnoCode(e);
       if (code !== 'ENOENT' && code !== 'ENOTDIR') log.warn({ dir, err: messageOf(e) }, 'cannot watch for policy edits');
       return undefined;
     }

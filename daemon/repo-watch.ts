@@ -12,7 +12,7 @@ import { startCron, type CronDraft } from '../src/events/cron.js';
 import type { Db } from '../src/store/db.js';
 import { cronSlots } from '../src/store/cron-store.js';
 import type { Logger } from '../src/report/logger.js';
-import { messageOf } from '../src/core/errors.js';
+import { asError, messageOf } from '../src/core/errors.js';
 
 export interface RepoWatchOptions {
   repo: string;
@@ -141,7 +141,7 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
           await Promise.all([s.files.ready, s.git.ready]);
           o.onGitEvents([], s.git.snapshot());
         } catch (e) {
-          o.onError(e as Error, 'fs');
+          o.onError(asError(e), 'fs');
         }
       }
     })().finally(() => {

@@ -9,7 +9,8 @@ import type { DaemonParts } from './daemon-parts.js';
 export interface WatchedRepo {
   path: string;
   policy: RepoPolicy;
-  watch: RepoWatch;
+  /** Undefined only while addRepo starts it (the entry is listed first, so the watcher's callbacks find it). */
+  watch: RepoWatch | undefined;
   gitOperation: string | null;
   cron: { stop(): void } | undefined;
 }
@@ -37,16 +38,18 @@ export class RepoWiring {
     this.d.repoStore.setWatched(repo, true, new Date().toISOString());
     const policy = resolveRepoPolicy(this.d.db, this.d.userPolicy(), repo);
     this.d.reporter.policyProblems(repo, policy);
-    const entry: WatchedRepo = { path: repo, policy, gitOperation: null, cron: undefined, watch: undefined as unknown as RepoWatch };
+    const entry: WatchedRepo = { path: repo, policy, gitOperation: null, cron: undefined, watch: undefined };
     this.repos.set(repo, entry);
+    let watch: RepoWatch;
     try {
-      entry.watch = this.watchRepo(repo, entry);
+      watch = this.watchRepo(repo, entry);
+      entry.watch = watch;
     } catch (e) {
       this.repos.delete(repo);
       throw e;
     }
     try {
-      await entry.watch.ready;
+      await watch.ready;
     } catch (e) {
       // Listed with its failed watcher (status shows the reason) rather than dropped silently.
       this.log.error({ repo, err: messageOf(e) }, 'watcher failed');
@@ -54,9 +57,9 @@ export class RepoWiring {
     }
     if (this.repos.get(repo) !== entry || this.d.stopping()) return; // removed, or stopping, while it indexed
     // The baseline for the next start, even when nothing changed this time.
-    this.d.repoStore.saveGitState(repo, entry.watch.gitSnapshot());
+    this.d.repoStore.saveGitState(repo, watch.gitSnapshot());
     entry.cron = startRepoCron(entry.path, entry.policy, this.d.db, this.log, (d) => void this.d.ingest([d]));
-    this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name), watcher: entry.watch.status().engine }, 'watching');
+    this.log.info({ repo, trust: policy.trust, triggers: enabledTriggers(policy).map((t) => t.name), watcher: watch.status().engine }, 'watching');
     if (policy.trust === 'untrusted') this.log.info({ repo }, `not trusted: agent work here is read-only until 'kairos trust ${repo}'`);
   }
 
@@ -97,7 +100,7 @@ export class RepoWiring {
     r.cron?.stop();
     this.d.settler.dropRepo(repo);
     this.d.fileChanges.dropRepo(repo);
-    await r.watch.close();
+    await r.watch?.close();
     this.d.repoStore.setWatched(repo, false, new Date().toISOString());
     return true;
   }

@@ -65,7 +65,7 @@ export async function recoverAndWatch(p: DaemonParts): Promise<void> {
   );
   // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
   const onFailure = (f: { repo: string; taskId?: string; err: unknown }): void =>
-    p.log.warn({ repo: f.repo, task: f.taskId, err: (f.err as Error).message }, 'could not remove a leftover agent worktree; the next start tries again');
+    p.log.warn({ repo: f.repo, task: f.taskId, err: messageOf(f.err) }, 'could not remove a leftover agent worktree; the next start tries again');
   const leaked = await reconcileWorktrees({ home: p.home, repos: [...p.repos.keys()], liveTaskIds: [], onFailure }).catch((e: Error) => {
     p.log.warn({ err: e.message }, 'could not reconcile agent worktrees');
     return [];
@@ -107,7 +107,7 @@ export async function shutdown(p: DaemonParts, reason: string): Promise<{ unwrit
   await step('notifications', () => p.proposalNotifier?.close());
   p.expiry()?.stop();
   for (const r of p.repos.values()) await step('cron', () => r.cron?.stop());
-  await Promise.allSettled([...p.repos.values()].map((r) => r.watch?.close()));
+  await Promise.allSettled([...p.repos.values()].map((r) => r.watch?.close() ?? Promise.resolve()));
   // Give running commands a moment, then stop them; they are recorded as interrupted, not lost.
   await step('tasks', () => p.runner.stop(3000));
   await step('commands', () => p.commands.stopAll());

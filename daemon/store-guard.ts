@@ -4,7 +4,7 @@ import type { EventStore } from '../src/store/event-store.js';
 import { DEFAULT_HELD_EVENTS, HeldEvents } from '../src/store/held-events.js';
 import { isDiskFull } from '../src/store/store-errors.js';
 import type { Logger } from '../src/report/logger.js';
-import { messageOf } from '../src/core/errors.js';
+import { messageOf, asError } from '../src/core/errors.js';
 
 export interface StoreGuardOptions {
   db: Db;
@@ -74,7 +74,7 @@ export class StoreGuard {
     } catch (e) {
       if (!isDiskFull(e)) throw e;
       this.held.push({ drafts, alsoInTransaction });
-      this.degrade(e as Error);
+      this.degrade(asError(e));
       return [];
     }
   }
@@ -90,7 +90,7 @@ export class StoreGuard {
     } catch (e) {
       if (!isDiskFull(e)) throw e;
       this.waiting.push({ what, write });
-      this.degrade(e as Error);
+      this.degrade(asError(e));
     }
   }
 

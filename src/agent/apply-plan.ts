@@ -242,7 +242,7 @@ export function writePlan(top: string, plan: Plan): void {
     } catch (rollbackErr) {
       throw new ApplyError(
         'write_failed',
-        `applying stopped part-way (${messageOf(err)}) and putting the files back failed too (${(rollbackErr as Error).message}); check ${partial.files.map((f) => f.path).join(', ')} by hand`,
+        `applying stopped part-way (${messageOf(err)}) and putting the files back failed too (${messageOf(rollbackErr)}); check ${partial.files.map((f) => f.path).join(', ')} by hand`,
         partial.files.map((f) => f.path),
         { cause: err },
       );

@@ -62,9 +62,9 @@ export interface CompressResult {
 }
 
 function limitsOf(opts: CompressOptions): CompressLimits {
-  const given = opts as unknown as Record<string, unknown>;
+  const given = new Map<string, unknown>(Object.entries(opts));
   // Only the numeric limits are validated here; functions and paths are checked where used.
-  const picked = Object.fromEntries(Object.keys(CompressLimits.shape).flatMap((k) => (given[k] === undefined ? [] : [[k, given[k]]])));
+  const picked = Object.fromEntries(Object.keys(CompressLimits.shape).flatMap((k) => (given.get(k) === undefined ? [] : [[k, given.get(k)]])));
   const parsed = CompressLimits.safeParse(picked);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');

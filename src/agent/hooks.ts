@@ -127,15 +127,16 @@ export function createHooks(config: HooksConfig): Hooks {
     // A Bash condition (`if: Bash(git *)`) reads the command with the bash grammar, which loads on first use.
     if (TOOL_EVENTS.has(event)) await ensureBashGrammar();
     // FileChanged: each hook gets the changed files its matcher accepts, and runs when there is one.
-    const filesFor = (hook: RegisteredHook): ChangedFile[] =>
-      (fields.files as ChangedFile[]).filter((f) => hook.matches([path.posix.basename(f.path), f.path]));
+    // The typed views of the fields validated above, by event: the changed files, or the tool call.
+    const changed: ChangedFile[] = event === 'FileChanged' ? EventPayloads.FileChanged.parse(fields).files : [];
+    const toolCall = TOOL_EVENTS.has(event) ? EventPayloads.PreToolUse.parse(fields) : undefined;
+    const filesFor = (hook: RegisteredHook): ChangedFile[] => changed.filter((f) => hook.matches([path.posix.basename(f.path), f.path]));
     const accept =
       event === 'FileChanged'
         ? (hook: RegisteredHook) => filesFor(hook).length > 0
-        : TOOL_EVENTS.has(event)
+        : toolCall
           ? (hook: RegisteredHook) =>
-              hook.condition === undefined ||
-              conditionMatches(hook.condition, { tool: fields.tool_name as string, input: fields.tool_input as Record<string, unknown>, workDir, home })
+              hook.condition === undefined || conditionMatches(hook.condition, { tool: toolCall.tool_name, input: toolCall.tool_input, workDir, home })
           : undefined;
     const subjects = event === 'FileChanged' ? null : matchSubjects(event, fields, toolNames);
     const planned = planHooks(registry.hooks, event, subjects, accept);
@@ -144,9 +145,9 @@ export function createHooks(config: HooksConfig): Hooks {
     let tool: string | undefined;
     let sentInput: Record<string, unknown> | undefined;
     const stdinFields = { ...fields };
-    if (TOOL_EVENTS.has(event)) {
-      tool = fields.tool_name as string;
-      sentInput = toHookToolInput(tool, fields.tool_input as Record<string, unknown>, workDir);
+    if (toolCall) {
+      tool = toolCall.tool_name;
+      sentInput = toHookToolInput(tool, toolCall.tool_input, workDir);
       stdinFields.tool_name = hookToolName(tool);
       stdinFields.kairos_tool_name = tool;
       stdinFields.tool_input = sentInput;

@@ -221,7 +221,10 @@ async function runLoop(run: AgentRun, deps: AgentDeps): Promise<AgentOutcome> {
       if (h.decision === 'block' && stopBlocks < MAX_STOP_BLOCKS) {
         // The developer's Stop hook says the work is not done (say, tests still fail): keep going.
         stopBlocks++;
-        (messages[messages.length - 1]!.content as Anthropic.ContentBlockParam[]).push({ type: 'text', text: `A ${stopEvent} hook asks you to continue: ${h.reason ?? 'not done yet'}` });
+        const last = messages[messages.length - 1]!;
+        const nudge: Anthropic.TextBlockParam = { type: 'text', text: `A ${stopEvent} hook asks you to continue: ${h.reason ?? 'not done yet'}` };
+        if (typeof last.content === 'string') last.content = [{ type: 'text', text: last.content }, nudge];
+        else last.content.push(nudge);
         continue;
       }
     }

@@ -4,7 +4,7 @@ import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdi
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServerConfig } from '../policy/schema.js';
 import { resultText } from './mcp/content.js';
-import { KairosError, UnavailableError, type KairosErrorOptions } from '../core/errors.js';
+import { KairosError, UnavailableError, type KairosErrorOptions, errnoCode, isErrno, messageOf } from '../core/errors.js';
 
 /**
  * The MCP SDK is loaded when a task first connects to a server, not with the daemon: it costs
@@ -32,6 +32,7 @@ let mcpSdk: Promise<McpSdk> | undefined;
 let loadedSdk: McpSdk | undefined;
 const sdk = async (): Promise<McpSdk> => (loadedSdk = await (mcpSdk ??= loadMcpSdk()));
 import { ToolNamer } from './mcp/tool-names.js';
+import { definedOnly } from '../core/record.js';
 
 /**
  * MCP servers listed in the policy (`mcp_servers:`), as tools for the agent: `mcp__<server>__<tool>`.
@@ -136,7 +137,7 @@ export async function connectMcpServers(servers: Record<string, McpServerConfig>
   results.forEach((r, i) => {
     const server = Object.keys(servers)[i]!;
     if (r.status === 'rejected') {
-      const error = (r.reason as Error).message;
+      const error = messageOf(r.reason);
       failures.push({ server, error });
       o.log?.warn({ server, error }, `MCP server '${server}' is not available`);
       return;
@@ -298,13 +299,12 @@ function deadline<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 function describe(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'ENOENT' && err.syscall?.startsWith('spawn')) return `the command was not found (${err.path ?? ''})`;
+  if (isErrno(e, 'ENOENT') && e.syscall?.startsWith('spawn')) return `the command was not found (${e.path ?? ''})`;
   if (isMcpError(e, 'ConnectionClosed')) return 'it exited or closed the connection';
   // fetch says only "fetch failed"; the reason (ECONNREFUSED, a TLS error, ...) is in its cause.
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const msg = err?.message ?? String(e);
-  const why = cause?.code ?? cause?.message;
+  const cause = e instanceof Error ? e.cause : undefined;
+  const msg = messageOf(e);
+  const why = errnoCode(cause) ?? (cause instanceof Error ? cause.message : undefined);
   return why ? `${msg} (${why})` : msg;
 }
 
@@ -312,6 +312,3 @@ function lastLines(text: string): string {
   return text.split('\n').slice(-5).join(' | ');
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

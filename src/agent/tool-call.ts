@@ -7,6 +7,7 @@ import { BoundedOutput } from '../policy/bounded-output.js';
 import { isToolName, toolAllowedFor, ToolInputs, type AgentRole, type ToolName } from './tools/schemas.js';
 import { ToolError } from './tools/tool-error.js';
 import { messageOf } from '../core/errors.js';
+import { isRecord } from '../core/record.js';
 
 /** What one tool call came to, for the model and for the loop. */
 export interface ToolCallResult {
@@ -98,7 +99,7 @@ async function askPermissionHooks(
  * Every failure is a value the model sees, never an exception.
  */
 export async function runToolCall(ctx: ToolCallContext, name: string, rawInput: unknown, toolUseId: string): Promise<ToolCallResult> {
-  let input = (rawInput && typeof rawInput === 'object' ? rawInput : {}) as Record<string, unknown>;
+  let input: Record<string, unknown> = isRecord(rawInput) ? rawInput : {};
   const external = !isToolName(name) && ctx.external?.has(name);
   if (!isToolName(name) && !external) return { content: `unknown tool '${name}'`, isError: true };
   if (isToolName(name) && !toolAllowedFor(ctx.role ?? 'coordinator', name)) {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { FileState, UndoPoint } from '../store/proposal-store.js';
 import { sha256Hex } from './proposal.js';
 import { ApplyError } from './apply-error.js';
-import { isAbsent } from '../core/errors.js';
+import { isAbsent, errnoCode } from '../core/errors.js';
 
 /** Reading and writing the user's files one at a time, exactly: bytes and modes, temp file then rename, and restoring an undo point. */
 
@@ -42,7 +42,7 @@ export function readState(abs: string): CurrentFile | null | 'dir' {
   try {
     st = fs.lstatSync(abs);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return null;
     throw err;
   }
   if (st.isDirectory()) return 'dir';

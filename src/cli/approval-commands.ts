@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
+import { z } from 'zod';
 import { openDb, storePath, type Db } from '../store/db.js';
 import { formatUsd } from '../model/prices.js';
 import { ApprovalError, ApprovalQueue, approvalJson, isPaused, pausedSince, proposalActions, setPaused, type Approval } from '../pipeline/approvals.js';
-import { callDaemon, DaemonNotRunningError } from './control-client.js';
+import { askDaemon, DaemonNotRunningError } from './control-client.js';
 import { ControlError } from './protocol.js';
 import { withStore, withStoreAsync } from './listings.js';
 import { printJson, printTable } from './output.js';
@@ -77,9 +78,9 @@ function storeExists(home: string): boolean {
 }
 
 /** The daemon when it runs, else the store directly; a refusal becomes a ControlError whose message the CLI prints. */
-async function viaDaemonOrDirect<T>(home: string, method: string, params: Record<string, unknown>, direct: (q: ApprovalQueue) => Promise<T>): Promise<T> {
+async function viaDaemonOrDirect<T>(home: string, method: string, params: Record<string, unknown>, answer: z.ZodType<T>, direct: (q: ApprovalQueue) => Promise<T>): Promise<T> {
   try {
-    return (await callDaemon(home, method, params, DECIDE_TIMEOUT_MS)) as T;
+    return await askDaemon(home, method, params, answer, DECIDE_TIMEOUT_MS);
   } catch (e) {
     if (!(e instanceof DaemonNotRunningError)) throw e;
   }
@@ -166,20 +167,24 @@ function stateLine(a: Approval): string {
   }
 }
 
-interface DecidedJson {
-  id: string;
-  state: string;
-  repo: string;
-  proposal_id: string | null;
-  files?: string[];
-  expires_at: string;
-  discard_error?: string;
-}
+/** An approval as approve and deny answer it (approvalJson plus what the decision did); other keys pass through to --json. */
+const DecidedJson = z.looseObject({
+  id: z.string(),
+  state: z.string(),
+  repo: z.string(),
+  proposal_id: z.string().nullable(),
+  files: z.array(z.string()).optional(),
+  expires_at: z.string(),
+  discard_error: z.string().optional(),
+});
+
+/** What `pause` and `resume` answer. */
+const PauseAnswer = z.looseObject({ paused: z.boolean(), since: z.string().nullable(), was_paused: z.boolean().optional() });
 
 async function approveCommand(home: string, id: string, hash: string | undefined, json: boolean): Promise<void> {
-  const r = await viaDaemonOrDirect<DecidedJson>(home, 'approvals.approve', { id, channel: 'cli', ...(hash !== undefined ? { hash } : {}) }, async (q) => {
+  const r = await viaDaemonOrDirect(home, 'approvals.approve', { id, channel: 'cli', ...(hash !== undefined ? { hash } : {}) }, DecidedJson, async (q) => {
     const res = await q.approve(id, { channel: 'cli', hash });
-    return { ...approvalJson(res.approval), files: res.files } as unknown as DecidedJson;
+    return DecidedJson.parse({ ...approvalJson(res.approval), files: res.files });
   });
   if (json) return printJson(r);
   const files = r.files ?? [];
@@ -190,9 +195,9 @@ async function approveCommand(home: string, id: string, hash: string | undefined
 }
 
 async function denyCommand(home: string, id: string, reason: string | undefined, json: boolean): Promise<void> {
-  const r = await viaDaemonOrDirect<DecidedJson>(home, 'approvals.deny', { id, channel: 'cli', ...(reason !== undefined ? { reason } : {}) }, async (q) => {
+  const r = await viaDaemonOrDirect(home, 'approvals.deny', { id, channel: 'cli', ...(reason !== undefined ? { reason } : {}) }, DecidedJson, async (q) => {
     const res = await q.deny(id, { channel: 'cli', reason });
-    return { ...approvalJson(res.approval), ...(res.discardError ? { discard_error: res.discardError } : {}) } as unknown as DecidedJson;
+    return DecidedJson.parse({ ...approvalJson(res.approval), ...(res.discardError ? { discard_error: res.discardError } : {}) });
   });
   if (json) return printJson(r);
   if (r.state === 'expired') process.stdout.write(`kairos: ${r.id} had already expired at ${r.expires_at}; it is discarded, nothing was applied\n`);
@@ -201,9 +206,9 @@ async function denyCommand(home: string, id: string, reason: string | undefined,
 }
 
 async function pauseCommand(home: string, paused: boolean): Promise<void> {
-  let r: { paused: boolean; since: string | null; was_paused?: boolean };
+  let r: z.infer<typeof PauseAnswer>;
   try {
-    r = (await callDaemon(home, paused ? 'pause' : 'resume', {})) as typeof r;
+    r = await askDaemon(home, paused ? 'pause' : 'resume', {}, PauseAnswer);
   } catch (e) {
     if (!(e instanceof DaemonNotRunningError)) throw e;
     // The flag lives in the store, so the daemon honours it from its next start.

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import type { z } from 'zod';
 import { ControlError, ControlResponse, refusalFromReply, socketPath } from './protocol.js';
 import { DaemonStateError } from '../core/errors.js';
 
@@ -41,6 +42,21 @@ export function callDaemon(home: string, method: string, params: Record<string, 
       }
     });
   });
+}
+
+/**
+ * Sends one request and checks the answer against what the caller reads (the answer crosses a process
+ * boundary: a daemon of another version may answer differently). A mismatch is a ControlError naming the field.
+ */
+export async function askDaemon<T>(home: string, method: string, params: Record<string, unknown>, answer: z.ZodType<T>, timeoutMs?: number): Promise<T> {
+  const parsed = answer.safeParse(await callDaemon(home, method, params, timeoutMs));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw new ControlError(
+    `the daemon's answer to '${method}' is not what this kairos reads (${issue?.path.join('.') || 'the answer'}: ${issue?.message}); is the running daemon another version? \`kairos stop\`, then start it again`,
+    'bad_response',
+    { cause: parsed.error },
+  );
 }
 
 /** Asks a running daemon to re-read its policy and trust; with none running there is nothing to tell. */

@@ -294,7 +294,7 @@ interface RunResult {
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(cmd, args, { env, timeout: timeoutMs, maxBuffer: 1 << 20, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: string | number; killed?: boolean }) | null;
+      const e = err;
       resolve({
         missing: e?.code === 'ENOENT',
         code: e ? (typeof e.code === 'number' ? e.code : null) : 0,

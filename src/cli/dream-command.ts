@@ -1,10 +1,12 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { callDaemon, DaemonNotRunningError } from './control-client.js';
+import { z } from 'zod';
+import { askDaemon, DaemonNotRunningError } from './control-client.js';
 import { repoOrCwd, resolveRepo } from './context.js';
 import { printJson } from './output.js';
 import { memoryPath } from '../pipeline/memory.js';
 import { visibleControls } from './diff-view.js';
+import { errnoCode } from '../core/errors.js';
 
 /**
  * `kairos dream` and `kairos memory`.
@@ -19,15 +21,17 @@ import { visibleControls } from './diff-view.js';
 /** A dream can wait for a model call with retries; well past the client's own limits. */
 const DREAM_TIMEOUT_MS = 15 * 60_000;
 
-interface DreamResultJson {
-  repo: string;
-  status: 'done' | 'skipped' | 'failed';
-  reason?: string;
-  file?: string;
-  lines?: number;
-  truncated?: boolean;
-  costMicro?: number;
-}
+const DreamResultJson = z.looseObject({
+  repo: z.string(),
+  status: z.enum(['done', 'skipped', 'failed']),
+  reason: z.string().optional(),
+  file: z.string().optional(),
+  lines: z.number().optional(),
+  truncated: z.boolean().optional(),
+  costMicro: z.number().optional(),
+});
+type DreamResultJson = z.infer<typeof DreamResultJson>;
+const DreamAnswer = z.looseObject({ results: z.array(DreamResultJson) });
 
 export interface DreamCommandDeps {
   home(): string;
@@ -52,7 +56,7 @@ export function registerDreamCommand(program: Command, deps: DreamCommandDeps): 
       const home = deps.home();
       let results: DreamResultJson[];
       try {
-        const answer = (await callDaemon(home, 'dream', o.repo ? { repo: resolveRepo(o.repo) } : {}, DREAM_TIMEOUT_MS)) as { results: DreamResultJson[] };
+        const answer = await askDaemon(home, 'dream', o.repo ? { repo: resolveRepo(o.repo) } : {}, DreamAnswer, DREAM_TIMEOUT_MS);
         results = answer.results;
       } catch (e) {
         if (!(e instanceof DaemonNotRunningError)) throw e;
@@ -86,7 +90,7 @@ export function registerDreamCommand(program: Command, deps: DreamCommandDeps): 
       try {
         text = fs.readFileSync(file, 'utf8');
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if (errnoCode(e) !== 'ENOENT') throw e;
         process.stderr.write(`kairos: no memory yet for ${repo}; the first dream writes it to ${file} ('kairos dream --repo ${repo}' runs one now)\n`);
         deps.setExitCode(1);
         return;

@@ -4,10 +4,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { printJson } from './output.js';
-import type { PluginReport } from '../agent/plugin-policy.js';
 import { isAlive } from './process-alive.js';
 import { daemonRunner } from './daemon-runner.js';
-import { modelStepsText, statusDetailLines, trustHints, type PauseJson } from './status-view.js';
+import { ModelStepsJson, modelStepsText, statusDetailLines, StatusDetailsJson, trustHints } from './status-view.js';
 
 export interface LifecycleContext {
   home: string;
@@ -16,16 +15,60 @@ export interface LifecycleContext {
 
 const READY_TIMEOUT_MS = 30_000;
 
+const WatcherJson = z.looseObject({
+  engine: z.string().nullable(),
+  backend: z.string().nullable(),
+  reason: z.string(),
+  state: z.string(),
+  files: z.number(),
+  dirs: z.number(),
+  elapsed_ms: z.number(),
+  offline: z.string(),
+  error: z.string().nullable(),
+});
+type WatcherJson = z.infer<typeof WatcherJson>;
+
+const MemoryStatus = z.looseObject({
+  path: z.string(),
+  exists: z.boolean(),
+  last_dream_at: z.string().nullable(),
+  last_run: z.looseObject({ at: z.string().nullable(), state: z.string(), reason: z.string().nullable() }).nullable(),
+});
+type MemoryStatus = z.infer<typeof MemoryStatus>;
+
+const PluginReportJson = z.looseObject({
+  plugins: z.array(z.looseObject({ name: z.string(), version: z.string(), trust: z.string(), refused: z.array(z.looseObject({ what: z.string(), why: z.string() })) })),
+  errors: z.array(z.string()),
+});
+type PluginReportJson = z.infer<typeof PluginReportJson>;
+
 /** The part of the daemon's `status` answer printed here; the rest passes through as it came (`status --json`). */
-const DaemonStatus = z.looseObject({
+const DaemonStatus = StatusDetailsJson.extend({
   pid: z.number(),
   started_at: z.string(),
   state: z.string(),
-  repos: z.array(z.looseObject({ path: z.string() })),
+  model_steps: ModelStepsJson,
+  repos: z.array(
+    z.looseObject({
+      path: z.string(),
+      trust: z.string(),
+      triggers: z.array(z.string()),
+      policy_error: z.string().nullable(),
+      git_operation: z.string().nullable(),
+      watcher: WatcherJson.nullable(),
+      memory: MemoryStatus.optional(),
+    }),
+  ),
+  dream: z.looseObject({ enabled: z.boolean(), cron: z.string(), next_at: z.string().nullable() }).optional(),
   running: z.array(z.number()),
   queued: z.array(z.number()),
   events: z.number(),
+  store: z.looseObject({ degraded: z.string().nullable(), held: z.number(), dropped: z.number() }).optional(),
+  plugins: PluginReportJson.optional(),
 });
+
+/** The daemon's answer to `stop`: the process to wait for. */
+const StopAnswer = z.looseObject({ pid: z.number() });
 type DaemonStatus = z.infer<typeof DaemonStatus>;
 
 export async function daemonStatus(home: string): Promise<DaemonStatus | null> {
@@ -106,7 +149,7 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
 export async function stopDaemon(ctx: LifecycleContext, timeoutMs = 20_000): Promise<number> {
   let pid: number;
   try {
-    pid = ((await callDaemon(ctx.home, 'stop')) as { pid: number }).pid;
+    pid = StopAnswer.parse(await callDaemon(ctx.home, 'stop')).pid;
   } catch (e) {
     if (e instanceof DaemonNotRunningError) {
       process.stdout.write('kairos: no daemon running\n');
@@ -136,30 +179,28 @@ export async function printStatus(ctx: LifecycleContext, json: boolean): Promise
     process.stdout.write(`kairos: not running (home ${ctx.home})\n`);
     return 1;
   }
-  const repos = s.repos as Array<{ path: string; trust: string; triggers: string[]; policy_error: string | null; git_operation: string | null; watcher: WatcherJson | null; memory?: MemoryStatus }>;
-  const model = s.model_steps as Parameters<typeof modelStepsText>[0];
   process.stdout.write(`kairos: ${s.state === 'indexing' ? 'indexing' : 'running'}, pid ${s.pid}, since ${s.started_at}\n`);
-  process.stdout.write(`  model steps: ${modelStepsText(model, s.pause as PauseJson | undefined)}\n`);
-  for (const r of repos) {
+  process.stdout.write(`  model steps: ${modelStepsText(s.model_steps, s.pause)}\n`);
+  for (const r of s.repos) {
     process.stdout.write(`  ${r.path}  [${r.trust}]  triggers: ${r.triggers.join(', ') || '(none)'}${r.git_operation ? `  (git ${r.git_operation} in progress)` : ''}\n`);
     if (r.watcher) process.stdout.write(`    watcher: ${watcherLine(r.watcher)}\n`);
     if (r.policy_error) process.stdout.write(`    policy error: ${r.policy_error}\n`);
     if (r.memory) process.stdout.write(`    memory: ${r.memory.path} (${memoryLine(r.memory)})\n`);
   }
-  const dream = s.dream as { enabled: boolean; cron: string; next_at: string | null } | undefined;
+  const dream = s.dream;
   if (dream) process.stdout.write(`  dream: ${dream.enabled ? `${dream.cron}, next ${dream.next_at ?? '(unknown)'}; 'kairos dream' runs it now` : 'off in the policy'}\n`);
   process.stdout.write(`  events stored: ${s.events}; running tasks: ${s.running.length}; queued: ${s.queued.length}\n`);
-  const store = s.store as { degraded: string | null; held: number; dropped: number } | undefined;
+  const store = s.store;
   if (store?.degraded) process.stdout.write(`  store: ${store.degraded}; ${store.held} events held in memory${store.dropped ? `, ${store.dropped} file events dropped` : ''} (written when space returns)\n`);
-  const reload = (s.policy as { last_reload: { ok: boolean; error: string | null; at: string } | null } | undefined)?.last_reload;
+  const reload = s.policy?.last_reload;
   if (reload && !reload.ok) process.stdout.write(`  policy: the edit at ${reload.at} was not applied (the previous policy is in force): ${reload.error}\n`);
   for (const line of statusDetailLines(s)) process.stdout.write(`${line}\n`);
-  printPlugins(s.plugins as PluginReport | undefined);
+  printPlugins(s.plugins);
   return 0;
 }
 
 /** Loaded plugins in one line each; what one asked for and did not get, with the command that grants it; folders that did not load. */
-function printPlugins(r: PluginReport | undefined): void {
+function printPlugins(r: PluginReportJson | undefined): void {
   if (!r) return;
   for (const p of r.plugins) {
     process.stdout.write(`  plugin ${p.name} ${p.version}${p.trust === 'trusted' ? ' [trusted]' : p.trust === 'changed' ? ' [changed since trusted]' : ''}\n`);
@@ -169,15 +210,10 @@ function printPlugins(r: PluginReport | undefined): void {
 }
 
 function printTrustHints(s: DaemonStatus | null, asked: string[]): void {
-  for (const line of trustHints((s?.repos as Array<{ path: string; trust: string }> | undefined) ?? [], asked)) process.stdout.write(`${line}\n`);
+  for (const line of trustHints(s?.repos ?? [], asked)) process.stdout.write(`${line}\n`);
 }
 
-interface MemoryStatus {
-  path: string;
-  exists: boolean;
-  last_dream_at: string | null;
-  last_run: { at: string; state: string; reason: string | null } | null;
-}
+
 
 /** "last dream 2026-11-27T03:00:01Z", or why there is none yet. */
 function memoryLine(m: MemoryStatus): string {
@@ -196,17 +232,7 @@ function tail(file: string, from: number, n: number): string {
   }
 }
 
-interface WatcherJson {
-  engine: string | null;
-  backend: string | null;
-  reason: string;
-  state: string;
-  files: number;
-  dirs: number;
-  elapsed_ms: number;
-  offline: string;
-  error: string | null;
-}
+
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
@@ -214,7 +240,7 @@ function seconds(ms: number): string {
 
 /** One line of start-up progress: every repository's files indexed so far and the time spent. */
 function indexingLine(s: DaemonStatus): string {
-  const repos = (s.repos as Array<{ path: string; watcher: WatcherJson | null }>).filter((r) => r.watcher?.state === 'indexing');
+  const repos = s.repos.filter((r) => r.watcher?.state === 'indexing');
   const files = repos.reduce((n, r) => n + (r.watcher?.files ?? 0), 0);
   const elapsed = Math.max(0, ...repos.map((r) => r.watcher?.elapsed_ms ?? 0));
   const names = repos.map((r) => r.path).join(', ');

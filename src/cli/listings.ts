@@ -93,20 +93,20 @@ export function listTasks(home: string, o: { json: boolean; repo?: string; limit
   const rows = withStore(home, (db) => taskRows(db, o));
   if (o.json) return printJson(rows);
   printTable(
-    rows.map((t) => ({ ...t, paths: (t.paths as string[]).length, result: resultText(t) })),
+    rows.map((t) => ({ ...t, paths: Array.isArray(t.paths) ? t.paths.length : 0, result: resultText(t) })),
     ['id', 'trigger', 'state', 'result', 'duration_ms', 'paths', 'created_at', 'command'],
   );
 }
 
 /** The `result` column: why a held task waits and until when, else the task's reason or exit code. */
 function resultText(t: Record<string, unknown>): unknown {
-  if (typeof t.held_reason === 'string') return heldText(t.held_reason, (t.held_until as string | null) ?? null);
+  if (typeof t.held_reason === 'string') return heldText(t.held_reason, typeof t.held_until === 'string' ? t.held_until : null);
   return t.reason ?? t.exit_code ?? '';
 }
 
 function summariseData(data: unknown): string {
   if (!data || typeof data !== 'object') return '';
-  return Object.entries(data as Record<string, unknown>)
+  return Object.entries(data)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
 }

@@ -6,7 +6,8 @@ import { repoOrCwd, resolveHome, resolveRepo, UsageError } from './context.js';
 import { printStatus, runForeground, startBackground, stopDaemon } from './lifecycle.js';
 import { listEvents, listTasks } from './listings.js';
 import { showLogs } from './logs.js';
-import { callDaemon } from './control-client.js';
+import { askDaemon } from './control-client.js';
+import { PokeAnswer } from './protocol.js';
 import { parseLimit, printJson } from './output.js';
 import { showSpend } from './spend-command.js';
 import { applyCommand, undoCommand } from './proposal-commands.js';
@@ -109,11 +110,11 @@ program
   .option('-n, --note <text>', 'a note stored with the event')
   .option('-t, --trigger <name>', 'fire only this trigger')
   .action(async (o: { repo?: string; note?: string; trigger?: string }) => {
-    const r = (await callDaemon(home(), 'poke', {
+    const r = await askDaemon(home(), 'poke', {
       repo: o.repo ? resolveRepo(o.repo) : undefined,
       note: o.note,
       trigger: o.trigger,
-    })) as { events: number[] };
+    }, PokeAnswer);
     process.stdout.write(`kairos: poked (event ${r.events.join(', ')})\n`);
   });
 

@@ -219,14 +219,14 @@ function redactedJson(value: unknown): string {
 
 
 function failure(e: unknown): Failure {
-  const err = e as Error;
-  if (err instanceof DaemonNotRunningError) return { error: err.message, code: 'daemon_not_running' };
+  if (e instanceof DaemonNotRunningError) return { error: e.message, code: 'daemon_not_running' };
   // The hint (the fix) travels with a daemon's refusal now: the MCP client reads it too.
-  if (isCodedRefusal(err)) return { error: err.hint && !err.message.includes(err.hint) ? `${err.message}; ${err.hint}` : err.message, code: err.code };
-  if (err?.name === 'UsageError') return { error: err.message, code: 'bad_params' };
-  if (err?.name === 'PolicyError') return { error: err.message, code: 'policy_error' };
-  if ((err?.message ?? '').startsWith('no Kairos store in ')) return { error: err.message, code: 'no_store' };
-  return { error: err?.message ?? String(e), code: 'error' };
+  if (isCodedRefusal(e)) return { error: e.hint && !e.message.includes(e.hint) ? `${e.message}; ${e.hint}` : e.message, code: e.code };
+  if (!(e instanceof Error)) return { error: String(e), code: 'error' };
+  if (e.name === 'UsageError') return { error: e.message, code: 'bad_params' };
+  if (e.name === 'PolicyError') return { error: e.message, code: 'policy_error' };
+  if (e.message.startsWith('no Kairos store in ')) return { error: e.message, code: 'no_store' };
+  return { error: e.message, code: 'error' };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { redactDeep } from '../policy/filter.js';
+import { redactDeep, redactRecord } from '../policy/filter.js';
 
 /**
  * Listings print JSON with --json (stable, for scripts) and aligned text otherwise. Both redact
@@ -10,7 +10,7 @@ export function printJson(value: unknown): void {
 }
 
 export function printTable(shown: Array<Record<string, unknown>>, columns: string[]): void {
-  const rows = redactDeep(shown);
+  const rows = shown.map((r) => redactRecord(r));
   if (rows.length === 0) {
     process.stdout.write('(none)\n');
     return;

@@ -195,8 +195,8 @@ export function importClaudeCommand(file: string): number {
 /** How many command hooks a settings file configures (it parsed already: errors here are not the import's). */
 function hookCount(file: string): number {
   try {
-    const value = readJsonFile(file).value as { hooks?: unknown } | null;
-    return compileHooksSection(value?.hooks).hooks.length;
+    const value = readJsonFile(file).value;
+    return compileHooksSection(value && typeof value === 'object' && 'hooks' in value ? value.hooks : undefined).hooks.length;
   } catch {
     // A count for the summary line only; the import above already reported any problem with the file.
     return 0;

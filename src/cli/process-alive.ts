@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { errnoCode } from '../core/errors.js';
 
 /** Fields of /proc/<pid>/stat after the command name (which may itself contain spaces and parens). */
 function procStat(pid: number): string[] | null {
@@ -24,7 +25,7 @@ export function isAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoCode(e) === 'EPERM';
   }
 }
 

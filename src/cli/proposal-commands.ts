@@ -1,8 +1,9 @@
+import { z } from 'zod';
 import { ApprovalError } from '../pipeline/approvals.js';
 import { resolveProposal, shownId } from '../pipeline/approval-ids.js';
 import { applyProposalChecked, undoProposalAudited } from '../pipeline/proposal-decisions.js';
 import { undoCommand as undoHint } from '../report/decision-text.js';
-import { callDaemon, DaemonNotRunningError } from './control-client.js';
+import { askDaemon, DaemonNotRunningError } from './control-client.js';
 import { ControlError } from './protocol.js';
 import { directQueue } from './approval-commands.js';
 import { withStore, withStoreAsync } from './listings.js';
@@ -24,9 +25,9 @@ function target(home: string, ref: string): { proposalId: string; shown: string;
  * Through the daemon when it runs (its watcher must know these writes are its own), else directly.
  * Either way the same code checks the approval's state and expiry and the hash against exactly the stored diff.
  */
-async function viaDaemonOrDirect<T>(home: string, method: string, params: Record<string, unknown>, direct: () => Promise<T>): Promise<T> {
+async function viaDaemonOrDirect<T>(home: string, method: string, params: Record<string, unknown>, answer: z.ZodType<T>, direct: () => Promise<T>): Promise<T> {
   try {
-    return (await callDaemon(home, method, params, 120_000)) as T;
+    return await askDaemon(home, method, params, answer, 120_000);
   } catch (e) {
     if (e instanceof DaemonNotRunningError) return direct();
     throw e;
@@ -35,7 +36,7 @@ async function viaDaemonOrDirect<T>(home: string, method: string, params: Record
 
 export async function applyCommand(home: string, ref: string, hash: string): Promise<number> {
   const { proposalId, shown, repo } = target(home, ref);
-  const r = await viaDaemonOrDirect(home, 'apply', { repo, id: proposalId, hash }, () =>
+  const r = await viaDaemonOrDirect(home, 'apply', { repo, id: proposalId, hash }, z.object({ files: z.array(z.string()) }), () =>
     withStoreAsync(home, (db) => applyProposalChecked(directQueue(db, home), { proposalId, hash, repo, channel: 'cli' })),
   );
   process.stdout.write(`kairos: applied ${shown} to ${repo}:\n${r.files.map((f) => `  ${f}`).join('\n')}\nundo:  ${undoHint(shown)}\n`);
@@ -44,7 +45,7 @@ export async function applyCommand(home: string, ref: string, hash: string): Pro
 
 export async function undoCommand(home: string, ref: string, force: boolean): Promise<number> {
   const { proposalId, shown, repo } = target(home, ref);
-  const r = await viaDaemonOrDirect(home, 'undo', { repo, id: proposalId, force }, () =>
+  const r = await viaDaemonOrDirect(home, 'undo', { repo, id: proposalId, force }, z.object({ restored: z.array(z.string()) }), () =>
     withStoreAsync(home, (db) => undoProposalAudited(directQueue(db, home), { proposalId, repo, force, channel: 'cli' })),
   );
   process.stdout.write(`kairos: undid ${shown} in ${repo}; restored:\n${r.restored.map((f) => `  ${f}`).join('\n')}\n`);

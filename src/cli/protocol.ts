@@ -52,6 +52,9 @@ export const ControlResponse = z.union([
 ]);
 export type ControlResponse = z.infer<typeof ControlResponse>;
 
+/** The daemon's answer to `poke`: the ids of the manual events it stored. */
+export const PokeAnswer = z.looseObject({ events: z.array(z.number()) });
+
 export function socketPath(home: string): string {
   return path.join(home, 'kairos.sock');
 }

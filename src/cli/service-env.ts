@@ -135,7 +135,7 @@ export function ensureEnvFile(file: string, uid: number): string {
     fs.writeFileSync(file, ENV_TEMPLATE, { mode: 0o600, flag: 'wx' });
     return `created ${file} (mode 0600): put ANTHROPIC_API_KEY=... there for model steps`;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if (errnoCode(e) !== 'EEXIST') throw e;
   }
   const st = fs.statSync(file); // a dotfile manager's symlink is fine: its target is what is checked
   if (!st.isFile()) throw new ServiceError(`${file} is not a regular file; the service reads its secrets from there — remove it, then install again`);

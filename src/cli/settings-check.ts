@@ -8,7 +8,7 @@ import { MANIFEST_FILE } from '../agent/plugins/manifest.js';
 import { PolicyError } from '../policy/load.js';
 import { pluginTrustStatus } from '../agent/plugins/trust.js';
 import { openDb, storePath } from '../store/db.js';
-import { messageOf } from '../core/errors.js';
+import { messageOf, errnoCode } from '../core/errors.js';
 
 /**
  * The JSON half of `kairos policy check`: hook settings ($KAIROS_HOME/hooks.json, a repository's
@@ -40,7 +40,7 @@ export function checkSettingsPath(target: string, home: string, out: Out): numbe
   try {
     st = fs.statSync(abs);
   } catch (e) {
-    out.fail(`${abs}: cannot read it (${(e as NodeJS.ErrnoException).code ?? messageOf(e)}) — check the path`);
+    out.fail(`${abs}: cannot read it (${errnoCode(e) ?? messageOf(e)}) — check the path`);
     return 1;
   }
   const base = path.basename(abs);

@@ -4,29 +4,42 @@
  * an untrusted repository means for agent work. Pure functions of the status JSON, so they are
  * the same whether the daemon answered over its socket or a test built the object.
  */
+import { z } from 'zod';
 import type { HeldTask } from '../store/task-store.js';
 
-export interface PauseJson {
-  paused: boolean;
-  since: string | null;
-  by: string | null;
-}
+// The parts of the daemon's `status` answer read here, checked as the answer arrives from the socket
+// (src/cli/lifecycle.ts). Loose objects: keys not named pass through to `status --json` untouched.
+
+export const PauseJson = z.looseObject({ paused: z.boolean(), since: z.string().nullable(), by: z.string().nullable() });
+export type PauseJson = z.infer<typeof PauseJson>;
 
 /** What `status --json` lists under held_tasks: the store's view, as the daemon sends it. */
-export type HeldTaskJson = HeldTask;
+const HeldTaskJson = z.looseObject({
+  id: z.number(),
+  repo: z.string(),
+  trigger: z.string(),
+  reason: z.string(),
+  until: z.string().nullable(),
+  since: z.string(),
+}) satisfies z.ZodType<HeldTask>;
 
-interface ModelStepsJson {
-  enabled: boolean;
-  reason: string | null;
-  paused?: { reason?: string } | null;
-  state?: string;
-}
+export const ModelStepsJson = z.looseObject({
+  enabled: z.boolean(),
+  reason: z.string().nullish(),
+  paused: z.looseObject({ reason: z.string().optional() }).nullable().optional(),
+  state: z.string().optional(),
+});
+type ModelStepsJson = z.infer<typeof ModelStepsJson>;
 
-interface ReloadJson {
-  ok: boolean;
-  error: string | null;
-  at: string;
-}
+const ReloadJson = z.looseObject({ ok: z.boolean(), error: z.string().nullable(), at: z.string() });
+
+/** The pause switch, held work and the policy's load, as statusDetailLines reads them. */
+export const StatusDetailsJson = z.looseObject({
+  pause: PauseJson.optional(),
+  held_tasks: z.array(HeldTaskJson).optional(),
+  policy: z.looseObject({ loaded_at: z.string().optional(), last_reload: ReloadJson.nullable().optional() }).optional(),
+});
+type StatusDetailsJson = z.infer<typeof StatusDetailsJson>;
 
 function pad(n: number): string {
   return String(n).padStart(2, '0');
@@ -58,19 +71,19 @@ export function modelStepsText(model: ModelStepsJson, pause: PauseJson | undefin
 }
 
 /** The lines `status` adds about the pause switch, held work and the policy (empty when all is ordinary). */
-export function statusDetailLines(s: Record<string, unknown>, now: Date = new Date()): string[] {
+export function statusDetailLines(s: StatusDetailsJson, now: Date = new Date()): string[] {
   const lines: string[] = [];
-  const pause = s.pause as PauseJson | undefined;
+  const pause = s.pause;
   if (pause?.paused) {
     lines.push(`  PAUSED${pause.since ? ` since ${whenText(pause.since, now)}` : ''}${pause.by ? ` (by ${pause.by})` : ''}: no automatic work starts until 'kairos resume'`);
   }
-  const held = (s.held_tasks as HeldTaskJson[] | undefined) ?? [];
+  const held = s.held_tasks ?? [];
   if (held.length) {
     lines.push(`  held tasks: ${held.length}`);
     for (const t of held.slice(0, 10)) lines.push(`    task ${t.id} (${t.trigger}) ${heldText(t.reason, t.until, now)}`);
     if (held.length > 10) lines.push(`    … and ${held.length - 10} more ('kairos tasks --state queued')`);
   }
-  const policy = s.policy as { loaded_at?: string; last_reload?: ReloadJson | null } | undefined;
+  const policy = s.policy;
   if (policy?.loaded_at) {
     const reload = policy.last_reload;
     const last = !reload ? 'not reloaded since start' : reload.ok ? `last reload ${whenText(reload.at, now)} ok` : `last reload ${whenText(reload.at, now)} FAILED`;

@@ -124,3 +124,8 @@ export function isAbsent(e: unknown): e is NodeJS.ErrnoException {
 export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** Anything thrown, as an Error for a handler that takes one: an Error as it is, anything else wrapped (kept as the cause). */
+export function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e), { cause: e });
+}

@@ -1,6 +1,11 @@
 import { gitSync } from '../git/safe-git.js';
 import { resolveGitDirs } from './git-dir.js';
-import type { EventDraft } from './event.js';
+import { GitEventType, type EventDraft } from './event.js';
+
+/** A git event's draft: the only kind whose data may gain paths. */
+function isGitDraft(d: EventDraft): d is Extract<EventDraft, { type: GitEventType }> {
+  return GitEventType.safeParse(d.type).success;
+}
 
 /** Beyond this a git event keeps a count instead of the list: fs triggers then rely on the watcher alone. */
 export const MAX_GIT_PATHS = 200_000;
@@ -33,7 +38,7 @@ export function changedPaths(repo: string, from: string, to: string): string[] |
 export function withChangedPaths(repo: string, drafts: readonly EventDraft[]): EventDraft[] {
   return drafts.map((d) => {
     const keys = WORK_TREE_MOVES[d.type];
-    if (!keys) return d;
+    if (!keys || !isGitDraft(d)) return d;
     if (d.type === 'git.rebase' && (d.data as { phase?: string }).phase !== 'finish') return d;
     const from = (d.data as Record<string, unknown>)[keys[0]];
     const to = (d.data as Record<string, unknown>)[keys[1]];
@@ -41,6 +46,6 @@ export function withChangedPaths(repo: string, drafts: readonly EventDraft[]): E
     const paths = changedPaths(repo, from, to);
     if (!paths) return d;
     const data = paths.length > MAX_GIT_PATHS ? { ...d.data, path_count: paths.length } : { ...d.data, paths };
-    return { ...d, data } as EventDraft;
+    return { ...d, data };
   });
 }

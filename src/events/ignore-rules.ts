@@ -27,7 +27,7 @@ export class IgnoreRules {
     private readonly repo: string,
     private readonly extra: readonly string[] = [],
   ) {
-    this.root = ignore().add(BUILTIN_IGNORES).add(extra as string[]);
+    this.root = ignore().add(BUILTIN_IGNORES).add(extra);
     for (const f of ['.gitignore', '.kairosignore', '.git/info/exclude']) {
       const text = readIfFile(path.join(repo, f));
       if (text) this.root.add(text);

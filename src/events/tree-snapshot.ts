@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import type { NativeTree } from './native-tree.js';
 import type { ParcelBackend } from './watch-engine.js';
 import { errnoCode, isAbsent, messageOf } from '../core/errors.js';
@@ -14,6 +15,9 @@ interface SnapshotMeta {
   rootIno: number;
   writtenAt: string;
 }
+
+/** The metadata file as read back: what this version writes, else the snapshot is another version's. */
+const StoredSnapshotMeta = z.looseObject({ version: z.literal(1), repo: z.string(), backend: z.string(), rootIno: z.number(), writtenAt: z.string() });
 
 export type Baseline = { usable: true; writtenAt: string } | { usable: false; why: string };
 
@@ -43,16 +47,19 @@ export class TreeSnapshot {
   }
 
   baseline(): Baseline {
-    let meta: SnapshotMeta;
+    let raw: unknown;
     try {
-      meta = JSON.parse(fs.readFileSync(this.metaFile, 'utf8')) as SnapshotMeta;
+      raw = JSON.parse(fs.readFileSync(this.metaFile, 'utf8'));
     } catch (e) {
       if (isAbsent(e)) return { usable: false, why: 'first start: no snapshot yet' };
       // Unreadable or not JSON: not a first start, and the log should say which (a fresh scan follows either way).
       return { usable: false, why: `the snapshot's metadata cannot be used (${errnoCode(e) ?? messageOf(e)}); scanning afresh` };
     }
     if (!fs.existsSync(this.file)) return { usable: false, why: 'the snapshot file is missing' };
-    if (meta.version !== 1 || meta.repo !== this.repo) return { usable: false, why: 'the snapshot belongs to another version or folder' };
+    const parsed = StoredSnapshotMeta.safeParse(raw);
+    if (!parsed.success) return { usable: false, why: 'the snapshot belongs to another version or folder' };
+    const meta = parsed.data;
+    if (meta.repo !== this.repo) return { usable: false, why: 'the snapshot belongs to another version or folder' };
     if (meta.backend !== this.backend) return { usable: false, why: `the snapshot was taken by ${meta.backend}, the engine is now ${this.backend}` };
     if (meta.rootIno !== rootIno(this.repo)) return { usable: false, why: 'the folder was replaced (deleted and created again) since the snapshot' };
     return { usable: true, writtenAt: meta.writtenAt };

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import { z } from 'zod';
 import { errnoCode, isAbsent, UnavailableError, messageOf } from '../core/errors.js';
 
 /**
@@ -40,7 +41,8 @@ function platformBackend(): ParcelBackend {
 export function enginePreference(env: NodeJS.ProcessEnv): EnginePreference {
   const raw = env.KAIROS_WATCHER?.trim();
   if (!raw) return 'auto';
-  if ((ENGINE_PREFERENCES as readonly string[]).includes(raw)) return raw as EnginePreference;
+  const known = ENGINE_PREFERENCES.find((p) => p === raw);
+  if (known) return known;
   throw new EngineError(`KAIROS_WATCHER=${raw}: expected one of ${ENGINE_PREFERENCES.join(', ')}; unset it to choose automatically`);
 }
 
@@ -60,6 +62,9 @@ async function loadParcel(): Promise<{ parcel?: ParcelWatcher; error?: string }>
  * Is a Watchman server reachable? With WATCHMAN_SOCK set (a private server), its socket must exist;
  * otherwise `watchman get-sockname` must succeed (it starts the user's server when none runs).
  */
+/** `watchman get-sockname`'s answer (another process's output: checked, not trusted). */
+const WatchmanSockname = z.looseObject({ sockname: z.string().optional() });
+
 export function watchmanAvailable(env: NodeJS.ProcessEnv): { ok: boolean; why: string } {
   if (env.WATCHMAN_SOCK) {
     try {
@@ -73,7 +78,7 @@ export function watchmanAvailable(env: NodeJS.ProcessEnv): { ok: boolean; why: s
   if (r.error) return { ok: false, why: (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no watchman on PATH' : `watchman did not answer: ${r.error.message}` };
   if (r.status !== 0) return { ok: false, why: `watchman get-sockname exited ${r.status}: ${r.stderr.trim().split('\n')[0] ?? ''}` };
   try {
-    const sock = (JSON.parse(r.stdout) as { sockname?: string }).sockname;
+    const sock = WatchmanSockname.safeParse(JSON.parse(r.stdout)).data?.sockname;
     return sock ? { ok: true, why: `watchman at ${sock}` } : { ok: false, why: 'watchman named no socket' };
   } catch {
     // A parse attempt: the answer says what went wrong.

@@ -198,7 +198,8 @@ export function estimateInputTokens(req: Pick<ModelCallRequest, 'system' | 'mess
 export function createModelClient(opts: ModelClientOptions): ModelClient {
   const clock = opts.clock ?? Date.now;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const readModels = typeof opts.models === 'function' ? opts.models : () => opts.models as Models | undefined;
+  const models = opts.models;
+  const readModels = typeof models === 'function' ? models : () => models;
   const ledger = new SpendLedger(opts.db, { prices: opts.prices ?? loadPriceTable(), budget: opts.budget });
   const apiKey = opts.apiKey?.trim() || undefined;
   const audit = new AuditLog(opts.db);

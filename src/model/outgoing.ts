@@ -1,5 +1,6 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { redactText } from '../policy/filter.js';
+import { isRecord } from '../core/record.js';
 
 /**
  * The last door before the Messages API: every text the SDK sends (system prompt, user text,
@@ -18,7 +19,8 @@ function clean(s: string): string {
   const hit = memo.get(s);
   if (hit !== undefined) return hit;
   const out = redactText(s);
-  if (memo.size >= MEMO_MAX_ENTRIES) memo.delete(memo.keys().next().value as string);
+  const oldest = memo.keys().next();
+  if (memo.size >= MEMO_MAX_ENTRIES && !oldest.done) memo.delete(oldest.value);
   memo.set(s, out);
   return out;
 }
@@ -38,7 +40,7 @@ function block(b: Block): Block {
     case 'text':
       return { ...b, text: clean(String(b.text)) };
     case 'tool_result':
-      return { ...b, ...(b.content !== undefined ? { content: typeof b.content === 'string' ? clean(b.content) : (b.content as Block[]).map(block) } : {}) };
+      return { ...b, ...(b.content !== undefined ? { content: typeof b.content === 'string' ? clean(b.content) : Array.isArray(b.content) ? b.content.map(blockOrValue) : deep(b.content) } : {}) };
     case 'tool_use':
     case 'server_tool_use':
       return { ...b, input: deep(b.input) };
@@ -49,10 +51,16 @@ function block(b: Block): Block {
   }
 }
 
-export function redactSystem<T extends string | Anthropic.TextBlockParam[] | undefined>(system: T): T {
-  if (system === undefined) return system;
-  if (typeof system === 'string') return clean(system) as T;
-  return system.map((b) => ({ ...b, text: clean(b.text) })) as T;
+/** An element of a tool result's content: a block is redacted as one, anything else as a plain value. */
+function blockOrValue(v: unknown): unknown {
+  return isRecord(v) ? block(v) : deep(v);
+}
+
+export function redactSystem(system: string): string;
+export function redactSystem(system: Anthropic.TextBlockParam[]): Anthropic.TextBlockParam[];
+export function redactSystem(system: string | Anthropic.TextBlockParam[]): string | Anthropic.TextBlockParam[];
+export function redactSystem(system: string | Anthropic.TextBlockParam[]): string | Anthropic.TextBlockParam[] {
+  return typeof system === 'string' ? clean(system) : system.map((b) => ({ ...b, text: clean(b.text) }));
 }
 
 export function redactMessages(messages: Anthropic.MessageParam[]): Anthropic.MessageParam[] {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { PriceTableError } from './errors.js';
-import { messageOf } from '../core/errors.js';
+import { messageOf, errnoCode } from '../core/errors.js';
 
 /**
  * Model prices. Money is integer micro-dollars everywhere (1 USD = 1_000_000 µ$); a price of
@@ -151,7 +151,7 @@ export function loadPriceTable(opts: { file?: string; overrides?: Record<string,
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new PriceTableError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`, { cause: e });
+    throw new PriceTableError(file, `cannot read (${errnoCode(e) ?? messageOf(e)})`, { cause: e });
   }
   return buildPriceTable(parsePriceFile(text, file), opts.overrides ?? {}, file);
 }

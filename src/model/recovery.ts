@@ -105,7 +105,7 @@ export function classifyError(err: unknown, nowMs: number): ClassifiedError {
   }
   if (err instanceof APIError && typeof err.status === 'number') {
     const status = err.status;
-    const headers = err.headers as HeaderBag | undefined;
+    const headers: HeaderBag | undefined = err.headers;
     const retryAfterMs = parseRetryAfter(headers, nowMs);
     const kind: ErrorKind = status === 429 ? 'rate_limit' : status === 529 ? 'overloaded' : status >= 500 || status === 408 || status === 409 ? 'server' : 'client';
     let retryable = kind !== 'client';

@@ -211,7 +211,8 @@ const microOf = (usd: number): number => Math.round(usd * 1_000_000);
 
 /** Local-time epoch bounds of a 'YYYY-MM' month key (ladder steps carry only their time). */
 function monthBounds(month: string): [number, number] {
-  const [y, m] = month.split('-').map(Number) as [number, number];
+  // A month key is always 'YYYY-MM'; the defaults only satisfy the type.
+  const [y = 1970, m = 1] = month.split('-').map(Number);
   return [new Date(y, m - 1, 1).getTime(), new Date(y, m, 1).getTime()];
 }
 

@@ -36,8 +36,9 @@ export function matchTrigger(trigger: Trigger, event: StoredEvent): Match | null
   const on = trigger.on;
   if (event.type.startsWith('file.')) return on.fs && event.path && globMatcher(on.fs)(event.path) ? { paths: [event.path] } : null;
   if (event.type.startsWith('git.')) {
-    const gitPaths = (event.data as { paths?: unknown }).paths;
-    const fsPaths = on.fs && Array.isArray(gitPaths) ? (gitPaths as string[]).filter(globMatcher(on.fs)) : [];
+    const data: Record<string, unknown> = event.data;
+    const gitPaths = data.paths;
+    const fsPaths = on.fs && Array.isArray(gitPaths) ? gitPaths.filter((p): p is string => typeof p === 'string').filter(globMatcher(on.fs)) : [];
     if (on.git?.includes(event.type.slice(4))) return { paths: fsPaths };
     return fsPaths.length ? { paths: fsPaths } : null;
   }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoCode } from '../core/errors.js';
 
 /**
  * A repository's long-term memory: `$KAIROS_HOME/memory/<repo-key>/MEMORY.md`, rewritten nightly by
@@ -29,7 +30,7 @@ export function memoryFor(home: string, repo: string): string | null {
   try {
     return fs.readFileSync(memoryPath(home, repo), 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errnoCode(e) === 'ENOENT') return null;
     throw e;
   }
 }

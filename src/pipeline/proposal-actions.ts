@@ -4,7 +4,7 @@ import { ProposalStore } from '../store/proposal-store.js';
 import { applyProposal } from '../agent/apply.js';
 import { removeTaskWorktree } from '../agent/worktree.js';
 import { ApprovalError } from './approval-error.js';
-import { redactDeep } from '../policy/filter.js';
+import { redactRecord } from '../policy/filter.js';
 import type { ApprovalQueueDeps } from './approvals.js';
 
 export interface ProposalActionsOptions {
@@ -43,7 +43,7 @@ export function proposalActions(o: ProposalActionsOptions): Pick<ApprovalQueueDe
 
 /** The JSON every channel (CLI --json, control socket, tray) shows for an approval, secrets redacted. */
 export function approvalJson(a: Approval): Record<string, unknown> {
-  return redactDeep({
+  return redactRecord({
     id: a.id,
     kind: a.kind,
     state: a.state,

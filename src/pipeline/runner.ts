@@ -1,6 +1,6 @@
 import type { TaskRow, TaskStore } from '../store/task-store.js';
 import { redactText } from '../policy/filter.js';
-import { messageOf } from '../core/errors.js';
+import { asError, messageOf } from '../core/errors.js';
 
 export interface Execution {
   /** 'proposed': an agent task that ended with a proposal waiting for a human. */
@@ -111,7 +111,7 @@ export class TaskRunner {
       this.opts.tasks.move(task.id, 'queued', 'skipped', this.now(), { reason });
       this.opts.onFinished(this.opts.tasks.get(task.id)!);
     } catch (e) {
-      this.opts.onError(e as Error, task);
+      this.opts.onError(asError(e), task);
     }
   }
 
@@ -123,7 +123,7 @@ export class TaskRunner {
     try {
       this.opts.tasks.hold(task.id, reason, retryAt !== undefined ? new Date(retryAt).toISOString() : null, this.now());
     } catch (e) {
-      this.opts.onError(e as Error, task);
+      this.opts.onError(asError(e), task);
     }
     this.opts.onDeferred?.(task, reason, retryAt);
   }
@@ -133,7 +133,7 @@ export class TaskRunner {
       this.opts.tasks.move(task.id, 'queued', 'running', this.now());
     } catch (e) {
       this.active.delete(task.id);
-      this.opts.onError(e as Error, task);
+      this.opts.onError(asError(e), task);
       return this.pump();
     }
     let result: Execution;
@@ -153,7 +153,7 @@ export class TaskRunner {
         this.opts.onFinished(this.opts.tasks.get(task.id)!);
       }
     } catch (e) {
-      this.opts.onError(e as Error, task);
+      this.opts.onError(asError(e), task);
     }
     this.active.delete(task.id);
     this.pump();

@@ -54,8 +54,15 @@ interface Bucket {
 const realClock: SettleClock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  clearTimeout: (h) => {
+    if (isNodeTimer(h)) clearTimeout(h);
+  },
 };
+
+/** The handles realClock.setTimeout gives out: Node's Timeout objects (anything else was never ours to clear). */
+function isNodeTimer(h: unknown): h is NodeJS.Timeout {
+  return typeof h === 'object' && h !== null && 'refresh' in h && 'hasRef' in h;
+}
 
 /**
  * Coalesces bursts into one batch per trigger after a quiet window (Watchman's "settle"), and holds

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { StoreError } from '../core/errors.js';
 import type { Db } from '../store/db.js';
 import { rowHash, verifyChain, GENESIS_HASH, type ChainReport, type HashedRow } from '../store/audit-chain.js';
 import { AuditStore, type AuditRowQuery, type StoredAuditRow } from '../store/audit-store.js';
@@ -72,6 +74,19 @@ export type AuditRow = Omit<StoredAuditRow, 'layer' | 'verdict' | 'final'> & {
   verdict: AuditVerdict;
   final: Decision | null;
 };
+
+/** The three text columns the store keeps as plain TEXT, read back into their closed sets. */
+const AuditRowNames = z.object({
+  layer: z.enum(LAYER_NAMES),
+  verdict: z.enum(['allow', 'ask', 'deny', 'n/a']) satisfies z.ZodType<AuditVerdict>,
+  final: z.enum(['allow', 'ask', 'deny']).nullable() satisfies z.ZodType<Decision | null>,
+});
+
+function auditRow(r: StoredAuditRow): AuditRow {
+  const names = AuditRowNames.safeParse(r);
+  if (!names.success) throw new StoreError(`audit row ${r.id} holds a layer, verdict or decision this version does not know: ${names.error.message}`, { cause: names.error });
+  return { ...r, ...names.data };
+}
 
 /** One line saying what a step would do, e.g. `Bash(npm test)` or `model claude-x (1200+4096 tokens)`. */
 export function describeStep(step: AuditStep): string {
@@ -179,7 +194,7 @@ export class AuditLog {
 
   /** Most recent first. */
   recent(opts: AuditQuery = {}): AuditRow[] {
-    return this.store.recent(opts) as AuditRow[];
+    return this.store.recent(opts).map(auditRow);
   }
 
   /**

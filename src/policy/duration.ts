@@ -14,5 +14,12 @@ export function parseDuration(d: Duration | undefined): number {
   }
   const m = /^(\d+)(ms|s|m|h|d)$/.exec(d);
   if (!m) throw new RangeError(`'${d}' is not a duration — write e.g. "500ms", "30s", "5m", "2h" or "1d"`);
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  const unit = m[2];
+  // The regex admits only UNIT_MS's keys; the check is what lets the type say so.
+  if (!isUnit(unit)) throw new RangeError(`'${d}' is not a duration — write e.g. "500ms", "30s", "5m", "2h" or "1d"`);
+  return Number(m[1]) * UNIT_MS[unit];
+}
+
+function isUnit(u: string | undefined): u is keyof typeof UNIT_MS {
+  return u !== undefined && Object.hasOwn(UNIT_MS, u);
 }

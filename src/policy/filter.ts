@@ -20,7 +20,7 @@ import { resolveInRoot, stepRoot } from './validate.js';
 
 // Redaction lives in ./redact/ (rule loading, RE2 translation, keyword prefilter, matching);
 // these names are what every channel imports.
-export { redact, redactText, redactDeep, registerKnownSecrets, secretsFromEnv } from './redact/redact.js';
+export { redact, redactText, redactDeep, redactRecord, registerKnownSecrets, secretsFromEnv } from './redact/redact.js';
 
 // ---------------------------------------------------------------------------------------------
 // Files never read for the model
@@ -41,7 +41,7 @@ const TEMPLATE = /\.(example|sample|template|dist|defaults?)$/i;
 // Compiled on first use: the logger imports this module for redactText, and a daemon that only
 // watches never asks whether a file is secret (the compile is ~40 ms of every start otherwise).
 let neverReadMatcher: picomatch.Matcher | undefined;
-const neverReadGlob = (p: string): boolean => (neverReadMatcher ??= picomatch(NEVER_READ_PATTERNS as string[], { dot: true, nocase: true }))(p);
+const neverReadGlob = (p: string): boolean => (neverReadMatcher ??= picomatch([...NEVER_READ_PATTERNS], { dot: true, nocase: true }))(p);
 
 /** Whether a path (relative or absolute) names a file that is never read for the model. */
 export function isNeverRead(p: string): boolean {

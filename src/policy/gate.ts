@@ -37,7 +37,8 @@ export interface GateState {
 const HOUR = 3_600_000;
 
 function minutesOf(hhmm: string): number {
-  const [h, m] = hhmm.split(':').map(Number) as [number, number];
+  // The schema admits only "HH:MM"; the defaults only satisfy the type.
+  const [h = 0, m = 0] = hhmm.split(':').map(Number);
   return h * 60 + m;
 }
 

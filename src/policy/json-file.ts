@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { findNodeAtLocation, parseTree, printParseErrorCode, type Node as JsonNode, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
 import { PolicyError, type PolicyProblem } from './load.js';
-import { messageOf } from '../core/errors.js';
+import { messageOf, errnoCode } from '../core/errors.js';
 
 /**
  * JSON settings files (hooks.json, .claude/settings.json, plugin manifests, .mcp.json) read so
@@ -51,7 +51,7 @@ export function readJsonFile(file: string): LocatedJson {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof PolicyError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? messageOf(e);
+    const code = errnoCode(e) ?? messageOf(e);
     throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }], { cause: e });
   }
   return parseJsonText(text, file);

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import type { z } from 'zod';
+import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { z } from 'zod';
 import { GIT_TRIGGER_TYPES, Policy } from './schema.js';
 import { mergeUserPolicy } from './merge.js';
-import { UserInputError, type KairosErrorOptions, messageOf } from '../core/errors.js';
+import { UserInputError, type KairosErrorOptions, messageOf, errnoCode } from '../core/errors.js';
 
 /** A repository's policy file is untrusted input: refuse absurd sizes before parsing. */
 const MAX_POLICY_BYTES = 1024 * 1024;
@@ -68,7 +68,7 @@ export function loadPolicyFile(file: string, opts: LoadOptions = {}): Policy {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof PolicyError) throw e;
-    const code = (e as NodeJS.ErrnoException).code ?? messageOf(e);
+    const code = errnoCode(e) ?? messageOf(e);
     throw new PolicyError(file, [{ file, field: '', message: `cannot read the file (${code}) — check that the path exists and is a readable file` }], { cause: e });
   }
   return parsePolicyText(text, file);
@@ -305,7 +305,7 @@ function valueAt(data: unknown, p: readonly Seg[]): unknown {
   let v: unknown = data;
   for (const s of p) {
     if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string, unknown>)[s as string];
+    v = Reflect.get(v, s);
   }
   return v;
 }
@@ -327,12 +327,12 @@ function locate(doc: Document, lc: LineCounter, p: readonly Seg[], key?: string)
         break;
       }
       const v = pair.value;
-      const keyStart = (pair.key as YamlNode).range?.[0] ?? offset;
+      const keyStart = (isNode(pair.key) ? pair.key.range?.[0] : undefined) ?? offset;
       offset = isScalar(v) && v.value !== null && v.range ? v.range[0] : keyStart;
       node = v;
     } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg] as YamlNode | undefined;
-      if (!item?.range) {
+      const item: unknown = node.items[seg];
+      if (!isNode(item) || !item.range) {
         complete = false;
         break;
       }
@@ -345,7 +345,7 @@ function locate(doc: Document, lc: LineCounter, p: readonly Seg[], key?: string)
   }
   if (complete && key !== undefined && isMap(node)) {
     const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === key);
-    const start = (pair?.key as YamlNode | undefined)?.range?.[0];
+    const start = isNode(pair?.key) ? pair.key.range?.[0] : undefined;
     if (start !== undefined) offset = start;
   }
   return lc.linePos(offset);
@@ -353,29 +353,25 @@ function locate(doc: Document, lc: LineCounter, p: readonly Seg[], key?: string)
 
 // ---- "did you mean": the allowed keys at a path, read from the schema itself ----
 
-interface ZodLike {
-  _zod: { def: { type: string; shape?: Record<string, ZodLike>; element?: ZodLike; innerType?: ZodLike; valueType?: ZodLike; in?: ZodLike; options?: ZodLike[] } };
-}
-
+/** Walks the schema itself by its classes (zod's own narrowing): no shape is assumed of it. */
 function knownKeys(p: readonly Seg[]): string[] {
-  let s: ZodLike | undefined = unwrap(Policy as unknown as ZodLike);
+  let s: z.core.$ZodType | undefined = unwrap(Policy);
   for (const seg of p) {
     if (!s) return [];
-    const def: ZodLike['_zod']['def'] = s._zod.def;
-    if (def.type === 'object' && typeof seg === 'string') s = def.shape?.[seg];
-    else if (def.type === 'array') s = def.element;
-    else if (def.type === 'record') s = def.valueType;
+    if (s instanceof z.ZodObject && typeof seg === 'string') s = s.shape[seg];
+    else if (s instanceof z.ZodArray) s = s.element;
+    else if (s instanceof z.ZodRecord) s = s.valueType;
     else return [];
     s = s && unwrap(s);
   }
-  return s?._zod.def.type === 'object' ? Object.keys(s._zod.def.shape ?? {}) : [];
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 
-function unwrap(s: ZodLike): ZodLike {
+function unwrap(s: z.core.$ZodType): z.core.$ZodType {
   let cur = s;
   for (let i = 0; i < 10; i++) {
-    const d = cur._zod.def;
-    const next = d.type === 'optional' || d.type === 'default' || d.type === 'nullable' || d.type === 'prefault' ? d.innerType : d.type === 'pipe' ? d.in : undefined;
+    const next =
+      cur instanceof z.ZodOptional || cur instanceof z.ZodDefault || cur instanceof z.ZodNullable || cur instanceof z.ZodPrefault ? cur.unwrap() : cur instanceof z.ZodPipe ? cur.in : undefined;
     if (!next) break;
     cur = next;
   }

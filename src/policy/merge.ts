@@ -1,6 +1,7 @@
 import { parseDuration } from './duration.js';
-import { ENGINE_DEFAULTS, WORKERS_DEFAULTS, type Budget, type Policy, type Trigger, type TriggerOverride } from './schema.js';
+import { Budget, ENGINE_DEFAULTS, WORKERS_DEFAULTS, type Policy, type Trigger, type TriggerOverride } from './schema.js';
 import { mergeRepoSandbox, mergeUserSandbox } from './sandbox/merge.js';
+import { definedOnly } from '../core/record.js';
 
 /**
  * Policy layering. The effective policy of one repository is
@@ -47,7 +48,7 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
     const t = triggers.find((x) => x.name === name);
     if (t) Object.assign(t, definedOnly(o));
   }
-  return definedOnly({
+  return definedOnly<Policy>({
     version: 1 as const,
     triggers,
     budget: mergeObjects(shipped.budget, user.budget),
@@ -71,7 +72,7 @@ export function mergeUserPolicy(shipped: Policy, user: Policy): Policy {
     sandbox: mergeUserSandbox(shipped.sandbox, user.sandbox),
     retention: mergeObjects(shipped.retention, user.retention),
     notify: mergeObjects(shipped.notify, user.notify),
-  }) as Policy;
+  });
 }
 
 /**
@@ -152,7 +153,10 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
   }
 
   let budget = user.budget ? { ...user.budget } : undefined;
-  for (const [k, v] of Object.entries(repo.budget ?? {}) as Array<[keyof Budget, number | undefined]>) {
+  const repoBudget: Budget = repo.budget ?? {};
+  // In the file's own order (the refusals are listed as written); the schema is strict, so every key is one of its own.
+  for (const k of Object.keys(repoBudget).flatMap((key) => Budget.keyof().options.filter((o) => o === key))) {
+    const v = repoBudget[k];
     if (v === undefined) continue;
     const cap = user.budget?.[k];
     if (cap === undefined || v <= cap) budget = { ...budget, [k]: v };
@@ -160,7 +164,8 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
   }
 
   let models = user.models;
-  const modelChanges = Object.entries(definedOnly(repo.models ?? {})).filter(([k, v]) => user.models?.[k as keyof typeof user.models] !== v);
+  const userModels = new Map<string, unknown>(Object.entries(user.models ?? {}));
+  const modelChanges = Object.entries(definedOnly(repo.models ?? {})).filter(([k, v]) => userModels.get(k) !== v);
   if (modelChanges.length) {
     if (opts.trusted) models = { ...user.models, ...Object.fromEntries(modelChanges) };
     else for (const [k, v] of modelChanges) refuse(`models.${k}: ${clip(String(v))}`, UNTRUSTED);
@@ -211,7 +216,7 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
   // The voice is the desk's, not a repository's: a cloned repository must not make the machine talk.
   if (repo.notify) refuse('notify', "how Kairos speaks to you is yours to set — set notify in $KAIROS_HOME/policy.yaml");
 
-  const policy = definedOnly({
+  const policy = definedOnly<Policy>({
     version: 1 as const,
     triggers,
     budget,
@@ -226,7 +231,7 @@ export function mergeRepoPolicy(user: Policy, repo: Policy, opts: { trusted: boo
     retention: user.retention,
     notify: user.notify,
     ...ambient,
-  }) as Policy;
+  });
   return { policy, refused, fromRepo };
 }
 
@@ -345,13 +350,10 @@ function union(a: readonly string[] | undefined, b: readonly string[] | undefine
   return [...new Set([...(a ?? []), ...(b ?? [])])];
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 function mergeObjects<T extends object>(a: T | undefined, b: T | undefined): T | undefined {
-  if (!a && !b) return undefined;
-  return { ...a, ...definedOnly(b ?? {}) } as T;
+  if (!b) return a && { ...a };
+  return { ...a, ...definedOnly(b) };
 }
 
 function clip(s: string): string {

@@ -21,7 +21,7 @@ export const PROTECTED_WRITE_PATTERNS: readonly string[] = [
 
 // Compiled on first use (the first agent write), not when the daemon starts.
 let protectedMatcher: picomatch.Matcher | undefined;
-const isProtectedGlob = (p: string): boolean => (protectedMatcher ??= picomatch(PROTECTED_WRITE_PATTERNS as string[], { dot: true, nocase: true }))(p);
+const isProtectedGlob = (p: string): boolean => (protectedMatcher ??= picomatch([...PROTECTED_WRITE_PATTERNS], { dot: true, nocase: true }))(p);
 
 /** Why a repository-relative path may not be written, or undefined when it may. */
 export function protectedReason(rel: string): string | undefined {

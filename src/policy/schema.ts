@@ -5,6 +5,7 @@ import { GIT_EVENT_TYPES } from '../events/event.js';
 import { parseRule } from './rules.js';
 import { MEMORY_SIZE_RE, parseMemorySize } from './sandbox/size.js';
 import { messageOf } from '../core/errors.js';
+import { isRecord } from '../core/record.js';
 
 /**
  * The policy file's shape. This schema is the single source of truth: the TypeScript types
@@ -37,7 +38,7 @@ export const Duration = z
   .describe('A duration: "500ms", "30s", "5m", "2h", "1d", or a whole number of milliseconds.');
 export type Duration = z.infer<typeof Duration>;
 
-export const GIT_TRIGGER_TYPES = GIT_EVENT_TYPES.map((t) => t.slice(4)) as [string, ...string[]];
+export const GIT_TRIGGER_TYPES: readonly string[] = GIT_EVENT_TYPES.map((t) => t.slice(4));
 
 /**
  * A glob is matched against paths relative to the repository root, so an absolute glob or one
@@ -411,7 +412,7 @@ export const Policy = z
       if (!Array.isArray(triggers)) return;
       const first = new Map<string, number>();
       triggers.forEach((t: unknown, i) => {
-        const name = (t as { name?: unknown } | null)?.name;
+        const name = isRecord(t) ? t.name : undefined;
         if (typeof name !== 'string') return;
         const j = first.get(name);
         if (j === undefined) first.set(name, i);

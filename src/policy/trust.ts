@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Db } from '../store/db.js';
 import { inTrustTransaction, pinRepoTrust, repoTrustPin, unpinRepoTrust } from '../store/trust-store.js';
 import { AuditLog } from './audit.js';
-import { isAbsent, isErrno, UserInputError, messageOf } from '../core/errors.js';
+import { isAbsent, isErrno, UserInputError, messageOf, errnoCode } from '../core/errors.js';
 
 /**
  * Trust and provenance (policy layer 2). A repository is untrusted until the user runs
@@ -104,7 +104,7 @@ function realRepo(repoDir: string): string {
   try {
     return fs.realpathSync(repoDir);
   } catch (e) {
-    throw new TrustError(`cannot trust ${repoDir}: ${(e as NodeJS.ErrnoException).code ?? messageOf(e)} — pass an existing repository directory`, { cause: e });
+    throw new TrustError(`cannot trust ${repoDir}: ${errnoCode(e) ?? messageOf(e)} — pass an existing repository directory`, { cause: e });
   }
 }
 

@@ -52,7 +52,7 @@ export function resolveInRoot(root: string, p: string, home?: string): Resolved 
     try {
       cur = fs.realpathSync(next);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
+      const code = errnoCode(e);
       if (code === 'ELOOP') return { ok: false, reason: `'${p}' is a symlink loop` };
       // A dangling symlink still points somewhere: follow its target lexically.
       const link = readLink(next);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { stripTerminalEscapes } from './terminal-text.js';
 import { redactText } from '../policy/filter.js';
+import { errnoCode } from '../core/errors.js';
 
 export interface DailyLogEntry {
   at: Date;
@@ -55,7 +56,7 @@ export function readDailyLog(home: string, date: Date): string | null {
   try {
     return fs.readFileSync(dailyLogPath(home, date), 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if (errnoCode(e) === 'ENOENT') return null;
     throw e;
   }
 }
@@ -75,13 +76,13 @@ function ensureDailyLogFile(file: string, date: Date): void {
   try {
     fs.linkSync(tmp, file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'EEXIST') return;
     // Filesystems without hard links: exclusive create is the next best thing.
     try {
       fs.writeFileSync(file, heading, { flag: 'wx' });
     } catch (e2) {
-      if ((e2 as NodeJS.ErrnoException).code !== 'EEXIST') throw e2;
+      if (errnoCode(e2) !== 'EEXIST') throw e2;
     }
   } finally {
     fs.rmSync(tmp, { force: true });

@@ -12,7 +12,8 @@ import {
   type NotifyAction,
   type ProposalNotice,
 } from './notify-actions.js';
-import { UnavailableError, messageOf } from '../core/errors.js';
+import { UnavailableError, errnoCode, messageOf } from '../core/errors.js';
+import { isRecord } from '../core/record.js';
 
 /**
  * Proposal notifications with Approve / Deny / Show buttons on Linux, through
@@ -147,7 +148,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       const busError = new Promise<never>((_, reject) => (failed = reject));
       busError.catch(() => undefined);
       bus.on('error', (e: unknown) => {
-        log.debug({ err: (e as Error)?.message }, 'D-Bus session bus connection lost');
+        log.debug({ err: messageOf(e) }, 'D-Bus session bus connection lost');
         connecting = null;
         failed(e instanceof Error ? e : new Error(String(e)));
       });
@@ -195,8 +196,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
         outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: true, result: req.action === 'show' ? withoutDiff(result) : result };
         if (req.action === 'show') outcome.opened = await showDiff(req.approvalId, result);
       } catch (e) {
-        const err = e as Error & { code?: unknown };
-        outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: false, error: { message: err.message, code: typeof err.code === 'string' ? err.code : 'error' } };
+        outcome = { notificationId, approvalId: req.approvalId, action: req.action, ok: false, error: { message: messageOf(e), code: errnoCode(e) ?? 'error' } };
       }
       log[outcome.ok ? 'info' : 'warn']({ approval: outcome.approvalId, action: outcome.action, ok: outcome.ok, error: outcome.error?.message }, 'notification action answered');
       try {
@@ -223,7 +223,7 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
   };
 
   const showDiff = async (approvalId: string, result: unknown): Promise<OpenResult> => {
-    const diff = (result as { diff?: unknown } | null)?.diff;
+    const diff = isRecord(result) ? result.diff : undefined;
     try {
       return await openFile(writeDiffForViewing(options.home, approvalId, typeof diff === 'string' ? diff : null));
     } catch (e) {

@@ -1,5 +1,6 @@
 import type { DecisionReport } from '../pipeline/decision-report.js';
 import { appendDailyLog } from './daily-log.js';
+import { asError } from '../core/errors.js';
 
 /**
  * What a decision on a proposal says to the person: one daily-log line (every decision, with who
@@ -49,7 +50,7 @@ export function logDecision(home: string, r: DecisionReport, onError?: (e: Error
   try {
     appendDailyLog(home, { at: r.at, ...(r.repo ? { repo: r.repo } : {}), text: decisionLogText(r) });
   } catch (e) {
-    onError?.(e as Error);
+    onError?.(asError(e));
   }
 }
 

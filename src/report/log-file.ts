@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { errnoCode } from '../core/errors.js';
 
 export interface RotationOptions {
   /** Rotate once the file reaches this size. Default 10 MiB. */
@@ -130,6 +131,6 @@ function renameIfExists(from: string, to: string): void {
   try {
     fs.renameSync(from, to);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (errnoCode(e) !== 'ENOENT') throw e;
   }
 }

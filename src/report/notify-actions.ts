@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRecord } from '../core/record.js';
 import { prepareNotification, type ShownNotification } from './notify.js';
 import type { OpenResult } from './show-diff.js';
 
@@ -100,7 +101,7 @@ export function outcomeNotification(o: ActionOutcome): { title: string; body: st
     return { title: elsewhere ? `Kairos: ${id} was already decided` : `Kairos: ${o.action} of ${id} refused`, body: o.error?.message ?? 'the daemon refused it', urgent: !elsewhere };
   }
   if (o.action === 'approve') {
-    const files = (o.result as { files?: unknown } | null)?.files;
+    const files = isRecord(o.result) ? o.result.files : undefined;
     const n = Array.isArray(files) ? files.length : 0;
     return { title: `Kairos applied ${id}`, body: `${n} file${n === 1 ? '' : 's'} changed in your tree.\nUndo: kairos undo ${id}`, urgent: false };
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ControlCall } from './notify-actions.js';
 import { stripTerminalEscapes, truncateText } from './terminal-text.js';
 import { messageOf } from '../core/errors.js';
+import { isRecord } from '../core/record.js';
 
 /** The tray's pure part: what the icon and menu show for a state, and the control call a click makes. */
 // ---------------------------------------------------------------------------------------------
@@ -227,7 +228,8 @@ export async function readTrayState(control: ControlCall, local?: () => LocalTra
   let status: Record<string, unknown>;
   let pending: PendingApproval[];
   try {
-    status = (await control('status', {})) as Record<string, unknown>;
+    const answer = await control('status', {});
+    status = isRecord(answer) ? answer : {};
     pending = z.array(PendingApproval).parse(await control('approvals.pending', {}));
   } catch (e) {
     let facts: LocalTrayFacts = {};
@@ -248,7 +250,7 @@ export async function readTrayState(control: ControlCall, local?: () => LocalTra
     }
   }
   const fromStatus = typeof status.spend === 'object' && status.spend !== null ? spendFacts(status.spend as Parameters<typeof spendFacts>[0]) : null;
-  const modelPaused = (status.model_steps as { paused?: unknown } | undefined)?.paused;
+  const modelPaused = isRecord(status.model_steps) ? status.model_steps.paused : undefined;
   return {
     online: true,
     paused: typeof status.paused === 'boolean' ? status.paused : (facts.paused ?? false),

@@ -7,6 +7,7 @@ import type { LogSink } from './logger.js';
 import { trayIconPng } from './tray-icons.js';
 import { menuStructure, type TrayItem, type TrayModel } from './tray-menu.js';
 import { UnavailableError } from '../core/errors.js';
+import { isRecord } from '../core/record.js';
 
 /** The tray binary shipped in the systray2 package, driven over its JSON-lines stdin/stdout protocol. */
 // ---------------------------------------------------------------------------------------------
@@ -186,9 +187,10 @@ export class TrayProcess {
       });
       const rl = readline.createInterface({ input: proc.stdout! });
       rl.on('line', (line) => {
-        let msg: { type?: unknown; __id?: unknown };
+        let msg: Record<string, unknown>;
         try {
-          msg = JSON.parse(line) as typeof msg;
+          const parsed: unknown = JSON.parse(line);
+          msg = isRecord(parsed) ? parsed : {};
         } catch {
           this.o.log?.debug({ line: line.slice(0, 200) }, 'tray binary printed a non-JSON line');
           return;

@@ -34,7 +34,8 @@ export * from './tray-menu.js';
 export * from './tray-process.js';
 import { itemsByKey, onClick, readTrayState, trayMenu, type LocalTrayFacts, type TrayItem, type TrayModel, type TrayState } from './tray-menu.js';
 import { TrayProcess, TrayUnavailableError, locateTrayBinary, trayEnvironment } from './tray-process.js';
-import { messageOf } from '../core/errors.js';
+import { messageOf, asError } from '../core/errors.js';
+import { isRecord } from '../core/record.js';
 
 // ---------------------------------------------------------------------------------------------
 // Running it
@@ -116,7 +117,7 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
         return;
       }
       try {
-        const result = effect.after === 'open-diff' ? await showAndOpen(effect.params.id as string) : await o.control(effect.method, effect.params);
+        const result = effect.after === 'open-diff' ? await showAndOpen(String(effect.params.id)) : await o.control(effect.method, effect.params);
         log?.info({ action: item.key }, 'tray action done');
         o.onAction?.(item, { ok: true, result });
       } catch (e) {
@@ -127,8 +128,9 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
     });
 
   const showAndOpen = async (id: string): Promise<unknown> => {
-    const r = (await o.control('approvals.show', { id })) as { diff?: unknown } | null;
-    const file = writeDiffForViewing(o.home, id, typeof r?.diff === 'string' ? r.diff : null);
+    const r = await o.control('approvals.show', { id });
+    const diff = isRecord(r) ? r.diff : undefined;
+    const file = writeDiffForViewing(o.home, id, typeof diff === 'string' ? diff : null);
     const opened = await openDiff(file);
     // Nothing could show it: say what to run, where the person will see it (the tray's log line, the action result).
     if (!opened.opened) log?.warn({ file, why: opened.why }, `nothing here could open the diff; run: kairos show ${id}`);
@@ -171,7 +173,7 @@ export async function runTray(o: TrayRunOptions): Promise<RunningTray> {
       failures++;
       log?.warn({ err: messageOf(e), failures }, 'tray binary failed to start');
       if (failures >= MAX_RESTARTS || !(e instanceof TrayUnavailableError)) {
-        void stop(e as Error);
+        void stop(asError(e));
         throw e;
       }
       return;

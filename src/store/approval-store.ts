@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Db } from './db.js';
 import { randomProposalId } from './proposal-store.js';
-import { StoreError } from '../core/errors.js';
+import { StoreError, errnoCode } from '../core/errors.js';
 
 export const ApprovalKind = z.enum(['proposal', 'command']);
 export type ApprovalKind = z.infer<typeof ApprovalKind>;
@@ -159,7 +159,7 @@ export class ApprovalStore {
         if (a.taskId !== null) this.linkTask(id, a.taskId);
         return this.get(id)!;
       } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') continue;
+        if (errnoCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') continue;
         throw err;
       }
     }
@@ -167,43 +167,43 @@ export class ApprovalStore {
   }
 
   get(id: string): Approval | null {
-    const row = this.db.prepare('SELECT * FROM approvals WHERE id = ?').get(id) as ApprovalRow | undefined;
+    const row = this.db.prepare<[string], ApprovalRow>('SELECT * FROM approvals WHERE id = ?').get(id);
     return row ? fromRow(row) : null;
   }
 
   /** Pending and not yet expired at `nowIso`, oldest first. */
   pending(nowIso: string): Approval[] {
     const rows = this.db
-      .prepare("SELECT * FROM approvals WHERE state = 'pending' AND expires_at > ? ORDER BY created_at, rowid")
-      .all(nowIso) as ApprovalRow[];
+      .prepare<[string], ApprovalRow>("SELECT * FROM approvals WHERE state = 'pending' AND expires_at > ? ORDER BY created_at, rowid")
+      .all(nowIso);
     return rows.map(fromRow);
   }
 
   /** Pending but past their expiry at `nowIso`. */
   due(nowIso: string): Approval[] {
     const rows = this.db
-      .prepare("SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ? ORDER BY expires_at, rowid")
-      .all(nowIso) as ApprovalRow[];
+      .prepare<[string], ApprovalRow>("SELECT * FROM approvals WHERE state = 'pending' AND expires_at <= ? ORDER BY expires_at, rowid")
+      .all(nowIso);
     return rows.map(fromRow);
   }
 
   inState(state: ApprovalState): Approval[] {
-    return (this.db.prepare('SELECT * FROM approvals WHERE state = ? ORDER BY rowid').all(state) as ApprovalRow[]).map(fromRow);
+    return this.db.prepare<[ApprovalState], ApprovalRow>('SELECT * FROM approvals WHERE state = ? ORDER BY rowid').all(state).map(fromRow);
   }
 
   /** Approvals for one proposal that are not finally decided (pending or applying). */
   openForProposal(proposalId: string): Approval[] {
     const rows = this.db
-      .prepare("SELECT * FROM approvals WHERE proposal_id = ? AND state IN ('pending', 'applying') ORDER BY rowid")
-      .all(proposalId) as ApprovalRow[];
+      .prepare<[string], ApprovalRow>("SELECT * FROM approvals WHERE proposal_id = ? AND state IN ('pending', 'applying') ORDER BY rowid")
+      .all(proposalId);
     return rows.map(fromRow);
   }
 
   /** The pending, unexpired approval of an identical proposal (same repository, same diff hash), if one waits. */
   pendingWithHash(repo: string, hash: string, nowIso: string): Approval | null {
     const row = this.db
-      .prepare("SELECT * FROM approvals WHERE repo = ? AND hash = ? AND state = 'pending' AND expires_at > ? ORDER BY created_at, rowid LIMIT 1")
-      .get(repo, hash, nowIso) as ApprovalRow | undefined;
+      .prepare<[string, string, string], ApprovalRow>("SELECT * FROM approvals WHERE repo = ? AND hash = ? AND state = 'pending' AND expires_at > ? ORDER BY created_at, rowid LIMIT 1")
+      .get(repo, hash, nowIso);
     return row ? fromRow(row) : null;
   }
 
@@ -214,28 +214,28 @@ export class ApprovalStore {
 
   /** Every task the approval decides for, in the order they were linked. */
   linkedTasks(approvalId: string): string[] {
-    const rows = this.db.prepare('SELECT task_id FROM approval_tasks WHERE approval_id = ? ORDER BY rowid').all(approvalId) as { task_id: string }[];
+    const rows = this.db.prepare<[string], { task_id: string }>('SELECT task_id FROM approval_tasks WHERE approval_id = ? ORDER BY rowid').all(approvalId);
     return rows.map((r) => r.task_id);
   }
 
   /** The approvals that decide for a task, newest first. */
   forTask(taskId: string): Approval[] {
     const rows = this.db
-      .prepare('SELECT a.* FROM approvals a JOIN approval_tasks t ON t.approval_id = a.id WHERE t.task_id = ? ORDER BY a.created_at DESC, a.rowid DESC')
-      .all(taskId) as ApprovalRow[];
+      .prepare<[string], ApprovalRow>('SELECT a.* FROM approvals a JOIN approval_tasks t ON t.approval_id = a.id WHERE t.task_id = ? ORDER BY a.created_at DESC, a.rowid DESC')
+      .all(taskId);
     return rows.map(fromRow);
   }
 
   /** Ids starting with `prefix` (lower-case letters and digits only), at most `limit`; an index range, not a scan. */
   idsWithPrefix(prefix: string, limit = 10): string[] {
     if (!/^[a-z0-9]+$/.test(prefix)) return [];
-    const rows = this.db.prepare("SELECT id FROM approvals WHERE id >= ? AND id < ? || '~' ORDER BY id LIMIT ?").all(prefix, prefix, limit) as { id: string }[];
+    const rows = this.db.prepare<[string, string, number], { id: string }>("SELECT id FROM approvals WHERE id >= ? AND id < ? || '~' ORDER BY id LIMIT ?").all(prefix, prefix, limit);
     return rows.map((r) => r.id).filter((id) => id.startsWith(prefix));
   }
 
   /** Every approval ever queued for one proposal, newest first. */
   forProposal(proposalId: string): Approval[] {
-    const rows = this.db.prepare('SELECT * FROM approvals WHERE proposal_id = ? ORDER BY created_at DESC, rowid DESC').all(proposalId) as ApprovalRow[];
+    const rows = this.db.prepare<[string], ApprovalRow>('SELECT * FROM approvals WHERE proposal_id = ? ORDER BY created_at DESC, rowid DESC').all(proposalId);
     return rows.map(fromRow);
   }
 
@@ -278,7 +278,7 @@ export class ApprovalStore {
   }
 
   token(tokenHash: string): TokenRow | null {
-    return (this.db.prepare('SELECT * FROM approval_tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined) ?? null;
+    return this.db.prepare<[string], TokenRow>('SELECT * FROM approval_tokens WHERE token_hash = ?').get(tokenHash) ?? null;
   }
 
   /**
@@ -298,7 +298,7 @@ export class ApprovalStore {
   }
 
   setting(key: string): { value: string; updatedAt: string } | null {
-    const row = this.db.prepare('SELECT value, updated_at FROM daemon_settings WHERE key = ?').get(key) as { value: string; updated_at: string } | undefined;
+    const row = this.db.prepare<[string], { value: string; updated_at: string }>('SELECT value, updated_at FROM daemon_settings WHERE key = ?').get(key);
     return row ? { value: row.value, updatedAt: row.updated_at } : null;
   }
 
@@ -310,17 +310,17 @@ export class ApprovalStore {
 
   /** When the first pending approval expires (ISO), or null when none is pending. */
   nextPendingExpiry(): string | null {
-    return this.db.prepare("SELECT min(expires_at) FROM approvals WHERE state = 'pending'").pluck().get() as string | null;
+    return this.db.prepare<[], string | null>("SELECT min(expires_at) FROM approvals WHERE state = 'pending'").pluck().get() ?? null;
   }
 
   /** Approvals with a linked task still `proposed`, `applied` or `undone`, which may lag the approval's decision. */
   withFollowingTasks(): string[] {
     const rows = this.db
-      .prepare(
+      .prepare<[], { approval_id: string }>(
         `SELECT DISTINCT l.approval_id FROM tasks t JOIN approval_tasks l ON l.task_id = CAST(t.id AS TEXT)
          WHERE t.state IN ('proposed', 'applied', 'undone')`,
       )
-      .all() as { approval_id: string }[];
+      .all();
     return rows.map((r) => r.approval_id);
   }
 }

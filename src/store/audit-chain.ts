@@ -44,7 +44,7 @@ export interface AuditHead {
 }
 
 export function readHead(db: Database.Database): AuditHead | undefined {
-  return db.prepare('SELECT first_id, first_prev_hash, last_id, count, hash, updated_at FROM audit_head WHERE id = 1').get() as AuditHead | undefined;
+  return db.prepare<[], AuditHead>('SELECT first_id, first_prev_hash, last_id, count, hash, updated_at FROM audit_head WHERE id = 1').get();
 }
 
 /**
@@ -56,7 +56,7 @@ export function chainUnlinkedRows(db: Database.Database, now: string): number {
   let prev = head?.hash ?? GENESIS_HASH;
   let lastId = head?.last_id ?? 0;
   let count = head?.count ?? 0;
-  const rows = db.prepare("SELECT * FROM audit WHERE hash = '' ORDER BY id").all() as Array<HashedRow & { id: number }>;
+  const rows = db.prepare<[], HashedRow & { id: number }>("SELECT * FROM audit WHERE hash = '' ORDER BY id").all();
   const link = db.prepare('UPDATE audit SET prev_hash = ?, hash = ? WHERE id = ?');
   for (const r of rows) {
     const h = rowHash(r, prev);
@@ -66,7 +66,7 @@ export function chainUnlinkedRows(db: Database.Database, now: string): number {
     count++;
   }
   // An empty table starts its chain at the next id AUTOINCREMENT hands out (ids are never reused).
-  const seq = (db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").get() as { seq: number } | undefined)?.seq ?? 0;
+  const seq = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").get()?.seq ?? 0;
   const firstId = head?.first_id ?? rows[0]?.id ?? seq + 1;
   db.prepare(
     `INSERT INTO audit_head (id, first_id, first_prev_hash, last_id, count, hash, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?)
@@ -106,11 +106,11 @@ type StoredRow = HashedRow & { id: number; prev_hash: string; hash: string };
 export function verifyChain(db: Database.Database): ChainReport {
   return db.transaction((): ChainReport => {
     const head = readHead(db) ?? null;
-    const rows = db.prepare('SELECT * FROM audit ORDER BY id').iterate() as IterableIterator<StoredRow>;
+    const rows = db.prepare<[], StoredRow>('SELECT * FROM audit ORDER BY id').iterate();
     // Returning from inside the for-of closes the statement's cursor before the transaction ends.
     const fail = (n: number, kind: ChainProblemKind, id: number | null, message: string): ChainReport => ({ ok: false, rows: n, head, problem: { kind, id, message } });
     if (!head) {
-      const any = db.prepare('SELECT id FROM audit ORDER BY id LIMIT 1').get() as { id: number } | undefined;
+      const any = db.prepare<[], { id: number }>('SELECT id FROM audit ORDER BY id LIMIT 1').get();
       if (any) return { ok: false, rows: 0, head, problem: { kind: 'head', id: null, message: 'the audit head row is missing (audit_head was deleted): the chain cannot be checked against its recorded end' } };
       return { ok: true, rows: 0, head };
     }

@@ -82,7 +82,7 @@ export class AuditStore {
       args.push(q.taskId);
     }
     const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return this.db.prepare(sql).all(...args, q.limit ?? 100) as StoredAuditRow[];
+    return this.db.prepare<(string | number)[], StoredAuditRow>(sql).all(...args, q.limit ?? 100);
   }
 
   /**
@@ -95,8 +95,8 @@ export class AuditStore {
         const head = readHead(this.db);
         if (!head || keepFromId <= head.first_id) return 0;
         const from = Math.min(keepFromId, head.last_id + 1);
-        const first = this.db.prepare('SELECT prev_hash FROM audit WHERE id = ?').get(from) as { prev_hash: string } | undefined;
-        const gone = (this.db.prepare('SELECT count(*) AS n FROM audit WHERE id >= ? AND id < ?').get(head.first_id, from) as { n: number }).n;
+        const first = this.db.prepare<[number], { prev_hash: string }>('SELECT prev_hash FROM audit WHERE id = ?').get(from);
+        const gone = this.db.prepare<[number, number], { n: number }>('SELECT count(*) AS n FROM audit WHERE id >= ? AND id < ?').get(head.first_id, from)?.n ?? 0;
         this.db
           .prepare('UPDATE audit_head SET first_id = ?, first_prev_hash = ?, count = count - ?, updated_at = ? WHERE id = 1')
           .run(from, first?.prev_hash ?? head.hash, gone, new Date().toISOString());
@@ -110,6 +110,6 @@ export class AuditStore {
 
 /** Reads rows' hashes by id (undefined: gone by retention, or never there), one prepared statement for many reads. */
 export function auditHashReader(db: Db): (id: number) => string | undefined {
-  const hashOf = db.prepare('SELECT hash FROM audit WHERE id = ?');
-  return (id) => (hashOf.get(id) as { hash: string } | undefined)?.hash;
+  const hashOf = db.prepare<[number], { hash: string }>('SELECT hash FROM audit WHERE id = ?');
+  return (id) => hashOf.get(id)?.hash;
 }

@@ -42,7 +42,7 @@ export function migrate(db: Db): void {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
   const applied = new Set(
-    (db.prepare('SELECT id FROM schema_migrations').all() as { id: number }[]).map((r) => r.id),
+    db.prepare<[], { id: number }>('SELECT id FROM schema_migrations').all().map((r) => r.id),
   );
   for (const m of allMigrations()) {
     if (applied.has(m.id)) continue;

@@ -78,14 +78,14 @@ export function recordDecision(db: Db, d: DecisionRecord): number {
  */
 export function lastLook(db: Db, repo: string): { contentHash: string; at: number } | undefined {
   const r = db
-    .prepare(`SELECT content_hash, at FROM decisions WHERE repo = ? AND looked = 1 ORDER BY id DESC LIMIT 1`)
-    .get(repo) as { content_hash: string; at: number } | undefined;
+    .prepare<[string], { content_hash: string; at: number }>(`SELECT content_hash, at FROM decisions WHERE repo = ? AND looked = 1 ORDER BY id DESC LIMIT 1`)
+    .get(repo);
   return r && { contentHash: r.content_hash, at: r.at };
 }
 
 /** The outcomes of the last `limit` decisions a model answered about, newest first. */
 export function recentLooks(db: Db, repo: string, limit: number): Array<{ at: number; outcome: DecisionOutcome }> {
-  return db.prepare(`SELECT at, outcome FROM decisions WHERE repo = ? AND looked = 1 ORDER BY id DESC LIMIT ?`).all(repo, limit) as Array<{ at: number; outcome: DecisionOutcome }>;
+  return db.prepare<[string, number], { at: number; outcome: DecisionOutcome }>(`SELECT at, outcome FROM decisions WHERE repo = ? AND looked = 1 ORDER BY id DESC LIMIT ?`).all(repo, limit);
 }
 
 /**
@@ -95,13 +95,13 @@ export function recentLooks(db: Db, repo: string, limit: number): Array<{ at: nu
  */
 export function decisionsForContext(db: Db, repo: string, limit = 5, acts = 3): DecisionRow[] {
   const rows = db
-    .prepare(
+    .prepare<[string, number, string, number], DecisionRow>(
       `SELECT * FROM decisions WHERE id IN (
          SELECT id FROM (SELECT id FROM decisions WHERE repo = ? AND looked = 1 ORDER BY id DESC LIMIT ?)
          UNION
          SELECT id FROM (SELECT id FROM decisions WHERE repo = ? AND outcome = 'act' ORDER BY id DESC LIMIT ?)
        ) ORDER BY id`,
     )
-    .all(repo, limit, repo, acts) as DecisionRow[];
+    .all(repo, limit, repo, acts);
   return rows;
 }

@@ -27,12 +27,12 @@ export function insertSkippedDream(db: Db, repo: string, now: number, reason: st
 
 /** The repository's latest finished dream. */
 export function lastDoneDream(db: Db, repo: string): DreamRunRow | undefined {
-  return db.prepare(`SELECT * FROM dream_runs WHERE repo = ? AND state = 'done' ORDER BY started_at DESC LIMIT 1`).get(repo) as DreamRunRow | undefined;
+  return db.prepare<[string], DreamRunRow>(`SELECT * FROM dream_runs WHERE repo = ? AND state = 'done' ORDER BY started_at DESC LIMIT 1`).get(repo);
 }
 
 /** The id of the repository's newest user event, or null when it has none. */
 export function newestUserEventId(db: Db, repo: string): number | null {
-  return (db.prepare(`SELECT MAX(id) AS id FROM events WHERE repo = ? AND origin = 'user'`).get(repo) as { id: number | null }).id;
+  return db.prepare<[string], { id: number | null }>(`SELECT MAX(id) AS id FROM events WHERE repo = ? AND origin = 'user'`).get(repo)?.id ?? null;
 }
 
 /**
@@ -42,7 +42,7 @@ export function newestUserEventId(db: Db, repo: string): number | null {
 export function takeDreamLock(db: Db, repo: string, now: number, ttlMs: number): number | undefined {
   return db
     .transaction((): number | undefined => {
-      const held = db.prepare(`SELECT * FROM dream_runs WHERE repo = ? AND state = 'running'`).get(repo) as DreamRunRow | undefined;
+      const held = db.prepare<[string], DreamRunRow>(`SELECT * FROM dream_runs WHERE repo = ? AND state = 'running'`).get(repo);
       if (held) {
         if ((held.lock_expires_at ?? 0) > now) return undefined;
         db.prepare(`UPDATE dream_runs SET state = 'failed', reason = 'did not finish (lock expired)', finished_at = ? WHERE id = ?`).run(now, held.id);
@@ -62,9 +62,7 @@ export function finishDream(db: Db, runId: number, end: DreamRunEnd): void {
 
 /** When the last finished dream started, and the newest run of any state (for `kairos status`). */
 export function dreamHistory(db: Db, repo: string): { doneAt: number | undefined; latest: { started_at: number; state: string; reason: string | null } | undefined } {
-  const done = db.prepare(`SELECT started_at FROM dream_runs WHERE repo = ? AND state = 'done' ORDER BY started_at DESC, id DESC LIMIT 1`).get(repo) as { started_at: number } | undefined;
-  const latest = db.prepare(`SELECT started_at, state, reason FROM dream_runs WHERE repo = ? ORDER BY id DESC LIMIT 1`).get(repo) as
-    | { started_at: number; state: string; reason: string | null }
-    | undefined;
+  const done = db.prepare<[string], { started_at: number }>(`SELECT started_at FROM dream_runs WHERE repo = ? AND state = 'done' ORDER BY started_at DESC, id DESC LIMIT 1`).get(repo);
+  const latest = db.prepare<[string], { started_at: number; state: string; reason: string | null }>(`SELECT started_at, state, reason FROM dream_runs WHERE repo = ? ORDER BY id DESC LIMIT 1`).get(repo);
   return { doneAt: done?.started_at, latest };
 }

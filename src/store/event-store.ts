@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
-import type { EventDraft, StoredEvent } from '../events/event.js';
+import { EventDraft, type StoredEvent } from '../events/event.js';
+import { StoreError } from '../core/errors.js';
 
 interface EventRow {
   id: number;
@@ -18,8 +19,12 @@ export interface EventQuery {
   types?: string[] | undefined;
 }
 
+/** A stored row back to its event, checked against the same schema its draft passed on the way in. */
 function fromRow(r: EventRow): StoredEvent {
-  const e = { id: r.id, type: r.type, repo: r.repo, at: r.at, origin: r.origin, data: JSON.parse(r.data) } as StoredEvent;
+  const draft = { type: r.type, repo: r.repo, at: r.at, origin: r.origin, data: JSON.parse(r.data), ...(r.path !== null && { path: r.path }) };
+  const parsed = EventDraft.safeParse(draft);
+  if (!parsed.success) throw new StoreError(`event ${r.id} in the store does not match the event schema: ${parsed.error.message}`, { cause: parsed.error });
+  const e: StoredEvent = { ...parsed.data, id: r.id };
   if (r.path !== null) e.path = r.path;
   return e;
 }
@@ -67,7 +72,7 @@ export class EventStore {
 
   /** Events stored but not yet settled into a batch: replayed after a crash. */
   unsettled(): StoredEvent[] {
-    const rows = this.db.prepare('SELECT * FROM events WHERE settled_at IS NULL ORDER BY id').all() as EventRow[];
+    const rows = this.db.prepare<[], EventRow>('SELECT * FROM events WHERE settled_at IS NULL ORDER BY id').all();
     return rows.map(fromRow);
   }
 
@@ -76,7 +81,7 @@ export class EventStore {
     // Chunked: SQLite limits the number of bound parameters in one statement.
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
-      const rows = this.db.prepare(`SELECT * FROM events WHERE id IN (${chunk.map(() => '?').join(',')}) ORDER BY id`).all(...chunk) as EventRow[];
+      const rows = this.db.prepare<number[], EventRow>(`SELECT * FROM events WHERE id IN (${chunk.map(() => '?').join(',')}) ORDER BY id`).all(...chunk);
       out.push(...rows.map(fromRow));
     }
     return out;
@@ -110,12 +115,12 @@ export class EventStore {
       args.push(q.afterId);
     }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`;
-    return this.db.prepare(sql).all(...args, limit) as EventRow[];
+    return this.db.prepare<unknown[], EventRow>(sql).all(...args, limit);
   }
 
   /** How many events are stored. Counted once per store object, then kept up to date by its writes and prunes. */
   count(): number {
-    this.total ??= (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    this.total ??= this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events').get()?.n ?? 0;
     return this.total;
   }
 
@@ -126,7 +131,7 @@ export class EventStore {
 
   /** The newest event's id; 0 when there is none. */
   maxId(): number {
-    return (this.db.prepare('SELECT max(id) AS id FROM events').get() as { id: number | null }).id ?? 0;
+    return this.db.prepare<[], { id: number | null }>('SELECT max(id) AS id FROM events').get()?.id ?? 0;
   }
 
   /** Retention removed `n` rows. */
@@ -138,7 +143,7 @@ export class EventStore {
 /** The notes of the `kairos poke` events of one batch, oldest first. */
 export function pokeNotes(db: Db, batchId: number): string[] {
   return db
-    .prepare("SELECT json_extract(e.data, '$.note') AS note FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' AND json_extract(e.data, '$.note') IS NOT NULL ORDER BY e.id")
+    .prepare<[number], string>("SELECT json_extract(e.data, '$.note') AS note FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' AND json_extract(e.data, '$.note') IS NOT NULL ORDER BY e.id")
     .pluck()
-    .all(batchId) as string[];
+    .all(batchId);
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from './db.js';
-import { StoreError } from '../core/errors.js';
+import { StoreError, errnoCode } from '../core/errors.js';
 
 export const ProposalState = z.enum(['proposed', 'applying', 'applied', 'undoing', 'undone', 'discarded']);
 export type ProposalState = z.infer<typeof ProposalState>;
@@ -144,7 +144,7 @@ export class ProposalStore {
         ins.run(id, p.taskId, p.repo, p.base, p.diff, p.hash, p.summary, JSON.stringify(p.files), p.costMicros, p.createdAt);
         return this.get(id)!;
       } catch (err) {
-        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') continue;
+        if (errnoCode(err) === 'SQLITE_CONSTRAINT_PRIMARYKEY') continue;
         throw err;
       }
     }
@@ -152,26 +152,26 @@ export class ProposalStore {
   }
 
   get(id: string): Proposal | null {
-    const row = this.db.prepare('SELECT * FROM proposals WHERE id = ?').get(id) as ProposalRow | undefined;
+    const row = this.db.prepare<[string], ProposalRow>('SELECT * FROM proposals WHERE id = ?').get(id);
     return row ? fromRow(row) : null;
   }
 
   forTask(taskId: string | number): Proposal[] {
-    const rows = this.db.prepare('SELECT * FROM proposals WHERE task_id = ? ORDER BY created_at, rowid').all(String(taskId)) as ProposalRow[];
+    const rows = this.db.prepare<[string], ProposalRow>('SELECT * FROM proposals WHERE task_id = ? ORDER BY created_at, rowid').all(String(taskId));
     return rows.map(fromRow);
   }
 
   inStates(states: readonly ProposalState[]): Proposal[] {
     const rows = this.db
-      .prepare(`SELECT * FROM proposals WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY rowid`)
-      .all(...states) as ProposalRow[];
+      .prepare<ProposalState[], ProposalRow>(`SELECT * FROM proposals WHERE state IN (${states.map(() => '?').join(', ')}) ORDER BY rowid`)
+      .all(...states);
     return rows.map(fromRow);
   }
 
   /** Ids starting with `prefix` (lower-case letters and digits only), at most `limit`; an index range, not a scan. */
   idsWithPrefix(prefix: string, limit = 10): string[] {
     if (!/^[a-z0-9]+$/.test(prefix)) return [];
-    const rows = this.db.prepare("SELECT id FROM proposals WHERE id >= ? AND id < ? || '~' ORDER BY id LIMIT ?").all(prefix, prefix, limit) as { id: string }[];
+    const rows = this.db.prepare<[string, string, number], { id: string }>("SELECT id FROM proposals WHERE id >= ? AND id < ? || '~' ORDER BY id LIMIT ?").all(prefix, prefix, limit);
     return rows.map((r) => r.id).filter((id) => id.startsWith(prefix));
   }
 
@@ -206,7 +206,7 @@ export class ProposalStore {
   }
 
   undo(id: string): UndoPoint | null {
-    const row = this.db.prepare('SELECT undo FROM proposals WHERE id = ?').get(id) as { undo: string | null } | undefined;
+    const row = this.db.prepare<[string], { undo: string | null }>('SELECT undo FROM proposals WHERE id = ?').get(id);
     return row?.undo ? UndoPoint.parse(JSON.parse(row.undo)) : null;
   }
 

@@ -17,7 +17,7 @@ export function taskFailedSince(db: Db, repo: string, sinceIso: string): boolean
 
 /** The type and path of the repository's newest user events, newest first. */
 export function recentUserEvents(db: Db, repo: string, limit: number): Array<{ type: string; path: string | null }> {
-  return db.prepare(`SELECT type, path FROM events WHERE repo = ? AND origin = 'user' ORDER BY id DESC LIMIT ?`).all(repo, limit) as Array<{ type: string; path: string | null }>;
+  return db.prepare<[string, number], { type: string; path: string | null }>(`SELECT type, path FROM events WHERE repo = ? AND origin = 'user' ORDER BY id DESC LIMIT ?`).all(repo, limit);
 }
 
 export interface FinishedTaskSummary {
@@ -31,17 +31,17 @@ export interface FinishedTaskSummary {
 /** The repository's newest finished tasks, newest first. */
 export function recentFinishedTasks(db: Db, repo: string, limit: number): FinishedTaskSummary[] {
   return db
-    .prepare(
+    .prepare<[string, number], FinishedTaskSummary>(
       `SELECT trigger, state, exit_code, finished_at, output FROM tasks
        WHERE repo = ? AND finished_at IS NOT NULL ORDER BY id DESC LIMIT ?`,
     )
-    .all(repo, limit) as FinishedTaskSummary[];
+    .all(repo, limit);
 }
 
 /** The stored `data` of the newest `git.commit` events among `eventIds` (at most `limit`), newest first. */
 export function commitEventData(db: Db, repo: string, eventIds: readonly number[], limit: number): string[] {
   const rows = db
-    .prepare(`SELECT data FROM events WHERE repo = ? AND type = 'git.commit' AND id IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?`)
-    .all(repo, JSON.stringify(eventIds), limit) as Array<{ data: string }>;
+    .prepare<[string, string, number], { data: string }>(`SELECT data FROM events WHERE repo = ? AND type = 'git.commit' AND id IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?`)
+    .all(repo, JSON.stringify(eventIds), limit);
   return rows.map((r) => r.data);
 }

@@ -23,11 +23,11 @@ export class RepoStore {
   }
 
   watched(): string[] {
-    return (this.db.prepare('SELECT path FROM repos WHERE watched = 1 ORDER BY path').all() as { path: string }[]).map((r) => r.path);
+    return this.db.prepare<[], { path: string }>('SELECT path FROM repos WHERE watched = 1 ORDER BY path').all().map((r) => r.path);
   }
 
   gitState(repo: string): string | null {
-    const row = this.db.prepare('SELECT git_state FROM repos WHERE path = ?').get(repo) as { git_state: string | null } | undefined;
+    const row = this.db.prepare<[string], { git_state: string | null }>('SELECT git_state FROM repos WHERE path = ?').get(repo);
     return row?.git_state ?? null;
   }
 
@@ -36,6 +36,6 @@ export class RepoStore {
   }
 
   get(repo: string): RepoRow | undefined {
-    return this.db.prepare('SELECT * FROM repos WHERE path = ?').get(repo) as RepoRow | undefined;
+    return this.db.prepare<[string], RepoRow>('SELECT * FROM repos WHERE path = ?').get(repo);
   }
 }

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { isFinal, TASK_STATES } from './task-states.js';
+import { StoreError } from '../core/errors.js';
 
 /** How long stored history is kept; 0 keeps it forever. */
 export interface RetentionSettings {
@@ -114,20 +115,20 @@ export async function pruneStore(db: Db, settings: RetentionSettings, o: PruneOp
  */
 function openApprovalTasks(db: Db): Set<number> {
   // Written out, not bound: SQLite uses the partial index approvals_open_task only for this very term.
-  const ids = db.prepare("SELECT task_id FROM approvals WHERE state IN ('pending', 'applying')").pluck().all() as Array<string | null>;
+  const ids = db.prepare<[], string | null>("SELECT task_id FROM approvals WHERE state IN ('pending', 'applying')").pluck().all();
   return new Set(ids.filter((id): id is string => id !== null).map(Number));
 }
 
 /** Batches that must keep their events: those of a live task or of a task with an open approval. */
 function protectedBatches(db: Db): Set<number> {
   const live = db
-    .prepare(`SELECT batch_id FROM tasks WHERE state IN (${LIVE_TASK_STATES.map(() => '?').join(', ')}) AND batch_id IS NOT NULL`)
+    .prepare<string[], number>(`SELECT batch_id FROM tasks WHERE state IN (${LIVE_TASK_STATES.map(() => '?').join(', ')}) AND batch_id IS NOT NULL`)
     .pluck()
-    .all(...LIVE_TASK_STATES) as number[];
+    .all(...LIVE_TASK_STATES);
   const keep = new Set(live);
-  const byId = db.prepare('SELECT batch_id FROM tasks WHERE id = ?').pluck();
+  const byId = db.prepare<[number], number | null>('SELECT batch_id FROM tasks WHERE id = ?').pluck();
   for (const id of openApprovalTasks(db)) {
-    const b = byId.get(id) as number | null | undefined;
+    const b = byId.get(id);
     if (b != null) keep.add(b);
   }
   return keep;
@@ -139,15 +140,15 @@ class EventPruner {
   private readonly unlink;
   private readonly remove;
   constructor(private readonly db: Db) {
-    this.page = db.prepare('SELECT id, at, settled_at FROM events WHERE id > ? ORDER BY id LIMIT ?');
-    this.batchesOf = db.prepare('SELECT batch_id FROM batch_events WHERE event_id = ?').pluck();
+    this.page = db.prepare<[number, number], { id: number; at: string; settled_at: string | null }>('SELECT id, at, settled_at FROM events WHERE id > ? ORDER BY id LIMIT ?');
+    this.batchesOf = db.prepare<[number], number>('SELECT batch_id FROM batch_events WHERE event_id = ?').pluck();
     this.unlink = db.prepare('DELETE FROM batch_events WHERE event_id = ?');
     this.remove = db.prepare('DELETE FROM events WHERE id = ?');
   }
 
   /** One transaction's work: rows after `after`, until `limit` rows or the `deadline` (at least one row). */
   step(after: number, limit: number, cutoff: string, deadline: number): { last: number | undefined; more: boolean; deleted: number } {
-    const rows = this.page.all(after, limit) as { id: number; at: string; settled_at: string | null }[];
+    const rows = this.page.all(after, limit);
     const keep = protectedBatches(this.db);
     let deleted = 0;
     let sawOld = false;
@@ -165,7 +166,7 @@ class EventPruner {
 
   private prune(e: { id: number; settled_at: string | null }, keep: Set<number>): number {
     if (e.settled_at === null) return 0;
-    const batches = this.batchesOf.all(e.id) as number[];
+    const batches = this.batchesOf.all(e.id);
     if (batches.some((b) => keep.has(b))) return 0;
     // The batch keeps its path list and event count; only the link to the gone event goes.
     if (batches.length) this.unlink.run(e.id);
@@ -181,7 +182,9 @@ class TaskPruner {
   private readonly batchEvents;
   private readonly batch;
   constructor(private readonly db: Db) {
-    this.page = db.prepare('SELECT id, state, batch_id, created_at, finished_at FROM tasks WHERE id > ? ORDER BY id LIMIT ?');
+    this.page = db.prepare<[number, number], { id: number; state: string; batch_id: number | null; created_at: string; finished_at: string | null }>(
+      'SELECT id, state, batch_id, created_at, finished_at FROM tasks WHERE id > ? ORDER BY id LIMIT ?',
+    );
     this.transitions = db.prepare('DELETE FROM task_transitions WHERE task_id = ?');
     this.remove = db.prepare('DELETE FROM tasks WHERE id = ?');
     this.batchStillUsed = db.prepare('SELECT 1 FROM tasks WHERE batch_id = ? LIMIT 1');
@@ -191,7 +194,7 @@ class TaskPruner {
 
   /** As EventPruner.step. */
   step(after: number, limit: number, cutoff: string, deadline: number): { last: number | undefined; more: boolean; tasks: number; batches: number } {
-    const rows = this.page.all(after, limit) as { id: number; state: string; batch_id: number | null; created_at: string; finished_at: string | null }[];
+    const rows = this.page.all(after, limit);
     const awaited = openApprovalTasks(this.db);
     let tasks = 0;
     let batches = 0;
@@ -220,13 +223,20 @@ async function incrementalVacuum(db: Db, o: PruneOptions, timed: <T>(fn: () => T
   if (db.pragma('auto_vacuum', { simple: true }) !== 2) return 0;
   let freed = 0;
   for (;;) {
-    const free = db.pragma('freelist_count', { simple: true }) as number;
+    const free = freelistCount(db);
     if (free === 0 || stop()) return freed;
     const n = Math.min(free, VACUUM_PAGES_PER_STEP);
     timed(() => db.pragma(`incremental_vacuum(${n})`));
-    freed += free - (db.pragma('freelist_count', { simple: true }) as number);
+    freed += free - freelistCount(db);
     await o.pause();
   }
+}
+
+/** The store's free pages. `pragma()` is typed unknown; SQLite answers this one with an integer. */
+function freelistCount(db: Db): number {
+  const n = db.pragma('freelist_count', { simple: true });
+  if (typeof n !== 'number') throw new StoreError(`PRAGMA freelist_count answered ${String(n)}, not a number of pages`);
+  return n;
 }
 
 /**
@@ -235,8 +245,8 @@ async function incrementalVacuum(db: Db, o: PruneOptions, timed: <T>(fn: () => T
  */
 export function oldestRows(db: Db): { eventAt: string | undefined; taskCreatedAt: string | undefined } {
   return {
-    eventAt: db.prepare('SELECT at FROM events ORDER BY id LIMIT 1').pluck().get() as string | undefined,
-    taskCreatedAt: db.prepare('SELECT created_at FROM tasks ORDER BY id LIMIT 1').pluck().get() as string | undefined,
+    eventAt: db.prepare<[], string>('SELECT at FROM events ORDER BY id LIMIT 1').pluck().get(),
+    taskCreatedAt: db.prepare<[], string>('SELECT created_at FROM tasks ORDER BY id LIMIT 1').pluck().get(),
   };
 }
 

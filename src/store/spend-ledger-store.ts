@@ -78,17 +78,19 @@ export class SpendLedgerStore {
     // A task's total includes its workers' rows (spend_task_caps.parent_task_id), so a coordinator
     // that goes on after a split is charged for what its workers spent.
     const where = window === 'task' ? `(task_id = ? OR task_id IN (SELECT task_id FROM spend_task_caps WHERE parent_task_id = ?))` : `${COLUMN[window]} = ?`;
-    return this.db
-      .prepare(
+    // An aggregate without GROUP BY always returns its one row; the fallback only satisfies the type.
+    const sums = this.db
+      .prepare<string[], { committed: number; open: number }>(
         `SELECT COALESCE(SUM(CASE WHEN state = 'open' THEN 0 ELSE cost_micro END), 0) AS committed,
                 COALESCE(SUM(CASE WHEN state = 'open' THEN reserved_micro ELSE 0 END), 0) AS open
          FROM spend_reservations WHERE ${where} AND state != 'released'`,
       )
-      .get(...(window === 'task' ? [key, key] : [key])) as { committed: number; open: number };
+      .get(...(window === 'task' ? [key, key] : [key]));
+    return sums ?? { committed: 0, open: 0 };
   }
 
   taskCap(taskId: string): TaskCapRow | undefined {
-    return this.db.prepare('SELECT cap_micro, parent_task_id FROM spend_task_caps WHERE task_id = ?').get(taskId) as TaskCapRow | undefined;
+    return this.db.prepare<[string], TaskCapRow>('SELECT cap_micro, parent_task_id FROM spend_task_caps WHERE task_id = ?').get(taskId);
   }
 
   setTaskCap(taskId: string, capMicro: number, parentTaskId: string | null, now: number): void {
@@ -130,7 +132,7 @@ export class SpendLedgerStore {
   }
 
   reservation(id: number): ReservationRow | undefined {
-    return this.db.prepare('SELECT * FROM spend_reservations WHERE id = ?').get(id) as ReservationRow | undefined;
+    return this.db.prepare<[number], ReservationRow>('SELECT * FROM spend_reservations WHERE id = ?').get(id);
   }
 
   settle(id: number, u: SettledUsage, now: number): void {
@@ -155,7 +157,7 @@ export class SpendLedgerStore {
 
   /** Marks every open reservation reconciled at its worst case; returns the rows as they were. */
   reconcileOpen(now: number): ReservationRow[] {
-    const open = this.db.prepare(`SELECT * FROM spend_reservations WHERE state = 'open'`).all() as ReservationRow[];
+    const open = this.db.prepare<[], ReservationRow>(`SELECT * FROM spend_reservations WHERE state = 'open'`).all();
     this.db
       .prepare(
         `UPDATE spend_reservations SET state = 'reconciled', cost_micro = reserved_micro, closed_at = ?,

@@ -43,8 +43,8 @@ export class SpendRecoveryStore {
   /** The model of the task's latest step down after repeated overloads, if any. */
   latestOverloadFallback(taskId: string): string | undefined {
     const r = this.db
-      .prepare(`SELECT to_model FROM spend_ladder_steps WHERE task_id = ? AND cause = 'overloaded' AND to_model IS NOT NULL ORDER BY id DESC LIMIT 1`)
-      .get(taskId) as { to_model: string } | undefined;
+      .prepare<[string], { to_model: string }>(`SELECT to_model FROM spend_ladder_steps WHERE task_id = ? AND cause = 'overloaded' AND to_model IS NOT NULL ORDER BY id DESC LIMIT 1`)
+      .get(taskId);
     return r?.to_model;
   }
 

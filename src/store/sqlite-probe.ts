@@ -24,9 +24,10 @@ export async function probeSqlite(file: string): Promise<SqliteProbe> {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const db = new Database(file);
     try {
-      const journalMode = db.pragma('journal_mode = WAL', { simple: true }) as string;
+      // pragma() is typed unknown; `journal_mode` answers the mode's name.
+      const journalMode = String(db.pragma('journal_mode = WAL', { simple: true }));
       db.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);');
-      const version = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+      const version = db.prepare<[], { v: string }>('SELECT sqlite_version() AS v').get()?.v ?? 'unknown';
       return { kind: 'opened', journalMode, version };
     } finally {
       db.close();

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { StoreError, type KairosErrorOptions } from '../core/errors.js';
+import { StoreError, errnoCode, messageOf, type KairosErrorOptions } from '../core/errors.js';
 
 /** SQLite result codes (primary code of an extended one) that mean the file is not a usable database. */
 const DAMAGED_CODES = ['SQLITE_CORRUPT', 'SQLITE_NOTADB'];
@@ -7,8 +7,8 @@ const DAMAGED_CODES = ['SQLITE_CORRUPT', 'SQLITE_NOTADB'];
 const FULL_CODES = ['SQLITE_FULL'];
 
 function sqliteCode(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.startsWith('SQLITE_') ? code : undefined;
+  const code = errnoCode(e);
+  return code?.startsWith('SQLITE_') ? code : undefined;
 }
 
 function hasCode(e: unknown, codes: readonly string[]): boolean {
@@ -20,7 +20,7 @@ function hasCode(e: unknown, codes: readonly string[]): boolean {
 export function isDiskFull(e: unknown): boolean {
   if (hasCode(e, FULL_CODES)) return true;
   // An I/O error on write can also be the disk filling up under SQLite's feet.
-  return (e as { code?: unknown } | null)?.code === 'ENOSPC' || /database or disk is full/i.test((e as Error | null)?.message ?? '');
+  return errnoCode(e) === 'ENOSPC' || (e instanceof Error && /database or disk is full/i.test(messageOf(e)));
 }
 
 export function isDamaged(e: unknown): boolean {

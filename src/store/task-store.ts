@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import { mergeTaskData, readTaskData, type TaskData, type TaskDataPatch } from './task-data.js';
 import { canMove, type TaskState } from './task-states.js';
+import { z } from 'zod';
 import { StoreError } from '../core/errors.js';
 
 export interface TaskRow {
@@ -41,6 +42,9 @@ export interface HeldTask {
 
 /** A row as SQLite returns it: `data` still text. */
 type StoredTaskRow = Omit<TaskRow, 'data' | 'data_problem'> & { data: string };
+
+/** `batches.paths`: the JSON array of the batch's paths, as createBatchTask writes it. */
+const BatchPaths = z.array(z.string());
 
 /** Told once per task (per store) when a row's JSON did not fully parse; the daemon logs it. */
 export type BadTaskData = (taskId: number, problem: string) => void;
@@ -83,12 +87,11 @@ export class TaskStore {
   createBatchTask(b: NewBatch): { taskId: number; batchId: number; joined: boolean } {
     return this.db.transaction(() => {
       const queued = this.db
-        .prepare("SELECT id, batch_id FROM tasks WHERE repo = ? AND trigger = ? AND state = 'queued' ORDER BY id LIMIT 1")
-        .get(b.repo, b.trigger) as { id: number; batch_id: number | null } | undefined;
+        .prepare<[string, string], { id: number; batch_id: number | null }>("SELECT id, batch_id FROM tasks WHERE repo = ? AND trigger = ? AND state = 'queued' ORDER BY id LIMIT 1")
+        .get(b.repo, b.trigger);
       const insEv = this.db.prepare('INSERT OR IGNORE INTO batch_events (batch_id, event_id, trigger) VALUES (?, ?, ?)');
       if (queued?.batch_id != null) {
-        const batch = this.db.prepare('SELECT paths FROM batches WHERE id = ?').get(queued.batch_id) as { paths: string };
-        const paths = new Set<string>(JSON.parse(batch.paths) as string[]);
+        const paths = new Set<string>(this.batchPaths(queued.batch_id));
         for (const p of b.paths) paths.add(p);
         for (const id of b.eventIds) insEv.run(queued.batch_id, id, b.trigger);
         this.db
@@ -132,7 +135,7 @@ export class TaskStore {
 
   /** Triggers that already hold this event in a batch (so a replay does not batch it twice). */
   triggersHolding(eventId: number): Set<string> {
-    const rows = this.db.prepare('SELECT trigger FROM batch_events WHERE event_id = ?').all(eventId) as { trigger: string }[];
+    const rows = this.db.prepare<[number], { trigger: string }>('SELECT trigger FROM batch_events WHERE event_id = ?').all(eventId);
     return new Set(rows.map((r) => r.trigger));
   }
 
@@ -171,7 +174,7 @@ export class TaskStore {
   /** After a crash: a task caught running was interrupted; it is recorded, never silently re-run. */
   interruptRunning(at: string): TaskRow[] {
     return this.db.transaction(() => {
-      const running = this.rows(this.db.prepare("SELECT * FROM tasks WHERE state = 'running'").all());
+      const running = this.rows(this.db.prepare<[], StoredTaskRow>("SELECT * FROM tasks WHERE state = 'running'").all());
       for (const t of running) {
         this.move(t.id, 'running', 'interrupted', at, { reason: 'the daemon stopped while this task was running' });
       }
@@ -182,7 +185,7 @@ export class TaskStore {
   /** Merges keys into the task's JSON `data` (e.g. the pid of its command, for crash recovery). */
   patchData(id: number, patch: TaskDataPatch): void {
     this.db.transaction(() => {
-      const row = this.db.prepare('SELECT data FROM tasks WHERE id = ?').get(id) as { data: string } | undefined;
+      const row = this.db.prepare<[number], { data: string }>('SELECT data FROM tasks WHERE id = ?').get(id);
       if (!row) return;
       // Merged into the stored text, not the parsed view: keys this version cannot read survive a patch.
       this.db.prepare('UPDATE tasks SET data = ? WHERE id = ?').run(mergeTaskData(row.data, patch), id);
@@ -202,22 +205,24 @@ export class TaskStore {
   /** Queued tasks the gate holds, oldest first. */
   held(): HeldTask[] {
     const rows = this.db
-      .prepare("SELECT id, repo, trigger, held_reason, held_until, held_since FROM tasks WHERE state = 'queued' AND held_reason IS NOT NULL ORDER BY id")
-      .all() as Array<{ id: number; repo: string; trigger: string; held_reason: string; held_until: string | null; held_since: string }>;
+      .prepare<[], { id: number; repo: string; trigger: string; held_reason: string; held_until: string | null; held_since: string }>(
+        "SELECT id, repo, trigger, held_reason, held_until, held_since FROM tasks WHERE state = 'queued' AND held_reason IS NOT NULL ORDER BY id",
+      )
+      .all();
     return rows.map((r) => ({ id: r.id, repo: r.repo, trigger: r.trigger, reason: r.held_reason, until: r.held_until, since: r.held_since }));
   }
 
   queued(): TaskRow[] {
-    return this.rows(this.db.prepare("SELECT * FROM tasks WHERE state = 'queued' ORDER BY id").all());
+    return this.rows(this.db.prepare<[], StoredTaskRow>("SELECT * FROM tasks WHERE state = 'queued' ORDER BY id").all());
   }
 
   get(id: number): TaskRow | undefined {
-    return this.row(this.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id));
+    return this.row(this.db.prepare<[number], StoredTaskRow>('SELECT * FROM tasks WHERE id = ?').get(id));
   }
 
   batchPaths(batchId: number): string[] {
-    const row = this.db.prepare('SELECT paths FROM batches WHERE id = ?').get(batchId) as { paths: string } | undefined;
-    return row ? (JSON.parse(row.paths) as string[]) : [];
+    const row = this.db.prepare<[number], { paths: string }>('SELECT paths FROM batches WHERE id = ?').get(batchId);
+    return row ? BatchPaths.parse(JSON.parse(row.paths)) : [];
   }
 
   /**
@@ -230,7 +235,7 @@ export class TaskStore {
 
   /** Task starts since `since` in a repository, for the gate's rate limits. */
   startsSince(repo: string, since: string): Array<{ trigger: string; at: Date }> {
-    const rows = this.db.prepare('SELECT trigger, started_at FROM tasks WHERE repo = ? AND started_at >= ?').all(repo, since) as { trigger: string; started_at: string }[];
+    const rows = this.db.prepare<[string, string], { trigger: string; started_at: string }>('SELECT trigger, started_at FROM tasks WHERE repo = ? AND started_at >= ?').all(repo, since);
     return rows.map((r) => ({ trigger: r.trigger, at: new Date(r.started_at) }));
   }
 
@@ -238,14 +243,14 @@ export class TaskStore {
   lastFinished(repo: string, trigger: string, beforeId?: number): TaskRow | undefined {
     return this.row(
       this.db
-        .prepare(`SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND state IN ('done','failed') AND id < ? ORDER BY id DESC LIMIT 1`)
+        .prepare<[string, string, number], StoredTaskRow>(`SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND state IN ('done','failed') AND id < ? ORDER BY id DESC LIMIT 1`)
         .get(repo, trigger, beforeId ?? Number.MAX_SAFE_INTEGER),
     );
   }
 
   lastStarted(repo: string, trigger: string): TaskRow | undefined {
     return this.row(
-      this.db.prepare('SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1').get(repo, trigger),
+      this.db.prepare<[string, string], StoredTaskRow>('SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1').get(repo, trigger),
     );
   }
 
@@ -261,13 +266,15 @@ export class TaskStore {
       args.push(q.state);
     }
     args.push(q.limit ?? 50);
-    return this.rows(this.db.prepare(`SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`).all(...args));
+    return this.rows(this.db.prepare<unknown[], StoredTaskRow>(`SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`).all(...args));
   }
 
   /** Every task row leaves the store through here: its JSON parsed once, a bad one flagged (never thrown). */
-  private row(raw: unknown): TaskRow | undefined {
-    if (raw === undefined) return undefined;
-    const r = raw as StoredTaskRow;
+  private row(r: StoredTaskRow | undefined): TaskRow | undefined {
+    return r === undefined ? undefined : this.toTaskRow(r);
+  }
+
+  private toTaskRow(r: StoredTaskRow): TaskRow {
     const { data, problem } = readTaskData(r.data);
     if (problem !== null && this.onBadData && !this.reported.has(r.id)) {
       this.reported.add(r.id);
@@ -276,8 +283,8 @@ export class TaskStore {
     return { ...r, data, data_problem: problem };
   }
 
-  private rows(raw: unknown[]): TaskRow[] {
-    return raw.map((r) => this.row(r)!);
+  private rows(stored: StoredTaskRow[]): TaskRow[] {
+    return stored.map((r) => this.toTaskRow(r));
   }
 
   private logTransition(id: number, from: TaskState | null, to: TaskState, at: string, reason: string | null): void {

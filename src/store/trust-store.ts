@@ -23,7 +23,7 @@ export function unpinRepoTrust(db: Db, repo: string): boolean {
 }
 
 export function repoTrustPin(db: Db, repo: string): RepoTrustPin | undefined {
-  return db.prepare('SELECT trusted_at, trusted_policy_sha FROM repos WHERE path = ?').get(repo) as RepoTrustPin | undefined;
+  return db.prepare<[string], RepoTrustPin>('SELECT trusted_at, trusted_policy_sha FROM repos WHERE path = ?').get(repo);
 }
 
 /** Runs fn in one IMMEDIATE transaction: a change of trust and its audit rows land together or not at all. */
@@ -44,5 +44,5 @@ export function unpinPluginTrust(db: Db, dir: string): boolean {
 }
 
 export function pluginTrustDigest(db: Db, dir: string): string | undefined {
-  return (db.prepare('SELECT digest FROM plugin_trust WHERE dir = ?').get(dir) as { digest: string } | undefined)?.digest;
+  return db.prepare<[string], { digest: string }>('SELECT digest FROM plugin_trust WHERE dir = ?').get(dir)?.digest;
 }

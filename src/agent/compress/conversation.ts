@@ -1,4 +1,5 @@
 import type { Message, ToolResultBlock } from './types.js';
+import { isRecord } from '../../core/record.js';
 
 /** What the assistant asked for, found by a tool_result's tool_use_id. */
 export interface ToolCall {
@@ -13,7 +14,7 @@ export function indexToolCalls(messages: readonly Message[]): Map<string, ToolCa
     if (m.role !== 'assistant' || typeof m.content === 'string') return;
     for (const b of m.content) {
       if (b.type !== 'tool_use') continue;
-      const input = b.input && typeof b.input === 'object' ? (b.input as Record<string, unknown>) : {};
+      const input = isRecord(b.input) ? b.input : {};
       calls.set(b.id, { name: b.name, input, messageIndex });
     }
   });

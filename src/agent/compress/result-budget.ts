@@ -4,6 +4,7 @@ import path from 'node:path';
 import { estimateTextTokens, toolResultText } from './tokens.js';
 import { isStub, rewriteToolResults } from './conversation.js';
 import type { Message, ToolResultBlock } from './types.js';
+import { errnoCode } from '../../core/errors.js';
 
 /**
  * Stage 1. A single tool result over the budget is written to disk whole and replaced by its head
@@ -30,7 +31,7 @@ function spill(dir: string, text: string): string {
   try {
     fs.writeFileSync(file, text, { flag: 'wx' });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (errnoCode(err) !== 'EEXIST') throw err;
   }
   return file;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { git, type GitLocation } from '../../git/safe-git.js';
 import { isDotGitName } from './content-rules.js';
-import { RefusedError } from '../../core/errors.js';
+import { RefusedError, errnoCode } from '../../core/errors.js';
 
 /**
  * The daemon's own walk of a worktree the agent touched: readdir's file types (lstat where the file
@@ -81,7 +81,7 @@ export async function walkWorktree(
       try {
         dirents = fs.readdirSync(dir ? path.join(root, dir) : root, { withFileTypes: true });
       } catch (e) {
-        out.problems.push({ path: dir || '.', why: `'${dir || '.'}' cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
+        out.problems.push({ path: dir || '.', why: `'${dir || '.'}' cannot be read (${errnoCode(e) ?? 'error'})` });
         continue;
       }
       for (const d of dirents) {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { z } from 'zod';
 import { HookConfigError, parseHooksSettings, type HooksSettings } from './registry.js';
-import { messageOf } from '../../core/errors.js';
+import { messageOf, errnoCode } from '../../core/errors.js';
 
 /**
  * Imports the `hooks` section of a Claude Code settings file (.claude/settings.json,
@@ -35,7 +35,7 @@ export function readHooksFile(file: string): HooksSettings {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if (errnoCode(e) === 'ENOENT') return {};
     throw new HookConfigError(`${file}: cannot read it (${messageOf(e)}) — check its permissions`, [], { cause: e });
   }
   let json: unknown;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { readHooksFile } from './claude-import.js';
 import { HookConfigError, type HookSource } from './registry.js';
 import { errnoCode, isAbsent, messageOf } from '../../core/errors.js';
+import { isRecord } from '../../core/record.js';
 
 /**
  * Where a session's hooks are read from, in configuration order:
@@ -68,8 +69,8 @@ function listJson(dir: string): string[] {
 /** An untrusted file is never run, only reported; a broken one must not stop the session. */
 function peekHooks(file: string): unknown {
   try {
-    const json = JSON.parse(fs.readFileSync(file, 'utf8')) as { hooks?: unknown } | null;
-    return json?.hooks;
+    const json: unknown = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return isRecord(json) ? json.hooks : undefined;
   } catch {
     // Read only to report what an untrusted file would add; it is never run, so nothing is lost.
     return undefined;

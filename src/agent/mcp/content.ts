@@ -4,18 +4,12 @@
  * when there is no text. Long output is cut in the middle, keeping its head and tail.
  */
 
-interface Block {
-  type: string;
-  text?: unknown;
-  mimeType?: unknown;
-  uri?: unknown;
-  name?: unknown;
-  resource?: { uri?: unknown; text?: unknown; mimeType?: unknown };
-}
+import { isRecord } from '../../core/record.js';
 
 export function resultText(result: { content?: unknown; structuredContent?: unknown; toolResult?: unknown }, limit: number): string {
   const parts: string[] = [];
-  const blocks = Array.isArray(result.content) ? (result.content as Block[]) : [];
+  // The server is untrusted: a block that is not an object shows as an unknown kind rather than throwing.
+  const blocks = Array.isArray(result.content) ? result.content.map((b: unknown) => (isRecord(b) ? b : {})) : [];
   for (const b of blocks) parts.push(blockText(b));
   if (parts.length === 0 && result.structuredContent !== undefined) parts.push(JSON.stringify(result.structuredContent));
   // Servers speaking the 2024-10-07 protocol answer {toolResult} instead of {content}.
@@ -29,15 +23,16 @@ function asText(v: unknown, absent = ''): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-function blockText(b: Block): string {
+function blockText(b: Record<string, unknown>): string {
+  const resource = isRecord(b.resource) ? b.resource : undefined;
   switch (b.type) {
     case 'text':
       return asText(b.text);
     case 'image':
     case 'audio':
-      return `[${b.type} ${asText(b.mimeType)} omitted]`;
+      return `[${String(b.type)} ${asText(b.mimeType)} omitted]`;
     case 'resource':
-      return typeof b.resource?.text === 'string' ? b.resource.text : `[resource ${asText(b.resource?.uri)} (${asText(b.resource?.mimeType, 'binary')}) omitted]`;
+      return typeof resource?.text === 'string' ? resource.text : `[resource ${asText(resource?.uri)} (${asText(resource?.mimeType, 'binary')}) omitted]`;
     case 'resource_link':
       return `[resource link: ${asText(b.name)} ${asText(b.uri)}]`;
     default:

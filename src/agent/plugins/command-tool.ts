@@ -1,5 +1,6 @@
 import { runHookCommand } from '../hooks/runner.js';
 import type { PluginTool } from './manifest.js';
+import { isRecord } from '../../core/record.js';
 
 /**
  * Runs a plugin's command tool: the model's input as JSON on stdin, the answer on stdout (a JSON
@@ -74,8 +75,8 @@ export async function runCommandTool(tool: CommandTool, input: unknown, opts: Ru
  * input as untrusted.
  */
 export function checkInput(schema: PluginTool['input_schema'], input: unknown): string | undefined {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) return 'expected a JSON object';
-  const obj = input as Record<string, unknown>;
+  if (!isRecord(input)) return 'expected a JSON object';
+  const obj = input;
   for (const key of schema.required ?? []) {
     if (!(key in obj)) return `'${key}' is required`;
   }

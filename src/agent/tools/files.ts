@@ -8,7 +8,7 @@ import { git as safeGit } from '../../git/safe-git.js';
 import type { ToolInput } from './schemas.js';
 import { ToolError } from './tool-error.js';
 import { gitGrepMatches, shownPath, type GrepMatch } from './grep-output.js';
-import { messageOf } from '../../core/errors.js';
+import { messageOf, errnoCode } from '../../core/errors.js';
 
 /** Where file tools act: the task's worktree, plus read-only folders (the compression spill folder). */
 export interface FileScope {
@@ -77,7 +77,7 @@ async function openRegular(where: { abs: string; rel: string; root: string }, fl
   try {
     fh = await fs.promises.open(where.abs, flags | O_NOFOLLOW | O_NONBLOCK, 0o644);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     if (code === 'ENOENT') throw new ToolError(`${where.rel}: no such file${missingHint}`, { cause: e });
     if (code === 'EISDIR') throw new ToolError(`${where.rel} is a folder; use list_files`, { cause: e });
     if (code === 'ELOOP') throw new ToolError(`${where.rel} became a symlink while it was being opened; refused`, { cause: e });

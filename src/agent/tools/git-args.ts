@@ -161,10 +161,10 @@ export function checkGitToolArgs(root: string, input: readonly string[]): string
   const args = [...input];
   if (args[0] === 'git') args.shift();
   const sub = args[0];
-  if (!sub || !(GIT_TOOL_COMMANDS as readonly string[]).includes(sub)) {
+  const cmd = GIT_TOOL_COMMANDS.find((c) => c === sub);
+  if (!cmd) {
     throw new ToolError(`git ${sub ?? ''}: only ${GIT_TOOL_COMMANDS.join(', ')} are allowed`);
   }
-  const cmd = sub as GitToolCommand;
   if (args.length > MAX_ARGS) throw new ToolError(`git ${cmd}: at most ${MAX_ARGS} arguments`);
   const spec = SPECS[cmd];
   const out: string[] = [cmd, ...FORCED[cmd]];

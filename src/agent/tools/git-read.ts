@@ -36,8 +36,9 @@ const DEFAULT_OUTPUT_LIMIT = 100_000;
  */
 export async function gitRead(scope: GitToolScope, input: ToolInput<'git'>): Promise<string> {
   const tokens = typeof input.args === 'string' ? parse(input.args) : input.args;
-  if (tokens.some((t) => typeof t !== 'string')) throw new ToolError('git: shell operators, globs and variables are not allowed; pass plain arguments');
-  const args = checkGitToolArgs(scope.git.workTree, tokens as string[]);
+  const words = tokens.filter((t): t is string => typeof t === 'string');
+  if (words.length !== tokens.length) throw new ToolError('git: shell operators, globs and variables are not allowed; pass plain arguments');
+  const args = checkGitToolArgs(scope.git.workTree, words);
   const sub = args[0]!;
   const limit = scope.outputLimit ?? DEFAULT_OUTPUT_LIMIT;
 

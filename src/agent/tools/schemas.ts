@@ -79,10 +79,11 @@ function deepFreeze<T>(value: T): T {
 /** The tool definitions sent to the Messages API. */
 export function toolSpecs(role: AgentRole = 'coordinator'): Anthropic.Tool[] {
   builtInSpecs ??= deepFreeze(
-    (Object.keys(ToolInputs) as ToolName[]).map((name): Anthropic.Tool => {
+    Object.keys(ToolInputs).filter(isToolName).map((name): Anthropic.Tool => {
       const { $schema: _drop, ...schema } = z.toJSONSchema(ToolInputs[name]) as Record<string, unknown>;
-      return { name, description: DESCRIPTIONS[name], input_schema: schema as Anthropic.Tool.InputSchema };
+      // Every tool input is a z.object, so its JSON schema already says type 'object'; written again for the type.
+      return { name, description: DESCRIPTIONS[name], input_schema: { ...schema, type: 'object' as const } };
     }),
   );
-  return builtInSpecs.filter((t) => toolAllowedFor(role, t.name as ToolName));
+  return builtInSpecs.filter((t) => isToolName(t.name) && toolAllowedFor(role, t.name));
 }

@@ -5,7 +5,11 @@ import { KairosError, messageOf } from '../../core/errors.js';
 // Loaded on first need: only patterns with modifier groups use it, and a CLI call may need none.
 let rewriter: typeof RewritePattern | undefined;
 const rewritePattern: typeof RewritePattern = (...args) => {
-  rewriter ??= createRequire(import.meta.url)('regexpu-core') as typeof RewritePattern;
+  if (!rewriter) {
+    // require() is typed any: the annotation names what the package exports.
+    const loaded: typeof RewritePattern = createRequire(import.meta.url)('regexpu-core');
+    rewriter = loaded;
+  }
   return rewriter(...args);
 };
 

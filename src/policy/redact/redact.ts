@@ -319,8 +319,13 @@ export function redactText(text: string, opts?: RedactOptions): string {
  * Every string inside a plain JSON-like value, redacted (objects and arrays are copied; other
  * values are returned as they are). Keys are kept: they are names the code chose.
  */
-export function redactDeep<T>(value: T, opts?: RedactOptions): T {
-  return deep(value, opts ?? {}, 0) as T;
+export function redactDeep(value: unknown, opts?: RedactOptions): unknown {
+  return deep(value, opts ?? {}, 0);
+}
+
+/** redactDeep for a record whose keys the caller goes on reading (a copy; every string inside redacted). */
+export function redactRecord(value: Readonly<Record<string, unknown>>, opts?: RedactOptions): Record<string, unknown> {
+  return deepRecord(value, opts ?? {}, 0);
 }
 
 const MAX_DEPTH = 64;
@@ -330,6 +335,10 @@ function deep(v: unknown, opts: RedactOptions, depth: number): unknown {
   if (v === null || typeof v !== 'object' || depth > MAX_DEPTH) return v;
   if (Array.isArray(v)) return v.map((x) => deep(x, opts, depth + 1));
   if (Buffer.isBuffer(v) || v instanceof Date) return v;
+  return deepRecord(v, opts, depth);
+}
+
+function deepRecord(v: object, opts: RedactOptions, depth: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v)) out[k] = deep(x, opts, depth + 1);
   return out;

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import { translateRe2, Untranslatable } from './re2-to-js.js';
 import { UserInputError, messageOf } from '../../core/errors.js';
+import { isRecord } from '../../core/record.js';
 
 /**
  * Loads a gitleaks rule file (TOML, gitleaks' own format) as data and compiles it for redaction.
@@ -112,9 +113,16 @@ interface RawAllowlist {
 
 const strings = (v: unknown, where: string): string[] => {
   if (v === undefined) return [];
-  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string')) throw new SecretRulesError(`${where}: expected a list of strings`);
-  return v as string[];
+  const out = Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : [];
+  if (!Array.isArray(v) || out.length !== v.length) throw new SecretRulesError(`${where}: expected a list of strings`);
+  return out;
 };
+
+/** A TOML table's keys, or none for a value that is not a table (its fields then read as absent, as before). */
+const table = (v: unknown): Record<string, unknown> => (isRecord(v) ? v : {});
+
+/** `regexTarget`, which checkAllowlistShape has already limited to these three. */
+const allowTarget = (v: unknown): AllowTarget => (v === 'match' || v === 'line' ? v : 'secret');
 
 /** Compiles a JS RegExp from a Go pattern; `extra` adds flags (g, d). */
 export function compileRe2(pattern: string, extra = ''): RegExp {
@@ -123,7 +131,7 @@ export function compileRe2(pattern: string, extra = ''): RegExp {
 }
 
 function compileAllowlist(raw: RawAllowlist, where: string, skipped: SkippedRule[]): CompiledAllowlist | undefined {
-  const target = (raw.regexTarget ?? 'secret') as AllowTarget;
+  const target = allowTarget(raw.regexTarget);
   const and = typeof raw.condition === 'string' && raw.condition.toUpperCase() === 'AND';
   const hasPathOrCommit = strings(raw.paths, `${where}.paths`).length > 0 || strings(raw.commits, `${where}.commits`).length > 0;
   // Text to redact has no path and no commit: an AND allowlist that needs one never holds.
@@ -164,13 +172,13 @@ export function compileRuleSet(tomlText: string, source = 'inline'): RuleSet {
     throw new SecretRulesError(`${source}: not valid TOML: ${messageOf(e)}`, { cause: e });
   }
   const skipped: SkippedRule[] = [];
-  const globalRaw = [...(doc.allowlist ? [doc.allowlist] : []), ...(Array.isArray(doc.allowlists) ? doc.allowlists : [])] as RawAllowlist[];
+  const globalRaw: RawAllowlist[] = [...(doc.allowlist ? [doc.allowlist] : []), ...(Array.isArray(doc.allowlists) ? doc.allowlists : [])].map(table);
   let global: CompiledAllowlist[] | undefined;
   const compileGlobal = (): CompiledAllowlist[] =>
     (global ??= globalRaw.map((a, i) => compileAllowlist(a, `${source}: allowlists[${i}]`, skipped)).filter((a): a is CompiledAllowlist => a !== undefined));
   if (!Array.isArray(doc.rules)) throw new SecretRulesError(`${source}: no [[rules]]: this is not a gitleaks rule file`);
   const rules: SecretRule[] = [];
-  for (const [i, r] of (doc.rules as Record<string, unknown>[]).entries()) {
+  for (const [i, r] of doc.rules.map(table).entries()) {
     const id = typeof r.id === 'string' ? r.id : `rules[${i}]`;
     const where = `${source}: rule ${id}`;
     const pattern = r.regex;
@@ -178,7 +186,7 @@ export function compileRuleSet(tomlText: string, source = 'inline'): RuleSet {
       skipped.push({ id, reason: r.path !== undefined ? 'path-only rule: no text to redact' : 'no regex' });
       continue;
     }
-    const rawLists = [...(r.allowlist ? [r.allowlist] : []), ...(Array.isArray(r.allowlists) ? r.allowlists : [])] as RawAllowlist[];
+    const rawLists: RawAllowlist[] = [...(r.allowlist ? [r.allowlist] : []), ...(Array.isArray(r.allowlists) ? r.allowlists : [])].map(table);
     // Shape errors are the file's fault and are reported now; translation waits for first use.
     rawLists.forEach((a, k) => checkAllowlistShape(a, `${where}: allowlists[${k}]`));
     let compiled: CompiledRule | undefined | null = null;

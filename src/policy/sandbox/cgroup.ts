@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SandboxLimits } from './limits-config.js';
-import { messageOf } from '../../core/errors.js';
+import { messageOf, errnoCode } from '../../core/errors.js';
 
 /**
  * Control groups for sandboxed commands: one per command, named `kairos-<pid ns>-<daemon pid>-<n>`
@@ -62,14 +62,14 @@ function probe(parent: string, limitFiles: readonly string[], value: string): st
   try {
     fs.mkdirSync(dir);
   } catch (e) {
-    return `cannot create a group in ${parent} (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`;
+    return `cannot create a group in ${parent} (${errnoCode(e) ?? messageOf(e)})`;
   }
   try {
     for (const f of limitFiles) if (!fs.existsSync(path.join(dir, f))) return `${parent} does not offer ${f}`;
     fs.writeFileSync(path.join(dir, limitFiles[0]!), value);
     return undefined;
   } catch (e) {
-    return `cannot set limits in ${parent} (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})`;
+    return `cannot set limits in ${parent} (${errnoCode(e) ?? messageOf(e)})`;
   } finally {
     try {
       fs.rmdirSync(dir);
@@ -93,7 +93,7 @@ export function findCgroup2(procDir = '/proc'): { layout?: CgroupLayout; why: st
       fs.writeFileSync(path.join(parent, 'cgroup.subtree_control'), '+pids +memory');
     } catch (e) {
       // EBUSY: the group has processes of its own (v2 allows controllers only on inner groups).
-      return { why: `cannot delegate pids and memory under ${parent} (${(e as NodeJS.ErrnoException).code ?? messageOf(e)})` };
+      return { why: `cannot delegate pids and memory under ${parent} (${errnoCode(e) ?? messageOf(e)})` };
     }
   }
   const bad = probe(parent, ['pids.max', 'memory.max'], '64');
@@ -232,7 +232,7 @@ export class RunGroup {
       try {
         fs.rmdirSync(d);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') left = true;
+        if (errnoCode(e) !== 'ENOENT') left = true;
       }
     }
     return !left;
@@ -256,7 +256,7 @@ function alive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    return errnoCode(e) === 'EPERM';
   }
 }
 

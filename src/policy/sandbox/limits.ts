@@ -53,8 +53,9 @@ export function detectLimits(o: DetectLimitsOptions = {}): LimitsStatus {
   if (platform !== 'linux') return { backend: 'none', detail: `no resource limits on ${platform}` };
   const wanted = o.force ?? env.KAIROS_SANDBOX_LIMITS;
   const notes: string[] = [];
-  if (wanted && !LIMITS_BACKENDS.includes(wanted as LimitsBackend)) notes.push(`KAIROS_SANDBOX_LIMITS=${wanted} is not one of ${LIMITS_BACKENDS.join(', ')}: ignored`);
-  const want = (b: LimitsBackend): boolean => !wanted || wanted === b || !LIMITS_BACKENDS.includes(wanted as LimitsBackend);
+  const known = LIMITS_BACKENDS.some((b) => b === wanted);
+  if (wanted && !known) notes.push(`KAIROS_SANDBOX_LIMITS=${wanted} is not one of ${LIMITS_BACKENDS.join(', ')}: ignored`);
+  const want = (b: LimitsBackend): boolean => !wanted || wanted === b || !known;
   const prlimit = findExecutable('prlimit', env.PATH ?? '');
   const cpu = prlimit ? 'CPU time by prlimit' : 'no CPU time limit (prlimit, from util-linux, is missing)';
   // Why a stronger backend was not used is worth saying only when a weaker one is.

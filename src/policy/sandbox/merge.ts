@@ -2,6 +2,7 @@ import { parseDuration } from '../duration.js';
 import type { SandboxSettings } from '../schema.js';
 import { parseMemorySize } from './size.js';
 import { SANDBOX_LIMIT_DEFAULTS } from './limits-config.js';
+import { definedOnly } from '../../core/record.js';
 
 /**
  * The `sandbox:` key through the policy layers (see src/policy/merge.ts). The user's file adds to
@@ -65,11 +66,8 @@ function union(a: readonly string[] | undefined, b: readonly string[] | undefine
   return u.length ? u : undefined;
 }
 
-function definedOnly<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
 
 function compact(s: SandboxSettings): SandboxSettings | undefined {
-  const out = definedOnly(s) as SandboxSettings;
+  const out = definedOnly(s);
   return Object.keys(out).length ? out : undefined;
 }

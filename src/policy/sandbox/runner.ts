@@ -128,7 +128,8 @@ function spawnLimited(argv: string[], dataFds: string[], env: NodeJS.ProcessEnv,
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { cwd: opts.worktree, env, detached: true, stdio: ['ignore', 'pipe', 'pipe', ...dataFds.map(() => 'pipe' as const)] });
     dataFds.forEach((data, i) => {
-      const s = child.stdio[3 + i] as NodeJS.WritableStream & { on(e: 'error', f: () => void): void };
+      const s = child.stdio[3 + i];
+      if (!s || !('write' in s)) return; // stdio 'pipe' above: always a writable socket
       s.on('error', () => {}); // bwrap died before reading it: the exit says why
       s.end(data);
     });
