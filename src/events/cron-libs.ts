@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import type nodeCron from 'node-cron';
 import type { CronExpressionParser } from 'cron-parser';
+import { isRecord } from '../core/record.js';
+import { InternalError } from '../core/errors.js';
 
 /**
  * node-cron (which runs schedules) and cron-parser with luxon (which checks expressions and computes
@@ -18,12 +20,26 @@ export function cronLibsLoaded(): boolean {
   return cron !== undefined || parser !== undefined;
 }
 
+// `require` answers `any`: each library's shape is checked before it is used as its typed self.
+function isNodeCron(v: unknown): v is typeof nodeCron {
+  return isRecord(v) && typeof v.schedule === 'function' && typeof v.validate === 'function';
+}
+function isCronParser(v: unknown): v is typeof CronExpressionParser {
+  return typeof v === 'function' && 'parse' in v && typeof v.parse === 'function';
+}
+
 export function nodeCronLib(): typeof nodeCron {
-  cron ??= (require('node-cron') as { default: typeof nodeCron }).default;
-  return cron;
+  if (cron) return cron;
+  const mod: unknown = require('node-cron');
+  const lib = isRecord(mod) ? mod.default : undefined;
+  if (!isNodeCron(lib)) throw new InternalError('node-cron loaded without its schedule() and validate(): is the installed version the one package.json names?');
+  return (cron = lib);
 }
 
 export function cronExpressionParser(): typeof CronExpressionParser {
-  parser ??= (require('cron-parser') as { CronExpressionParser: typeof CronExpressionParser }).CronExpressionParser;
-  return parser;
+  if (parser) return parser;
+  const mod: unknown = require('cron-parser');
+  const lib = isRecord(mod) ? mod.CronExpressionParser : undefined;
+  if (!isCronParser(lib)) throw new InternalError('cron-parser loaded without CronExpressionParser.parse(): is the installed version the one package.json names?');
+  return (parser = lib);
 }

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import diagnostics_channel from 'node:diagnostics_channel';
+import { isRecord } from '../core/record.js';
 
 /**
  * Tells a caller when its HTTP request has left: its body was written to the socket. An agent task
@@ -21,7 +22,7 @@ const pending = new WeakMap<object, Callback>();
 let subscribed = false;
 
 function requestOf(message: unknown): object | undefined {
-  const r = (message as { request?: unknown } | null)?.request;
+  const r = isRecord(message) ? message.request : undefined;
   return r && typeof r === 'object' ? r : undefined;
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { git } from '../git/safe-git.js';
 import { resolveGitDirs } from '../events/git-dir.js';
 import { isBuildFile } from './path-kinds.js';
+import { messageOf } from '../core/errors.js';
 
 /**
  * Changes that give an agent nothing to check, judged by the diff (never by the file names): a
@@ -199,7 +200,7 @@ export async function inertSince(repoDir: string, base: string, paths: readonly 
     }
     return classifyDiff(files);
   } catch (e) {
-    return { inert: false, reason: `git diff failed: ${(e as Error).message}` };
+    return { inert: false, reason: `git diff failed: ${messageOf(e)}` };
   }
 }
 

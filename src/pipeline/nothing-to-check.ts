@@ -2,6 +2,7 @@ import type { Db } from '../store/db.js';
 import { commitEventData } from '../store/recent-activity.js';
 import { generatedPaths } from './generated-files.js';
 import { describeInert, inertSince } from './inert-changes.js';
+import { isRecord } from '../core/record.js';
 
 /**
  * The decide stage's content heuristics, run only when a look is otherwise about to be made (they
@@ -32,9 +33,9 @@ export function itemBase(db: Db, item: ItemChanges): string | undefined {
   const oldest = commitEventData(db, item.repo, item.eventIds, MAX_BASE_COMMITS).at(-1);
   if (oldest === undefined) return undefined;
   try {
-    const d = JSON.parse(oldest) as { from?: unknown };
+    const d: unknown = JSON.parse(oldest);
     // A first commit has no parent to diff against: a look.
-    return typeof d.from === 'string' && /^[0-9a-f]{7,64}$/i.test(d.from) ? d.from : undefined;
+    return isRecord(d) && typeof d.from === 'string' && /^[0-9a-f]{7,64}$/i.test(d.from) ? d.from : undefined;
   } catch {
     return undefined;
   }

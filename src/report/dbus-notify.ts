@@ -107,7 +107,7 @@ export function dbusNextLoaded(): boolean {
 }
 
 async function loadDbusNext(): Promise<typeof DBus> {
-  loadedDbusNext ??= ((await import('dbus-next')) as unknown as { default: typeof DBus }).default;
+  loadedDbusNext ??= (await import('dbus-next')).default;
   return loadedDbusNext;
 }
 
