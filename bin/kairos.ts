@@ -2,11 +2,7 @@
 // The package's process entry (package.json "bin"). It sits above both peers, the CLI and the
 // daemon, so that neither imports the other: it hands the CLI a way to become the daemon
 // (`kairos run`), loaded only on that path so every other command starts without the daemon's code.
-import { enableCompileCache } from './compile-cache.js';
 import { provideDaemonRunner } from '../src/cli/daemon-runner.js';
-
-// Before the CLI and the daemon are imported, so their modules come from the cache on a second start.
-enableCompileCache();
 
 provideDaemonRunner(async (options) => (await import('../daemon/main.js')).runDaemon(options));
 await import('../src/cli/main.js');
