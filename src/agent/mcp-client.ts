@@ -1,10 +1,20 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { StdioClientTransport, StdioServerParameters } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { McpServerConfig } from '../policy/schema.js';
 import { resultText } from './mcp/content.js';
 import { KairosError, UnavailableError, type KairosErrorOptions, errnoCode, isErrno, messageOf } from '../core/errors.js';
+
+/**
+ * The SDK's stdio transport as it behaves: it lays `env` over a few of the daemon's own variables
+ * in the spawned server's environment, where an undefined value leaves a variable out (serverEnv
+ * relies on that). Its declared type takes strings only; this declaration adds undefined, and the
+ * SDK's class is checked against it where it is loaded.
+ */
+declare class EnvUnsettingStdioTransport extends StdioClientTransport {
+  constructor(server: Omit<StdioServerParameters, 'env'> & { env?: Record<string, string | undefined> });
+}
 
 /**
  * The MCP SDK is loaded when a task first connects to a server, not with the daemon: it costs
@@ -17,9 +27,10 @@ const loadMcpSdk = async () => {
     import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
     import('@modelcontextprotocol/sdk/types.js'),
   ]);
+  const stdioTransport: typeof EnvUnsettingStdioTransport = stdio.StdioClientTransport;
   return {
     Client: client.Client,
-    StdioClientTransport: stdio.StdioClientTransport,
+    StdioClientTransport: stdioTransport,
     DEFAULT_INHERITED_ENV_VARS: stdio.DEFAULT_INHERITED_ENV_VARS,
     StreamableHTTPClientTransport: http.StreamableHTTPClientTransport,
     ErrorCode: types.ErrorCode,
@@ -268,7 +279,7 @@ async function closeOne(conn: Connection): Promise<void> {
  * daemon's own variables (USER, SHELL, TERM, LOGNAME, ...); setting those to undefined makes
  * node's spawn leave them out, so the server sees exactly PATH, HOME and its configured env.
  */
-function serverEnv(server: string, configured: Record<string, string>, base: NodeJS.ProcessEnv, log: McpLog | undefined, inherited: readonly string[]): Record<string, string> {
+function serverEnv(server: string, configured: Record<string, string>, base: NodeJS.ProcessEnv, log: McpLog | undefined, inherited: readonly string[]): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const k of inherited) env[k] = undefined;
   if (base.PATH !== undefined) env.PATH = base.PATH;
@@ -278,7 +289,7 @@ function serverEnv(server: string, configured: Record<string, string>, base: Nod
     if (configured[k] !== undefined) log?.warn({ server, variable: k }, `MCP server '${server}': ${k} is never passed to an MCP server; it was left out`);
     env[k] = undefined;
   }
-  return env as Record<string, string>;
+  return env;
 }
 
 function isMcpError(e: unknown, code: 'RequestTimeout' | 'ConnectionClosed'): boolean {

@@ -28,7 +28,8 @@ import { pluginToolbox } from './plugin-tools.js';
 import { editFile, grep, listFiles, readFile, writeFile } from './tools/files.js';
 import { gitRead } from './tools/git-read.js';
 import { AGENT_COMMAND_TIMEOUT_MS, runAgentCommand } from './tools/command.js';
-import type { ToolInput, ToolName } from './tools/schemas.js';
+import { ToolInputs, type ToolInput, type ToolName } from './tools/schemas.js';
+import { z } from 'zod';
 import { SplitRunner, type WorkerRecord } from './workers.js';
 import { WORKERS_DEFAULTS } from '../policy/schema.js';
 
@@ -292,14 +293,23 @@ function dispatchTool<N extends ToolName>(handlers: ToolHandlers, name: N, input
 }
 
 /**
- * runToolCall hands over the input it validated with `ToolInputs[name]` (after a hook's update, validated
- * again; notify's message only redacted), typed as the record hooks see. This is the one place the
- * name–input pairing is asserted: a second parse could refuse a notify whose redaction made it longer.
+ * Each tool's schema, typed so that looking one up by a generic name parses to that tool's input
+ * type. notify's message arrives redacted after runToolCall validated it, and redaction may have made
+ * it longer than the schema's bound: here it is only required to be a string.
  */
-function validatedInput<N extends ToolName>(_name: N, input: Record<string, unknown>): ToolInput<N> {
-  return input as ToolInput<N>;
-}
+const HANDLER_INPUTS: { [N in ToolName]: z.ZodType<ToolInput<N>> } = {
+  ...ToolInputs,
+  notify: z.object({ message: z.string() }).strict(),
+};
 
+/**
+ * runToolCall hands over the input it validated with `ToolInputs[name]` (after a hook's update,
+ * validated again), as the record hooks see. It is parsed once more into the handler's type; a
+ * failure here is a bug in the caller, reported to the model as an internal error.
+ */
+function validatedInput<N extends ToolName>(name: N, input: Record<string, unknown>): ToolInput<N> {
+  return HANDLER_INPUTS[name].parse(input);
+}
 
 type Tree = Pick<TaskWorktree, 'dir' | 'gitDir'>;
 

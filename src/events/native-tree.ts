@@ -1,8 +1,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AsyncSubscription, BackendType, Event as ParcelEvent } from '@parcel/watcher';
+import type { AsyncSubscription, Event as ParcelEvent, SubscribeCallback } from '@parcel/watcher';
 import type { RawChange } from './disk-check.js';
 import type { ParcelBackend, ParcelWatcher } from './watch-engine.js';
+
+// parcel's type list omits 'kqueue', which its native code accepts (the BSDs): the calls NativeTree
+// makes are declared here once more, taking every backend it may be given.
+interface TreeOptions {
+  backend: ParcelBackend;
+  ignore: string[];
+}
+declare module '@parcel/watcher' {
+  function subscribe(dir: string, fn: SubscribeCallback, opts: TreeOptions): Promise<AsyncSubscription>;
+  function writeSnapshot(dir: string, snapshot: string, opts: TreeOptions): Promise<string>;
+  function getEventsSince(dir: string, snapshot: string, opts: TreeOptions): Promise<Event[]>;
+}
 
 export interface NativeTreeOptions {
   parcel: ParcelWatcher;
@@ -41,9 +53,8 @@ export class NativeTree {
     return this.ignoredDirs;
   }
 
-  private options(): { backend: BackendType; ignore: string[] } {
-    // parcel's type list omits 'kqueue', which its native code accepts.
-    return { backend: this.o.backend as BackendType, ignore: this.ignoredDirs.map((d) => path.join(this.o.repo, d)) };
+  private options(): TreeOptions {
+    return { backend: this.o.backend, ignore: this.ignoredDirs.map((d) => path.join(this.o.repo, d)) };
   }
 
   private async start(): Promise<void> {

@@ -1,6 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { redactText } from '../policy/filter.js';
-import { isRecord } from '../core/record.js';
 
 /**
  * The last door before the Messages API: every text the SDK sends (system prompt, user text,
@@ -32,15 +31,18 @@ function deep(v: unknown): unknown {
   return v;
 }
 
-/** A content block as plain data: only the fields redaction reads are typed. */
-type Block = Record<string, unknown> & { type?: unknown };
+type Block = Anthropic.ContentBlockParam;
+/** What a tool result's content list may hold. */
+type ToolResultPart = Exclude<Anthropic.ToolResultBlockParam['content'], string | undefined>[number];
 
+// String(): an assistant turn is the API's answer sent back as it came, not validated field by field.
 function block(b: Block): Block {
   switch (b.type) {
     case 'text':
       return { ...b, text: clean(String(b.text)) };
     case 'tool_result':
-      return { ...b, ...(b.content !== undefined ? { content: typeof b.content === 'string' ? clean(b.content) : Array.isArray(b.content) ? b.content.map(blockOrValue) : deep(b.content) } : {}) };
+      if (b.content === undefined) return b;
+      return { ...b, content: typeof b.content === 'string' ? clean(b.content) : b.content.map(toolResultPart) };
     case 'tool_use':
     case 'server_tool_use':
       return { ...b, input: deep(b.input) };
@@ -51,9 +53,9 @@ function block(b: Block): Block {
   }
 }
 
-/** An element of a tool result's content: a block is redacted as one, anything else as a plain value. */
-function blockOrValue(v: unknown): unknown {
-  return isRecord(v) ? block(v) : deep(v);
+/** A tool result's text is redacted; its images and documents are sent as they are. */
+function toolResultPart(p: ToolResultPart): ToolResultPart {
+  return p.type === 'text' ? { ...p, text: clean(String(p.text)) } : p;
 }
 
 export function redactSystem(system: string): string;
@@ -64,5 +66,10 @@ export function redactSystem(system: string | Anthropic.TextBlockParam[]): strin
 }
 
 export function redactMessages(messages: Anthropic.MessageParam[]): Anthropic.MessageParam[] {
-  return messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? clean(m.content) : (m.content as unknown as Block[]).map(block) })) as Anthropic.MessageParam[];
+  return messages.map(redactMessage);
+}
+
+function redactMessage(m: Anthropic.MessageParam): Anthropic.MessageParam {
+  if (m.role === 'system') return { ...m, content: redactSystem(m.content) };
+  return { ...m, content: typeof m.content === 'string' ? clean(m.content) : m.content.map(block) };
 }

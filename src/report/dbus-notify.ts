@@ -14,6 +14,7 @@ import {
 } from './notify-actions.js';
 import { UnavailableError, errnoCode, messageOf } from '../core/errors.js';
 import { isRecord } from '../core/record.js';
+import { notificationsProxy, type NotificationsProxy } from './dbus-notifications-proxy.js';
 
 /**
  * Proposal notifications with Approve / Deny / Show buttons on Linux, through
@@ -84,14 +85,6 @@ export class DbusUnavailableError extends UnavailableError {
   override name = 'DbusUnavailableError';
 }
 
-interface NotificationsProxy {
-  GetCapabilities(): Promise<string[]>;
-  Notify(appName: string, replacesId: number, icon: string, summary: string, body: string, actions: string[], hints: Record<string, DBus.Variant>, timeout: number): Promise<number>;
-  CloseNotification(id: number): Promise<void>;
-  on(signal: 'ActionInvoked', fn: (id: number, key: string) => void): void;
-  on(signal: 'NotificationClosed', fn: (id: number, reason: number) => void): void;
-}
-
 interface Connection {
   bus: DBus.MessageBus;
   proxy: NotificationsProxy;
@@ -154,9 +147,9 @@ export function createDbusNotifier(options: DbusNotifierOptions): DbusNotifier {
       });
       try {
         const obj = await withTimeout(Promise.race([bus.getProxyObject(NAME, OBJECT_PATH), busError]), timeoutMs, 'connecting to the notification server');
-        const proxy = obj.getInterface(NAME) as unknown as NotificationsProxy;
-        proxy.on('ActionInvoked', (id, key) => void onAction(proxy, id, key));
-        proxy.on('NotificationClosed', (id, reason) => log.debug({ notification: id, reason }, 'notification closed'));
+        const proxy = notificationsProxy(obj.getInterface(NAME));
+        proxy.onActionInvoked((id, key) => void onAction(proxy, id, key));
+        proxy.onNotificationClosed((id, reason) => log.debug({ notification: id, reason }, 'notification closed'));
         return { bus, proxy };
       } catch (e) {
         bus.disconnect();

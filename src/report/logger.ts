@@ -53,10 +53,12 @@ export function createLogger(home: string, options: LoggerOptions = {}): Logger 
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const level = options.level ?? 'info';
   const fileStream = new RotatingLogFile(file, options.rotate);
+  // The logger's own level decides what is written; each stream takes every line it is given ('trace',
+  // the lowest), rather than repeating the level (a multistream without one would drop debug lines).
   const stream = options.alsoStderr
     ? pino.multistream([
-        { stream: fileStream, level: level as pino.Level },
-        { stream: pino.destination({ fd: 2, sync: true }), level: level as pino.Level },
+        { stream: fileStream, level: 'trace' },
+        { stream: pino.destination({ fd: 2, sync: true }), level: 'trace' },
       ])
     : fileStream;
   const redact = options.redact === false ? undefined : (options.redact ?? redactText);
@@ -68,8 +70,10 @@ export function createLogger(home: string, options: LoggerOptions = {}): Logger 
       hooks: redact
         ? {
             logMethod(args, method) {
-              const cleaned = (args as unknown[]).map((a) => redactValue(a, redact, 0));
-              return method.apply(this, cleaned as Parameters<pino.LogFn>);
+              // pino's hook contract: call the method with a new argument list. A redacted Error is a
+              // plain object, so the list is no longer the caller's types: applied as the values it holds.
+              const cleaned: unknown[] = args.map((a: unknown) => redactValue(a, redact, 0));
+              Reflect.apply(method, this, cleaned);
             },
           }
         : {},

@@ -2,10 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import type nodeNotifierModule from 'node-notifier';
+import type NotifySend from 'node-notifier/notifiers/notifysend.js';
 import type { LogSink } from './logger.js';
 import { stripTerminalEscapes, truncateText } from './terminal-text.js';
 import { redactText } from '../policy/filter.js';
-import { UnavailableError, messageOf } from '../core/errors.js';
+import { InternalError, UnavailableError, messageOf } from '../core/errors.js';
+import { isRecord } from '../core/record.js';
 
 export type Urgency = 'low' | 'normal' | 'critical';
 
@@ -201,9 +203,23 @@ export function findOnPath(name: string, pathVar: string): string | undefined {
   return undefined;
 }
 
-type Callback = (err: Error | string | null, response?: string) => void;
-interface RawNotifier {
-  notify(options: Record<string, unknown>, cb: Callback): unknown;
+// @types/node-notifier 8 lags node-notifier 10: NotifySend takes suppressOsdCheck, and notify-send's
+// app name (--app-name) is a notification field. Declared here, next to their one use.
+declare module 'node-notifier' {
+  interface Option {
+    /** Skip node-notifier's own which(notify-send) check, whose "missing" answer is cached for the life of the process. */
+    suppressOsdCheck?: boolean;
+  }
+}
+declare module 'node-notifier/notifiers/notifysend.js' {
+  interface Notification {
+    'app-name'?: string;
+  }
+}
+
+// `require` answers `any`: the library's shape is checked before it is used as its typed self.
+function isNodeNotifier(v: unknown): v is typeof nodeNotifierModule {
+  return isRecord(v) && typeof v.notify === 'function' && typeof v.NotifySend === 'function';
 }
 
 /**
@@ -212,38 +228,40 @@ interface RawNotifier {
  */
 export function desktopNotifyBackend(icon?: string): NotifyBackend {
   const linuxLike = process.platform === 'linux' || process.platform.endsWith('bsd');
-  // suppressOsdCheck: node-notifier's own check caches "missing" for the life of the process.
   // node-notifier (~11 MB loaded) is the fallback behind D-Bus: loaded when first used, not with the daemon.
-  let raw: RawNotifier | undefined;
-  const notifier = (): RawNotifier => {
-    if (raw) return raw;
-    const nodeNotifier = createRequire(import.meta.url)('node-notifier') as typeof nodeNotifierModule;
-    raw = linuxLike
-      ? (new nodeNotifier.NotifySend({ suppressOsdCheck: true } as nodeNotifierModule.Option) as unknown as RawNotifier)
-      : (nodeNotifier as unknown as RawNotifier);
-    return raw;
+  let loaded: typeof nodeNotifierModule | undefined;
+  let notifySend: NotifySend | undefined;
+  const nodeNotifier = (): typeof nodeNotifierModule => {
+    if (loaded) return loaded;
+    const mod: unknown = createRequire(import.meta.url)('node-notifier');
+    if (!isNodeNotifier(mod)) throw new InternalError('node-notifier loaded without notify() and NotifySend: is the installed version the one package.json names?');
+    return (loaded = mod);
   };
+  // suppressOsdCheck: node-notifier's own check caches "missing" for the life of the process.
+  const linuxNotifier = (): NotifySend => (notifySend ??= new (nodeNotifier().NotifySend)({ suppressOsdCheck: true }));
   return (n) => {
     if (!detectNotifyBackend(process.env, process.platform)) {
       return Promise.reject(new NotifyBackendUnavailableError(linuxLike ? 'notify-send is not on PATH' : 'no notification program found'));
     }
-    const options: Record<string, unknown> = linuxLike
-      ? {
-          title: n.title,
-          // node-notifier flattens newlines for notify-send; and notification servers read the body as markup.
-          message: escapeMarkup(n.body.replace(/\n/g, ' · ')) || ' ',
-          urgency: n.urgency,
-          timeout: n.urgency === 'critical' ? 30 : 10,
-          'app-name': 'Kairos',
-          ...(icon ? { icon } : {}),
-        }
-      : { title: n.title, message: n.body || ' ', sound: n.urgency === 'critical', wait: false, timeout: false };
     return new Promise<void>((resolve, reject) => {
-      notifier().notify(options, (err) => {
-        // node-notifier passes a non-empty stderr as `err` even when the program succeeded: only an Error is a failure.
-        if (err instanceof Error) reject(err);
-        else resolve();
-      });
+      // node-notifier passes a non-empty stderr as `err` even when the program succeeded: only an Error is a failure.
+      const done = (err: unknown): void => (err instanceof Error ? reject(err) : resolve());
+      if (linuxLike) {
+        linuxNotifier().notify(
+          {
+            title: n.title,
+            // node-notifier flattens newlines for notify-send; and notification servers read the body as markup.
+            message: escapeMarkup(n.body.replace(/\n/g, ' · ')) || ' ',
+            urgency: n.urgency,
+            timeout: n.urgency === 'critical' ? 30 : 10,
+            'app-name': 'Kairos',
+            ...(icon ? { icon } : {}),
+          },
+          done,
+        );
+      } else {
+        nodeNotifier().notify({ title: n.title, message: n.body || ' ', sound: n.urgency === 'critical', wait: false, timeout: false }, done);
+      }
     });
   };
 }
