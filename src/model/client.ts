@@ -1,8 +1,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { lazyAnthropic } from './sdk.js';
-import type { z } from 'zod';
 import type { Db } from '../store/db.js';
-import type { Models as ModelsSchema } from '../policy/schema.js';
+import type { Models } from '../policy/schema.js';
 import {
   purposeOf,
   SpendLedger,
@@ -11,12 +10,14 @@ import {
   type Budget,
   type CapName,
   type Origin,
-  type Purpose,
   type ThresholdCrossing,
 } from './ledger.js';
 import { formatUsd, loadPriceTable, type PriceTable } from './prices.js';
-import { runWithRecovery, type AttemptRecord, type ClassifiedError, type LadderStep } from './recovery.js';
-import { ALL_REPOS, AuditLog, notApplicable, type AuditStep } from '../policy/audit.js';
+import { runWithRecovery, type LadderStep } from './recovery.js';
+import { AuditLog } from '../policy/audit.js';
+import { auditModelCall } from './call-audit.js';
+import type { ModelCallOutcome, ModelCallRequest, PauseState, TokenCount } from './model-call.js';
+import { modelLadder } from './model-ladder.js';
 import { redactMessages, redactSystem } from './outgoing.js';
 import { whenSent } from './request-sent.js';
 
@@ -24,9 +25,9 @@ import { whenSent } from './request-sent.js';
  * The one way Kairos calls a model. Every attempt is reserved in the spend ledger first, retried
  * through recovery (the SDK's own retries are off), and settled with the real usage. This module
  * reads nothing from process.env: the daemon passes ANTHROPIC_API_KEY / ANTHROPIC_BASE_URL in.
+ * What a call asks and comes to is in model-call.ts, the ladder of models in model-ladder.ts, the
+ * audit row of each attempt in call-audit.ts.
  */
-
-export type Models = z.infer<typeof ModelsSchema>;
 
 export interface ModelClientOptions {
   db: Db;
@@ -62,96 +63,6 @@ export function minTokensFor(role: 'triage' | 'act', budget: Budget | undefined)
   return (role === 'triage' ? budget?.triage_min_tokens : budget?.act_min_tokens) ?? DEFAULT_MIN_TOKENS[role];
 }
 
-export interface ModelCallRequest {
-  model: string;
-  system?: string | Anthropic.TextBlockParam[] | undefined;
-  messages: Anthropic.MessageParam[];
-  tools?: Anthropic.Tool[] | undefined;
-  max_tokens: number;
-  /**
-   * When the caps leave less than max_tokens' worth, the call is sent with fewer output tokens,
-   * down to this floor (see DEFAULT_MIN_TOKENS), and refused only below it. Default: max_tokens.
-   */
-  minTokens?: number | undefined;
-  stream?: boolean | undefined;
-  /** Who the call is for; picks the retry policy (src/model/recovery.ts). Default: from purpose, else 'ambient'. */
-  origin?: Origin | undefined;
-  /** Older callers' coarse label: 'user' (attended) or 'ambient'. */
-  purpose?: Purpose | undefined;
-  /** Epoch ms (client clock): no retry wait may end past it (an agent task's wall-clock limit). */
-  deadline?: number | undefined;
-  taskId?: string | undefined;
-  trigger?: string | undefined;
-  repo?: string | undefined;
-  /** Step down models.act → models.triage when the budget says so (default true). */
-  ladder?: boolean | undefined;
-  /**
-   * An upper bound of the request's input tokens the caller vouches for (src/agent/input-bound.ts):
-   * the call is reserved on it with no count_tokens round trip. Near a cap (the bound would lower
-   * max_tokens or be refused) or the context window, count_tokens is asked anyway: the exact number
-   * is never above the bound and may let the call through whole. Without it, every call counts.
-   */
-  inputTokensBound?: number | undefined;
-  /**
-   * Called once, as soon as the first attempt's request has left (its body written to the socket;
-   * src/model/request-sent.ts), or when that attempt ended without it being seen. Never called when
-   * no attempt is sent (a refusal). Work that must not delay the request starts here.
-   */
-  onSent?: (() => void) | undefined;
-}
-
-export type ModelCallOutcome =
-  | {
-      status: 'ok';
-      message: Anthropic.Message;
-      /** The model that answered (a cheaper one if the ladder stepped down). */
-      model: string;
-      /** The max_tokens the answering attempt was sent with (lowered below the request's when money was short). */
-      maxTokens: number;
-      costMicro: number;
-      reservedMicro: number;
-      attempts: AttemptRecord[];
-      steps: LadderStep[];
-      crossings: ThresholdCrossing[];
-    }
-  | {
-      status: 'skipped';
-      /**
-       * no-api-key: model steps are off. budget: no model on the ladder fits what is left (the
-       * no-model outcome; tell the human with `noModelNotice`). paused: a cap is exhausted and
-       * model work waits for the window to roll over or the cap to be raised.
-       */
-      skipped: 'no-api-key' | 'budget' | 'paused';
-      reason: string;
-      leftMicro?: number | undefined;
-      steps: LadderStep[];
-      crossings: ThresholdCrossing[];
-    }
-  | {
-      status: 'failed';
-      model: string;
-      error: ClassifiedError;
-      reason: string;
-      attempts: AttemptRecord[];
-      steps: LadderStep[];
-      crossings: ThresholdCrossing[];
-    };
-
-export interface PauseState {
-  cap: CapName;
-  windowKey: string;
-  capMicro: number;
-  since: number;
-  /** When the window rolls over (undefined for a task cap). */
-  resumesAt?: number | undefined;
-  reason: string;
-}
-
-export interface TokenCount {
-  tokens: number;
-  source: 'count_tokens' | 'estimate';
-}
-
 export interface ModelClient {
   readonly modelStepsEnabled: boolean;
   /** One line saying why model steps are off; undefined when they are on. */
@@ -174,15 +85,6 @@ const MAX_NON_STREAMING_TOKENS = 21_000;
  * may come back, and a busy moment must not pause a tiny budget that still pays for small calls.
  */
 const PAUSE_PROBE = { inputTokens: 500, maxTokens: DEFAULT_MIN_TOKENS.triage };
-
-/** The models a call may use, dearest first: the requested one, then the cheaper policy rungs below it. */
-export function modelLadder(model: string, models: Models | undefined, enabled = true): string[] {
-  if (!enabled) return [model];
-  const rungs = [models?.act, models?.triage].filter((m): m is string => Boolean(m));
-  const at = rungs.indexOf(model);
-  const below = at >= 0 ? rungs.slice(at + 1) : models?.triage ? [models.triage] : [];
-  return [...new Set([model, ...below])];
-}
 
 /** Every model Kairos calls has at least this context window (input + output tokens). */
 export const CONTEXT_WINDOW_TOKENS = 200_000;
@@ -430,27 +332,4 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
     paused: currentPause,
     countInputTokens,
   };
-}
-
-/**
- * One model call attempt in the audit: spend is the ledger's real
- * reservation (or refusal); the other layers have nothing to decide for a model call — trust and
- * the gate are checked by the task or triage that makes the call, in its own rows.
- */
-function auditModelCall(audit: AuditLog, req: ModelCallRequest, model: string, inputTokens: number, spend: { decision: 'allow' | 'deny'; reason: string; rule?: string }): void {
-  const taskId = req.taskId !== undefined ? Number.parseInt(req.taskId, 10) : Number.NaN;
-  const step: AuditStep = {
-    repo: req.repo ?? ALL_REPOS,
-    ...(Number.isInteger(taskId) ? { taskId } : {}),
-    ...(req.trigger !== undefined ? { trigger: req.trigger } : {}),
-    origin: req.taskId !== undefined ? 'agent' : 'daemon',
-    action: { type: 'model', model, inputTokens, maxTokens: req.max_tokens },
-  };
-  const checked = `checked by the ${req.taskId !== undefined ? 'task' : 'ambient decision'} that makes the call, before it`;
-  audit.record(step, {
-    validate: notApplicable("the request is Kairos's own; what the model answers is validated call by call"),
-    trust: notApplicable(checked),
-    gate: notApplicable(checked),
-    spend,
-  }, { otherwise: 'a model call runs no tool and changes no file' });
 }
