@@ -246,6 +246,25 @@ describe('fallback when buttons are not available', { skip: reason ?? false }, (
     }
   });
 
+  test('a server off the specification (Notify answers a string id): the fallback is used, no token is kept for an id clicks cannot match', async () => {
+    const session = await startDbusSession();
+    const server = await startNotificationServer(session.address, { notifyAnswersString: true });
+    const shown: ShownNotification[] = [];
+    const fallback = createNotifier({ enabled: true, log: SILENT, backend: async (n) => void shown.push(n) });
+    const notifier = createDbusNotifier({ busAddress: session.address, home: '/nonexistent', control: async () => assert.fail('no control call expected'), fallback, log: SILENT });
+    try {
+      const r = await notifier.notifyProposal({ approvalId: 'w9', summary: 'Odd server', tokens: { approve: 'SECRET-A', deny: 'SECRET-D', show: 'SECRET-S' } });
+      assert.equal(r.channel, 'fallback');
+      assert.match((r as { reason: string }).reason, /Notify failed: the notification server answered Notify with string/);
+      assert.equal(server.notifications.length, 1, 'the server was asked once');
+      assert.match(shown[0]!.body, /kairos approve w9/);
+    } finally {
+      await notifier.close();
+      await server.stop();
+      await session.stop();
+    }
+  });
+
   test('no session bus at all: the fallback is used and nothing throws', async () => {
     const shown: ShownNotification[] = [];
     const fallback = createNotifier({ enabled: true, log: SILENT, backend: async (n) => void shown.push(n) });

@@ -102,4 +102,19 @@ describe('logger', () => {
     assert.match(r.stderr, /"msg":"to both"/);
     assert.equal(readLines(h)[0]!.msg, 'to both');
   });
+
+  test("with alsoStderr the logger's level alone decides: debug lines reach both at 'debug', none at 'warn', the interpolated arguments redacted", async () => {
+    const h = home();
+    const r = await child(
+      `const log = createLogger(${JSON.stringify(h)}, { level: 'debug', alsoStderr: true, redact: (s) => s.replaceAll('hunter2', '[gone]') });\n` +
+        `log.debug('low %s', 'hunter2'); log.trace('lower');\n` +
+        `const quiet = createLogger(${JSON.stringify(h)}, { level: 'warn', alsoStderr: true, file: ${JSON.stringify(`${h}/quiet.log`)} }); quiet.info('not shown'); quiet.warn('shown');`,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /"msg":"low \[gone\]"/);
+    assert.doesNotMatch(r.stderr, /lower|not shown|hunter2/);
+    assert.deepEqual(readLines(h).map((l) => l.msg), ['low [gone]']);
+    assert.deepEqual(fs.readFileSync(`${h}/quiet.log`, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg), ['shown']);
+    assert.match(r.stderr, /"msg":"shown"/);
+  });
 });

@@ -79,6 +79,8 @@ export interface RecordedNotification {
 export interface NotificationServerOptions {
   /** Default: actions, body, body-markup, persistence. */
   capabilities?: string[];
+  /** A server off the specification: Notify answers its id as a string (signature 's', not 'u'). */
+  notifyAnswersString?: boolean;
 }
 
 export interface NotificationServer {
@@ -117,12 +119,12 @@ export async function startNotificationServer(address: string, options: Notifica
     GetCapabilities(): string[] {
       return capabilities;
     }
-    Notify(appName: string, replacesId: number, appIcon: string, summary: string, body: string, actions: string[], hints: Record<string, unknown>, expireTimeout: number): number {
+    Notify(appName: string, replacesId: number, appIcon: string, summary: string, body: string, actions: string[], hints: Record<string, unknown>, expireTimeout: number): number | string {
       const id = replacesId > 0 ? replacesId : nextId++;
       const plainHints = Object.fromEntries(Object.entries(hints).map(([k, v]) => [k, plain(v)]));
       notifications.push({ id, appName, replacesId, appIcon, summary, body, actions, hints: plainHints, expireTimeout });
       for (const w of waiters) w();
-      return id;
+      return options.notifyAnswersString ? String(id) : id;
     }
     CloseNotification(id: number): void {
       closeRequests.push(id);
@@ -141,7 +143,7 @@ export async function startNotificationServer(address: string, options: Notifica
   Notifications.configureMembers({
     methods: {
       GetCapabilities: { outSignature: 'as' },
-      Notify: { inSignature: 'susssasa{sv}i', outSignature: 'u' },
+      Notify: { inSignature: 'susssasa{sv}i', outSignature: options.notifyAnswersString ? 's' : 'u' },
       CloseNotification: { inSignature: 'u' },
       GetServerInformation: { outSignature: 'ssss' },
     },
