@@ -139,7 +139,7 @@ export function createModelClient(opts: ModelClientOptions): ModelClient {
           messages: redactMessages(req.messages),
           ...(req.system !== undefined ? { system: redactSystem(req.system) } : {}),
           ...(req.tools ? { tools: req.tools } : {}),
-        } as Anthropic.MessageCountTokensParams,
+        },
         { timeout: 15_000 },
       );
       if (Number.isInteger(r.input_tokens) && r.input_tokens >= 0) return { tokens: r.input_tokens, source: 'count_tokens' };
