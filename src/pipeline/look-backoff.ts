@@ -13,8 +13,11 @@ import { recentLooks, type DecisionOutcome } from '../store/decision-store.js';
  *
  * Why an act steps down rather than starts over: a look that found something says this change
  * needed work, not that every change after it does; the agent it started reads the tree as it is.
- * Starting over made the four or five looks after each act come one per commit again (replayed
- * gemini-cli: about 20 of its 45 calls were those warm-ups after its 7 acts).
+ * Starting over made the four looks after each act come about one per commit again (replayed
+ * gemini-cli: 20 of its 45 calls were sleeping looks among the four after one of its 7 acts;
+ * watchexec 9 of 30). The cost (bench/README.md): a second broken commit soon after an act is
+ * looked at later, sometimes only after its own repair (watchexec recall 0.83 in two runs of three,
+ * 0.67 in one; gemini-cli "in time" 0.57 → 0.29–0.43).
  *
  * Why: replaying real histories (bench/replay/history), a look per work session still asked the
  * model about one session in three on a repository that needed nothing nine times out of ten; a

@@ -307,7 +307,7 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     assert.equal(fake.messageRequests().length, 7);
   });
 
-  test('an act answer starts over; a failed command and a poke are never held', async () => {
+  test('an act after one quiet look leaves no wait; a failed command and a poke are never held', async () => {
     let now = T0;
     const at = () => now;
     fake.script(SLEEP);
