@@ -264,7 +264,6 @@ async function stages(item: TickItem, deps: DecideDeps, mode: PresenceMode, now:
   // Looks that keep finding nothing come less often (src/pipeline/look-backoff.ts).
   const wait = userAsked || failed ? undefined : lookWait(deps.db, item.repo, lookEveryMs(deps.policy), now);
   if (wait) {
-    if (wait.quietLooks === 0) return { stage: 'heuristic', outcome: 'later', why: 'one finding among looks that found nothing: the next look waits a while', retryAt: wait.until };
     const looks = wait.quietLooks === 1 ? 'the last look' : `the last ${wait.quietLooks} looks`;
     return { stage: 'heuristic', outcome: 'later', why: `${looks} found nothing to do: the next waits a while`, retryAt: wait.until };
   }

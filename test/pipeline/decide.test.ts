@@ -307,7 +307,7 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     assert.equal(fake.messageRequests().length, 7);
   });
 
-  test('an act after one quiet look leaves no wait; a failed command and a poke are never held', async () => {
+  test('an act answer starts over; a failed command and a poke are never held', async () => {
     let now = T0;
     const at = () => now;
     fake.script(SLEEP);
@@ -332,49 +332,6 @@ describe('decide: stage 2, looks that keep finding nothing come less often', () 
     now += 1000;
     fake.script(SLEEP);
     assert.equal((await decide(ambient(['src/app.ts'], ['file.changed'], 8), deps({ policy: backoff, clock: at }))).stage, 'triage');
-  });
-
-  test('after a long quiet run, one act steps the back-off down one level (not to nothing); acts in a row bring it back to no wait', async () => {
-    let now = T0;
-    const at = () => now;
-    let id = 100;
-    const look = async (reply: object) => {
-      edit(id);
-      fake.script(reply);
-      const d = await decide(ambient(['src/app.ts'], ['file.changed'], id++), deps({ policy: backoff, clock: at }));
-      assert.equal(d.stage === 'triage' || d.stage === 'action', true, `look ${id}: ${d.why}`);
-      return d;
-    };
-    const held = async () => {
-      edit(id);
-      return decide(ambient(['src/app.ts'], ['file.changed'], id++), deps({ policy: backoff, clock: at }));
-    };
-    // Five quiet looks, each as soon as allowed: the back-off is at its cap (16×).
-    await look(SLEEP);
-    for (const gap of [1, 2, 4, 8]) {
-      now += gap * EVERY;
-      await look(SLEEP);
-    }
-    now += 16 * EVERY;
-    const ACT = answer({ act: true, why: 'the test it changed fails', task: 'fix it', urgency: 'next' });
-    assert.equal((await look(ACT)).outcome, 'act');
-    // One finding: the next look waits 8× (one level down), not 16× and not nothing.
-    now += 1000;
-    const wait = await held();
-    assert.deepEqual([wait.stage, wait.outcome], ['heuristic', 'later']);
-    assert.equal(wait.retryAt, now - 1000 + 8 * EVERY);
-    assert.match(wait.why, /one finding among looks that found nothing/);
-    now += 8 * EVERY - 1000;
-    assert.equal((await look(ACT)).outcome, 'act');
-    // Findings in a row step it down further: 4×, then 2×, 1×, and then no wait at all.
-    for (const gap of [4, 2, 1]) {
-      now += 1000;
-      assert.equal((await held()).retryAt, now - 1000 + gap * EVERY, `${gap}× after another act`);
-      now += gap * EVERY - 1000;
-      assert.equal((await look(ACT)).outcome, 'act');
-    }
-    now += 1000;
-    assert.equal((await look(SLEEP)).stage, 'triage', 'after five acts in a row the next change is looked at without waiting');
   });
 });
 
