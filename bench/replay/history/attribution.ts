@@ -1,8 +1,10 @@
 /**
  * Which replayed commit a path "belongs to" at a moment: the latest commit, written before that
- * moment, that changed the path. The fake triage model and the scoring both use this one rule, so
- * the oracle's answer for a batch and the score of that batch can never disagree about which
- * commits it was about.
+ * moment, that changed the path. The fake triage model and the scoring both use this one rule at
+ * one moment — when the oracle answered (observe.ts) — so the oracle's answer for a look and the
+ * score of that look can never disagree about which commits it was about. (They once used two
+ * clocks, the call's and the events', and a commit whose files landed while a look was in flight
+ * could be acted on by the oracle yet scored as missed.)
  */
 export class PathOwners {
   /** path → [(written at, commit index)], in replay order. */

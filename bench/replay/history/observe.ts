@@ -16,10 +16,23 @@ export interface ReplayedCommit {
   replayedSha: string;
   /** When its files were written (epoch ms, real time). */
   writtenAt: number;
+  /** The files it changed. */
+  paths: string[];
   act: boolean;
   /** For an act label: the index of the repairing commit, when it was replayed. */
   repairIndex?: number | undefined;
 }
+
+/** One answer of the fake triage model: when it was given, and the commit it acted on. */
+export interface OracleLook {
+  /** Epoch ms, real time: the moment the oracle attributed the look's paths to commits. */
+  at: number;
+  /** The replayed commit's index, for an "act" answer. */
+  actOn?: number | undefined;
+}
+
+/** The oracle's answers start "look N: ..."; the decision row keeps the answer's why. */
+const LOOK_TAG = /^look (\d+): /;
 
 /** The store's high-water marks when a day was over (everything of that day decided, or given up on). */
 export interface DayMark {
@@ -101,6 +114,7 @@ export function observe(
   commits: readonly ReplayedCommit[],
   owners: PathOwners,
   marks: readonly DayMark[],
+  looks: readonly OracleLook[] = [],
 ): { days: DayStats[]; reach: Map<number, Reach> } {
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
@@ -110,20 +124,36 @@ export function observe(
     const agentTasks = db.prepare(`SELECT id FROM tasks WHERE kind = 'agent' AND id <= ?`).all(last.taskId) as Array<{ id: number }>;
 
     const byReplayedSha = new Map(commits.map((c) => [c.replayedSha, c]));
-    /** event id → the commit it belongs to */
+    /** git.commit event id → the replayed commit it recorded */
     const commitOf = new Map<number, ReplayedCommit>();
     for (const e of events) {
-      let c: ReplayedCommit | undefined;
-      if (e.type === 'git.commit') c = byReplayedSha.get(String((JSON.parse(e.data) as { to?: unknown }).to));
-      else if (e.path) {
-        const i = owners.ownerAt(e.path, Date.parse(e.at));
-        c = i === undefined ? undefined : commits[i];
-      }
+      const c = e.type === 'git.commit' ? byReplayedSha.get(String((JSON.parse(e.data) as { to?: unknown }).to)) : undefined;
       if (c) commitOf.set(e.id, c);
     }
 
     const decisionsOf = new Map<number, DecisionRow[]>();
     for (const d of decisions) for (const id of JSON.parse(d.event_ids) as number[]) decisionsOf.set(id, [...(decisionsOf.get(id) ?? []), d]);
+
+    // What a model's decision was about: the commits owning its paths (its events' paths and its
+    // commits' files) at the moment the oracle answered — the clock the oracle labelled by, so the
+    // score and the label never disagree about which commit a path belonged to (a commit whose files
+    // land while a look is in flight is the look's, for both). Without the oracle's moment (a
+    // decision row not from this harness), the decision's own time.
+    const eventById = new Map(events.map((e) => [e.id, e]));
+    const modelAbout = new Map<number, { at: number; commits: ReplayedCommit[] }>();
+    for (const d of decisions) {
+      if (d.stage !== 'triage' && d.stage !== 'action') continue;
+      const tag = LOOK_TAG.exec(d.why);
+      const at = (tag ? looks[Number(tag[1]) - 1]?.at : undefined) ?? d.at;
+      const paths = new Set<string>();
+      for (const id of JSON.parse(d.event_ids) as number[]) {
+        const e = eventById.get(id);
+        if (!e) continue;
+        if (e.path) paths.add(e.path);
+        for (const p of commitOf.get(e.id)?.paths ?? []) paths.add(p);
+      }
+      modelAbout.set(d.id, { at, commits: owners.owners([...paths], at).map((i) => commits[i]!) });
+    }
 
     const stats: DayStats[] = marks.map((m, i) => ({
       date: m.date,
@@ -169,16 +199,15 @@ export function observe(
       s.verdicts[key] = (s.verdicts[key] ?? 0) + 1;
       if (d.outcome !== 'act') continue;
       s.actDecisions++;
-      const about = (JSON.parse(d.event_ids) as number[]).map((id) => commitOf.get(id));
-      if (!about.some((c) => c?.act)) s.actDecisionsUnlabelled++;
+      if (!modelAbout.get(d.id)?.commits.some((c) => c.act)) s.actDecisionsUnlabelled++;
     }
 
     const reach = new Map<number, Reach>();
+    const modelDecisions = decisions.filter((d) => modelAbout.has(d.id));
     for (const c of commits) {
-      const ids = [...commitOf].filter(([, x]) => x === c).map(([id]) => id);
-      const ds = ids.flatMap((id) => decisionsOf.get(id) ?? []);
+      const ds = modelDecisions.filter((d) => modelAbout.get(d.id)!.commits.includes(c));
       const s = stats[c.day]!;
-      if (ds.some((d) => d.stage === 'triage' || d.stage === 'action')) s.commitsSeenByModel++;
+      if (ds.length) s.commitsSeenByModel++;
       if (!c.act) continue;
       const acts = ds.filter((d) => d.outcome === 'act');
       if (!acts.length) {
@@ -188,7 +217,7 @@ export function observe(
       }
       s.tp++;
       const repairedAt = c.repairIndex === undefined ? undefined : commits[c.repairIndex]?.writtenAt;
-      const late = repairedAt !== undefined && acts.every((d) => d.at >= repairedAt);
+      const late = repairedAt !== undefined && acts.every((d) => modelAbout.get(d.id)!.at >= repairedAt);
       if (late) s.late++;
       reach.set(c.index, late ? 'late' : 'in time');
     }

@@ -10,7 +10,7 @@ import { kairos, makeHome, spawnDaemon, waitFor, type DaemonProcess } from '../.
 import { PathOwners } from './attribution.js';
 import type { HistoryDay } from './commits.js';
 import { DEFAULT_LABEL_RULE, labelCommits, type Label, type LabelRule } from './labels.js';
-import { observe, type DayMark, type DayStats, type Reach, type ReplayedCommit } from './observe.js';
+import { observe, type DayMark, type DayStats, type OracleLook, type Reach, type ReplayedCommit } from './observe.js';
 import { commitWrites, makeScratchClone, writeChanges } from './scratch.js';
 
 /**
@@ -49,6 +49,8 @@ export interface ReplayOptions {
 export interface ReplayOutcome {
   days: DayStats[];
   commits: Array<ReplayedCommit & { label: Label; reach?: Reach | undefined }>;
+  /** Every triage answer the oracle gave, in order ("look N" is looks[N - 1]). */
+  looks: OracleLook[];
   /** Replayed commits whose tree differs from the original's (the replay drifted). */
   treeMismatches: string[];
   awayAfterMs: number;
@@ -102,18 +104,24 @@ export async function replayHistory(o: ReplayOptions): Promise<ReplayOutcome> {
   const owners = new PathOwners();
   const replayed: Array<ReplayedCommit & { label: Label }> = [];
   // The oracle acts once per act-labelled commit, as a model told its last decisions would: asked
-  // again about a commit it already acted on, it sleeps.
+  // again about a commit it already acted on, it sleeps. Each answer is numbered ("look N: ...") and
+  // the moment it was given is kept, so the score attributes the decision's paths at that same
+  // moment (observe.ts): label and score use one clock.
   const actedOn = new Set<number>();
+  const looks: OracleLook[] = [];
   const fake = await startFakeAnthropic({
     fallback: labelledTriage((paths) => {
-      const about = owners.owners(paths, Date.now()).map((i) => replayed[i]!);
+      const at = Date.now();
+      const tag = `look ${looks.length + 1}`;
+      const about = owners.owners(paths, at).map((i) => replayed[i]!);
       const act = about.find((c) => c.label.act && !actedOn.has(c.index));
+      looks.push({ at, actOn: act?.index });
       if (act) {
         actedOn.add(act.index);
-        return { act: true, why: `${act.sha.slice(0, 10)}: ${act.label.why}` };
+        return { act: true, why: `${tag}: ${act.sha.slice(0, 10)}: ${act.label.why}` };
       }
-      if (about.some((c) => c.label.act)) return { act: false, why: 'already acted on these commits' };
-      return { act: false, why: about.length ? 'labelled sleep' : 'no replayed commit among these paths' };
+      if (about.some((c) => c.label.act)) return { act: false, why: `${tag}: already acted on these commits` };
+      return { act: false, why: `${tag}: ${about.length ? 'labelled sleep' : 'no replayed commit among these paths'}` };
     }),
   });
   const h = makeHome(replayPolicy(awayAfterMs, parseDuration(DEFAULT_LOOK_EVERY) / o.speed));
@@ -141,12 +149,9 @@ export async function replayHistory(o: ReplayOptions): Promise<ReplayOutcome> {
         const writeAt = Date.now();
         const index = replayed.length;
         const label = labels.get(c.sha)!;
-        replayed.push({ index, day: dayIndex, sha: c.sha, replayedSha: '', writtenAt: writeAt, act: label.act, label });
-        owners.record(
-          index,
-          c.changes.map((f) => f.path),
-          writeAt,
-        );
+        const paths = c.changes.map((f) => f.path);
+        replayed.push({ index, day: dayIndex, sha: c.sha, replayedSha: '', writtenAt: writeAt, paths, act: label.act, label });
+        owners.record(index, paths, writeAt);
         writeChanges(scratch, c);
         await sleep(lead);
         const made = commitWrites(scratch, c);
@@ -178,8 +183,8 @@ export async function replayHistory(o: ReplayOptions): Promise<ReplayOutcome> {
     daemon.kill('SIGTERM');
     await daemon.exited;
     daemon = undefined;
-    const { days, reach } = observe(storePath(h.home), replayed, owners, marks);
-    return { days, commits: replayed.map((c) => ({ ...c, reach: reach.get(c.index) })), treeMismatches, awayAfterMs, home: o.keep ? h.home : undefined };
+    const { days, reach } = observe(storePath(h.home), replayed, owners, marks, looks);
+    return { days, commits: replayed.map((c) => ({ ...c, reach: reach.get(c.index) })), looks, treeMismatches, awayAfterMs, home: o.keep ? h.home : undefined };
   } finally {
     if (daemon) {
       daemon.kill('SIGTERM');
