@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type nodeNotifierModule from 'node-notifier';
 import type { LogSink } from './logger.js';
 import { stripTerminalEscapes, truncateText } from './terminal-text.js';
 import { redactText } from '../policy/filter.js';
 import { UnavailableError, messageOf } from '../core/errors.js';
+import { packageRequire } from '../core/package-root.js';
 
 export type Urgency = 'low' | 'normal' | 'critical';
 
@@ -178,7 +178,7 @@ export function detectNotifyBackend(
   }
   if (platform === 'darwin') {
     // node-notifier ships its own terminal-notifier app.
-    const dir = path.dirname(createRequire(import.meta.url).resolve('node-notifier/package.json'));
+    const dir = path.dirname(packageRequire().resolve('node-notifier/package.json'));
     const bin = path.join(dir, 'vendor/mac.noindex/terminal-notifier.app/Contents/MacOS/terminal-notifier');
     return fs.existsSync(bin) ? { name: 'terminal-notifier', path: bin } : null;
   }
@@ -217,7 +217,7 @@ export function desktopNotifyBackend(icon?: string): NotifyBackend {
   let raw: RawNotifier | undefined;
   const notifier = (): RawNotifier => {
     if (raw) return raw;
-    const nodeNotifier = createRequire(import.meta.url)('node-notifier') as typeof nodeNotifierModule;
+    const nodeNotifier = packageRequire()('node-notifier') as typeof nodeNotifierModule;
     raw = linuxLike
       ? (new nodeNotifier.NotifySend({ suppressOsdCheck: true } as nodeNotifierModule.Option) as unknown as RawNotifier)
       : (nodeNotifier as unknown as RawNotifier);
