@@ -5,7 +5,11 @@ import fs from 'node:fs';
 import { builtinModules, SourceMap, type SourceMapPayload } from 'node:module';
 import path from 'node:path';
 import { COMPILED, REPO_ROOT } from '../support/paths.js';
-import { cliEntry } from '../../src/cli/service-command.js';
+import { cliEntry, currentServiceSpec } from '../../src/cli/service-command.js';
+import { serviceFile } from '../../src/cli/service.js';
+import { callDaemon } from '../../src/cli/control-client.js';
+import { DAEMON_NODE_ARGS } from '../../src/cli/daemon-node-args.js';
+import { kairos, kairosJson, scenario } from '../support/kairos.js';
 import { packageRoot, packageVersion, runningFromBundle } from '../../src/core/package-root.js';
 
 /**
@@ -84,4 +88,30 @@ test('the package root is found from the code, whichever layout it runs from', (
   assert.equal(packageVersion(), pkg.version);
   // This test imports tsc's output (or the sources), not the bundle.
   assert.equal(runningFromBundle(), false);
+});
+
+describe('the daemon Kairos starts itself gets its node options', { skip: process.platform === 'linux' ? false : 'reads /proc' }, () => {
+  test('`kairos start`: the daemon process runs with them, from the bundle', async () => {
+    assert.ok(DAEMON_NODE_ARGS.length > 0);
+    await scenario(undefined, async ({ h, repo }) => {
+      const start = kairos(['start', '--repo', repo.dir], h.env);
+      assert.equal(start.code, 0, start.stdout + start.stderr);
+      try {
+        const { pid } = kairosJson<{ pid: number }>(['status'], h.env);
+        const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+        for (const a of DAEMON_NODE_ARGS) assert.ok(argv.indexOf(a) > 0 && argv.indexOf(a) < argv.indexOf('run'), `${a} is a node option of the daemon: ${argv.join(' ')}`);
+        const loaded = (await callDaemon(h.home, 'debug.lazy_modules')) as { bundled: boolean };
+        assert.equal(loaded.bundled, COMPILED);
+      } finally {
+        assert.equal(kairos(['stop'], h.env).code, 0);
+      }
+    });
+  });
+
+  test('the service unit: the same options before the bin', () => {
+    const { spec } = currentServiceSpec(path.join(REPO_ROOT, 'no-such-home'), { forInstall: false }, { HOME: '/home/someone', PATH: '/usr/bin:/bin' });
+    const unit = serviceFile({ ...spec, platform: 'linux' }).content;
+    const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
+    assert.ok(exec.includes(`${DAEMON_NODE_ARGS.join(' ')} ${cliEntry().cli} run`), exec);
+  });
 });
