@@ -4,6 +4,7 @@ import type { Daemon } from './daemon.js';
 import { bashGrammarLoaded } from '../src/policy/shell-grammar.js';
 import { cronLibsLoaded } from '../src/events/cron-libs.js';
 import { dbusNextLoaded } from '../src/report/dbus-notify.js';
+import { runningFromBundle } from '../src/core/package-root.js';
 
 function str(params: Record<string, unknown>, key: string): string | undefined {
   const v = params[key];
@@ -16,8 +17,9 @@ function str(params: Record<string, unknown>, key: string): string | undefined {
 export function controlHandlers(d: Daemon, requestStop: (reason: string) => void): Record<string, ControlHandler> {
   return {
     status: () => d.status(),
-    // Which of the parts loaded on first use this process has loaded so far (tests and start-up profiling).
-    'debug.lazy_modules': () => ({ bash_grammar: bashGrammarLoaded(), cron: cronLibsLoaded(), dbus: dbusNextLoaded() }),
+    // Which of the parts loaded on first use this process has loaded so far (tests and start-up profiling),
+    // and whether its code is the bundle (scripts/bundle.mjs) that the bin runs when the build made one.
+    'debug.lazy_modules': () => ({ bash_grammar: bashGrammarLoaded(), cron: cronLibsLoaded(), dbus: dbusNextLoaded(), bundled: runningFromBundle() }),
     poke: async (p) => {
       const repo = str(p, 'repo');
       const note = str(p, 'note');

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { callDaemon } from '../../src/cli/control-client.js';
+import { DAEMON_NODE_ARGS } from '../../src/cli/daemon-node-args.js';
 import { BenchTimeout, until } from './measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -184,7 +185,8 @@ export async function startKairos(root: string | string[], env: NodeJS.ProcessEn
   const t0 = performance.now();
   const spawnedAt = Date.now();
   const repos = Array.isArray(root) ? root : [root];
-  const proc = spawn(process.execPath, [CLI, 'run', ...repos.flatMap((r) => ['--repo', r])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With the node options `kairos start` and the service unit give the daemon.
+  const proc = spawn(process.execPath, [...DAEMON_NODE_ARGS, CLI, 'run', ...repos.flatMap((r) => ['--repo', r])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const t = track(proc);
   let out = '';
   proc.stdout!.on('data', (d) => (out = (out + String(d)).slice(-4000)));

@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { installService, managerCommands, ServiceError, serviceFile, serviceStatus, shellLine, uninstallService, type ServiceOutcome, type ServiceSpec } from './service.js';
 import { printJson } from './output.js';
 import { assertStableInstall, ensureEnvFile, serviceEnvFile, servicePath, type DroppedDir } from './service-env.js';
 import { isAbsent } from '../core/errors.js';
+import { packagePath } from '../core/package-root.js';
+import { DAEMON_NODE_ARGS } from './daemon-node-args.js';
 
 /** `kairos service install | uninstall | status [--dry-run]`. */
 
@@ -15,18 +16,14 @@ export interface ServiceCommandDeps {
 }
 
 /**
- * The CLI entry the service runs: the compiled dist/bin/kairos.js (the package's bin). Run from source
- * (tsx) without a build, it falls back to bin/kairos.ts under tsx's loader, for development only.
+ * The CLI entry the service runs: the package's bin, dist/bin/kairos.js, which runs the bundle
+ * (dist/bundle/kairos.js, scripts/bundle.mjs) when the build made one. Run from source (tsx) without
+ * a build, it falls back to bin/kairos.ts under tsx's loader, for development only.
  */
 export function cliEntry(): { cli: string; nodeArgs: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  // here: <root>/dist/src/cli/service-command.js, or <root>/src/cli/service-command.ts from source.
-  const root = path.resolve(path.dirname(here), '..', '..');
-  const besideThis = path.join(root, 'bin', 'kairos.js');
-  if (here.endsWith('.js') && fs.existsSync(besideThis)) return { cli: besideThis, nodeArgs: [] };
-  const built = path.join(root, 'dist', 'bin', 'kairos.js');
-  if (fs.existsSync(built)) return { cli: built, nodeArgs: [] };
-  return { cli: path.join(root, 'bin', 'kairos.ts'), nodeArgs: ['--import', fileURLToPath(import.meta.resolve('tsx'))] };
+  const built = packagePath('dist', 'bin', 'kairos.js');
+  if (fs.existsSync(built)) return { cli: built, nodeArgs: [...DAEMON_NODE_ARGS] };
+  return { cli: packagePath('bin', 'kairos.ts'), nodeArgs: [...DAEMON_NODE_ARGS, '--import', fileURLToPath(import.meta.resolve('tsx'))] };
 }
 
 export interface CurrentService {

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../core/package-root.js';
 import { z } from 'zod';
 import YAML from 'yaml';
 import { PriceTableError } from './errors.js';
@@ -132,12 +132,10 @@ export function parsePriceFile(text: string, source: string): PriceFile {
   return parsed.data;
 }
 
-/** Where the shipped table lives, from src/model (tsx) or dist/src/model (built). */
+/** Where the shipped table lives: policies/ in the package root (from source, dist/src or the bundle alike). */
 export function shippedPricesPath(): string {
-  for (const rel of ['../../policies/prices.yaml', '../../../policies/prices.yaml']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (fs.existsSync(p)) return p;
-  }
+  const p = packagePath('policies', 'prices.yaml');
+  if (fs.existsSync(p)) return p;
   throw new PriceTableError('policies/prices.yaml', 'the shipped price table is missing; reinstall Kairos');
 }
 

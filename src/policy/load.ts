@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../core/package-root.js';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
 import { GIT_TRIGGER_TYPES, Policy } from './schema.js';
@@ -118,24 +118,12 @@ export function userPolicyPath(home: string): string {
   return path.join(home, 'policy.yaml');
 }
 
-let shippedDir: string | undefined;
-
 /**
- * The shipped policy packs. Found by walking up from this module to the package root (the
- * directory with package.json and policies/), so it works from src/ under tsx and from dist/src/.
+ * The shipped policy packs: policies/ in the package root (src/core/package-root.ts), so it works from
+ * src/ under tsx, from dist/src/ and from the bundle.
  */
 export function shippedPolicyPath(name = 'default'): string {
-  if (!shippedDir) {
-    let dir = path.dirname(fileURLToPath(import.meta.url));
-    for (;;) {
-      if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'policies'))) break;
-      const up = path.dirname(dir);
-      if (up === dir) throw new Error(`cannot find the shipped policies/ directory above ${fileURLToPath(import.meta.url)} — reinstall Kairos`);
-      dir = up;
-    }
-    shippedDir = path.join(dir, 'policies');
-  }
-  return path.join(shippedDir, `${name}.yaml`);
+  return packagePath('policies', `${name}.yaml`);
 }
 
 /**

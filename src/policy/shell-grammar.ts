@@ -1,6 +1,6 @@
-import { createRequire } from 'node:module';
 import type { Language, Node, Parser, Tree } from 'web-tree-sitter';
 import { messageOf } from '../core/errors.js';
+import { packageRequire } from '../core/package-root.js';
 
 /**
  * The bash grammar (tree-sitter-bash, compiled to WebAssembly and run by web-tree-sitter), loaded
@@ -23,7 +23,7 @@ export async function loadBashGrammar(wasmPath?: string): Promise<GrammarState> 
   try {
     const { Language, Parser } = await import('web-tree-sitter');
     await Parser.init();
-    const file = wasmPath ?? createRequire(import.meta.url).resolve('tree-sitter-bash/tree-sitter-bash.wasm');
+    const file = wasmPath ?? packageRequire().resolve('tree-sitter-bash/tree-sitter-bash.wasm');
     const language = await Language.load(file);
     const parser = new Parser();
     parser.setLanguage(language);

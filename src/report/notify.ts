@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import type nodeNotifierModule from 'node-notifier';
 import type NotifySend from 'node-notifier/notifiers/notifysend.js';
 import type { LogSink } from './logger.js';
@@ -8,6 +7,7 @@ import { stripTerminalEscapes, truncateText } from './terminal-text.js';
 import { redactText } from '../policy/filter.js';
 import { InternalError, UnavailableError, messageOf } from '../core/errors.js';
 import { isRecord } from '../core/record.js';
+import { packageRequire } from '../core/package-root.js';
 
 export type Urgency = 'low' | 'normal' | 'critical';
 
@@ -180,7 +180,7 @@ export function detectNotifyBackend(
   }
   if (platform === 'darwin') {
     // node-notifier ships its own terminal-notifier app.
-    const dir = path.dirname(createRequire(import.meta.url).resolve('node-notifier/package.json'));
+    const dir = path.dirname(packageRequire().resolve('node-notifier/package.json'));
     const bin = path.join(dir, 'vendor/mac.noindex/terminal-notifier.app/Contents/MacOS/terminal-notifier');
     return fs.existsSync(bin) ? { name: 'terminal-notifier', path: bin } : null;
   }
@@ -233,7 +233,7 @@ export function desktopNotifyBackend(icon?: string): NotifyBackend {
   let notifySend: NotifySend | undefined;
   const nodeNotifier = (): typeof nodeNotifierModule => {
     if (loaded) return loaded;
-    const mod: unknown = createRequire(import.meta.url)('node-notifier');
+    const mod: unknown = packageRequire()('node-notifier');
     if (!isNodeNotifier(mod)) throw new InternalError('node-notifier loaded without notify() and NotifySend: is the installed version the one package.json names?');
     return (loaded = mod);
   };

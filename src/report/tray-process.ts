@@ -2,12 +2,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { createRequire } from 'node:module';
 import type { LogSink } from './logger.js';
 import { trayIconPng } from './tray-icons.js';
 import { menuStructure, type TrayItem, type TrayModel } from './tray-menu.js';
 import { UnavailableError } from '../core/errors.js';
 import { isRecord } from '../core/record.js';
+import { packageRequire } from '../core/package-root.js';
 
 /** The tray binary shipped in the systray2 package, driven over its JSON-lines stdin/stdout protocol. */
 // ---------------------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ const BINARIES: Partial<Record<NodeJS.Platform, string>> = { linux: 'tray_linux_
 export function locateTrayBinary(home: string, platform: NodeJS.Platform = process.platform): string {
   const name = BINARIES[platform];
   if (!name) throw new TrayUnavailableError(`the tray has no binary for ${platform}; use \`kairos pending\` and notifications instead`);
-  const pkgDir = path.dirname(createRequire(import.meta.url).resolve('systray2/package.json'));
+  const pkgDir = path.dirname(packageRequire().resolve('systray2/package.json'));
   const shipped = path.join(pkgDir, 'traybin', name);
   if (!fs.existsSync(shipped)) throw new TrayUnavailableError(`the systray2 package has no ${name} at ${shipped}; reinstall Kairos`);
   try {

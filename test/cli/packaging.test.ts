@@ -56,7 +56,7 @@ describe('npm pack, then kairos from a global prefix', () => {
 
   test('the tarball holds the runtime and nothing else; the bin is executable and starts with a node shebang', () => {
     const files = packed.files.map((f) => f.path);
-    for (const need of [BIN, 'dist/daemon/main.js', 'policies/default.yaml', 'policies/strict.yaml', 'policies/prices.yaml', 'policies/policy.schema.json', 'README.md', 'package.json']) {
+    for (const need of [BIN, 'dist/bundle/kairos.js', 'dist/daemon/main.js', 'policies/default.yaml', 'policies/strict.yaml', 'policies/prices.yaml', 'policies/policy.schema.json', 'README.md', 'package.json']) {
       assert.ok(files.includes(need), `${need} is packed`);
     }
     const stray = files.filter((f) => /^dist\/(test|bench|scripts)\/|\.map$|\.ts$|^src\/|^test\/|node_modules/.test(f));
@@ -107,7 +107,7 @@ describe('npm pack, then kairos from a global prefix', () => {
 
 describe('a rebuild keeps the bin runnable', () => {
   test('after the build this test run used, the bin is executable and `npx kairos` runs it', () => {
-    assert.match(PKG.scripts.build!, /tsc -p tsconfig\.json && node scripts\/make-bins-executable\.mjs$/, 'the build puts the run bit back after tsc');
+    assert.match(PKG.scripts.build!, /tsc -p tsconfig\.json && node scripts\/bundle\.mjs && node scripts\/make-bins-executable\.mjs$/, 'the build bundles what tsc wrote, then puts the run bit back');
     assert.equal(fs.statSync(path.join(REPO_ROOT, BIN)).mode & 0o111, 0o111, `${BIN} is executable`);
     // --ignore-scripts: with an empty npm cache (a fresh CI machine) npx runs the project's own
     // `prepare` first, a rebuild that deletes dist/ under every test running beside this one.

@@ -286,7 +286,8 @@ describe('loadPolicyOrDefault', () => {
         }),
       );
       execFileSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', tsconfig], { stdio: 'pipe' });
-      fs.writeFileSync(path.join(pkg, 'package.json'), '{"type":"module"}\n');
+      // Kairos's package root is the folder whose package.json names it (src/core/package-root.ts).
+      fs.writeFileSync(path.join(pkg, 'package.json'), '{"name":"kairos","type":"module"}\n');
       fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
       fs.mkdirSync(path.join(pkg, 'policies'));
       // A marker proves the compiled module read this package's file, not the source tree's.

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../../core/package-root.js';
 import { parse as parseToml } from 'smol-toml';
 import { translateRe2, Untranslatable } from './re2-to-js.js';
 import { UserInputError, messageOf } from '../../core/errors.js';
@@ -230,12 +230,10 @@ function checkAllowlistShape(raw: RawAllowlist, where: string): void {
   for (const k of ['regexes', 'stopwords', 'paths', 'commits'] as const) strings(raw[k], `${where}.${k}`);
 }
 
-/** The shipped rule file: policies/secrets/gitleaks.toml, found from src/ or dist/src/. */
+/** The shipped rule file: policies/secrets/gitleaks.toml in the package root (source, dist/src or the bundle). */
 export function shippedRulesPath(): string {
-  for (const rel of ['../../../policies/secrets/gitleaks.toml', '../../../../policies/secrets/gitleaks.toml']) {
-    const p = fileURLToPath(new URL(rel, import.meta.url));
-    if (fs.existsSync(p)) return p;
-  }
+  const p = packagePath('policies', 'secrets', 'gitleaks.toml');
+  if (fs.existsSync(p)) return p;
   throw new SecretRulesError('policies/secrets/gitleaks.toml: the shipped secret rules are missing; reinstall Kairos');
 }
 
