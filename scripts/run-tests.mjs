@@ -42,7 +42,9 @@ const INTEGRATION = [
 ];
 // Unit files that need a process of their own even so, with the reason. (The worker already puts back
 // what a file changes in process.env, the working folder, the umask and process signal/error listeners.)
-const ALONE = new Map([]);
+const ALONE = new Map([
+  ['git/vetted-global.test.js', "sets GIT_CONFIG_GLOBAL before importing src/git: the user's global config is read once per process"],
+]);
 const SPAWNS_DAEMON = /\b(spawnDaemon|withDaemon)\(/;
 
 function find(dir) {
