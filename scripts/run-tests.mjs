@@ -89,9 +89,9 @@ let ok = true;
 
 const pooled = files.filter((f) => !isIntegration(f));
 if (pooled.length) {
-  // One worker per core: a worker is busy in its own JavaScript or waiting on the git, bash and SQLite
-  // work it started, so more workers than cores only adds memory and contention.
-  const workers = Number(process.env.KAIROS_TEST_WORKERS ?? availableParallelism());
+  // Two workers per core: a unit file spends most of its wall time waiting (on the git and bash it
+  // started, on a watcher's settle time), so one worker per core leaves the cores idle half the time.
+  const workers = Number(process.env.KAIROS_TEST_WORKERS ?? Math.max(2, availableParallelism() * 2));
   const timeoutMs = Number(process.env.KAIROS_TEST_FILE_TIMEOUT_MS ?? 600_000);
   const alone = new Set(pooled.filter((f) => ALONE.has(relativeName(f))));
   const result = await runPool(pooled, { workers, timeoutMs, env, alone });
