@@ -48,7 +48,7 @@ export async function runPool(files, { workers, timeoutMs, env, alone = new Set(
       // A test outside every file's suite, or one whose parent had already finished: its file lost
       // node:test's context (code after a top-level await of a promise another file created).
       const strayed = d.nesting === 0 && (event.type === 'test:pass' || event.type === 'test:fail') && !fileNames.has(d.name);
-      const orphaned = event.type === 'test:fail' && /^test could not be started because its parent finished/.test(d.details?.error?.cause ?? d.details?.error?.message ?? '');
+      const orphaned = event.type === 'test:fail' && String(d.details?.error?.cause ?? d.details?.error?.message ?? '').startsWith('test could not be started because its parent finished');
       if ((strayed || orphaned) && !problems.some((p) => p.startsWith('a test ran outside'))) {
         problems.push(`a test ran outside its file's suite ('${d.name}'): a top-level await of a promise another test file created loses node:test's file context; await it in before() instead`);
       }
