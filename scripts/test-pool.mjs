@@ -77,7 +77,12 @@ export async function runPool(files, { workers, timeoutMs, env, alone = new Set(
       else worker.frames.push(frame); // events after the last file ended
     }));
     worker.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-    worker.exited.then((exit) => worker.waiting?.resolve({ exit }));
+    worker.exited.then((exit) => {
+      worker.exit = exit;
+      worker.waiting?.resolve({ exit });
+    });
+    // A worker that died between files: the next command's write fails, and runFile sees worker.exit.
+    child.stdio[3].on('error', () => {});
     return worker;
   }
 
@@ -91,10 +96,10 @@ export async function runPool(files, { workers, timeoutMs, env, alone = new Set(
     worker.files.push(file);
     const fileStartedAt = performance.now();
     const result = await new Promise((resolve) => {
+      if (worker.exit) return resolve({ exit: worker.exit });
       worker.waiting = { file, resolve };
       worker.child.stdio[3].write(`${JSON.stringify({ file, timeoutMs })}\n`);
     });
-    // A hung file has a watchdog beyond its own timeout (a top-level await that never settles).
     worker.waiting = null;
     if (result.frame) {
       const { events, wallMs, cpuMs, childCpuMs, changed } = result.frame;
@@ -109,6 +114,7 @@ export async function runPool(files, { workers, timeoutMs, env, alone = new Set(
     return result.timedOut ? 'timed out' : { ...result.exit, ms: Math.round(performance.now() - fileStartedAt) };
   }
 
+  // A hung file has a watchdog beyond its own timeout (a top-level await that never settles).
   async function runWithWatchdog(worker, file) {
     let timer;
     const watchdog = new Promise((resolve) => {
@@ -146,11 +152,15 @@ export async function runPool(files, { workers, timeoutMs, env, alone = new Set(
         continue;
       }
       worker ??= spawnWorker();
+      const ownFiles = worker.files;
       const result = await runWithWatchdog(worker, file);
       if (result === 'done') continue;
       worker = null;
       if (result === 'timed out') continue;
       // The process died during the file: run it again by itself, so the failure lands on the right file.
+      // (Said out loud: a file that passes alone after this was hit by something an earlier one left.)
+      const earlier = ownFiles.slice(0, -1);
+      out.write({ type: 'test:diagnostic', data: { nesting: 0, message: `the test process running ${file} exited (code ${result.code}, signal ${result.signal})${earlier.length ? ` after running ${earlier.join(', ')}` : ''}; running ${file} again in a process of its own` } });
       const own = spawnWorker();
       const again = await runWithWatchdog(own, file);
       if (again === 'done') await retire(own);
