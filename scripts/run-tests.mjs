@@ -44,6 +44,10 @@ const INTEGRATION = [
 // what a file changes in process.env, the working folder, the umask and process signal/error listeners.)
 const ALONE = new Map([
   ['git/vetted-global.test.js', "sets GIT_CONFIG_GLOBAL before importing src/git: the user's global config is read once per process"],
+  // Hung once (1 full run of 4 unit runs) in a shared worker with its event loop blocked (its own
+  // timeout never fired): the native watchers that earlier files started in the same process are the
+  // suspect. Not reproduced yet; until it is understood, its watchers get a process to themselves.
+  ['events/fs-source.test.js', 'hung once in a shared worker with its event loop blocked (native watchers; not understood yet)'],
 ]);
 const SPAWNS_DAEMON = /\b(spawnDaemon|withDaemon)\(/;
 
