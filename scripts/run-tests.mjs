@@ -1,15 +1,20 @@
 #!/usr/bin/env node
-// Runs every compiled test file under dist/test with node's own test runner.
-// Node 20's --test takes no globs, so the file list is built here.
+// Runs every compiled test file under dist/test.
 //
 //   node scripts/run-tests.mjs              every test file (what `npm test` runs)
 //   node scripts/run-tests.mjs --unit       the fast part: no spawned daemon, no display, no bubblewrap-heavy suite
 //   node scripts/run-tests.mjs a.test.js …  just these files
+//   … --times                               also print every file's wall and CPU time (slowest CPU first)
+//
+// Unit files run in a few long-lived worker processes, many files each (scripts/test-pool.mjs): a Node
+// start-up per file was a quarter of the unit suite's CPU. Integration files keep a process each
+// (node --test), run after the unit files: daemons, sandboxes and displays are theirs alone.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { readTimes } from './test-times-reporter.mjs';
+import { readTimes, recordTimes } from './test-times-reporter.mjs';
+import { runPool } from './test-pool.mjs';
 
 // The slow part, relative to dist/test: whole folders (a trailing /) or single files. Everything else
 // is a unit test. A file that spawns the daemon belongs here; --unit refuses to run one that does.
@@ -35,6 +40,15 @@ const INTEGRATION = [
   'agent/workers.test.js',
   'agent/first-call-large.test.js', // 20,000 files written, committed, checked out and removed: disk-bound
 ];
+// Unit files that need a process of their own even so, with the reason. (The worker already puts back
+// what a file changes in process.env, the working folder, the umask and process signal/error listeners.)
+const ALONE = new Map([
+  ['git/vetted-global.test.js', "sets GIT_CONFIG_GLOBAL before importing src/git: the user's global config is read once per process"],
+  // Hung once (1 full run of 4 unit runs) in a shared worker with its event loop blocked (its own
+  // timeout never fired): the native watchers that earlier files started in the same process are the
+  // suspect. Not reproduced yet; until it is understood, its watchers get a process to themselves.
+  ['events/fs-source.test.js', 'hung once in a shared worker with its event loop blocked (native watchers; not understood yet)'],
+]);
 const SPAWNS_DAEMON = /\b(spawnDaemon|withDaemon)\(/;
 
 function find(dir) {
@@ -52,7 +66,8 @@ const isIntegration = (file) => {
 
 const args = process.argv.slice(2);
 const unit = args.includes('--unit');
-const only = args.filter((a) => a !== '--unit');
+const showTimes = args.includes('--times');
+const only = args.filter((a) => !a.startsWith('--'));
 let files = (only.length ? only : find('dist/test')).sort();
 if (unit) {
   files = files.filter((f) => !isIntegration(f));
@@ -71,13 +86,36 @@ if (files.length === 0) {
 const times = readTimes();
 const took = (f) => times[f] ?? Infinity;
 files.sort((a, b) => took(b) - took(a) || a.localeCompare(b));
-// Unit files mostly wait on git, SQLite and child processes, so twice as many as there are cores
-// keep the cores busy. The full run keeps 2: its daemons and sandboxes have timing margins sized
-// for that (a loaded machine stretches every wait in them).
-const concurrency = process.env.KAIROS_TEST_CONCURRENCY ?? (unit ? Math.max(2, availableParallelism() * 2) : 2);
 // The fast-check properties run fewer cases in the fast part (every case in the full run).
 const env = { ...process.env, KAIROS_TEST: '1', ...(unit ? { KAIROS_PROPERTY_RUNS: process.env.KAIROS_PROPERTY_RUNS ?? '100' } : {}) };
-const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
-reporters.push(`--test-reporter=${new URL('./test-times-reporter.mjs', import.meta.url).href}`, '--test-reporter-destination=stdout');
-const r = spawnSync(process.execPath, ['--test', ...reporters, `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env });
-process.exit(r.status ?? 1);
+const relativeName = (f) => relative('dist/test', f).split(sep).join('/');
+let ok = true;
+
+const pooled = files.filter((f) => !isIntegration(f));
+if (pooled.length) {
+  // Two workers per core: a unit file spends most of its wall time waiting (on the git and bash it
+  // started, on a watcher's settle time), so one worker per core leaves the cores idle half the time.
+  const workers = Number(process.env.KAIROS_TEST_WORKERS ?? Math.max(2, availableParallelism() * 2));
+  const timeoutMs = Number(process.env.KAIROS_TEST_FILE_TIMEOUT_MS ?? 600_000);
+  const alone = new Set(pooled.filter((f) => ALONE.has(relativeName(f))));
+  const result = await runPool(pooled, { workers, timeoutMs, env, alone });
+  ok &&= result.ok;
+  recordTimes(new Map([...result.perFile].map(([f, t]) => [f, t.wallMs])));
+  const cpu = (t) => t.cpuMs + t.childCpuMs;
+  const byCpu = [...result.perFile].sort((a, b) => cpu(b[1]) - cpu(a[1]));
+  const line = ([f, t]) => `${f} ${(t.wallMs / 1000).toFixed(1)} s wall, ${(cpu(t) / 1000).toFixed(1)} s CPU (${(t.childCpuMs / 1000).toFixed(1)} s in child processes)`;
+  if (showTimes) console.log(`every file, most CPU first:\n  ${byCpu.map(line).join('\n  ')}`);
+  else console.log(`most CPU: ${byCpu.slice(0, 5).map(line).join('; ')}`);
+}
+
+const separate = files.filter(isIntegration);
+if (separate.length) {
+  // The full run keeps 2 at once: its daemons and sandboxes have timing margins sized for that (a
+  // loaded machine stretches every wait in them).
+  const concurrency = process.env.KAIROS_TEST_CONCURRENCY ?? 2;
+  const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout'];
+  reporters.push(`--test-reporter=${new URL('./test-times-reporter.mjs', import.meta.url).href}`, '--test-reporter-destination=stdout');
+  const r = spawnSync(process.execPath, ['--test', ...reporters, `--test-concurrency=${concurrency}`, ...separate], { stdio: 'inherit', env });
+  ok &&= r.status === 0;
+}
+process.exit(ok ? 0 : 1);

@@ -15,6 +15,13 @@ export function readTimes() {
   }
 }
 
+// Merges this run's times (file → ms) into the recorded ones.
+export function recordTimes(took) {
+  const times = { ...readTimes(), ...Object.fromEntries([...took].map(([f, ms]) => [f, Math.round(ms)])) };
+  mkdirSync(dirname(TIMES_FILE), { recursive: true });
+  writeFileSync(TIMES_FILE, `${JSON.stringify(times, null, 1)}\n`);
+}
+
 export default async function* testTimes(source) {
   const took = new Map();
   for await (const event of source) {
@@ -25,9 +32,7 @@ export default async function* testTimes(source) {
     took.set(key, (took.get(key) ?? 0) + (event.data.details?.duration_ms ?? 0));
   }
   if (took.size === 0) return;
-  const times = { ...readTimes(), ...Object.fromEntries([...took].map(([f, ms]) => [f, Math.round(ms)])) };
-  mkdirSync(dirname(TIMES_FILE), { recursive: true });
-  writeFileSync(TIMES_FILE, `${JSON.stringify(times, null, 1)}\n`);
+  recordTimes(took);
   const slowest = [...took].sort((a, b) => b[1] - a[1]).slice(0, 5);
   yield `slowest files: ${slowest.map(([f, ms]) => `${f} ${(ms / 1000).toFixed(1)} s`).join(', ')}\n`;
 }

@@ -1,4 +1,4 @@
-import { describe, test, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +16,9 @@ import { COMPILED, REPO_ROOT } from '../support/paths.js';
 import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
 
 // The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
-await ensureBashGrammar();
+// A hook, not a top-level await: run-tests.mjs runs many files in one process, and code after a
+// top-level await of a promise another file created would register its tests outside this file.
+before(() => ensureBashGrammar());
 
 const tmp = tempDir('kairos-toolcall-');
 after(() => tmp.cleanup());

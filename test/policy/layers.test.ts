@@ -13,7 +13,9 @@ import { allowOthers, makeContext } from './policy-context.js';
 import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
 
 // The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
-await ensureBashGrammar();
+// A hook, not a top-level await: run-tests.mjs runs many files in one process, and code after a
+// top-level await of a promise another file created would register its tests outside this file.
+before(() => ensureBashGrammar());
 
 describe('the eight layers', () => {
   let dir: string;

@@ -1,4 +1,4 @@
-import { test, describe } from 'node:test';
+import { test, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRule, parseToolCall, ruleMatchesPath, RuleSyntaxError, toolCallFor, type PathTarget } from '../../src/policy/rules.js';
 import { compileRules } from '../../src/policy/permission.js';
@@ -6,7 +6,9 @@ import { decomposeCommand } from '../../src/policy/shell.js';
 import { ensureBashGrammar } from '../../src/policy/shell-grammar.js';
 
 // The layers read commands with the bash grammar, which loads on first use (an agent task awaits it the same way).
-await ensureBashGrammar();
+// A hook, not a top-level await: run-tests.mjs runs many files in one process, and code after a
+// top-level await of a promise another file created would register its tests outside this file.
+before(() => ensureBashGrammar());
 
 describe('rule parsing', () => {
   test('tool, tool(specifier), bare and (*) forms', () => {
