@@ -22,12 +22,16 @@ export interface SettleOptions {
   defaultSettleMs: number;
   /** Earliest time a trigger may fire again (its cool-down); 0 when it may fire now. */
   notBefore?(repo: string, trigger: Trigger): number;
-  /** True when a replayed event already sits in a stored batch of this trigger. */
+  /**
+   * True when a replayed event already sits in a stored batch of this trigger. Asked only for events
+   * added with `{ replay: true }`: a live event was stored a moment ago and cannot be in any batch
+   * yet, and asking the store per event per trigger was a large share of a busy folder's CPU.
+   */
   alreadyBatched?(eventId: number, trigger: string): boolean;
   /** Must store the batch durably before returning. `settledIds` are events no other trigger still holds. */
   onBatch(batch: SettledBatch, settledIds: number[]): void;
-  /** Events that matched no trigger at all are settled at once. */
-  onSettled(ids: number[]): void;
+  /** Events that matched no trigger at all are settled at once (the events themselves too, so nobody reads them back). */
+  onSettled(ids: number[], events: StoredEvent[]): void;
   clock?: SettleClock;
   /**
    * How long a hold of this kind may keep a batch back; undefined holds until released (a git
@@ -80,15 +84,16 @@ export class Settler {
     this.clock = opts.clock ?? realClock;
   }
 
-  add(events: readonly StoredEvent[]): void {
-    const unmatched: number[] = [];
+  /** `replay`: events stored before this process started (they may already sit in a stored batch). */
+  add(events: readonly StoredEvent[], o: { replay?: boolean } = {}): void {
+    const unmatched: StoredEvent[] = [];
     const touched = new Set<Bucket>();
     for (const e of events) {
       let matched = 0;
       for (const t of this.opts.triggersFor(e.repo)) {
         const m = matchTrigger(t, e);
         if (!m) continue;
-        if (this.opts.alreadyBatched?.(e.id, t.name)) continue;
+        if (o.replay && this.opts.alreadyBatched?.(e.id, t.name)) continue;
         const b = this.bucket(e.repo, t);
         b.eventIds.push(e.id);
         for (const p of m.paths) b.paths.add(p);
@@ -96,10 +101,10 @@ export class Settler {
         touched.add(b);
         matched++;
       }
-      if (matched === 0) unmatched.push(e.id);
+      if (matched === 0) unmatched.push(e);
     }
     for (const b of touched) this.schedule(b);
-    if (unmatched.length) this.opts.onSettled(unmatched);
+    if (unmatched.length) this.opts.onSettled(unmatched.map((e) => e.id), unmatched);
   }
 
   /** Something is under way in this repo (a git operation, a storm): nothing is released until `release(repo, why)`. */

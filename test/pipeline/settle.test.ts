@@ -197,10 +197,25 @@ describe('Settler', () => {
   test('replayed events already in a batch of a trigger are not batched again', () => {
     const e = fsEvent('a');
     const { clock, batches, settled, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'x' }], { alreadyBatched: (id) => id === e.id });
-    s.add([e]);
+    s.add([e], { replay: true });
     clock.advance(5000);
     assert.equal(batches.length, 0);
     assert.deepEqual(settled, [e.id]);
+  });
+
+  test('live events are never looked up in the stored batches (they were stored a moment ago)', () => {
+    const asked: number[] = [];
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'x' }], {
+      alreadyBatched: (id) => {
+        asked.push(id);
+        return true;
+      },
+    });
+    const e = fsEvent('a');
+    s.add([e]);
+    clock.advance(5000);
+    assert.deepEqual(asked, []);
+    assert.deepEqual(batches[0]?.eventIds, [e.id]);
   });
 
   test('a path with a line break in its name matches globs like any other', () => {
