@@ -1,6 +1,7 @@
 import type { StoredEvent } from '../events/event.js';
 import type { Trigger } from '../policy/schema.js';
 import { matchTrigger } from './match.js';
+import { quietBefore } from '../events/quiet-credit.js';
 
 /** One trigger's coalesced burst, released after a quiet window. */
 export interface SettledBatch {
@@ -52,6 +53,8 @@ interface Bucket {
   eventIds: number[];
   paths: Set<string>;
   firstAt: number;
+  /** When the newest of its events happened, as far as the settler knows: its quiet window counts from here. */
+  lastAt: number;
   timer: unknown;
 }
 
@@ -88,7 +91,10 @@ export class Settler {
   add(events: readonly StoredEvent[], o: { replay?: boolean } = {}): void {
     const unmatched: StoredEvent[] = [];
     const touched = new Set<Bucket>();
+    const now = this.clock.now();
     for (const e of events) {
+      // A watcher that already waited for quiet before handing the event over says so (quiet-credit.ts).
+      const at = now - quietBefore(e);
       let matched = 0;
       for (const t of this.opts.triggersFor(e.repo)) {
         const m = matchTrigger(t, e);
@@ -97,13 +103,14 @@ export class Settler {
         const b = this.bucket(e.repo, t);
         b.eventIds.push(e.id);
         for (const p of m.paths) b.paths.add(p);
+        b.lastAt = Math.max(b.lastAt, at);
         this.holders.set(e.id, (this.holders.get(e.id) ?? 0) + 1);
         touched.add(b);
         matched++;
       }
       if (matched === 0) unmatched.push(e);
     }
-    for (const b of touched) this.schedule(b);
+    for (const b of touched) this.schedule(b, b.lastAt);
     if (unmatched.length) this.opts.onSettled(unmatched.map((e) => e.id), unmatched);
   }
 
@@ -149,7 +156,7 @@ export class Settler {
     const key = `${repo}\0${trigger.name}`;
     let b = this.buckets.get(key);
     if (!b) {
-      b = { repo, trigger, eventIds: [], paths: new Set(), firstAt: this.clock.now(), timer: undefined };
+      b = { repo, trigger, eventIds: [], paths: new Set(), firstAt: this.clock.now(), lastAt: Number.NEGATIVE_INFINITY, timer: undefined };
       this.buckets.set(key, b);
     } else {
       b.trigger = trigger;
@@ -157,13 +164,14 @@ export class Settler {
     return b;
   }
 
-  private schedule(b: Bucket): void {
+  /** `from`: the moment the quiet window counts from (the newest event's, or now after a release or a cool-down). */
+  private schedule(b: Bucket, from: number = this.clock.now()): void {
     this.clock.clearTimeout(b.timer);
     const quiet = b.trigger.settle_ms ?? this.opts.defaultSettleMs;
     const now = this.clock.now();
     // A burst that never goes quiet (a log file written every 100 ms) still fires, at most this late.
     const maxWait = Math.max(30_000, quiet * 10);
-    let due = Math.min(now + quiet, b.firstAt + maxWait);
+    let due = Math.min(from + quiet, b.firstAt + maxWait);
     due = Math.max(due, this.opts.notBefore?.(b.repo, b.trigger) ?? 0);
     b.timer = this.clock.setTimeout(() => this.fire(b), Math.max(0, due - now));
   }

@@ -4,6 +4,7 @@ import { Settler, type SettledBatch } from '../../src/pipeline/settle.js';
 import { Trigger } from '../../src/policy/schema.js';
 import type { StoredEvent } from '../../src/events/event.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { QUIET_BEFORE } from '../../src/events/quiet-credit.js';
 
 const REPO = '/r';
 let nextId = 1;
@@ -201,6 +202,35 @@ describe('Settler', () => {
     clock.advance(5000);
     assert.equal(batches.length, 0);
     assert.deepEqual(settled, [e.id]);
+  });
+
+  test("a watcher's credited quiet moves the deadline earlier by that much, and a later event still extends the window from its own time", () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['src/**'] }, settle_ms: 200, run: 'x' }]);
+    const credited = (p: string, ms: number): StoredEvent => Object.assign(fsEvent(p), { [QUIET_BEFORE]: ms });
+    s.add([credited('src/a', 50)]);
+    clock.advance(149);
+    assert.equal(batches.length, 0);
+    clock.advance(1);
+    assert.equal(batches.length, 1, 'quiet for 50 ms before it arrived + 150 ms after = settle_ms');
+
+    // 30 ms later another write: the window counts from it (credit or not), never from the first.
+    s.add([credited('src/b', 50)]);
+    clock.advance(30);
+    s.add([fsEvent('src/c')]);
+    clock.advance(199);
+    assert.equal(batches.length, 1);
+    clock.advance(1);
+    assert.deepEqual(batches[1]?.paths, ['src/b', 'src/c']);
+
+    // A credited event arriving after an uncredited one in the same batch does not shorten the window
+    // the uncredited one opened (it is the newest that counts).
+    s.add([fsEvent('src/d')]);
+    clock.advance(10);
+    s.add([credited('src/e', 50)]);
+    clock.advance(189);
+    assert.equal(batches.length, 2);
+    clock.advance(1);
+    assert.deepEqual(batches[2]?.paths, ['src/d', 'src/e']);
   });
 
   test('live events are never looked up in the stored batches (they were stored a moment ago)', () => {
