@@ -122,9 +122,11 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       for (const [rel, at] of listed) {
         if (at > due) continue;
         listed.delete(rel);
-        gone.push({ rel, kind: 'delete' });
+        // Only the really gone: a file still there is as the listing reported it, or the watcher has
+        // spoken of it since. (Handed over as a claimed removal after the burst's memory was cleared,
+        // a file still present came out as a spurious file.changed a second after its add.)
+        if (!visible(path.join(repo, rel))) gone.push({ rel, kind: 'delete' });
       }
-      // checkAgainstDisk reports only those that are really gone.
       if (gone.length && !closed) report(gone, liveOrigin);
       const missed = newDirRecheck.due(Date.now(), LISTED_RECHECK_MS, rules);
       if (missed.length && !closed) report(missed, liveOrigin, undefined, reported);
@@ -274,6 +276,16 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       status.state = 'closed';
     },
   };
+}
+
+/** Seen by lstat (gone or unreadable is not: as for the disk check, either way the watcher cannot see it). */
+function visible(abs: string): boolean {
+  try {
+    fs.lstatSync(abs);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
