@@ -17,9 +17,11 @@
  * chokidar and Watchman (its own settle happens in another process) get none: their events settle
  * from their arrival, as before.
  *
- * A credit moves the settle deadline earlier by at most 50 ms; a later event still extends the window
- * from its own time. At worst (the event loop stalled at the wrong moment) a batch settles up to 50 ms
- * early; nothing is ever lost or reported twice by it.
+ * A credit moves the settle deadline earlier by at most 50 ms, and only in windows long enough for it
+ * to be exact (CREDIT_MIN_SETTLE_MS, below); a later event still extends the window from its own time.
+ * At worst (the event loop stalled at the wrong moment, or another repository's delivery restarting the
+ * debouncer's 500 ms just before a change in the window's last 50 ms) a batch settles up to 50 ms early,
+ * i.e. one more batch; nothing is ever lost or reported twice by it.
  */
 import type { EventDraft } from './event.js';
 
@@ -35,8 +37,19 @@ const CLOCK_TICK_MS = 10;
 export const QUIET_BEFORE = Symbol('quietBefore');
 export type WithQuiet<T> = T & { [QUIET_BEFORE]?: number };
 
-/** The credit a settler may give an event (0 when it carries none). */
-export function quietBefore(e: object): number {
+/**
+ * The shortest settle window the credit is exact for. The debouncer delays the NEXT change too: one
+ * made in the last 50 ms of a credited window may still sit in it when the window ends, and the batch
+ * would settle after less than settle_ms of real quiet. A change made more than 500 ms after the last
+ * delivery is handed over at once, so a window at least 500 ms + twice the credit + the event loop's
+ * allowance long sees every change of its last 50 ms in time (the default settle_ms, 1500, is). A
+ * shorter window gets no credit: it stays exactly as long as it was, measured from arrivals.
+ */
+export const CREDIT_MIN_SETTLE_MS = PARCEL_MAX_WAIT_MS + 2 * PARCEL_QUIET_MS + LAG_ALLOWANCE_MS;
+
+/** The credit a settler may give an event in a window of `settleMs` (0 when it carries none, or the window is too short for it). */
+export function quietBefore(e: object, settleMs: number): number {
+  if (settleMs < CREDIT_MIN_SETTLE_MS) return 0;
   const q = (e as WithQuiet<object>)[QUIET_BEFORE];
   return typeof q === 'number' && q > 0 ? q : 0;
 }

@@ -93,8 +93,6 @@ export class Settler {
     const touched = new Set<Bucket>();
     const now = this.clock.now();
     for (const e of events) {
-      // A watcher that already waited for quiet before handing the event over says so (quiet-credit.ts).
-      const at = now - quietBefore(e);
       let matched = 0;
       for (const t of this.opts.triggersFor(e.repo)) {
         const m = matchTrigger(t, e);
@@ -103,7 +101,8 @@ export class Settler {
         const b = this.bucket(e.repo, t);
         b.eventIds.push(e.id);
         for (const p of m.paths) b.paths.add(p);
-        b.lastAt = Math.max(b.lastAt, at);
+        // A watcher that already waited for quiet before handing the event over says so (quiet-credit.ts).
+        b.lastAt = Math.max(b.lastAt, now - quietBefore(e, t.settle_ms ?? this.opts.defaultSettleMs));
         this.holders.set(e.id, (this.holders.get(e.id) ?? 0) + 1);
         touched.add(b);
         matched++;

@@ -8,7 +8,8 @@ import { fence } from '../support/fence.js';
 
 interface TaskJson { id: number; trigger: string; state: string; paths: string[] }
 
-const SETTLE_MS = 400;
+// Long enough for the credit to apply (CREDIT_MIN_SETTLE_MS), as the default 1500 is.
+const SETTLE_MS = 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**

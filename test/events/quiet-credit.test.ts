@@ -19,26 +19,26 @@ test('the credit is never more than the newest file change of the batch allows, 
   const now = 2_000_000;
   const a = [draft('a'), draft('b')];
   creditDrafts(a, PARCEL_QUIET_MS, now - 500, now);
-  assert.deepEqual(a.map(quietBefore), [50, 50], 'files unchanged for 500 ms: the whole 50 ms');
+  assert.deepEqual(a.map((x) => quietBefore(x, 1500)), [50, 50], 'files unchanged for 500 ms: the whole 50 ms');
   const b = [draft('a')];
   creditDrafts(b, PARCEL_QUIET_MS, now - 30, now);
-  assert.equal(quietBefore(b[0]!), 20, 'changed 30 ms ago: 30 ms less a clock tick');
+  assert.equal(quietBefore(b[0]!, 1500), 20, 'changed 30 ms ago: 30 ms less a clock tick');
   const c = [draft('a')];
   creditDrafts(c, PARCEL_QUIET_MS, now - 5, now);
-  assert.equal(quietBefore(c[0]!), 0, 'changed within a clock tick: nothing');
+  assert.equal(quietBefore(c[0]!, 1500), 0, 'changed within a clock tick: nothing');
   const d = [draft('a')];
   creditDrafts(d, PARCEL_QUIET_MS, undefined, now);
-  assert.equal(quietBefore(d[0]!), 0, 'a removal or a listed file: no change time, no credit');
+  assert.equal(quietBefore(d[0]!, 1500), 0, 'a removal or a listed file: no change time, no credit');
   const e = [draft('a')];
   creditDrafts(e, 0, now - 500, now);
-  assert.equal(quietBefore(e[0]!), 0, 'the watcher did not wait: nothing');
+  assert.equal(quietBefore(e[0]!, 1500), 0, 'the watcher did not wait: nothing');
 });
 
 test('the credit is carried by the event object in memory only: never serialized, lost by a schema parse', () => {
   const [d] = [draft('a')];
   creditDrafts([d!], PARCEL_QUIET_MS, 0, 10_000);
-  assert.equal(quietBefore({ ...d!, id: 1 }), 50, 'kept by the spread the store makes');
+  assert.equal(quietBefore({ ...d!, id: 1 }, 1500), 50, 'kept by the spread the store makes');
   assert.equal(JSON.stringify(d), JSON.stringify(draft('a')).replace(/"at":"[^"]*"/, `"at":"${d!.at}"`));
   assert.equal(QUIET_BEFORE in JSON.parse(JSON.stringify(d)), false);
-  assert.equal(quietBefore(EventDraft.parse(d)), 0, 'an event from outside (ingest parses it) carries none');
+  assert.equal(quietBefore(EventDraft.parse(d), 1500), 0, 'an event from outside (ingest parses it) carries none');
 });

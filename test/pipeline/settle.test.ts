@@ -4,7 +4,7 @@ import { Settler, type SettledBatch } from '../../src/pipeline/settle.js';
 import { Trigger } from '../../src/policy/schema.js';
 import type { StoredEvent } from '../../src/events/event.js';
 import { FakeClock } from '../support/fake-clock.js';
-import { QUIET_BEFORE } from '../../src/events/quiet-credit.js';
+import { CREDIT_MIN_SETTLE_MS, QUIET_BEFORE } from '../../src/events/quiet-credit.js';
 
 const REPO = '/r';
 let nextId = 1;
@@ -205,19 +205,19 @@ describe('Settler', () => {
   });
 
   test("a watcher's credited quiet moves the deadline earlier by that much, and a later event still extends the window from its own time", () => {
-    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['src/**'] }, settle_ms: 200, run: 'x' }]);
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['src/**'] }, settle_ms: 1000, run: 'x' }]);
     const credited = (p: string, ms: number): StoredEvent => Object.assign(fsEvent(p), { [QUIET_BEFORE]: ms });
     s.add([credited('src/a', 50)]);
-    clock.advance(149);
+    clock.advance(949);
     assert.equal(batches.length, 0);
     clock.advance(1);
-    assert.equal(batches.length, 1, 'quiet for 50 ms before it arrived + 150 ms after = settle_ms');
+    assert.equal(batches.length, 1, 'quiet for 50 ms before it arrived + 950 ms after = settle_ms');
 
     // 30 ms later another write: the window counts from it (credit or not), never from the first.
     s.add([credited('src/b', 50)]);
     clock.advance(30);
     s.add([fsEvent('src/c')]);
-    clock.advance(199);
+    clock.advance(999);
     assert.equal(batches.length, 1);
     clock.advance(1);
     assert.deepEqual(batches[1]?.paths, ['src/b', 'src/c']);
@@ -227,10 +227,19 @@ describe('Settler', () => {
     s.add([fsEvent('src/d')]);
     clock.advance(10);
     s.add([credited('src/e', 50)]);
-    clock.advance(189);
+    clock.advance(989);
     assert.equal(batches.length, 2);
     clock.advance(1);
     assert.deepEqual(batches[2]?.paths, ['src/d', 'src/e']);
+  });
+
+  test('a window shorter than CREDIT_MIN_SETTLE_MS takes no credit: the next change may still sit in the watcher', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['src/**'] }, settle_ms: CREDIT_MIN_SETTLE_MS - 1, run: 'x' }]);
+    s.add([Object.assign(fsEvent('src/a'), { [QUIET_BEFORE]: 50 })]);
+    clock.advance(CREDIT_MIN_SETTLE_MS - 2);
+    assert.equal(batches.length, 0);
+    clock.advance(1);
+    assert.equal(batches.length, 1);
   });
 
   test('live events are never looked up in the stored batches (they were stored a moment ago)', () => {
