@@ -31,8 +31,20 @@ triggers:
   const repo = makeRepo();
   try {
     repo.write('README.md', 'base\n');
+    // The rounds write into folders watched from the start: a folder created while watching has its own
+    // race (files written before its watch exists are found by listing it, a second later at worst),
+    // which is not what this test is about.
+    for (let round = 0; round < 3; round++) repo.write(`src/r${round}/.keep`, '');
     const d = await spawnDaemon([repo.dir], h.env);
     try {
+      // A folder moved in whole, with a file the watcher never names: found by listing the folder when it
+      // is seen, it must be reported once, not again a second later when the listing is checked (see the
+      // end of the test). Made beside the work tree, so the move is one rename on one filesystem.
+      const outside = fs.mkdtempSync(path.join(path.dirname(repo.dir), 'moved-in-'));
+      fs.writeFileSync(path.join(outside, 'listed.ts'), 'export {};\n');
+      fs.renameSync(outside, path.join(repo.dir, 'src', 'new'));
+      await waitFor(() => kairosJson<TaskJson[]>(['tasks'], h.env).find((t) => t.state === 'done' && t.paths.includes('src/new/listed.ts')), { what: "the new folder's task done", timeoutMs: 60_000 });
+      await fence(repo, h.home);
       let judged = 0;
       for (let round = 0; round < 3; round++) {
         const paths: string[] = [];
@@ -49,7 +61,6 @@ triggers:
           paths.push(rel);
           if (i === 2) {
             // Created empty now, its content written 60 ms later: an add, then its write in a later delivery.
-            fs.mkdirSync(path.join(repo.dir, 'src', `r${round}`), { recursive: true });
             const fd = fs.openSync(path.join(repo.dir, rel), 'w');
             await step(60);
             fs.writeSync(fd, `export const v = ${round};\n`);
@@ -66,15 +77,12 @@ triggers:
         assert.equal(mine.length, 1, `round ${round}: one batch expected, got ${mine.map((t) => JSON.stringify(t.paths)).join(' + ')} (gaps ${gaps.map(Math.round).join(', ')} ms)`);
         assert.deepEqual([...mine[0]!.paths].sort(), [...paths].sort());
       }
-      // Nothing else about the files afterwards: those found by listing a new folder were not reported
-      // again as changed a second later, in a batch of their own (the recheck of listed files did that
-      // once the burst's memory was cleared). Rounds 0 and 1: their rechecks (1 s after the listing) were
-      // due long before the last round's fence event was stored, and the daemon runs due timers first.
-      const all = kairosJson<TaskJson[]>(['tasks'], h.env);
-      for (const round of [0, 1]) {
-        const batches = all.filter((t) => t.paths.some((p) => p.startsWith(`src/r${round}/`)));
-        assert.equal(batches.length, 1, `round ${round}'s files were reported again later: ${batches.map((t) => JSON.stringify(t.paths)).join(' + ')}`);
-      }
+      // Nothing else about the listed file afterwards: the check of listed files (1 s after the listing)
+      // once handed a file still there over as a claimed removal after the burst's memory was cleared,
+      // and it came out as a spurious file.changed in a batch of its own. That check was due long before
+      // the last round's fence event was stored, and the daemon runs due timers before later deliveries.
+      const listedIn = kairosJson<TaskJson[]>(['tasks'], h.env).filter((t) => t.paths.includes('src/new/listed.ts'));
+      assert.equal(listedIn.length, 1, `the listed file was reported again later: ${listedIn.map((t) => JSON.stringify(t.paths)).join(' + ')}`);
       assert.ok(judged > 0, 'every round had the writer descheduled for longer than the settle window: nothing was judged');
     } finally {
       d.kill('SIGTERM');
