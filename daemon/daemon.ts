@@ -213,10 +213,10 @@ export class Daemon {
       holdCeilingMs: (why) => (why === 'storm' ? Number(opts.env.KAIROS_STORM_CEILING_MS) || STORM_HOLD_CEILING_MS : undefined),
       alreadyBatched: (id, trigger) => this.tasks.triggersHolding(id).has(trigger),
       onBatch: (batch, settled) => this.dispatch.onBatch(batch, settled),
-      onSettled: (ids) =>
+      onSettled: (ids, events) =>
         this.guard.run('settle unmatched events', () => {
           this.events.markSettled(ids, new Date().toISOString());
-          this.ambient.offerUnmatched(this.events.byIds(ids));
+          this.ambient.offerUnmatched(events);
         }),
     });
     this.ambient = new Ambient({

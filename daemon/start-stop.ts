@@ -76,7 +76,7 @@ export async function recoverAndWatch(p: DaemonParts): Promise<void> {
   const unsettled = p.events.unsettled().filter((e) => p.repos.has(e.repo));
   if (unsettled.length) {
     p.log.info({ count: unsettled.length }, 'replaying events stored before the last stop');
-    p.settler.add(unsettled);
+    p.settler.add(unsettled, { replay: true });
   }
   p.ambient.start();
   p.retention.start();

@@ -50,7 +50,15 @@ export class StoreGuard {
   private readonly retryMs: number;
   private readonly maxHeld: number;
 
+  /** Made once: a steady stream stores one event per call (see EventStore). */
+  private readonly storeTx: (drafts: EventDraft[], alsoInTransaction: (() => void) | undefined) => StoredEvent[];
+
   constructor(private readonly o: StoreGuardOptions) {
+    this.storeTx = o.db.transaction((drafts: EventDraft[], alsoInTransaction: (() => void) | undefined) => {
+      const rows = drafts.length ? o.events.appendMany(drafts) : [];
+      alsoInTransaction?.();
+      return rows;
+    });
     this.maxHeld = o.maxHeld ?? DEFAULT_HELD_EVENTS;
     this.held = new HeldEvents(this.maxHeld);
     this.retryMs = o.retryMs ?? DEFAULT_RETRY_MS;
@@ -117,11 +125,7 @@ export class StoreGuard {
 
   private store(drafts: EventDraft[], alsoInTransaction?: () => void): StoredEvent[] {
     try {
-      return this.o.db.transaction(() => {
-        const rows = drafts.length ? this.o.events.appendMany(drafts) : [];
-        alsoInTransaction?.();
-        return rows;
-      })();
+      return this.storeTx(drafts, alsoInTransaction);
     } catch (e) {
       this.o.events.recount(); // appendMany counted rows the enclosing transaction then rolled back
       throw e;

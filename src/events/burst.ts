@@ -40,8 +40,9 @@ export class BurstTracker {
       this.storm = true;
       this.o.onStorm();
     }
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.quiet(), this.o.quietMs ?? BURST_QUIET_MS);
+    // One timer per burst, restarted per delivery (a new timer per event showed in a steady stream's profile).
+    if (this.timer) this.timer.refresh();
+    else this.timer = setTimeout(() => this.quiet(), this.o.quietMs ?? BURST_QUIET_MS);
   }
 
   private quiet(): void {

@@ -43,20 +43,25 @@ export interface DiskCheckResult {
   unseenDirs: number;
   /** Folders the watcher reported as created, listed here (see new-dir-recheck.ts). */
   newDirs: string[];
+  /**
+   * The newest ctime (epoch ms) of the files reported, as read now; undefined when a reported path
+   * has none to read (removed, or found by listing a new folder). Bounds a settle credit (quiet-credit.ts).
+   */
+  newestChangeMs: number | undefined;
 }
 
 /** U+FFFD in a name the disk does not know: the watcher decoded bytes that are not UTF-8, so the name it gives is not the real one. */
 const LOSSY = '\uFFFD';
 const MAX_DEPTH = 64;
 
-type DiskState = { kind: 'gone' } | { kind: 'dir' } | { kind: 'file'; sig: string };
+type DiskState = { kind: 'gone' } | { kind: 'dir' } | { kind: 'file'; sig: string; ctimeMs: number };
 
 function onDisk(abs: string): DiskState {
   try {
     const st = fs.lstatSync(abs);
     // Inode, mode, size and both times: any write, replacement or chmod changes one of them (two
     // writes of the same size within one coarse clock tick do not, but the path is then already pending).
-    return st.isDirectory() ? { kind: 'dir' } : { kind: 'file', sig: `${st.ino}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` };
+    return st.isDirectory() ? { kind: 'dir' } : { kind: 'file', sig: `${st.ino}:${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`, ctimeMs: st.ctimeMs };
   } catch {
     // Gone, or no longer visible to this user: either way the watcher can no longer see it, as for a delete.
     return { kind: 'gone' };
@@ -86,10 +91,14 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
   const foundInNewDirs: string[] = [];
   let unseenDirs = 0;
   const newDirs: string[] = [];
-  const emit = (rel: string, type: EventDraft['type'] & `file.${string}`, sig?: string): void => {
+  let newestChangeMs = Number.NEGATIVE_INFINITY;
+  let changeTimeUnknown = false;
+  const emit = (rel: string, type: EventDraft['type'] & `file.${string}`, state?: DiskState & { kind: 'file' }): void => {
     if (emitted.has(rel)) return;
     emitted.add(rel);
-    o.reported?.set(rel, type === 'file.removed' ? GONE : (sig ?? onDiskSig(path.join(o.repo, rel))));
+    if (state) newestChangeMs = Math.max(newestChangeMs, state.ctimeMs);
+    else changeTimeUnknown = true;
+    o.reported?.set(rel, type === 'file.removed' ? GONE : (state?.sig ?? onDiskSig(path.join(o.repo, rel))));
     drafts.push({ type, repo: o.repo, path: rel, at, origin: o.origin(rel), data: { ...o.data } });
   };
 
@@ -149,12 +158,12 @@ export function checkAgainstDisk(changes: readonly RawChange[], o: DiskCheckOpti
       continue;
     }
     if (last === state.sig) continue; // exactly as already reported in this burst
-    if (kind === 'create') emit(rel, last !== undefined && last !== GONE ? 'file.changed' : 'file.added', state.sig);
+    if (kind === 'create') emit(rel, last !== undefined && last !== GONE ? 'file.changed' : 'file.added', state);
     // An update inside a folder created in this same batch is a new file whose create came before
     // the folder's watch existed (only its write was seen).
-    else emit(rel, last === GONE || (last === undefined && inCreatedFolder(rel)) ? 'file.added' : 'file.changed', state.sig);
+    else emit(rel, last === GONE || (last === undefined && inCreatedFolder(rel)) ? 'file.added' : 'file.changed', state);
   }
-  return { drafts, foundInNewDirs, unseenDirs, newDirs };
+  return { drafts, foundInNewDirs, unseenDirs, newDirs, newestChangeMs: changeTimeUnknown || !drafts.length ? undefined : newestChangeMs };
 }
 
 function onDiskSig(abs: string): string {

@@ -8,6 +8,7 @@ import type { FsSource, FsSourceOptions, WatcherStatus } from './file-watch.js';
 import { IgnoreRules, isIgnoreFile } from './ignore-rules.js';
 import { NativeTree } from './native-tree.js';
 import { NewDirRecheck } from './new-dir-recheck.js';
+import { creditDrafts, noteParcelDelivery } from './quiet-credit.js';
 import { scanTree } from './tree-scan.js';
 import { TreeSnapshot } from './tree-snapshot.js';
 import type { EngineChoice } from './watch-engine.js';
@@ -34,6 +35,8 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   const backend = engine.backend!;
   // Watchman recrawls by itself after an overflow and lists new folders itself.
   const canResync = backend !== 'watchman';
+  // parcel's own debouncer guarantees quiet before some deliveries (quiet-credit.ts); through Watchman it is Watchman's timing that counts.
+  const creditsQuiet = backend === 'inotify' || backend === 'fs-events' || backend === 'windows';
   const startedAt = Date.now();
   let rules = new IgnoreRules(repo, opts.ignore);
   let tree: NativeTree | undefined;
@@ -58,8 +61,9 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   /** Where a comparison's temporary snapshot goes: beside the real one, or in the temp folder. */
   const scratch = (tag: string): string => snapshot?.scratch(tag) ?? path.join(os.tmpdir(), `kairos-${tag}-${process.pid}-${crypto.randomUUID()}`);
   const liveOrigin = (rel: string): FileOrigin => (opts.isOwnWrite?.(rel) ? 'daemon' : 'user');
-  const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported): number => {
-    const { drafts, foundInNewDirs, unseenDirs, newDirs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+  const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported, watcherQuiet = 0): number => {
+    const { drafts, foundInNewDirs, unseenDirs, newDirs, newestChangeMs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+    creditDrafts(drafts, watcherQuiet, newestChangeMs);
     if (unseenDirs && canResync) crawlWhenQuiet = true;
     if (newDirs.length && canResync) {
       const at = Date.now();
@@ -118,9 +122,11 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       for (const [rel, at] of listed) {
         if (at > due) continue;
         listed.delete(rel);
-        gone.push({ rel, kind: 'delete' });
+        // Only the really gone: a file still there is as the listing reported it, or the watcher has
+        // spoken of it since. (Handed over as a claimed removal after the burst's memory was cleared,
+        // a file still present came out as a spurious file.changed a second after its add.)
+        if (!visible(path.join(repo, rel))) gone.push({ rel, kind: 'delete' });
       }
-      // checkAgainstDisk reports only those that are really gone.
       if (gone.length && !closed) report(gone, liveOrigin);
       const missed = newDirRecheck.due(Date.now(), LISTED_RECHECK_MS, rules);
       if (missed.length && !closed) report(missed, liveOrigin, undefined, reported);
@@ -131,6 +137,8 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   let reloadTimer: NodeJS.Timeout | undefined;
   const onChanges = (changes: RawChange[]): void => {
     status.raw_events += changes.length;
+    // Every delivery counts for the debouncer's timing, the held ones too.
+    const watcherQuiet = creditsQuiet ? noteParcelDelivery() : 0;
     if (held) {
       held.push(...changes);
       return;
@@ -143,7 +151,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       clearTimeout(reloadTimer);
       reloadTimer = setTimeout(() => void serial(reloadIgnores).catch(onError), RELOAD_DEBOUNCE_MS);
     }
-    report(changes, liveOrigin, undefined, reported);
+    report(changes, liveOrigin, undefined, reported, watcherQuiet);
   };
   const onError = (err: Error): void => {
     if (!closed) opts.onError(err);
@@ -268,6 +276,16 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       status.state = 'closed';
     },
   };
+}
+
+/** Seen by lstat (gone or unreadable is not: as for the disk check, either way the watcher cannot see it). */
+function visible(abs: string): boolean {
+  try {
+    fs.lstatSync(abs);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

@@ -1,6 +1,7 @@
 import type { StoredEvent } from '../events/event.js';
 import type { Trigger } from '../policy/schema.js';
 import { matchTrigger } from './match.js';
+import { quietBefore } from '../events/quiet-credit.js';
 
 /** One trigger's coalesced burst, released after a quiet window. */
 export interface SettledBatch {
@@ -22,12 +23,16 @@ export interface SettleOptions {
   defaultSettleMs: number;
   /** Earliest time a trigger may fire again (its cool-down); 0 when it may fire now. */
   notBefore?(repo: string, trigger: Trigger): number;
-  /** True when a replayed event already sits in a stored batch of this trigger. */
+  /**
+   * True when a replayed event already sits in a stored batch of this trigger. Asked only for events
+   * added with `{ replay: true }`: a live event was stored a moment ago and cannot be in any batch
+   * yet, and asking the store per event per trigger was a large share of a busy folder's CPU.
+   */
   alreadyBatched?(eventId: number, trigger: string): boolean;
   /** Must store the batch durably before returning. `settledIds` are events no other trigger still holds. */
   onBatch(batch: SettledBatch, settledIds: number[]): void;
-  /** Events that matched no trigger at all are settled at once. */
-  onSettled(ids: number[]): void;
+  /** Events that matched no trigger at all are settled at once (the events themselves too, so nobody reads them back). */
+  onSettled(ids: number[], events: StoredEvent[]): void;
   clock?: SettleClock;
   /**
    * How long a hold of this kind may keep a batch back; undefined holds until released (a git
@@ -48,6 +53,8 @@ interface Bucket {
   eventIds: number[];
   paths: Set<string>;
   firstAt: number;
+  /** When the newest of its events happened, as far as the settler knows: its quiet window counts from here. */
+  lastAt: number;
   timer: unknown;
 }
 
@@ -80,26 +87,30 @@ export class Settler {
     this.clock = opts.clock ?? realClock;
   }
 
-  add(events: readonly StoredEvent[]): void {
-    const unmatched: number[] = [];
+  /** `replay`: events stored before this process started (they may already sit in a stored batch). */
+  add(events: readonly StoredEvent[], o: { replay?: boolean } = {}): void {
+    const unmatched: StoredEvent[] = [];
     const touched = new Set<Bucket>();
+    const now = this.clock.now();
     for (const e of events) {
       let matched = 0;
       for (const t of this.opts.triggersFor(e.repo)) {
         const m = matchTrigger(t, e);
         if (!m) continue;
-        if (this.opts.alreadyBatched?.(e.id, t.name)) continue;
+        if (o.replay && this.opts.alreadyBatched?.(e.id, t.name)) continue;
         const b = this.bucket(e.repo, t);
         b.eventIds.push(e.id);
         for (const p of m.paths) b.paths.add(p);
+        // A watcher that already waited for quiet before handing the event over says so (quiet-credit.ts).
+        b.lastAt = Math.max(b.lastAt, now - quietBefore(e, t.settle_ms ?? this.opts.defaultSettleMs));
         this.holders.set(e.id, (this.holders.get(e.id) ?? 0) + 1);
         touched.add(b);
         matched++;
       }
-      if (matched === 0) unmatched.push(e.id);
+      if (matched === 0) unmatched.push(e);
     }
-    for (const b of touched) this.schedule(b);
-    if (unmatched.length) this.opts.onSettled(unmatched);
+    for (const b of touched) this.schedule(b, b.lastAt);
+    if (unmatched.length) this.opts.onSettled(unmatched.map((e) => e.id), unmatched);
   }
 
   /** Something is under way in this repo (a git operation, a storm): nothing is released until `release(repo, why)`. */
@@ -144,7 +155,7 @@ export class Settler {
     const key = `${repo}\0${trigger.name}`;
     let b = this.buckets.get(key);
     if (!b) {
-      b = { repo, trigger, eventIds: [], paths: new Set(), firstAt: this.clock.now(), timer: undefined };
+      b = { repo, trigger, eventIds: [], paths: new Set(), firstAt: this.clock.now(), lastAt: Number.NEGATIVE_INFINITY, timer: undefined };
       this.buckets.set(key, b);
     } else {
       b.trigger = trigger;
@@ -152,13 +163,14 @@ export class Settler {
     return b;
   }
 
-  private schedule(b: Bucket): void {
+  /** `from`: the moment the quiet window counts from (the newest event's, or now after a release or a cool-down). */
+  private schedule(b: Bucket, from: number = this.clock.now()): void {
     this.clock.clearTimeout(b.timer);
     const quiet = b.trigger.settle_ms ?? this.opts.defaultSettleMs;
     const now = this.clock.now();
     // A burst that never goes quiet (a log file written every 100 ms) still fires, at most this late.
     const maxWait = Math.max(30_000, quiet * 10);
-    let due = Math.min(now + quiet, b.firstAt + maxWait);
+    let due = Math.min(from + quiet, b.firstAt + maxWait);
     due = Math.max(due, this.opts.notBefore?.(b.repo, b.trigger) ?? 0);
     b.timer = this.clock.setTimeout(() => this.fire(b), Math.max(0, due - now));
   }

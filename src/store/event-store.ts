@@ -31,33 +31,33 @@ function fromRow(r: EventRow): StoredEvent {
 
 /** The append-only event log. Writes are batched into one transaction so a storm stays cheap. */
 export class EventStore {
-  private readonly insert;
-  private readonly settle;
   /** Rows in the table, counted once and then kept by this store's own writes (status asks often; COUNT(*) reads every row). */
   private total: number | undefined;
+  /**
+   * The transactions, made once: a steady writer (20 events/s, one per watcher delivery) stores one
+   * event per call, and wrapping a new function per call showed in its profile.
+   */
+  private readonly appendTx;
+  private readonly settleTx;
   constructor(private readonly db: Db) {
-    this.insert = db.prepare(
-      'INSERT INTO events (type, repo, at, path, origin, data) VALUES (@type, @repo, @at, @path, @origin, @data)',
+    // Positional parameters: binding by name costs a lookup per column per row.
+    const insert = db.prepare<[string, string, string, string | null, string, string]>('INSERT INTO events (type, repo, at, path, origin, data) VALUES (?, ?, ?, ?, ?, ?)');
+    const settle = db.prepare<[string, number]>('UPDATE events SET settled_at = ? WHERE id = ? AND settled_at IS NULL');
+    this.appendTx = db.transaction((list: readonly EventDraft[]) =>
+      list.map((d) => {
+        const path = 'path' in d ? d.path : null;
+        const info = insert.run(d.type, d.repo, d.at, path, d.origin, JSON.stringify(d.data ?? {}));
+        return { ...d, id: Number(info.lastInsertRowid) } as StoredEvent;
+      }),
     );
-    this.settle = db.prepare('UPDATE events SET settled_at = ? WHERE id = ? AND settled_at IS NULL');
+    this.settleTx = db.transaction((list: readonly number[], at: string) => {
+      for (const id of list) settle.run(at, id);
+    });
   }
 
   /** Stores all drafts in one transaction and returns them with their ids, in order. */
   appendMany(drafts: readonly EventDraft[]): StoredEvent[] {
-    const stored = this.db.transaction((list: readonly EventDraft[]) =>
-      list.map((d) => {
-        const path = 'path' in d ? d.path : null;
-        const info = this.insert.run({
-          type: d.type,
-          repo: d.repo,
-          at: d.at,
-          path,
-          origin: d.origin,
-          data: JSON.stringify(d.data ?? {}),
-        });
-        return { ...d, id: Number(info.lastInsertRowid) } as StoredEvent;
-      }),
-    )(drafts);
+    const stored = this.appendTx(drafts);
     // Counted after the transaction returns: an outer transaction that rolls back throws past this line
     // only when it is this one; a caller's enclosing transaction that fails later calls recount().
     if (this.total !== undefined) this.total += stored.length;
@@ -65,9 +65,7 @@ export class EventStore {
   }
 
   markSettled(ids: readonly number[], at: string): void {
-    this.db.transaction((list: readonly number[]) => {
-      for (const id of list) this.settle.run(at, id);
-    })(ids);
+    this.settleTx(ids, at);
   }
 
   /** Events stored but not yet settled into a batch: replayed after a crash. */

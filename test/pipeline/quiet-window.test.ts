@@ -47,3 +47,30 @@ test('keys are independent; flush releases at once; clear drops what is held', a
     ['c', [3]],
   ]);
 });
+
+test('a key that never goes quiet is still released at its maximum wait, with every value', async () => {
+  const released: Array<[string, number[]]> = [];
+  let done!: () => void;
+  const first = new Promise<void>((r) => (done = r));
+  const w = new QuietWindow<number>(
+    () => 5000,
+    (key, values) => {
+      released.push([key, values]);
+      done();
+    },
+    () => 300,
+  );
+  // A value every 20 ms: the 5 s quiet window never elapses (even with the writer descheduled for
+  // seconds); without the 300 ms bound nothing would ever be released and the test would time out.
+  const started = Date.now();
+  let i = 0;
+  const writer = setInterval(() => w.add('repo', [i++]), 20);
+  await first;
+  clearInterval(writer);
+  const heldFor = Date.now() - started;
+  w.clear();
+  assert.equal(released.length, 1);
+  assert.ok(heldFor >= 280 && heldFor < 5000, `released after ${heldFor} ms`);
+  assert.deepEqual(released[0]![1], Array.from({ length: released[0]![1].length }, (_, k) => k));
+  assert.ok(released[0]![1].length >= 5);
+});

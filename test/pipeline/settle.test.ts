@@ -4,6 +4,7 @@ import { Settler, type SettledBatch } from '../../src/pipeline/settle.js';
 import { Trigger } from '../../src/policy/schema.js';
 import type { StoredEvent } from '../../src/events/event.js';
 import { FakeClock } from '../support/fake-clock.js';
+import { CREDIT_MIN_SETTLE_MS, QUIET_BEFORE } from '../../src/events/quiet-credit.js';
 
 const REPO = '/r';
 let nextId = 1;
@@ -197,10 +198,63 @@ describe('Settler', () => {
   test('replayed events already in a batch of a trigger are not batched again', () => {
     const e = fsEvent('a');
     const { clock, batches, settled, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'x' }], { alreadyBatched: (id) => id === e.id });
-    s.add([e]);
+    s.add([e], { replay: true });
     clock.advance(5000);
     assert.equal(batches.length, 0);
     assert.deepEqual(settled, [e.id]);
+  });
+
+  test("a watcher's credited quiet moves the deadline earlier by that much, and a later event still extends the window from its own time", () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['src/**'] }, settle_ms: 1000, run: 'x' }]);
+    const credited = (p: string, ms: number): StoredEvent => Object.assign(fsEvent(p), { [QUIET_BEFORE]: ms });
+    s.add([credited('src/a', 50)]);
+    clock.advance(949);
+    assert.equal(batches.length, 0);
+    clock.advance(1);
+    assert.equal(batches.length, 1, 'quiet for 50 ms before it arrived + 950 ms after = settle_ms');
+
+    // 30 ms later another write: the window counts from it (credit or not), never from the first.
+    s.add([credited('src/b', 50)]);
+    clock.advance(30);
+    s.add([fsEvent('src/c')]);
+    clock.advance(999);
+    assert.equal(batches.length, 1);
+    clock.advance(1);
+    assert.deepEqual(batches[1]?.paths, ['src/b', 'src/c']);
+
+    // A credited event arriving after an uncredited one in the same batch does not shorten the window
+    // the uncredited one opened (it is the newest that counts).
+    s.add([fsEvent('src/d')]);
+    clock.advance(10);
+    s.add([credited('src/e', 50)]);
+    clock.advance(989);
+    assert.equal(batches.length, 2);
+    clock.advance(1);
+    assert.deepEqual(batches[2]?.paths, ['src/d', 'src/e']);
+  });
+
+  test('a window shorter than CREDIT_MIN_SETTLE_MS takes no credit: the next change may still sit in the watcher', () => {
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['src/**'] }, settle_ms: CREDIT_MIN_SETTLE_MS - 1, run: 'x' }]);
+    s.add([Object.assign(fsEvent('src/a'), { [QUIET_BEFORE]: 50 })]);
+    clock.advance(CREDIT_MIN_SETTLE_MS - 2);
+    assert.equal(batches.length, 0);
+    clock.advance(1);
+    assert.equal(batches.length, 1);
+  });
+
+  test('live events are never looked up in the stored batches (they were stored a moment ago)', () => {
+    const asked: number[] = [];
+    const { clock, batches, s } = setup([{ name: 't', on: { fs: ['**'] }, run: 'x' }], {
+      alreadyBatched: (id) => {
+        asked.push(id);
+        return true;
+      },
+    });
+    const e = fsEvent('a');
+    s.add([e]);
+    clock.advance(5000);
+    assert.deepEqual(asked, []);
+    assert.deepEqual(batches[0]?.eventIds, [e.id]);
   });
 
   test('a path with a line break in its name matches globs like any other', () => {
