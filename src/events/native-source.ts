@@ -206,6 +206,8 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
 
   const subscribe = (ignoredDirs: readonly string[]): Promise<NativeTree> => NativeTree.subscribe({ parcel, backend, repo, ignoredDirs, onChanges, onError });
 
+  let scanOver!: () => void;
+  const scanned = new Promise<void>((resolve) => (scanOver = resolve));
   const ready = (async () => {
     const base = snapshot?.baseline();
     // A restart subscribes at once under the ignored folders the last run saved with its snapshot:
@@ -221,9 +223,11 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
         opts.onProgress?.({ ...status });
       });
     } catch (e) {
+      scanOver();
       await (await earlyTree)?.close().catch(() => undefined);
       throw e;
     }
+    scanOver();
     Object.assign(status, { files: scan.files, dirs: scan.dirs, ignored_dirs: scan.ignoredDirs.length });
     opts.onProgress?.({ ...status, elapsed_ms: Date.now() - startedAt });
     const scannedAt = Date.now();
@@ -291,6 +295,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
 
   return {
     ready,
+    scanned,
     status: () => ({ ...status, ...(status.state === 'indexing' ? { elapsed_ms: Date.now() - startedAt } : {}) }),
     close: async () => {
       clearTimeout(snapshotTimer);
