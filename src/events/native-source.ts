@@ -289,6 +289,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     });
   })();
   ready.catch((e: Error) => {
+    scanOver(); // a start that failed before its walk was over must not hold up the daemon's start
     status.state = 'failed';
     status.error = e.message;
   });
