@@ -36,7 +36,7 @@ const SCAN_FIRST_MAX_MS = 300;
  * start-up work run meanwhile only makes the walk, and so the whole indexing, later. What follows the
  * walks (worktree clean-up, replay, scheduled jobs) runs while the native crawls do.
  */
-async function scansFirst(scans: ReadonlyArray<Promise<void> | undefined>): Promise<void> {
+async function scansFirst(scans: ReadonlyArray<Promise<void>>): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, SCAN_FIRST_MAX_MS)));
   await Promise.race([Promise.all(scans), cap]);
@@ -81,7 +81,7 @@ export async function recoverAndWatch(p: DaemonParts): Promise<void> {
       p.log.info({ repos: [...p.repos.keys()] }, 'ready');
     }),
   );
-  await scansFirst([...p.repos.values()].map((r) => r.watch?.scanned));
+  await scansFirst([...p.repos.values()].map((r) => r.watch?.scanned ?? Promise.resolve()));
   // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
   const onFailure = (f: { repo: string; taskId?: string; err: unknown }): void =>
     p.log.warn({ repo: f.repo, task: f.taskId, err: messageOf(f.err) }, 'could not remove a leftover agent worktree; the next start tries again');

@@ -214,7 +214,10 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     // the native crawl runs on its own thread while the scan below walks the tree on this one.
     // Until the offline changes are reported, live events wait in `held`.
     // A subscription that fails here is not an error yet: the scan's list is subscribed below.
-    const earlyFailed = (e: unknown): undefined => void opts.onInfo?.("could not subscribe under the last run's ignored folders; subscribing after the scan", { repo, err: messageOf(e) });
+    const earlyFailed = (e: unknown): undefined => {
+      opts.onInfo?.("could not subscribe under the last run's ignored folders; subscribing after the scan", { repo, err: messageOf(e) });
+      return undefined;
+    };
     const earlyTree = base?.usable && base.ignoredDirs ? subscribe(base.ignoredDirs).catch(earlyFailed) : undefined;
     let scan: Awaited<ReturnType<typeof scanTree>>;
     try {
