@@ -46,6 +46,8 @@ export type RepoWatchStatus = Omit<WatcherStatus, 'state'> & {
 
 export interface RepoWatch {
   ready: Promise<void>;
+  /** The first start of the work tree's watcher has walked its folders (FsSource.scanned); never rejects. */
+  scanned: Promise<void>;
   close(): Promise<void>;
   /** The git state now, serialized: saved on start so the next start has a baseline. */
   gitSnapshot(): string;
@@ -157,6 +159,7 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
 
   return {
     ready,
+    scanned: current.files.scanned ?? Promise.resolve(),
     gitSnapshot: () => (current ?? { git: undefined }).git?.snapshot() ?? o.lastGitState() ?? '',
     status: () => {
       if (current && !lost) return current.files.status();

@@ -26,6 +26,24 @@ function convertToIncrementalVacuum(db: Db, log: Logger): void {
 }
 
 /**
+ * The longest the rest of the start waits for the work trees' folder walks (a huge tree's walk takes
+ * seconds: the control socket, which comes up once the start is over, must not wait that long).
+ */
+const SCAN_FIRST_MAX_MS = 300;
+
+/**
+ * Until a tree's folder walk (main thread) is over, its native crawl (another thread) has not begun:
+ * start-up work run meanwhile only makes the walk, and so the whole indexing, later. What follows the
+ * walks (worktree clean-up, replay, scheduled jobs) runs while the native crawls do.
+ */
+async function scansFirst(scans: ReadonlyArray<Promise<void>>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const cap = new Promise<void>((resolve) => (timer = setTimeout(resolve, SCAN_FIRST_MAX_MS)));
+  await Promise.race([Promise.all(scans), cap]);
+  clearTimeout(timer);
+}
+
+/**
  * The start sequence, after the parts are wired: recover what the last stop left, then watch every
  * repository (indexing finishes in the background), replay, and start the scheduled jobs.
  */
@@ -63,6 +81,7 @@ export async function recoverAndWatch(p: DaemonParts): Promise<void> {
       p.log.info({ repos: [...p.repos.keys()] }, 'ready');
     }),
   );
+  await scansFirst([...p.repos.values()].map((r) => r.watch?.scanned ?? Promise.resolve()));
   // Agent worktrees of tasks that are no longer running leaked with the crash: remove them.
   const onFailure = (f: { repo: string; taskId?: string; err: unknown }): void =>
     p.log.warn({ repo: f.repo, task: f.taskId, err: messageOf(f.err) }, 'could not remove a leftover agent worktree; the next start tries again');

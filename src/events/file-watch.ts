@@ -49,6 +49,11 @@ export interface WatcherStatus {
 export interface FsSource {
   /** Resolves once live events flow (after any offline changes were reported); rejects if the watcher cannot start. */
   ready: Promise<void>;
+  /**
+   * Resolves (never rejects) once the start's walk of the folders is over: what is left of indexing
+   * runs off the main thread (the native crawl), so other start-up work can run beside it.
+   */
+  scanned?: Promise<void>;
   close(): Promise<void>;
   status(): WatcherStatus;
 }

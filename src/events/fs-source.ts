@@ -27,6 +27,7 @@ export function watchFiles(opts: FsSourceOptions): FsSource {
   });
   return {
     ready: ready.then(() => undefined),
+    scanned: chosen.then((s) => s?.scanned).catch(() => undefined),
     status: () => inner?.status() ?? { ...status },
     close: async () => {
       closing = true;

@@ -11,6 +11,7 @@ import { NewDirRecheck } from './new-dir-recheck.js';
 import { creditDrafts, noteParcelDelivery } from './quiet-credit.js';
 import { scanTree } from './tree-scan.js';
 import { TreeSnapshot } from './tree-snapshot.js';
+import { messageOf } from '../core/errors.js';
 import type { EngineChoice } from './watch-engine.js';
 
 const RELOAD_DEBOUNCE_MS = 150;
@@ -211,18 +212,52 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     snapshotTimer.unref();
   }
 
+  const subscribe = (ignoredDirs: readonly string[]): Promise<NativeTree> => NativeTree.subscribe({ parcel, backend, repo, ignoredDirs, onChanges, onError });
+
+  let scanOver!: () => void;
+  const scanned = new Promise<void>((resolve) => (scanOver = resolve));
   const ready = (async () => {
-    const scan = await scanTree(repo, rules, (p) => {
-      Object.assign(status, p);
-      opts.onProgress?.({ ...status });
-    });
+    const base = snapshot?.baseline();
+    // A restart subscribes at once under the ignored folders the last run saved with its snapshot:
+    // the native crawl runs on its own thread while the scan below walks the tree on this one.
+    // Until the offline changes are reported, live events wait in `held`.
+    // A subscription that fails here is not an error yet: the scan's list is subscribed below.
+    const earlyFailed = (e: unknown): undefined => {
+      opts.onInfo?.("could not subscribe under the last run's ignored folders; subscribing after the scan", { repo, err: messageOf(e) });
+      return undefined;
+    };
+    const earlyTree = base?.usable && base.ignoredDirs ? subscribe(base.ignoredDirs).catch(earlyFailed) : undefined;
+    let scan: Awaited<ReturnType<typeof scanTree>>;
+    try {
+      scan = await scanTree(repo, rules, (p) => {
+        Object.assign(status, p);
+        opts.onProgress?.({ ...status });
+      });
+    } catch (e) {
+      scanOver();
+      await (await earlyTree)?.close().catch(() => undefined);
+      throw e;
+    }
+    scanOver();
     Object.assign(status, { files: scan.files, dirs: scan.dirs, ignored_dirs: scan.ignoredDirs.length });
     opts.onProgress?.({ ...status, elapsed_ms: Date.now() - startedAt });
     const scannedAt = Date.now();
-    tree = await NativeTree.subscribe({ parcel, backend, repo, ignoredDirs: scan.ignoredDirs, onChanges, onError });
+    let resubscribed = false;
+    if (earlyTree) {
+      tree = await earlyTree;
+      if (tree && !sameList(scan.ignoredDirs, tree.ignored)) {
+        // An ignore file (or the policy) changed while Kairos was stopped: watch under the new rules.
+        // The offline comparison below still runs after this subscription (subscribe, then compare),
+        // so a folder that became visible has its files compared with the snapshot like any other.
+        await tree.rewatch(scan.ignoredDirs);
+        resubscribed = true;
+      }
+    }
+    tree ??= await subscribe(scan.ignoredDirs);
     const subscribedAt = Date.now();
     if (closed) return;
-    const base = snapshot?.baseline();
+    // Subscribe first, compare second, never both at once: a change made between the comparison's
+    // look at a folder and that folder's watch would be seen by neither.
     if (snapshot && base?.usable) {
       let offline = await tree.changesSince(snapshot.file);
       let note = '';
@@ -250,15 +285,29 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     if (early.length) onChanges(early);
     status.state = 'watching';
     status.elapsed_ms = Date.now() - startedAt;
-    opts.onInfo?.('indexed', { repo, engine: engine.name, files: status.files, dirs: status.dirs, scan_ms: scannedAt - startedAt, subscribe_ms: subscribedAt - scannedAt, offline_ms: Date.now() - subscribedAt });
+    // With `subscribed_early`, the subscription ran beside the scan: subscribe_ms counts from the start, as scan_ms does.
+    const subscribeStartedAt = earlyTree ? startedAt : scannedAt;
+    opts.onInfo?.('indexed', {
+      repo,
+      engine: engine.name,
+      files: status.files,
+      dirs: status.dirs,
+      scan_ms: scannedAt - startedAt,
+      subscribe_ms: subscribedAt - subscribeStartedAt,
+      offline_ms: Date.now() - subscribedAt,
+      subscribed_early: earlyTree !== undefined,
+      resubscribed,
+    });
   })();
   ready.catch((e: Error) => {
+    scanOver(); // a start that failed before its walk was over must not hold up the daemon's start
     status.state = 'failed';
     status.error = e.message;
   });
 
   return {
     ready,
+    scanned,
     status: () => ({ ...status, ...(status.state === 'indexing' ? { elapsed_ms: Date.now() - startedAt } : {}) }),
     close: async () => {
       clearTimeout(snapshotTimer);

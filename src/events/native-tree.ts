@@ -92,15 +92,24 @@ export class NativeTree {
    */
   async resubscribe(ignoredDirs: readonly string[], scratch: string): Promise<RawChange[]> {
     await this.writeSnapshot(scratch);
-    await this.sub?.unsubscribe();
-    this.sub = undefined;
-    this.ignoredDirs = ignoredDirs;
-    await this.start();
+    await this.rewatch(ignoredDirs);
     try {
       return await this.changesSince(scratch);
     } finally {
       fs.rmSync(scratch, { force: true });
     }
+  }
+
+  /**
+   * Subscribes afresh under other ignored folders, comparing with nothing: for a start that
+   * subscribed under the last run's list and whose scan found another. What changed while neither
+   * subscription watched is in the offline comparison that follows, against the last run's snapshot.
+   */
+  async rewatch(ignoredDirs: readonly string[]): Promise<void> {
+    await this.sub?.unsubscribe();
+    this.sub = undefined;
+    this.ignoredDirs = ignoredDirs;
+    await this.start();
   }
 
   async close(): Promise<void> {

@@ -14,12 +14,26 @@ interface SnapshotMeta {
   /** The inode of the work tree's folder: a folder deleted and cloned again is a new tree, not a changed one. */
   rootIno: number;
   writtenAt: string;
+  /**
+   * The ignored folders the snapshot was taken under (repo-relative): the next start subscribes
+   * under this list at once, while its own scan finds the list again (native-source.ts).
+   */
+  ignoredDirs: string[];
 }
 
 /** The metadata file as read back: what this version writes, else the snapshot is another version's. */
-const StoredSnapshotMeta = z.looseObject({ version: z.literal(1), repo: z.string(), backend: z.string(), rootIno: z.number(), writtenAt: z.string() });
+const StoredSnapshotMeta = z.looseObject({ version: z.literal(1), repo: z.string(), backend: z.string(), rootIno: z.number(), writtenAt: z.string(), ignoredDirs: z.unknown().optional() });
 
-export type Baseline = { usable: true; writtenAt: string } | { usable: false; why: string };
+/** A repo-relative folder: no absolute path, no `..`, no empty or `.` part (the hint is only ever a subset of the work tree). */
+const RelativeDir = z.string().refine((d) => d.length > 0 && !d.startsWith('/') && d.split('/').every((part) => part !== '' && part !== '.' && part !== '..'));
+const IgnoredDirsHint = z.array(RelativeDir);
+
+/**
+ * `ignoredDirs`: the ignored folders the snapshot was taken under, when the metadata says (a
+ * snapshot from before this field, or a list that is not a list of repo-relative folders, has none:
+ * the start then scans before it subscribes, as a first start does).
+ */
+export type Baseline = { usable: true; writtenAt: string; ignoredDirs?: string[] } | { usable: false; why: string };
 
 /**
  * Where one work tree's snapshot lives ($KAIROS_HOME/watch/<hash>.snapshot) and whether it can be
@@ -62,12 +76,13 @@ export class TreeSnapshot {
     if (meta.repo !== this.repo) return { usable: false, why: 'the snapshot belongs to another version or folder' };
     if (meta.backend !== this.backend) return { usable: false, why: `the snapshot was taken by ${meta.backend}, the engine is now ${this.backend}` };
     if (meta.rootIno !== rootIno(this.repo)) return { usable: false, why: 'the folder was replaced (deleted and created again) since the snapshot' };
-    return { usable: true, writtenAt: meta.writtenAt };
+    const hint = IgnoredDirsHint.safeParse(meta.ignoredDirs);
+    return { usable: true, writtenAt: meta.writtenAt, ...(hint.success ? { ignoredDirs: hint.data } : {}) };
   }
 
   async save(tree: NativeTree): Promise<void> {
     await tree.writeSnapshot(this.file);
-    const meta: SnapshotMeta = { version: 1, repo: this.repo, backend: this.backend, rootIno: rootIno(this.repo), writtenAt: new Date().toISOString() };
+    const meta: SnapshotMeta = { version: 1, repo: this.repo, backend: this.backend, rootIno: rootIno(this.repo), writtenAt: new Date().toISOString(), ignoredDirs: [...tree.ignored] };
     const tmp = `${this.metaFile}.tmp-${process.pid}`;
     fs.writeFileSync(tmp, JSON.stringify(meta) + '\n', { mode: 0o600 });
     fs.renameSync(tmp, this.metaFile);
