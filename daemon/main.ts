@@ -11,7 +11,7 @@ import { describeForUser, exitCodeOf, ExitCode, KairosError } from '../src/core/
  */
 export const EXIT_OK = ExitCode.ok;
 export const EXIT_FAILED = ExitCode.failure;
-import { registerSecretRedaction } from '../src/policy/redact/setup.js';
+import { compileShippedRules, registerSecretRedaction } from '../src/policy/redact/setup.js';
 
 export interface RunDaemonOptions {
   home: string;
@@ -33,7 +33,7 @@ function withPresence(handlers: Record<string, ControlHandler>, note: () => void
 /** Runs the daemon in this process until SIGTERM/SIGINT or `kairos stop`; SIGHUP reloads the policy. */
 export async function runDaemon(o: RunDaemonOptions): Promise<number> {
   const logger = createLogger(o.home, { level: o.env.KAIROS_LOG_LEVEL ?? 'info', alsoStderr: o.verbose });
-  registerSecretRedaction(o.env, logger);
+  registerSecretRedaction(o.env);
   let daemon: Daemon;
   try {
     daemon = await Daemon.start({ home: o.home, repos: o.repos, env: o.env, logger });
@@ -81,6 +81,11 @@ export async function runDaemon(o: RunDaemonOptions): Promise<number> {
     await finished;
     return EXIT_FAILED;
   }
+  // Off the start-up path: the watchers first (redaction compiles each rule on its first use meanwhile).
+  void daemon.watching
+    .catch(() => undefined) // a watcher's failure is reported by the daemon itself
+    .then(() => compileShippedRules(logger))
+    .catch((e: unknown) => logger.error({ err: e instanceof Error ? e.message : String(e) }, 'secret rules could not be compiled'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => daemon.reload());
