@@ -244,6 +244,23 @@ describe('kairos tray under Xvfb with a real tray host (trayer)', { skip: displa
   /** The tray's menu is mapped (a window of the tray binary bigger than its 10x10 placeholder). */
   const menuOpen = (): boolean =>
     x('xwininfo', ['-root', '-tree']).split('\n').some((l) => /"tray_linux_release": \("tray_linux_release"/.test(l) && /\b\d{2,}x\d{2,}\+\d+\+\d+/.test(l) && !l.includes('10x10'));
+  /**
+   * Clicks the icon until its menu is open: a click that lands before GTK has realised a (re)started
+   * icon is lost, and one more click on an open menu would close it, so each click waits for the menu
+   * (the event that proves it took) before the next is tried.
+   */
+  const clickUntilMenuOpen = async (at: { x: number; y: number }, timeoutMs = 15_000): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      x('xdotool', ['mousemove', String(at.x), String(at.y), 'click', '1']);
+      const clickDeadline = Math.min(deadline, Date.now() + 2500);
+      while (Date.now() < clickDeadline) {
+        if (menuOpen()) return;
+        await new Promise((r) => setTimeout(r, 150));
+      }
+    }
+    throw new Error('timed out waiting for the menu to open');
+  };
 
 
   before(async () => {
@@ -298,8 +315,7 @@ describe('kairos tray under Xvfb with a real tray host (trayer)', { skip: displa
 
     await t.test('a real click on the menu: icon → first pending → Approve reaches the daemon as a tray approval', async () => {
       const at = (await until(() => iconAt(), 'the tray icon'))!;
-      x('xdotool', ['mousemove', String(at.x), String(at.y), 'click', '1']);
-      await until(() => menuOpen(), 'the menu to open');
+      await clickUntilMenuOpen(at);
       await new Promise((r) => setTimeout(r, 300));
       x('import', ['-window', 'root', path.join(outDir, 'tray-menu.png')]);
       // Keyboard in the open menu: Down lands on the first enabled entry (the first pending approval),
@@ -320,9 +336,7 @@ describe('kairos tray under Xvfb with a real tray host (trayer)', { skip: displa
       const before = control.calls.filter((c) => c.method === 'approvals.pending').length;
       await control.waitForCalls('approvals.pending', before + 2); // refreshed since (it restarts with the smaller menu)
       const at = await until(() => iconAt(), 'the tray icon after the restart');
-      await new Promise((r) => setTimeout(r, 500)); // pacing: the restarted icon takes clicks once GTK has realised it
-      x('xdotool', ['mousemove', String(at.x), String(at.y), 'click', '1']);
-      await until(() => menuOpen(), 'the menu to open');
+      await clickUntilMenuOpen(at); // the restarted icon takes clicks once GTK has realised it
       for (const key of ['Down', 'Right', 'Down', 'Return']) {
         x('xdotool', ['key', key]);
         await new Promise((r) => setTimeout(r, 250));
