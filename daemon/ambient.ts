@@ -66,6 +66,7 @@ export class Ambient {
   /** What no trigger took, per repository, until its burst is over (the policy's settle_ms). */
   private readonly settling: QuietWindow<StoredEvent>;
   private dreamJob: { stop(): void } | undefined;
+  private stopped = false;
   /** Dreams run one after another (scheduled, caught up, on demand): a later request waits for an earlier one. */
   private dreamQueue: Promise<unknown> = Promise.resolve();
   private readonly awayAlarm: AwayAlarm;
@@ -98,11 +99,13 @@ export class Ambient {
     });
   }
 
+  /** Starts the dream's schedule, unless the daemon stopped before its watchers were ready. */
   start(): void {
-    this.restartDream();
+    if (!this.stopped) this.restartDream();
   }
 
   stop(): void {
+    this.stopped = true;
     this.dreamJob?.stop();
     this.settling.clear();
     if (this.retryTimer) clearTimeout(this.retryTimer.timer);

@@ -9,6 +9,7 @@ import { ensureIncrementalVacuum } from '../src/store/retention.js';
 import { isDamaged, StoreDamagedError } from '../src/store/store-errors.js';
 import { messageOf } from '../src/core/errors.js';
 import type { DaemonParts } from './daemon-parts.js';
+import { releaseEarlyStarts } from '../src/events/early-watch.js';
 
 /** A corrupt page met while starting (not only at open) is the same problem for the user: one line, what to do. */
 export function damagedAsOneLine(e: unknown, home: string): unknown {
@@ -76,9 +77,17 @@ export async function recoverAndWatch(p: DaemonParts): Promise<void> {
     indexing.push(p.addRepo(r).catch((e: Error) => p.log.error({ repo: r, err: e.message }, 'could not watch repository')));
   }
   p.setWatching(
-    Promise.all(indexing).then(() => {
+    Promise.all(indexing).then(async () => {
+      // A repository `kairos run` began early that is not watched after all (gone, or refused): closed now.
+      const unused = await releaseEarlyStarts();
+      if (unused) p.log.info({ count: unused }, 'early watch starts not taken over were closed');
       p.indexed();
       p.log.info({ repos: [...p.repos.keys()] }, 'ready');
+      // After the watchers, not before: the dream's schedule loads the cron libraries, and this warning
+      // is the first log line the secret rules must check (they compile on first use); neither is
+      // needed to watch, and both cost the start ~100 ms of this thread on a big tree.
+      p.ambient.start();
+      if (!p.model.modelStepsEnabled) p.log.warn(p.model.disabledReason ?? 'model steps are off');
     }),
   );
   await scansFirst([...p.repos.values()].map((r) => r.watch?.scanned ?? Promise.resolve()));
@@ -97,10 +106,8 @@ export async function recoverAndWatch(p: DaemonParts): Promise<void> {
     p.log.info({ count: unsettled.length }, 'replaying events stored before the last stop');
     p.settler.add(unsettled, { replay: true });
   }
-  p.ambient.start();
   p.retention.start();
   p.setPolicyWatch(watchPolicyFiles(p.home, () => p.policy.reload(), p.log));
-  if (!p.model.modelStepsEnabled) p.log.warn(p.model.disabledReason ?? 'model steps are off');
   // The bash grammar loads with the first command check (an agent task), not at start; a failure is said then.
   onBashGrammarFailure((error) => p.log.warn(`${error}: every agent command will wait for approval (reinstall kairos to restore it)`));
   p.reporter.daily(p.audit.anchor());

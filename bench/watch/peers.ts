@@ -225,7 +225,7 @@ export async function startKairos(root: string | string[], env: NodeJS.ProcessEn
  * Where a start's time went, from the daemon's own log: spawn → its first log line ("starting", i.e.
  * node and the daemon's modules loaded) and the watcher's "indexed" line (scan, subscribe, offline diff).
  */
-export function kairosStartup(d: KairosDaemon): { loadMs?: number; scanMs?: number; subscribeMs?: number; offlineMs?: number; subscribedEarly?: boolean } {
+export function kairosStartup(d: KairosDaemon): { loadMs?: number; scanMs?: number; subscribeMs?: number; offlineMs?: number; subscribedEarly?: boolean; walk?: string } {
   try {
     const lines = fs.readFileSync(path.join(d.home, 'logs', 'kairos.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const mine = lines.filter((l) => l.pid === d.pid);
@@ -233,7 +233,7 @@ export function kairosStartup(d: KairosDaemon): { loadMs?: number; scanMs?: numb
     const indexed = mine.find((l) => l.msg === 'indexed');
     return {
       ...(starting ? { loadMs: Date.parse(String(starting.time)) - d.spawnedAt } : {}),
-      ...(indexed ? { scanMs: Number(indexed.scan_ms), subscribeMs: Number(indexed.subscribe_ms), offlineMs: Number(indexed.offline_ms), subscribedEarly: indexed.subscribed_early === true } : {}),
+      ...(indexed ? { scanMs: Number(indexed.scan_ms), subscribeMs: Number(indexed.subscribe_ms), offlineMs: Number(indexed.offline_ms), subscribedEarly: indexed.subscribed_early === true || indexed.early_subscription === true, ...(typeof indexed.walk === 'string' ? { walk: indexed.walk } : {}) } : {}),
     };
   } catch {
     return {};

@@ -39,7 +39,7 @@ interface Sample {
  * offline diff. With `subscribedEarly` (a restart) the subscription ran beside the scan, both timed
  * from the watcher's start: they overlap rather than add up.
  */
-type Split = { loadMs?: number; scanMs?: number; subscribeMs?: number; offlineMs?: number; subscribedEarly?: boolean };
+type Split = { loadMs?: number; scanMs?: number; subscribeMs?: number; offlineMs?: number; subscribedEarly?: boolean; walk?: string };
 
 export async function measureReady(res: Results, section: string, root: string, dirs: number, rounds: number, withWatchman: boolean): Promise<ReadyFigures | undefined> {
   const samples: Record<Row, Sample[]> = { kairos: [], 'kairos-restart': [], 'kairos-watchman': [], parcel: [], chokidar: [], watchman: [] };
@@ -123,14 +123,17 @@ export async function measureReady(res: Results, section: string, root: string, 
   add('ready, first start', 'ms', 'readyMs', 'kairos', ratioTarget(1.5));
   add('ready, restart (offline diff vs snapshot)', 'ms', 'readyMs', 'kairos-restart', ratioTarget(1.5));
   for (const row of ['kairos', 'kairos-restart'] as const) {
-    const part = (k: Exclude<keyof Split, 'subscribedEarly'>): string => {
+    const part = (k: Exclude<keyof Split, 'subscribedEarly' | 'walk'>): string => {
       const xs = splits[row].map((x) => x[k]).filter((x): x is number => x !== undefined);
       return xs.length ? String(Math.round(median(xs))) : '?';
     };
     if (part('loadMs') !== '?') res.add({ section, name: `${row === 'kairos' ? 'first start' : 'restart'}: of which spawn → first log line (node + modules)`, unit: 'ms', values: { kairos: Number(part('loadMs')) } });
     const early = splits[row].filter((x) => x.subscribedEarly).length;
-    const beside = early ? ` (beside the scan in ${early} of ${splits[row].length} runs)` : '';
-    process.stdout.write(`  [${section}] ${row} ready split (median, from its log): spawn → 'starting' ${part('loadMs')} ms (node + modules), scan ${part('scanMs')} ms, subscribe ${part('subscribeMs')} ms${beside}, offline diff ${part('offlineMs')} ms\n`);
+    const beside = early ? ` (from the watcher's or kairos run's early start in ${early} of ${splits[row].length} runs)` : '';
+    const walks = [...new Set(splits[row].map((x) => x.walk).filter((w) => w !== undefined))].join(' / ') || 'before subscribing';
+    process.stdout.write(
+      `  [${section}] ${row} ready split (median, from its log): spawn → 'starting' ${part('loadMs')} ms (node + modules; after the early walk when there is one), walk ${part('scanMs')} ms (${walks}), subscribe ${part('subscribeMs')} ms${beside}, offline diff ${part('offlineMs')} ms\n`,
+    );
   }
   add('RSS at ready', 'MB', 'rssMb', 'kairos', ratioTarget(1.6));
   add('inotify watches at ready', 'watches', 'watches', 'kairos', maxTarget(dirs + 100, `≤ dirs+100 = ${dirs + 100}`));

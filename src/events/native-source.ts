@@ -3,15 +3,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BurstTracker } from './burst.js';
+import { takeEarlyStart } from './early-watch.js';
 import { checkAgainstDisk, type FileOrigin, type RawChange, type Reported } from './disk-check.js';
 import type { FsSource, FsSourceOptions, WatcherStatus } from './file-watch.js';
 import { IgnoreRules, isIgnoreFile } from './ignore-rules.js';
 import { NativeTree } from './native-tree.js';
 import { NewDirRecheck } from './new-dir-recheck.js';
 import { creditDrafts, noteParcelDelivery } from './quiet-credit.js';
-import { scanTree } from './tree-scan.js';
+import { sameDirList, scanTree, type TreeScan } from './tree-scan.js';
+import { savedIgnoresHold } from './saved-ignores.js';
+import { changedAfter, sameWatchmanServer } from './watchman-restart.js';
 import { TreeSnapshot } from './tree-snapshot.js';
-import { messageOf } from '../core/errors.js';
+import { InternalError, messageOf } from '../core/errors.js';
 import type { EngineChoice } from './watch-engine.js';
 
 const RELOAD_DEBOUNCE_MS = 150;
@@ -38,7 +41,9 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   const canResync = backend !== 'watchman';
   // parcel's own debouncer guarantees quiet before some deliveries (quiet-credit.ts); through Watchman it is Watchman's timing that counts.
   const creditsQuiet = backend === 'inotify' || backend === 'fs-events' || backend === 'windows';
-  const startedAt = Date.now();
+  // What `kairos run` began before the daemon loaded (early-watch.ts), taken over where it matches.
+  const pre = takeEarlyStart(repo, backend);
+  const startedAt = pre?.startedAt ?? Date.now();
   let rules = new IgnoreRules(repo, opts.ignore);
   let tree: NativeTree | undefined;
   let closed = false;
@@ -150,7 +155,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     burst.note(changes.length);
     if (changes.some((c) => isIgnoreFile(c.rel))) {
       clearTimeout(reloadTimer);
-      reloadTimer = setTimeout(() => void serial(reloadIgnores).catch(onError), RELOAD_DEBOUNCE_MS);
+      reloadTimer = setTimeout(() => void serial(() => reloadIgnores()).catch(onError), RELOAD_DEBOUNCE_MS);
     }
     report(changes, liveOrigin, undefined, reported, watcherQuiet);
   };
@@ -167,14 +172,15 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     opts.onInfo?.('tree crawled again', { repo, why, recovered: n });
   }
 
-  async function reloadIgnores(): Promise<void> {
+  async function reloadIgnores(why = 'an ignore file changed'): Promise<void> {
     if (!tree || closed) return;
     const before = rules;
     const next = before.reloaded();
     const scan = await scanTree(repo, next);
-    if (sameList(scan.ignoredDirs, tree.ignored)) {
+    Object.assign(status, { files: scan.files, dirs: scan.dirs });
+    if (sameDirList(scan.ignoredDirs, tree.ignored)) {
       rules = next;
-      opts.onInfo?.('ignore rules reloaded', { repo, ignored_dirs: scan.ignoredDirs.length, resubscribed: false });
+      opts.onInfo?.('ignore rules reloaded', { repo, why, ignored_dirs: scan.ignoredDirs.length, resubscribed: false });
       return;
     }
     // Events of the gap are in the comparison; files whose ignore status flipped are not news.
@@ -184,14 +190,14 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     status.ignored_dirs = scan.ignoredDirs.length;
     const unchanged = diff.filter((c) => !flipped(before, next, c.rel));
     const n = report(unchanged, liveOrigin);
-    opts.onInfo?.('ignore rules reloaded', { repo, ignored_dirs: scan.ignoredDirs.length, resubscribed: true, reported: n, skipped: diff.length - unchanged.length });
+    opts.onInfo?.('ignore rules reloaded', { repo, why, ignored_dirs: scan.ignoredDirs.length, resubscribed: true, reported: n, skipped: diff.length - unchanged.length });
   }
 
   async function saveSnapshot(): Promise<void> {
     if (!tree || !snapshot) return;
     if (stale) await resync('new folders were filled before their watch existed');
     dirty = false;
-    await snapshot.save(tree);
+    await snapshot.save(tree, sizeNow());
   }
 
   const interval = opts.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
@@ -212,54 +218,90 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     snapshotTimer.unref();
   }
 
-  const subscribe = (ignoredDirs: readonly string[]): Promise<NativeTree> => NativeTree.subscribe({ parcel, backend, repo, ignoredDirs, onChanges, onError });
+  const taken = { scan: false, subscription: false, offline: false };
+  /** What changed while Kairos was stopped: the early start's comparison when it ran under this subscription, else a fresh one. */
+  const offlineSince = (t: NativeTree, snap: TreeSnapshot): Promise<RawChange[]> => {
+    const early = pre?.offlineFor(snap.file);
+    taken.offline = early !== undefined;
+    return t.changesSince(snap.file, early);
+  };
+  const sizeNow = (): { files: number; dirs: number; policyIgnore: readonly string[] } => ({ files: status.files, dirs: status.dirs, policyIgnore: opts.ignore ?? [] });
+  const subscribe = async (ignoredDirs: readonly string[]): Promise<NativeTree> => {
+    const early = await pre?.subscriptionFor(ignoredDirs);
+    if (early) taken.subscription = true;
+    return NativeTree.subscribe({ parcel, backend, repo, ignoredDirs, onChanges, onError }, early);
+  };
 
   let scanOver!: () => void;
   const scanned = new Promise<void>((resolve) => (scanOver = resolve));
   const ready = (async () => {
     const base = snapshot?.baseline();
-    // A restart subscribes at once under the ignored folders the last run saved with its snapshot:
-    // the native crawl runs on its own thread while the scan below walks the tree on this one.
-    // Until the offline changes are reported, live events wait in `held`.
-    // A subscription that fails here is not an error yet: the scan's list is subscribed below.
+    // A restart subscribes at once under the ignored folders the last run saved with its snapshot
+    // (or takes over that subscription from `kairos run`'s early start). Until the offline changes
+    // are reported, live events wait in `held`. A subscription that fails here is not an error yet:
+    // the scan's list is subscribed below.
     const earlyFailed = (e: unknown): undefined => {
       opts.onInfo?.("could not subscribe under the last run's ignored folders; subscribing after the scan", { repo, err: messageOf(e) });
       return undefined;
     };
     const earlyTree = base?.usable && base.ignoredDirs ? subscribe(base.ignoredDirs).catch(earlyFailed) : undefined;
-    let scan: Awaited<ReturnType<typeof scanTree>>;
-    try {
-      scan = await scanTree(repo, rules, (p) => {
-        Object.assign(status, p);
-        opts.onProgress?.({ ...status });
-      });
-    } catch (e) {
-      scanOver();
-      await (await earlyTree)?.close().catch(() => undefined);
-      throw e;
-    }
-    scanOver();
-    Object.assign(status, { files: scan.files, dirs: scan.dirs, ignored_dirs: scan.ignoredDirs.length });
-    opts.onProgress?.({ ...status, elapsed_ms: Date.now() - startedAt });
-    const scannedAt = Date.now();
+    let offline: RawChange[] | undefined;
+    let scan: TreeScan | undefined;
     let resubscribed = false;
-    if (earlyTree) {
+    let walkAfterReady = false;
+    let subscribedAt = 0;
+    if (earlyTree && base?.usable && snapshot && savedIgnoresHold(repo, base, opts.ignore ?? [], [])) {
+      // Nothing outside the tree says the rules changed: compare first, and walk before ready only
+      // if the comparison shows an ignore file changed while Kairos was stopped.
+      scanOver();
       tree = await earlyTree;
-      if (tree && !sameList(scan.ignoredDirs, tree.ignored)) {
+      subscribedAt = Date.now();
+      if (tree) {
+        offline = await offlineSince(tree, snapshot);
+        walkAfterReady = savedIgnoresHold(repo, base, opts.ignore ?? [], offline);
+        if (walkAfterReady) Object.assign(status, { files: base.files ?? 0, dirs: base.dirs ?? 0, ignored_dirs: tree.ignored.length });
+      }
+    }
+    if (!walkAfterReady) {
+      try {
+        const earlyScan = await pre?.scanFor(opts.ignore ?? []);
+        taken.scan = earlyScan !== undefined;
+        scan =
+          earlyScan ??
+          (await scanTree(repo, rules, (p) => {
+            Object.assign(status, p);
+            opts.onProgress?.({ ...status });
+          }));
+      } catch (e) {
+        scanOver();
+        await (tree ?? (await earlyTree))?.close().catch(() => undefined);
+        throw e;
+      }
+      scanOver();
+      Object.assign(status, { files: scan.files, dirs: scan.dirs, ignored_dirs: scan.ignoredDirs.length });
+      opts.onProgress?.({ ...status, elapsed_ms: Date.now() - startedAt });
+    }
+    const scannedAt = Date.now();
+    if (earlyTree && scan) {
+      tree ??= await earlyTree;
+      if (tree && !sameDirList(scan.ignoredDirs, tree.ignored)) {
         // An ignore file (or the policy) changed while Kairos was stopped: watch under the new rules.
-        // The offline comparison below still runs after this subscription (subscribe, then compare),
+        // The offline comparison below runs (again) after this subscription (subscribe, then compare),
         // so a folder that became visible has its files compared with the snapshot like any other.
         await tree.rewatch(scan.ignoredDirs);
         resubscribed = true;
+        offline = undefined;
       }
     }
-    tree ??= await subscribe(scan.ignoredDirs);
-    const subscribedAt = Date.now();
-    if (closed) return;
+    if (!tree) {
+      if (!scan) throw new InternalError('the watcher has neither a subscription nor a walk to subscribe with');
+      tree = await subscribe(scan.ignoredDirs);
+    }
+    subscribedAt ||= Date.now();
     // Subscribe first, compare second, never both at once: a change made between the comparison's
     // look at a folder and that folder's watch would be seen by neither.
     if (snapshot && base?.usable) {
-      let offline = await tree.changesSince(snapshot.file);
+      offline ??= await offlineSince(tree, snapshot);
       let note = '';
       if (backend === 'watchman' && !(await sameWatchmanServer(tree, snapshot))) {
         // A clock from a Watchman server that has since restarted (a reboot) lists every file as
@@ -278,27 +320,36 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
     // 100,000-entry snapshot takes a moment). Until it is written a crash reports the offline batch
     // again on the next start, which is allowed (a path reported again, never twice in one batch).
     dirty = false;
-    if (snapshot) void serial(() => snapshot.save(tree!)).catch(onError);
+    if (snapshot) void serial(() => snapshot.save(tree!, sizeNow())).catch(onError);
+    // The walk a restart skipped: it counts the tree for `status` and finds a folder created while
+    // stopped that a pattern ignores (then re-subscribes without it, as an ignore file's edit does).
+    if (walkAfterReady) void serial(() => reloadIgnores('the walk after a restart')).catch(onError);
     const early = held ?? [];
     held = undefined;
     status.raw_events -= early.length; // counted once, when they arrived
     if (early.length) onChanges(early);
     status.state = 'watching';
     status.elapsed_ms = Date.now() - startedAt;
-    // With `subscribed_early`, the subscription ran beside the scan: subscribe_ms counts from the start, as scan_ms does.
-    const subscribeStartedAt = earlyTree ? startedAt : scannedAt;
+    // With `subscribed_early` (or `early_subscription`), the subscription ran beside the walk, or
+    // without one: subscribe_ms counts from the start. `walk`: when the folders were walked.
+    const subscribeStartedAt = earlyTree || taken.subscription ? startedAt : scannedAt;
     opts.onInfo?.('indexed', {
       repo,
       engine: engine.name,
       files: status.files,
       dirs: status.dirs,
-      scan_ms: scannedAt - startedAt,
+      walk: walkAfterReady ? 'after ready' : taken.scan ? 'early' : 'before subscribing',
+      scan_ms: scan?.elapsedMs ?? 0,
       subscribe_ms: subscribedAt - subscribeStartedAt,
       offline_ms: Date.now() - subscribedAt,
       subscribed_early: earlyTree !== undefined,
       resubscribed,
+      // Begun by `kairos run` before the daemon loaded (early-watch.ts): which parts were taken over.
+      ...(pre ? { early_scan: taken.scan, early_subscription: taken.subscription, early_offline: taken.offline, ...(pre.failed ? { early_failed: pre.failed } : {}) } : {}),
     });
   })();
+  // Whatever of the early start was not taken over is closed once this start is over.
+  void ready.catch(() => undefined).finally(() => void pre?.release());
   ready.catch((e: Error) => {
     scanOver(); // a start that failed before its walk was over must not hold up the daemon's start
     status.state = 'failed';
@@ -308,7 +359,12 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   return {
     ready,
     scanned,
-    status: () => ({ ...status, ...(status.state === 'indexing' ? { elapsed_ms: Date.now() - startedAt } : {}) }),
+    status: () => {
+      if (status.state !== 'indexing') return { ...status };
+      // While `kairos run`'s early walk runs, its counts are the progress a person sees.
+      const walking = pre?.progress();
+      return { ...status, ...(walking ? { files: walking.files, dirs: walking.dirs } : {}), elapsed_ms: Date.now() - startedAt };
+    },
     close: async () => {
       clearTimeout(snapshotTimer);
       clearTimeout(reloadTimer);
@@ -337,40 +393,7 @@ function visible(abs: string): boolean {
   }
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** Ignored under one set of rules and not the other (as a file, or as a folder: a comparison cannot tell which it was). */
 function flipped(before: IgnoreRules, after: IgnoreRules, rel: string): boolean {
   return before.ignores(rel, false) !== after.ignores(rel, false) || before.ignores(rel, true) !== after.ignores(rel, true);
-}
-
-/** Watchman clocks read `c:<server start>:<server pid>:<root>:<ticks>`: the same server if the first two match. */
-async function sameWatchmanServer(tree: NativeTree, snapshot: TreeSnapshot): Promise<boolean> {
-  const scratch = snapshot.scratch('clock');
-  try {
-    await tree.writeSnapshot(scratch);
-    const server = (clock: string): string => clock.trim().split(':').slice(0, 3).join(':');
-    return server(fs.readFileSync(snapshot.file, 'utf8')) === server(fs.readFileSync(scratch, 'utf8'));
-  } catch {
-    // Cannot tell: not the same server, so the safe path (a full rescan) follows. Nothing is lost.
-    return false;
-  } finally {
-    fs.rmSync(scratch, { force: true });
-  }
-}
-
-/** Of a fresh Watchman listing (everything "created"), the paths whose inode changed after `since`, as changes. */
-function changedAfter(repo: string, changes: readonly RawChange[], since: number): RawChange[] {
-  const out: RawChange[] = [];
-  for (const c of changes) {
-    try {
-      const st = fs.lstatSync(path.join(repo, c.rel));
-      if (!st.isDirectory() && Math.max(st.mtimeMs, st.ctimeMs) > since) out.push({ rel: c.rel, kind: 'update' });
-    } catch {
-      // gone: nothing to say without a list of what was there
-    }
-  }
-  return out;
 }

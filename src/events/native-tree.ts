@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AsyncSubscription, Event as ParcelEvent, SubscribeCallback } from '@parcel/watcher';
 import type { RawChange } from './disk-check.js';
+import type { EarlySubscription } from './early-watch.js';
 import type { ParcelBackend, ParcelWatcher } from './watch-engine.js';
 
 // parcel's type list omits 'kqueue', which its native code accepts (the BSDs): the calls NativeTree
@@ -43,9 +44,13 @@ export class NativeTree {
     this.ignoredDirs = o.ignoredDirs;
   }
 
-  static async subscribe(o: NativeTreeOptions): Promise<NativeTree> {
+  /** Subscribes, or takes over `early` (a subscription `kairos run` made under the same ignored folders before this existed). */
+  static async subscribe(o: NativeTreeOptions, early?: EarlySubscription): Promise<NativeTree> {
     const t = new NativeTree(o);
-    await t.start();
+    if (early?.handle) {
+      t.sub = early.handle;
+      early.attach(t.onEvents);
+    } else await t.start();
     return t;
   }
 
@@ -57,20 +62,15 @@ export class NativeTree {
     return { backend: this.o.backend, ignore: this.ignoredDirs.map((d) => path.join(this.o.repo, d)) };
   }
 
+  private readonly onEvents = (err: Error | null, events: ParcelEvent[]): void => {
+    if (this.closed) return;
+    if (err) return this.o.onError(err);
+    const changes = toChanges(this.o.repo, events); // the root itself (deleted or moved) is left out: the repository guard notices
+    if (changes.length) this.o.onChanges(changes);
+  };
+
   private async start(): Promise<void> {
-    const repo = this.o.repo;
-    const prefix = repo.endsWith(path.sep) ? repo : repo + path.sep;
-    const onEvents = (err: Error | null, events: ParcelEvent[]): void => {
-      if (this.closed) return;
-      if (err) return this.o.onError(err);
-      const changes: RawChange[] = [];
-      for (const e of events) {
-        if (!e.path.startsWith(prefix)) continue; // the root itself (deleted or moved): the repository guard notices
-        changes.push({ rel: e.path.slice(prefix.length).split(path.sep).join('/'), kind: e.type });
-      }
-      if (changes.length) this.o.onChanges(changes);
-    };
-    this.sub = await this.o.parcel.subscribe(repo, onEvents, this.options());
+    this.sub = await this.o.parcel.subscribe(this.o.repo, this.onEvents, this.options());
   }
 
   /** Writes the snapshot atomically: a crash mid-write leaves the previous one whole. */
@@ -80,9 +80,12 @@ export class NativeTree {
     fs.renameSync(tmp, file);
   }
 
-  /** What changed between the snapshot and the tree as it is now, in repo-relative paths. */
-  async changesSince(file: string): Promise<RawChange[]> {
-    const events = await this.o.parcel.getEventsSince(this.o.repo, file, this.options());
+  /**
+   * What changed between the snapshot and the tree as it is now, in repo-relative paths; `early` is
+   * that comparison already run by `kairos run`'s early start under this subscription.
+   */
+  async changesSince(file: string, early?: Promise<ParcelEvent[]>): Promise<RawChange[]> {
+    const events = (await early?.catch(() => undefined)) ?? (await this.o.parcel.getEventsSince(this.o.repo, file, this.options()));
     return toChanges(this.o.repo, events);
   }
 

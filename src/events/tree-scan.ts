@@ -62,3 +62,8 @@ export async function scanTree(repo: string, rules: IgnoreRules, onProgress?: (p
   out.ignoredDirs.sort();
   return out;
 }
+
+/** Two lists of ignored folders (or patterns) are the same list, in the same order. */
+export function sameDirList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

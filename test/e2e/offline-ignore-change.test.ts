@@ -7,10 +7,12 @@ import { makeRepo } from '../support/git-repo.js';
 import { fileEvents, storeQuery } from '../support/store-query.js';
 
 /**
- * A restart subscribes at once under the ignored folders the last run saved beside its snapshot,
- * while its scan finds the list again (src/events/native-source.ts). These runs prove, on the real
- * daemon, that the early subscription is what happens, and that an ignore file edited while Kairos
- * was stopped still ends under the new rules with a correct offline report.
+ * A restart subscribes at once under the ignored folders the last run saved beside its snapshot
+ * (src/events/native-source.ts) and walks the tree before it is ready only when something says the
+ * rules changed while it was stopped (src/events/saved-ignores.ts); otherwise the walk follows ready.
+ * These runs prove, on the real daemon, that the early subscription is what happens, that an ignore
+ * file edited while Kairos was stopped still ends under the new rules with a correct offline report,
+ * and that a folder made meanwhile that a pattern ignores stops being watched after the walk.
  */
 
 const POLICY = `
@@ -30,6 +32,8 @@ interface Indexed {
   offline_ms: number;
   subscribed_early: boolean;
   resubscribed: boolean;
+  walk?: string;
+  why?: string;
 }
 
 interface WatcherStatus {
@@ -39,9 +43,13 @@ interface WatcherStatus {
   offline: string;
 }
 
-function indexedLine(home: string, pid: number): Indexed {
+function logLines(home: string, pid: number, msg: string): Indexed[] {
   const lines = fs.readFileSync(path.join(home, 'logs', 'kairos.log'), 'utf8').trim().split('\n');
-  const mine = lines.map((l) => JSON.parse(l) as Indexed).filter((l) => l.pid === pid && l.msg === 'indexed');
+  return lines.map((l) => JSON.parse(l) as Indexed).filter((l) => l.pid === pid && l.msg === msg);
+}
+
+function indexedLine(home: string, pid: number): Indexed {
+  const mine = logLines(home, pid, 'indexed');
   assert.equal(mine.length, 1, `one 'indexed' line for pid ${pid}`);
   return mine[0]!;
 }
@@ -58,7 +66,7 @@ async function stop(d: DaemonProcess): Promise<void> {
 const lastEventId = (home: string): number => storeQuery<{ id: number | null }>(home, 'SELECT max(id) AS id FROM events')[0]!.id ?? 0;
 
 describe('restart: subscribing under the saved ignored folders (real daemon)', () => {
-  test('a first start scans then subscribes; a restart subscribes beside its scan and keeps that subscription when the rules are unchanged', async () => {
+  test('a first start scans then subscribes; a restart subscribes under the saved list at once, keeps it when the rules are unchanged, and walks only after ready', async () => {
     const h = makeHome(POLICY);
     h.env.KAIROS_WATCHER = 'native';
     const repo = makeRepo();
@@ -78,6 +86,7 @@ describe('restart: subscribing under the saved ignored folders (real daemon)', (
         const restart = indexedLine(h.home, d.pid);
         assert.equal(restart.subscribed_early, true, 'the restart did not subscribe under the saved list');
         assert.equal(restart.resubscribed, false, 'unchanged rules subscribed twice');
+        assert.equal(restart.walk, 'after ready', 'nothing said the rules changed, yet the restart walked the tree before it was ready');
         repo.write('src/live.ts', 'l\n');
         await waitFor(() => fileEvents(h.home, `path = 'src/live.ts'`).length > 0, { what: 'live event' });
         const after = fileEvents(h.home, `id > ${before}`);
@@ -131,6 +140,7 @@ describe('restart: subscribing under the saved ignored folders (real daemon)', (
         const line = indexedLine(h.home, d.pid);
         assert.equal(line.subscribed_early, true, 'the restart did not subscribe under the saved list');
         assert.equal(line.resubscribed, true, 'the scan found other ignored folders, but the subscription was kept');
+        assert.equal(line.walk, 'before subscribing', 'the offline changes include .gitignore: the rules are walked again before ready');
         assert.equal(watcher(h.env).ignored_dirs, ignoredBefore, 'out and .git'); // out/ in place of gen/
         // Live: the newly visible folder is watched (a new file in an old subfolder of it is reported) ...
         repo.write('gen/g3/live.ts', 'live\n');
@@ -156,6 +166,46 @@ describe('restart: subscribing under the saved ignored folders (real daemon)', (
         assert.deepEqual(after.filter((e) => e.path.startsWith('out/')), [], 'the newly ignored folder was reported');
         const live = after.find((e) => e.path === 'gen/g3/live.ts')!;
         assert.ok(offline.every((e) => e.id < live.id), 'an offline event came after a live one');
+      } finally {
+        await stop(d);
+      }
+    } finally {
+      repo.cleanup();
+      h.cleanup();
+    }
+  });
+
+  test('a folder made while stopped that a pattern ignores: ready without a walk; the walk after it stops watching the folder; nothing from it is stored', async () => {
+    const h = makeHome(POLICY);
+    h.env.KAIROS_WATCHER = 'native';
+    const repo = makeRepo();
+    try {
+      repo.write('.gitignore', 'build/\n');
+      repo.write('src/a.ts', 'a\n');
+      let d = await spawnDaemon([repo.dir], h.env);
+      await stop(d);
+      const before = lastEventId(h.home);
+      await new Promise((r) => setTimeout(r, 20)); // a later mtime than the snapshot's, on coarse clocks too
+      for (let i = 0; i < 5; i++) repo.write(`build/b${i}/out.js`, `${i}\n`);
+      repo.write('src/b.ts', 'b\n');
+
+      d = await spawnDaemon([repo.dir], h.env);
+      try {
+        assert.equal(indexedLine(h.home, d.pid).walk, 'after ready', 'no ignore input changed: ready before the walk');
+        const walked = await waitFor(() => logLines(h.home, d.pid, 'ignore rules reloaded').find((l) => l.why === 'the walk after a restart'), { what: 'the walk after the restart' });
+        assert.equal(walked.resubscribed, true, 'the walk found build/ ignored and should have re-subscribed without it');
+        const w = watcher(h.env);
+        assert.equal(w.ignored_dirs, 2, '.git and build');
+        // The folder's writes no longer reach the process: the marker, written after them, proves they had their chance.
+        const raw = w.raw_events;
+        for (let i = 0; i < 30; i++) repo.write(`build/b1/live${i}.js`, `${i}\n`);
+        repo.write('src/marker.ts', 'm\n');
+        await waitFor(() => fileEvents(h.home, `path = 'src/marker.ts'`).length > 0, { what: 'the marker' });
+        const rawSince = watcher(h.env).raw_events - raw;
+        assert.ok(rawSince <= 3, `${rawSince} raw changes reached the process for one visible write: build/ is still watched`);
+        const after = fileEvents(h.home, `id > ${before}`);
+        assert.deepEqual(after.filter((e) => e.origin === 'offline').map((e) => `${e.type} ${e.path}`), ['file.added src/b.ts']);
+        assert.deepEqual(after.filter((e) => e.path.startsWith('build/')), [], 'the ignored folder was reported');
       } finally {
         await stop(d);
       }

@@ -2,7 +2,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chooseEngine, enginePreference, EngineError, watchmanAvailable } from '../../src/events/watch-engine.js';
+import { chooseEngine, enginePreference, EngineError } from '../../src/events/watch-engine.js';
+import { watchmanAvailable } from '../../src/events/watchman-available.js';
 import { tempDir } from '../support/temp.js';
 import { startWatchman, watchmanMissing } from '../support/watchman.js';
 
