@@ -1,4 +1,5 @@
 import { beginEarlyWatch, releaseEarlyStarts } from '../events/early-watch.js';
+import { lastWatchedRepos } from '../store/last-watched.js';
 import { resolveHome, resolveRepo } from './context.js';
 
 /**
@@ -30,22 +31,24 @@ export function earlyRunArgs(args: readonly string[]): { home?: string; repos: s
 
 /**
  * `kairos run`'s first step, before the CLI and the daemon load: begins watching the repositories
- * named with --repo (src/events/early-watch.ts), so their native crawls run while the rest loads.
+ * named with --repo and those the last run watched (src/events/early-watch.ts), so their native
+ * crawls run while the rest loads.
  * Returns once every early walk is over and its crawl under way, or after EARLY_WAIT_MAX_MS.
  */
 export async function beginEarlyRun(args: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { home, repos } = earlyRunArgs(args);
-  if (!repos.length) return;
-  const begun: Promise<void>[] = [];
-  for (const dir of repos) {
-    let repo: string;
+  const given = earlyRunArgs(args);
+  const home = resolveHome(given.home, env);
+  // The daemon watches the repositories it is given and those it watched before (the store's list).
+  const repos = new Set<string>(lastWatchedRepos(home));
+  for (const dir of given.repos) {
     try {
-      repo = resolveRepo(dir);
+      repos.add(resolveRepo(dir));
     } catch {
-      continue; // the CLI says what is wrong with it
+      // the CLI says what is wrong with it
     }
-    begun.push(beginEarlyWatch({ repo, home: resolveHome(home, env), env }));
   }
+  if (!repos.size) return;
+  const begun = [...repos].map((repo) => beginEarlyWatch({ repo, home, env }));
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([Promise.all(begun), new Promise<void>((resolve) => (timer = setTimeout(resolve, EARLY_WAIT_MAX_MS)))]);
   clearTimeout(timer);

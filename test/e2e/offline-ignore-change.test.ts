@@ -34,6 +34,8 @@ interface Indexed {
   resubscribed: boolean;
   walk?: string;
   why?: string;
+  early_subscription?: boolean;
+  early_offline?: boolean;
 }
 
 interface WatcherStatus {
@@ -189,9 +191,13 @@ describe('restart: subscribing under the saved ignored folders (real daemon)', (
       for (let i = 0; i < 5; i++) repo.write(`build/b${i}/out.js`, `${i}\n`);
       repo.write('src/b.ts', 'b\n');
 
-      d = await spawnDaemon([repo.dir], h.env);
+      // Without --repo, as the service unit runs it: the store's list is begun early too.
+      d = await spawnDaemon([], h.env);
       try {
-        assert.equal(indexedLine(h.home, d.pid).walk, 'after ready', 'no ignore input changed: ready before the walk');
+        const line = indexedLine(h.home, d.pid);
+        assert.equal(line.walk, 'after ready', 'no ignore input changed: ready before the walk');
+        assert.equal(line.early_subscription, true, "the repository the last run watched was not begun by kairos run's early start");
+        assert.equal(line.early_offline, true, 'the offline comparison was not the early one');
         const walked = await waitFor(() => logLines(h.home, d.pid, 'ignore rules reloaded').find((l) => l.why === 'the walk after a restart'), { what: 'the walk after the restart' });
         assert.equal(walked.resubscribed, true, 'the walk found build/ ignored and should have re-subscribed without it');
         const w = watcher(h.env);
