@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { callDaemon } from '../../src/cli/control-client.js';
-import { DAEMON_NODE_ARGS } from '../../src/cli/daemon-node-args.js';
+import { DAEMON_NODE_ARGS, daemonEnv } from '../../src/cli/daemon-node-args.js';
 import { BenchTimeout, until } from './measure.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -49,9 +49,9 @@ const stopper = (proc: ChildProcess, exited: Promise<number | string>) => async 
 };
 
 /** Spawns a node peer script and resolves when it prints "ready". */
-async function nodePeer(script: string, args: string[], timeoutMs: number): Promise<Peer> {
+async function nodePeer(script: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<Peer> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--max-old-space-size=4096', path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--max-old-space-size=4096', path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const t = track(proc);
   let readyAt = 0;
   t.onLine((l) => {
@@ -76,12 +76,13 @@ async function nodePeer(script: string, args: string[], timeoutMs: number): Prom
 export const IGNORED = ['.git', 'node_modules'];
 
 /**
- * Raw @parcel/watcher. With `snapshot`, it restarts as Kairos does: it subscribes and then compares the
+ * Raw @parcel/watcher (on a Watchman server with `watchmanSock`). With `snapshot`, it restarts as Kairos does: it subscribes and then compares the
  * tree with that snapshot (when there is one) before it says ready, and writes the snapshot when stopped.
  */
-export function startParcel(root: string, o: { print?: boolean; timeoutMs?: number; snapshot?: string } = {}): Promise<Peer> {
-  const args = [root, ...(o.print ? ['--print'] : []), ...(o.snapshot ? ['--snapshot', o.snapshot] : []), ...IGNORED.flatMap((d) => ['--ignore', d])];
-  return nodePeer('peer-parcel.js', args, o.timeoutMs ?? 300_000);
+export function startParcel(root: string, o: { print?: boolean; timeoutMs?: number; snapshot?: string; watchmanSock?: string } = {}): Promise<Peer> {
+  const backend = o.watchmanSock ? ['--backend', 'watchman'] : [];
+  const args = [root, ...(o.print ? ['--print'] : []), ...(o.snapshot ? ['--snapshot', o.snapshot] : []), ...backend, ...IGNORED.flatMap((d) => ['--ignore', d])];
+  return nodePeer('peer-parcel.js', args, o.timeoutMs ?? 300_000, o.watchmanSock ? { ...process.env, WATCHMAN_SOCK: o.watchmanSock } : process.env);
 }
 
 export function startChokidar(root: string, o: { timeoutMs?: number } = {}): Promise<Peer> {
@@ -190,8 +191,8 @@ export async function startKairos(root: string | string[], env: NodeJS.ProcessEn
   const t0 = performance.now();
   const spawnedAt = Date.now();
   const repos = Array.isArray(root) ? root : [root];
-  // With the node options `kairos start` and the service unit give the daemon.
-  const proc = spawn(process.execPath, [...DAEMON_NODE_ARGS, CLI, 'run', ...repos.flatMap((r) => ['--repo', r])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // With the node options and environment `kairos start` and the service unit give the daemon.
+  const proc = spawn(process.execPath, [...DAEMON_NODE_ARGS, CLI, 'run', ...repos.flatMap((r) => ['--repo', r])], { env: daemonEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const t = track(proc);
   let out = '';
   proc.stdout!.on('data', (d) => (out = (out + String(d)).slice(-4000)));

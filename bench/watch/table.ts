@@ -64,7 +64,7 @@ export class Results {
       const k = f.values.kairos ?? f.values['kairos-watchman'];
       const to = f.ratioTo ?? 'parcel';
       const base = f.values[to];
-      const ratio = f.failed || k === undefined || base === undefined || (f.values.kairos === undefined && to === 'parcel') ? '' : base === 0 ? (k === 0 ? '1.00×' : '∞') : `${(k / base).toFixed(2)}× ${to}`;
+      const ratio = f.failed || k === undefined || base === undefined ? '' : base === 0 ? (k === 0 ? '1.00×' : '∞') : `${(k / base).toFixed(2)}× ${to}`;
       return [
         f.section,
         f.name,

@@ -6,7 +6,7 @@ import { callDaemon, DaemonNotRunningError } from './control-client.js';
 import { printJson } from './output.js';
 import { isAlive } from './process-alive.js';
 import { daemonRunner } from './daemon-runner.js';
-import { DAEMON_NODE_ARGS } from './daemon-node-args.js';
+import { DAEMON_NODE_ARGS, daemonEnv } from './daemon-node-args.js';
 import { ModelStepsJson, modelStepsText, statusDetailLines, StatusDetailsJson, trustHints } from './status-view.js';
 
 export interface LifecycleContext {
@@ -113,7 +113,7 @@ export async function startBackground(ctx: LifecycleContext, repos: string[]): P
   if (!script) throw new Error('cannot tell which script is running; start with `kairos run` instead');
   // The daemon's own node options first, so any the user gave this node come after them and win.
   const args = [...DAEMON_NODE_ARGS, ...process.execArgv, script, 'run', '--home', ctx.home, ...repos.flatMap((r) => ['--repo', r])];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: ctx.env });
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], env: daemonEnv(ctx.env) });
   fs.closeSync(out);
   // In an object: set by the exit callback, which a plain `let` would make the compiler read as never set.
   const exit: { code: number | null } = { code: null };

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KairosError } from '../core/errors.js';
+import { DAEMON_ENV } from './daemon-node-args.js';
 
 /**
  * `kairos service`: run the daemon (`kairos run`, the foreground mode) as a per-user service that
@@ -78,7 +79,7 @@ export function systemdWord(s: string, o: { exec: boolean } = { exec: true }): s
 
 export function systemdUnit(spec: ServiceSpec): string {
   const exec = [spec.node, ...(spec.nodeArgs ?? []), spec.cli, 'run'].map((w) => systemdWord(w)).join(' ');
-  const env = [`KAIROS_HOME=${spec.kairosHome}`, ...(spec.pathEnv ? [`PATH=${spec.pathEnv}`] : [])];
+  const env = [`KAIROS_HOME=${spec.kairosHome}`, ...(spec.pathEnv ? [`PATH=${spec.pathEnv}`] : []), ...Object.entries(DAEMON_ENV).map(([k, v]) => `${k}=${v}`)];
   return [
     '# Written by `kairos service install`; `kairos service uninstall` removes it.',
     '[Unit]',
@@ -109,7 +110,7 @@ function xml(s: string): string {
 export function launchdPlist(spec: ServiceSpec): string {
   // launchd has no EnvironmentFile: node reads the file itself (install creates it, so it exists).
   const args = [spec.node, ...(spec.envFile ? [`--env-file=${spec.envFile}`] : []), ...(spec.nodeArgs ?? []), spec.cli, 'run'];
-  const env: [string, string][] = [['KAIROS_HOME', spec.kairosHome], ...(spec.pathEnv ? ([['PATH', spec.pathEnv]] as [string, string][]) : [])];
+  const env: [string, string][] = [['KAIROS_HOME', spec.kairosHome], ...(spec.pathEnv ? ([['PATH', spec.pathEnv]] as [string, string][]) : []), ...Object.entries(DAEMON_ENV)];
   const logs = path.join(spec.kairosHome, 'logs');
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',

@@ -8,7 +8,7 @@ import { COMPILED, REPO_ROOT } from '../support/paths.js';
 import { cliEntry, currentServiceSpec } from '../../src/cli/service-command.js';
 import { serviceFile } from '../../src/cli/service.js';
 import { callDaemon } from '../../src/cli/control-client.js';
-import { DAEMON_NODE_ARGS } from '../../src/cli/daemon-node-args.js';
+import { DAEMON_ENV, DAEMON_NODE_ARGS } from '../../src/cli/daemon-node-args.js';
 import { kairos, kairosJson, scenario } from '../support/kairos.js';
 import { packageRoot, packageVersion, runningFromBundle } from '../../src/core/package-root.js';
 
@@ -90,7 +90,7 @@ test('the package root is found from the code, whichever layout it runs from', (
   assert.equal(runningFromBundle(), false);
 });
 
-describe('the daemon Kairos starts itself gets its node options', { skip: process.platform === 'linux' ? false : 'reads /proc' }, () => {
+describe('the daemon Kairos starts itself gets its node options and environment', { skip: process.platform === 'linux' ? false : 'reads /proc' }, () => {
   test('`kairos start`: the daemon process runs with them, from the bundle', async () => {
     assert.ok(DAEMON_NODE_ARGS.length > 0);
     await scenario(undefined, async ({ h, repo }) => {
@@ -100,6 +100,8 @@ describe('the daemon Kairos starts itself gets its node options', { skip: proces
         const { pid } = kairosJson<{ pid: number }>(['status'], h.env);
         const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
         for (const a of DAEMON_NODE_ARGS) assert.ok(argv.indexOf(a) > 0 && argv.indexOf(a) < argv.indexOf('run'), `${a} is a node option of the daemon: ${argv.join(' ')}`);
+        const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        for (const [k, v] of Object.entries(DAEMON_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k}=${v} is in the daemon's environment`);
         const loaded = (await callDaemon(h.home, 'debug.lazy_modules')) as { bundled: boolean };
         assert.equal(loaded.bundled, COMPILED);
       } finally {
@@ -113,5 +115,6 @@ describe('the daemon Kairos starts itself gets its node options', { skip: proces
     const unit = serviceFile({ ...spec, platform: 'linux' }).content;
     const exec = /^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '';
     assert.ok(exec.includes(`${DAEMON_NODE_ARGS.join(' ')} ${cliEntry().cli} run`), exec);
+    for (const [k, v] of Object.entries(DAEMON_ENV)) assert.match(unit, new RegExp(`^Environment=${k}=${v}$`, 'm'));
   });
 });

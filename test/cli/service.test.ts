@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { installService, launchdPlist, serviceFile, systemdUnit, uninstallService, type RunResult, type ServiceSpec } from '../../src/cli/service.js';
+import { DAEMON_ENV } from '../../src/cli/daemon-node-args.js';
 import { nodeArgsFor } from '../support/paths.js';
 
 let tmp: string;
@@ -131,7 +132,7 @@ describe('launchd agent plist', () => {
       assert.deepEqual(p.ProgramArguments, [process.execPath, '/opt/k<x>/main.js', 'run']);
       assert.equal(p.RunAtLoad, true);
       assert.deepEqual(p.KeepAlive, { SuccessfulExit: false });
-      assert.deepEqual(p.EnvironmentVariables, { KAIROS_HOME: '/Users/a & b/.kairos', PATH: '/usr/local/bin:/usr/bin:/bin' });
+      assert.deepEqual(p.EnvironmentVariables, { KAIROS_HOME: '/Users/a & b/.kairos', PATH: '/usr/local/bin:/usr/bin:/bin', ...DAEMON_ENV });
     }
   });
 
