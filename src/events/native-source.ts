@@ -310,7 +310,9 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
         note = '; Watchman restarted since, so deletions made meanwhile are not known';
         opts.onInfo?.('watchman restarted since the snapshot: deletions made while Kairos was stopped cannot be listed', { repo });
       }
-      const n = report(offline, () => 'offline');
+      // Into the burst's memory: a live event held meanwhile that finds a file exactly as the comparison
+      // reported it (written between the subscription and the comparison) is the same change, not a second one.
+      const n = report(offline, () => 'offline', undefined, reported);
       status.offline = `${n} change${n === 1 ? '' : 's'} made while Kairos was not watching (snapshot of ${base.writtenAt}${note})`;
       opts.onInfo?.('offline changes recovered', { repo, events: n, since: base.writtenAt });
     } else {
