@@ -18,7 +18,7 @@ export interface WatchedRepo {
 /** What the repository wiring uses of the daemon's parts; it adds to and removes from `repos`. */
 export type RepoWiringDeps = Pick<
   DaemonParts,
-  'repos' | 'ownWrites' | 'db' | 'repoStore' | 'audit' | 'reporter' | 'log' | 'home' | 'env' | 'settler' | 'fileChanges' | 'userPolicy' | 'ingest' | 'storeEvents' | 'stopping'
+  'repos' | 'ownWrites' | 'db' | 'repoStore' | 'events' | 'audit' | 'reporter' | 'log' | 'home' | 'env' | 'settler' | 'fileChanges' | 'userPolicy' | 'ingest' | 'storeEvents' | 'stopping'
 >;
 
 /** One repository's wiring: its watcher into the store, its git operations and storms into the settlers, its cron, its policy. */
@@ -90,6 +90,7 @@ export class RepoWiring {
       isOwnBranch: (branch) => branch.startsWith('kairos/'),
       onError: (err, source) => this.log.error({ repo, source, err: err.message }, 'watcher error'),
       isOwnWrite: (rel) => this.d.ownWrites.has(repo, rel),
+      unsettledFileStates: () => this.d.events.unsettledFileStates(repo),
     });
   }
 

@@ -312,7 +312,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       }
       // Into the burst's memory: a live event held meanwhile that finds a file exactly as the comparison
       // reported it (written between the subscription and the comparison) is the same change, not a second one.
-      const n = report(offline, () => 'offline', undefined, reported);
+      const n = report(notYetStored(offline, opts.unsettledFileStates?.()), () => 'offline', undefined, reported);
       status.offline = `${n} change${n === 1 ? '' : 's'} made while Kairos was not watching (snapshot of ${base.writtenAt}${note})`;
       opts.onInfo?.('offline changes recovered', { repo, events: n, since: base.writtenAt });
     } else {
@@ -398,4 +398,13 @@ function visible(abs: string): boolean {
 /** Ignored under one set of rules and not the other (as a file, or as a folder: a comparison cannot tell which it was). */
 function flipped(before: IgnoreRules, after: IgnoreRules, rel: string): boolean {
   return before.ignores(rel, false) !== after.ignores(rel, false) || before.ignores(rel, true) !== after.ignores(rel, true);
+}
+
+/** The offline changes an unsettled stored event does not already say (the disk as that event left it: the same change). */
+function notYetStored(changes: readonly RawChange[], stored: ReadonlyMap<string, 'present' | 'gone'> | undefined): readonly RawChange[] {
+  if (!stored?.size) return changes;
+  return changes.filter((c) => {
+    const was = stored.get(c.rel);
+    return was === undefined || (was === 'gone') !== (c.kind === 'delete');
+  });
 }

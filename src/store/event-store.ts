@@ -74,6 +74,21 @@ export class EventStore {
     return rows.map(fromRow);
   }
 
+  /**
+   * Per path, whether the repository's last unsettled file event left the file present or gone: what
+   * a start that follows a crash replays (the watcher's offline report leaves out what these already say).
+   */
+  unsettledFileStates(repo: string): Map<string, 'present' | 'gone'> {
+    const rows = this.db
+      .prepare<[string], { path: string | null; type: string }>(
+        "SELECT path, type FROM events WHERE settled_at IS NULL AND repo = ? AND type IN ('file.added', 'file.changed', 'file.removed') ORDER BY id",
+      )
+      .all(repo);
+    const out = new Map<string, 'present' | 'gone'>();
+    for (const r of rows) if (r.path !== null) out.set(r.path, r.type === 'file.removed' ? 'gone' : 'present');
+    return out;
+  }
+
   byIds(ids: readonly number[]): StoredEvent[] {
     const out: StoredEvent[] = [];
     // Chunked: SQLite limits the number of bound parameters in one statement.
