@@ -30,8 +30,8 @@ export interface RepoWatchOptions {
   isOwnBranch: (branch: string) => boolean;
   onError(err: Error, source: 'fs' | 'git'): void;
   isOwnWrite: (rel: string) => boolean;
-  /** See FsSourceOptions.unsettledFileStates. */
-  unsettledFileStates?(): ReadonlyMap<string, 'present' | 'gone'>;
+  /** See FsSourceOptions.pendingFileStates. */
+  pendingFileStates?(): ReadonlyMap<string, 'present' | 'gone'>;
   /** Log lines: refused paths, offline recovery, ignore reloads, a folder lost and found. */
   log: Logger;
   /**
@@ -85,7 +85,7 @@ export function watchRepo(o: RepoWatchOptions): RepoWatch {
         requestCheck(); // a watcher's error may be its folder going away
       },
       isOwnWrite: o.isOwnWrite,
-      ...(o.unsettledFileStates ? { unsettledFileStates: o.unsettledFileStates } : {}),
+      ...(o.pendingFileStates ? { pendingFileStates: o.pendingFileStates } : {}),
       onStorm: o.onStorm,
       onRefused: (rel, reason) => o.log.warn({ repo: o.repo, path: rel, reason }, 'file event refused: the path cannot be recorded exactly'),
       onInfo: (msg, fields) => o.log.info(fields, msg),

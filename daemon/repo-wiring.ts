@@ -90,7 +90,7 @@ export class RepoWiring {
       isOwnBranch: (branch) => branch.startsWith('kairos/'),
       onError: (err, source) => this.log.error({ repo, source, err: err.message }, 'watcher error'),
       isOwnWrite: (rel) => this.d.ownWrites.has(repo, rel),
-      unsettledFileStates: () => this.d.events.unsettledFileStates(repo),
+      pendingFileStates: () => this.d.events.pendingFileStates(repo),
     });
   }
 

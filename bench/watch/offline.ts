@@ -44,6 +44,7 @@ interface Check {
   missing: string[];
   wrongKind: string[];
   twiceInBatch: number;
+  twiceExamples: string[];
   notOffline: number;
 }
 
@@ -61,10 +62,11 @@ function check(home: string, afterId: number, expected: Map<string, Kind>): Chec
       batched.set(r.path, l);
     }
     const twice = db
-      .prepare("SELECT count(*) FROM (SELECT be.batch_id, e.path FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.trigger = 'all' AND e.id > ? GROUP BY be.batch_id, e.path HAVING count(*) > 1)")
-      .pluck()
-      .get(afterId) as number;
-    const out: Check = { reported: 0, missing: [], wrongKind: [], twiceInBatch: twice, notOffline: 0 };
+      .prepare(
+        "SELECT be.batch_id AS batch, e.path AS path, group_concat(e.type || '/' || e.origin, ' + ') AS events FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.trigger = 'all' AND e.id > ? GROUP BY be.batch_id, e.path HAVING count(*) > 1",
+      )
+      .all(afterId) as Array<{ batch: number; path: string; events: string }>;
+    const out: Check = { reported: 0, missing: [], wrongKind: [], twiceInBatch: twice.length, twiceExamples: twice.slice(0, 3).map((t) => `${t.path} in batch ${t.batch}: ${t.events}`), notOffline: 0 };
     for (const [p, kind] of expected) {
       const evs = batched.get(p);
       if (!evs?.length) {
@@ -104,7 +106,7 @@ function record(res: Results, section: string, name: string, expected: number, c
     c.wrongKind.length ? `${c.wrongKind.length} with the wrong kind, e.g. ${c.wrongKind.slice(0, 3).join('; ')}` : '',
   ].filter(Boolean);
   res.add({ section, name: `${name}: paths reported after restart`, unit: 'paths', values: { kairos: c.reported }, target: all, ...(problems.length ? { failed: problems.join('; ') } : {}), note: `${extra}; all in batches ${Math.round(ms)} ms after ready; ${c.notOffline} had no origin:offline event (seen live)` });
-  res.add({ section, name: `${name}: (batch, path) pairs with two events`, unit: 'pairs', values: { kairos: c.twiceInBatch }, target: { text: '= 0', ok: (k) => k === 0 } });
+  res.add({ section, name: `${name}: (batch, path) pairs with two events`, unit: 'pairs', values: { kairos: c.twiceInBatch }, target: { text: '= 0', ok: (k) => k === 0 }, ...(c.twiceExamples.length ? { note: `e.g. ${c.twiceExamples.join('; ')}` } : {}) });
 }
 
 export async function measureOffline(res: Results, section: string): Promise<void> {

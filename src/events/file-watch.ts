@@ -21,11 +21,12 @@ export interface FsSourceOptions {
   /** How often a changed tree's snapshot is rewritten (only when something changed). Default 60 s. */
   snapshotIntervalMs?: number;
   /**
-   * Paths whose last stored event was never settled (a crash came first; the start replays them), and
-   * whether it left the file present or gone. An offline change that finds the disk as that event says
-   * is that same change, already stored: it is not reported again (it would sit twice in one batch).
+   * Paths whose last stored event has not been acted on yet (never settled: a crash came first; or in
+   * the batch of a task that has not started, which new events of its trigger join), and whether it
+   * left the file present or gone. An offline change that finds the disk as that event says is that
+   * same change, already stored: it is not reported again (it would sit twice in one batch).
    */
-  unsettledFileStates?(): ReadonlyMap<string, 'present' | 'gone'>;
+  pendingFileStates?(): ReadonlyMap<string, 'present' | 'gone'>;
   /** Start-up progress, for `kairos start` and `status`. */
   onProgress?(status: WatcherStatus): void;
   /** A path that cannot be recorded exactly; the caller logs it. */

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BurstTracker } from './burst.js';
+import type { EventDraft } from './event.js';
 import { takeEarlyStart } from './early-watch.js';
 import { checkAgainstDisk, type FileOrigin, type RawChange, type Reported } from './disk-check.js';
 import type { FsSource, FsSourceOptions, WatcherStatus } from './file-watch.js';
@@ -67,8 +68,10 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
   /** Where a comparison's temporary snapshot goes: beside the real one, or in the temp folder. */
   const scratch = (tag: string): string => snapshot?.scratch(tag) ?? path.join(os.tmpdir(), `kairos-${tag}-${process.pid}-${crypto.randomUUID()}`);
   const liveOrigin = (rel: string): FileOrigin => (opts.isOwnWrite?.(rel) ? 'daemon' : 'user');
-  const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported, watcherQuiet = 0): number => {
-    const { drafts, foundInNewDirs, unseenDirs, newDirs, newestChangeMs } = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+  const report = (changes: readonly RawChange[], origin: (rel: string) => FileOrigin, data?: Record<string, unknown>, r?: Reported, watcherQuiet = 0, stored?: PendingStates): number => {
+    const checked = checkAgainstDisk(changes, { repo, rules, origin, reported: r, data, onRefused: (rel, why) => opts.onRefused?.(rel, why) });
+    const { foundInNewDirs, unseenDirs, newDirs, newestChangeMs } = checked;
+    const drafts = notYetStored(checked.drafts, stored);
     creditDrafts(drafts, watcherQuiet, newestChangeMs);
     if (unseenDirs && canResync) crawlWhenQuiet = true;
     if (newDirs.length && canResync) {
@@ -312,7 +315,7 @@ export function watchNative(opts: FsSourceOptions, engine: EngineChoice, status:
       }
       // Into the burst's memory: a live event held meanwhile that finds a file exactly as the comparison
       // reported it (written between the subscription and the comparison) is the same change, not a second one.
-      const n = report(notYetStored(offline, opts.unsettledFileStates?.()), () => 'offline', undefined, reported);
+      const n = report(offline, () => 'offline', undefined, reported, 0, opts.pendingFileStates?.());
       status.offline = `${n} change${n === 1 ? '' : 's'} made while Kairos was not watching (snapshot of ${base.writtenAt}${note})`;
       opts.onInfo?.('offline changes recovered', { repo, events: n, since: base.writtenAt });
     } else {
@@ -400,11 +403,17 @@ function flipped(before: IgnoreRules, after: IgnoreRules, rel: string): boolean 
   return before.ignores(rel, false) !== after.ignores(rel, false) || before.ignores(rel, true) !== after.ignores(rel, true);
 }
 
-/** The offline changes an unsettled stored event does not already say (the disk as that event left it: the same change). */
-function notYetStored(changes: readonly RawChange[], stored: ReadonlyMap<string, 'present' | 'gone'> | undefined): readonly RawChange[] {
-  if (!stored?.size) return changes;
-  return changes.filter((c) => {
-    const was = stored.get(c.rel);
-    return was === undefined || (was === 'gone') !== (c.kind === 'delete');
+type PendingStates = ReadonlyMap<string, 'present' | 'gone'>;
+
+/**
+ * The events a stored event not yet acted on does not already say: one that finds the disk as that
+ * event left it (present, or gone) is the same change. Applied to what the disk check made of the
+ * changes, so files listed in a new folder are covered too.
+ */
+function notYetStored(drafts: EventDraft[], stored: PendingStates | undefined): EventDraft[] {
+  if (!stored?.size) return drafts;
+  return drafts.filter((d) => {
+    const was = 'path' in d ? stored.get(d.path) : undefined;
+    return was === undefined || (was === 'gone') !== (d.type === 'file.removed');
   });
 }

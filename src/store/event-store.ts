@@ -75,15 +75,20 @@ export class EventStore {
   }
 
   /**
-   * Per path, whether the repository's last unsettled file event left the file present or gone: what
-   * a start that follows a crash replays (the watcher's offline report leaves out what these already say).
+   * Per path, whether the repository's last file event not yet acted on left the file present or
+   * gone: events never settled (a start that follows a crash replays them) and events in a batch whose
+   * task has not started (it runs at the start, and new events for its trigger join it). The watcher's
+   * offline report leaves out what these already say.
    */
-  unsettledFileStates(repo: string): Map<string, 'present' | 'gone'> {
+  pendingFileStates(repo: string): Map<string, 'present' | 'gone'> {
     const rows = this.db
-      .prepare<[string], { path: string | null; type: string }>(
-        "SELECT path, type FROM events WHERE settled_at IS NULL AND repo = ? AND type IN ('file.added', 'file.changed', 'file.removed') ORDER BY id",
+      .prepare<[string, string], { path: string | null; type: string }>(
+        `SELECT path, type FROM events
+          WHERE repo = ? AND type IN ('file.added', 'file.changed', 'file.removed')
+            AND (settled_at IS NULL OR id IN (SELECT be.event_id FROM tasks t JOIN batch_events be ON be.batch_id = t.batch_id WHERE t.state = 'queued' AND t.repo = ?))
+          ORDER BY id`,
       )
-      .all(repo);
+      .all(repo, repo);
     const out = new Map<string, 'present' | 'gone'>();
     for (const r of rows) if (r.path !== null) out.set(r.path, r.type === 'file.removed' ? 'gone' : 'present');
     return out;

@@ -203,7 +203,7 @@ describe('every hot-path and listing query uses an index (EXPLAIN QUERY PLAN)', 
     assert.equal(evaluateRunStep(task, 'true', { ...ctx, paused: false }).verdict.decision, 'allow');
     events.byIds([e!.id]);
     events.unsettled();
-    events.unsettledFileStates(REPO);
+    events.pendingFileStates(REPO);
     assertIndexed(real, ran, 'task start');
   });
 
