@@ -140,6 +140,23 @@ export class AuditLog {
   }
 
   /**
+   * Redacted texts already seen: a task start writes a row per layer for each of its steps, with the
+   * same description and mostly the same reasons, and running every secret rule over each was a
+   * large share of a trigger start's CPU. Redaction depends only on the text (the rules and the
+   * known secrets are fixed for this log), so a bounded memo is exact.
+   */
+  private readonly redactedTexts = new Map<string, string>();
+  private redacted(text: string): string {
+    let out = this.redactedTexts.get(text);
+    if (out === undefined) {
+      out = redactText(text, { knownSecrets: this.knownSecrets });
+      if (this.redactedTexts.size >= 256) this.redactedTexts.clear();
+      this.redactedTexts.set(text, out);
+    }
+    return out;
+  }
+
+  /**
    * Appends the rows and moves the head, in one transaction that takes the write lock before it
    * reads the head (BEGIN IMMEDIATE), so two connections can never link two rows to the same one.
    * Inside a caller's transaction it joins that one (which must then be IMMEDIATE, or already hold
@@ -147,7 +164,7 @@ export class AuditLog {
    */
   write(entries: readonly AuditEntry[]): void {
     if (entries.length === 0) return;
-    const clean = (s: string | undefined): string | null => (s === undefined ? null : redactText(s, { knownSecrets: this.knownSecrets }));
+    const clean = (s: string | undefined): string | null => (s === undefined ? null : this.redacted(s));
     const append = (): void => {
       const head = this.store.head();
       let prev = head?.hash ?? GENESIS_HASH;
