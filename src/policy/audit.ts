@@ -6,6 +6,7 @@ import { rowHash, verifyChain, GENESIS_HASH, type ChainReport, type HashedRow } 
 import { AuditStore, type AuditRowQuery, type StoredAuditRow } from '../store/audit-store.js';
 import type { Decision, Step, Verdict } from './decision.js';
 import { redactText } from './filter.js';
+import { memoizedRedaction } from './redact/redact-memo.js';
 import { formatToolCall } from './rules.js';
 
 /** The layers, in the order they run. */
@@ -139,22 +140,8 @@ export class AuditLog {
     this.store = new AuditStore(db);
   }
 
-  /**
-   * Redacted texts already seen: a task start writes a row per layer for each of its steps, with the
-   * same description and mostly the same reasons, and running every secret rule over each was a
-   * large share of a trigger start's CPU. Redaction depends only on the text (the rules and the
-   * known secrets are fixed for this log), so a bounded memo is exact.
-   */
-  private readonly redactedTexts = new Map<string, string>();
-  private redacted(text: string): string {
-    let out = this.redactedTexts.get(text);
-    if (out === undefined) {
-      out = redactText(text, { knownSecrets: this.knownSecrets });
-      if (this.redactedTexts.size >= 256) this.redactedTexts.clear();
-      this.redactedTexts.set(text, out);
-    }
-    return out;
-  }
+  /** Redaction of each distinct text once (redact-memo.ts): a task start writes a row per layer with the same description and reasons. */
+  private readonly redacted = memoizedRedaction((text) => redactText(text, { knownSecrets: this.knownSecrets }));
 
   /**
    * Appends the rows and moves the head, in one transaction that takes the write lock before it
