@@ -86,6 +86,7 @@ export class Settler {
   /** Why each repository is held (a git operation, a storm being recovered); released when none is left. */
   private readonly held = new Map<string, Set<string>>();
   private readonly clock: SettleClock;
+  private stopped = false;
 
   constructor(private readonly opts: SettleOptions) {
     this.clock = opts.clock ?? realClock;
@@ -93,6 +94,10 @@ export class Settler {
 
   /** `replay`: events stored before this process started (they may already sit in a stored batch). */
   add(events: readonly StoredEvent[], o: { replay?: boolean } = {}): void {
+    // Stopped (the daemon is shutting down): a watcher may still deliver while it closes. Those events
+    // are stored and stay unsettled, so the next start replays them; a bucket made now would fire after
+    // the store is closed (or, with a long settle_ms, keep the stopped process alive).
+    if (this.stopped) return;
     const unmatched: StoredEvent[] = [];
     const touched = new Set<Bucket>();
     const now = this.clock.now();
@@ -151,6 +156,7 @@ export class Settler {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const b of this.buckets.values()) this.clock.clearTimeout(b.timer);
     this.buckets.clear();
   }
