@@ -1,5 +1,4 @@
 import type { Db } from './db.js';
-import { StatementCache } from './statement-cache.js';
 import { mergeTaskData, readTaskData, type TaskData, type TaskDataPatch } from './task-data.js';
 import { canMove, type TaskState } from './task-states.js';
 import { z } from 'zod';
@@ -75,15 +74,11 @@ export interface TaskFinish {
 /** Tasks and the batches that caused them. Every state change is one transaction, checked against task-states.ts. */
 export class TaskStore {
   private readonly reported = new Set<number>();
-  /** Every statement is prepared once per store (statement-cache.ts): a trigger's start runs a dozen of them. */
-  private readonly sql: StatementCache;
 
   constructor(
     private readonly db: Db,
     private readonly onBadData?: BadTaskData,
-  ) {
-    this.sql = new StatementCache(db);
-  }
+  ) {}
 
   /**
    * Records a settled batch and the task it fires, in one transaction. When a task of the same trigger
@@ -91,28 +86,28 @@ export class TaskStore {
    */
   createBatchTask(b: NewBatch): { taskId: number; batchId: number; joined: boolean } {
     return this.db.transaction(() => {
-      const queued = this.sql
-        .get<[string, string], { id: number; batch_id: number | null }>("SELECT id, batch_id FROM tasks WHERE repo = ? AND trigger = ? AND state = 'queued' ORDER BY id LIMIT 1")
+      const queued = this.db
+        .prepare<[string, string], { id: number; batch_id: number | null }>("SELECT id, batch_id FROM tasks WHERE repo = ? AND trigger = ? AND state = 'queued' ORDER BY id LIMIT 1")
         .get(b.repo, b.trigger);
-      const insEv = this.sql.get('INSERT OR IGNORE INTO batch_events (batch_id, event_id, trigger) VALUES (?, ?, ?)');
+      const insEv = this.db.prepare('INSERT OR IGNORE INTO batch_events (batch_id, event_id, trigger) VALUES (?, ?, ?)');
       if (queued?.batch_id != null) {
         const paths = new Set<string>(this.batchPaths(queued.batch_id));
         for (const p of b.paths) paths.add(p);
         for (const id of b.eventIds) insEv.run(queued.batch_id, id, b.trigger);
-        this.sql
-          .get('UPDATE batches SET paths = ?, event_count = (SELECT count(*) FROM batch_events WHERE batch_id = ?) WHERE id = ?')
+        this.db
+          .prepare('UPDATE batches SET paths = ?, event_count = (SELECT count(*) FROM batch_events WHERE batch_id = ?) WHERE id = ?')
           .run(JSON.stringify([...paths].sort()), queued.batch_id, queued.batch_id);
         return { taskId: queued.id, batchId: queued.batch_id, joined: true };
       }
       const batchId = Number(
-        this.sql
-          .get('INSERT INTO batches (repo, trigger, created_at, event_count, paths) VALUES (?, ?, ?, ?, ?)')
+        this.db
+          .prepare('INSERT INTO batches (repo, trigger, created_at, event_count, paths) VALUES (?, ?, ?, ?, ?)')
           .run(b.repo, b.trigger, b.at, b.eventIds.length, JSON.stringify([...new Set(b.paths)].sort())).lastInsertRowid,
       );
       for (const id of b.eventIds) insEv.run(batchId, id, b.trigger);
       const taskId = Number(
-        this.sql
-          .get(
+        this.db
+          .prepare(
             "INSERT INTO tasks (repo, trigger, kind, batch_id, state, created_at, command) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
           )
           .run(b.repo, b.trigger, b.kind, batchId, b.at, b.command ?? null).lastInsertRowid,
@@ -129,8 +124,8 @@ export class TaskStore {
   createFollowUp(f: { repo: string; trigger: string; kind: 'agent' | 'command'; command?: string; batchId: number | null; at: string; data: TaskDataPatch }): number {
     return this.db.transaction(() => {
       const id = Number(
-        this.sql
-          .get("INSERT INTO tasks (repo, trigger, kind, batch_id, state, created_at, command, data) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)")
+        this.db
+          .prepare("INSERT INTO tasks (repo, trigger, kind, batch_id, state, created_at, command, data) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)")
           .run(f.repo, f.trigger, f.kind, f.batchId, f.at, f.command ?? null, JSON.stringify(f.data)).lastInsertRowid,
       );
       this.logTransition(id, null, 'queued', f.at, null);
@@ -140,7 +135,7 @@ export class TaskStore {
 
   /** Triggers that already hold this event in a batch (so a replay does not batch it twice). */
   triggersHolding(eventId: number): Set<string> {
-    const rows = this.sql.get<[number], { trigger: string }>('SELECT trigger FROM batch_events WHERE event_id = ?').all(eventId);
+    const rows = this.db.prepare<[number], { trigger: string }>('SELECT trigger FROM batch_events WHERE event_id = ?').all(eventId);
     return new Set(rows.map((r) => r.trigger));
   }
 
@@ -156,7 +151,7 @@ export class TaskStore {
       for (const k of ['exit_code', 'signal', 'duration_ms', 'output', 'reason'] as const) {
         if (finish[k] !== undefined) sets.push(`${k} = @${k}`);
       }
-      const res = this.sql.get(`UPDATE tasks SET ${sets.join(', ')} WHERE id = @id AND state = @from`).run({
+      const res = this.db.prepare(`UPDATE tasks SET ${sets.join(', ')} WHERE id = @id AND state = @from`).run({
         id,
         from,
         to,
@@ -179,7 +174,7 @@ export class TaskStore {
   /** After a crash: a task caught running was interrupted; it is recorded, never silently re-run. */
   interruptRunning(at: string): TaskRow[] {
     return this.db.transaction(() => {
-      const running = this.rows(this.sql.get<[], StoredTaskRow>("SELECT * FROM tasks WHERE state = 'running'").all());
+      const running = this.rows(this.db.prepare<[], StoredTaskRow>("SELECT * FROM tasks WHERE state = 'running'").all());
       for (const t of running) {
         this.move(t.id, 'running', 'interrupted', at, { reason: 'the daemon stopped while this task was running' });
       }
@@ -190,10 +185,10 @@ export class TaskStore {
   /** Merges keys into the task's JSON `data` (e.g. the pid of its command, for crash recovery). */
   patchData(id: number, patch: TaskDataPatch): void {
     this.db.transaction(() => {
-      const row = this.sql.get<[number], { data: string }>('SELECT data FROM tasks WHERE id = ?').get(id);
+      const row = this.db.prepare<[number], { data: string }>('SELECT data FROM tasks WHERE id = ?').get(id);
       if (!row) return;
       // Merged into the stored text, not the parsed view: keys this version cannot read survive a patch.
-      this.sql.get('UPDATE tasks SET data = ? WHERE id = ?').run(mergeTaskData(row.data, patch), id);
+      this.db.prepare('UPDATE tasks SET data = ? WHERE id = ?').run(mergeTaskData(row.data, patch), id);
     })();
   }
 
@@ -202,15 +197,15 @@ export class TaskStore {
    * `held_since` keeps the first hold, so a task held all night says since when. No-op once started.
    */
   hold(id: number, reason: string, until: string | null, at: string): void {
-    this.sql
-      .get("UPDATE tasks SET held_reason = ?, held_until = ?, held_since = COALESCE(held_since, ?) WHERE id = ? AND state = 'queued'")
+    this.db
+      .prepare("UPDATE tasks SET held_reason = ?, held_until = ?, held_since = COALESCE(held_since, ?) WHERE id = ? AND state = 'queued'")
       .run(reason, until, at, id);
   }
 
   /** Queued tasks the gate holds, oldest first. */
   held(): HeldTask[] {
-    const rows = this.sql
-      .get<[], { id: number; repo: string; trigger: string; held_reason: string; held_until: string | null; held_since: string }>(
+    const rows = this.db
+      .prepare<[], { id: number; repo: string; trigger: string; held_reason: string; held_until: string | null; held_since: string }>(
         "SELECT id, repo, trigger, held_reason, held_until, held_since FROM tasks WHERE state = 'queued' AND held_reason IS NOT NULL ORDER BY id",
       )
       .all();
@@ -218,15 +213,15 @@ export class TaskStore {
   }
 
   queued(): TaskRow[] {
-    return this.rows(this.sql.get<[], StoredTaskRow>("SELECT * FROM tasks WHERE state = 'queued' ORDER BY id").all());
+    return this.rows(this.db.prepare<[], StoredTaskRow>("SELECT * FROM tasks WHERE state = 'queued' ORDER BY id").all());
   }
 
   get(id: number): TaskRow | undefined {
-    return this.row(this.sql.get<[number], StoredTaskRow>('SELECT * FROM tasks WHERE id = ?').get(id));
+    return this.row(this.db.prepare<[number], StoredTaskRow>('SELECT * FROM tasks WHERE id = ?').get(id));
   }
 
   batchPaths(batchId: number): string[] {
-    const row = this.sql.get<[number], { paths: string }>('SELECT paths FROM batches WHERE id = ?').get(batchId);
+    const row = this.db.prepare<[number], { paths: string }>('SELECT paths FROM batches WHERE id = ?').get(batchId);
     return row ? BatchPaths.parse(JSON.parse(row.paths)) : [];
   }
 
@@ -235,27 +230,27 @@ export class TaskStore {
    * that were waiting in the same batch (held by quiet hours, say) ride along with the request.
    */
   batchHasPoke(batchId: number): boolean {
-    return !!this.sql.get("SELECT 1 FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' LIMIT 1").get(batchId);
+    return !!this.db.prepare("SELECT 1 FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.batch_id = ? AND e.type = 'manual' LIMIT 1").get(batchId);
   }
 
   /** Task starts since `since` in a repository, for the gate's rate limits. */
   startsSince(repo: string, since: string): Array<{ trigger: string; at: Date }> {
-    const rows = this.sql.get<[string, string], { trigger: string; started_at: string }>('SELECT trigger, started_at FROM tasks WHERE repo = ? AND started_at >= ?').all(repo, since);
+    const rows = this.db.prepare<[string, string], { trigger: string; started_at: string }>('SELECT trigger, started_at FROM tasks WHERE repo = ? AND started_at >= ?').all(repo, since);
     return rows.map((r) => ({ trigger: r.trigger, at: new Date(r.started_at) }));
   }
 
   /** The last finished run of a trigger, for cool-downs and `notify: on_change`. */
   lastFinished(repo: string, trigger: string, beforeId?: number): TaskRow | undefined {
     return this.row(
-      this.sql
-        .get<[string, string, number], StoredTaskRow>(`SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND state IN ('done','failed') AND id < ? ORDER BY id DESC LIMIT 1`)
+      this.db
+        .prepare<[string, string, number], StoredTaskRow>(`SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND state IN ('done','failed') AND id < ? ORDER BY id DESC LIMIT 1`)
         .get(repo, trigger, beforeId ?? Number.MAX_SAFE_INTEGER),
     );
   }
 
   lastStarted(repo: string, trigger: string): TaskRow | undefined {
     return this.row(
-      this.sql.get<[string, string], StoredTaskRow>('SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1').get(repo, trigger),
+      this.db.prepare<[string, string], StoredTaskRow>('SELECT * FROM tasks WHERE repo = ? AND trigger = ? AND started_at IS NOT NULL ORDER BY started_at DESC LIMIT 1').get(repo, trigger),
     );
   }
 
@@ -271,7 +266,7 @@ export class TaskStore {
       args.push(q.state);
     }
     args.push(q.limit ?? 50);
-    return this.rows(this.sql.get<unknown[], StoredTaskRow>(`SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`).all(...args));
+    return this.rows(this.db.prepare<unknown[], StoredTaskRow>(`SELECT * FROM tasks ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT ?`).all(...args));
   }
 
   /** Every task row leaves the store through here: its JSON parsed once, a bad one flagged (never thrown). */
@@ -293,8 +288,8 @@ export class TaskStore {
   }
 
   private logTransition(id: number, from: TaskState | null, to: TaskState, at: string, reason: string | null): void {
-    this.sql
-      .get('INSERT INTO task_transitions (task_id, from_state, to_state, at, reason) VALUES (?, ?, ?, ?, ?)')
+    this.db
+      .prepare('INSERT INTO task_transitions (task_id, from_state, to_state, at, reason) VALUES (?, ?, ?, ?, ?)')
       .run(id, from, to, at, reason);
   }
 }
