@@ -92,7 +92,9 @@ export class AwayAlarm {
       this.onAway();
       return;
     }
-    if (at === this.armedFor) return;
+    // Activity only moves the away time later: the armed timer then fires early and arm() re-checks, so
+    // a steady writer (20 events a second) costs one timer per away period, not a new one per event.
+    if (this.armedFor !== undefined && this.armedFor <= at) return;
     this.disarm();
     this.armedFor = at;
     // +1 ms: mode() is 'away' from awayAt on; a timer may fire a hair early on some platforms, and arm() re-checks.

@@ -55,7 +55,11 @@ interface Bucket {
   firstAt: number;
   /** When the newest of its events happened, as far as the settler knows: its quiet window counts from here. */
   lastAt: number;
+  /** When it is due to be released, as last scheduled. */
+  due: number;
+  /** The armed timer and when it fires (it may fire before `due`: a later event moved `due` on without re-arming it). */
   timer: unknown;
+  timerAt: number;
 }
 
 const realClock: SettleClock = {
@@ -82,6 +86,7 @@ export class Settler {
   /** Why each repository is held (a git operation, a storm being recovered); released when none is left. */
   private readonly held = new Map<string, Set<string>>();
   private readonly clock: SettleClock;
+  private stopped = false;
 
   constructor(private readonly opts: SettleOptions) {
     this.clock = opts.clock ?? realClock;
@@ -89,6 +94,10 @@ export class Settler {
 
   /** `replay`: events stored before this process started (they may already sit in a stored batch). */
   add(events: readonly StoredEvent[], o: { replay?: boolean } = {}): void {
+    // Stopped (the daemon is shutting down): a watcher may still deliver while it closes. Those events
+    // are stored and stay unsettled, so the next start replays them; a bucket made now would fire after
+    // the store is closed (or, with a long settle_ms, keep the stopped process alive).
+    if (this.stopped) return;
     const unmatched: StoredEvent[] = [];
     const touched = new Set<Bucket>();
     const now = this.clock.now();
@@ -147,6 +156,7 @@ export class Settler {
   }
 
   stop(): void {
+    this.stopped = true;
     for (const b of this.buckets.values()) this.clock.clearTimeout(b.timer);
     this.buckets.clear();
   }
@@ -155,7 +165,7 @@ export class Settler {
     const key = `${repo}\0${trigger.name}`;
     let b = this.buckets.get(key);
     if (!b) {
-      b = { repo, trigger, eventIds: [], paths: new Set(), firstAt: this.clock.now(), lastAt: Number.NEGATIVE_INFINITY, timer: undefined };
+      b = { repo, trigger, eventIds: [], paths: new Set(), firstAt: this.clock.now(), lastAt: Number.NEGATIVE_INFINITY, due: 0, timer: undefined, timerAt: 0 };
       this.buckets.set(key, b);
     } else {
       b.trigger = trigger;
@@ -163,16 +173,30 @@ export class Settler {
     return b;
   }
 
-  /** `from`: the moment the quiet window counts from (the newest event's, or now after a release or a cool-down). */
+  /**
+   * `from`: the moment the quiet window counts from (the newest event's, or now after a release or a cool-down).
+   * A steady stream moves a bucket's due time on with every event: the timer already armed is kept when
+   * it fires no later than the new due time (fire() then waits for the rest), so a stream costs one timer
+   * per settle window instead of a cleared and a new one per event.
+   */
   private schedule(b: Bucket, from: number = this.clock.now()): void {
-    this.clock.clearTimeout(b.timer);
     const quiet = b.trigger.settle_ms ?? this.opts.defaultSettleMs;
-    const now = this.clock.now();
     // A burst that never goes quiet (a log file written every 100 ms) still fires, at most this late.
     const maxWait = Math.max(30_000, quiet * 10);
     let due = Math.min(from + quiet, b.firstAt + maxWait);
     due = Math.max(due, this.opts.notBefore?.(b.repo, b.trigger) ?? 0);
-    b.timer = this.clock.setTimeout(() => this.fire(b), Math.max(0, due - now));
+    b.due = due;
+    if (b.timer !== undefined && b.timerAt <= due) return;
+    this.arm(b, due);
+  }
+
+  private arm(b: Bucket, at: number): void {
+    this.clock.clearTimeout(b.timer);
+    b.timerAt = at;
+    b.timer = this.clock.setTimeout(() => {
+      b.timer = undefined;
+      this.fire(b);
+    }, Math.max(0, at - this.clock.now()));
   }
 
   /** When a held bucket may go anyway: never while an unbounded hold (a git operation) is on, else at its oldest ceiling. */
@@ -189,13 +213,11 @@ export class Settler {
   }
 
   private fire(b: Bucket): void {
+    // Armed for an earlier due time than the bucket has now (events came since): wait for the rest.
+    if (b.due > this.clock.now()) return this.arm(b, b.due);
     const heldUntil = this.heldUntil(b);
     if (heldUntil === Infinity) return; // release() reschedules it
-    if (heldUntil > this.clock.now()) {
-      this.clock.clearTimeout(b.timer);
-      b.timer = this.clock.setTimeout(() => this.fire(b), heldUntil - this.clock.now());
-      return;
-    }
+    if (heldUntil > this.clock.now()) return this.arm(b, heldUntil);
     const notBefore = this.opts.notBefore?.(b.repo, b.trigger) ?? 0;
     if (notBefore > this.clock.now()) return this.schedule(b);
     this.buckets.delete(`${b.repo}\0${b.trigger.name}`);

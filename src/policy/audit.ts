@@ -6,6 +6,7 @@ import { rowHash, verifyChain, GENESIS_HASH, type ChainReport, type HashedRow } 
 import { AuditStore, type AuditRowQuery, type StoredAuditRow } from '../store/audit-store.js';
 import type { Decision, Step, Verdict } from './decision.js';
 import { redactText } from './filter.js';
+import { memoizedRedaction } from './redact/redact-memo.js';
 import { formatToolCall } from './rules.js';
 
 /** The layers, in the order they run. */
@@ -139,6 +140,9 @@ export class AuditLog {
     this.store = new AuditStore(db);
   }
 
+  /** Redaction of each distinct text once (redact-memo.ts): a task start writes a row per layer with the same description and reasons. */
+  private readonly redacted = memoizedRedaction((text) => redactText(text, { knownSecrets: this.knownSecrets }));
+
   /**
    * Appends the rows and moves the head, in one transaction that takes the write lock before it
    * reads the head (BEGIN IMMEDIATE), so two connections can never link two rows to the same one.
@@ -147,7 +151,7 @@ export class AuditLog {
    */
   write(entries: readonly AuditEntry[]): void {
     if (entries.length === 0) return;
-    const clean = (s: string | undefined): string | null => (s === undefined ? null : redactText(s, { knownSecrets: this.knownSecrets }));
+    const clean = (s: string | undefined): string | null => (s === undefined ? null : this.redacted(s));
     const append = (): void => {
       const head = this.store.head();
       let prev = head?.hash ?? GENESIS_HASH;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { redactText } from '../policy/filter.js';
+import { memoizedRedaction } from '../policy/redact/redact-memo.js';
 import { RotatingLogFile, type RotationOptions } from './log-file.js';
 
 export type Logger = pino.Logger;
@@ -61,7 +62,8 @@ export function createLogger(home: string, options: LoggerOptions = {}): Logger 
         { stream: pino.destination({ fd: 2, sync: true }), level: 'trace' },
       ])
     : fileStream;
-  const redact = options.redact === false ? undefined : (options.redact ?? redactText);
+  // The shipped redaction is remembered per text (every line repeats the repository path, the trigger, the message).
+  const redact = options.redact === false ? undefined : (options.redact ?? memoizedRedaction(redactText));
   return pino(
     {
       level,

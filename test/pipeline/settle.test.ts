@@ -49,6 +49,41 @@ describe('Settler', () => {
     assert.equal(batches[0]!.eventIds.length, 100);
   });
 
+  test('a steady stream keeps one armed timer per window, and the window still counts from the newest event', () => {
+    const { clock, batches, s } = setup([{ name: 'fast', on: { fs: ['**'] }, run: 'true', settle_ms: 200 }]);
+    let armed = 0;
+    const setTimeout = clock.setTimeout.bind(clock);
+    clock.setTimeout = (fn, ms) => {
+      armed++;
+      return setTimeout(fn, ms);
+    };
+    for (let i = 0; i < 40; i++) {
+      s.add([fsEvent(`out${i % 7}.log`)]);
+      clock.advance(50);
+    }
+    assert.equal(batches.length, 0, 'never 200 ms of quiet');
+    // Re-armed only when a window ends with newer events in it (every ~150 ms here), not per event.
+    assert.ok(armed <= 15, `a timer per window, not one per event: ${armed} armed for 40 events`);
+    assert.equal(clock.pendingTimers(), 1);
+    // The newest event came 50 ms ago: 149 ms more is still inside its window.
+    clock.advance(149);
+    assert.equal(batches.length, 0);
+    clock.advance(1);
+    assert.equal(batches.length, 1);
+    assert.equal(batches[0]!.eventIds.length, 40);
+  });
+
+  test('after stop, events are left unsettled (the next start replays them): no batch, no settle, no timer', () => {
+    const { clock, batches, settled, s } = setup([{ name: 'fast', on: { fs: ['src/**'] }, run: 'true', settle_ms: 200 }]);
+    s.add([fsEvent('src/a.ts')]);
+    s.stop();
+    s.add([fsEvent('src/b.ts'), fsEvent('docs/unmatched.md')]);
+    assert.equal(clock.pendingTimers(), 0, 'nothing armed after stop: no batch can reach a closed store');
+    clock.advance(60_000);
+    assert.deepEqual(batches, []);
+    assert.deepEqual(settled, []);
+  });
+
   test('settle_ms per trigger overrides the default', () => {
     const { clock, batches, s } = setup([{ name: 'fast', on: { fs: ['**'] }, run: 'true', settle_ms: 200 }]);
     s.add([fsEvent('a')]);

@@ -54,11 +54,19 @@ const MIN_KNOWN_SECRET = 8;
 /** Adds exact values that are redacted wherever they appear in this process (e.g. the daemon's API key). */
 export function registerKnownSecrets(values: Iterable<string | undefined>): void {
   for (const v of values) if (v && v.trim().length >= MIN_KNOWN_SECRET) registered.add(v.trim());
+  knownSecretsVersion++;
 }
 
 /** For tests: forget the registered values. */
 export function clearKnownSecrets(): void {
   registered.clear();
+  knownSecretsVersion++;
+}
+
+let knownSecretsVersion = 0;
+/** Changes whenever the registered secrets do: a remembered redaction (redact-memo.ts) made before is stale. */
+export function knownSecretsGeneration(): number {
+  return knownSecretsVersion;
 }
 
 // Not PWD (the working directory) nor *_AUTH_SOCK (a socket path): names that hold secrets.
