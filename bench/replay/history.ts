@@ -116,7 +116,8 @@ export function describeOutcome(a: HistoryArgs, r: ReplayOutcome): string {
   const acts = r.commits.filter((c) => c.act && !warmIndexes.has(c.day));
   if (acts.length) {
     out.push('', 'act-labelled commits (reached in time, late, or missed):');
-    for (const c of acts) out.push(`  ${c.sha.slice(0, 10)} day ${c.day + 1} ${(c.reach ?? '').padEnd(7)}  ${c.label.why}`);
+    // Days are numbered within the window (the warm-up days come first in r.days).
+    for (const c of acts) out.push(`  ${c.sha.slice(0, 10)} day ${c.day + 1 - warmIndexes.size} ${(c.reach ?? '').padEnd(7)}  ${c.label.why}`);
   }
   void a;
   return out.join('\n');
