@@ -247,7 +247,7 @@ test('bad arguments are one clear line, not a stack', () => {
   assert.throws(() => parseHistoryArgs([]), (e: unknown) => e instanceof UsageError && /--repo PATH is required/.test((e as Error).message));
   assert.throws(() => parseHistoryArgs(['--repo', '/nonexistent/x']), /--repo \/nonexistent\/x: no such directory/);
   assert.throws(() => parseHistoryArgs(['--repo', '.', '--speed', 'fast']), /--speed fast: expected a positive number/);
-  assert.throws(() => parseHistoryArgs(['--repo', '.', '--warmup-days', '-1']), /--warmup-days -1: expected a whole number of days, 0 or more/);
+  assert.throws(() => parseHistoryArgs(['--repo', '.', '--warmup-days', '1.5']), /--warmup-days 1.5: expected a whole number of days, 0 or more/);
   assert.equal(parseHistoryArgs(['--repo', '.']).warmupDays, DEFAULT_WARMUP_DAYS);
   assert.equal(parseHistoryArgs(['--repo', '.', '--warmup-days', '0']).warmupDays, 0);
   assert.throws(() => parseHistoryArgs(['--repo', '.', '--bogus']), (e: unknown) => e instanceof UsageError && /bogus/.test((e as Error).message));
