@@ -46,7 +46,7 @@ function positive(name: string, v: string | undefined, fallback: number): number
   return n;
 }
 
-/** Default: one active day before the window (bench/README.md, "warm-up"); 0 turns it off. */
+/** Default: the three active days before the window (bench/README.md, "Warm-up"); 0 turns it off; none without --since. */
 export const DEFAULT_WARMUP_DAYS = 3;
 
 function warmupDays(v: string | undefined): number {
