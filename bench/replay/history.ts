@@ -4,7 +4,8 @@
  * simulated day what the daemon did and how it scored (bench/replay/history/*).
  *
  *   node dist/bench/replay/history.js --repo PATH [--since DATE --until DATE] [--rev REV] [--days N]
- *        [--speed N] [--min-gap-ms N] [--max-gap-ms N] [--lookahead N] [--within-hours N] [--keep] [--json FILE]
+ *        [--speed N] [--min-gap-ms N] [--max-gap-ms N] [--lookahead N] [--within-hours N] [--warmup-days N]
+ *        [--keep] [--json FILE]
  *
  * Not part of `npm run bench`: it needs a repository with a history (e.g. the mirrors under
  * /work/.mirror) and takes minutes per simulated day. See bench/README.md.
@@ -13,10 +14,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { readHistory } from './history/commits.js';
+import { readHistory, readWarmup } from './history/commits.js';
 import { DEFAULT_LABEL_RULE, describeRule } from './history/labels.js';
 import { replayHistory, type ReplayOutcome } from './history/replay.js';
 import { COLUMNS, formatGoals, formatTable, goals } from './history/table.js';
+import { totals } from './history/observe.js';
 
 export class UsageError extends Error {}
 
@@ -31,6 +33,8 @@ export interface HistoryArgs {
   maxGapMs: number;
   lookahead: number;
   withinH: number;
+  /** Active days before --since replayed first, unscored, so the daemon starts as a running one would. */
+  warmupDays: number;
   keep: boolean;
   json?: string | undefined;
 }
@@ -39,6 +43,16 @@ function positive(name: string, v: string | undefined, fallback: number): number
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} ${v}: expected a positive number, e.g. --${name} ${fallback}`);
+  return n;
+}
+
+/** Default: the three active days before the window (bench/README.md, "Warm-up"); 0 turns it off; none without --since. */
+export const DEFAULT_WARMUP_DAYS = 3;
+
+function warmupDays(v: string | undefined): number {
+  if (v === undefined) return DEFAULT_WARMUP_DAYS;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--warmup-days ${v}: expected a whole number of days, 0 or more, e.g. --warmup-days ${DEFAULT_WARMUP_DAYS}`);
   return n;
 }
 
@@ -58,6 +72,7 @@ export function parseHistoryArgs(argv: readonly string[]): HistoryArgs {
         'max-gap-ms': { type: 'string' },
         lookahead: { type: 'string' },
         'within-hours': { type: 'string' },
+        'warmup-days': { type: 'string' },
         keep: { type: 'boolean' },
         json: { type: 'string' },
       },
@@ -82,18 +97,27 @@ export function parseHistoryArgs(argv: readonly string[]): HistoryArgs {
     maxGapMs: positive('max-gap-ms', str('max-gap-ms'), 8000),
     lookahead: Math.floor(positive('lookahead', str('lookahead'), DEFAULT_LABEL_RULE.lookahead)),
     withinH: positive('within-hours', str('within-hours'), DEFAULT_LABEL_RULE.withinH),
+    warmupDays: warmupDays(str('warmup-days')),
     keep: values.keep === true,
     json: str('json'),
   };
 }
 
 export function describeOutcome(a: HistoryArgs, r: ReplayOutcome): string {
-  const out = [formatTable(r.days), '', COLUMNS, '', formatGoals(goals(r.days))];
+  const scored = r.days.filter((d) => !d.warmup);
+  const warm = r.days.filter((d) => d.warmup);
+  const out = [formatTable(scored), '', COLUMNS, '', formatGoals(goals(scored))];
+  if (warm.length) {
+    const w = totals(warm);
+    out.push(`warm-up before the window (not scored above): ${warm.map((d) => d.date).join(', ')}: ${w.commits} commits, ${w.batches} batches, ${w.triageCalls} triage calls, ${w.agentTasks} agent tasks`);
+  }
   if (r.treeMismatches.length) out.push(`WARNING: ${r.treeMismatches.length} replayed commits differ from the original tree: ${r.treeMismatches.map((s) => s.slice(0, 10)).join(', ')}`);
-  const acts = r.commits.filter((c) => c.act);
+  const warmIndexes = new Set(r.days.flatMap((d, i) => (d.warmup ? [i] : [])));
+  const acts = r.commits.filter((c) => c.act && !warmIndexes.has(c.day));
   if (acts.length) {
     out.push('', 'act-labelled commits (reached in time, late, or missed):');
-    for (const c of acts) out.push(`  ${c.sha.slice(0, 10)} day ${c.day + 1} ${(c.reach ?? '').padEnd(7)}  ${c.label.why}`);
+    // Days are numbered within the window (the warm-up days come first in r.days).
+    for (const c of acts) out.push(`  ${c.sha.slice(0, 10)} day ${c.day + 1 - warmIndexes.size} ${(c.reach ?? '').padEnd(7)}  ${c.label.why}`);
   }
   void a;
   return out.join('\n');
@@ -101,11 +125,14 @@ export function describeOutcome(a: HistoryArgs, r: ReplayOutcome): string {
 
 export async function main(argv = process.argv.slice(2)): Promise<ReplayOutcome> {
   const a = parseHistoryArgs(argv);
-  const days = readHistory(a.repo, { since: a.since, until: a.until, rev: a.rev, days: a.days });
-  const commits = days.reduce((n, d) => n + d.commits.length, 0);
+  const window = readHistory(a.repo, { since: a.since, until: a.until, rev: a.rev, days: a.days });
+  const warmup = readWarmup(a.repo, { since: a.since, rev: a.rev }, a.warmupDays);
+  const days = [...warmup, ...window];
+  const commits = window.reduce((n, d) => n + d.commits.length, 0);
   const rule = { lookahead: a.lookahead, withinH: a.withinH };
   const print = (s: string) => process.stdout.write(`${s}\n`);
-  print(`replay ${a.repo} ${a.rev ?? 'HEAD'} ${a.since ?? '(start)'} .. ${a.until ?? '(end)'}: ${days.length} days, ${commits} commits (first-parent)`);
+  print(`replay ${a.repo} ${a.rev ?? 'HEAD'} ${a.since ?? '(start)'} .. ${a.until ?? '(end)'}: ${window.length} days, ${commits} commits (first-parent)`);
+  if (warmup.length) print(`warm-up first, not scored: ${warmup.map((d) => `${d.date} (${d.commits.length} commits)`).join(', ')} — the daemon starts the window as one that was already running would`);
   print(describeRule(rule));
   print(
     `time: ${a.speed}x (a gap of ${a.speed} s takes 1 s, bounded to ${a.minGapMs}..${a.maxGapMs} ms); away_after 15m becomes ${((15 * 60_000) / a.speed / 1000).toFixed(2)} s, triage.look_every 10m ${((10 * 60_000) / a.speed / 1000).toFixed(2)} s; ` +

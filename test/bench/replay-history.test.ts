@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeRepo, runGit, type TestRepo } from '../support/git-repo.js';
-import { readHistory } from '../../bench/replay/history/commits.js';
+import { readHistory, readWarmup } from '../../bench/replay/history/commits.js';
 import { labelCommits } from '../../bench/replay/history/labels.js';
 import { replayHistory } from '../../bench/replay/history/replay.js';
 import { totals } from '../../bench/replay/history/observe.js';
 import { precision, recall } from '../../bench/replay/history/table.js';
-import { parseHistoryArgs, UsageError } from '../../bench/replay/history.js';
+import { DEFAULT_WARMUP_DAYS, describeOutcome, parseHistoryArgs, UsageError } from '../../bench/replay/history.js';
+import type { DayStats } from '../../bench/replay/history/observe.js';
 
 /**
  * The replay harness itself, on a small scripted history whose labels are known: two days, ten
@@ -89,6 +90,69 @@ test('the labelling rule on the scripted history: c1 (test repaired), c5 (revert
   } finally {
     repo.cleanup();
   }
+});
+
+test('the warm-up is the active days just before the window, flagged, never the root commit', () => {
+  const { repo, shas } = scriptedHistory();
+  try {
+    const warm = readWarmup(repo.dir, { since: DAY2 }, 1);
+    assert.deepEqual(
+      warm.map((d) => [d.date, d.commits.map((c) => c.sha), d.warmup]),
+      [[DAY1, shas.slice(0, 6), true]],
+    );
+    // Two days asked for: DAY1, and the day of the root commit, which cannot be replayed (no parent to start the clone at).
+    assert.deepEqual(
+      readWarmup(repo.dir, { since: DAY2 }, 2).map((d) => d.date),
+      [DAY1],
+    );
+    assert.deepEqual(readWarmup(repo.dir, { since: DAY2 }, 0), []);
+    assert.deepEqual(readWarmup(repo.dir, { since: DAY1 }, 3), []);
+    // Changes are read as for the window's commits.
+    assert.deepEqual(warm[0]!.commits[0]!.changes.map((c) => c.path).sort(), ['src/parse.js', 'test/parse.test.js']);
+  } finally {
+    repo.cleanup();
+  }
+});
+
+test('warm-up days are left out of the table, the goals and the act-labelled list', () => {
+  const day = (date: string, over: Partial<DayStats>): DayStats => ({
+    date,
+    commits: 1,
+    labelledAct: 0,
+    events: 2,
+    batches: 10,
+    batchesWithoutModel: 0,
+    batchesUndecided: 0,
+    verdicts: {},
+    triageCalls: 1,
+    agentTasks: 0,
+    spentMicro: 0,
+    tp: 0,
+    fn: 0,
+    late: 0,
+    actDecisions: 0,
+    actDecisionsUnlabelled: 0,
+    commitsSeenByModel: 1,
+    leftParked: 0,
+    ...over,
+  });
+  const args = parseHistoryArgs(['--repo', '.']);
+  const text = describeOutcome(args, {
+    days: [day('2025-01-01', { warmup: true, triageCalls: 9, labelledAct: 1, fn: 1 }), day('2025-01-02', {})],
+    commits: [
+      { index: 0, day: 0, sha: 'a'.repeat(40), replayedSha: '', writtenAt: 0, paths: [], act: true, label: { act: true, why: 'warm' }, reach: 'missed' },
+      { index: 1, day: 1, sha: 'b'.repeat(40), replayedSha: '', writtenAt: 0, paths: [], act: false, label: { act: false, why: '' } },
+    ],
+    looks: [],
+    treeMismatches: [],
+    awayAfterMs: 1,
+  });
+  assert.doesNotMatch(text, /^2025-01-01 /m);
+  assert.match(text, /^total\s+1\s+0\s+2\s+10\s/m);
+  assert.match(text, /by calls, 1 - triage calls \/ batches .*: 90\.0%/);
+  assert.match(text, /no act labels in the window/);
+  assert.doesNotMatch(text, /aaaaaaaaaa/);
+  assert.match(text, /warm-up before the window \(not scored above\): 2025-01-01: 1 commits, 10 batches, 9 triage calls/);
 });
 
 test('a replay through the real daemon: counts, triage calls, agent tasks, precision and recall are what the script implies', { timeout: 240_000 }, async () => {
@@ -183,5 +247,8 @@ test('bad arguments are one clear line, not a stack', () => {
   assert.throws(() => parseHistoryArgs([]), (e: unknown) => e instanceof UsageError && /--repo PATH is required/.test((e as Error).message));
   assert.throws(() => parseHistoryArgs(['--repo', '/nonexistent/x']), /--repo \/nonexistent\/x: no such directory/);
   assert.throws(() => parseHistoryArgs(['--repo', '.', '--speed', 'fast']), /--speed fast: expected a positive number/);
+  assert.throws(() => parseHistoryArgs(['--repo', '.', '--warmup-days', '1.5']), /--warmup-days 1.5: expected a whole number of days, 0 or more/);
+  assert.equal(parseHistoryArgs(['--repo', '.']).warmupDays, DEFAULT_WARMUP_DAYS);
+  assert.equal(parseHistoryArgs(['--repo', '.', '--warmup-days', '0']).warmupDays, 0);
   assert.throws(() => parseHistoryArgs(['--repo', '.', '--bogus']), (e: unknown) => e instanceof UsageError && /bogus/.test((e as Error).message));
 });

@@ -42,12 +42,18 @@ export interface HistoryWindow {
   rev?: string | undefined;
   /** Keep only the first N active days (UTC calendar days with at least one commit). */
   days?: number | undefined;
+  /** Read at most the last N commits of the window (git log -n). */
+  maxCount?: number | undefined;
+  /** Keep only the last N active days instead (for the warm-up before a window). */
+  lastDays?: number | undefined;
 }
 
 /** A simulated day: its UTC date and its commits, in order. */
 export interface HistoryDay {
   date: string;
   commits: HistoryCommit[];
+  /** A day replayed before the window only so the daemon starts as a running one would (not scored). */
+  warmup?: boolean | undefined;
 }
 
 const FIELD = '\x1f';
@@ -82,6 +88,7 @@ export function readHistory(repo: string, w: HistoryWindow = {}): HistoryDay[] {
   const args = ['log', '--first-parent', '--reverse', `--format=${format}`, '--date=raw'];
   if (w.since) args.push(`--since=${dayBound(w.since, 'start')}`);
   if (w.until) args.push(`--until=${dayBound(w.until, 'end')}`);
+  if (w.maxCount !== undefined) args.push(`--max-count=${w.maxCount}`);
   args.push(w.rev ?? 'HEAD', '--');
   const out = git(repo, args);
   const commits: HistoryCommit[] = [];
@@ -101,9 +108,31 @@ export function readHistory(repo: string, w: HistoryWindow = {}): HistoryDay[] {
       changes: [],
     });
   }
-  const days = groupByDay(commits).slice(0, w.days ?? Infinity);
+  const all = groupByDay(commits);
+  const days = w.lastDays !== undefined ? all.slice(-w.lastDays) : all.slice(0, w.days ?? Infinity);
   for (const d of days) for (const c of d.commits) c.changes = readChanges(repo, c);
   return days;
+}
+
+/** The most commits read back from the window's start when looking for warm-up days. */
+const WARMUP_SCAN = 400;
+
+/**
+ * The last `n` active days before the window starts (`since`), flagged as warm-up. A user's daemon
+ * has been watching the repository before any window one picks: its look pacing (the back-off in
+ * src/pipeline/look-backoff.ts, kept in the store) is already where that work left it. A replay that
+ * starts a fresh daemon on the window's first commit instead begins with a back-off that has never
+ * found anything quiet — a few looks no running daemon would make. Replaying the days just before
+ * puts the daemon where it would have been; those days are not scored.
+ */
+export function readWarmup(repo: string, w: Pick<HistoryWindow, 'since' | 'rev'>, n: number): HistoryDay[] {
+  if (n <= 0 || !w.since) return [];
+  const start = Date.parse(dayBound(w.since, 'start'));
+  if (!Number.isFinite(start)) throw new Error(`--since ${w.since}: a warm-up needs a date git and Date.parse both read (e.g. 2022-01-12)`);
+  const before = new Date(start - 1000).toISOString();
+  const days = readHistory(repo, { until: before, rev: w.rev, maxCount: WARMUP_SCAN, lastDays: n });
+  // A root commit cannot be replayed (the scratch clone starts at the first commit's parent).
+  return days.map((d) => ({ ...d, commits: d.commits.filter((c) => c.parent !== null), warmup: true })).filter((d) => d.commits.length > 0);
 }
 
 /** Groups commits by the UTC date they landed; a commit dated before its predecessor stays in the running day. */

@@ -46,6 +46,8 @@ export interface DayMark {
   triageRequests: number;
   /** Items still parked or queued when the day was closed (the wait gave up). */
   leftParked: number;
+  /** A warm-up day (before the window; not scored). */
+  warmup?: boolean | undefined;
 }
 
 export interface DayStats {
@@ -75,6 +77,8 @@ export interface DayStats {
   /** Commits whose changes a model was asked about (triage). */
   commitsSeenByModel: number;
   leftParked: number;
+  /** A warm-up day, replayed before the window and left out of the table and the goals. */
+  warmup?: boolean | undefined;
 }
 
 interface EventRow {
@@ -174,6 +178,7 @@ export function observe(
       actDecisionsUnlabelled: 0,
       commitsSeenByModel: 0,
       leftParked: m.leftParked,
+      ...(m.warmup ? { warmup: true } : {}),
     }));
 
     for (const e of events) stats[dayOf(marks, e.id, 'eventId')]!.events++;
@@ -229,7 +234,7 @@ export function observe(
 
 /** Sums the days into one row (dated "total"). */
 export function totals(days: readonly DayStats[]): DayStats {
-  const t: DayStats = { ...days[0]!, date: 'total', verdicts: {} };
+  const t: DayStats = { ...days[0]!, date: 'total', verdicts: {}, warmup: undefined };
   for (const k of Object.keys(t) as Array<keyof DayStats>) if (typeof t[k] === 'number') (t as unknown as Record<string, number>)[k] = 0;
   for (const d of days) {
     for (const [k, v] of Object.entries(d)) if (typeof v === 'number') (t as unknown as Record<string, number>)[k]! += v;

@@ -137,7 +137,7 @@ export async function replayHistory(o: ReplayOptions): Promise<ReplayOutcome> {
     const marks: DayMark[] = [];
     let prevAt: number | undefined;
     for (const [dayIndex, day] of o.days.entries()) {
-      log(`day ${day.date}: ${day.commits.length} commits`);
+      log(`${day.warmup ? 'warm-up day (not scored)' : 'day'} ${day.date}: ${day.commits.length} commits`);
       prevAt = undefined;
       for (const c of day.commits) {
         const simGap = prevAt === undefined ? 0 : Math.max(0, c.at - prevAt);
@@ -175,6 +175,7 @@ export async function replayHistory(o: ReplayOptions): Promise<ReplayOutcome> {
         spentMicro: Math.round((spend.month?.spent_usd ?? 0) * 1e6),
         triageRequests: fake.messageRequests().filter(isTriageRequest).length,
         leftParked,
+        ...(day.warmup ? { warmup: true } : {}),
       });
     }
     db.close();
