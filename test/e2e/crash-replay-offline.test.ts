@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { makeHome, spawnDaemon, waitFor } from '../support/kairos.js';
+import { makeHome, spawnDaemon, waitFor, type DaemonProcess } from '../support/kairos.js';
 import { makeRepo } from '../support/git-repo.js';
 import { fileEvents, storeQuery } from '../support/store-query.js';
 
@@ -28,9 +28,11 @@ describe('a SIGKILL, then a restart: the replay and the offline comparison (real
     const h = makeHome(POLICY);
     h.env.KAIROS_WATCHER = 'native';
     const repo = makeRepo();
+    // Whichever daemon runs when an assertion fails is stopped too: a daemon left running keeps the test process alive.
+    let d: DaemonProcess | undefined;
     try {
       for (let i = 0; i < 60; i++) repo.write(`src/f${i}.ts`, `${i}\n`);
-      let d = await spawnDaemon([repo.dir], h.env);
+      d = await spawnDaemon([repo.dir], h.env);
       const before = storeQuery<{ id: number | null }>(h.home, 'SELECT max(id) AS id FROM events')[0]!.id ?? 0;
       // Before the kill: changes and deletes, stored and not yet settled.
       for (let i = 0; i < 20; i++) repo.write(`src/f${i}.ts`, `changed ${i}\n`);
@@ -43,29 +45,29 @@ describe('a SIGKILL, then a restart: the replay and the offline comparison (real
       assert.ok(unsettled >= 35, `the kill must come while the events are unsettled (${unsettled} unsettled)`);
       d.kill('SIGKILL');
       await d.exited;
+      d = undefined;
       // While dead: more changes, one of them to a path changed before the kill.
       repo.write('src/f0.ts', 'changed again while dead\n');
       for (let i = 30; i < 40; i++) repo.write(`src/f${i}.ts`, `dead ${i}\n`);
       repo.write('src/new.ts', 'new\n');
 
       d = await spawnDaemon([repo.dir], h.env);
-      try {
-        const expected = [...Array.from({ length: 40 }, (_, i) => `src/f${i}.ts`), ...Array.from({ length: 5 }, (_, i) => `src/made/m${i}.ts`), 'src/new.ts'];
-        const batched = (): Array<{ batch_id: number; path: string }> =>
-          storeQuery(h.home, `SELECT be.batch_id, e.path FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.trigger = 'src' AND e.id > ${before}`);
-        await waitFor(() => expected.every((p) => batched().some((r) => r.path === p)), { timeoutMs: 60_000, what: 'every path in a batch' });
-        const twice = storeQuery<{ pair: string }>(
-          h.home,
-          `SELECT be.batch_id || ' ' || e.path || ': ' || group_concat(e.id || ' ' || e.type || '/' || e.origin, ' + ') AS pair FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.trigger = 'src' AND e.id > ${before} GROUP BY be.batch_id, e.path HAVING count(*) > 1`,
-        ).map((r) => r.pair);
-        assert.deepEqual(twice, [], 'a path twice in one batch');
-        const removed = fileEvents(h.home, `id > ${before} AND path = 'src/f25.ts'`).at(-1);
-        assert.equal(removed?.type, 'file.removed');
-      } finally {
+      const expected = [...Array.from({ length: 40 }, (_, i) => `src/f${i}.ts`), ...Array.from({ length: 5 }, (_, i) => `src/made/m${i}.ts`), 'src/new.ts'];
+      const batched = (): Array<{ batch_id: number; path: string }> =>
+        storeQuery(h.home, `SELECT be.batch_id, e.path FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.trigger = 'src' AND e.id > ${before}`);
+      await waitFor(() => expected.every((p) => batched().some((r) => r.path === p)), { timeoutMs: 60_000, what: 'every path in a batch' });
+      const twice = storeQuery<{ pair: string }>(
+        h.home,
+        `SELECT be.batch_id || ' ' || e.path || ': ' || group_concat(e.id || ' ' || e.type || '/' || e.origin, ' + ') AS pair FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.trigger = 'src' AND e.id > ${before} GROUP BY be.batch_id, e.path HAVING count(*) > 1`,
+      ).map((r) => r.pair);
+      assert.deepEqual(twice, [], 'a path twice in one batch');
+      const removed = fileEvents(h.home, `id > ${before} AND path = 'src/f25.ts'`).at(-1);
+      assert.equal(removed?.type, 'file.removed');
+    } finally {
+      if (d) {
         d.kill('SIGTERM');
         await d.exited;
       }
-    } finally {
       repo.cleanup();
       h.cleanup();
     }
