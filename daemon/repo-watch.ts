@@ -31,7 +31,7 @@ export interface RepoWatchOptions {
   onError(err: Error, source: 'fs' | 'git'): void;
   isOwnWrite: (rel: string) => boolean;
   /** See FsSourceOptions.pendingFileStates. */
-  pendingFileStates?(): ReadonlyMap<string, 'present' | 'gone'>;
+  pendingFileStates?: () => ReadonlyMap<string, 'present' | 'gone'>;
   /** Log lines: refused paths, offline recovery, ignore reloads, a folder lost and found. */
   log: Logger;
   /**

@@ -69,10 +69,12 @@ gate: { quiet_hours: { start: "${hhmm(start)}", end: "${hhmm(end)}" } }
 
       const text = kairos(['status'], h.env);
       assert.equal(text.code, 0);
-      assert.match(text.stdout, new RegExp(`task ${held.id} \\(deps\\) held: quiet hours \\(${hhmm(start)}–${hhmm(end)}\\) until ${hhmm(end)}`));
+      // The window may end after midnight: the time then comes with its date.
+      const endText = `(?:\\d{4}-\\d{2}-\\d{2} )?${hhmm(end)}`;
+      assert.match(text.stdout, new RegExp(`task ${held.id} \\(deps\\) held: quiet hours \\(${hhmm(start)}–${hhmm(end)}\\) until ${endText}`));
       assert.match(text.stdout, /policy: loaded .*; not reloaded since start/);
       const list = kairos(['tasks'], h.env);
-      assert.match(list.stdout, new RegExp(`held: quiet hours \\(${hhmm(start)}–${hhmm(end)}\\) until ${hhmm(end)}`));
+      assert.match(list.stdout, new RegExp(`held: quiet hours \\(${hhmm(start)}–${hhmm(end)}\\) until ${endText}`));
     }),
   );
 });
